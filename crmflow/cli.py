@@ -1,0 +1,307 @@
+"""The command line (SPEC §4): ``python -m crmflow COMMAND ...``.
+
+Every analysis command takes a data file (any supported format) or
+``--dataset NAME``; JSON goes to stdout. Any problem with the input ends with
+exit status 2 and one line on stderr that says what is wrong and how to fix
+it — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from crmflow import __version__
+from crmflow.config import DB_ENV_VAR, Params
+from crmflow.errors import CrmflowError
+from crmflow.ingest import report_text
+from crmflow.mapping import TABLES, parse_overrides
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error on one line (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CrmflowError(f"{message}", f"See `{self.prog} --help`")
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _source_options(p: argparse.ArgumentParser, *, file_required: bool = False) -> None:
+    if file_required:
+        p.add_argument("file", metavar="FILE", help="transactions file (CSV/TSV/TXT/XLSX/Parquet)")
+    else:
+        p.add_argument("file", metavar="FILE", nargs="?", help="transactions file (CSV/TSV/TXT/XLSX/Parquet)")
+        p.add_argument("--dataset", metavar="NAME", help="use a stored dataset instead of a file")
+    p.add_argument("--customers", metavar="FILE", help="optional customers file")
+    p.add_argument("--interactions", metavar="FILE", help="optional interactions file")
+    p.add_argument("--map", metavar="FIELD=COLUMN", action="append", default=[],
+                   help="map a field to a column by name or #position; prefix customers. or interactions. "
+                        "for those files (e.g. --map amount=销售额 --map customers.created_at=建档日期)")
+    p.add_argument("--date-format", choices=("dmy", "mdy"),
+                   help="how to read dates like 03/04/2024 when the data cannot tell (default mdy)")
+    p.add_argument("--db", metavar="PATH", help=f"database file (default: ${DB_ENV_VAR} or data/crmflow.duckdb)")
+
+
+def _analysis_options(p: argparse.ArgumentParser) -> None:
+    d = Params()
+    p.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
+                   help="the date D (default: the last order date in the data)")
+    p.add_argument("--lost-after-days", type=_positive_int, default=d.lost_after_days, metavar="N")
+    p.add_argument("--loyal-orders", type=_positive_int, default=d.loyal_orders, metavar="N")
+    p.add_argument("--loyal-window-days", type=_positive_int, default=d.loyal_window_days, metavar="N")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="crmflow", description="Customer-relationship analytics from sales exports.")
+    parser.add_argument("--version", action="version", version=f"crmflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("stages", help="customers per stage at D")
+    _source_options(p)
+    _analysis_options(p)
+
+    p = sub.add_parser("flow", help="transitions between stages from D1 to D2")
+    _source_options(p)
+    _analysis_options(p)
+    p.add_argument("--from", dest="start", type=_iso_date, required=True, metavar="D1")
+    p.add_argument("--to", dest="end", type=_iso_date, required=True, metavar="D2")
+
+    p = sub.add_parser("ingest", help="store a file as a named dataset and print its validation report")
+    _source_options(p, file_required=True)
+    p.add_argument("--name", required=True, help="name of the dataset")
+    p.add_argument("--replace", action="store_true", help="replace a dataset of the same name")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = sub.add_parser("datasets", help="list, rename or delete stored datasets")
+    p.add_argument("action", choices=("list", "rename", "delete", "rejected", "report"))
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--db", metavar="PATH")
+    p.add_argument("--out", metavar="FILE", help="for `rejected`: write the rows to this CSV file")
+
+    p = sub.add_parser("demo", help="write the demo data as CSV files (or store it with --store)")
+    p.add_argument("--out", metavar="DIR", default="data/demo")
+    p.add_argument("--store", action="store_true", help="store it as the dataset 'demo' instead")
+    p.add_argument("--db", metavar="PATH")
+    return parser
+
+
+# --------------------------------------------------------------------------- helpers
+@dataclass
+class Source:
+    store: object
+    dataset_id: int
+    name: str
+
+
+def _overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {t: {} for t in TABLES}
+    for field, column in parse_overrides(items).items():
+        table, dot, rest = field.partition(".")
+        if dot and table in TABLES:
+            out[table][rest] = column
+        else:
+            out["transactions"][field] = column
+    return out
+
+
+@contextlib.contextmanager
+def open_source(args: argparse.Namespace) -> Iterator[Source]:
+    """The data an analysis command reads: a file loaded in memory, or a stored dataset."""
+    from crmflow.store import Store, load_file_dataset
+
+    if getattr(args, "dataset", None):
+        if args.file:
+            raise CrmflowError("Give either a FILE or --dataset, not both", "Drop one of them")
+        store = Store(args.db)
+        try:
+            ds = store.get(args.dataset)
+            yield Source(store, ds.dataset_id, ds.name)
+        finally:
+            store.close()
+        return
+    if not args.file:
+        raise CrmflowError("No data given", "Pass a transactions FILE or --dataset NAME")
+    store, result = load_file_dataset(args.file, args.customers, args.interactions,
+                                      overrides=_overrides(args.map), date_preference=args.date_format)
+    try:
+        for report in result.reports:
+            if report.rows_rejected:
+                reasons = "; ".join(f"{n} × {r}" for r, n in report.rejected_by_reason.items())
+                print(f"crmflow: note: {report.rows_rejected} of {report.rows_read} {report.table} rows "
+                      f"were not used ({reasons})", file=sys.stderr)
+        yield Source(store, result.dataset.dataset_id, result.dataset.name)
+    finally:
+        store.close()
+
+
+def _params(args: argparse.Namespace) -> Params:
+    return Params(args.lost_after_days, args.loyal_orders, args.loyal_window_days)
+
+
+def _write_csv(rows: list[dict], columns: Sequence[str]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    sys.stdout.write(buf.getvalue())
+
+
+def _print_json(doc: object) -> None:
+    print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_stages(args: argparse.Namespace) -> int:
+    from crmflow.stages import resolve_as_of, stage_counts
+
+    params = _params(args)
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        counts = stage_counts(src.store.db, src.dataset_id, as_of, params)
+    if args.format == "csv":
+        _write_csv([{"as_of": as_of.isoformat(), "stage": s, "customers": n} for s, n in counts.items()],
+                   ("as_of", "stage", "customers"))
+    else:
+        _print_json({"as_of": as_of.isoformat(), "counts": counts})
+    return 0
+
+
+def cmd_flow(args: argparse.Namespace) -> int:
+    from crmflow.stages import flow
+
+    with open_source(args) as src:
+        df = flow(src.store.db, src.dataset_id, args.start, args.end, _params(args))
+    transitions = [{"from": f, "to": t, "customers": int(n)}
+                   for f, t, n in zip(df["from_stage"], df["to_stage"], df["customers"])]
+    if args.format == "csv":
+        _write_csv(transitions, ("from", "to", "customers"))
+    else:
+        _print_json({"from": args.start.isoformat(), "to": args.end.isoformat(), "transitions": transitions})
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from crmflow.store import Store
+
+    with Store(args.db) as store:
+        result = store.ingest(args.name, args.file, args.customers, args.interactions,
+                              overrides=_overrides(args.map), date_preference=args.date_format,
+                              replace=args.replace)
+    ds = result.dataset
+    if args.format == "json":
+        _print_json({"dataset": ds.name, "dataset_id": ds.dataset_id, "report": ds.report})
+    else:
+        print(f"Stored dataset {ds.name!r}: {ds.n_transactions} transactions, {ds.n_customers} customers, "
+              f"{ds.n_interactions} interactions, {ds.n_rejected} rows rejected.")
+        print(report_text(result.reports))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from crmflow.store import Store
+
+    need = {"list": 0, "rename": 2, "delete": 1, "rejected": 1, "report": 1}[args.action]
+    if len(args.names) != need:
+        raise CrmflowError(f"`datasets {args.action}` takes {need} name(s), got {len(args.names)}",
+                           "e.g. crmflow datasets rename OLD NEW")
+    with Store(args.db) as store:
+        if args.action == "list":
+            df = store.datasets()
+            if df.empty:
+                print("No datasets stored yet. Add one with: crmflow ingest FILE --name NAME")
+            else:
+                print(df.to_string(index=False))
+        elif args.action == "rename":
+            ds = store.rename(*args.names)
+            print(f"Renamed {args.names[0]!r} to {ds.name!r}.")
+        elif args.action == "delete":
+            store.delete(args.names[0])
+            print(f"Deleted dataset {args.names[0]!r}.")
+        elif args.action == "report":
+            _print_json(store.get(args.names[0]).report)
+        else:
+            from crmflow.exports import safe_csv
+
+            rows = store.rejected_rows(args.names[0])
+            if args.out:
+                Path(args.out).write_text(safe_csv(rows), encoding="utf-8-sig")
+                print(f"Wrote {len(rows)} rejected rows to {args.out}.")
+            else:
+                sys.stdout.write(safe_csv(rows))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crmflow.demo import generate
+
+    if args.store:
+        from crmflow.store import Store
+
+        with Store(args.db) as store:
+            ds = store.ensure_demo()
+        print(f"Dataset {ds.name!r}: {ds.n_transactions} transactions, {ds.n_customers} customers, "
+              f"{ds.n_interactions} interactions.")
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = generate()
+    for table in ("transactions", "customers", "interactions"):
+        frame: pd.DataFrame = getattr(data, table)
+        frame.to_csv(out / f"{table}.csv", index=False, date_format="%Y-%m-%d")
+    print(f"Wrote transactions.csv, customers.csv and interactions.csv to {out}/")
+    return 0
+
+
+COMMANDS = {"stages": cmd_stages, "flow": cmd_flow, "ingest": cmd_ingest, "datasets": cmd_datasets,
+            "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except CrmflowError as exc:
+        print(f"crmflow: error: {exc.line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("crmflow: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("crmflow: error: Out of memory while processing the data. Try a smaller file or a machine "
+              "with more memory.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"crmflow: error: Unexpected problem ({type(exc).__name__}{': ' + first if first else ''}). "
+              "Check the input file; if it looks right, please report this.", file=sys.stderr)
+        return EXIT_BAD_INPUT

@@ -1,0 +1,315 @@
+"""One door to the database: named queries from ``queries/`` with bound parameters.
+
+Every ``.sql`` file under ``queries/`` holds one named query with a header::
+
+    -- name: stage_counts
+    -- purpose: Number of customers in each stage at the as-of date.
+    -- grain: one row per stage
+    -- params: dates, lost_after_days, loyal_orders, loyal_window_days
+    -- uses: customer_stages
+    -- columns: stage, customers
+
+``kind`` is ``query`` (the default), ``view`` (a staging model, created as a
+temporary view on every cursor before a query runs) or ``script`` (DDL run
+statement by statement). ``uses`` names other queries that this one reads as
+common table expressions; the runner prepends them (dependencies first), which
+is how dbt's ``ref`` compiles, so the files stay plain portable SQL.
+
+Values are always bound (``$as_of``), never formatted into the text. The
+declared parameters must equal those the composed text uses, so a stray or a
+missing parameter fails loudly. The dataset a call reads is chosen with the
+session variable ``dataset_id`` that the staging views filter on.
+
+A DuckDB connection is not thread-safe: :meth:`Database.run` takes a cursor per
+call, and writes are serialised with a lock (see :mod:`crmflow.store`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from crmflow.config import QUERIES_DIR
+from crmflow.errors import CrmflowError, DatabaseBusyError, QueryError
+
+_HEADER_RE = re.compile(r"^--\s*([a-z_]+):\s*(.*)$")
+_PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+_LEADING_WITH_RE = re.compile(r"^\s*WITH\s", re.IGNORECASE)
+KINDS = ("query", "view", "script")
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """One parsed ``queries/**/*.sql`` file."""
+
+    name: str
+    path: Path
+    kind: str
+    purpose: str
+    grain: str
+    params: tuple[str, ...]
+    uses: tuple[str, ...]
+    columns: tuple[str, ...]
+    body: str
+    used_params: frozenset[str] = field(default_factory=frozenset)
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    value = value.strip()
+    if value in ("", "none", "-"):
+        return ()
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def parse_query_file(path: Path) -> NamedQuery:
+    """Parse the header comment block and body of one query file."""
+    header: dict[str, str] = {}
+    body_lines: list[str] = []
+    in_header = True
+    last_key = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if in_header and line.startswith("--"):
+            m = _HEADER_RE.match(line)
+            if m:
+                last_key = m.group(1)
+                header[last_key] = m.group(2).strip()
+            elif last_key is not None:  # continuation line of the previous key
+                header[last_key] += " " + line.lstrip("- ").strip()
+            continue
+        in_header = False
+        body_lines.append(line)
+    body = "\n".join(body_lines).strip().rstrip(";").strip()
+    name = header.get("name", "")
+    if name != path.stem or not _IDENT_RE.match(name):
+        raise ValueError(f"{path}: header '-- name: {name}' must equal the file name")
+    kind = header.get("kind", "query")
+    if kind not in KINDS:
+        raise ValueError(f"{path}: unknown kind {kind!r}")
+    return NamedQuery(
+        name=name,
+        path=path,
+        kind=kind,
+        purpose=header.get("purpose", ""),
+        grain=header.get("grain", ""),
+        params=_split_list(header.get("params", "")),
+        uses=_split_list(header.get("uses", "")),
+        columns=_split_list(header.get("columns", "")),
+        body=body,
+        used_params=frozenset(_PARAM_RE.findall(_strip_comments(body))),
+    )
+
+
+@lru_cache(maxsize=1)
+def registry(root: Path = QUERIES_DIR) -> dict[str, NamedQuery]:
+    """All named queries under ``queries/``, keyed by name (parsed once)."""
+    out: dict[str, NamedQuery] = {}
+    for path in sorted(root.rglob("*.sql")):
+        q = parse_query_file(path)
+        if q.name in out:
+            raise ValueError(f"duplicate query name {q.name!r}: {path} and {out[q.name].path}")
+        out[q.name] = q
+    return out
+
+
+def get_query(name: str) -> NamedQuery:
+    try:
+        return registry()[name]
+    except KeyError:
+        raise QueryError(f"There is no query named {name!r}", "This is a bug in crmflow") from None
+
+
+def _dependencies(name: str, seen: list[str] | None = None) -> list[str]:
+    """Queries ``name`` uses, transitively, dependencies first (no duplicates)."""
+    seen = [] if seen is None else seen
+    for dep in get_query(name).uses:
+        if get_query(dep).kind != "query":
+            raise ValueError(f"{name} uses {dep}, which is a {get_query(dep).kind}; views need no 'uses'")
+        if dep not in seen:
+            _dependencies(dep, seen)
+            seen.append(dep)
+    return seen
+
+
+@lru_cache(maxsize=None)
+def compiled(name: str) -> tuple[str, frozenset[str]]:
+    """The runnable SQL of a query with its dependencies as CTEs, and its parameters."""
+    q = get_query(name)
+    deps = _dependencies(name)
+    params = set(q.params)
+    ctes = []
+    for dep in deps:
+        dq = get_query(dep)
+        params |= set(dq.params)
+        ctes.append(f"{dep} AS (\n{dq.body}\n)")
+    body = q.body
+    if ctes:
+        prefix = "WITH " + ",\n".join(ctes)
+        if _LEADING_WITH_RE.match(body):
+            body = prefix + ",\n" + _LEADING_WITH_RE.sub("", body, count=1)
+        else:
+            body = prefix + "\n" + body
+    used = set(_PARAM_RE.findall(_strip_comments(body)))
+    if used != params:
+        raise ValueError(
+            f"query {name}: declared params {sorted(params)} differ from used {sorted(used)}"
+        )
+    return body, frozenset(params)
+
+
+def staging_views() -> list[NamedQuery]:
+    """The ``kind: view`` queries in dependency order."""
+    views = {n: q for n, q in registry().items() if q.kind == "view"}
+    ordered: list[str] = []
+
+    def visit(n: str) -> None:
+        if n in ordered:
+            return
+        for dep in views[n].uses:
+            visit(dep)
+        ordered.append(n)
+
+    for n in sorted(views):
+        visit(n)
+    return [views[n] for n in ordered]
+
+
+def _busy_message(path: str) -> DatabaseBusyError:
+    return DatabaseBusyError(
+        f"The database file {path} is in use by another program (probably an open crmflow dashboard)",
+        "Close that program, or point this command at another file with --db PATH or the CRMFLOW_DB variable",
+    )
+
+
+def translate_error(exc: duckdb.Error, what: str, path: str = "") -> CrmflowError:
+    """Map a DuckDB error to the project's own error with a human sentence."""
+    text = str(exc)
+    if isinstance(exc, duckdb.IOException) and ("lock" in text.lower() or "Conflicting lock" in text):
+        return _busy_message(path or "crmflow.duckdb")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return QueryError(f"{what} failed: {first}", "If the data looks right, please report this as a bug")
+
+
+class Database:
+    """A DuckDB database (a file, or in memory) with the crmflow schema.
+
+    Open one per process (the dashboard caches it as a resource); every call
+    takes its own cursor, so browser sessions in different threads never share
+    one. ``write_lock`` serialises writers inside the process; DuckDB's file
+    lock keeps other processes out, reported as :class:`DatabaseBusyError`.
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self.write_lock = threading.RLock()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as exc:
+            text = str(exc).lower()
+            if "lock" in text:
+                raise _busy_message(self.path) from None
+            raise CrmflowError(
+                f"Cannot open the database file {self.path}: {str(exc).splitlines()[0]}",
+                "Check the path, or delete a damaged file and ingest the data again",
+            ) from None
+        if not read_only:
+            self.execute("create_schema")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def cursor(self, dataset_id: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor; with ``dataset_id`` the staging views read that dataset."""
+        cur = self._con.cursor()
+        try:
+            if dataset_id is not None:
+                cur.execute("SET VARIABLE dataset_id = $dataset_id", {"dataset_id": int(dataset_id)})
+                for view in staging_views():
+                    cur.execute("CREATE OR REPLACE TEMP VIEW " + view.name + " AS " + view.body)
+            yield cur
+        finally:
+            cur.close()
+
+    @staticmethod
+    def _check_params(name: str, declared: frozenset[str], params: Mapping[str, object]) -> None:
+        missing = declared - params.keys()
+        extra = params.keys() - declared
+        if missing or extra:
+            raise QueryError(
+                f"Query {name} was called with the wrong parameters "
+                f"(missing {sorted(missing)}, unexpected {sorted(extra)})",
+                "This is a bug in crmflow",
+            )
+
+    def run(self, name: str, *, dataset_id: int | None = None,
+            cur: duckdb.DuckDBPyConnection | None = None, **params: object) -> pd.DataFrame:
+        """Run a named query with bound parameters and return its rows.
+
+        With ``dataset_id`` the staging views read that dataset; with ``cur`` the
+        query runs on that cursor (e.g. inside an ingest transaction).
+        """
+        sql, declared = compiled(name)
+        self._check_params(name, declared, params)
+        try:
+            if cur is not None:
+                return cur.execute(sql, params).df()
+            with self.cursor(dataset_id) as c:
+                return c.execute(sql, params).df()
+        except duckdb.Error as exc:
+            raise translate_error(exc, f"Query {name}", self.path) from None
+
+    def materialise(self, name: str, table: str, *, cur: duckdb.DuckDBPyConnection,
+                    **params: object) -> None:
+        """Store a named query's result as a temporary table on ``cur``."""
+        if not _IDENT_RE.match(table):
+            raise ValueError(f"bad temporary table name {table!r}")
+        sql, declared = compiled(name)
+        self._check_params(name, declared, params)
+        try:
+            cur.execute("CREATE OR REPLACE TEMP TABLE " + table + " AS " + sql, params)
+        except duckdb.Error as exc:
+            raise translate_error(exc, f"Query {name}", self.path) from None
+
+    def execute(self, name: str, *, cur: duckdb.DuckDBPyConnection | None = None,
+                **params: object) -> None:
+        """Run a named statement or script (statements split on ``;``), no rows back."""
+        sql, declared = compiled(name)
+        self._check_params(name, declared, params)
+        statements = [s for s in _strip_comments(sql).split(";") if s.strip()]
+        try:
+            if cur is None:
+                with self.write_lock, self.cursor() as c:
+                    self._execute_all(c, statements, params)
+            else:
+                self._execute_all(cur, statements, params)
+        except duckdb.Error as exc:
+            raise translate_error(exc, f"Statement {name}", self.path) from None
+
+    @staticmethod
+    def _execute_all(cur: duckdb.DuckDBPyConnection, statements: list[str],
+                     params: Mapping[str, object]) -> None:
+        for statement in statements:
+            used = set(_PARAM_RE.findall(statement))
+            cur.execute(statement, {k: v for k, v in params.items() if k in used})

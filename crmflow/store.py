@@ -1,0 +1,199 @@
+"""Stored datasets: ingest, list, rename, delete — in one DuckDB file.
+
+An ingest runs in one transaction under the database's write lock: the rows of
+every input file are parsed, then stored, then the dataset is registered; any
+failure rolls everything back, so earlier datasets are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crmflow.config import DEMO_DATASET, database_path
+from crmflow.db import Database
+from crmflow.errors import CrmflowError, DatasetError
+from crmflow.ingest import TableReport, prepare
+
+Source = "str | os.PathLike | pd.DataFrame"
+MAX_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A stored dataset as listed in the ``datasets`` table."""
+
+    dataset_id: int
+    name: str
+    created_at: datetime
+    source: str
+    n_transactions: int
+    n_customers: int
+    n_interactions: int
+    n_rejected: int
+    has_order_id: bool
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    dataset: Dataset
+    reports: list[TableReport]
+
+
+def clean_name(name: str) -> str:
+    """A dataset name as stored: trimmed, printable, 1-100 characters."""
+    text = unicodedata.normalize("NFC", str(name or "")).strip()
+    if not text:
+        raise DatasetError("The dataset name is empty", "Give the dataset a name, e.g. --name sales-2024")
+    if len(text) > MAX_NAME_LENGTH:
+        raise DatasetError(f"The dataset name is longer than {MAX_NAME_LENGTH} characters", "Choose a shorter name")
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise DatasetError("The dataset name contains control characters", "Use letters, digits, spaces and punctuation")
+    return text
+
+
+class Store:
+    """The datasets in one database file (or in memory for one-off CLI runs)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, in_memory: bool = False) -> None:
+        self.db = Database(":memory:" if in_memory else database_path(path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reading
+    def datasets(self) -> pd.DataFrame:
+        return self.db.run("list_datasets")
+
+    def names(self) -> list[str]:
+        return list(self.datasets()["name"])
+
+    def get(self, name: str) -> Dataset:
+        rows = self.db.run("get_dataset", dataset_name=str(name))
+        if rows.empty:
+            known = self.names()
+            raise DatasetError(
+                f"There is no dataset named {name!r}",
+                "Known datasets: " + ", ".join(known) if known else "Ingest one first with `crmflow ingest FILE --name NAME`",
+            )
+        row = rows.iloc[0].to_dict()
+        row["report"] = json.loads(row["report"])
+        row["created_at"] = pd.Timestamp(row["created_at"]).to_pydatetime()
+        for key in ("dataset_id", "n_transactions", "n_customers", "n_interactions", "n_rejected"):
+            row[key] = int(row[key])
+        row["has_order_id"] = bool(row["has_order_id"])
+        return Dataset(**row)
+
+    def rejected_rows(self, name: str) -> pd.DataFrame:
+        return self.db.run("rejected_rows", target_id=self.get(name).dataset_id)
+
+    # ------------------------------------------------------------------ writing
+    def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
+               overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
+               replace: bool = False) -> IngestResult:
+        """Parse the inputs and store them as dataset ``name`` (all or nothing)."""
+        name = clean_name(name)
+        overrides = overrides or {}
+        inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions)]
+        inputs = [(t, s) for t, s in inputs if s is not None]
+        with self.db.write_lock, self.db.cursor() as cur:
+            existing = self.db.run("get_dataset", cur=cur, dataset_name=name)
+            if not existing.empty and not replace:
+                raise DatasetError(
+                    f"A dataset named {name!r} already exists",
+                    "Choose another name, delete the old one, or pass --replace",
+                )
+            cur.begin()
+            try:
+                if not existing.empty:
+                    self.db.execute("delete_dataset", cur=cur, target_id=int(existing.iloc[0]["dataset_id"]))
+                dataset_id = int(self.db.run("next_dataset_id", cur=cur).iloc[0]["dataset_id"])
+                reports = []
+                counts = {"transactions": 0, "customers": 0, "interactions": 0}
+                for table, source in inputs:
+                    report = prepare(self.db, cur, table, source, overrides.get(table), date_preference)
+                    self.db.execute(f"insert_{table}", cur=cur, target_id=dataset_id)
+                    self.db.execute("insert_rejected", cur=cur, target_id=dataset_id, source=table)
+                    counts[table] = report.rows_loaded
+                    reports.append(report)
+                if counts["transactions"] == 0:
+                    raise CrmflowError(
+                        "No usable transaction rows: every row was rejected ("
+                        + "; ".join(f"{n} × {r}" for r, n in reports[0].rejected_by_reason.items()) + ")",
+                        "Check the column mapping and the date and amount formats",
+                    )
+                report_doc = {"dataset": name, "tables": [r.to_dict() for r in reports]}
+                self.db.execute(
+                    "insert_dataset", cur=cur, target_id=dataset_id, dataset_name=name,
+                    created_at=datetime.now().replace(microsecond=0),
+                    source=", ".join(str(r.source) for r in reports),
+                    n_transactions=counts["transactions"], n_customers=counts["customers"],
+                    n_interactions=counts["interactions"],
+                    n_rejected=sum(r.rows_rejected for r in reports),
+                    has_order_id="order_id" in reports[0].mapping,
+                    report=json.dumps(report_doc, ensure_ascii=False, default=str),
+                )
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+        return IngestResult(self.get(name), reports)
+
+    def rename(self, old: str, new: str) -> Dataset:
+        new = clean_name(new)
+        with self.db.write_lock:
+            ds = self.get(old)
+            if new != ds.name and new in self.names():
+                raise DatasetError(f"A dataset named {new!r} already exists", "Choose another name")
+            self.db.execute("rename_dataset", target_id=ds.dataset_id, new_name=new)
+        return self.get(new)
+
+    def delete(self, name: str) -> None:
+        with self.db.write_lock, self.db.cursor() as cur:
+            ds = self.get(name)
+            cur.begin()
+            try:
+                self.db.execute("delete_dataset", cur=cur, target_id=ds.dataset_id)
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+
+    def ensure_demo(self) -> Dataset:
+        """The bundled demo dataset, generated and stored on first use."""
+        with self.db.write_lock:
+            if DEMO_DATASET in self.names():
+                return self.get(DEMO_DATASET)
+            from crmflow.demo import generate
+
+            data = generate()
+            return self.ingest(DEMO_DATASET, data.transactions, data.customers, data.interactions).dataset
+
+
+def load_file_dataset(transactions: str | Path, customers: str | Path | None = None,
+                      interactions: str | Path | None = None, *,
+                      overrides: dict[str, dict[str, str]] | None = None,
+                      date_preference: str | None = None) -> tuple[Store, IngestResult]:
+    """Load files into an in-memory store (for one-off command-line runs)."""
+    store = Store(in_memory=True)
+    try:
+        result = store.ingest(Path(transactions).name or "file", transactions, customers, interactions,
+                              overrides=overrides, date_preference=date_preference)
+    except BaseException:
+        store.close()
+        raise
+    return store, result

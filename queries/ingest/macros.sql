@@ -1,0 +1,57 @@
+-- name: macros
+-- kind: script
+-- purpose: Parsing helpers for ingestion, created as temporary macros on the
+--   ingesting cursor (DuckDB-specific: ingestion is the local engine's job; the
+--   analytic queries stay portable). Text in, typed value or NULL out.
+--   crm_text(v): trimmed text, NULL when empty.
+--   crm_date(v, fmt): fmt is 'excel' (serial day number), or a strptime format
+--     applied after normalising separators ('年'/'月' and . or / to -, time part dropped);
+--     '%d/%m/%Y'-style formats see the separators normalised to '/'.
+--   crm_number(v, decimal_comma): currency symbols, spaces and thousands
+--     separators removed; (12.50) and 12.50- are negative; NULL when not a number.
+--   crm_bool(v): yes/no in English and Chinese, 1/0, true/false.
+-- grain: n/a
+-- params: none
+-- columns: none
+CREATE OR REPLACE TEMP MACRO crm_text(v) AS NULLIF(TRIM(CAST(v AS VARCHAR)), '');
+
+CREATE OR REPLACE TEMP MACRO crm_date_text(v) AS
+    regexp_replace(
+        regexp_replace(replace(replace(replace(TRIM(v), '年', '-'), '月', '-'), '日', ''),
+                       '[T ].*$', ''),
+        '\s+', '', 'g');
+
+CREATE OR REPLACE TEMP MACRO crm_date(v, fmt) AS
+    CASE
+        WHEN crm_text(v) IS NULL THEN NULL
+        WHEN fmt = 'excel' THEN
+            CASE WHEN TRY_CAST(TRIM(v) AS DOUBLE) BETWEEN 1 AND 2958465
+                 THEN CAST(DATE '1899-12-30' + CAST(floor(TRY_CAST(TRIM(v) AS DOUBLE)) AS INTEGER) AS DATE)
+            END
+        WHEN fmt IN ('%d/%m/%Y', '%m/%d/%Y', '%d/%m/%y', '%m/%d/%y') THEN
+            CAST(try_strptime(regexp_replace(crm_date_text(v), '[-.]', '/', 'g'), fmt) AS DATE)
+        ELSE
+            CAST(try_strptime(regexp_replace(crm_date_text(v), '[/.]', '-', 'g'), fmt) AS DATE)
+    END;
+
+CREATE OR REPLACE TEMP MACRO crm_number_text(v, decimal_comma) AS
+    CASE WHEN decimal_comma
+         THEN replace(regexp_replace(v, '[.\s''’]', '', 'g'), ',', '.')
+         ELSE regexp_replace(v, '[,\s''’]', '', 'g')
+    END;
+
+CREATE OR REPLACE TEMP MACRO crm_number(v, decimal_comma) AS
+    CASE
+        WHEN crm_text(v) IS NULL THEN NULL
+        WHEN regexp_full_match(TRIM(v), '^\(.*\)$') THEN
+            -1 * TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[()¥￥$€£元RMBUSDCNY]', '', 'g'), decimal_comma) AS DOUBLE)
+        WHEN regexp_full_match(TRIM(v), '^[^-]*[0-9]-$') THEN
+            -1 * TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[-¥￥$€£元RMBUSDCNY]', '', 'g'), decimal_comma) AS DOUBLE)
+        ELSE TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[¥￥$€£元RMBUSDCNY+]', '', 'g'), decimal_comma) AS DOUBLE)
+    END;
+
+CREATE OR REPLACE TEMP MACRO crm_bool(v) AS
+    CASE
+        WHEN lower(TRIM(CAST(v AS VARCHAR))) IN ('1', '1.0', 'true', 't', 'yes', 'y', 'x', '是', '对', '已解决', '解决', 'resolved', 'key', 'ka', '√', '✓') THEN TRUE
+        WHEN lower(TRIM(CAST(v AS VARCHAR))) IN ('0', '0.0', 'false', 'f', 'no', 'n', '否', '不是', '未解决', 'open', 'unresolved', '') THEN FALSE
+    END

@@ -1,0 +1,49 @@
+-- name: parse_interactions
+-- purpose: Type and validate staged interaction rows (view ingest_stage).
+--   Rejected: missing customer id, missing or unparseable date, missing type.
+--   Types are normalised to English words (投诉 -> complaint, 拜访 -> visit, ...).
+-- grain: one row per staged row
+-- params: date_format, decimal_comma
+-- columns: row_number, reject_reason, raw, customer_id, date, type, resolved, satisfaction,
+--   note, bad_optional
+WITH typed AS (
+    SELECT
+        row_number,
+        crm_text(customer_id) AS customer_id,
+        crm_date(date, $date_format) AS date_value,
+        crm_text(date) AS date_text,
+        lower(crm_text(type)) AS type_text,
+        crm_bool(resolved) AS resolved,
+        crm_number(satisfaction, $decimal_comma) AS satisfaction,
+        crm_text(note) AS note,
+        (CASE WHEN crm_text(resolved) IS NOT NULL AND crm_bool(resolved) IS NULL THEN 1 ELSE 0 END
+         + CASE WHEN crm_text(satisfaction) IS NOT NULL AND crm_number(satisfaction, $decimal_comma) IS NULL THEN 1 ELSE 0 END
+        ) AS bad_optional,
+        'customer_id=' || COALESCE(customer_id, '') || ' | date=' || COALESCE(date, '')
+            || ' | type=' || COALESCE(type, '') AS raw
+    FROM ingest_stage
+)
+SELECT
+    row_number,
+    CASE
+        WHEN customer_id IS NULL THEN 'missing customer id'
+        WHEN date_text IS NULL THEN 'missing date'
+        WHEN date_value IS NULL THEN 'date is not a date'
+        WHEN type_text IS NULL THEN 'missing interaction type'
+    END AS reject_reason,
+    raw,
+    customer_id,
+    date_value AS date,
+    CASE
+        WHEN type_text IN ('complaint', 'complaints', '投诉', '客诉', '抱怨') THEN 'complaint'
+        WHEN type_text IN ('visit', 'visits', '拜访', '走访', '上门') THEN 'visit'
+        WHEN type_text IN ('call', 'phone', 'phone call', 'calls', '电话', '致电', '来电') THEN 'call'
+        WHEN type_text IN ('email', 'e-mail', 'mail', '邮件', '电子邮件') THEN 'email'
+        WHEN type_text IN ('meeting', 'meetings', '会议', '会面', '面谈') THEN 'meeting'
+        ELSE type_text
+    END AS type,
+    resolved,
+    satisfaction,
+    note,
+    bad_optional
+FROM typed

@@ -1,0 +1,67 @@
+-- name: create_schema
+-- kind: script
+-- purpose: The crmflow store: datasets and their three canonical tables, one
+--   set of tables for all datasets, keyed by dataset_id. Idempotent.
+-- grain: n/a (DDL)
+-- params: none
+-- columns: none
+CREATE TABLE IF NOT EXISTS datasets (
+    dataset_id      INTEGER PRIMARY KEY,
+    name            VARCHAR NOT NULL UNIQUE,
+    created_at      TIMESTAMP NOT NULL,
+    source          VARCHAR,
+    n_transactions  BIGINT NOT NULL,
+    n_customers     BIGINT NOT NULL,
+    n_interactions  BIGINT NOT NULL,
+    n_rejected      BIGINT NOT NULL,
+    has_order_id    BOOLEAN NOT NULL,
+    report          VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transactions (
+    dataset_id  INTEGER NOT NULL,
+    row_number  BIGINT NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    order_id    VARCHAR,
+    order_date  DATE NOT NULL,
+    amount      DECIMAL(18, 4) NOT NULL,
+    quantity    DOUBLE,
+    product     VARCHAR,
+    category    VARCHAR,
+    cost        DECIMAL(18, 4),
+    channel     VARCHAR,
+    region      VARCHAR,
+    owner       VARCHAR,
+    due_date    DATE,
+    paid_date   DATE,
+    status      VARCHAR
+);
+CREATE TABLE IF NOT EXISTS customers (
+    dataset_id     INTEGER NOT NULL,
+    row_number     BIGINT NOT NULL,
+    customer_id    VARCHAR NOT NULL,
+    name           VARCHAR,
+    created_at     DATE,
+    region         VARCHAR,
+    industry       VARCHAR,
+    owner          VARCHAR,
+    tier           VARCHAR,
+    is_key_account BOOLEAN,
+    credit_limit   DECIMAL(18, 4)
+);
+CREATE TABLE IF NOT EXISTS interactions (
+    dataset_id   INTEGER NOT NULL,
+    row_number   BIGINT NOT NULL,
+    customer_id  VARCHAR NOT NULL,
+    date         DATE NOT NULL,
+    type         VARCHAR NOT NULL,
+    resolved     BOOLEAN,
+    satisfaction DOUBLE,
+    note         VARCHAR
+);
+CREATE TABLE IF NOT EXISTS rejected_rows (
+    dataset_id  INTEGER NOT NULL,
+    source      VARCHAR NOT NULL,
+    row_number  BIGINT NOT NULL,
+    reason      VARCHAR NOT NULL,
+    raw         VARCHAR
+);
