@@ -371,3 +371,278 @@ class _BGNBDObjective:
             g_b -= ws_by_x @ (1.0 / (b + self.rx_values - 1.0))
         grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
         return -value / n, -grad / n
+
+
+def _shapes_message(model, n, n_repeat, converged, penalized):
+    if not penalized:
+        reason = f"{n:,} customers, {n_repeat:,} of them repeat buyers"
+    elif n_repeat == 0:
+        reason = "no customer made a repeat purchase"
+    else:
+        reason = f"{n_repeat:,} of {n:,} customers made a repeat purchase, which does not pin the model down"
+    return _fit_message(model, converged, penalized, reason)
+
+
+class BGNBD:
+    """BG/NBD model of repeat purchases (Fader, Hardie & Lee 2005a).
+
+    After :meth:`fit`: ``params_`` (dict with ``r``, ``alpha`` in weeks, ``a``,
+    ``b``), ``loglik_`` (total log-likelihood at ``params_``, time in weeks),
+    ``n_customers_``, ``converged_`` (True when the plain maximum-likelihood
+    fit converged), ``penalized_`` (True when the regularised fallback was
+    used) and ``message_`` (one plain sentence saying which).
+    """
+
+    def fit(self, frequency, recency, T, *, max_iter=1000, tol=1e-8) -> "BGNBD":
+        """Fit by maximum likelihood; ``tol`` bounds the gradient of the mean
+        log-likelihood with respect to the log-parameters."""
+        x, tx, T = (v.ravel() for v in _summary(frequency, recency, T))
+        if x.size == 0:
+            raise ValueError("There are no customers to fit the purchase model on.")
+        (ux, utx, uT), _, w = _compress(x, tx, T)
+        # Time unit for fitting: the longest customer age, so that T <= 1.
+        scale = float(uT.max()) if uT.max() > 0 else 1.0
+        objective = _BGNBDObjective(ux, utx / scale, uT / scale, w)
+        # Start from a purchase rate matching the data (scaled time).
+        exposure, purchases = float(w @ uT) / scale, float(w @ ux)
+        rate = purchases / exposure if purchases > 0 and exposure > 0 else 1.0
+        starts = [
+            [math.log(r0), math.log(r0 / rate), math.log(a0), math.log(b0)]
+            for r0, a0, b0 in ((1.0, 1.0, 1.0), (0.25, 0.5, 2.0), (4.0, 2.0, 8.0))
+        ]
+        starts = np.clip(starts, -_LOG_BOUND / 2, _LOG_BOUND / 2)
+        theta, self.converged_, self.penalized_ = _maximise(
+            objective, starts, [0, 2, 3], max_iter=max_iter, tol=tol
+        )
+        r, alpha, a, b = np.exp(theta)
+        self.params_ = {"r": float(r), "alpha": float(alpha * scale), "a": float(a), "b": float(b)}
+        # Back to weeks: each repeat purchase's density gains a factor 1/scale.
+        self.loglik_ = float(-objective.n * objective(theta)[0] - math.log(scale) * purchases)
+        self.n_customers_ = int(x.size)
+        self.message_ = _shapes_message(
+            "purchase", x.size, int(np.count_nonzero(x)), self.converged_, self.penalized_
+        )
+        return self
+
+    def _params(self):
+        _need_fit(self)
+        p = self.params_
+        return p["r"], p["alpha"], p["a"], p["b"]
+
+    def log_likelihood(self, frequency, recency, T) -> np.ndarray:
+        """Each customer's log-likelihood at ``params_`` (paper eq. 6, time in weeks)."""
+        r, alpha, a, b = self._params()
+        x, tx, T = _summary(frequency, recency, T)
+        log_a3 = -(r + x) * np.log(alpha + T)
+        with np.errstate(divide="ignore"):
+            log_a4 = np.where(
+                x > 0, math.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + tx), -np.inf
+            )
+        return (
+            special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha)
+            + special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b) - special.gammaln(a + b + x)
+            + np.logaddexp(log_a3, log_a4)
+        )
+
+    def p_alive(self, frequency, recency, T) -> np.ndarray:
+        """Probability that each customer is still active at T (Hardie note 021)."""
+        r, alpha, a, b = self._params()
+        x, tx, T = _summary(frequency, recency, T)
+        return self._p_alive(x, tx, T)
+
+    def _p_alive(self, x, tx, T):
+        r, alpha, a, b = self._params()
+        log_odds_dead = (
+            math.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * np.log1p((T - tx) / (alpha + tx))
+        )
+        return np.where(x > 0, special.expit(-log_odds_dead), 1.0)
+
+    def _expected_if_alive(self, t, x, T):
+        """Expected purchases in (T, T + t] of a customer alive at T (see module doc)."""
+        r, alpha, a, b = self._params()
+        z = t / (alpha + T + t)
+
+        def at(a):
+            c = a + b + x - 1
+            return c / (a - 1) * (1 - (1 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, c, z))
+
+        if abs(a - 1) < _A_ONE_GAP:
+            return 0.5 * (at(1 - _A_ONE_GAP) + at(1 + _A_ONE_GAP))
+        return at(a)
+
+    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
+        """Expected number of purchases in (T, T + t] given each customer's
+        history (paper eq. 10); ``t`` in weeks, scalar or per customer."""
+        _need_fit(self)
+        t = np.asarray(t, dtype=np.float64)
+        if not np.all(np.isfinite(t)) or np.any(t < 0):
+            raise ValueError("t must be a finite number of weeks, 0 or more.")
+        x, tx, T = _summary(frequency, recency, T)
+        t, x, tx, T = np.broadcast_arrays(t, x, tx, T)
+        return self._p_alive(x, tx, T) * self._expected_if_alive(t, x, T)
+
+    def expected_purchases_new(self, t):
+        """E[X(t)]: expected repeat purchases in the first t weeks of a new
+        customer (paper eq. 9); a float for a scalar ``t``."""
+        _need_fit(self)
+        t_arr = np.asarray(t, dtype=np.float64)
+        if not np.all(np.isfinite(t_arr)) or np.any(t_arr < 0):
+            raise ValueError("t must be a finite number of weeks, 0 or more.")
+        value = self._expected_if_alive(t_arr, 0.0, 0.0)
+        return float(value) if value.ndim == 0 else value
+
+
+# ---------------------------------------------------------------------------
+# Gamma-Gamma
+# ---------------------------------------------------------------------------
+
+
+class _GammaGammaObjective:
+    """Mean negative log-likelihood of Gamma-Gamma and its gradient.
+
+    Rows ``(x, m)`` of repeat buyers (x > 0, m > 0) with count weights ``w``;
+    ``theta = (log p, log(q - 1), log v)``. With ``L = log(v + x m)`` the
+    derivatives of a row's log-likelihood (module doc) are::
+
+        d/dp = x (psi(p x + q) - psi(p x) + log m + log x - L)
+        d/dq = psi(p x + q) - psi(q) + log v - L
+        d/dv = q / v - (p x + q) / (v + x m)
+
+    The lnGamma/digamma terms are summed per distinct x, the ``log m`` and
+    ``log x`` terms are precomputed, and only L and 1 / (v + x m) run per row.
+    """
+
+    def __init__(self, x, m, w):
+        self.n = float(w.sum())
+        self.x_values, x_code = np.unique(x, return_inverse=True)
+        self.x_weight = np.bincount(x_code, weights=w, minlength=self.x_values.size)
+        self.xm = x * m
+        self.w = w
+        self.wx = w * x
+        self.sum_x_log_mx = float(self.wx @ (np.log(m) + np.log(x)))
+        self.sum_log_m = float(w @ np.log(m))
+        self._buf = np.empty(x.size)
+
+    def __call__(self, theta):
+        p, q1, v = np.exp(theta)
+        q = 1.0 + q1
+        xv, nx, n = self.x_values, self.x_weight, self.n
+        px = p * xv
+        L = np.log(np.add(self.xm, v, out=self._buf), out=self._buf)
+        wx_L, w_L = self.wx @ L, self.w @ L
+        value = (
+            nx @ (special.gammaln(px + q) - special.gammaln(px)) - n * special.gammaln(q) + n * q * math.log(v)
+            + p * self.sum_x_log_mx - self.sum_log_m - p * wx_L - q * w_L
+        )
+        psi_pxq = special.digamma(px + q)
+        g_p = (nx * xv) @ (psi_pxq - special.digamma(px)) + self.sum_x_log_mx - wx_L
+        g_q = nx @ psi_pxq - n * special.digamma(q) + n * math.log(v) - w_L
+        R = np.reciprocal(np.add(self.xm, v, out=self._buf), out=self._buf)
+        g_v = n * q / v - p * (self.wx @ R) - q * (self.w @ R)
+        grad = np.array([g_p * p, g_q * q1, g_v * v])
+        return -value / n, -grad / n
+
+
+class GammaGamma:
+    """Gamma-Gamma model of the average order value (Fader, Hardie & Lee 2005b).
+
+    After :meth:`fit`: ``params_`` (dict with ``p``, ``q``, ``v``, ``v`` in
+    money units), ``loglik_``, ``n_customers_`` (repeat buyers used),
+    ``converged_``, ``penalized_`` and ``message_``, as for :class:`BGNBD`.
+    """
+
+    def fit(self, frequency, monetary, *, max_iter=1000, tol=1e-8) -> "GammaGamma":
+        """Fit on the customers with frequency > 0 (those with a zero or negative
+        average spend are left out, and the message says so)."""
+        x, m = (v.ravel() for v in _spend_summary(frequency, monetary))
+        repeat = x > 0
+        if not np.any(repeat):
+            raise ValueError("There are no repeat buyers to fit the spend model on (every frequency is 0).")
+        usable = repeat & (m > 0)
+        n_left_out = int(np.count_nonzero(repeat & ~usable))
+        if not np.any(usable):
+            raise ValueError("There are no repeat buyers with a positive average spend to fit the spend model on.")
+        x, m = x[usable], m[usable]
+        (ux, um), _, w = _compress(x, m)
+        scale = float(w @ um) / float(w.sum())  # money unit: the mean spend
+        objective = _GammaGammaObjective(ux, um / scale, w)
+        # Starts whose population mean p v / (q - 1) equals the mean spend.
+        starts = [[math.log(p0), math.log(q0 - 1), math.log((q0 - 1) / p0)] for p0, q0 in ((1.0, 2.0), (4.0, 4.0), (0.5, 1.5))]
+        theta, self.converged_, self.penalized_ = _maximise(objective, starts, [0, 1], max_iter=max_iter, tol=tol)
+        p, q1, v = np.exp(theta)
+        self.params_ = {"p": float(p), "q": float(1 + q1), "v": float(v * scale)}
+        self.loglik_ = float(-objective.n * (objective(theta)[0] + math.log(scale)))
+        self.n_customers_ = int(x.size)
+        reason = f"{x.size:,} repeat buyers"
+        self.message_ = _fit_message("spend", self.converged_, self.penalized_, reason)
+        if n_left_out:
+            self.message_ += f" {n_left_out:,} repeat buyers with a zero or negative average spend were left out."
+        return self
+
+    def _params(self):
+        _need_fit(self)
+        p = self.params_
+        return p["p"], p["q"], p["v"]
+
+    def log_likelihood(self, frequency, monetary) -> np.ndarray:
+        """Each customer's log-likelihood at ``params_`` (note 025 eq. 1a);
+        0 for customers without repeat purchases or with a spend <= 0."""
+        p, q, v = self._params()
+        x, m = _spend_summary(frequency, monetary)
+        used = (x > 0) & (m > 0)
+        x, m = np.where(used, x, 1.0), np.where(used, m, 1.0)
+        px = p * x
+        ll = (
+            special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * math.log(v)
+            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(v + x * m)
+        )
+        return np.where(used, ll, 0.0)
+
+    def expected_spend(self, frequency, monetary) -> np.ndarray:
+        """Conditional expected average order value (note 025 eq. 5); the
+        population mean p v / (q - 1) for customers without repeat purchases.
+        A zero or negative ``monetary`` counts as 0."""
+        p, q, v = self._params()
+        x, m = _spend_summary(frequency, monetary)
+        m = np.where(x > 0, np.maximum(m, 0.0), 0.0)
+        return p * (v + x * m) / (p * x + q - 1)
+
+
+# ---------------------------------------------------------------------------
+# Customer lifetime value
+# ---------------------------------------------------------------------------
+
+
+def customer_lifetime_value(
+    bgnbd, gg, frequency, recency, T, monetary, *, horizon_weeks=52, discount_rate_annual=0.10, step_weeks=4
+) -> np.ndarray:
+    """Discounted expected spend of each customer over the next ``horizon_weeks``.
+
+    The horizon is cut into steps of ``step_weeks`` (the last one shorter if
+    needed); the expected purchases of each step (difference of
+    :meth:`BGNBD.expected_purchases` at its end and start) times
+    :meth:`GammaGamma.expected_spend` are discounted at the step's end by
+    ``(1 + discount_rate_annual) ** (-weeks / WEEKS_PER_YEAR)`` and summed, as
+    lifetimes' ``customer_lifetime_value`` does. Never negative.
+    """
+    _need_fit(bgnbd)
+    _need_fit(gg)
+    if not (math.isfinite(horizon_weeks) and horizon_weeks > 0 and math.isfinite(step_weeks) and step_weeks > 0):
+        raise ValueError("horizon_weeks and step_weeks must be positive numbers of weeks.")
+    if not (math.isfinite(discount_rate_annual) and discount_rate_annual > -1):
+        raise ValueError("discount_rate_annual must be a number above -1 (0.10 means 10% a year).")
+    frequency, recency, T, monetary = _float_arrays(frequency=frequency, recency=recency, T=T, monetary=monetary)
+    x, tx, T = _summary(frequency, recency, T)
+    spend = gg.expected_spend(x, monetary)
+    alive = bgnbd._p_alive(x, tx, T)
+    # The expected purchases of an alive customer depend on (x, T) only.
+    (ux, uT), inverse, _ = _compress(x.ravel(), T.ravel())
+    ends = np.minimum(step_weeks * np.arange(1, math.ceil(horizon_weeks / step_weeks - 1e-9) + 1), horizon_weeks)
+    discount = (1.0 + discount_rate_annual) ** (-ends / WEEKS_PER_YEAR)
+    previous = np.zeros(ux.size)
+    discounted_purchases = np.zeros(ux.size)
+    for end, factor in zip(ends, discount):
+        current = bgnbd._expected_if_alive(end, ux, uT)
+        discounted_purchases += factor * np.maximum(current - previous, 0.0)
+        previous = current
+    return spend * alive * discounted_purchases[inverse].reshape(x.shape)

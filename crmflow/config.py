@@ -51,3 +51,13 @@ def database_path(explicit: str | os.PathLike | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return DEFAULT_DB_PATH
+
+#: One colour per stage, used by every chart.
+STAGE_COLORS = {
+    "none": "#cbd5e1",
+    "potential": "#94a3b8",
+    "first": "#60a5fa",
+    "repeat": "#2563eb",
+    "loyal": "#16a34a",
+    "lost": "#dc2626",
+}

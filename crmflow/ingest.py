@@ -311,7 +311,7 @@ def _stage_delimited(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE ingest_file AS SELECT * FROM read_csv($path, delim = $delim, "
         "header = false, skip = $skip, all_varchar = true, encoding = $encoding, quote = '\"', "
-        "escape = '\"', null_padding = true, strict_mode = false, skip_blank_lines = true, "
+        "escape = '\"', null_padding = true, strict_mode = false, "
         "auto_detect = true, sample_size = -1)",
         {"path": sniffed.path, "delim": sniffed.delimiter, "skip": 1 if sniffed.header else 0,
          "encoding": encoding},

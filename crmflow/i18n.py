@@ -1,0 +1,69 @@
+"""Translation tables (English, 简体中文). Every label the interface shows comes
+from here; a test fails when a key is missing in either language.
+
+Chinese terms follow the course texts the product comes from: 潜在客户,
+初次购买客户, 重复购买客户, 忠诚客户, 流失客户, 挽回.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = {"en": "English", "zh": "简体中文"}
+DEFAULT_LANGUAGE = "en"
+
+TRANSLATIONS: dict[str, dict[str, str]] = {
+    "en": {
+        "app_title": "crmflow",
+        "app_tagline": "How customers move through the relationship",
+        "page_overview": "Overview",
+        "sidebar_dataset": "Dataset",
+        "sidebar_as_of": "As of",
+        "sidebar_language": "Language",
+        "sidebar_definitions": "Definitions",
+        "param_lost_after_days": "Lost after (days without an order)",
+        "param_loyal_orders": "Loyal: orders in the window",
+        "param_loyal_window_days": "Loyal window (days)",
+        "stage_none": "Not yet a customer",
+        "stage_potential": "Potential",
+        "stage_first": "First purchase",
+        "stage_repeat": "Repeat",
+        "stage_loyal": "Loyal",
+        "stage_lost": "Lost",
+        "customers": "Customers",
+        "stage": "Stage",
+        "overview_counts_title": "{top_stage} is the largest group: {top_count:,} of {total:,} customers on {as_of}",
+        "overview_dataset_caption": "Dataset {name}: {n_transactions:,} transactions, {n_customers:,} customers in the customers table",
+        "error_title": "Something in the data needs attention",
+        "empty_data": "This dataset has no customers at this date.",
+    },
+    "zh": {
+        "app_title": "crmflow 客户流转",
+        "app_tagline": "客户在关系中的流转",
+        "page_overview": "总览",
+        "sidebar_dataset": "数据集",
+        "sidebar_as_of": "截至日期",
+        "sidebar_language": "语言",
+        "sidebar_definitions": "定义参数",
+        "param_lost_after_days": "流失判定（无订单天数）",
+        "param_loyal_orders": "忠诚：窗口内订单数",
+        "param_loyal_window_days": "忠诚窗口（天）",
+        "stage_none": "尚未成为客户",
+        "stage_potential": "潜在客户",
+        "stage_first": "初次购买客户",
+        "stage_repeat": "重复购买客户",
+        "stage_loyal": "忠诚客户",
+        "stage_lost": "流失客户",
+        "customers": "客户数",
+        "stage": "阶段",
+        "overview_counts_title": "{top_stage}最多：截至 {as_of}，{total:,} 位客户中有 {top_count:,} 位",
+        "overview_dataset_caption": "数据集 {name}：{n_transactions:,} 条交易，客户表 {n_customers:,} 位客户",
+        "error_title": "数据中有需要处理的问题",
+        "empty_data": "该数据集在此日期没有客户。",
+    },
+}
+
+
+def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
+    """The label ``key`` in ``lang``, formatted with ``values``."""
+    table = TRANSLATIONS.get(lang, TRANSLATIONS[DEFAULT_LANGUAGE])
+    text = table[key]
+    return text.format(**values) if values else text
