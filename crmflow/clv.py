@@ -193,24 +193,42 @@ def _spend_summary(frequency, monetary):
     return x, m
 
 
-def _compress(*columns):
-    """Distinct rows of the given equal-length columns.
+def _group(values):
+    """Distinct values of a 1-d array, like ``np.unique`` with
+    ``return_index``, ``return_inverse`` and ``return_counts``, but with an
+    unstable argsort (the index is of *some* occurrence), which is several
+    times faster on a million values."""
+    order = np.argsort(values)
+    ordered = values[order]
+    new = np.empty(values.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    inverse = np.empty(values.size, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    return order[starts], inverse, np.diff(starts, append=values.size)
 
-    Returns ``(unique_columns, inverse, counts)`` such that
-    ``unique_columns[j][inverse] == columns[j]``. Each column is coded by
-    ``np.unique``; the codes are combined into one int64 key (re-coded
-    whenever the next product could overflow) and the key is uniqued.
+
+def _compress(*columns):
+    """Distinct rows of equal-length 1-d columns, in lexicographic order.
+
+    Returns ``(unique_columns, inverse, counts)`` with
+    ``unique_columns[j][inverse] == columns[j]`` -- what
+    ``np.unique(np.column_stack(columns), axis=0, return_inverse=True,
+    return_counts=True)`` gives, in a fraction of its time: each column is
+    replaced by its rank among its distinct values, the ranks are combined
+    into one int64 key (re-ranked whenever the next product could overflow)
+    and the key's distinct values are found with :func:`_group`.
     """
-    key = np.zeros(columns[0].shape[0], dtype=np.int64)
-    n_key = 1
+    key, n_key = np.zeros(columns[0].size, dtype=np.int64), 1
     for column in columns:
-        values, code = np.unique(column, return_inverse=True)
-        if n_key * values.size >= 2**62:
-            uniq, key = np.unique(key, return_inverse=True)
-            n_key = uniq.size
-        key = key * values.size + code
-        n_key *= values.size
-    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+        first, code, _ = _group(column)
+        if n_key * first.size >= 2**62:
+            key_first, key, _ = _group(key)
+            n_key = key_first.size
+        key = key * first.size + code
+        n_key *= first.size
+    first, inverse, counts = _group(key)
     return [column[first] for column in columns], inverse, counts.astype(np.float64)
 
 
@@ -270,6 +288,12 @@ def _fit_message(model, converged, penalized, reason):
     )
 
 
+def _dot(u, v):
+    """Dot product of two long vectors without BLAS, whose idle threads would
+    spin and double the CPU time of a fit."""
+    return float(np.einsum("i,i->", u, v))
+
+
 def _need_fit(model):
     if not hasattr(model, "params_"):
         raise NotFittedError(f"This {type(model).__name__} model is not fitted yet: call fit(...) first.")
@@ -297,8 +321,10 @@ class _BGNBDObjective:
         d/da     = psi(a + b) - psi(a + b + x) + s / a
         d/db     = psi(a + b) + psi(b + x) - psi(b) - psi(a + b + x) - s / (b + x - 1)
 
-    (s = 0 where x = 0). The first parts depend only on x or on (x, T) and are
-    summed per distinct value; only the softplus/sigmoid part runs per row.
+    (s = 0 where x = 0). The parts without s depend only on x or on (x, T)
+    and are summed once per distinct x or T; the rows of repeat buyers, kept
+    sorted by x, carry only the softplus/sigmoid part, summed per x with
+    ``np.add.reduceat`` and over all rows with ``einsum`` (single-threaded).
     """
 
     def __init__(self, x, tx, T, w):
@@ -306,71 +332,74 @@ class _BGNBDObjective:
         # Terms in x only: one entry per distinct x, weighted by its count.
         self.x_values, x_code = np.unique(x, return_inverse=True)
         self.x_weight = np.bincount(x_code, weights=w, minlength=self.x_values.size)
-        # Terms in (x, T): -(r + x) log(alpha + T) = -log(alpha + T) * (r w + w x) summed per T.
+        # -(r + x) log(alpha + T) = -log(alpha + T) (r w + w x), summed per distinct T.
         self.T_values, T_code = np.unique(T, return_inverse=True)
         self.T_weight = np.bincount(T_code, weights=w, minlength=self.T_values.size)
         self.T_weight_x = np.bincount(T_code, weights=w * x, minlength=self.T_values.size)
-        # Rows of repeat buyers: the log-add-exp part.
-        rep = x > 0
-        self.rx = x[rep]
-        self.rx_values, self.rx_code = np.unique(self.rx, return_inverse=True)
-        self.rtx = tx[rep]
-        self.rgap = T[rep] - tx[rep]
+        # Rows of repeat buyers, sorted by x, and where each x starts.
+        rep = np.flatnonzero(x > 0)
+        rep = rep[np.argsort(x[rep], kind="stable")]
+        self.rx, self.rtx, self.rgap = x[rep], tx[rep], T[rep] - tx[rep]
+        self.half_rw = 0.5 * w[rep]
         self.rw = w[rep]
-        self.half_rw = 0.5 * self.rw
+        starts = np.flatnonzero(np.diff(self.rx, prepend=-1.0))
+        self.rx_values, self.rx_starts = self.rx[starts], starts
+        self.rx_counts = np.diff(starts, append=self.rx.size)
         self._buf = [np.empty(self.rx.size) for _ in range(5)]
 
     def __call__(self, theta):
         r, alpha, a, b = np.exp(theta)
-        xv, nx = self.x_values, self.x_weight
-        n = self.n
+        xv, nx, n = self.x_values, self.x_weight, self.n
         # x-only parts: log A1 - r log alpha, log A2 and their derivatives.
         value = nx @ (
             special.gammaln(r + xv) + special.gammaln(b + xv) - special.gammaln(a + b + xv)
         ) + n * (special.gammaln(a + b) - special.gammaln(r) - special.gammaln(b))
-        psi_ab_x = special.digamma(a + b + xv)
         g_r = nx @ special.digamma(r + xv) - n * special.digamma(r)
-        g_a = n * special.digamma(a + b) - nx @ psi_ab_x
+        g_a = n * special.digamma(a + b) - nx @ special.digamma(a + b + xv)
         g_b = g_a + nx @ special.digamma(b + xv) - n * special.digamma(b)
         # r log alpha and log A3 = -(r + x) log(alpha + T), per distinct T.
+        weight_T = r * self.T_weight + self.T_weight_x
         log_aT = np.log(alpha + self.T_values)
-        value += n * r * math.log(alpha) - log_aT @ (r * self.T_weight + self.T_weight_x)
-        g_r += n * math.log(alpha) - log_aT @ self.T_weight
-        g_alpha = n * r / alpha - (r * self.T_weight + self.T_weight_x) @ (1.0 / (alpha + self.T_values))
+        value += n * r * math.log(alpha) - _dot(log_aT, weight_T)
+        g_r += n * math.log(alpha) - _dot(log_aT, self.T_weight)
+        g_alpha = n * r / alpha - _dot(weight_T, 1.0 / (alpha + self.T_values))
         if self.rx.size:
-            # Repeat buyers: softplus(d) and s = sigmoid(d), d = c_x + (r + x) D.
-            c_x = math.log(a) - np.log(b + self.rx_values - 1.0)
-            q, D, d, e, f = self._buf
-            np.add(self.rtx, alpha, out=q)  # alpha + t_x
-            np.divide(self.rgap, q, out=D)
-            np.log1p(D, out=D)  # D = log((alpha + T) / (alpha + t_x))
-            np.add(self.rx, r, out=d)
-            np.multiply(d, D, out=d)
-            d += c_x[self.rx_code]
-            # softplus(d) = max(d, 0) + log1p(exp(-|d|))
-            np.abs(d, out=e)
-            np.negative(e, out=e)
-            np.exp(e, out=e)
-            np.log1p(e, out=e)
-            value += self.rw @ e + self.rw @ np.maximum(d, 0.0, out=e)
-            # w s = w (1 + tanh(d / 2)) / 2
-            np.multiply(d, 0.5, out=e)
-            np.tanh(e, out=e)
-            e += 1.0
-            e *= self.half_rw
-            g_r += e @ D
-            # d D / d alpha = -(T - t_x) / ((alpha + T)(alpha + t_x))
-            np.add(q, self.rgap, out=f)
-            f *= q
-            np.divide(self.rgap, f, out=f)
-            np.add(self.rx, r, out=q)
-            q *= e
-            g_alpha -= q @ f
-            ws_by_x = np.bincount(self.rx_code, weights=e, minlength=self.rx_values.size)
-            g_a += ws_by_x.sum() / a
-            g_b -= ws_by_x @ (1.0 / (b + self.rx_values - 1.0))
+            value, g_r, g_alpha, g_a, g_b = self._repeat_buyers(r, alpha, a, b, value, g_r, g_alpha, g_a, g_b)
         grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
         return -value / n, -grad / n
+
+    def _repeat_buyers(self, r, alpha, a, b, value, g_r, g_alpha, g_a, g_b):
+        """Add softplus(d) and its derivatives over the rows of repeat buyers."""
+        inv_b = 1.0 / (b + self.rx_values - 1.0)
+        rx, q, D, d, e = self._buf
+        np.add(self.rx, r, out=rx)  # r + x
+        np.add(self.rtx, alpha, out=q)  # alpha + t_x
+        np.divide(self.rgap, q, out=D)
+        np.log1p(D, out=D)  # D = log((alpha + T) / (alpha + t_x))
+        np.multiply(rx, D, out=d)
+        d += np.repeat(math.log(a) + np.log(inv_b), self.rx_counts)
+        # softplus(d) = max(d, 0) + log1p(exp(-|d|))
+        np.abs(d, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        np.log1p(e, out=e)
+        value += _dot(self.rw, e) + _dot(self.rw, np.maximum(d, 0.0, out=e))
+        # w s = w (1 + tanh(d / 2)) / 2
+        np.multiply(d, 0.5, out=e)
+        np.tanh(e, out=e)
+        e += 1.0
+        e *= self.half_rw
+        g_r += _dot(e, D)
+        # dD/dalpha = -(T - t_x) / ((alpha + t_x)(alpha + T)), with alpha + T = q + gap
+        np.add(q, self.rgap, out=D)
+        D *= q
+        np.divide(self.rgap, D, out=D)
+        rx *= e
+        g_alpha -= _dot(rx, D)
+        ws_by_x = np.add.reduceat(e, self.rx_starts)
+        g_a += ws_by_x.sum() / a
+        g_b -= ws_by_x @ inv_b
+        return value, g_r, g_alpha, g_a, g_b
 
 
 def _shapes_message(model, n, n_repeat, converged, penalized):

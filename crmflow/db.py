@@ -147,7 +147,7 @@ def _dependencies(name: str, seen: list[str] | None = None) -> list[str]:
 def compiled(name: str) -> tuple[str, frozenset[str]]:
     """The runnable SQL of a query with its dependencies as CTEs, and its parameters."""
     q = get_query(name)
-    deps = _dependencies(name)
+    deps = _dependencies(name) if q.kind == "query" else []
     params = set(q.params)
     ctes = []
     for dep in deps:

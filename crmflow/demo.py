@@ -220,15 +220,18 @@ SAME_DAY_ORDER_SHARE = 0.015
 #: Typical value of one order line: lognormal median and spread per customer,
 #: and spread of lines around the customer's typical value.
 LINE_VALUE_MEDIAN = 600.0
-CUSTOMER_SIZE_SIGMA = 0.9
+CUSTOMER_SIZE_SIGMA = 0.7
 LINE_VALUE_SIGMA = 0.6
+#: Frequent buyers place smaller orders: line value ~ (mean gap / reference)^e.
+REFERENCE_GAP_DAYS = 45.0
+GAP_SIZE_ELASTICITY = 0.5
 DISCOUNT_RANGE = (0.0, 0.08)
 KEY_ACCOUNT_DISCOUNT_RANGE = (0.08, 0.15)
 MARGIN_NOISE = 0.05
 LOSS_LINE_SHARE = 0.015
 
 KEY_ACCOUNT_SHARE = 0.05
-KEY_ACCOUNT_SIZE_FACTOR = 4.0
+KEY_ACCOUNT_SIZE_FACTOR = 3.0
 KEY_ACCOUNT_GAP_FACTOR = 0.5  # key accounts order twice as often
 KEY_ACCOUNT_MIN_AGE_DAYS = 450
 KEY_ACCOUNT_MIN_LIFE_DAYS = 240
@@ -237,6 +240,11 @@ KEY_ACCOUNT_HEALTH_WEIGHTS = (0.50, 0.25, 0.25)
 
 #: Tiers by expected yearly revenue: A = top 15 %, B = next 35 %, C = rest.
 TIER_A_SHARE, TIER_B_SHARE = 0.15, 0.35
+#: Credit limit: about three payment terms' worth of expected revenue, at
+#: least the tier's floor.
+CREDIT_TERMS_COVERED = 3.0
+CREDIT_FLOOR = {"A": 50_000.0, "B": 15_000.0, "C": 5_000.0}
+CREDIT_CAP = 2_000_000.0
 
 #: Payment behaviour: prompt, late, very late.
 PAY_PROFILE_WEIGHTS = (0.77, 0.16, 0.07)
@@ -247,7 +255,7 @@ VERY_LATE_SHARE = 0.75
 NEVER_PAID_SHARE = 0.10  # of a very late payer's orders
 
 RETURN_SHARE = 0.02  # of all rows
-ADJUSTMENT_SHARE = 0.002
+ADJUSTMENT_SHARE = 0.001
 RETURN_LAG_MEAN_DAYS = 12
 FULL_RETURN_SHARE = 0.6
 
@@ -266,12 +274,14 @@ DECLINE_CONTACT_END = 0.60
 #: Complaints: share of customers prone to complain, complaint probability
 #: per contact, and probability that a complaint stays unresolved.
 COMPLAINT_PRONE_SHARE = 0.08
-COMPLAINT_P = {"normal": 0.035, "prone": 0.20, "key": 0.02}
-UNRESOLVED_P = {"normal": 0.20, "prone": 0.45, "key": 0.10}
+#: Indexed by kind of customer: normal, complaint-prone, key account.
+COMPLAINT_P = (0.06, 0.28, 0.02)
+UNRESOLVED_P = (0.25, 0.45, 0.10)
 #: Extra complaint probability / unresolved probability reached at the end of
-#: a decline, by kind of declining customer.
-DECLINE_COMPLAINT_P = {"lost_key": 0.35, "declining_key": 0.20, "churner": 0.05}
-DECLINE_UNRESOLVED_P = {"lost_key": 0.80, "declining_key": 0.60, "churner": 0.30}
+#: a decline, indexed by kind of declining customer: churner, declining key
+#: account, lost key account.
+DECLINE_COMPLAINT_P = (0.05, 0.20, 0.35)
+DECLINE_UNRESOLVED_P = (0.30, 0.60, 0.80)
 SATISFACTION_SURVEYED_SHARE = 0.45
 
 
@@ -454,7 +464,8 @@ def _plan_customers(rng: np.random.Generator, n: int, span: int) -> _Plan:
     decline_size = rng.uniform(*DECLINE_SIZE_END, n)
 
     # Size: lognormal per customer (key accounts much larger), so revenue is skewed.
-    line_value = LINE_VALUE_MEDIAN * rng.lognormal(0.0, CUSTOMER_SIZE_SIGMA, n)
+    line_value = (LINE_VALUE_MEDIAN * rng.lognormal(0.0, CUSTOMER_SIZE_SIGMA, n)
+                  * (mean_gap / REFERENCE_GAP_DAYS) ** GAP_SIZE_ELASTICITY)
     line_value = np.where(is_key, line_value * KEY_ACCOUNT_SIZE_FACTOR, line_value)
     discount = np.where(is_key, rng.uniform(*KEY_ACCOUNT_DISCOUNT_RANGE, n), rng.uniform(*DISCOUNT_RANGE, n))
     pref_category = rng.integers(0, len(CATEGORIES), n)
@@ -476,7 +487,8 @@ def _plan_customers(rng: np.random.Generator, n: int, span: int) -> _Plan:
     expected_yearly = line_value * 2.0 * np.where(archetype == ONE_OFF, 1.0, 365.0 / mean_gap)
     a_cut, b_cut = np.quantile(expected_yearly[buyer], [1 - TIER_A_SHARE, 1 - TIER_A_SHARE - TIER_B_SHARE])
     tier = np.where(is_key | (expected_yearly >= a_cut), "A", np.where(expected_yearly >= b_cut, "B", "C"))
-    credit_limit = np.clip(np.round(expected_yearly * terms / 365.0 * 3.0, -3), 5000.0, 2_000_000.0)
+    floor = np.select([tier == "A", tier == "B"], [CREDIT_FLOOR["A"], CREDIT_FLOOR["B"]], CREDIT_FLOOR["C"])
+    credit_limit = np.clip(np.round(expected_yearly * terms / 365.0 * CREDIT_TERMS_COVERED, -3), floor, CREDIT_CAP)
 
     name = _company_names(rng, industry)
     return _Plan(
@@ -803,12 +815,11 @@ def _interactions_frame(rng: np.random.Generator, plan: _Plan, orders: _Orders, 
 
     # Complaints only once a customer has bought; more for complaint-prone
     # customers and for key accounts on their way out, and those stay unresolved.
-    kind = np.select([plan.is_key, plan.complaint_prone], ["key", "prone"], "normal")[cust]
-    decline_kind = np.select([plan.health == LOST, plan.health == DECLINING], ["lost_key", "declining_key"],
-                             "churner")[cust]
-    p_complaint = np.vectorize(COMPLAINT_P.get)(kind) + np.vectorize(DECLINE_COMPLAINT_P.get)(decline_kind) * frac
-    p_unresolved = np.vectorize(UNRESOLVED_P.get)(kind)
-    p_unresolved = p_unresolved + (np.vectorize(DECLINE_UNRESOLVED_P.get)(decline_kind) - p_unresolved) * frac
+    kind = np.select([plan.is_key, plan.complaint_prone], [2, 1], 0)[cust]
+    decline_kind = np.select([plan.health == LOST, plan.health == DECLINING], [2, 1], 0)[cust]
+    p_complaint = np.asarray(COMPLAINT_P)[kind] + np.asarray(DECLINE_COMPLAINT_P)[decline_kind] * frac
+    p_unresolved = np.asarray(UNRESOLVED_P)[kind]
+    p_unresolved = p_unresolved + (np.asarray(DECLINE_UNRESOLVED_P)[decline_kind] - p_unresolved) * frac
     can_complain = buyer[cust] & (day >= plan.acquired[cust]) & ~first
     complaint = can_complain & (rng.random(len(day)) < p_complaint)
     unresolved = complaint & (rng.random(len(day)) < p_unresolved)

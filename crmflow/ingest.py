@@ -566,7 +566,7 @@ def report_text(reports: list[TableReport]) -> str:
     out: list[str] = []
     for r in reports:
         out.append(f"{r.table}: {r.source}")
-        detail = [r.format]
+        detail = ["text" if r.delimiter == "whitespace" else r.format]
         if r.encoding:
             detail.append(f"encoding {r.encoding}")
         if r.delimiter:
