@@ -193,8 +193,11 @@ CHURN_MIN_LIFE_DAYS = 60
 CHURN_DECLINE_SHARE = 0.80
 #: The decline lasts 6 to 12 months.
 DECLINE_DAYS = (180, 365)
+#: Shape of a decline: its effect grows like (elapsed share) ** exponent, so
+#: an exponent below 1 makes it bite early.
+DECLINE_EXPONENT = 0.5
 #: At the end of a decline, orders are kept with this probability ...
-DECLINE_FREQUENCY_END = (0.20, 0.50)
+DECLINE_FREQUENCY_END = (0.15, 0.40)
 #: ... and are this fraction of their usual size.
 DECLINE_SIZE_END = (0.35, 0.65)
 
@@ -240,10 +243,10 @@ KEY_ACCOUNT_HEALTH_WEIGHTS = (0.50, 0.25, 0.25)
 
 #: Tiers by expected yearly revenue: A = top 15 %, B = next 35 %, C = rest.
 TIER_A_SHARE, TIER_B_SHARE = 0.15, 0.35
-#: Credit limit: about three payment terms' worth of expected revenue, at
-#: least the tier's floor.
-CREDIT_TERMS_COVERED = 3.0
-CREDIT_FLOOR = {"A": 50_000.0, "B": 15_000.0, "C": 5_000.0}
+#: Credit limit: about a year of expected revenue, scaled by the payment terms
+#: (longer terms, larger exposure), at least the tier's floor.
+CREDIT_REFERENCE_TERMS = 45.0
+CREDIT_FLOOR = {"A": 20_000.0, "B": 8_000.0, "C": 2_000.0}
 CREDIT_CAP = 2_000_000.0
 
 #: Payment behaviour: prompt, late, very late.
@@ -488,7 +491,7 @@ def _plan_customers(rng: np.random.Generator, n: int, span: int) -> _Plan:
     a_cut, b_cut = np.quantile(expected_yearly[buyer], [1 - TIER_A_SHARE, 1 - TIER_A_SHARE - TIER_B_SHARE])
     tier = np.where(is_key | (expected_yearly >= a_cut), "A", np.where(expected_yearly >= b_cut, "B", "C"))
     floor = np.select([tier == "A", tier == "B"], [CREDIT_FLOOR["A"], CREDIT_FLOOR["B"]], CREDIT_FLOOR["C"])
-    credit_limit = np.clip(np.round(expected_yearly * terms / 365.0 * CREDIT_TERMS_COVERED, -3), floor, CREDIT_CAP)
+    credit_limit = np.clip(np.round(expected_yearly * terms / CREDIT_REFERENCE_TERMS, -3), floor, CREDIT_CAP)
 
     name = _company_names(rng, industry)
     return _Plan(
@@ -532,9 +535,9 @@ def _draw_names(rng: np.random.Generator, industry: np.ndarray) -> np.ndarray:
 
 
 def _decline_fraction(plan: _Plan, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """How far into its decline window each (customer, time) is: 0 … 1 (0 = no decline)."""
+    """Strength of the decline for each (customer, time): 0 (none) … 1 (at its end)."""
     d0, d1 = plan.decline_from[cust], plan.decline_to[cust]
-    frac = np.clip((t - d0) / np.maximum(d1 - d0, 1.0), 0.0, 1.0)
+    frac = np.clip((t - d0) / np.maximum(d1 - d0, 1.0), 0.0, 1.0) ** DECLINE_EXPONENT
     return np.where(np.isnan(d0), 0.0, frac)
 
 
@@ -588,12 +591,17 @@ def _orders(rng: np.random.Generator, plan: _Plan, span: int) -> _Orders:
     single = np.concatenate([arch == ONE_OFF, np.zeros(len(wb), bool)])
     seg, t = _renewal_times(rng, s0, s1, plan.mean_gap[seg_cust], plan.shape[seg_cust], single)
     cust = seg_cust[seg]
-    is_first = t == s0[seg]
+    fixed = t == s0[seg]  # a segment's first order
+    # Churners place a (small) last order on their churn day, then stop.
+    last = buyers[(arch == CHURNER) & (plan.churn_day[buyers] > plan.acquired[buyers])]
+    cust = np.concatenate([cust, last])
+    t = np.concatenate([t, plan.churn_day[last].astype(float)])
+    fixed = np.concatenate([fixed, np.ones(len(last), bool)])
 
-    # Thin out and shrink orders during a decline (never the segment's first).
+    # Thin out and shrink orders during a decline (never the first or last one).
     frac = _decline_fraction(plan, cust, t)
     keep_p = 1.0 - (1.0 - plan.decline_keep[cust]) * frac
-    keep = is_first | (rng.random(len(t)) < keep_p)
+    keep = fixed | (rng.random(len(t)) < keep_p)
     cust, t, frac = cust[keep], t[keep], frac[keep]
     size = 1.0 - (1.0 - plan.decline_size[cust]) * frac
     day = np.floor(t).astype(np.int64)

@@ -7,7 +7,7 @@
 --   crm_date(v, fmt): fmt is 'excel' (serial day number), or a strptime format
 --     applied after normalising separators ('年'/'月' and . or / to -, time part dropped);
 --     '%d/%m/%Y'-style formats see the separators normalised to '/'.
---   crm_number(v, decimal_comma): currency symbols, spaces and thousands
+--   crm_number(v, decimal_comma): finite numbers only (no NaN/inf); currency symbols, spaces and thousands
 --     separators removed; (12.50) and 12.50- are negative; NULL when not a number.
 --   crm_bool(v): yes/no in English and Chinese, 1/0, true/false.
 -- grain: n/a
@@ -24,6 +24,7 @@ CREATE OR REPLACE TEMP MACRO crm_date_text(v) AS
 CREATE OR REPLACE TEMP MACRO crm_date(v, fmt) AS
     CASE
         WHEN crm_text(v) IS NULL THEN NULL
+        WHEN fmt = '%Y-%m-%d' AND TRY_CAST(v AS DATE) IS NOT NULL THEN TRY_CAST(v AS DATE)
         WHEN fmt = 'excel' THEN
             CASE WHEN TRY_CAST(TRIM(v) AS DOUBLE) BETWEEN 1 AND 2958465
                  THEN CAST(DATE '1899-12-30' + CAST(floor(TRY_CAST(TRIM(v) AS DOUBLE)) AS INTEGER) AS DATE)
@@ -40,15 +41,19 @@ CREATE OR REPLACE TEMP MACRO crm_number_text(v, decimal_comma) AS
          ELSE regexp_replace(v, '[,\s''’]', '', 'g')
     END;
 
-CREATE OR REPLACE TEMP MACRO crm_number(v, decimal_comma) AS
+CREATE OR REPLACE TEMP MACRO crm_number_any(v, decimal_comma) AS
     CASE
         WHEN crm_text(v) IS NULL THEN NULL
+        WHEN NOT decimal_comma AND TRY_CAST(v AS DOUBLE) IS NOT NULL THEN TRY_CAST(v AS DOUBLE)
         WHEN regexp_full_match(TRIM(v), '^\(.*\)$') THEN
             -1 * TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[()¥￥$€£元RMBUSDCNY]', '', 'g'), decimal_comma) AS DOUBLE)
         WHEN regexp_full_match(TRIM(v), '^[^-]*[0-9]-$') THEN
             -1 * TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[-¥￥$€£元RMBUSDCNY]', '', 'g'), decimal_comma) AS DOUBLE)
         ELSE TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[¥￥$€£元RMBUSDCNY+]', '', 'g'), decimal_comma) AS DOUBLE)
     END;
+
+CREATE OR REPLACE TEMP MACRO crm_number(v, decimal_comma) AS
+    CASE WHEN isfinite(crm_number_any(v, decimal_comma)) THEN crm_number_any(v, decimal_comma) END;
 
 CREATE OR REPLACE TEMP MACRO crm_bool(v) AS
     CASE
