@@ -187,7 +187,7 @@ ARCHETYPE_WEIGHTS = (0.15, 0.40, 0.30, 0.15)  # one-off, active, churner, win-ba
 #: A customer is "lost" after this many days without an order (SPEC §2).
 LOST_AFTER_DAYS = 180
 #: Churners' last possible order is at least this many days before `end`.
-CHURN_MARGIN_DAYS = 186
+CHURN_MARGIN_DAYS = LOST_AFTER_DAYS + 6
 CHURN_MIN_LIFE_DAYS = 60
 #: Share of churners whose orders visibly thin out and shrink before they stop.
 CHURN_DECLINE_SHARE = 0.80
@@ -331,7 +331,7 @@ def generate(
     start64 = np.datetime64(start, "D")
     return DemoData(
         transactions=_transactions_frame(plan, rows, start64),
-        customers=_customers_frame(plan, orders, start64),
+        customers=_customers_frame(plan, start64),
         interactions=_interactions_frame(rng, plan, orders, span, start64),
     )
 
@@ -577,11 +577,13 @@ def _renewal_times(rng, s0, s1, mean_gap, shape, single):
 def _orders(rng: np.random.Generator, plan: _Plan, span: int) -> _Orders:
     buyers = np.flatnonzero(~plan.is_lead)
     arch = plan.archetype[buyers]
-    # Activity segments: every buyer has one from its first order; win-backs a
-    # second one from their return to `end`.
+    # Activity segments [s0, s1): every buyer has one from its first order;
+    # win-backs a second one from their return to `end`. Churners' segment ends
+    # the day before their (separately placed) last order.
     first_end = np.select(
         [arch == ONE_OFF, arch == CHURNER, arch == WINBACK],
-        [plan.acquired[buyers] + 1, plan.churn_day[buyers] + 1, plan.winback_leave[buyers]],
+        [plan.acquired[buyers] + 1, np.maximum(plan.churn_day[buyers], plan.acquired[buyers] + 1),
+         plan.winback_leave[buyers]],
         span + 1,
     )
     wb = buyers[arch == WINBACK]
@@ -773,7 +775,7 @@ def _transactions_frame(plan: _Plan, rows: dict, start64: np.datetime64) -> pd.D
     })
 
 
-def _customers_frame(plan: _Plan, orders: _Orders, start64: np.datetime64) -> pd.DataFrame:
+def _customers_frame(plan: _Plan, start64: np.datetime64) -> pd.DataFrame:
     df = pd.DataFrame({
         "customer_id": _customer_ids(plan),
         "name": plan.name.astype(str),
@@ -835,6 +837,7 @@ def _interactions_frame(rng: np.random.Generator, plan: _Plan, orders: _Orders, 
     u = rng.random(len(day))
     mix = np.where(plan.is_key[cust][:, None], KEY_ACCOUNT_CONTACT_MIX, CONTACT_MIX)
     mix = np.where(first[:, None], FIRST_CONTACT_MIX, mix)
+    # Inverse CDF: the number of cumulative weights below u is the type index.
     routine = np.minimum((u[:, None] > np.cumsum(mix, axis=1)).sum(axis=1), MEETING)
     itype = np.where(complaint, COMPLAINT, routine)
 
