@@ -1,8 +1,8 @@
 """Customer lifetime value: BG/NBD purchase counts and Gamma-Gamma spend.
 
-This is the pure numerical core of the CLV view. It imports only numpy, scipy
-and the standard library; turning transactions into the per-customer summary
-below is the job of the data layer.
+The pure numerical core of the CLV view: it imports only numpy, scipy and the
+standard library. Turning transactions into the per-customer summary below is
+the job of the data layer.
 
 Inputs: the calibration summary
 -------------------------------
@@ -11,39 +11,39 @@ broadcast):
 
 ``frequency`` (x)
     number of repeat purchases: distinct purchase *days* after the first one
-    (several orders on the same day are one purchase), within the calibration
-    period.
+    (several orders on one day are one purchase) within the calibration period.
 ``recency`` (t_x)
     time from the first to the last purchase, in weeks (days / 7); 0 if x = 0.
 ``T``
     time from the first purchase to the end of the calibration period, in
     weeks (days / 7).
 ``monetary``
-    mean amount of the repeat purchases (a same-day purchase's amount is the
-    sum of that day's orders); only used where x > 0.
+    mean amount of the repeat purchases (a purchase's amount is the sum of its
+    day's orders); only used where x > 0.
 
-This is exactly the convention behind the published CDNOW numbers. For the
-CDNOW sample (2,357 customers who first bought in the first quarter of 1997)
-with calibration period 1997-01-01 .. 1997-09-30: merge each customer's rows
-of one day into one purchase (summing the dollars), keep purchases dated up to
-and including 1997-09-30, and measure T *to* 1997-09-30 (a customer who first
-bought on 1997-01-01 has T = 272 / 7 = 38.857 weeks, not 273 / 7). This gives
-946 repeat buyers and 1,432 repeat purchases, and the fits below reproduce the
-published r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 (Fader, Hardie & Lee
-2005a) and p = 6.25, q = 3.74, gamma = 15.44 (Fader, Hardie & Lee 2005b, Hardie
-note 025). In lifetimes this is ``summary_data_from_transaction_data(...,
-observation_period_end="1997-09-30", freq="D", freq_multiplier=7)``; its
-``freq="W"`` instead counts calendar-week periods (fewer repeat purchases,
-whole-week recencies) and gives different parameters (r = 0.291, a = 0.665).
+This is the convention behind the published CDNOW numbers. For the CDNOW
+sample (2,357 customers who first bought in the first quarter of 1997) and the
+calibration period 1997-01-01 .. 1997-09-30: merge each customer's rows of one
+day into one purchase (summing the dollars), keep the purchases dated up to
+and including 1997-09-30, and measure T *to* 1997-09-30, i.e. T = (1997-09-30
+- first purchase date).days / 7 (a customer who first bought on 1997-01-01 has
+T = 272 / 7 = 38.857, not 273 / 7). This gives 946 repeat buyers and 2,457
+repeat purchases, and the fits reproduce the published r = 0.243, alpha =
+4.414, a = 0.793, b = 2.426 (Fader, Hardie & Lee 2005a) and p = 6.25, q = 3.74,
+gamma = 15.44 (Hardie note 025). In lifetimes this summary is
+``summary_data_from_transaction_data(..., observation_period_end="1997-09-30",
+freq="D", freq_multiplier=7)``; ``freq="W"`` instead counts calendar-week
+periods (fewer repeat purchases, whole-week times) and gives other parameters
+(r = 0.291, alpha = 6.85, a = 0.665, b = 2.32).
 
 The models
 ----------
 BG/NBD (Fader, Hardie & Lee 2005a, "Counting your customers the easy way: an
-alternative to the Pareto/NBD model", Marketing Science 24(2)): while alive a
+alternative to the Pareto/NBD model", Marketing Science 24(2)): while alive, a
 customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha); after
-each purchase the customer drops out with probability p ~ Beta(a, b).
+each repeat purchase the customer drops out with probability p ~ Beta(a, b).
 
-* Likelihood of one customer (paper eq. 6, written as in its section 7)::
+* Likelihood of one customer (paper eq. 6, in the form of its section 7)::
 
       L = A1 * A2 * (A3 + [x > 0] * A4)
       A1 = Gamma(r + x) alpha^r / Gamma(r)
@@ -51,81 +51,92 @@ each purchase the customer drops out with probability p ~ Beta(a, b).
       A3 = (alpha + T)^-(r + x)
       A4 = a / (b + x - 1) * (alpha + t_x)^-(r + x)
 
-  computed in logs, ``log(A3 + A4)`` as a log-add-exp, i.e. ``log A3 +
-  softplus(d)`` with ``d = log A4 - log A3``.
+  computed in logs, with ``log(A3 + A4)`` as a log-add-exp: ``log A3 +
+  softplus(log A4 - log A3)``.
 * P(alive | x, t_x, T) (Hardie note 021)::
 
       1 / (1 + [x > 0] * a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r + x))
 
-* Expected purchases in (T, T + t] (paper eq. 10) = P(alive) times the
-  expectation for a customer known to be alive::
+* Expected purchases in (T, T + t] (paper eq. 10) is P(alive) times the
+  expectation for a customer known to be alive at T::
 
-      (a + b + x - 1) / (a - 1) * (1 - (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; a + b + x - 1; z)),
-      z = t / (alpha + T + t)
+      E = (a + b + x - 1) / (a - 1) * (1 - (1 - z)^(r + x) 2F1(r + x, b + x; a + b + x - 1; z)),
+      z = t / (alpha + T + t).
 
-  This is eq. 10's numerator after Euler's transformation 2F1(A, B; C; z) =
-  (1 - z)^(C - A - B) 2F1(C - A, C - B; C; z), which absorbs the factor
-  ((alpha + T) / (alpha + T + t))^(r + x) and so neither overflows nor loses
-  accuracy for large x or large t. With x = 0, T = 0 it is the unconditional
-  E[X(t)] (paper eq. 9). At a = 1 both factors are singular with a finite
-  limit; within 1e-6 of it the value is the mean of a = 1 -/+ 1e-6.
+  Where the 2F1 series diverges at z = 1 (a - 1 - r - x <= 0: large x, and
+  then overflow for long t) it is taken after Euler's transformation,
+  ``(1 - z)^(r + x) 2F1(...) = (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; a +
+  b + x - 1; z)``. With x = 0 and T = 0 this is the unconditional E[X(t)]
+  (paper eq. 9). At a = 1 both factors of E are singular with a finite
+  limit: within 1e-5 of it E is interpolated between a = 1 -/+ 1e-5. Where
+  scipy's hyp2f1 fails (seen for large a and b with t much longer than alpha
+  + T), E is computed from its definition, E[(1 - (1 + p s)^-(r + x)) / p]
+  over the posterior p ~ Beta(a, b + x), s = t / (alpha + T), by
+  Gauss-Jacobi quadrature.
 
 Gamma-Gamma (Fader, Hardie & Lee 2005b, "RFM and CLV: using iso-value curves
-for customer base analysis", JMR 42(4); Hardie note 025 "The Gamma-Gamma model
-of monetary value"): a customer's order values are Gamma(p, nu), and nu ~
-Gamma(q, gamma) across customers (``gamma`` is the key ``"v"``). For a repeat
-buyer with x repeat purchases of mean m the mean is Gamma(p x, nu x), giving
-(note 025 eq. 1a)::
+for customer base analysis", JMR 42(4); Hardie note 025, "The Gamma-Gamma
+model of monetary value"): a customer's order values are Gamma(p, nu), and
+nu ~ Gamma(q, gamma) across customers (``gamma`` is the key ``"v"``). The mean
+m of x orders is Gamma(p x, nu x), so (note 025 eq. 1a)::
 
     log L = lnGamma(p x + q) - lnGamma(p x) - lnGamma(q) + q log v
             + (p x - 1) log m + p x log x - (p x + q) log(v + x m)
 
-and the conditional expected average order value (note 025 eq. 5)::
+and the conditional expected average order value is (note 025 eq. 5)::
 
     E[M | x, m] = p (v + x m) / (p x + q - 1),   population mean p v / (q - 1).
 
 Customer lifetime value sums, over steps of ``step_weeks`` up to the horizon,
 the expected purchases in each step times the expected spend, discounted at
-the end of the step -- the discrete scheme of lifetimes'
-``customer_lifetime_value``.
+the step's end: the discrete scheme of lifetimes' ``customer_lifetime_value``.
 
 Fitting: speed
 --------------
-* Compression: customers with the same (x, t_x, T) (Gamma-Gamma: (x, m)) are
-  one row with a count weight. The rows are found with ``np.unique`` per
-  column, combined into one integer key and uniqued again (with
-  ``return_inverse`` / ``return_counts``): the same result as
-  ``np.unique(np.column_stack(...), axis=0)`` but about eight times faster.
+* Compression: customers with the same (x, t_x, T) -- Gamma-Gamma: (x, m) --
+  are fitted once, as one row with a count weight (what ``np.unique(...,
+  axis=0, return_inverse=True, return_counts=True)`` gives, computed from
+  per-column ranks combined into one integer key, which is several times
+  faster on a million rows).
 * The likelihood is split by what each term depends on: the lnGamma/digamma
-  terms depend only on x and the ``(r + x) log(alpha + T)`` term only on (x,
-  T), so both are summed once per distinct x or T with precomputed weights;
-  only the log-add-exp of repeat buyers is evaluated row by row, into
-  preallocated buffers.
-* Analytic gradient (derived from the formulas above, chain rule to the
-  log-parameters), L-BFGS-B on the mean negative log-likelihood in
-  log-parameter space, with time (and money) rescaled so that the data are of
-  order one and the starting values need no tuning.
+  terms depend only on x, and ``log A1 + log A3`` (apart from the
+  log-add-exp) only on (x, T), so they are summed once per distinct x or T
+  with precomputed weights; only the softplus of the repeat buyers runs row by
+  row, in place in preallocated buffers.
+* Analytic gradients (derived in the objective classes' docstrings), L-BFGS-B
+  on the mean negative log-likelihood in log-parameter space, with time (and
+  money) rescaled to order one so that fixed starting values suit any unit.
+* Dot products use ``einsum`` instead of BLAS, and the optimiser runs with
+  this thread's OpenBLAS limited to one thread: scipy's L-BFGS-B calls BLAS
+  on tiny arrays every iteration, and waking OpenBLAS's worker threads for
+  that costs, on a busy machine, many times the fit itself.
 
 Fitting: robustness
 -------------------
-The optimiser runs from a few fixed starting points in turn. A run is
-accepted if it converged and the shape parameters (r, a, b; p, q - 1) lie in
-[1e-4, 1e4]; a shape running off beyond that means the data cannot identify
-it (for example, nobody repeat-purchased, so nothing is known about drop-out).
-If no run is accepted, the fit is redone with a small L2 penalty on the
-log-parameters, which keeps them finite: ``penalized_`` is then True and
-``message_`` says so in plain words. Data never cause an exception except when
-there is no customer at all, or (Gamma-Gamma) no repeat buyer with a positive
-spend. Gamma-Gamma is optimised in (log p, log(q - 1), log gamma): q > 1 is
-needed for a finite mean spend, and the maximum is the same whenever the
-unconstrained one has q > 1.
+The optimiser runs from up to three fixed starting points. A run is accepted
+if it converged and the shape parameters (r, a, b; p, q - 1) lie in [1e-4,
+1e4]: a shape running off beyond that means the data cannot identify it (for
+example every customer's drop-out probability is the same, or nobody ever
+drops out). If no run is accepted, or nobody made a repeat purchase (then a
+and b do not enter the likelihood), the fit is redone with a small L2 penalty
+on the log-parameters, which keeps them finite: ``penalized_`` is then True
+and ``message_`` says so in plain words. Data never raise an exception except
+when there is no customer at all or, for Gamma-Gamma, no repeat buyer with a
+positive spend. Gamma-Gamma is optimised in (log p, log(q - 1), log gamma):
+q > 1 is needed for a finite mean spend, and the maximum is the same as the
+unconstrained one whenever that has q > 1.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import math
+from pathlib import Path
 
 import numpy as np
+import scipy
 from scipy import optimize, special
 
 __all__ = ["BGNBD", "GammaGamma", "NotFittedError", "customer_lifetime_value"]
@@ -140,9 +151,9 @@ _SHAPE_LIMIT = 1e4
 _LOG_BOUND = math.log(1e8)
 # Weight of the L2 penalty on the log-parameters in the fallback fit (added to
 # the mean negative log-likelihood per customer).
-_PENALTY = 1e-3
-# Half-width of the interval around a = 1 over which E[purchases] is averaged.
-_A_ONE_GAP = 1e-6
+_PENALTY = 1e-2
+# Half-width of the interval around a = 1 over which E[purchases] is interpolated.
+_A_ONE_GAP = 1e-5
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -237,44 +248,84 @@ def _compress(*columns):
 # ---------------------------------------------------------------------------
 
 
-def _maximise(objective, starts, shape_index, *, max_iter, tol):
+@functools.cache
+def _blas_thread_limiter():
+    """``openblas_set_num_threads_local`` of the OpenBLAS shipped in scipy's
+    wheel, or None when scipy uses another BLAS (then nothing is changed)."""
+    package = Path(scipy.__file__).resolve().parent
+    for path in sorted([*package.parent.glob("scipy.libs/libscipy_openblas*"), *package.glob(".dylibs/libscipy_openblas*")]):
+        try:
+            limiter = ctypes.CDLL(str(path)).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        limiter.argtypes, limiter.restype = [ctypes.c_int], ctypes.c_int
+        return limiter
+    return None
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """Run the block with this thread's BLAS calls on one thread.
+
+    scipy's L-BFGS-B calls BLAS/LAPACK on tiny arrays at every iteration;
+    with a multithreaded OpenBLAS each call wakes the worker threads, which on
+    a busy machine costs ten times the fit itself. The setting is per thread,
+    so BLAS work elsewhere in the process is unaffected.
+    """
+    limiter = _blas_thread_limiter()
+    if limiter is None:
+        yield
+        return
+    previous = limiter(1)
+    try:
+        yield
+    finally:
+        limiter(previous)
+
+
+def _maximise(objective, starts, shape_index, *, max_iter, tol, identifiable=True):
     """Minimise ``objective(theta) -> (value, gradient)`` over log-parameters.
 
-    Tries each start; returns ``(theta, converged, penalized)`` for the first
-    run that converged with every shape parameter (the entries of
-    ``shape_index``) within [1/_SHAPE_LIMIT, _SHAPE_LIMIT]. If none does, the
-    objective plus ``_PENALTY * |theta|^2`` is minimised from the first start.
+    Unless the caller knows the data cannot identify the model
+    (``identifiable=False``), runs L-BFGS-B from each start in turn and
+    returns ``(theta, True, False)`` for the first run that converged with
+    every shape parameter (the entries of ``shape_index``) within
+    [1/_SHAPE_LIMIT, _SHAPE_LIMIT]. Failing that, minimises the objective plus
+    ``_PENALTY * |theta|^2`` from the first start and returns ``(theta,
+    converged, True)``.
+
+    A run has converged when scipy says so, or when its line search stalled
+    on rounding noise with the gradient already below ``1000 * tol``, and it
+    stopped inside the box ``|theta| < _LOG_BOUND``.
     """
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(starts[0])
     options = {"maxiter": max_iter, "gtol": tol, "ftol": 1e-14}
-    shape_limit = math.log(_SHAPE_LIMIT)
 
     def run(fun, start):
-        return optimize.minimize(fun, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
-
-    def acceptable(res):
-        theta = res.x
-        return (
-            res.success
-            and np.all(np.isfinite(theta))
-            and np.all(np.abs(theta[shape_index]) <= shape_limit)
-            and np.all(np.abs(theta) < _LOG_BOUND * (1 - 1e-9))
-        )
-
-    for start in starts:
-        res = run(objective, np.asarray(start, dtype=np.float64))
-        if acceptable(res):
-            return res.x, True, False
+        res = optimize.minimize(fun, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
+        done = res.success or (res.status == 2 and np.max(np.abs(res.jac)) <= 1e3 * tol)
+        inside = np.all(np.isfinite(res.x)) and np.all(np.abs(res.x) < _LOG_BOUND * (1 - 1e-9))
+        return res.x, bool(done and inside)
 
     def penalised(theta):
         value, grad = objective(theta)
-        return value + _PENALTY * (theta @ theta), grad + 2 * _PENALTY * theta
+        return value + _PENALTY * _dot(theta, theta), grad + 2 * _PENALTY * theta
 
-    res = run(penalised, np.asarray(starts[0], dtype=np.float64))
-    return res.x, bool(res.success and np.all(np.isfinite(res.x))), True
+    with _single_threaded_blas():
+        for start in starts if identifiable else []:
+            theta, converged = run(objective, np.asarray(start, dtype=np.float64))
+            if converged and np.all(np.abs(theta[shape_index]) <= math.log(_SHAPE_LIMIT)):
+                return theta, True, False
+        theta, converged = run(penalised, np.asarray(starts[0], dtype=np.float64))
+    return theta, converged, True
+
+
+def _count(n, noun):
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _fit_message(model, converged, penalized, reason):
+    """The one-sentence ``message_`` of a fit."""
     if not penalized:
         return f"The {model} model converged ({reason})."
     if converged:
@@ -289,8 +340,9 @@ def _fit_message(model, converged, penalized, reason):
 
 
 def _dot(u, v):
-    """Dot product of two long vectors without BLAS, whose idle threads would
-    spin and double the CPU time of a fit."""
+    """Dot product without BLAS: a multithreaded BLAS wakes its worker threads
+    even for short vectors, which costs far more than the product itself when
+    the machine is busy."""
     return float(np.einsum("i,i->", u, v))
 
 
@@ -351,12 +403,10 @@ class _BGNBDObjective:
         r, alpha, a, b = np.exp(theta)
         xv, nx, n = self.x_values, self.x_weight, self.n
         # x-only parts: log A1 - r log alpha, log A2 and their derivatives.
-        value = nx @ (
-            special.gammaln(r + xv) + special.gammaln(b + xv) - special.gammaln(a + b + xv)
-        ) + n * (special.gammaln(a + b) - special.gammaln(r) - special.gammaln(b))
-        g_r = nx @ special.digamma(r + xv) - n * special.digamma(r)
-        g_a = n * special.digamma(a + b) - nx @ special.digamma(a + b + xv)
-        g_b = g_a + nx @ special.digamma(b + xv) - n * special.digamma(b)
+        value = _dot(nx, special.gammaln(r + xv) + special.gammaln(b + xv) - special.gammaln(a + b + xv)) + n * (special.gammaln(a + b) - special.gammaln(r) - special.gammaln(b))
+        g_r = _dot(nx, special.digamma(r + xv)) - n * special.digamma(r)
+        g_a = n * special.digamma(a + b) - _dot(nx, special.digamma(a + b + xv))
+        g_b = g_a + _dot(nx, special.digamma(b + xv)) - n * special.digamma(b)
         # r log alpha and log A3 = -(r + x) log(alpha + T), per distinct T.
         weight_T = r * self.T_weight + self.T_weight_x
         log_aT = np.log(alpha + self.T_values)
@@ -398,18 +448,44 @@ class _BGNBDObjective:
         g_alpha -= _dot(rx, D)
         ws_by_x = np.add.reduceat(e, self.rx_starts)
         g_a += ws_by_x.sum() / a
-        g_b -= ws_by_x @ inv_b
+        g_b -= _dot(ws_by_x, inv_b)
         return value, g_r, g_alpha, g_a, g_b
 
 
-def _shapes_message(model, n, n_repeat, converged, penalized):
-    if not penalized:
-        reason = f"{n:,} customers, {n_repeat:,} of them repeat buyers"
-    elif n_repeat == 0:
-        reason = "no customer made a repeat purchase"
-    else:
-        reason = f"{n_repeat:,} of {n:,} customers made a repeat purchase, which does not pin the model down"
-    return _fit_message(model, converged, penalized, reason)
+def _expected_if_alive_closed(r, a, b, x, s):
+    """Paper eq. 10's numerator, with z = s / (1 + s), s = t / (alpha + T).
+
+    ``((alpha + T) / (alpha + T + t))^(r + x) 2F1(r + x, b + x; c; z)`` is
+    evaluated as written where its series converges at z = 1 (c - A - B =
+    a - 1 - r - x > 0) and after Euler's transformation elsewhere.
+    """
+    c = a + b + x - 1
+    with np.errstate(all="ignore"):
+        one_minus_z = 1 / (1 + s)
+        z = s * one_minus_z
+        term = np.empty(s.shape)
+        euler = a - 1 - r - x <= 0
+        ze, ce = z[euler], c[euler]
+        term[euler] = one_minus_z[euler] ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, ce, ze)
+        plain = ~euler
+        zp, cp, xp = z[plain], c[plain], x[plain]
+        term[plain] = one_minus_z[plain] ** (r + xp) * special.hyp2f1(r + xp, b + xp, cp, zp)
+        return c / (a - 1) * (1 - term)
+
+
+def _expected_if_alive_quadrature(r, a, b, x, s):
+    """The same expectation as E[(1 - (1 + p s)^-(r + x)) / p] over the
+    posterior p ~ Beta(a, b + x) of a customer alive at T, by 128-point
+    Gauss-Jacobi quadrature: the fallback where scipy's hyp2f1 fails (large a
+    and b with t much longer than alpha + T)."""
+    value = np.empty(s.shape)
+    for bx in np.unique(b + x):
+        sel = b + x == bx
+        nodes, weights = special.roots_jacobi(128, bx - 1, a - 1)
+        p = (1 + nodes) / 2
+        h = -np.expm1(-(r + x[sel, None]) * np.log1p(p * s[sel, None])) / p
+        value[sel] = h @ (weights / weights.sum())
+    return value
 
 
 class BGNBD:
@@ -433,24 +509,32 @@ class BGNBD:
         scale = float(uT.max()) if uT.max() > 0 else 1.0
         objective = _BGNBDObjective(ux, utx / scale, uT / scale, w)
         # Start from a purchase rate matching the data (scaled time).
-        exposure, purchases = float(w @ uT) / scale, float(w @ ux)
+        exposure, purchases = _dot(w, uT) / scale, _dot(w, ux)
         rate = purchases / exposure if purchases > 0 and exposure > 0 else 1.0
         starts = [
             [math.log(r0), math.log(r0 / rate), math.log(a0), math.log(b0)]
             for r0, a0, b0 in ((1.0, 1.0, 1.0), (0.25, 0.5, 2.0), (4.0, 2.0, 8.0))
         ]
         starts = np.clip(starts, -_LOG_BOUND / 2, _LOG_BOUND / 2)
-        theta, self.converged_, self.penalized_ = _maximise(
-            objective, starts, [0, 2, 3], max_iter=max_iter, tol=tol
+        # Without repeat purchases a and b do not enter the likelihood at all.
+        n_repeat = int(np.count_nonzero(x))
+        theta, converged, self.penalized_ = _maximise(
+            objective, starts, [0, 2, 3], max_iter=max_iter, tol=tol, identifiable=n_repeat > 0
         )
+        self.converged_ = converged and not self.penalized_
         r, alpha, a, b = np.exp(theta)
         self.params_ = {"r": float(r), "alpha": float(alpha * scale), "a": float(a), "b": float(b)}
         # Back to weeks: each repeat purchase's density gains a factor 1/scale.
         self.loglik_ = float(-objective.n * objective(theta)[0] - math.log(scale) * purchases)
         self.n_customers_ = int(x.size)
-        self.message_ = _shapes_message(
-            "purchase", x.size, int(np.count_nonzero(x)), self.converged_, self.penalized_
-        )
+        if not self.penalized_:
+            reason = f"{_count(x.size, 'customer')}, {n_repeat:,} of them repeat buyers"
+        elif n_repeat == 0:
+            reason = "no customer made a repeat purchase"
+        else:
+            verb = "does" if x.size == 1 else "do"
+            reason = f"{_count(x.size, 'customer')} with {_count(n_repeat, 'repeat buyer')} {verb} not pin the model down"
+        self.message_ = _fit_message("purchase", converged, self.penalized_, reason)
         return self
 
     def _params(self):
@@ -475,7 +559,7 @@ class BGNBD:
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:
         """Probability that each customer is still active at T (Hardie note 021)."""
-        r, alpha, a, b = self._params()
+        _need_fit(self)
         x, tx, T = _summary(frequency, recency, T)
         return self._p_alive(x, tx, T)
 
@@ -487,17 +571,23 @@ class BGNBD:
         return np.where(x > 0, special.expit(-log_odds_dead), 1.0)
 
     def _expected_if_alive(self, t, x, T):
-        """Expected purchases in (T, T + t] of a customer alive at T (see module doc)."""
+        """Expected purchases in (T, T + t] of a customer alive at T (module doc)."""
         r, alpha, a, b = self._params()
-        z = t / (alpha + T + t)
-
-        def at(a):
-            c = a + b + x - 1
-            return c / (a - 1) * (1 - (1 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, c, z))
-
+        t, x, T = np.broadcast_arrays(t, x, T)
+        shape = t.shape
+        x = x.ravel()
+        s = (t / (alpha + T)).ravel()
         if abs(a - 1) < _A_ONE_GAP:
-            return 0.5 * (at(1 - _A_ONE_GAP) + at(1 + _A_ONE_GAP))
-        return at(a)
+            low, high = (_expected_if_alive_closed(r, a0, b, x, s) for a0 in (1 - _A_ONE_GAP, 1 + _A_ONE_GAP))
+            value = low + (a - 1 + _A_ONE_GAP) / (2 * _A_ONE_GAP) * (high - low)
+        else:
+            value = _expected_if_alive_closed(r, a, b, x, s)
+        # 0 <= value <= (r + x) s, the purchases expected if nobody ever dropped out.
+        with np.errstate(invalid="ignore"):
+            bad = ~((value >= 0) & (value <= (r + x) * s * (1 + 1e-9)))
+        if np.any(bad):
+            value[bad] = _expected_if_alive_quadrature(r, a, b, x[bad], s[bad])
+        return value.reshape(shape)
 
     def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
         """Expected number of purchases in (T, T + t] given each customer's
@@ -548,8 +638,8 @@ class _GammaGammaObjective:
         self.xm = x * m
         self.w = w
         self.wx = w * x
-        self.sum_x_log_mx = float(self.wx @ (np.log(m) + np.log(x)))
-        self.sum_log_m = float(w @ np.log(m))
+        self.sum_x_log_mx = _dot(self.wx, np.log(m) + np.log(x))
+        self.sum_log_m = _dot(w, np.log(m))
         self._buf = np.empty(x.size)
 
     def __call__(self, theta):
@@ -558,16 +648,16 @@ class _GammaGammaObjective:
         xv, nx, n = self.x_values, self.x_weight, self.n
         px = p * xv
         L = np.log(np.add(self.xm, v, out=self._buf), out=self._buf)
-        wx_L, w_L = self.wx @ L, self.w @ L
+        wx_L, w_L = _dot(self.wx, L), _dot(self.w, L)
         value = (
-            nx @ (special.gammaln(px + q) - special.gammaln(px)) - n * special.gammaln(q) + n * q * math.log(v)
+            _dot(nx, special.gammaln(px + q) - special.gammaln(px)) - n * special.gammaln(q) + n * q * math.log(v)
             + p * self.sum_x_log_mx - self.sum_log_m - p * wx_L - q * w_L
         )
         psi_pxq = special.digamma(px + q)
-        g_p = (nx * xv) @ (psi_pxq - special.digamma(px)) + self.sum_x_log_mx - wx_L
-        g_q = nx @ psi_pxq - n * special.digamma(q) + n * math.log(v) - w_L
+        g_p = _dot(nx * xv, psi_pxq - special.digamma(px)) + self.sum_x_log_mx - wx_L
+        g_q = _dot(nx, psi_pxq) - n * special.digamma(q) + n * math.log(v) - w_L
         R = np.reciprocal(np.add(self.xm, v, out=self._buf), out=self._buf)
-        g_v = n * q / v - p * (self.wx @ R) - q * (self.w @ R)
+        g_v = n * q / v - p * _dot(self.wx, R) - q * _dot(self.w, R)
         grad = np.array([g_p * p, g_q * q1, g_v * v])
         return -value / n, -grad / n
 
@@ -584,6 +674,8 @@ class GammaGamma:
         """Fit on the customers with frequency > 0 (those with a zero or negative
         average spend are left out, and the message says so)."""
         x, m = (v.ravel() for v in _spend_summary(frequency, monetary))
+        if x.size == 0:
+            raise ValueError("There are no customers to fit the spend model on.")
         repeat = x > 0
         if not np.any(repeat):
             raise ValueError("There are no repeat buyers to fit the spend model on (every frequency is 0).")
@@ -593,19 +685,24 @@ class GammaGamma:
             raise ValueError("There are no repeat buyers with a positive average spend to fit the spend model on.")
         x, m = x[usable], m[usable]
         (ux, um), _, w = _compress(x, m)
-        scale = float(w @ um) / float(w.sum())  # money unit: the mean spend
+        scale = _dot(w, um) / float(w.sum())  # money unit: the mean spend
         objective = _GammaGammaObjective(ux, um / scale, w)
         # Starts whose population mean p v / (q - 1) equals the mean spend.
         starts = [[math.log(p0), math.log(q0 - 1), math.log((q0 - 1) / p0)] for p0, q0 in ((1.0, 2.0), (4.0, 4.0), (0.5, 1.5))]
-        theta, self.converged_, self.penalized_ = _maximise(objective, starts, [0, 1], max_iter=max_iter, tol=tol)
+        theta, converged, self.penalized_ = _maximise(objective, starts, [0, 1], max_iter=max_iter, tol=tol)
+        self.converged_ = converged and not self.penalized_
         p, q1, v = np.exp(theta)
         self.params_ = {"p": float(p), "q": float(1 + q1), "v": float(v * scale)}
         self.loglik_ = float(-objective.n * (objective(theta)[0] + math.log(scale)))
         self.n_customers_ = int(x.size)
-        reason = f"{x.size:,} repeat buyers"
-        self.message_ = _fit_message("spend", self.converged_, self.penalized_, reason)
+        buyers = _count(x.size, "repeat buyer")
+        reason = buyers if not self.penalized_ else f"the spend of {buyers} does not pin the model down"
+        self.message_ = _fit_message("spend", converged, self.penalized_, reason)
         if n_left_out:
-            self.message_ += f" {n_left_out:,} repeat buyers with a zero or negative average spend were left out."
+            self.message_ += (
+                f" {_count(n_left_out, 'repeat buyer')} with a zero or negative average spend "
+                + ("was" if n_left_out == 1 else "were") + " left out."
+            )
         return self
 
     def _params(self):

@@ -147,6 +147,18 @@ def generate(seed: int):
     return tx, customers, params, sorted(dates), with_order_id
 
 
+_ORACLE: dict = {}
+
+
+def oracle_for(seed: int, as_of: date) -> pd.DataFrame:
+    """oracle_stages of a generated dataset, computed once per (seed, date)."""
+    if (seed, as_of) not in _ORACLE:
+        tx, customers, params, _, _ = generate(seed)
+        _ORACLE[(seed, as_of)] = oracle_stages(tx, customers, as_of, params.lost_after_days, params.loyal_orders,
+                                               params.loyal_window_days)
+    return _ORACLE[(seed, as_of)]
+
+
 def write_inputs(tmp_path, seed, tx, customers, with_order_id):
     t = tmp_path / f"tx{seed}.csv"
     out = pd.DataFrame({"customer_id": tx["customer_id"], "order_date": [d.isoformat() for d in tx["order_date"]],
@@ -182,8 +194,7 @@ def test_stages_and_flow_match_the_oracle(tmp_path, seed):
         assert result.reports[0].rows_loaded == len(tx)
         got_all = crmflow_stages(store, ds, dates, params)
         for d in dates:
-            want = oracle_stages(tx, customers, d, params.lost_after_days, params.loyal_orders,
-                                 params.loyal_window_days)
+            want = oracle_for(seed, d)
             got = got_all[got_all["snapshot_date"] == d]
             got_map = {cid: (s, int(n)) for cid, s, n in zip(got["customer_id"], got["stage"], got["orders"])}
             want_map = {cid: (s, n) for cid, s, n in zip(want["customer_id"], want["stage"], want["orders"])}
@@ -194,9 +205,7 @@ def test_stages_and_flow_match_the_oracle(tmp_path, seed):
         # flow between consecutive as-of dates and from the first to the last
         pairs = list(zip(dates, dates[1:]))[::3] + [(dates[0], dates[-1])]
         for d1, d2 in pairs:
-            want = oracle_flow(
-                oracle_stages(tx, customers, d1, params.lost_after_days, params.loyal_orders, params.loyal_window_days),
-                oracle_stages(tx, customers, d2, params.lost_after_days, params.loyal_orders, params.loyal_window_days))
+            want = oracle_flow(oracle_for(seed, d1), oracle_for(seed, d2))
             df = flow(store.db, ds, d1, d2, params)
             got = {(f, to): int(n) for f, to, n in zip(df["from_stage"], df["to_stage"], df["customers"])}
             assert got == want, f"seed {seed}, flow {d1} -> {d2}"
@@ -216,8 +225,7 @@ def test_the_generator_hits_the_interesting_cases():
         seen["loyal_orders=1"] += params.loyal_orders == 1
         seen["loyal_window_days=1"] += params.loyal_window_days == 1
         for d in dates:
-            st = oracle_stages(tx, customers, d, params.lost_after_days, params.loyal_orders, params.loyal_window_days)
-            seen.update(set(st["stage"]))
+            seen.update(set(oracle_for(seed, d)["stage"]))
     for key in ("order_id", "no_order_id", "returns", "zeros", "leads", "lost_after_days=1", "loyal_orders=1",
                 "loyal_window_days=1", "none", *STAGES):
         assert seen[key] >= 1, (key, seen)
