@@ -253,7 +253,7 @@ def _blas_thread_limiter():
     """``openblas_set_num_threads_local`` of the OpenBLAS shipped in scipy's
     wheel, or None when scipy uses another BLAS (then nothing is changed)."""
     package = Path(scipy.__file__).resolve().parent
-    for path in sorted([*package.parent.glob("scipy.libs/libscipy_openblas*"), *package.glob(".dylibs/libscipy_openblas*")]):
+    for path in sorted([*package.parent.glob("scipy.libs/*openblas*"), *package.glob(".dylibs/*openblas*")]):
         try:
             limiter = ctypes.CDLL(str(path)).openblas_set_num_threads_local
         except (OSError, AttributeError):
@@ -340,9 +340,9 @@ def _fit_message(model, converged, penalized, reason):
 
 
 def _dot(u, v):
-    """Dot product without BLAS: a multithreaded BLAS wakes its worker threads
-    even for short vectors, which costs far more than the product itself when
-    the machine is busy."""
+    """Dot product without BLAS: ``np.dot`` may wake the worker threads of a
+    multithreaded OpenBLAS, which on a busy machine costs far more than the
+    product itself."""
     return float(np.einsum("i,i->", u, v))
 
 
@@ -403,7 +403,8 @@ class _BGNBDObjective:
         r, alpha, a, b = np.exp(theta)
         xv, nx, n = self.x_values, self.x_weight, self.n
         # x-only parts: log A1 - r log alpha, log A2 and their derivatives.
-        value = _dot(nx, special.gammaln(r + xv) + special.gammaln(b + xv) - special.gammaln(a + b + xv)) + n * (special.gammaln(a + b) - special.gammaln(r) - special.gammaln(b))
+        value = _dot(nx, special.gammaln(r + xv) + special.gammaln(b + xv) - special.gammaln(a + b + xv))
+        value += n * (special.gammaln(a + b) - special.gammaln(r) - special.gammaln(b))
         g_r = _dot(nx, special.digamma(r + xv)) - n * special.digamma(r)
         g_a = n * special.digamma(a + b) - _dot(nx, special.digamma(a + b + xv))
         g_b = g_a + _dot(nx, special.digamma(b + xv)) - n * special.digamma(b)
@@ -533,7 +534,8 @@ class BGNBD:
             reason = "no customer made a repeat purchase"
         else:
             verb = "does" if x.size == 1 else "do"
-            reason = f"{_count(x.size, 'customer')} with {_count(n_repeat, 'repeat buyer')} {verb} not pin the model down"
+            who = f"{_count(x.size, 'customer')} with {_count(n_repeat, 'repeat buyer')}"
+            reason = f"{who} {verb} not pin the model down"
         self.message_ = _fit_message("purchase", converged, self.penalized_, reason)
         return self
 
@@ -551,11 +553,11 @@ class BGNBD:
             log_a4 = np.where(
                 x > 0, math.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + tx), -np.inf
             )
-        return (
-            special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha)
-            + special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b) - special.gammaln(a + b + x)
-            + np.logaddexp(log_a3, log_a4)
+        log_a1 = special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha)
+        log_a2 = (
+            special.gammaln(a + b) - special.gammaln(b) + special.gammaln(b + x) - special.gammaln(a + b + x)
         )
+        return log_a1 + log_a2 + np.logaddexp(log_a3, log_a4)
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:
         """Probability that each customer is still active at T (Hardie note 021)."""
@@ -649,10 +651,8 @@ class _GammaGammaObjective:
         px = p * xv
         L = np.log(np.add(self.xm, v, out=self._buf), out=self._buf)
         wx_L, w_L = _dot(self.wx, L), _dot(self.w, L)
-        value = (
-            _dot(nx, special.gammaln(px + q) - special.gammaln(px)) - n * special.gammaln(q) + n * q * math.log(v)
-            + p * self.sum_x_log_mx - self.sum_log_m - p * wx_L - q * w_L
-        )
+        value = _dot(nx, special.gammaln(px + q) - special.gammaln(px)) - n * special.gammaln(q)
+        value += n * q * math.log(v) + p * self.sum_x_log_mx - self.sum_log_m - p * wx_L - q * w_L
         psi_pxq = special.digamma(px + q)
         g_p = _dot(nx * xv, psi_pxq - special.digamma(px)) + self.sum_x_log_mx - wx_L
         g_q = _dot(nx, psi_pxq) - n * special.digamma(q) + n * math.log(v) - w_L
@@ -682,13 +682,18 @@ class GammaGamma:
         usable = repeat & (m > 0)
         n_left_out = int(np.count_nonzero(repeat & ~usable))
         if not np.any(usable):
-            raise ValueError("There are no repeat buyers with a positive average spend to fit the spend model on.")
+            raise ValueError(
+                "There are no repeat buyers with a positive average spend to fit the spend model on."
+            )
         x, m = x[usable], m[usable]
         (ux, um), _, w = _compress(x, m)
         scale = _dot(w, um) / float(w.sum())  # money unit: the mean spend
         objective = _GammaGammaObjective(ux, um / scale, w)
         # Starts whose population mean p v / (q - 1) equals the mean spend.
-        starts = [[math.log(p0), math.log(q0 - 1), math.log((q0 - 1) / p0)] for p0, q0 in ((1.0, 2.0), (4.0, 4.0), (0.5, 1.5))]
+        starts = [
+            [math.log(p0), math.log(q0 - 1), math.log((q0 - 1) / p0)]
+            for p0, q0 in ((1.0, 2.0), (4.0, 4.0), (0.5, 1.5))
+        ]
         theta, converged, self.penalized_ = _maximise(objective, starts, [0, 1], max_iter=max_iter, tol=tol)
         self.converged_ = converged and not self.penalized_
         p, q1, v = np.exp(theta)
@@ -753,17 +758,20 @@ def customer_lifetime_value(
     """
     _need_fit(bgnbd)
     _need_fit(gg)
-    if not (math.isfinite(horizon_weeks) and horizon_weeks > 0 and math.isfinite(step_weeks) and step_weeks > 0):
+    if not all(math.isfinite(w) and w > 0 for w in (horizon_weeks, step_weeks)):
         raise ValueError("horizon_weeks and step_weeks must be positive numbers of weeks.")
     if not (math.isfinite(discount_rate_annual) and discount_rate_annual > -1):
         raise ValueError("discount_rate_annual must be a number above -1 (0.10 means 10% a year).")
-    frequency, recency, T, monetary = _float_arrays(frequency=frequency, recency=recency, T=T, monetary=monetary)
+    frequency, recency, T, monetary = _float_arrays(
+        frequency=frequency, recency=recency, T=T, monetary=monetary
+    )
     x, tx, T = _summary(frequency, recency, T)
     spend = gg.expected_spend(x, monetary)
     alive = bgnbd._p_alive(x, tx, T)
     # The expected purchases of an alive customer depend on (x, T) only.
     (ux, uT), inverse, _ = _compress(x.ravel(), T.ravel())
-    ends = np.minimum(step_weeks * np.arange(1, math.ceil(horizon_weeks / step_weeks - 1e-9) + 1), horizon_weeks)
+    n_steps = math.ceil(horizon_weeks / step_weeks - 1e-9)
+    ends = np.minimum(step_weeks * np.arange(1, n_steps + 1), horizon_weeks)
     discount = (1.0 + discount_rate_annual) ** (-ends / WEEKS_PER_YEAR)
     previous = np.zeros(ux.size)
     discounted_purchases = np.zeros(ux.size)
