@@ -110,7 +110,12 @@ def generate(seed: int):
                 oid += 1
                 for _ in range(int(rng.integers(1, 3))):  # lines of one order
                     u = rng.random()
-                    cents = 0 if u < 0.08 else (-int(rng.integers(1, 5000)) if u < 0.2 else int(rng.integers(1, 100000)))
+                    if u < 0.08:
+                        cents = 0  # a zero row
+                    elif u < 0.2:
+                        cents = -int(rng.integers(1, 5000))  # a return
+                    else:
+                        cents = int(rng.integers(1, 100000))
                     lines.append((f"O{oid}" if with_order_id else None, cid, day, cents))
         if rng.random() < 0.15:  # a customer with only a return / a zero row
             day = BASE + timedelta(days=int(rng.integers(0, span + 1)))
