@@ -25,11 +25,12 @@ charset-normalizer is used only on a sample, to tell GB18030 from Latin-1.
 from __future__ import annotations
 
 import codecs
+import functools
 import csv
-import io
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from glob import glob
 from pathlib import Path
@@ -266,10 +267,21 @@ def _rename_to_positions(cur: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRel
                          names: list[str]) -> None:
     """Materialise ``rel`` as temp table ingest_raw(row_number, c0..cN) via the
     relation API (no SQL text built from file content)."""
+    _create_raw(cur, rel, [duckdb.ColumnExpression(n).cast(duckdb.sqltype("VARCHAR")) for n in names])
+
+
+def _create_raw(cur: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation,
+                columns: list[duckdb.Expression]) -> None:
+    """Temp table ingest_raw(row_number, c0..cN) from ``rel`` and one expression per column."""
     exprs = [duckdb.SQLExpression("row_number() OVER ()").alias("row_number")]
-    exprs += [duckdb.ColumnExpression(n).cast(duckdb.sqltype("VARCHAR")).alias(f"c{i}") for i, n in enumerate(names)]
+    exprs += [expr.alias(f"c{i}") for i, expr in enumerate(columns)]
     cur.execute("DROP TABLE IF EXISTS ingest_raw")
     rel.select(*exprs).create("ingest_raw")
+
+
+def _pad_headers(sniffed: Sniffed, width: int) -> None:
+    """Name columns the header row did not name (column5, ...), drop names beyond ``width``."""
+    sniffed.headers = (sniffed.headers + [f"column{i + 1}" for i in range(len(sniffed.headers), width)])[:width]
 
 
 def stage(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> int:
@@ -318,9 +330,7 @@ def _stage_delimited(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
     )
     rel = cur.table("ingest_file")
     names = list(rel.columns)
-    if len(names) > len(sniffed.headers):
-        sniffed.headers += [f"column{i + 1}" for i in range(len(sniffed.headers), len(names))]
-    sniffed.headers = sniffed.headers[: len(names)]
+    _pad_headers(sniffed, len(names))
     _rename_to_positions(cur, rel, names)
 
 
@@ -335,15 +345,11 @@ def _stage_whitespace(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
         {"path": sniffed.path, "delim": "\x1f", "skip": 1 if sniffed.header else 0, "encoding": encoding},
     )
     width = max(len(sniffed.headers), cur.execute("SELECT COALESCE(MAX(len(parts)), 0) FROM ingest_file").fetchone()[0])
-    sniffed.headers += [f"column{i + 1}" for i in range(len(sniffed.headers), width)]
-    rel = cur.table("ingest_file")
-    exprs = [duckdb.SQLExpression("row_number() OVER ()").alias("row_number")]
-    exprs += [
-        duckdb.FunctionExpression("list_extract", duckdb.ColumnExpression("parts"), duckdb.ConstantExpression(i + 1)).alias(f"c{i}")
-        for i in range(width)
-    ]
-    cur.execute("DROP TABLE IF EXISTS ingest_raw")
-    rel.select(*exprs).create("ingest_raw")
+    _pad_headers(sniffed, width)
+    parts = duckdb.ColumnExpression("parts")
+    _create_raw(cur, cur.table("ingest_file"), [
+        duckdb.FunctionExpression("list_extract", parts, duckdb.ConstantExpression(i + 1)) for i in range(width)
+    ])
 
 
 def stage_frame(cur: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Sniffed:
@@ -408,12 +414,12 @@ def choose_decimal_comma(profiles: list[dict[str, int]], delimiter: str | None) 
     return bool(thousands) and delimiter == ";"
 
 
-def _guess_by_content(db: Database, cur: duckdb.DuckDBPyConnection, table: str, headers: list[str],
+def _guess_by_content(profile: Callable[[int], dict[str, int]], table: str, headers: list[str],
                       mapping: dict[str, int]) -> tuple[dict[str, int], list[str]]:
     """Fill unmapped required fields from what the columns hold (headerless files)."""
     notes: list[str] = []
     free = [i for i in range(len(headers)) if i not in mapping.values()]
-    profiles = {i: _profile(db, cur, f"c{i}") for i in free}
+    profiles = {i: profile(i) for i in free}
 
     def date_share(i: int) -> float:
         p = profiles[i]
@@ -491,12 +497,13 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
             "Export the data again with the rows included",
         )
     headers = sniffed.headers
+    profile = functools.cache(lambda i: _profile(db, cur, f"c{i}"))  # each column profiled once
     mapping = auto_map(table, headers)
     mapping = apply_overrides(table, headers, mapping, overrides or {})
     notes: list[str] = []
     missing = [f for f in REQUIRED[table] if f not in mapping]
     if missing:
-        mapping, notes = _guess_by_content(db, cur, table, headers, mapping)
+        mapping, notes = _guess_by_content(profile, table, headers, mapping)
     missing = [f for f in REQUIRED[table] if f not in mapping]
     if missing:
         raise MappingError(
@@ -519,7 +526,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
         if f in DATE_FIELDS:
             fmt, warning = (None, None)
             if f in mapping:
-                fmt, warning = choose_date_format(_profile(db, cur, f"c{mapping[f]}"), date_preference)
+                fmt, warning = choose_date_format(profile(mapping[f]), date_preference)
             if warning:
                 warnings.append(f"{f}: {warning}")
             if fmt:
@@ -527,7 +534,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
             params[f + "_format"] = fmt or "%Y-%m-%d"
     if table == "interactions":
         params = {"date_format": params["date_format"]}
-    number_profiles = [_profile(db, cur, f"c{mapping[f]}") for f in fields if f in NUMBER_FIELDS and f in mapping]
+    number_profiles = [profile(mapping[f]) for f in fields if f in NUMBER_FIELDS and f in mapping]
     decimal_comma = choose_decimal_comma(number_profiles, sniffed.delimiter)
     params["decimal_comma"] = decimal_comma
 

@@ -22,7 +22,6 @@ from crmflow.db import Database
 from crmflow.errors import CrmflowError, DatasetError
 from crmflow.ingest import TableReport, prepare
 
-Source = "str | os.PathLike | pd.DataFrame"
 MAX_NAME_LENGTH = 100
 
 

@@ -33,6 +33,11 @@ def cached_range(dataset_id: int, version: str) -> tuple[date, date]:
     return data_range(get_store().db, dataset_id)
 
 
+def dataset_version(dataset: Dataset) -> str:
+    """Cache key part that changes when a dataset of that id is replaced."""
+    return f"{dataset.dataset_id}:{dataset.created_at.isoformat()}"
+
+
 @dataclass(frozen=True)
 class Context:
     lang: str
@@ -42,8 +47,7 @@ class Context:
 
     @property
     def version(self) -> str:
-        """Cache key part that changes when a dataset of that id is replaced."""
-        return f"{self.dataset.dataset_id}:{self.dataset.created_at.isoformat()}"
+        return dataset_version(self.dataset)
 
     def tr(self, key: str, **values: object) -> str:
         return t(key, self.lang, **values)
@@ -74,9 +78,8 @@ def frame() -> Context:
         name = st.selectbox(t("sidebar_dataset", lang), names, index=names.index(wanted) if wanted in names else 0)
         st.query_params["dataset"] = name
         dataset = store.get(name)
-        version = f"{dataset.dataset_id}:{dataset.created_at.isoformat()}"
         try:
-            first, last = cached_range(dataset.dataset_id, version)
+            first, last = cached_range(dataset.dataset_id, dataset_version(dataset))
         except CrmflowError as exc:
             st.error(exc.line())
             st.stop()
