@@ -70,6 +70,16 @@ def _source_options(p: argparse.ArgumentParser, *, file_required: bool = False) 
     p.add_argument("--db", metavar="PATH", help=f"database file (default: ${DB_ENV_VAR} or data/crmflow.duckdb)")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
 def _analysis_options(p: argparse.ArgumentParser) -> None:
     d = Params()
     p.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
@@ -107,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--db", metavar="PATH")
     p.add_argument("--out", metavar="FILE", help="for `rejected`: write the rows to this CSV file")
+
+    p = sub.add_parser("clv", help="fit the CLV model (BG/NBD + Gamma-Gamma) and backtest it on a holdout")
+    _source_options(p)
+    _analysis_options(p)
+    p.add_argument("--calibration-end", type=_iso_date, metavar="YYYY-MM-DD",
+                   help="fit on purchases up to this date; the holdout runs from it to the as-of date "
+                        "(default: a quarter of the history before the as-of date, at most a year)")
+    p.add_argument("--horizon-weeks", type=_positive_float, default=52.0, metavar="W",
+                   help="horizon of the per-customer expected orders and value (default 52)")
+    p.add_argument("--discount-rate", type=float, default=0.10, metavar="RATE",
+                   help="annual discount rate of the expected value (default 0.10)")
 
     p = sub.add_parser("demo", help="write the demo data as CSV files (or store it with --store)")
     p.add_argument("--out", metavar="DIR", default="data/demo")
@@ -261,6 +282,48 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clv(args: argparse.Namespace) -> int:
+    from crmflow import model
+    from crmflow.stages import resolve_as_of
+
+    if not -1 < args.discount_rate < 10:
+        raise CrmflowError(f"--discount-rate {args.discount_rate} is out of range",
+                           "Give an annual rate such as 0.10 for 10%")
+    with open_source(args) as src:
+        db = src.store.db
+        end = resolve_as_of(db, src.dataset_id, args.as_of)
+        if args.calibration_end is not None:
+            bt = model.backtest_between(db, src.dataset_id, args.calibration_end, end)
+        else:
+            bt = model.backtest(db, src.dataset_id, end)
+    fit = bt.fit
+    for message in fit.messages:
+        if "converged (" not in message:
+            print(f"crmflow: note: {message}", file=sys.stderr)
+    if args.format == "csv":
+        pred = fit.predict(args.horizon_weeks, args.discount_rate)
+        cols = model.PREDICTION_COLUMNS
+        rows = [{c: (round(float(v), 6) if c != "customer_id" else v) for c, v in zip(cols, r)}
+                for r in pred[list(cols)].itertuples(index=False)]
+        _write_csv(rows, cols)
+        return 0
+    params = fit.parameters()
+    doc = {
+        "calibration_end": fit.calibration_end.isoformat(),
+        "holdout_end": end.isoformat(),
+        "bgnbd": params["bgnbd"],
+        "gamma_gamma": params["gamma_gamma"],
+        "customers": fit.customers,
+        "holdout_expected_orders": round(bt.predicted_total, 4),
+        "holdout_actual_orders": bt.actual_total,
+        "converged": fit.converged,
+        "messages": list(fit.messages),
+        "backtest": bt.as_dict(),
+    }
+    _print_json(doc)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crmflow.demo import generate
 
@@ -282,7 +345,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"stages": cmd_stages, "flow": cmd_flow, "ingest": cmd_ingest, "datasets": cmd_datasets,
+COMMANDS = {"clv": cmd_clv, "stages": cmd_stages, "flow": cmd_flow, "ingest": cmd_ingest, "datasets": cmd_datasets,
             "demo": cmd_demo}
 
 
