@@ -183,7 +183,7 @@ class Backtest:
             "calibration_end": self.calibration_end.isoformat(),
             "holdout_end": self.holdout_end.isoformat(),
             "holdout_days": self.holdout_days,
-            "customers": int(len(self.customers)),
+            "customers": len(self.customers),
             "predicted_orders": round(self.predicted_total, 4),
             "actual_orders": self.actual_total,
             "mean_absolute_error": round(self.mean_absolute_error, 4),
