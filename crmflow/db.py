@@ -202,6 +202,27 @@ def translate_error(exc: duckdb.Error, what: str, path: str = "") -> CrmflowErro
     return QueryError(f"{what} failed: {first}", "If the data looks right, please report this as a bug")
 
 
+@dataclass(frozen=True)
+class Scope:
+    """A dataset seen through the dashboard's global filters.
+
+    Every function that takes a ``dataset_id`` also takes a Scope: the runner
+    hands it to the staging views, so every query is filtered the same way
+    without knowing it. ``customer_set`` names a set stored with
+    :meth:`Database.store_customer_set` (customers kept by the region, owner
+    and segment filters); ``channels`` keeps only those channels' lines.
+    Hashable, so caches can key on it.
+    """
+
+    dataset_id: int
+    customer_set: str | None = None
+    channels: tuple[str, ...] | None = None
+
+
+#: How many customer sets the scratch database keeps (oldest dropped first).
+MAX_CUSTOMER_SETS = 16
+
+
 class Database:
     """A DuckDB database (a file, or in memory) with the crmflow schema.
 
@@ -229,6 +250,8 @@ class Database:
             ) from None
         if not read_only:
             self.execute("create_schema")
+        self.execute("create_scratch")
+        self._customer_sets: list[str] = []
 
     def close(self) -> None:
         self._con.close()
@@ -240,17 +263,48 @@ class Database:
         self.close()
 
     @contextmanager
-    def cursor(self, dataset_id: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A fresh cursor; with ``dataset_id`` the staging views read that dataset."""
+    def cursor(self, dataset_id: int | Scope | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor; with ``dataset_id`` (or a :class:`Scope`) the staging
+        views read that dataset, filtered by the scope."""
         cur = self._con.cursor()
         try:
             if dataset_id is not None:
-                cur.execute("SET VARIABLE dataset_id = $dataset_id", {"dataset_id": int(dataset_id)})
+                scope = dataset_id if isinstance(dataset_id, Scope) else Scope(int(dataset_id))
+                cur.execute("SET VARIABLE dataset_id = $dataset_id", {"dataset_id": int(scope.dataset_id)})
+                if scope.customer_set is not None:
+                    cur.execute("SET VARIABLE filter_set = $set_id", {"set_id": scope.customer_set})
+                if scope.channels is not None:
+                    cur.execute("SET VARIABLE filter_channels = CAST($channels AS VARCHAR[])",
+                                {"channels": list(scope.channels)})
                 for view in staging_views():
                     cur.execute("CREATE OR REPLACE TEMP VIEW " + view.name + " AS " + view.body)
             yield cur
         finally:
             cur.close()
+
+    def store_customer_set(self, customer_ids: pd.Series | list[str]) -> str:
+        """Keep a set of customer ids in the scratch database; returns its id
+        (a hash of the sorted ids, so the same set is stored once)."""
+        import hashlib
+
+        ids = pd.Series(sorted(set(map(str, customer_ids))), dtype="object", name="customer_id")
+        digest = hashlib.sha1("\x1f".join(ids).encode("utf-8")).hexdigest()[:16]
+        set_id = f"{len(ids)}:{digest}"
+        with self.write_lock:
+            if set_id in self._customer_sets:
+                return set_id
+            frame = pd.DataFrame({"set_id": set_id, "customer_id": ids})
+            cur = self._con.cursor()
+            try:
+                cur.register("new_set", frame)
+                cur.execute("INSERT INTO crm_scratch.filter_sets SELECT set_id, customer_id FROM new_set")
+                self._customer_sets.append(set_id)
+                while len(self._customer_sets) > MAX_CUSTOMER_SETS:
+                    old = self._customer_sets.pop(0)
+                    cur.execute("DELETE FROM crm_scratch.filter_sets WHERE set_id = $s", {"s": old})
+            finally:
+                cur.close()
+        return set_id
 
     @staticmethod
     def _check_params(name: str, declared: frozenset[str], params: Mapping[str, object]) -> None:
@@ -263,7 +317,7 @@ class Database:
                 "This is a bug in crmflow",
             )
 
-    def run(self, name: str, *, dataset_id: int | None = None,
+    def run(self, name: str, *, dataset_id: int | Scope | None = None,
             cur: duckdb.DuckDBPyConnection | None = None, **params: object) -> pd.DataFrame:
         """Run a named query with bound parameters and return its rows.
 

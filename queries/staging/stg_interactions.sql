@@ -1,9 +1,17 @@
 -- name: stg_interactions
 -- kind: view
 -- purpose: The chosen dataset's interactions (visits, calls, complaints, ...).
+--   Global filters (crmflow.filters) narrow it through session variables:
+--   filter_set names a set of customers in crm_scratch.filter_sets (region,
+--   owner and segment filters), filter_channels lists the sales channels kept
+--   (transactions only). Unset variables are NULL and filter nothing; DuckDB
+--   folds them into constants when planning.
 -- grain: one row per interaction
 -- params: none
 -- columns: customer_id, date, type, resolved, satisfaction, note
 SELECT customer_id, date, type, resolved, satisfaction, note
 FROM interactions
 WHERE dataset_id = getvariable('dataset_id')
+    AND (getvariable('filter_set') IS NULL
+         OR customer_id IN (SELECT customer_id FROM crm_scratch.filter_sets
+                            WHERE set_id = getvariable('filter_set')))

@@ -3,6 +3,11 @@
 -- purpose: The chosen dataset's transaction lines (any amount, returns included).
 --   The dataset is chosen by the session variable dataset_id; this view is the
 --   only place that knows how datasets are stored.
+--   Global filters (crmflow.filters) narrow it through session variables:
+--   filter_set names a set of customers in crm_scratch.filter_sets (region,
+--   owner and segment filters), filter_channels lists the sales channels kept
+--   (transactions only). Unset variables are NULL and filter nothing; DuckDB
+--   folds them into constants when planning.
 -- grain: one row per transaction line
 -- params: none
 -- columns: row_number, customer_id, order_id, order_date, amount, quantity, product,
@@ -12,3 +17,8 @@ SELECT
     category, cost, channel, region, owner, due_date, paid_date, status
 FROM transactions
 WHERE dataset_id = getvariable('dataset_id')
+    AND (getvariable('filter_set') IS NULL
+         OR customer_id IN (SELECT customer_id FROM crm_scratch.filter_sets
+                            WHERE set_id = getvariable('filter_set')))
+    AND (getvariable('filter_channels') IS NULL
+         OR list_contains(getvariable('filter_channels'), channel))

@@ -1,0 +1,98 @@
+"""Global filters of every view (SPEC §3): region, owner, channel, segment.
+
+A filter narrows the dataset *before* any definition is applied, the way a
+manager reads "the North region" or "the online business":
+
+* region / owner: keep the customers whose region / owner (customers table,
+  else their most recent transaction line that has one) is selected; their
+  transactions and interactions come with them.
+* channel: keep only the transaction lines of the selected channels, and the
+  customers who bought through one of them (a lead that never bought has no
+  channel, so it is not part of any channel's view).
+* segment: keep the customers in the selected RFM segments, scored as of D on
+  the dataset narrowed by the other filters.
+
+Filters resolve to a :class:`crmflow.db.Scope`, which every analytics
+function accepts in place of a dataset id; the staging views apply it, so no
+query knows about filters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from crmflow.db import Database, Scope
+
+FILTER_FIELDS = ("region", "owner", "channel", "segment")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The user's selections; an empty tuple means "all"."""
+
+    regions: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.regions or self.owners or self.channels or self.segments)
+
+
+def _is_list(value: object) -> bool:
+    return hasattr(value, "__len__") and not isinstance(value, str)
+
+
+def customer_attributes(db: Database, dataset_id: int) -> pd.DataFrame:
+    """customer_id, region, owner, channels (list) of every known customer."""
+    return db.run("customer_attributes", dataset_id=dataset_id)
+
+
+def filter_options(attributes: pd.DataFrame) -> dict[str, list[str]]:
+    """The values each filter can take in this dataset, sorted."""
+    channels = sorted({c for cs in attributes["channels"] if _is_list(cs) for c in cs})
+    return {
+        "region": sorted(attributes["region"].dropna().unique().tolist()),
+        "owner": sorted(attributes["owner"].dropna().unique().tolist()),
+        "channel": channels,
+    }
+
+
+def selected_customers(attributes: pd.DataFrame, filters: Filters) -> pd.Series | None:
+    """The customers kept by the region, owner and channel filters (None: all)."""
+    keep = pd.Series(True, index=attributes.index)
+    if filters.regions:
+        keep &= attributes["region"].isin(filters.regions)
+    if filters.owners:
+        keep &= attributes["owner"].isin(filters.owners)
+    if filters.channels:
+        wanted = set(filters.channels)
+        keep &= attributes["channels"].map(lambda cs: _is_list(cs) and bool(wanted.intersection(cs)))
+    if not (filters.regions or filters.owners or filters.channels):
+        return None
+    return attributes.loc[keep, "customer_id"]
+
+
+def resolve(db: Database, dataset_id: int, filters: Filters, as_of: date | None = None,
+            attributes: pd.DataFrame | None = None) -> int | Scope:
+    """The scope the filters select: the plain dataset id when no filter is set."""
+    if not filters.active:
+        return dataset_id
+    if attributes is None:
+        attributes = customer_attributes(db, dataset_id)
+    customers = selected_customers(attributes, filters)
+    channels = tuple(filters.channels) or None
+    scope = Scope(dataset_id, db.store_customer_set(customers) if customers is not None else None, channels)
+    if filters.segments:
+        from crmflow.analytics import rfm
+        from crmflow.stages import resolve_as_of
+
+        d = as_of if as_of is not None else resolve_as_of(db, scope)
+        scores = rfm(db, scope, d)
+        in_segment = scores.loc[scores["segment"].isin(filters.segments), "customer_id"]
+        scope = Scope(dataset_id, db.store_customer_set(in_segment), channels)
+    return scope
