@@ -34,6 +34,21 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "overview_dataset_caption": "Dataset {name}: {n_transactions:,} transactions, {n_customers:,} customers in the customers table",
         "error_title": "Something in the data needs attention",
         "empty_data": "This dataset has no customers at this date.",
+        "segment": "Segment",
+        "segment_champions": "Champions",
+        "segment_loyal": "Loyal",
+        "segment_potential_loyalist": "Potential Loyalist",
+        "segment_new": "New",
+        "segment_promising": "Promising",
+        "segment_need_attention": "Need Attention",
+        "segment_about_to_sleep": "About to Sleep",
+        "segment_at_risk": "At Risk",
+        "segment_cant_lose": "Can't Lose Them",
+        "segment_hibernating": "Hibernating",
+        "segment_lost": "Lost",
+        "pareto_headline_revenue": "The top 20% of customers give {share:.0%} of revenue",
+        "pareto_headline_profit": "The top 20% of customers give {share:.0%} of profit",
+        "profit_needs_cost": "Upload transactions with a cost or margin column to unlock profit",
     },
     "zh": {
         "app_title": "crmflow 客户流转",
@@ -58,8 +73,43 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         "overview_dataset_caption": "数据集 {name}：{n_transactions:,} 条交易，客户表 {n_customers:,} 位客户",
         "error_title": "数据中有需要处理的问题",
         "empty_data": "该数据集在此日期没有客户。",
+        "segment": "客户分群",
+        "segment_champions": "冠军客户",
+        "segment_loyal": "忠诚客户",
+        "segment_potential_loyalist": "潜力客户",
+        "segment_new": "新客户",
+        "segment_promising": "有望客户",
+        "segment_need_attention": "需要关注",
+        "segment_about_to_sleep": "即将沉睡",
+        "segment_at_risk": "有流失风险",
+        "segment_cant_lose": "不能失去",
+        "segment_hibernating": "休眠客户",
+        "segment_lost": "已流失",
+        "pareto_headline_revenue": "前 20% 的客户贡献了 {share:.0%} 的收入",
+        "pareto_headline_profit": "前 20% 的客户贡献了 {share:.0%} 的利润",
+        "profit_needs_cost": "上传含成本或毛利列的交易数据即可查看利润",
     },
 }
+
+
+def _merge_locale_files() -> None:
+    """Add the labels of ``crmflow/locales/*.json`` (one file per area of the
+    interface, ``{"en": {...}, "zh": {...}}``) to the tables; a key defined
+    twice is an error, so two areas never silently fight over a label."""
+    import json
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).parent / "locales").glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for lang, table in doc.items():
+            target = TRANSLATIONS.setdefault(lang, {})
+            clash = set(table) & set(target)
+            if clash:
+                raise RuntimeError(f"{path.name} redefines translation keys {sorted(clash)}")
+            target.update(table)
+
+
+_merge_locale_files()
 
 
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:

@@ -1,18 +1,45 @@
-"""The shared frame of every page (sidebar, dataset, as-of date, language) and
-the cached calls into the crmflow package. Layout only: logic is in crmflow/."""
+"""The shared frame of every page (sidebar: language, dataset, as-of date,
+definitions, global filters) and the one cached door into the crmflow package.
+
+Layout only: every number comes from a function in ``crmflow/``, called
+through :func:`call`, which caches results per (function, filtered dataset,
+dataset version, arguments). A widget that a result does not depend on never
+re-runs its queries.
+
+The URL query string holds the whole view -- page, language, dataset, as-of
+date, definition parameters and filters -- so a copied link reproduces it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from crmflow.config import Params
+from crmflow.db import Scope
 from crmflow.errors import CrmflowError
+from crmflow.filters import (
+    Filters,
+    customer_attributes,
+    filter_options,
+    selected_customers,
+)
 from crmflow.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
-from crmflow.stages import data_range, stage_counts
+from crmflow.stages import data_range
 from crmflow.store import Dataset, Store
+
+#: Query-string keys of the global filters and the Filters field each fills.
+FILTER_KEYS = {"region": "regions", "owner": "owners", "channel": "channels", "segment": "segments"}
+#: RFM segment keys, in the order the filter lists them.
+SEGMENT_KEYS = ("champions", "loyal", "potential_loyalist", "new", "promising", "need_attention",
+                "about_to_sleep", "at_risk", "cant_lose", "hibernating", "lost")
 
 
 @st.cache_resource(show_spinner=False)
@@ -23,14 +50,41 @@ def get_store() -> Store:
     return store
 
 
-@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
-def cached_stage_counts(dataset_id: int, version: str, as_of: date, params: Params) -> dict[str, int]:
-    return stage_counts(get_store().db, dataset_id, as_of, params)
+@st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
+def _cached(function: str, scope: int | Scope, version: str, args: tuple, kwargs: tuple) -> Any:
+    module, name = function.rsplit(".", 1)
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return fn(get_store().db, scope, *args, **dict(kwargs))
+
+
+def call(ctx: Context, function: str, *args: Any, **kwargs: Any) -> Any:
+    """``function(db, ctx.scope, *args, **kwargs)``, cached per dataset version
+    and arguments. ``function`` is a dotted path such as
+    ``"crmflow.stages.stage_counts"``; arguments must be hashable values."""
+    return _cached(function, ctx.scope, ctx.version, args, tuple(sorted(kwargs.items())))
 
 
 @st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
 def cached_range(dataset_id: int, version: str) -> tuple[date, date]:
     return data_range(get_store().db, dataset_id)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def cached_attributes(dataset_id: int, version: str) -> pd.DataFrame:
+    return customer_attributes(get_store().db, dataset_id)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def cached_coverage(dataset_id: int, version: str) -> dict[str, int]:
+    """How many rows carry each optional column (what the views can show)."""
+    row = get_store().db.run("data_coverage", dataset_id=dataset_id).iloc[0]
+    return {k: int(v) for k, v in row.items()}
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def _selected_ids(dataset_id: int, version: str, filters: Filters) -> tuple[str, ...] | None:
+    ids = selected_customers(cached_attributes(dataset_id, version), filters)
+    return None if ids is None else tuple(ids)
 
 
 def dataset_version(dataset: Dataset) -> str:
@@ -40,10 +94,17 @@ def dataset_version(dataset: Dataset) -> str:
 
 @dataclass(frozen=True)
 class Context:
+    """Everything a page needs to know about the user's choices."""
+
     lang: str
     dataset: Dataset
     as_of: date
     params: Params
+    first: date
+    last: date
+    filters: Filters = field(default_factory=Filters)
+    scope: int | Scope = 0
+    coverage: dict[str, int] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -52,10 +113,49 @@ class Context:
     def tr(self, key: str, **values: object) -> str:
         return t(key, self.lang, **values)
 
+    def has(self, column: str) -> bool:
+        """Whether the dataset has any value in an optional column, e.g.
+        ``cost``, ``category``, ``due_date``, ``interactions``, ``customers``."""
+        return self.coverage.get(column, 0) > 0
+
+    def call(self, function: str, *args: Any, **kwargs: Any) -> Any:
+        return call(self, function, *args, **kwargs)
+
 
 def _query_value(name: str, default: str) -> str:
     value = st.query_params.get(name)
     return value if value else default
+
+
+def _query_list(name: str) -> list[str]:
+    return [v for v in st.query_params.get_all(name) if v]
+
+
+def _set_query(name: str, value: str | list[str] | None, default: object = None) -> None:
+    """Keep the URL minimal: a value equal to its default is left out."""
+    if value in (None, "", []) or value == default:
+        if name in st.query_params:
+            del st.query_params[name]
+    else:
+        st.query_params[name] = value
+
+
+def _scope(store: Store, dataset: Dataset, version: str, filters: Filters, as_of: date, params: Params
+           ) -> int | Scope:
+    """The filtered dataset the pages read (the plain id without filters)."""
+    if not filters.active:
+        return dataset.dataset_id
+    db = store.db
+    channels = tuple(filters.channels) or None
+    ids = _selected_ids(dataset.dataset_id, version, Filters(filters.regions, filters.owners, filters.channels))
+    scope = Scope(dataset.dataset_id, None, channels)
+    if ids is not None:
+        scope = Scope(dataset.dataset_id, db.store_customer_set(list(ids)), channels)
+    if filters.segments:
+        scores = _cached("crmflow.analytics.rfm", scope, version, (as_of,), ())
+        members = scores.loc[scores["segment_key"].isin(filters.segments), "customer_id"]
+        scope = Scope(dataset.dataset_id, db.store_customer_set(members), channels)
+    return scope
 
 
 def frame() -> Context:
@@ -73,13 +173,14 @@ def frame() -> Context:
         st.caption(t("app_tagline", lang))
         lang = st.radio(t("sidebar_language", lang), list(LANGUAGES), index=list(LANGUAGES).index(lang),
                         format_func=LANGUAGES.get, horizontal=True, key="lang")
-        st.query_params["lang"] = lang
+        _set_query("lang", lang, DEFAULT_LANGUAGE)
         wanted = _query_value("dataset", names[0])
         name = st.selectbox(t("sidebar_dataset", lang), names, index=names.index(wanted) if wanted in names else 0)
-        st.query_params["dataset"] = name
+        _set_query("dataset", name)
         dataset = store.get(name)
+        version = dataset_version(dataset)
         try:
-            first, last = cached_range(dataset.dataset_id, dataset_version(dataset))
+            first, last = cached_range(dataset.dataset_id, version)
         except CrmflowError as exc:
             st.error(exc.line())
             st.stop()
@@ -88,19 +189,94 @@ def frame() -> Context:
         except ValueError:
             default_as_of = last
         default_as_of = min(max(default_as_of, first), last)
-        as_of = st.date_input(t("sidebar_as_of", lang), value=default_as_of, min_value=first, max_value=last)
-        st.query_params["as_of"] = as_of.isoformat()
-        d = Params()
-        with st.expander(t("sidebar_definitions", lang)):
-            params = Params(
-                int(st.number_input(t("param_lost_after_days", lang), 1, 3650, d.lost_after_days)),
-                int(st.number_input(t("param_loyal_orders", lang), 1, 1000, d.loyal_orders)),
-                int(st.number_input(t("param_loyal_window_days", lang), 1, 3650, d.loyal_window_days)),
-            )
-    ctx = Context(lang, dataset, as_of, params)
+        as_of = st.date_input(t("sidebar_as_of", lang), value=default_as_of, min_value=first, max_value=last,
+                              key=f"as_of:{name}")
+        _set_query("as_of", as_of.isoformat(), last.isoformat())
+        params = _definition_inputs(lang)
+        filters = _filter_inputs(lang, dataset, version)
+    with st.spinner(t("loading", lang)):
+        scope = _scope(store, dataset, version, filters, as_of, params)
+    ctx = Context(lang, dataset, as_of, params, first, last, filters, scope,
+                  cached_coverage(dataset.dataset_id, version))
     st.session_state["ctx"] = ctx
     return ctx
 
 
+def _definition_inputs(lang: str) -> Params:
+    d = Params()
+    values = {}
+    for key in ("lost_after_days", "loyal_orders", "loyal_window_days"):
+        try:
+            values[key] = max(1, int(_query_value(key, str(getattr(d, key)))))
+        except ValueError:
+            values[key] = getattr(d, key)
+    with st.expander(t("sidebar_definitions", lang)):
+        params = Params(
+            int(st.number_input(t("param_lost_after_days", lang), 1, 3650, min(values["lost_after_days"], 3650))),
+            int(st.number_input(t("param_loyal_orders", lang), 1, 1000, min(values["loyal_orders"], 1000))),
+            int(st.number_input(t("param_loyal_window_days", lang), 1, 3650,
+                                min(values["loyal_window_days"], 3650))),
+        )
+    for key in values:
+        _set_query(key, str(getattr(params, key)), str(getattr(d, key)))
+    return params
+
+
+def _filter_inputs(lang: str, dataset: Dataset, version: str) -> Filters:
+    options = filter_options(cached_attributes(dataset.dataset_id, version))
+    options["segment"] = list(SEGMENT_KEYS)
+    chosen: dict[str, tuple[str, ...]] = {}
+    active = any(_query_list(k) for k in FILTER_KEYS)
+    with st.expander(t("sidebar_filters", lang), expanded=active):
+        for key, attr in FILTER_KEYS.items():
+            values = options[key]
+            if not values:
+                chosen[attr] = ()
+                continue
+            default = [v for v in _query_list(key) if v in values]
+            fmt = (lambda v: t(f"segment_{v}", lang)) if key == "segment" else str
+            picked = st.multiselect(t(f"filter_{key}", lang), values, default=default, format_func=fmt,
+                                    placeholder=t("filter_all", lang), key=f"filter:{key}:{dataset.name}")
+            chosen[attr] = tuple(picked)
+            _set_query(key, list(picked))
+        if any(chosen.values()):
+            st.caption(t("filter_note", lang))
+    return Filters(**chosen)
+
+
 def context() -> Context:
     return st.session_state["ctx"]
+
+
+def need(ctx: Context, column: str, unlock_key: str) -> bool:
+    """Whether the data for a part of a view is there; if not, say what to
+    upload to unlock it and return False."""
+    if ctx.has(column):
+        return True
+    st.info(ctx.tr(unlock_key))
+    return False
+
+
+def download_buttons(ctx: Context, frame: pd.DataFrame, stem: str, key: str) -> None:
+    """CSV and Excel downloads of a table (cells starting with = + - @ neutralised)."""
+    from crmflow.exports import safe_csv, safe_excel
+
+    left, right = st.columns(2)
+    left.download_button(ctx.tr("download_csv"), safe_csv(frame).encode("utf-8-sig"), f"{stem}.csv",
+                         "text/csv", key=f"{key}:csv", width="stretch")
+    right.download_button(ctx.tr("download_excel"), safe_excel(frame), f"{stem}.xlsx",
+                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                          key=f"{key}:xlsx", width="stretch")
+
+
+def show_chart(ctx: Context, figure: Any, name: str, **kwargs: Any) -> Any:
+    """A Plotly chart with its PNG download in the chart's toolbar (camera icon),
+    named after the chart and the as-of date, at twice the screen resolution."""
+    config = {"displaylogo": False,
+              "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"crmflow-{name}-{ctx.as_of}"}}
+    return st.plotly_chart(figure, config=config, key=f"chart:{name}", **kwargs)
+
+
+def digest(*parts: object) -> str:
+    """A short stable key for widget ids built from values."""
+    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:10]

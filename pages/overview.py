@@ -4,15 +4,15 @@ import streamlit as st
 
 from crmflow.charts import stage_bar
 from crmflow.config import STAGES
-from pages.common import cached_stage_counts, context
+from pages.common import context, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_overview"))
 st.caption(ctx.tr("overview_dataset_caption", name=ctx.dataset.name, n_transactions=ctx.dataset.n_transactions,
                   n_customers=ctx.dataset.n_customers))
 
-with st.spinner():
-    counts = cached_stage_counts(ctx.dataset.dataset_id, ctx.version, ctx.as_of, ctx.params)
+with st.spinner(ctx.tr("loading")):
+    counts = ctx.call("crmflow.stages.stage_counts", ctx.as_of, ctx.params)
 labels = {s: ctx.tr(f"stage_{s}") for s in STAGES}
 columns = st.columns(len(STAGES))
 for column, stage in zip(columns, STAGES):
@@ -25,4 +25,4 @@ else:
     top = max(STAGES, key=lambda s: counts[s])
     title = ctx.tr("overview_counts_title", top_stage=labels[top], top_count=counts[top], total=total,
                    as_of=ctx.as_of.isoformat())
-    st.plotly_chart(stage_bar(counts, labels, title, ctx.tr("customers")), use_container_width=True)
+    show_chart(ctx, stage_bar(counts, labels, title, ctx.tr("customers")), "stages")
