@@ -8,7 +8,7 @@
 --     applied after normalising separators ('年'/'月' and . or / to -, time part dropped);
 --     '%d/%m/%Y'-style formats see the separators normalised to '/'.
 --   crm_number(v, decimal_comma): finite numbers only (no NaN/inf); currency symbols, spaces and thousands
---     separators removed; (12.50) and 12.50- are negative; NULL when not a number.
+--     separators (',' or '.', space, no-break space U+00A0 / U+202F, apostrophe) removed; (12.50) and 12.50- are negative; NULL when not a number.
 --   crm_bool(v): yes/no in English and Chinese, 1/0, true/false.
 -- grain: n/a
 -- params: none
@@ -37,8 +37,8 @@ CREATE OR REPLACE TEMP MACRO crm_date(v, fmt) AS
 
 CREATE OR REPLACE TEMP MACRO crm_number_text(v, decimal_comma) AS
     CASE WHEN decimal_comma
-         THEN replace(regexp_replace(v, '[.\s''’]', '', 'g'), ',', '.')
-         ELSE regexp_replace(v, '[,\s''’]', '', 'g')
+         THEN replace(regexp_replace(v, '[.\s''’\x{00A0}\x{202F}]', '', 'g'), ',', '.')
+         ELSE regexp_replace(v, '[,\s''’\x{00A0}\x{202F}]', '', 'g')
     END;
 
 CREATE OR REPLACE TEMP MACRO crm_number_any(v, decimal_comma) AS

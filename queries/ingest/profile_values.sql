@@ -25,9 +25,9 @@ SELECT
                        AND TRY_CAST(regexp_extract(d, '^\d{1,2}[-/.](\d{1,2})', 1) AS INTEGER) > 12) AS n_second_gt12,
     COUNT(*) FILTER (WHERE regexp_full_match(t, '\d{5}(\.\d+)?')
                        AND TRY_CAST(t AS DOUBLE) BETWEEN 20000 AND 80000) AS n_excel,
-    COUNT(*) FILTER (WHERE regexp_full_match(t, '[-+(]?[^0-9]{0,4}[0-9][0-9.,\s''’]*[)-]?[^0-9]{0,4}')) AS n_number,
-    COUNT(*) FILTER (WHERE regexp_matches(t, '\d,\d{1,2}$|\d,\d{4,}$|\d\.\d{3},\d|^[-+]?0,\d')) AS n_comma_decimal,
-    COUNT(*) FILTER (WHERE regexp_matches(t, '\d\.\d{1,2}$|\d\.\d{4,}$|\d,\d{3}\.\d|^[-+]?0\.\d')) AS n_dot_decimal,
+    COUNT(*) FILTER (WHERE regexp_full_match(t, '[-+(]?[^0-9]{0,4}[0-9][0-9.,\s''’\x{00A0}\x{202F}]*[)-]?[^0-9]{0,4}')) AS n_number,
+    COUNT(*) FILTER (WHERE regexp_matches(t, '\d,\d{1,2}$|\d,\d{4,}$|\d\.\d{3},\d|\d\.\d{3}\.\d{3}|^[-+]?0,\d')) AS n_comma_decimal,
+    COUNT(*) FILTER (WHERE regexp_matches(t, '\d\.\d{1,2}$|\d\.\d{4,}$|\d,\d{3}\.\d|\d,\d{3},\d{3}|^[-+]?0\.\d')) AS n_dot_decimal,
     COUNT(*) FILTER (WHERE regexp_matches(t, '\d,\d{3}([^0-9]|$)')) AS n_comma_thousands,
     COUNT(*) FILTER (WHERE regexp_matches(t, '\d\.\d{3}([^0-9]|$)')) AS n_dot_thousands
 FROM vals

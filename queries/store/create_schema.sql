@@ -2,6 +2,9 @@
 -- kind: script
 -- purpose: The crmflow store: datasets and their three canonical tables, one
 --   set of tables for all datasets, keyed by dataset_id. Idempotent.
+--   dataset_counter holds the last dataset id handed out, so ids are never
+--   reused after a delete or replace (caches key on them); a database file made
+--   before the counter existed gets one starting at its highest id.
 -- grain: n/a (DDL)
 -- params: none
 -- columns: none
@@ -65,3 +68,9 @@ CREATE TABLE IF NOT EXISTS rejected_rows (
     reason      VARCHAR NOT NULL,
     raw         VARCHAR
 );
+CREATE TABLE IF NOT EXISTS dataset_counter (
+    last_id INTEGER NOT NULL
+);
+INSERT INTO dataset_counter
+SELECT highest FROM (SELECT COALESCE(MAX(dataset_id), 0) AS highest FROM datasets) AS current_ids
+WHERE NOT EXISTS (SELECT 1 FROM dataset_counter);
