@@ -13,6 +13,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -128,6 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="horizon of the per-customer expected orders and value (default 52)")
     p.add_argument("--discount-rate", type=float, default=0.10, metavar="RATE",
                    help="annual discount rate of the expected value (default 0.10)")
+
+    p = sub.add_parser("rfm", help="RFM scores and segment of every customer at D")
+    _source_options(p)
+    _analysis_options(p)
+
+    p = sub.add_parser("cohorts", help="cohort retention (and revenue) by month of first order, up to D")
+    _source_options(p)
+    _analysis_options(p)
+
+    p = sub.add_parser("pareto", help="Pareto curve at D: the share of the top 20%% and bottom 30%% of customers")
+    _source_options(p)
+    _analysis_options(p)
+    p.add_argument("--measure", choices=("revenue", "profit"), default="revenue",
+                   help="rank customers by revenue or by profit (profit needs a cost or margin column)")
+
+    p = sub.add_parser("trends", help="N/t/D trends: active customers, relationship length and depth per month")
+    _source_options(p)
+    _analysis_options(p)
+    p.add_argument("--from", dest="start", type=_iso_date, metavar="D1",
+                   help="first month of the trend (default: the first order date)")
 
     p = sub.add_parser("demo", help="write the demo data as CSV files (or store it with --store)")
     p.add_argument("--out", metavar="DIR", default="data/demo")
@@ -324,6 +345,91 @@ def cmd_clv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(value: object) -> object:
+    """A JSON/CSV-ready number: ints stay ints, floats are rounded to 4 places, NaN is null."""
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 4)
+    return value
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict]:
+    out = []
+    for row in frame[list(columns)].itertuples(index=False):
+        out.append({c: (v.isoformat() if isinstance(v, date) else _number(v)) for c, v in zip(columns, row)})
+    return out
+
+
+def _write_rows(rows: list[dict], columns: Sequence[str], fmt: str) -> None:
+    """JSON: a top-level array of row objects; CSV: a header and the rows, text cells
+    that a spreadsheet would read as a formula neutralised."""
+    if fmt == "csv":
+        from crmflow.exports import neutralise
+
+        _write_csv([{k: ("" if v is None else neutralise(v)) for k, v in r.items()} for r in rows], columns)
+    else:
+        _print_json(rows)
+
+
+RFM_CLI_COLUMNS = ("customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
+                   "segment")
+
+
+def cmd_rfm(args: argparse.Namespace) -> int:
+    from crmflow.analytics import rfm, segment_name
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        df = rfm(src.store.db, src.dataset_id, as_of)
+    df["segment"] = [segment_name(s, "en") for s in df["segment"]]
+    _write_rows(_records(df, RFM_CLI_COLUMNS), RFM_CLI_COLUMNS, args.format)
+    return 0
+
+
+def cmd_cohorts(args: argparse.Namespace) -> int:
+    from crmflow.analytics import COHORT_COLUMNS, cohort_retention
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        df = cohort_retention(src.store.db, src.dataset_id, as_of)
+    _write_rows(_records(df, COHORT_COLUMNS), COHORT_COLUMNS, args.format)
+    return 0
+
+
+def cmd_pareto(args: argparse.Namespace) -> int:
+    from crmflow.analytics import PARETO_COLUMNS, pareto, pareto_headline
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        curve = pareto(src.store.db, src.dataset_id, as_of, args.measure)
+    head = pareto_headline(curve)
+    rows = _records(curve, PARETO_COLUMNS)
+    if args.format == "csv":
+        _write_rows(rows, PARETO_COLUMNS, "csv")
+    else:
+        _print_json({"as_of": as_of.isoformat(), "measure": args.measure, "customers": head.customers,
+                     "top20_share": _number(head.top20_share), "bottom30_share": _number(head.bottom30_share),
+                     "curve": rows})
+    return 0
+
+
+def cmd_trends(args: argparse.Namespace) -> int:
+    from crmflow.analytics import NTD_COLUMNS, ntd_trends
+    from crmflow.stages import data_range, resolve_as_of
+
+    with open_source(args) as src:
+        db = src.store.db
+        as_of = resolve_as_of(db, src.dataset_id, args.as_of)
+        start = args.start if args.start is not None else data_range(db, src.dataset_id)[0]
+        df = ntd_trends(db, src.dataset_id, start, as_of, _params(args))
+    _write_rows(_records(df, NTD_COLUMNS), NTD_COLUMNS, args.format)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crmflow.demo import generate
 
@@ -346,7 +452,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"clv": cmd_clv, "stages": cmd_stages, "flow": cmd_flow, "ingest": cmd_ingest, "datasets": cmd_datasets,
-            "demo": cmd_demo}
+            "demo": cmd_demo,
+            "rfm": cmd_rfm, "cohorts": cmd_cohorts, "pareto": cmd_pareto, "trends": cmd_trends}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
