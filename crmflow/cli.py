@@ -150,6 +150,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", type=_iso_date, metavar="D1",
                    help="first month of the trend (default: the first order date)")
 
+    p = sub.add_parser("health", help="health score, status, trend and life-cycle phase of every key account at D")
+    _source_options(p)
+    _analysis_options(p)
+    _key_account_options(p)
+    p.add_argument("--weights", metavar="COMPONENT=W,...",
+                   help="override health weights, e.g. recency=30,margin=0 (components: recency, order_trend, "
+                        "revenue_trend, margin, payment, contact, complaints, breadth)")
+
+    p = sub.add_parser("matrix", help="value matrix at D: current x potential value and quadrant per customer")
+    _source_options(p)
+    _analysis_options(p)
+    _key_account_options(p)
+    p.add_argument("--scope", choices=("customers", "key_accounts"), default="customers",
+                   help="every customer with an order (default) or the key accounts only")
+    p.add_argument("--current-cut", type=float, metavar="X",
+                   help="current value above X is high (default: the median)")
+    p.add_argument("--potential-cut", type=float, metavar="X",
+                   help="potential value above X is high (default: the median)")
+
     p = sub.add_parser("demo", help="write the demo data as CSV files (or store it with --store)")
     p.add_argument("--out", metavar="DIR", default="data/demo")
     p.add_argument("--store", action="store_true", help="store it as the dataset 'demo' instead")
@@ -430,6 +449,79 @@ def cmd_trends(args: argparse.Namespace) -> int:
     return 0
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be above 0 and at most 1 (e.g. 0.8 for 80%)")
+    return value
+
+
+def _key_account_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key-share", type=_share, default=0.8, metavar="S",
+                   help="without flagged key accounts: the top customers making up this share of "
+                        "12-month revenue (default 0.8)")
+    p.add_argument("--max-accounts", type=_positive_int, default=50, metavar="N",
+                   help="at most this many key accounts by revenue (default 50)")
+
+
+def _score_rows(frame: pd.DataFrame, columns: Sequence[str], score_columns: Sequence[str]) -> list[dict]:
+    """Rows ready for JSON/CSV: scores to one decimal, other floats to 4 places, NaN as null."""
+    from crmflow.health import round_score
+
+    rows = []
+    for values in frame[list(columns)].itertuples(index=False):
+        row = {}
+        for c, v in zip(columns, values):
+            if not isinstance(v, str) and pd.isna(v):
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            if isinstance(v, float):
+                v = round_score(v) if c in score_columns else round(v, 4)
+            row[c] = v
+        rows.append(row)
+    return rows
+
+
+def _emit_rows(rows: list[dict], columns: Sequence[str], fmt: str) -> None:
+    if fmt == "csv":
+        from crmflow.exports import neutralise
+
+        _write_csv([{k: ("" if v is None else neutralise(v)) for k, v in r.items()} for r in rows], columns)
+    else:
+        _print_json(rows)
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from crmflow import health
+    from crmflow.stages import resolve_as_of
+
+    weights = health.parse_weights(args.weights) if args.weights else None
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        df = health.account_health(src.store.db, src.dataset_id, as_of, _params(args), weights,
+                                   args.key_share, args.max_accounts)
+    columns = health.HEALTH_CLI_COLUMNS
+    rows = _score_rows(df, columns, ("health_score", "score_90d_ago", *health.COMPONENTS))
+    _emit_rows(rows, columns, args.format)
+    return 0
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from crmflow.health import MATRIX_CLI_COLUMNS, value_matrix
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        df = value_matrix(src.store.db, src.dataset_id, as_of, args.scope, args.current_cut, args.potential_cut,
+                          args.key_share, args.max_accounts)
+    _emit_rows(_score_rows(df, MATRIX_CLI_COLUMNS, ()), MATRIX_CLI_COLUMNS, args.format)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crmflow.demo import generate
 
@@ -454,6 +546,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 COMMANDS = {"clv": cmd_clv, "stages": cmd_stages, "flow": cmd_flow, "ingest": cmd_ingest, "datasets": cmd_datasets,
             "demo": cmd_demo,
             "rfm": cmd_rfm, "cohorts": cmd_cohorts, "pareto": cmd_pareto, "trends": cmd_trends}
+
+COMMANDS.update({"health": cmd_health, "matrix": cmd_matrix})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
