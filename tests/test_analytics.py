@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -460,6 +461,8 @@ def test_pareto_profit_with_and_without_cost(load):
 
 def test_pareto_empty(load):
     store, ds = load("customer,date,amount\nA,2024-08-01,100\n")
+    summary = rfm_segments_summary(store.db, ds, D)   # no customer yet: every segment empty
+    assert summary["customers"].tolist() == [0] * len(segments())
     curve = pareto(store.db, ds, D)
     assert curve.empty and list(curve.columns) == list(analytics.PARETO_COLUMNS)
     head = pareto_headline(curve)
@@ -689,9 +692,9 @@ def test_cli_pareto_cohorts_trends(sales, capsys, monkeypatch, tmp_path):
 
 
 def test_cli_errors_are_one_line_exit_2(sales, tmp_path):
+    env = {**os.environ, "CRMFLOW_DB": str(tmp_path / "x.duckdb")}   # never the project's own database
     proc = subprocess.run([sys.executable, "-m", "crmflow", "pareto", str(sales), "--measure", "profit"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
-                          env={"PATH": "", "CRMFLOW_DB": str(tmp_path / "x.duckdb")})
+                          cwd=ROOT, capture_output=True, text=True, timeout=180, check=False, env=env)
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and "cost" in lines[0] and "Traceback" not in proc.stderr
