@@ -153,7 +153,7 @@ def _scope(store: Store, dataset: Dataset, version: str, filters: Filters, as_of
         scope = Scope(dataset.dataset_id, db.store_customer_set(list(ids)), channels)
     if filters.segments:
         scores = _cached("crmflow.analytics.rfm", scope, version, (as_of,), ())
-        members = scores.loc[scores["segment_key"].isin(filters.segments), "customer_id"]
+        members = scores.loc[scores["segment"].isin(filters.segments), "customer_id"]
         scope = Scope(dataset.dataset_id, db.store_customer_set(members), channels)
     return scope
 
