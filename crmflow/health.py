@@ -368,7 +368,8 @@ def value_matrix(db: Database, dataset_id: int, as_of: date, scope: str = "custo
     """The value matrix at ``as_of``: one row per customer with an order on or before
     it (``scope="customers"``) or per key account with one (``"key_accounts"``):
     current value, potential value, quadrant, and the cut-offs used (the medians
-    over those rows unless given). High = strictly above the cut-off."""
+    over those rows unless given). High = strictly above the cut-off. A flagged
+    key account without an order has no values and is left out."""
     from crmflow.model import customer_values
 
     if scope not in SCOPES:

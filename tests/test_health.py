@@ -69,6 +69,17 @@ def test_bad_weights_are_refused_in_plain_words(bad):
         resolve_weights(bad)
 
 
+def test_every_label_exists_in_both_languages():
+    from crmflow.health import label
+
+    for kind, keys in (("component", COMPONENTS), ("status", STATUSES), ("trend", TRENDS), ("phase", PHASES),
+                       ("quadrant", QUADRANTS)):
+        for key in keys:
+            assert label(kind, key, "en") and label(kind, key, "zh"), (kind, key)
+    assert label("phase", "retention", "zh") == "挽留期" and label("quadrant", "direct", "zh") == "直接价值客户"
+    assert label("status", None) == ""
+
+
 # --------------------------------------------------------------------------- components, by hand
 def test_recency_against_the_accounts_own_rhythm(load):
     # A: buying days k=120, 90, 60 -> gaps 30, 30, median 30; 60 days since -> r = 2 -> 100*(3-2)/2 = 50
