@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--potential-cut", type=float, metavar="X",
                    help="potential value above X is high (default: the median)")
 
+    p = sub.add_parser("churn", help="customers at risk of leaving at D: risk score, value at risk and reasons")
+    _source_options(p)
+    _analysis_options(p)
+    p.add_argument("--all", dest="include_all", action="store_true",
+                   help="list every customer who is not lost, not only those at risk (risk score 50 or more)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
+
     p = sub.add_parser("demo", help="write the demo data as CSV files (or store it with --store)")
     p.add_argument("--out", metavar="DIR", default="data/demo")
     p.add_argument("--store", action="store_true", help="store it as the dataset 'demo' instead")
@@ -522,6 +529,28 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+CHURN_CLI_COLUMNS = ("customer_id", "stage", "risk_score", "value_at_risk", "reasons", "owner",
+                     "probability_leave", "p_alive", "expected_value")
+
+
+def cmd_churn(args: argparse.Namespace) -> int:
+    from crmflow.churn import churn_warnings
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        df = churn_warnings(src.store.db, src.dataset_id, as_of, _params(args), include_all=args.include_all,
+                            lang=args.lang)
+    rows = [{"customer_id": r.customer_id, "stage": r.stage, "risk_score": int(r.risk_score),
+             "value_at_risk": round(float(r.value_at_risk), 2),
+             "reasons": "; ".join(r.reasons_text) if args.format == "csv" else list(r.reasons_text),
+             "owner": r.owner, "probability_leave": round(float(r.probability_leave), 4),
+             "p_alive": round(float(r.p_alive), 4), "expected_value": round(float(r.expected_value), 2)}
+            for r in df.itertuples(index=False)]
+    _write_rows(rows, CHURN_CLI_COLUMNS, args.format)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crmflow.demo import generate
 
@@ -548,6 +577,7 @@ COMMANDS = {"clv": cmd_clv, "stages": cmd_stages, "flow": cmd_flow, "ingest": cm
             "rfm": cmd_rfm, "cohorts": cmd_cohorts, "pareto": cmd_pareto, "trends": cmd_trends}
 
 COMMANDS.update({"health": cmd_health, "matrix": cmd_matrix})
+COMMANDS.update({"churn": cmd_churn})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,506 @@
+"""Churn warnings (SPEC §2): who is about to leave, how much value leaves with
+them, and why, in words.
+
+For every customer with an order on or before D who is not ``lost`` at D
+(stage first, repeat or loyal under the definition parameters) this module
+gives a probability of leaving, a risk score 0-100, the value at risk and the
+reasons behind it. The data part is the named query ``churn_signals``
+(``queries/churn/``); the model part is the CLV model of :mod:`crmflow.model`
+fitted on everything up to D.
+
+Leaving
+-------
+"Leaving" means *no order in the next h days*, h = ``lost_after_days`` (180 by
+default): a customer who leaves in this sense is ``lost`` at D + h.
+
+The probability of leaving
+--------------------------
+1. **Model base** (BG/NBD, Fader, Hardie & Lee 2005). While alive a customer
+   buys at Poisson rate lambda; a customer can only drop out right after a
+   purchase, so a customer alive at T makes no purchase in (T, T + t] with
+   probability exp(-lambda t). Given the history (x, t_x, T) and that the
+   customer is alive, lambda ~ Gamma(r + x, alpha + T), hence::
+
+       P0 = P(no purchase in (T, T + t]) = 1 - P(alive) * (1 - ((alpha + T) / (alpha + T + t))^(r + x))
+
+   with t = h / 7 weeks (the model's unit). tests/test_churn.py checks it
+   against a Monte Carlo integration over the prior and, for a new customer,
+   against lifetimes' ``probability_of_n_purchases_up_to_time(t, 0)``.
+2. **Log-odds of leaving**: the model's logit, recalibrated per stage, plus a
+   bounded increment for each kind of reason that fires::
+
+       logit(P) = offset[stage] + slope * logit(P0) + sum_k weight_k * level_k
+
+   level_k in (0, 1] says how strongly reason k fires (0 when it does not;
+   falling orders and falling revenue are one kind, "shrinking business",
+   with the larger level). Bounds: offsets in [-3, 3], slope in [0.25, 2],
+   weights in [0, 2], so a reason never lowers the risk and adds at most 2 to
+   the log-odds (odds x 7.4).
+3. **The terms are learned from the dataset's own past, never from its
+   future**: the same inputs are computed at D' = D - h (CLV model refitted on
+   the data up to D'), and the terms are the maximum a posteriori fit of who
+   placed no order in (D', D], with a Gaussian prior centred on the rule
+   judged before any measurement (:data:`PRIOR`: offsets 0, slope 1, i.e. the
+   model as it is, and weights overdue 1, shrinking business 0.5, unresolved
+   complaints 1, falling contact 0.5, late payments 0.75; standard deviation
+   1, slope 0.5). When the past is too short or small to learn from (D' before
+   the first order, fewer than :data:`MIN_CALIBRATION_CUSTOMERS` customers not
+   lost at D', or fewer than :data:`MIN_CALIBRATION_EVENTS` who left or
+   stayed) the prior rule is used as it is. Why learn at all: how far the
+   model's P0 is off, and how much a reason adds to what the model already
+   knows, differ between businesses. On CDNOW the model over-states the risk
+   of repeat buyers and already reacts to recency, so "overdue" adds nothing
+   (its weight is learned near 0); on the demo data overdue, shrinking
+   business and falling contact add a lot. The evaluation of
+   :func:`evaluate_auc` looks at (D, D + h], which the terms never see.
+4. **Risk score** = round(100 * P) (half up). **Value at risk** = expected
+   value over the next 52 weeks (CLV model, 10% annual discount) * P, so
+   0 <= value at risk <= expected value.
+
+Reasons (code: when it fires; strength)
+---------------------------------------
+* ``overdue``: days since the last order >= :data:`OVERDUE_THRESHOLD` (2) times
+  the customer's median gap between buying days (``order_rhythm``; needs two
+  buying days); strength = min(1, log2(ratio) / 2), i.e. 0.5 at 2x, 1 at 4x.
+* ``falling_orders``: orders in (D - 180, D] at most half of those in
+  (D - 360, D - 180], which held at least 2; strength = 1 - recent / previous.
+* ``falling_revenue``: net revenue in (D - 180, D] at most half of a positive
+  revenue in (D - 360, D - 180]; strength = 1 - max(recent, 0) / previous.
+  Half-year windows (:data:`TREND_WINDOW_DAYS`): long enough to hold several
+  orders of a typical customer and to smooth a quarter's seasonality, equal
+  to the default lost_after_days, and two of them fit in one year of history.
+* ``unresolved_complaints``: complaints (type matching complaint/投诉/抱怨/客诉,
+  any case) dated on or before D with resolved false or missing; strength =
+  min(1, n / 2).
+* ``falling_contact``: non-complaint interactions in (D - 180, D] at most half
+  of those in (D - 360, D - 180], which held at least 2; strength =
+  1 - recent / previous.
+* ``late_payments``: invoices due in the last 12 months (before D) paid after
+  their due date or still unpaid at D; fires with one such invoice; strength
+  = late / due.
+* ``low_p_alive`` (P(alive) < 0.5) or else ``few_expected_orders``: the
+  model's own verdict, given when the model part alone (offset + slope *
+  logit(P0)) puts the risk score at :data:`AT_RISK_SCORE` or above; so every
+  customer with a risk score of 50 or more has at least one reason.
+
+Complaint and contact reasons are evaluated only when the data has
+interactions; late payments only when transactions carry due dates. A
+reason's ``strength`` (used to sort a row's reasons, strongest first) is its
+contribution to the log-odds: weight * level for the data reasons (0 when the
+past taught that the reason adds nothing: it is still shown, last), the model
+part's log-odds for the model's.
+
+At risk
+-------
+The default list holds customers with risk score >= :data:`AT_RISK_SCORE`
+(50: more likely to leave than not) and at least one reason (which, by the
+construction above, every such customer has), sorted by value at risk
+(largest first, ties by customer id). ``include_all`` lists every not-lost
+customer.
+
+How good is it? :func:`evaluate_auc` measures, on data with at least h days
+after D, the ROC AUC of the risk score for "no order in the next h days"
+against that of the model's expected orders alone (and of P0 alone, and of
+the prior rule); README.md has the figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from crmflow.config import Params
+from crmflow.db import Database, Scope
+from crmflow.errors import CrmflowError
+from crmflow.i18n import t
+from crmflow.model import DEFAULT_DISCOUNT_RATE, DEFAULT_HORIZON_WEEKS, customer_values
+
+#: The definition parameters' defaults (lost_after_days 180, loyal_orders 4, loyal_window_days 365).
+DEFAULT_PARAMS = Params()
+#: Risk score from which a customer is listed as at risk.
+AT_RISK_SCORE = 50
+#: Length of the recent window and of the previous one compared with it (days).
+TREND_WINDOW_DAYS = 180
+#: Payments: invoices due in this many days before D count.
+PAYMENT_WINDOW_DAYS = 365
+#: Interaction types (lower-cased) matching this regular expression are complaints.
+COMPLAINT_PATTERN = "complaint|投诉|抱怨|客诉"
+#: Overdue reason: days since the last order at least this many median gaps.
+OVERDUE_THRESHOLD = 2.0
+#: Falling orders / revenue / contact: recent at most this share of the previous window.
+FALLING_SHARE = 0.5
+#: Falling orders / contact need at least this many in the previous window.
+MIN_PREVIOUS_COUNT = 2
+#: The model reason is ``low_p_alive`` below this P(alive), else ``few_expected_orders``.
+LOW_P_ALIVE = 0.5
+
+#: The terms of the log-odds of leaving: one offset per stage, the slope of the
+#: model's logit, and one weight per kind of reason (falling orders and falling
+#: revenue share ``falling_business``).
+TERMS = ("offset_first", "offset_repeat", "offset_loyal", "model_slope", "overdue", "falling_business",
+         "unresolved_complaints", "falling_contact", "late_payments")
+#: Prior value of each term: the model as it is, plus a judgement of how much
+#: each reason adds to the log-odds at full strength (set before any measurement).
+PRIOR = {"offset_first": 0.0, "offset_repeat": 0.0, "offset_loyal": 0.0, "model_slope": 1.0,
+         "overdue": 1.0, "falling_business": 0.5, "unresolved_complaints": 1.0, "falling_contact": 0.5,
+         "late_payments": 0.75}
+#: Prior standard deviation of each term (a Gaussian prior: the penalty of the fit).
+PRIOR_SD = {**{k: 1.0 for k in TERMS}, "model_slope": 0.5}
+#: Bounds of each term: a reason can never lower the risk, nor add more than 2 to the log-odds.
+BOUNDS = {**{k: (-3.0, 3.0) for k in TERMS[:3]}, "model_slope": (0.25, 2.0),
+          **{k: (0.0, 2.0) for k in TERMS[4:]}}
+#: The weights are learned from the past only with this many customers, and
+#: this many who left and who stayed; otherwise the prior is used as it is.
+MIN_CALIBRATION_CUSTOMERS = 100
+MIN_CALIBRATION_EVENTS = 20
+#: Which term weighs each reason code.
+REASON_TERM = {"overdue": "overdue", "falling_orders": "falling_business", "falling_revenue": "falling_business",
+               "unresolved_complaints": "unresolved_complaints", "falling_contact": "falling_contact",
+               "late_payments": "late_payments"}
+#: Reason codes; the model's come last.
+REASON_CODES = tuple(REASON_TERM) + ("low_p_alive", "few_expected_orders")
+
+COLUMNS = ("customer_id", "stage", "risk_score", "probability_leave", "probability_model", "p_alive",
+           "expected_orders", "expected_value", "value_at_risk", "days_since_last_order", "median_gap_days",
+           "owner", "reasons", "reasons_text")
+
+
+# --------------------------------------------------------------------------- the model base
+def p_no_purchase(bgnbd_params: dict[str, float], p_alive: np.ndarray, frequency: np.ndarray,
+                  t_weeks_age: np.ndarray, t: float) -> np.ndarray:
+    """BG/NBD probability of no purchase in (T, T + t] (module docstring, step 1).
+
+    ``bgnbd_params`` has r and alpha (weeks); ``p_alive`` is P(alive | x, t_x, T);
+    ``frequency`` is x, ``t_weeks_age`` is T and ``t`` the horizon, in weeks.
+    """
+    r, alpha = bgnbd_params["r"], bgnbd_params["alpha"]
+    x = np.asarray(frequency, dtype=np.float64)
+    T = np.asarray(t_weeks_age, dtype=np.float64)
+    buys_if_alive = -np.expm1(-(r + x) * np.log1p(t / (alpha + T)))
+    return np.clip(1.0 - np.asarray(p_alive, dtype=np.float64) * buys_if_alive, 0.0, 1.0)
+
+
+def risk_score(probability: np.ndarray | float) -> np.ndarray:
+    """round(100 * P), halves up, as integers 0..100."""
+    return np.floor(np.asarray(probability, dtype=np.float64) * 100 + 0.5).astype(np.int64)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return special.logit(np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9))
+
+
+# --------------------------------------------------------------------------- reasons
+def _num(value: object) -> float | None:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def _data_reasons(row: dict, as_of: date, window_days: int) -> list[dict]:
+    """The reasons evaluated on the data, each with ``code``, ``level`` (its
+    strength in (0, 1], before weighting) and the numbers its words show."""
+    out: list[dict] = []
+    ratio = _num(row["overdue_ratio"])
+    gap = _num(row["median_gap_days"])
+    days = int(row["days_since_last_order"])
+    if ratio is not None and gap and ratio >= OVERDUE_THRESHOLD:
+        out.append({"code": "overdue", "level": min(1.0, math.log2(ratio) / 2),
+                    "days": days, "gap": gap, "ratio": ratio})
+
+    recent, previous = int(row["orders_recent"]), int(row["orders_previous"])
+    if previous >= MIN_PREVIOUS_COUNT and recent <= FALLING_SHARE * previous:
+        out.append({"code": "falling_orders", "level": 1 - recent / previous,
+                    "recent": recent, "previous": previous, "window": window_days})
+    rev_recent, rev_previous = float(row["revenue_recent"]), float(row["revenue_previous"])
+    if rev_previous > 0 and rev_recent <= FALLING_SHARE * rev_previous:
+        drop = min(1.0, 1 - max(rev_recent, 0.0) / rev_previous)
+        out.append({"code": "falling_revenue", "level": drop,
+                    "recent": rev_recent, "previous": rev_previous, "drop": drop, "window": window_days})
+
+    if bool(row["has_interactions"]):
+        unresolved = int(row["unresolved_complaints"])
+        if unresolved >= 1:
+            last = pd.Timestamp(row["last_unresolved_date"]).date()
+            out.append({"code": "unresolved_complaints", "level": min(1.0, unresolved / 2),
+                        "count": unresolved, "days": (as_of - last).days})
+        c_recent, c_previous = int(row["contacts_recent"]), int(row["contacts_previous"])
+        if c_previous >= MIN_PREVIOUS_COUNT and c_recent <= FALLING_SHARE * c_previous:
+            out.append({"code": "falling_contact", "level": 1 - c_recent / c_previous,
+                        "recent": c_recent, "previous": c_previous, "window": window_days})
+
+    if bool(row["has_payment_terms"]):
+        due, late = int(row["invoices_due"]), int(row["invoices_late"])
+        if late >= 1:
+            out.append({"code": "late_payments", "level": late / due,
+                        "late": late, "due": due, "unpaid": int(row["invoices_unpaid"]),
+                        "days": _num(row["mean_days_late"]) or 0.0,
+                        "months": round(PAYMENT_WINDOW_DAYS / 30.4375)})
+    return out
+
+
+def reason_text(reason: dict, lang: str = "en") -> str:
+    """One reason in words."""
+    values = {k: v for k, v in reason.items() if k not in ("code", "strength", "level")}
+    return t("churn_reason_" + reason["code"], lang, **values)
+
+
+def _round_reason(reason: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in reason.items() if k != "level"}
+
+
+# --------------------------------------------------------------------------- signals and terms
+def _signals(db: Database, dataset_id: int | Scope, as_of: date, params: Params, h: int) -> pd.DataFrame:
+    """churn_signals joined with the model at ``as_of``: P(alive), P0 (``probability_model``),
+    expected orders in the next h days, expected value over 52 weeks, and the data reasons."""
+    signals = db.run("churn_signals", dataset_id=dataset_id, dates=[as_of], as_of=as_of,
+                     window_days=TREND_WINDOW_DAYS, complaint_pattern=COMPLAINT_PATTERN,
+                     payment_window_days=PAYMENT_WINDOW_DAYS, **params.as_sql_params())
+    if signals.empty:
+        return signals
+    values, fit = customer_values(db, dataset_id, as_of, DEFAULT_HORIZON_WEEKS, DEFAULT_DISCOUNT_RATE)
+    s = fit.summary
+    x, tx, T = (s[c].to_numpy(np.float64) for c in ("frequency", "recency_weeks", "t_weeks"))
+    values = values[["customer_id", "p_alive", "expected_value"]].copy()
+    values["probability_model"] = p_no_purchase(fit.bgnbd.params_, values["p_alive"].to_numpy(), x, T, h / 7)
+    values["expected_orders"] = fit.bgnbd.expected_purchases(h / 7, x, tx, T)
+    frame = signals.merge(values, on="customer_id", how="left", validate="one_to_one")
+    if frame["probability_model"].isna().any():  # cannot happen: the same purchases define both
+        raise CrmflowError("The purchase model is missing customers that have orders", "Please report this bug")
+    frame["expected_value"] = frame["expected_value"].astype(np.float64)
+    columns = list(signals.columns)
+    rows = zip(*(frame[c].tolist() for c in columns))
+    frame["data_reasons"] = [_data_reasons(dict(zip(columns, row)), as_of, TREND_WINDOW_DAYS) for row in rows]
+    return frame
+
+
+def _design(frame: pd.DataFrame) -> np.ndarray:
+    """One row per customer, one column per term of :data:`TERMS`: stage
+    indicators, logit(P0), and each kind of reason's level (0 when it does not
+    fire; falling orders and revenue: the larger level)."""
+    X = np.zeros((len(frame), len(TERMS)))
+    stage = frame["stage"].to_numpy()
+    for j, name in enumerate(("first", "repeat", "loyal")):
+        X[:, j] = stage == name
+    X[:, 3] = _logit(frame["probability_model"].to_numpy(np.float64))
+    col = {term: TERMS.index(term) for term in TERMS[4:]}
+    for i, reasons in enumerate(frame["data_reasons"]):
+        for r in reasons:
+            j = col[REASON_TERM[r["code"]]]
+            X[i, j] = max(X[i, j], r["level"])
+    return X
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The terms of the log-odds of leaving (:data:`TERMS`) and where they come from.
+
+    ``source`` is ``history`` when they were learned from the dataset's own
+    past (warnings at ``fitted_on`` = D - h against what happened in the h days
+    after it) and ``prior`` when the past was too short or too small to learn
+    from. ``customers`` / ``left`` describe the data they were learned on.
+    """
+
+    terms: dict[str, float]
+    source: str
+    fitted_on: date | None = None
+    customers: int = 0
+    left: int = 0
+
+    def vector(self) -> np.ndarray:
+        return np.array([self.terms[k] for k in TERMS])
+
+
+PRIOR_CALIBRATION = Calibration(dict(PRIOR), "prior")
+
+
+def fit_terms(X: np.ndarray, left: np.ndarray) -> dict[str, float]:
+    """Maximum a posteriori terms: logistic log-likelihood of ``left`` with
+    log-odds ``X @ terms``, a Gaussian prior (:data:`PRIOR`, :data:`PRIOR_SD`)
+    and the :data:`BOUNDS`."""
+    y = np.asarray(left, dtype=np.float64)
+    mu = np.array([PRIOR[k] for k in TERMS])
+    precision = 1 / np.array([PRIOR_SD[k] for k in TERMS]) ** 2
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = X @ theta
+        nll = float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+        grad = X.T @ (special.expit(eta) - y)
+        d = theta - mu
+        return nll + 0.5 * float(d @ (precision * d)), grad + precision * d
+
+    result = optimize.minimize(objective, mu, jac=True, method="L-BFGS-B",
+                               bounds=[BOUNDS[k] for k in TERMS])
+    return {k: float(v) for k, v in zip(TERMS, result.x)}
+
+
+def calibrate(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
+              horizon_days: int | None = None) -> Calibration:
+    """Learn the terms from the dataset's own past: the warnings' inputs at
+    D' = as_of - h, and who placed no order in (D', as_of]. Nothing after
+    ``as_of`` is used. Falls back to the prior when D' has fewer than
+    MIN_CALIBRATION_CUSTOMERS customers not lost or fewer than
+    MIN_CALIBRATION_EVENTS who left or who stayed."""
+    h = params.lost_after_days if horizon_days is None else int(horizon_days)
+    past = as_of - timedelta(days=h)
+    first = db.run("last_order_date", dataset_id=dataset_id).iloc[0]["first_order_date"]
+    if pd.isna(first) or past < pd.Timestamp(first).date():
+        return PRIOR_CALIBRATION
+    frame = _signals(db, dataset_id, past, params, h)
+    if len(frame) < MIN_CALIBRATION_CUSTOMERS:
+        return PRIOR_CALIBRATION
+    actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=past, end_date=as_of)
+    frame = frame.merge(actual, on="customer_id", how="left", validate="one_to_one")
+    left = frame["actual_purchases"].fillna(0).to_numpy() == 0
+    if min(int(left.sum()), int((~left).sum())) < MIN_CALIBRATION_EVENTS:
+        return PRIOR_CALIBRATION
+    return Calibration(fit_terms(_design(frame), left), "history", past, len(frame), int(left.sum()))
+
+
+# --------------------------------------------------------------------------- the list
+def _empty(columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+def score_customers(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
+                    horizon_days: int | None = None, lang: str = "en",
+                    calibration: Calibration | None = None) -> pd.DataFrame:
+    """Every customer not lost at ``as_of``, scored (the columns of :data:`COLUMNS`),
+    unsorted and unfiltered; ``horizon_days`` (default lost_after_days) is h.
+    ``calibration`` defaults to :func:`calibrate` at ``as_of``."""
+    h = params.lost_after_days if horizon_days is None else int(horizon_days)
+    frame = _signals(db, dataset_id, as_of, params, h)
+    if frame.empty:
+        return _empty()
+    if calibration is None:
+        calibration = calibrate(db, dataset_id, as_of, params, horizon_days=h)
+    theta = calibration.vector()
+    X = _design(frame)
+    model_logit = X[:, :4] @ theta[:4]
+    probability = special.expit(X @ theta)
+    model_score = risk_score(special.expit(model_logit))
+    all_reasons: list[list[dict]] = []
+    for i, row in enumerate(frame[["data_reasons", "p_alive", "probability_model",
+                                   "expected_orders"]].itertuples(index=False)):
+        reasons = [{"code": r["code"], "strength": calibration.terms[REASON_TERM[r["code"]]] * r["level"], **r}
+                   for r in row.data_reasons]
+        if model_score[i] >= AT_RISK_SCORE:
+            if row.p_alive < LOW_P_ALIVE:
+                reasons.append({"code": "low_p_alive", "strength": float(model_logit[i]),
+                                "p_alive": float(row.p_alive)})
+            else:
+                reasons.append({"code": "few_expected_orders", "strength": float(model_logit[i]),
+                                "p_order": 1 - float(row.probability_model),
+                                "orders": float(row.expected_orders), "days": h})
+        reasons.sort(key=lambda r: (-r["strength"], REASON_CODES.index(r["code"])))
+        all_reasons.append([_round_reason(r) for r in reasons])
+    frame["probability_leave"] = probability
+    frame["risk_score"] = risk_score(probability)
+    frame["value_at_risk"] = frame["expected_value"] * probability
+    frame["reasons"] = all_reasons
+    frame["reasons_text"] = [[reason_text(r, lang) for r in rs] for rs in all_reasons]
+    frame["owner"] = frame["owner"].astype("object").where(frame["owner"].notna(), None)
+    return frame[list(COLUMNS)]
+
+
+def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
+                   include_all: bool = False, lang: str = "en", horizon_days: int | None = None) -> pd.DataFrame:
+    """The at-risk list (risk score >= AT_RISK_SCORE with a reason), or with
+    ``include_all`` every customer not lost at ``as_of``; sorted by value at
+    risk, largest first, ties by customer id. Columns: :data:`COLUMNS`."""
+    frame = score_customers(db, dataset_id, as_of, params, horizon_days=horizon_days, lang=lang)
+    if frame.empty:
+        return frame
+    if not include_all:
+        listed = (frame["risk_score"] >= AT_RISK_SCORE) & frame["reasons"].map(bool)
+        frame = frame[listed]
+    return frame.sort_values(["value_at_risk", "customer_id"], ascending=[False, True],
+                             kind="mergesort").reset_index(drop=True)
+
+
+def risk_distribution(frame: pd.DataFrame) -> pd.DataFrame:
+    """Customers per 10-point band of risk score (0-9, ..., 80-89, 90-100), every band present."""
+    scores = pd.to_numeric(frame["risk_score"], errors="coerce").dropna().astype(int).clip(0, 100)
+    band = np.minimum(scores.to_numpy() // 10, 9)
+    counts = np.bincount(band, minlength=10)
+    return pd.DataFrame({
+        "band": [f"{10 * b}-{10 * b + 9}" if b < 9 else "90-100" for b in range(10)],
+        "band_start": [10 * b for b in range(10)],
+        "customers": counts.astype(int),
+    })
+
+
+# --------------------------------------------------------------------------- measurement
+def roc_auc(scores: np.ndarray | pd.Series, positive: np.ndarray | pd.Series) -> float:
+    """ROC AUC of ``scores`` for the boolean ``positive``: the Mann-Whitney
+    probability that a random positive scores above a random negative, ties
+    counted half (average ranks). NaN when either class is empty."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(positive, dtype=bool)
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = stats.rankdata(s)
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def evaluate_auc(db: Database, dataset_id: int | Scope, as_of: date, horizon_days: int = 180,
+                 params: Params | None = None, *, calibration: Calibration | None = None) -> dict[str, object]:
+    """How well the warnings at ``as_of`` foresaw who placed no order in the next
+    ``horizon_days`` days, among the customers not lost at ``as_of``.
+
+    Returns counts and ROC AUCs of: the risk score (``auc_risk_score``), the
+    unrounded probability, the model base P0 alone, and the BG/NBD expected
+    orders in the horizon alone (score = -expected orders, ``auc_model``); plus
+    the mean predicted probability against the share that left, and Brier
+    scores, and where the terms came from. The definition parameters default
+    to lost_after_days = horizon_days; ``calibration`` defaults to
+    :func:`calibrate` at ``as_of`` (pass :data:`PRIOR_CALIBRATION` to measure
+    the prior rule).
+    """
+    from crmflow.stages import data_range
+
+    params = Params(lost_after_days=int(horizon_days)) if params is None else params
+    end = as_of + timedelta(days=int(horizon_days))
+    last = data_range(db, dataset_id)[1]
+    if end > last:
+        raise CrmflowError(
+            f"Measuring the warnings needs {horizon_days} days of data after {as_of}, but the data end on {last}",
+            f"Choose an as-of date on or before {last - timedelta(days=int(horizon_days))}",
+        )
+    if calibration is None:
+        calibration = calibrate(db, dataset_id, as_of, params, horizon_days=horizon_days)
+    frame = score_customers(db, dataset_id, as_of, params, horizon_days=horizon_days, calibration=calibration)
+    actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=as_of, end_date=end)
+    frame = frame.merge(actual, on="customer_id", how="left", validate="one_to_one")
+    left = frame["actual_purchases"].fillna(0).to_numpy() == 0
+    p = frame["probability_leave"].to_numpy(np.float64)
+    base = frame["probability_model"].to_numpy(np.float64)
+    return {
+        "as_of": as_of.isoformat(),
+        "horizon_days": int(horizon_days),
+        "customers": len(frame),
+        "left": int(left.sum()),
+        "stayed": int((~left).sum()),
+        "at_risk": int((frame["risk_score"] >= AT_RISK_SCORE).sum()),
+        "left_among_at_risk": int((left & (frame["risk_score"] >= AT_RISK_SCORE).to_numpy()).sum()),
+        "auc_risk_score": roc_auc(frame["risk_score"], left),
+        "auc_probability": roc_auc(p, left),
+        "auc_model_probability": roc_auc(base, left),
+        "auc_model": roc_auc(-frame["expected_orders"].to_numpy(np.float64), left),
+        "mean_probability": float(p.mean()) if len(p) else float("nan"),
+        "share_left": float(left.mean()) if len(left) else float("nan"),
+        "brier": float(np.mean((p - left) ** 2)) if len(p) else float("nan"),
+        "brier_model": float(np.mean((base - left) ** 2)) if len(p) else float("nan"),
+        "calibration": calibration.source,
+        "terms": {k: round(v, 4) for k, v in calibration.terms.items()},
+    }
