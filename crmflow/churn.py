@@ -398,7 +398,7 @@ def score_customers(db: Database, dataset_id: int | Scope, as_of: date, params: 
                                 "p_alive": float(row.p_alive)})
             else:
                 reasons.append({"code": "few_expected_orders", "strength": float(model_logit[i]),
-                                "p_order": 1 - float(row.probability_model),
+                                "p_order": float(special.expit(-model_logit[i])),
                                 "orders": float(row.expected_orders), "days": h})
         reasons.sort(key=lambda r: (-r["strength"], REASON_CODES.index(r["code"])))
         all_reasons.append([_round_reason(r) for r in reasons])
