@@ -165,6 +165,13 @@ REASON_TERM = {"overdue": "overdue", "falling_orders": "falling_business", "fall
 #: Reason codes; the model's come last.
 REASON_CODES = tuple(REASON_TERM) + ("low_p_alive", "few_expected_orders")
 
+#: The columns of :func:`churn_warnings`: stage at D; risk_score = round(100 *
+#: probability_leave); probability_model = P0, the BG/NBD probability of no order
+#: in the next h days; p_alive; expected_orders in the next h days; expected_value
+#: over the next 52 weeks (10% discount); value_at_risk = expected_value *
+#: probability_leave; days_since_last_order and median_gap_days (order_rhythm);
+#: owner (customers table, else the latest transaction's; None when neither);
+#: reasons (list of dicts: code, strength, the numbers) and reasons_text (words).
 COLUMNS = ("customer_id", "stage", "risk_score", "probability_leave", "probability_model", "p_alive",
            "expected_orders", "expected_value", "value_at_risk", "days_since_last_order", "median_gap_days",
            "owner", "reasons", "reasons_text")

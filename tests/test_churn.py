@@ -196,7 +196,6 @@ def test_falling_orders_and_falling_revenue(load):
 def test_trend_query_by_hand(load):
     store, ds = load(FALLING)
     q = store.db.run("churn_order_trend", dataset_id=ds, as_of=D_FALLING, window_days=180).set_index("customer_id")
-    assert list(q.columns) == list(registry()["churn_order_trend"].columns)[1:]
     assert q.loc["F_ORDERS"].tolist() == [2, 4, 400.0, 400.0]
     assert q.loc["F_RETURN"].tolist() == [1, 1, 300.0, 1000.0]
 
@@ -270,6 +269,22 @@ def test_without_interactions_contact_reasons_are_not_evaluated(load):
     assert not signals["has_payment_terms"].any() and signals["invoices_late"].isna().all()
 
 
+def test_documented_columns_of_the_churn_queries(load):
+    store, ds = load(PAYMENTS, interactions=CONTACT)
+    calls = {
+        "churn_order_trend": {"as_of": D_FALLING, "window_days": 180},
+        "churn_complaints": {"as_of": D_FALLING, "complaint_pattern": churn.COMPLAINT_PATTERN},
+        "churn_contact": {"as_of": D_FALLING, "window_days": 180, "complaint_pattern": churn.COMPLAINT_PATTERN},
+        "churn_payments": {"as_of": D_FALLING, "payment_window_days": 365},
+        "churn_signals": {"dates": [D_FALLING], "as_of": D_FALLING, "window_days": 180,
+                          "complaint_pattern": churn.COMPLAINT_PATTERN, "payment_window_days": 365,
+                          **Params().as_sql_params()},
+    }
+    assert set(calls) == {n for n, q in registry().items() if q.path.parent.name == "churn"}
+    for name, params in calls.items():
+        assert list(store.db.run(name, dataset_id=ds, **params).columns) == list(registry()[name].columns), name
+
+
 # --------------------------------------------------------------------------- late payments
 # D = 2024-12-31; invoices due in (2023-12-31 + ..., D), i.e. less than 365 days before D.
 #   P_LATE:   due 10-31 paid 11-15 (15 days late) and due 12-01 paid 11-30 (on time):
@@ -316,7 +331,8 @@ def test_late_payments_vs_on_time_vs_not_yet_due(load):
 # --------------------------------------------------------------------------- who is listed
 # D = 2024-12-31 (lost after 180 days: last order before 2024-07-04 is lost).
 #   LOST:   last order 2024-06-01 (213 days): lost, not listed.
-#   ACTIVE: ordered 2024-12-01: first.
+#   ACTIVE: ordered 2024-11-01 and 2024-12-01: repeat.
+#   LOYAL:  four orders in the last 365 days: loyal.
 #   LEAD:   in the customers table without orders: potential, not listed.
 #   LATER:  in the customers table, created after D: none, not listed.
 #   Owner: ACTIVE has none in the customers table -> the owner of its latest transaction
@@ -350,7 +366,7 @@ def test_lost_and_potential_customers_are_excluded_owner_fallback(load):
     assert rows["ACTIVE"]["owner"] == "Bo" and rows["LOYAL"]["owner"] == "Cy"
     loyal = churn.churn_warnings(store.db, ds, D_FALLING, Params(loyal_orders=5), include_all=True)
     assert by_id(loyal)["LOYAL"]["stage"] == "repeat"
-    # a shorter lost_after_days makes ACTIVE (30 days since its last order) lost too
+    # with lost_after_days 29 both (30 days since their last order) are lost
     assert set(churn.churn_warnings(store.db, ds, D_FALLING, Params(lost_after_days=29), include_all=True)
                ["customer_id"]) == set()
 
