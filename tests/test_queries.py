@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 import sqlglot
 
-from crmflow.db import compiled, registry
 from crmflow.config import Params
+from crmflow.db import compiled, registry
 
 QUERIES = sorted(registry())
 
@@ -40,30 +40,60 @@ def test_analytic_queries_transpile_to_spark(name):
     assert out and out[0]
 
 
+#: A sample value for every parameter name a query may declare. A new
+#: parameter name fails test_documented_columns_match_results until it has one,
+#: so every query is run and its documented columns checked.
+SAMPLE_PARAMS = {
+    "dates": [date(2024, 1, 31), date(2024, 6, 30)],
+    "as_of": date(2024, 6, 30),
+    "calibration_end": date(2024, 3, 31),
+    "start_date": date(2024, 1, 31),
+    "end_date": date(2024, 6, 30),
+    "from_stage": "first",
+    "to_stage": "repeat",
+    "measure": "revenue",
+    "customer_id": "A",
+    "customer_ids": ["A", "B"],
+    "share": 0.8,
+    "max_accounts": 50,
+    "window_days": 180,
+    "payment_window_days": 365,
+    "complaint_pattern": "complain|投诉",
+    "contact_target": 3.0,
+    "recency_zero_ratio": 3.0,
+    "complaint_penalty": 25.0,
+    "cultivation_days": 180,
+    "cultivation_orders": 3,
+    "phase_band": 0.2,
+    "overdue_limit": 2.0,
+    **Params().as_sql_params(),
+}
+
+
+def _sample_call(name, ds):
+    q = registry()[name]
+    missing = [p for p in q.params if p not in SAMPLE_PARAMS]
+    assert not missing, f"{name}: add a sample value for {missing} to SAMPLE_PARAMS"
+    return {p: SAMPLE_PARAMS[p] for p in q.params}
+
+
+ANALYTIC = sorted(n for n, q in registry().items()
+                  if q.kind == "query" and q.path.parent.name not in ("ingest", "store"))
+
+
 def test_documented_columns_match_results(load):
     store, ds = load(
         """
-        order_id,customer,date,amount
-        O1,A,2024-01-02,10
-        O2,A,2024-06-01,10
-        O3,B,2023-06-01,10
+        order_id,customer,date,amount,cost,category,due_date,paid_date
+        O1,A,2024-01-02,10,6,books,2024-02-01,2024-02-03
+        O2,A,2024-06-01,10,5,music,2024-07-01,
+        O3,B,2023-06-01,10,,books,,
         """,
-        customers="customer_id,created_at\nA,2023-12-01\nL,2024-01-01\n",
-        interactions="customer_id,date,type\nA,2024-02-01,visit\n",
+        customers="customer_id,created_at,is_key_account\nA,2023-12-01,yes\nL,2024-01-01,no\n",
+        interactions="customer_id,date,type,resolved\nA,2024-02-01,visit,\nA,2024-03-01,complaint,no\n",
     )
-    p = Params().as_sql_params()
-    calls = {
-        "customer_stages": dict(dates=[date(2024, 6, 30)], **p),
-        "stage_counts": dict(dates=[date(2024, 6, 30)], **p),
-        "stage_snapshots": dict(dates=[date(2024, 1, 31), date(2024, 6, 30)], **p),
-        "stage_flow": dict(dates=[date(2024, 1, 31), date(2024, 6, 30)], **p),
-        "flow_customers": dict(dates=[date(2024, 1, 31), date(2024, 6, 30)], from_stage="first",
-                               to_stage="repeat", **p),
-        "won_back_lost_monthly": dict(as_of=date(2024, 6, 30), lost_after_days=180),
-        "last_order_date": {},
-    }
-    for name, params in calls.items():
-        df = store.db.run(name, dataset_id=ds, **params)
+    for name in ANALYTIC:
+        df = store.db.run(name, dataset_id=ds, **_sample_call(name, ds))
         assert list(df.columns) == list(registry()[name].columns), name
     views = {n: q for n, q in registry().items() if q.kind == "view"}
     with store.db.cursor(ds) as cur:
