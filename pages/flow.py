@@ -185,7 +185,8 @@ else:
 source, target = parse_band(picked)
 with st.spinner(ctx.tr("loading")):
     customers = ctx.call("crmflow.stages.flow_customers", start, end, source, target, ctx.params)
-shown = customers.assign(from_stage=customers["from_stage"].map(labels), to_stage=customers["to_stage"].map(labels))
+shown = customers.assign(from_stage=customers["from_stage"].map(labels), to_stage=customers["to_stage"].map(labels),
+                         last_order_date=pd.to_datetime(customers["last_order_date"]).dt.date)
 shown = shown.rename(columns={
     "customer_id": ctx.tr("fl_col_customer"), "from_stage": ctx.tr("fl_col_from", date=start.isoformat()),
     "to_stage": ctx.tr("fl_col_to", date=end.isoformat()), "orders": ctx.tr("fl_col_orders"),

@@ -84,4 +84,21 @@ def won_back_lost_bars(monthly: pd.DataFrame, won_label: str, lost_label: str, t
                          hovertemplate="%{x|%Y-%m}: %{customdata:,}<extra>" + lost_label + "</extra>"))
     fig.update_layout(barmode="relative")
     fig.update_xaxes(dtick="M1" if len(monthly) <= 18 else None, tickformat="%Y-%m")
+    ticks = symmetric_ticks(int(max(monthly["won_back"].max(), monthly["lost"].max(), 1)) if len(monthly) else 1)
+    fig.update_yaxes(tickvals=ticks, ticktext=[f"{abs(v):,}" for v in ticks], zeroline=True,
+                     zerolinecolor="#64748b")
     return finish(fig, title, x_title, y_title, height=height)
+
+
+def symmetric_ticks(top: int, steps: int = 3) -> list[int]:
+    """Ticks at 0 and at ± multiples of a round step (1, 2 or 5 × 10^k, at most
+    ``steps`` of them to cover ``top``), so that bars drawn downwards can be
+    labelled with positive counts."""
+    k = 0
+    while True:
+        step = next((m * 10 ** k for m in (1, 2, 5) if top <= steps * m * 10 ** k), None)
+        if step is not None:
+            break
+        k += 1
+    n = -(-max(top, 1) // step)
+    return [i * step for i in range(-n, n + 1)]

@@ -30,6 +30,7 @@ def stage_area(snapshots: pd.DataFrame, labels: dict[str, str], title: str, x_ti
             hovertemplate="%{x|%Y-%m-%d}<br>" + labels[stage] + ": %{y:,}<extra></extra>",
         ))
     fig.update_layout(hovermode="x unified")
+    fig.update_xaxes(tickformat="%Y-%m")
     fig = finish(fig, title, x_title, y_title, height=height)
     fig.update_layout(legend_traceorder="normal")
     return fig
@@ -46,6 +47,7 @@ def trend_line(trends: pd.DataFrame, column: str, title: str, x_title: str, y_ti
         hovertemplate="%{x|%Y-%m-%d}: %{y:" + value_format + "}<extra></extra>",
     ))
     fig.update_yaxes(rangemode="tozero", tickformat=value_format)
+    fig.update_xaxes(tickformat="%Y-%m")
     fig = finish(fig, title, x_title, y_title, height=height, legend=False)
     if subtitle:
         fig.update_layout(title_subtitle={"text": subtitle, "font": {"size": 14}}, margin_t=90)
