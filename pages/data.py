@@ -1,0 +1,305 @@
+"""Data: upload files (preview, column mapping, validation report, save as a
+named dataset), the stored datasets (rename, delete, demo data) and what the
+current dataset has. The logic is in crmflow.upload; this page holds layout."""
+
+import streamlit as st
+
+from crmflow import upload
+from crmflow.config import DEMO_DATASET
+from crmflow.errors import CrmflowError
+from crmflow.mapping import TABLES
+from pages.common import context, download_buttons, get_store
+
+ctx = context()
+store = get_store()
+esc = upload.escape_markdown
+NOT_USED = -1
+DATE_ORDERS = ("auto", "dmy", "mdy")
+URL_KEPT = ("lang", "lost_after_days", "loyal_orders", "loyal_window_days")
+
+st.header(ctx.tr("page_data"))
+st.write(ctx.tr("data_intro"))
+st.caption(ctx.tr("data_size_limit", mb=int(st.get_option("server.maxUploadSize"))))
+flash = st.session_state.pop("data:flash", None)
+if flash:
+    st.success(flash)
+
+
+@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+def known_customers(dataset_id: int, created_at: str) -> int:
+    return upload.known_customers(get_store().db, dataset_id)
+
+
+def table_name(table: str) -> str:
+    return ctx.tr(f"data_table_{table}")
+
+
+def show_error(line: str) -> None:
+    st.error(esc(line))
+
+
+def receive(table: str, uploaded) -> None:
+    """Keep session_state['data:files'][table] in step with the uploader: a new
+    file is saved, inspected, and its detected mapping put into the dropdowns."""
+    files = st.session_state.setdefault("data:files", {})
+    current = files.get(table)
+    if uploaded is None:
+        if current:
+            upload.discard(current.get("path"))
+            files.pop(table)
+        return
+    if current and current["file_id"] == uploaded.file_id:
+        return
+    if current:
+        upload.discard(current.get("path"))
+    entry = {"file_id": uploaded.file_id, "name": uploaded.name}
+    try:
+        with st.spinner(ctx.tr("loading")):
+            path = upload.save_upload(uploaded.getvalue(), uploaded.name)
+            entry["path"] = str(path)
+            entry["preview"] = upload.inspect_file(path, table, file_name=uploaded.name)
+    except CrmflowError as exc:
+        entry["error"] = exc.line()
+    files[table] = entry
+    if "preview" in entry:
+        for field, column in upload.default_choices(entry["preview"]).items():
+            st.session_state[f"data:map:{table}:{field}"] = NOT_USED if column is None else column
+    if table == "transactions":
+        st.session_state["data:name"] = upload.name_from_file(uploaded.name)
+
+
+def show_report(reports, rejected) -> None:
+    """The validation report of a dry run or a save."""
+    for report in reports:
+        st.markdown("**" + ctx.tr("data_report_table", table=table_name(report.table), read=report.rows_read,
+                                  loaded=report.rows_loaded, rejected=report.rows_rejected) + "**")
+        left, middle, right = st.columns(3)
+        left.metric(ctx.tr("data_metric_read"), f"{report.rows_read:,}")
+        middle.metric(ctx.tr("data_metric_loaded"), f"{report.rows_loaded:,}")
+        right.metric(ctx.tr("data_metric_rejected"), f"{report.rows_rejected:,}")
+        mapping = upload.mapping_frame(report, ctx.lang).rename(
+            columns={"field": ctx.tr("data_col_field"), "column": ctx.tr("data_col_column")})
+        st.caption(ctx.tr("data_report_mapping"))
+        st.dataframe(mapping, hide_index=True, key=f"data:report_mapping:{report.table}")
+        if report.unused_columns:
+            st.caption(ctx.tr("data_report_unused", columns=esc(", ".join(map(str, report.unused_columns)))))
+        if report.date_formats:
+            st.caption(ctx.tr("data_report_dates", formats=esc(", ".join(
+                f"{ctx.tr(f'data_field_{f}')} {fmt}" for f, fmt in report.date_formats.items()))))
+        if report.rejected_by_reason:
+            reasons = upload.reasons_frame(report, ctx.lang).rename(
+                columns={"reason": ctx.tr("data_col_reason"), "rows": ctx.tr("data_col_rows")})
+            st.dataframe(reasons, hide_index=True, key=f"data:report_reasons:{report.table}")
+        for warning in report.warnings:
+            st.warning(esc(warning))
+    if len(rejected):
+        st.markdown("**" + ctx.tr("data_rejected_heading") + "**")
+        frame = upload.rejected_frame(rejected, ctx.lang)
+        frame["source"] = [table_name(s) for s in frame["source"]]
+        frame = frame.rename(columns={"source": ctx.tr("data_col_table"), "row_number": ctx.tr("data_col_row_number"),
+                                      "reason": ctx.tr("data_col_reason"), "raw": ctx.tr("data_col_raw")})
+        st.dataframe(frame.head(200), hide_index=True, key="data:rejected_rows")
+        download_buttons(ctx, frame, "rejected-rows", "data:rejected")
+    else:
+        st.caption(ctx.tr("data_no_rejected"))
+
+
+def overview_params(name: str) -> dict:
+    """The URL of the overview on dataset ``name``: language and definitions kept,
+    filters and as-of date dropped (they belong to the old dataset)."""
+    params = {k: st.query_params.get_all(k) for k in URL_KEPT if k in st.query_params}
+    params["dataset"] = name
+    return params
+
+
+# ----------------------------------------------------------------------------- 1. upload
+st.subheader(ctx.tr("data_upload_heading"))
+for column, table in zip(st.columns(len(TABLES)), TABLES):
+    with column:
+        uploaded = st.file_uploader(ctx.tr(f"data_upload_{table}"), type=list(upload.ACCEPTED_TYPES),
+                                    key=f"data:upload:{table}", help=ctx.tr("data_upload_help"))
+    receive(table, uploaded)
+
+files = st.session_state.get("data:files", {})
+previews = {t: files[t]["preview"] for t in TABLES if t in files and "preview" in files[t]}
+
+# ----------------------------------------------------------------------------- 2. preview
+if files:
+    st.subheader(ctx.tr("data_preview_heading"))
+    for table in TABLES:
+        entry = files.get(table)
+        if not entry:
+            continue
+        st.markdown("**" + ctx.tr("data_file", table=table_name(table), name=esc(entry["name"])) + "**")
+        if "error" in entry:
+            show_error(entry["error"])
+            continue
+        preview = entry["preview"]
+        st.caption(upload.describe(preview, ctx.lang))
+        st.dataframe(preview.rows, hide_index=True, width="stretch", key=f"data:preview:{table}")
+        if preview.problem:
+            st.warning(esc(preview.problem))
+
+# ----------------------------------------------------------------------------- 3. mapping
+choices: dict[str, dict[str, int | None]] = {}
+preference = None
+if previews:
+    st.subheader(ctx.tr("data_mapping_heading"))
+    st.caption(ctx.tr("data_mapping_caption"))
+    for table, preview in previews.items():
+        st.markdown("**" + table_name(table) + "**")
+        labels = preview.column_labels
+        options = [NOT_USED, *range(len(labels))]
+        grid = st.columns(4)
+        picked: dict[str, int | None] = {}
+        for n, field in enumerate(upload.fields(table)):
+            key = f"data:map:{table}:{field}"
+            if st.session_state.get(key) not in options:
+                detected = preview.detected.get(field)
+                st.session_state[key] = NOT_USED if detected is None else detected
+            label = ctx.tr(f"data_field_{field}")
+            if field in upload.required(table):
+                label = ctx.tr("data_required_mark", field=label)
+            with grid[n % 4]:
+                value = st.selectbox(label, options, key=key,
+                                     format_func=lambda i, labels=labels: ctx.tr("data_not_used") if i < 0 else labels[i])
+            picked[field] = None if value < 0 else int(value)
+        choices[table] = picked
+    date_order = st.selectbox(ctx.tr("data_date_order"), DATE_ORDERS, key="data:date_order",
+                              format_func=lambda k: ctx.tr(f"data_date_{k}"))
+    preference = None if date_order == "auto" else date_order
+
+# ----------------------------------------------------------------------------- 4. check and save
+st.subheader(ctx.tr("data_check_heading"))
+if "transactions" not in previews:
+    st.info(ctx.tr("data_need_transactions"))
+else:
+    signature = (tuple((t, files[t]["file_id"]) for t in previews),
+                 tuple((t, tuple(sorted(c.items()))) for t, c in sorted(choices.items())), preference)
+
+    def plans() -> list:
+        return [upload.plan(previews[t], choices[t]) for t in previews]
+
+    if st.button(ctx.tr("data_check"), key="data:check"):
+        try:
+            with st.spinner(ctx.tr("loading")):
+                st.session_state["data:check_result"] = (signature, upload.check(plans(), preference), None)
+        except CrmflowError as exc:
+            st.session_state["data:check_result"] = (signature, None, exc.line())
+    checked = st.session_state.get("data:check_result")
+    if checked is not None:
+        if checked[0] != signature:
+            st.info(ctx.tr("data_check_stale"))
+        elif checked[2] is not None:
+            show_error(checked[2])
+        else:
+            result = checked[1]
+            first = result.reports[0]
+            st.success(ctx.tr("data_check_ok", loaded=first.rows_loaded, read=first.rows_read))
+            show_report(result.reports, result.rejected)
+
+    name = st.text_input(ctx.tr("data_name"), key="data:name", max_chars=100)
+    exists = name.strip() in store.names()
+    replace = False
+    if exists:
+        if name.strip() != st.session_state.get("data:saved"):  # not news right after saving it
+            st.warning(ctx.tr("data_name_exists"))
+        replace = st.checkbox(ctx.tr("data_replace"), key="data:replace")
+    if st.button(ctx.tr("data_save"), key="data:save", type="primary"):
+        try:
+            with st.spinner(ctx.tr("loading")):
+                saved = upload.save(store, name, plans(), date_preference=preference, replace=replace)
+            ds = saved.dataset
+            st.session_state["data:saved"] = ds.name
+            st.session_state["data:flash"] = ctx.tr("data_saved", transactions=ds.n_transactions,
+                                                    customers=known_customers(ds.dataset_id, str(ds.created_at)),
+                                                    interactions=ds.n_interactions, rejected=ds.n_rejected)
+            st.session_state.pop("data:check_result", None)
+            st.rerun()
+        except CrmflowError as exc:
+            show_error(exc.line())
+
+saved_name = st.session_state.get("data:saved")
+if saved_name and saved_name in store.names():
+    st.write(ctx.tr("data_saved_name", name=esc(saved_name)))
+    if st.button(ctx.tr("data_open_overview"), key="data:open_overview", type="primary"):
+        st.switch_page("pages/overview.py", query_params=overview_params(saved_name))
+
+# ----------------------------------------------------------------------------- stored datasets
+st.divider()
+st.subheader(ctx.tr("data_stored_heading"))
+listing = upload.dataset_list(store, customers=known_customers)
+shown = listing.rename(columns={"name": ctx.tr("data_col_name"), "transactions": ctx.tr("data_col_transactions"),
+                                "customers": ctx.tr("data_col_customers"),
+                                "interactions": ctx.tr("data_col_interactions"),
+                                "rejected": ctx.tr("data_col_rejected"), "created_at": ctx.tr("data_col_created")})
+st.dataframe(shown, hide_index=True, width="stretch", key="data:datasets")
+names = list(listing["name"])
+if DEMO_DATASET not in names:
+    st.info(ctx.tr("data_demo_missing"))
+    if st.button(ctx.tr("data_demo_recreate"), key="data:demo"):
+        with st.spinner(ctx.tr("loading")):
+            store.ensure_demo()
+        st.session_state["data:flash"] = ctx.tr("data_demo_created")
+        st.rerun()
+else:
+    st.caption(ctx.tr("data_demo_note"))
+
+if names:
+    if "data:manage_next" in st.session_state:
+        st.session_state["data:manage"] = st.session_state.pop("data:manage_next")
+    if st.session_state.get("data:manage") not in names:
+        st.session_state["data:manage"] = ctx.dataset.name if ctx.dataset.name in names else names[0]
+    manage = st.selectbox(ctx.tr("data_manage"), names, key="data:manage")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    new_name = left.text_input(ctx.tr("data_rename_to"), key="data:rename_to", max_chars=100)
+    if right.button(ctx.tr("data_rename"), key="data:rename", width="stretch"):
+        try:
+            renamed = store.rename(manage, new_name)
+            if manage == ctx.dataset.name:
+                st.query_params["dataset"] = renamed.name
+            if st.session_state.get("data:saved") == manage:
+                st.session_state["data:saved"] = renamed.name
+            st.session_state["data:manage_next"] = renamed.name
+            st.session_state["data:flash"] = ctx.tr("data_renamed", name=esc(renamed.name))
+            st.rerun()
+        except CrmflowError as exc:
+            show_error(exc.line())
+    if st.button(ctx.tr("data_delete"), key="data:delete"):
+        st.session_state["data:confirm_delete"] = manage
+    if st.session_state.get("data:confirm_delete") == manage:
+        st.warning(ctx.tr("data_delete_confirm", name=esc(manage)))
+        yes, no = st.columns(2)
+        if yes.button(ctx.tr("data_delete_yes"), key="data:delete_yes", type="primary", width="stretch"):
+            try:
+                store.delete(manage)
+                if not store.names():  # the dashboard always has a dataset to show
+                    store.ensure_demo()
+                if manage == ctx.dataset.name and "dataset" in st.query_params:
+                    del st.query_params["dataset"]
+                st.session_state.pop("data:confirm_delete", None)
+                st.session_state["data:flash"] = ctx.tr("data_deleted", name=esc(manage))
+                st.rerun()
+            except CrmflowError as exc:
+                show_error(exc.line())
+        if no.button(ctx.tr("data_delete_cancel"), key="data:delete_cancel", width="stretch"):
+            st.session_state.pop("data:confirm_delete", None)
+            st.rerun()
+    stored = listing[listing["name"] == manage]
+    if len(stored) and int(stored["rejected"].iloc[0]) > 0:
+        st.markdown("**" + ctx.tr("data_stored_rejected") + "**")
+        frame = upload.rejected_frame(store.rejected_rows(manage), ctx.lang)
+        frame["source"] = [table_name(s) for s in frame["source"]]
+        frame = frame.rename(columns={"source": ctx.tr("data_col_table"), "row_number": ctx.tr("data_col_row_number"),
+                                      "reason": ctx.tr("data_col_reason"), "raw": ctx.tr("data_col_raw")})
+        download_buttons(ctx, frame, f"rejected-rows-{int(stored.index[0])}", "data:stored_rejected")
+
+# ----------------------------------------------------------------------------- current dataset coverage
+st.divider()
+st.subheader(ctx.tr("data_coverage_heading"))
+st.caption(ctx.tr("data_coverage_caption", name=esc(ctx.dataset.name)))
+coverage = upload.coverage_frame(ctx.coverage, ctx.lang)
+coverage["present"] = ["✅" if p else "—" for p in coverage["present"]]
+st.dataframe(coverage.rename(columns={"item": ctx.tr("data_col_item"), "present": ctx.tr("data_col_present"),
+                                      "rows": ctx.tr("data_col_rows"), "unlocks": ctx.tr("data_col_unlocks")}),
+             hide_index=True, width="stretch", key="data:coverage")
