@@ -1,0 +1,131 @@
+"""Churn warnings (SPEC §3.3): who is about to leave, how much value leaves
+with them and why, in words; the risk distribution; a call list to download.
+Layout only: the list is crmflow.churn.churn_warnings (the numbers of
+`crmflow churn`), the rest comes from crmflow.account_view."""
+
+import streamlit as st
+
+from crmflow.account_view import (
+    by_owner,
+    call_list,
+    churn_headline,
+    compact,
+    display_name,
+    link_params,
+    owner_options,
+    reasons_in,
+    translate_columns,
+)
+from crmflow.charts.churn import risk_histogram
+from crmflow.churn import AT_RISK_SCORE, risk_distribution
+from crmflow.errors import CrmflowError
+from pages.common import context, download_buttons, need, show_chart
+
+ctx = context()
+st.header(ctx.tr("page_churn"))
+st.caption(ctx.tr("cp_intro", as_of=ctx.as_of.isoformat(), days=ctx.params.lost_after_days))
+
+# ---------------------------------------------------------------- page controls (kept in the URL)
+left, right = st.columns([3, 2], vertical_alignment="bottom")
+with right:
+    show_all = st.toggle(ctx.tr("cp_show_all"), value=st.query_params.get("all") == "1", key="churn:all",
+                         help=ctx.tr("cp_show_all_help", threshold=AT_RISK_SCORE))
+if show_all:
+    st.query_params["all"] = "1"
+elif "all" in st.query_params:
+    del st.query_params["all"]
+
+try:
+    with st.spinner(ctx.tr("loading")):
+        everyone = ctx.call("crmflow.churn.churn_warnings", ctx.as_of, ctx.params, include_all=True)
+        listed = everyone if show_all else ctx.call("crmflow.churn.churn_warnings", ctx.as_of, ctx.params)
+        people = ctx.call("crmflow.account_view.directory", ctx.as_of)
+except CrmflowError as exc:
+    st.error(exc.line())
+    st.stop()
+
+if everyone.empty:
+    st.info(ctx.tr("cp_empty", as_of=ctx.as_of.isoformat()))
+    st.stop()
+
+owners: list[str] = []
+with left:
+    options = owner_options(everyone)
+    if any(options):
+        wanted = [o for o in st.query_params.get_all("call_owner") if o in options]
+        owners = st.multiselect(ctx.tr("cp_owner"), options, default=wanted, key="churn:owner",
+                                format_func=lambda o: o or ctx.tr("cp_owner_none"),
+                                placeholder=ctx.tr("filter_all"), help=ctx.tr("cp_owner_help"))
+        if owners:
+            st.query_params["call_owner"] = owners
+        elif "call_owner" in st.query_params:
+            del st.query_params["call_owner"]
+    else:
+        need(ctx, "owner", "cp_unlock_owner")
+
+listed = by_owner(listed, owners)
+shown_all = by_owner(everyone, owners)
+
+# ---------------------------------------------------------------- headline
+head = churn_headline(listed)
+value = compact(head.value_at_risk, ctx.lang)
+suffix = "_all" if show_all else ""
+if head.customers == 0:
+    st.success(ctx.tr("cp_none_owner") if owners else ctx.tr("cp_none", as_of=ctx.as_of.isoformat(),
+                                                               threshold=AT_RISK_SCORE))
+else:
+    if head.customers > head.top and head.top_share is not None:
+        st.subheader(ctx.tr(f"cp_headline{suffix}", customers=head.customers, value=value, share=head.top_share,
+                            top=head.top))
+    else:
+        st.subheader(ctx.tr(f"cp_headline{suffix}_short", customers=head.customers, value=value))
+    cards = st.columns(4)
+    cards[0].metric(ctx.tr(f"cp_metric_customers{suffix}"), f"{head.customers:,}", border=True)
+    cards[1].metric(ctx.tr("cp_metric_value"), value, border=True,
+                    help=ctx.tr("cp_metric_value_help", value=head.value_at_risk))
+    cards[2].metric(ctx.tr("cp_metric_expected"), compact(head.expected_value, ctx.lang), border=True)
+    cards[3].metric(ctx.tr("cp_metric_top", top=head.top),
+                    "–" if head.top_share is None else f"{head.top_share:.0%}", border=True,
+                    help=ctx.tr("cp_metric_top_help", top=head.top))
+
+    # ------------------------------------------------------------ the list
+    table = call_list(listed, people, ctx.lang)
+    table["name"] = [display_name(c, n) for c, n in zip(table["customer_id"], table["name"])]
+    table["reasons"] = [" · ".join(rs) for rs in reasons_in(listed, ctx.lang)]
+    view = table[["name", "customer_id", "stage", "risk_score", "probability_leave", "value_at_risk", "owner",
+                  "reasons", "days_since_last_order"]]
+    labels = {c: ctx.tr(f"cp_col_{c}") for c in view.columns}
+    event = st.dataframe(
+        view.rename(columns=labels), hide_index=True, width="stretch", key="churn:table",
+        on_select="rerun", selection_mode="single-row",
+        column_config={
+            labels["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%d"),
+            labels["probability_leave"]: st.column_config.NumberColumn(format="percent"),
+            labels["value_at_risk"]: st.column_config.NumberColumn(format="localized"),
+            labels["reasons"]: st.column_config.TextColumn(width="large"),
+            labels["days_since_last_order"]: st.column_config.NumberColumn(format="%d"),
+        })
+    st.caption(ctx.tr("cp_table_caption"))
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        customer = str(view["customer_id"].iloc[rows[0]])
+        items = [(k, v) for k in st.query_params for v in st.query_params.get_all(k)]
+        st.switch_page("pages/account.py", query_params=link_params(items, customer))
+
+    need(ctx, "interactions", "cp_unlock_interactions")
+    need(ctx, "due_date", "cp_unlock_due_date")
+
+    # ------------------------------------------------------------ call list
+    st.subheader(ctx.tr("cp_call_list"))
+    st.caption(ctx.tr("cp_call_list_caption"))
+    download_buttons(ctx, translate_columns(call_list(listed, people, ctx.lang), "cp_col_", ctx.lang),
+                     f"call-list-{ctx.as_of}", "churn:call_list")
+
+# ---------------------------------------------------------------- risk distribution
+st.subheader(ctx.tr("cp_distribution"))
+distribution = risk_distribution(shown_all)
+at_risk = int((shown_all["risk_score"].astype(int) >= AT_RISK_SCORE).sum()) if len(shown_all) else 0
+title = ctx.tr("cp_dist_title", at_risk=at_risk, total=len(shown_all), threshold=AT_RISK_SCORE)
+show_chart(ctx, risk_histogram(distribution, title, ctx.tr("cp_dist_x"), ctx.tr("cp_dist_y"), AT_RISK_SCORE,
+                               ctx.tr("cp_dist_threshold", threshold=AT_RISK_SCORE)), "churn-risk-distribution")
+st.caption(ctx.tr("cp_dist_caption"))
