@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list every customer who is not lost, not only those at risk (risk score 50 or more)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
 
+    p = sub.add_parser("report", help="write the meeting report (HTML or PowerPoint, by the --out extension)")
+    _report_options(p)
+
     p = sub.add_parser("demo", help="write the demo data as CSV files (or store it with --store)")
     p.add_argument("--out", metavar="DIR", default="data/demo")
     p.add_argument("--store", action="store_true", help="store it as the dataset 'demo' instead")
@@ -578,6 +581,49 @@ COMMANDS = {"clv": cmd_clv, "stages": cmd_stages, "flow": cmd_flow, "ingest": cm
 
 COMMANDS.update({"health": cmd_health, "matrix": cmd_matrix})
 COMMANDS.update({"churn": cmd_churn})
+
+
+def _report_options(p: argparse.ArgumentParser) -> None:
+    d = Params()
+    _source_options(p)
+    p.add_argument("--out", required=True, metavar="PATH", help="the report file: .html or .pptx")
+    p.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
+                   help="the date D (default: the last order date in the data)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the report (default en)")
+    p.add_argument("--lost-after-days", type=_positive_int, default=d.lost_after_days, metavar="N")
+    p.add_argument("--loyal-orders", type=_positive_int, default=d.loyal_orders, metavar="N")
+    p.add_argument("--loyal-window-days", type=_positive_int, default=d.loyal_window_days, metavar="N")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from crmflow import report
+    from crmflow.stages import resolve_as_of
+
+    out = Path(args.out)
+    fmt = report.format_for(out)
+    if not out.parent.is_dir():
+        raise CrmflowError(f"Cannot write {out}: the folder {out.parent} does not exist", "Create it first")
+    if fmt == "pptx" and report.chromium_path() is None:
+        raise CrmflowError("Cannot write the PowerPoint report: Chromium is not installed", report.CHROMIUM_HINT)
+    params = _params(args)
+    with open_source(args) as src:
+        db = src.store.db
+        as_of = resolve_as_of(db, src.dataset_id, args.as_of)
+        slides = report.build_slides(db, src.dataset_id, as_of, params, args.lang)
+        info = report.report_info(db, src.dataset_id, src.name, as_of, params, args.lang)
+    data = report.render(slides, info, fmt)
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise CrmflowError(f"Cannot write {out}: {exc.strerror or exc}", "Choose another --out path") from None
+    for slide in slides:
+        if slide.failed:
+            print(f"crmflow: note: slide {slide.key!r}: {slide.message}", file=sys.stderr)
+    print(f"Wrote {out} ({len(slides)} slides, as of {as_of.isoformat()}, {len(data) / 1e6:.1f} MB).")
+    return 0
+
+
+COMMANDS.update({"report": cmd_report})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

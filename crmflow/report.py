@@ -1,0 +1,737 @@
+"""The meeting report (SPEC §3 "Meeting use"): the main views for one as-of
+date as a list of slides, written as one self-contained HTML file or as a
+PowerPoint deck, and shown one per screen by the dashboard's presentation mode.
+
+A :class:`Slide` is a finding (its title), a Plotly figure built by the same
+chart builders the dashboard uses (``crmflow.charts.*``), and optionally a
+caption, bullets and a small table. :func:`build_slide` makes one slide from
+the data, :func:`build_slides` all of them (:data:`SLIDE_KEYS`); a slide whose
+data is missing says what to upload instead, and a slide that fails for any
+other reason says so without breaking the report.
+
+Writers
+    :func:`write_html` -- one file that opens offline: plotly.js is embedded
+    once, inline; a title page with the dataset, the as-of date, the
+    definitions and filters used and the time it was generated; one section
+    per slide; print-friendly CSS. Every piece of user text (dataset and
+    customer names) is HTML-escaped.
+
+    :func:`write_pptx` -- 16:9, a title slide, then one slide per view with
+    the finding as title and the chart as a PNG rendered by kaleido (which
+    needs Chromium; without it a :class:`CrmflowError` says how to install it).
+
+This module never imports streamlit; the pages call it through ``ctx.call``.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import os
+import shutil
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from crmflow.config import STAGES, STAGES_WITH_NONE, Params
+from crmflow.db import Database, Scope
+from crmflow.errors import CrmflowError
+from crmflow.filters import Filters
+from crmflow.i18n import DEFAULT_LANGUAGE, t
+
+log = logging.getLogger(__name__)
+
+#: The slides of the report, in the order they are shown.
+SLIDE_KEYS = ("kpis", "stages", "flow", "pareto", "segments", "cohorts", "clv", "backtest")
+#: Report file formats (by the output file's extension).
+FORMATS = ("html", "pptx")
+#: Months of stage snapshots on the "stages over time" slide.
+TREND_MONTHS = 24
+#: Days between the comparison date and D on the KPI slide.
+KPI_COMPARE_DAYS = 90
+#: Most recent cohorts drawn on the cohort slide (the headline uses them all).
+COHORT_ROWS = 24
+#: Rows of a slide's table.
+TABLE_ROWS = 10
+DEFAULT_PARAMS = Params()
+NO_FILTERS = Filters()
+
+
+# --------------------------------------------------------------------------- slides
+@dataclass
+class Slide:
+    """One screen of the report: the finding, its chart and a few words."""
+
+    key: str
+    section: str  # the view it comes from, translated (e.g. "Overview")
+    title: str  # the finding, with its numbers
+    figure: go.Figure | None = None
+    caption: str = ""
+    bullets: tuple[str, ...] = ()
+    table: pd.DataFrame | None = None  # display labels as columns, text cells
+    message: str | None = None  # what is missing (what to upload), or why the slide failed
+    failed: bool = False  # True only for an unexpected error (a bug), not for missing data
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    db: Database
+    scope: int | Scope
+    as_of: date
+    params: Params
+    lang: str
+
+    def tr(self, key: str, **values: object) -> str:
+        return t(key, self.lang, **values)
+
+    def labels(self) -> dict[str, str]:
+        return {s: self.tr(f"stage_{s}") for s in STAGES_WITH_NONE}
+
+    def first(self) -> date:
+        from crmflow.stages import data_range
+
+        return data_range(self.db, self.scope)[0]
+
+
+def _dataset_id(scope: int | Scope) -> int:
+    return scope.dataset_id if isinstance(scope, Scope) else int(scope)
+
+
+def _table(rows: Sequence[Sequence[object]], columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame([[("" if v is None else str(v)) for v in row] for row in rows], columns=list(columns))
+
+
+def _section(inp: _Inputs, key: str) -> str:
+    return inp.tr({"kpis": "page_overview", "stages": "page_overview", "flow": "page_flow",
+                   "pareto": "page_overview", "churn": "page_churn", "risk": "page_churn",
+                   "accounts": "page_key_accounts", "matrix": "page_key_accounts", "segments": "page_segments",
+                   "cohorts": "page_segments", "clv": "page_segments", "backtest": "page_segments"}[key])
+
+
+def _missing(inp: _Inputs, key: str, title: str, message: str) -> Slide:
+    return Slide(key, _section(inp, key), title, message=message)
+
+
+# ---------------------------------------------------------------- overview
+def _slide_kpis(inp: _Inputs) -> Slide:
+    from crmflow.charts import stage_bar
+    from crmflow.overview import overview_kpis, relative_change
+
+    since = inp.as_of - timedelta(days=KPI_COMPARE_DAYS)
+    k = overview_kpis(inp.db, inp.scope, inp.as_of, since, inp.params)
+    labels = inp.labels()
+    total = sum(k.counts.values())
+    if total == 0:
+        return _missing(inp, "kpis", inp.tr("rep_heading_kpis"), inp.tr("empty_data"))
+    top = max(STAGES, key=lambda s: (k.counts[s], -STAGES.index(s)))
+    title = inp.tr("overview_counts_title", top_stage=labels[top], top_count=k.counts[top], total=total,
+                   as_of=inp.as_of.isoformat())
+    fig = stage_bar(k.counts, labels, title, inp.tr("ov_axis_customers"))
+    change = relative_change(k.revenue_12m, k.revenue_prev_12m)
+    bullets = [inp.tr("rep_kpi_revenue", value=k.revenue_12m) if change is None else
+               inp.tr("rep_kpi_revenue_change", value=k.revenue_12m, change=change)]
+    rate = k.repeat.rate
+    bullets.append(inp.tr("rep_kpi_repeat_none") if rate is None else
+                   inp.tr("rep_kpi_repeat", rate=rate, repeat=k.repeat.repeat_buyers, buyers=k.repeat.buyers))
+    bullets.append(inp.tr("rep_kpi_won_lost", days=KPI_COMPARE_DAYS, won=k.won_back, lost=k.lost))
+    table = _table([(labels[s], f"{k.counts[s]:,}", f"{k.delta(s):+,}") for s in STAGES],
+                   (inp.tr("stage"), inp.tr("customers"), inp.tr("rep_col_change", date=since.isoformat())))
+    return Slide("kpis", _section(inp, "kpis"), title, fig, inp.tr("rep_kpis_caption", as_of=inp.as_of.isoformat()),
+                 tuple(bullets), table)
+
+
+def _slide_stages(inp: _Inputs) -> Slide:
+    from crmflow.charts.overview import stage_area
+    from crmflow.overview import largest_stage_change, trend_start
+    from crmflow.stages import stage_snapshots
+
+    start = trend_start(inp.as_of, inp.first(), str(TREND_MONTHS))
+    snapshots = stage_snapshots(inp.db, inp.scope, start, inp.as_of, inp.params)
+    labels = inp.labels()
+    change = largest_stage_change(snapshots)
+    if change is None:
+        title = inp.tr("ov_stages_title_single", as_of=inp.as_of.isoformat())
+    else:
+        title = inp.tr("ov_stages_title", stage=labels[change.name], start_count=int(change.start),
+                       end_count=int(change.end), start=change.start_date.isoformat(),
+                       end=change.end_date.isoformat())
+    fig = stage_area(snapshots, labels, title, inp.tr("ov_axis_month_end"), inp.tr("ov_axis_customers"))
+    return Slide("stages", _section(inp, "stages"), title, fig,
+                 inp.tr("rep_stages_caption", start=start.isoformat(), end=inp.as_of.isoformat()))
+
+
+def _slide_flow(inp: _Inputs) -> Slide:
+    from crmflow.charts.flow import sankey
+    from crmflow.stages import flow
+    from crmflow.transitions import default_start, flow_summary
+
+    start = default_start(inp.first(), inp.as_of)
+    frame = flow(inp.db, inp.scope, start, inp.as_of, inp.params)
+    if frame.empty or int(frame["customers"].sum()) == 0:
+        return _missing(inp, "flow", inp.tr("rep_heading_flow"), inp.tr("empty_data"))
+    s = flow_summary(frame)
+    title = inp.tr("fl_sankey_title", start=start.isoformat(), end=inp.as_of.isoformat(), gained=s.gained,
+                   lost=s.became_lost, won_back=s.won_back)
+    bullets = (f"{inp.tr('fl_gained')}: {s.gained:,}", f"{inp.tr('fl_became_lost')}: {s.became_lost:,}",
+               f"{inp.tr('fl_won_back')}: {s.won_back:,}",
+               inp.tr("rep_flow_active", start=s.active_start, end=s.active_end))
+    return Slide("flow", _section(inp, "flow"), title, sankey(frame, inp.labels(), title),
+                 inp.tr("fl_sankey_caption"), bullets)
+
+
+def _slide_pareto(inp: _Inputs) -> Slide:
+    from crmflow.analytics import pareto, pareto_headline
+    from crmflow.charts.overview import pareto_curve
+
+    curve = pareto(inp.db, inp.scope, inp.as_of, "revenue")
+    head = pareto_headline(curve)
+    if head.top20_share is None:
+        return _missing(inp, "pareto", inp.tr("rep_heading_pareto"), inp.tr("ov_pareto_empty_revenue"))
+    title = inp.tr("pareto_headline_revenue", share=head.top20_share)
+    marker = inp.tr("ov_pareto_marker", customers=head.top20_customers, share=head.top20_share)
+    fig = pareto_curve(curve, title, inp.tr("ov_axis_customer_share"), inp.tr("ov_axis_cumulative_revenue"),
+                       top_customers=head.top20_customers, top_share=head.top20_share, marker_label=marker)
+    caption = inp.tr("ov_bottom30_revenue", customers=head.bottom30_customers, share=head.bottom30_share)
+    return Slide("pareto", _section(inp, "pareto"), title, fig, caption)
+
+
+# ---------------------------------------------------------------- segments
+def _slide_segments(inp: _Inputs) -> Slide:
+    from crmflow.analytics import rfm_segments_summary, segments
+    from crmflow.charts.segments import segment_treemap
+    from crmflow.segments_table import segment_headline, top_revenue_segment
+
+    summary = rfm_segments_summary(inp.db, inp.scope, inp.as_of)
+    names = {s: inp.tr(f"segment_{s}") for s in segments()}
+    headline = segment_headline(summary)
+    if headline is None:
+        return _missing(inp, "segments", inp.tr("rep_heading_segments"),
+                        inp.tr("seg_empty", as_of=inp.as_of.isoformat()))
+    top = top_revenue_segment(summary)
+    if top is not None:
+        title = inp.tr("seg_treemap_title", segment=names[top.segment], revenue_share=top.revenue_share,
+                       customer_share=top.customer_share)
+    else:
+        title = inp.tr("seg_title_no_revenue", segment=names[headline.segment], customers=headline.customers,
+                       customer_share=headline.customer_share)
+    fig = segment_treemap(summary, names, inp.tr("seg_tile"), inp.tr("seg_tile_no_revenue"), title,
+                          inp.tr("seg_colour_revenue_share"), inp.tr("seg_colour_mean_monetary"))
+    rows = summary[summary["customers"] > 0].sort_values("customers", ascending=False).head(TABLE_ROWS)
+    table = _table([(names[r.segment], f"{int(r.customers):,}",
+                     "–" if pd.isna(r.revenue_share) else f"{float(r.revenue_share):.0%}")
+                    for r in rows.itertuples(index=False)],
+                   (inp.tr("seg_col_segment"), inp.tr("seg_col_customers"), inp.tr("seg_col_revenue_share")))
+    return Slide("segments", _section(inp, "segments"), title, fig,
+                 inp.tr("seg_table_caption", as_of=inp.as_of.isoformat()), table=table)
+
+
+def _slide_cohorts(inp: _Inputs) -> Slide:
+    from crmflow.analytics import cohort_matrix, cohort_retention
+    from crmflow.charts.segments import cohort_heatmap
+    from crmflow.segments_table import cohort_headline
+
+    cohorts = cohort_retention(inp.db, inp.scope, inp.as_of)
+    if cohorts.empty:
+        return _missing(inp, "cohorts", inp.tr("rep_heading_cohorts"), inp.tr("seg_cohort_empty"))
+    month1 = cohort_headline(cohorts, inp.as_of, "retention")
+    title = inp.tr("seg_cohort_title_none") if month1 is None else inp.tr("seg_cohort_title_retention",
+                                                                           share=month1)
+    matrix = cohort_matrix(cohorts, "retention")
+    shown = matrix.iloc[-COHORT_ROWS:]
+    shown = shown.loc[:, shown.notna().any(axis=0)]
+    fig = cohort_heatmap(shown, title, inp.tr("seg_cohort_x"), inp.tr("seg_cohort_y"),
+                         inp.tr("seg_cohort_colour_retention"), percent=True)
+    caption = inp.tr("seg_cohort_caption")
+    if len(matrix) > len(shown):
+        caption = inp.tr("rep_cohorts_shown", shown=len(shown), total=len(matrix)) + " " + caption
+    return Slide("cohorts", _section(inp, "cohorts"), title, fig, caption)
+
+
+def _slide_clv(inp: _Inputs) -> Slide:
+    from crmflow.charts.segments import value_histogram
+    from crmflow.segments_table import segment_view, value_concentration
+
+    view = segment_view(inp.db, inp.scope, inp.as_of, inp.params)
+    if not view.has_model:
+        return _missing(inp, "clv", inp.tr("rep_heading_clv"), inp.tr("seg_clv_unavailable", reason=view.error))
+    values = view.customers["expected_value"].dropna()
+    conc = value_concentration(values)
+    if conc.top10_share is not None:
+        title = inp.tr("seg_clv_title", share=conc.top10_share, total=conc.total)
+    else:
+        title = inp.tr("seg_clv_title_zero", total=conc.total)
+    fig = value_histogram(values, title, inp.tr("seg_clv_x"), inp.tr("seg_clv_y"))
+    bullets = [f"{inp.tr('seg_clv_metric_total')}: {conc.total:,.0f}",
+               f"{inp.tr('seg_clv_metric_median')}: {conc.median:,.0f}",
+               f"{inp.tr('seg_clv_metric_alive')}: {view.customers['p_alive'].mean():.0%}"]
+    bullets += [note.text(inp.lang) for note in view.notes if note.key != "seg_clv_note_converged"]
+    return Slide("clv", _section(inp, "clv"), title, fig, inp.tr("seg_clv_caption", as_of=inp.as_of.isoformat()),
+                 tuple(bullets))
+
+
+def _slide_backtest(inp: _Inputs) -> Slide:
+    from crmflow.charts.segments import backtest_bars
+    from crmflow.segments_table import backtest_view
+
+    bt = backtest_view(inp.db, inp.scope, inp.as_of)
+    if bt.result is None:
+        return _missing(inp, "backtest", inp.tr("rep_heading_backtest"), inp.tr("seg_bt_unavailable", reason=bt.error))
+    res = bt.result
+    title = inp.tr("seg_bt_title", predicted=res["predicted_orders"], actual=res["actual_orders"],
+                   days=res["holdout_days"])
+    fig = backtest_bars(bt.by_decile, inp.tr("seg_bt_predicted"), inp.tr("seg_bt_actual"), title,
+                        inp.tr("seg_bt_x"), inp.tr("seg_bt_y"))
+    bullets = (f"{inp.tr('seg_bt_metric_predicted')}: {res['predicted_orders']:,.0f}",
+               f"{inp.tr('seg_bt_metric_actual')}: {res['actual_orders']:,}",
+               f"{inp.tr('seg_bt_metric_mae')}: {res['mean_absolute_error']:,.2f}",
+               inp.tr(f"seg_bt_verdict_{bt.verdict or 'none'}"))
+    caption = inp.tr("seg_bt_caption", calibration_end=res["calibration_end"], holdout_end=res["holdout_end"],
+                     customers=res["customers"])
+    return Slide("backtest", _section(inp, "backtest"), title, fig, caption, bullets)
+
+
+_BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
+    "kpis": _slide_kpis, "stages": _slide_stages, "flow": _slide_flow, "pareto": _slide_pareto,
+    "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
+}
+
+
+def slide_heading(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A short name of a slide (for a table of contents or a failed slide)."""
+    return t(f"rep_heading_{key}", lang)
+
+
+def build_slide(db: Database, dataset_id: int | Scope, key: str, as_of: date, params: Params = DEFAULT_PARAMS,
+                lang: str = DEFAULT_LANGUAGE) -> Slide:
+    """The slide ``key`` (one of :data:`SLIDE_KEYS`) at D = ``as_of``. Never
+    raises for a data problem: a slide that cannot be made explains why."""
+    if key not in _BUILDERS:
+        raise CrmflowError(f"Unknown report slide {key!r}", f"Use one of {', '.join(SLIDE_KEYS)}")
+    inp = _Inputs(db, dataset_id, as_of, params, lang)
+    try:
+        return _BUILDERS[key](inp)
+    except CrmflowError as exc:  # a data problem: the slide says what it is
+        return _missing(inp, key, slide_heading(key, lang), exc.line())
+    except Exception as exc:  # anything else: the slide says it failed, the report goes on
+        log.exception("report slide %s failed", key)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        reason = f"{type(exc).__name__}{': ' + first if first else ''}"
+    return Slide(key, _section(inp, key), slide_heading(key, lang),
+                 message=t("rep_slide_failed", lang, reason=reason), failed=True)
+
+
+def build_slides(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS,
+                 lang: str = DEFAULT_LANGUAGE, keys: Sequence[str] = SLIDE_KEYS) -> list[Slide]:
+    """Every slide of the report at D = ``as_of`` (see :func:`build_slide`)."""
+    return [build_slide(db, dataset_id, key, as_of, params, lang) for key in keys]
+
+
+# --------------------------------------------------------------------------- the title page
+@dataclass(frozen=True)
+class ReportInfo:
+    """What the title page says: the data, the date, the definitions, the filters."""
+
+    dataset: str
+    as_of: date
+    params: Params = DEFAULT_PARAMS
+    lang: str = DEFAULT_LANGUAGE
+    filters: Filters = NO_FILTERS
+    first: date | None = None
+    last: date | None = None
+    generated_at: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
+
+    def tr(self, key: str, **values: object) -> str:
+        return t(key, self.lang, **values)
+
+    def definitions(self) -> list[str]:
+        p = self.params
+        return [self.tr("rep_def_potential"), self.tr("rep_def_first", days=p.lost_after_days),
+                self.tr("rep_def_repeat"),
+                self.tr("rep_def_loyal", orders=p.loyal_orders, window=p.loyal_window_days),
+                self.tr("rep_def_lost", days=p.lost_after_days)]
+
+    def filter_lines(self) -> list[str]:
+        f = self.filters
+        lines = []
+        for key, values in (("region", f.regions), ("owner", f.owners), ("channel", f.channels),
+                            ("segment", f.segments)):
+            if values:
+                shown = [self.tr(f"segment_{v}") if key == "segment" else v for v in values]
+                lines.append(f"{self.tr(f'filter_{key}')}: {', '.join(shown)}")
+        return lines or [self.tr("rep_filters_none")]
+
+    def file_stem(self) -> str:
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in self.dataset).strip("-") or "dataset"
+        return f"crmflow-report-{safe[:40]}-{self.as_of.isoformat()}"
+
+
+def report_info(db: Database, dataset_id: int | Scope, name: str, as_of: date, params: Params = DEFAULT_PARAMS,
+                lang: str = DEFAULT_LANGUAGE, filters: Filters = NO_FILTERS) -> ReportInfo:
+    """The title page of a dataset's report (with its date range when it has orders)."""
+    from crmflow.stages import data_range
+
+    try:
+        first, last = data_range(db, dataset_id)
+    except CrmflowError:
+        first = last = None
+    return ReportInfo(name, as_of, params, lang, filters, first, last)
+
+
+# --------------------------------------------------------------------------- HTML
+_CSS = """
+:root { --ink: #111827; --muted: #4b5563; --line: #e5e7eb; --accent: #2563eb; }
+* { box-sizing: border-box; }
+body { margin: 0; font-family: "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC",
+       Helvetica, Arial, sans-serif; color: var(--ink); background: #f8fafc; line-height: 1.45; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 28px 32px;
+          margin: 0 0 24px 0; }
+.title-page h1 { font-size: 34px; margin: 0 0 4px 0; }
+.title-page .dataset { font-size: 24px; color: var(--accent); margin: 0 0 16px 0; }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: 6px 18px; margin: 12px 0 18px 0; }
+.facts dt { color: var(--muted); }
+.facts dd { margin: 0; font-weight: 600; }
+h2 { font-size: 26px; margin: 0 0 6px 0; }
+h3 { font-size: 17px; margin: 18px 0 6px 0; color: var(--muted); }
+.section-name { text-transform: uppercase; letter-spacing: .06em; font-size: 13px; color: var(--muted); }
+.caption { color: var(--muted); font-size: 15px; margin: 8px 0 0 0; }
+.bullets { font-size: 18px; margin: 10px 0; }
+.message { font-size: 20px; padding: 18px; border-left: 5px solid #f59e0b; background: #fffbeb; }
+.failed .message { border-color: #dc2626; background: #fef2f2; }
+table { border-collapse: collapse; margin: 12px 0 0 0; font-size: 15px; }
+th, td { border-bottom: 1px solid var(--line); padding: 5px 12px; text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.toc ol { columns: 2; margin: 6px 0 0 0; }
+.toc a { color: var(--accent); text-decoration: none; }
+footer { color: var(--muted); font-size: 13px; text-align: center; padding: 8px 0 24px 0; }
+@media print {
+  body { background: #fff; }
+  main { max-width: none; padding: 0; }
+  section { border: none; border-radius: 0; padding: 0; margin: 0; break-after: page; page-break-after: always; }
+  section:last-of-type { break-after: auto; page-break-after: auto; }
+  .chart, table, .bullets { break-inside: avoid; page-break-inside: avoid; }
+  .toc a { color: var(--ink); }
+  @page { size: A4 landscape; margin: 12mm; }
+}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _numeric(text: str) -> bool:
+    s = text.replace(",", "").replace("%", "").replace("+", "").replace("−", "-").strip()
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _html_table(table: pd.DataFrame) -> str:
+    numeric = [bool(len(table)) and all(_numeric(v) or v in ("", "–") for v in table[c]) for c in table.columns]
+    head = "".join(f'<th class="num">{_e(c)}</th>' if n else f"<th>{_e(c)}</th>"
+                   for c, n in zip(table.columns, numeric))
+    body = "".join("<tr>" + "".join(f'<td class="num">{_e(v)}</td>' if n else f"<td>{_e(v)}</td>"
+                                    for v, n in zip(row, numeric)) + "</tr>"
+                   for row in table.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def report_figure(fig: go.Figure, *, title: bool = False, height: int | None = None,
+                  font_size: int | None = None) -> go.Figure:
+    """A copy of a slide's figure for the report: without its title (the slide
+    heading states the finding) unless ``title``, optionally taller and with
+    larger type for a projector."""
+    out = go.Figure(fig)
+    if not title:
+        legend = out.layout.showlegend is not False and len(out.data) > 1
+        out.update_layout(title_text="", margin_t=48 if legend else 24)
+    if height is not None:
+        out.update_layout(height=height)
+    if font_size is not None:
+        out.update_layout(font_size=font_size, title_font_size=font_size + 6)
+    return out
+
+
+def _chart_html(slide: Slide, lang: str) -> str:
+    import plotly.io as pio
+
+    assert slide.figure is not None
+    config = {"displaylogo": False, "responsive": True,
+              "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"crmflow-{slide.key}"}}
+    return pio.to_html(report_figure(slide.figure), full_html=False, include_plotlyjs=False, config=config,
+                       div_id=f"chart-{slide.key}", default_width="100%")
+
+
+def _slide_html(slide: Slide, lang: str) -> str:
+    cls = "slide failed" if slide.failed else "slide"
+    parts = [f'<section class="{cls}" id="slide-{_e(slide.key)}" data-slide="{_e(slide.key)}">',
+             f'<div class="section-name">{_e(slide.section)}</div>', f"<h2>{_e(slide.title)}</h2>"]
+    if slide.message:
+        parts.append(f'<p class="message">{_e(slide.message)}</p>')
+    if slide.figure is not None:
+        parts.append(f'<div class="chart">{_chart_html(slide, lang)}</div>')
+    if slide.bullets:
+        parts.append('<ul class="bullets">' + "".join(f"<li>{_e(b)}</li>" for b in slide.bullets) + "</ul>")
+    if slide.table is not None and len(slide.table):
+        parts.append(_html_table(slide.table))
+    if slide.caption:
+        parts.append(f'<p class="caption">{_e(slide.caption)}</p>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def write_html(slides: Sequence[Slide], info: ReportInfo) -> str:
+    """The report as one self-contained HTML page (opens offline)."""
+    from plotly.offline import get_plotlyjs
+
+    tr = info.tr
+    facts = [(tr("rep_dataset"), info.dataset), (tr("rep_as_of"), info.as_of.isoformat())]
+    if info.first is not None and info.last is not None:
+        facts.append((tr("rep_data_range"), f"{info.first.isoformat()} – {info.last.isoformat()}"))
+    facts.append((tr("rep_generated"), info.generated_at.isoformat(sep=" ")))
+    toc = "".join(f'<li><a href="#slide-{_e(s.key)}">{_e(s.title)}</a></li>' for s in slides)
+    title_page = "\n".join([
+        '<section class="title-page" id="title">',
+        f"<h1>{_e(tr('rep_title'))}</h1>",
+        f'<p class="dataset">{_e(info.dataset)} · {_e(info.as_of.isoformat())}</p>',
+        '<dl class="facts">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>",
+        f"<h3>{_e(tr('rep_definitions'))}</h3>",
+        "<ul>" + "".join(f"<li>{_e(d)}</li>" for d in info.definitions()) + "</ul>",
+        f"<h3>{_e(tr('rep_filters'))}</h3>",
+        "<ul>" + "".join(f"<li>{_e(d)}</li>" for d in info.filter_lines()) + "</ul>",
+        f'<div class="toc"><h3>{_e(tr("rep_contents"))}</h3><ol>{toc}</ol></div>',
+        "</section>",
+    ])
+    body = "\n".join(_slide_html(s, info.lang) for s in slides)
+    lang = "zh-CN" if info.lang == "zh" else "en"
+    head_title = f"{tr('rep_title')} – {info.dataset} – {info.as_of.isoformat()}"
+    return "\n".join([
+        "<!DOCTYPE html>",
+        f'<html lang="{lang}">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="crmflow">',
+        f"<title>{_e(head_title)}</title>",
+        f"<style>{_CSS}</style>",
+        f'<script type="text/javascript">{get_plotlyjs()}</script>',
+        "</head>",
+        "<body><main>",
+        title_page,
+        body,
+        f"<footer>{_e(tr('rep_footer', when=info.generated_at.isoformat(sep=' ')))}</footer>",
+        "</main></body></html>",
+    ])
+
+
+# --------------------------------------------------------------------------- PNG (kaleido + Chromium)
+_KALEIDO_LOCK = threading.Lock()
+_KALEIDO_STARTED = False
+CHROMIUM_HINT = "PowerPoint export needs Chromium: apt-get install chromium"
+
+
+def chromium_path() -> str | None:
+    """The browser kaleido will use: $BROWSER_PATH, else chromium (or Chrome) on PATH."""
+    explicit = os.environ.get("BROWSER_PATH")
+    if explicit and os.path.exists(explicit):
+        return explicit
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _start_kaleido() -> None:
+    """Start kaleido's browser once per process, so later exports take ~0.2 s."""
+    global _KALEIDO_STARTED
+    if _KALEIDO_STARTED:
+        return
+    import kaleido
+
+    if hasattr(kaleido, "start_sync_server"):
+        kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+    _KALEIDO_STARTED = True
+
+
+def figure_png(fig: go.Figure, width: int = 1200, height: int = 560, scale: float = 2) -> bytes:
+    """One chart as a PNG, ``width`` x ``height`` CSS pixels at ``scale``.
+    Needs Chromium (a :class:`CrmflowError` says how to install it)."""
+    if chromium_path() is None:
+        raise CrmflowError("Cannot render charts as images: Chromium is not installed", CHROMIUM_HINT)
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        raise CrmflowError("Cannot render charts as images: kaleido is not installed",
+                           "pip install -r requirements.txt") from None
+    with _KALEIDO_LOCK:
+        _start_kaleido()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return fig.to_image(format="png", width=width, height=height, scale=scale)
+            except RuntimeError as exc:
+                if "chrome" in str(exc).lower():
+                    raise CrmflowError("Cannot render charts as images: Chromium could not be started",
+                                       CHROMIUM_HINT) from None
+                raise
+
+
+# --------------------------------------------------------------------------- PowerPoint
+_SLIDE_W_IN, _SLIDE_H_IN = 13.333, 7.5
+_PX_PER_IN = 96
+_TABLE_ROW_IN = 0.34
+#: Type size (px) of the charts in PowerPoint and presentation mode.
+PROJECTOR_FONT = 16
+
+
+def _pptx_text(shape, lines: Sequence[str], size: int, *, bold: bool = False, colour: str = "111827",
+               bullet: bool = False) -> None:
+    from pptx.dml.color import RGBColor
+    from pptx.util import Pt
+
+    frame = shape.text_frame
+    frame.word_wrap = True
+    for i, line in enumerate(lines):
+        paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+        run = paragraph.add_run()
+        run.text = ("• " if bullet else "") + line
+        run.font.size = Pt(size)
+        run.font.bold = bold
+        run.font.color.rgb = RGBColor.from_string(colour)
+        if bullet:
+            paragraph.space_after = Pt(6)
+
+
+def _pptx_table(slide_shapes, table: pd.DataFrame, left, top, width) -> None:
+    from pptx.util import Inches, Pt
+
+    rows = table.head(TABLE_ROWS)
+    n_rows, n_cols = len(rows) + 1, len(rows.columns)
+    shape = slide_shapes.add_table(n_rows, n_cols, left, top, width, Inches(_TABLE_ROW_IN * n_rows))
+    grid = shape.table
+    for c, name in enumerate(rows.columns):
+        grid.cell(0, c).text = str(name)
+    for r, values in enumerate(rows.itertuples(index=False), start=1):
+        for c, value in enumerate(values):
+            grid.cell(r, c).text = str(value)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            for paragraph in grid.cell(r, c).text_frame.paragraphs:
+                for run in paragraph.runs:
+                    run.font.size = Pt(12)
+
+
+def write_pptx(slides: Sequence[Slide], info: ReportInfo) -> bytes:
+    """The report as a 16:9 PowerPoint deck: a title slide, then one slide per
+    view with the finding as title, the chart as a PNG and the caption (also
+    in the speaker notes). Needs Chromium for the charts."""
+    if chromium_path() is None and any(s.figure is not None for s in slides):
+        raise CrmflowError("Cannot write the PowerPoint report: Chromium is not installed", CHROMIUM_HINT)
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    tr = info.tr
+    deck = Presentation()
+    deck.slide_width, deck.slide_height = Inches(_SLIDE_W_IN), Inches(_SLIDE_H_IN)
+    blank = deck.slide_layouts[6]
+    margin = 0.45
+    inner_w = _SLIDE_W_IN - 2 * margin
+
+    # title slide
+    page = deck.slides.add_slide(blank)
+    _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(0.9), Inches(inner_w), Inches(1.0)),
+               [tr("rep_title")], 40, bold=True)
+    _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(1.9), Inches(inner_w), Inches(0.7)),
+               [f"{info.dataset} · {info.as_of.isoformat()}"], 26, colour="2563EB")
+    facts = [f"{tr('rep_as_of')}: {info.as_of.isoformat()}"]
+    if info.first is not None and info.last is not None:
+        facts.append(f"{tr('rep_data_range')}: {info.first.isoformat()} – {info.last.isoformat()}")
+    facts.append(f"{tr('rep_generated')}: {info.generated_at.isoformat(sep=' ')}")
+    _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(2.8), Inches(inner_w / 2 - 0.2), Inches(3.8)),
+               facts + [""] + [tr("rep_filters") + ":"] + info.filter_lines(), 16, colour="374151")
+    _pptx_text(page.shapes.add_textbox(Inches(margin + inner_w / 2), Inches(2.8), Inches(inner_w / 2),
+                                       Inches(3.8)),
+               [tr("rep_definitions") + ":"] + info.definitions(), 14, colour="374151")
+
+    for slide in slides:
+        page = deck.slides.add_slide(blank)
+        _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(0.15), Inches(inner_w), Inches(0.35)),
+                   [slide.section.upper() if info.lang == "en" else slide.section], 12, colour="6B7280")
+        _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(0.45), Inches(inner_w), Inches(1.0)),
+                   [slide.title], 24 if len(slide.title) < 90 else 20, bold=True)
+        top = 1.55
+        bottom = 6.75
+        side = slide.bullets or (slide.table is not None and len(slide.table))
+        chart_w = inner_w - 4.3 if side and slide.figure is not None else inner_w
+        if slide.message:
+            box_top = top if slide.figure is None else bottom - 0.1
+            _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(box_top), Inches(inner_w), Inches(1.2)),
+                       [slide.message], 20 if slide.figure is None else 12,
+                       colour="B91C1C" if slide.failed else "92400E")
+            if slide.figure is None:
+                top += 1.4
+        if slide.figure is not None:
+            h_in = bottom - top
+            png = figure_png(report_figure(slide.figure, font_size=PROJECTOR_FONT), width=int(chart_w * _PX_PER_IN),
+                             height=int(h_in * _PX_PER_IN), scale=2)
+            page.shapes.add_picture(io.BytesIO(png), Inches(margin), Inches(top), Inches(chart_w), Inches(h_in))
+        side_left = margin + chart_w + 0.3 if slide.figure is not None else margin
+        side_w = inner_w - chart_w - 0.3 if slide.figure is not None else inner_w
+        has_table = slide.table is not None and len(slide.table) > 0
+        table_h = _TABLE_ROW_IN * (min(len(slide.table), TABLE_ROWS) + 1) if has_table else 0.0
+        if slide.bullets:
+            room = (bottom - top) - (table_h + 0.2 if has_table else 0.0)
+            _pptx_text(page.shapes.add_textbox(Inches(side_left), Inches(top), Inches(side_w), Inches(room)),
+                       list(slide.bullets), 15 if slide.figure is not None else 18, bullet=True)
+        if has_table:
+            table_top = bottom - table_h if slide.bullets else top
+            _pptx_table(page.shapes, slide.table, Inches(side_left), Inches(table_top), Inches(side_w))
+        if slide.caption:
+            _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(bottom + 0.05), Inches(inner_w),
+                                               Inches(0.6)), [slide.caption], 11, colour="4B5563")
+        notes = [slide.title, *slide.bullets, slide.caption, slide.message or ""]
+        page.notes_slide.notes_text_frame.text = "\n".join(n for n in notes if n)
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- one call
+def render(slides: Sequence[Slide], info: ReportInfo, fmt: str) -> bytes:
+    """The report file's bytes in ``fmt`` (``html`` or ``pptx``)."""
+    if fmt == "html":
+        return write_html(slides, info).encode("utf-8")
+    if fmt == "pptx":
+        return write_pptx(slides, info)
+    raise CrmflowError(f"Unknown report format {fmt!r}", "Use a file name ending in .html or .pptx")
+
+
+def format_for(path: str | os.PathLike) -> str:
+    """The report format a file name asks for (by its extension)."""
+    suffix = os.path.splitext(str(path))[1].lower().lstrip(".")
+    fmt = {"html": "html", "htm": "html", "pptx": "pptx"}.get(suffix)
+    if fmt is None:
+        raise CrmflowError(f"Cannot write a report as {suffix or 'a file without extension'!r}",
+                           "Give --out a file name ending in .html or .pptx")
+    return fmt
+
+
+def report_file(db: Database, dataset_id: int | Scope, fmt: str, name: str, as_of: date,
+                params: Params = DEFAULT_PARAMS, lang: str = DEFAULT_LANGUAGE, filters: Filters = NO_FILTERS) -> bytes:
+    """Build every slide and write the report in ``fmt`` (``html`` or ``pptx``)."""
+    if fmt not in FORMATS:
+        raise CrmflowError(f"Unknown report format {fmt!r}", "Use html or pptx")
+    if fmt == "pptx" and chromium_path() is None:
+        raise CrmflowError("Cannot write the PowerPoint report: Chromium is not installed", CHROMIUM_HINT)
+    slides = build_slides(db, dataset_id, as_of, params, lang)
+    return render(slides, report_info(db, dataset_id, name, as_of, params, lang, filters), fmt)
