@@ -245,7 +245,12 @@ def _filter_inputs(lang: str, dataset: Dataset, version: str) -> Filters:
 
 
 def context() -> Context:
-    return st.session_state["ctx"]
+    """The choices app.py's frame made on this run. A page that runs without
+    app.py -- Streamlit falls back to running pages/ files directly when a
+    session's first request goes straight to a page URL -- draws the frame
+    itself, so it never meets a missing context."""
+    ctx = st.session_state.get("ctx")
+    return ctx if isinstance(ctx, Context) else frame()
 
 
 def need(ctx: Context, column: str, unlock_key: str) -> bool:
