@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -130,11 +131,26 @@ def safe_file_name(name: str, default: str = "upload") -> str:
 
 def save_upload(data: bytes, file_name: str, directory: str | os.PathLike | None = None) -> Path:
     """Write uploaded bytes to a new private temporary folder under the file's
-    own (cleaned) name; returns the path. Remove it with :func:`discard`."""
+    own (cleaned) name; returns the path. Remove it with :func:`discard`
+    (folders left behind by closed browser sessions go after a day)."""
+    sweep(directory)
     folder = Path(tempfile.mkdtemp(prefix="crmflow-upload-", dir=directory))
     path = folder / safe_file_name(file_name)
     path.write_bytes(data)
     return path
+
+
+def sweep(directory: str | os.PathLike | None = None, max_age_hours: float = 24) -> None:
+    """Remove upload folders older than ``max_age_hours`` (a closed browser tab
+    never discards its files)."""
+    root = Path(directory or tempfile.gettempdir())
+    cutoff = time.time() - max_age_hours * 3600
+    for folder in root.glob("crmflow-upload-*"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def discard(path: str | os.PathLike | None) -> None:
@@ -549,6 +565,13 @@ def rejected_frame(rejected: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> pd.D
     out = rejected[["source", "row_number", "reason", "raw"]].copy()
     out["reason"] = [reason_label(r, lang) for r in out["reason"]]
     return out
+
+
+def date_format_label(fmt: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A date format as people write it: ``%d/%m/%Y`` -> ``DD/MM/YYYY``."""
+    if fmt == "excel":
+        return t("data_date_excel", lang)
+    return fmt.replace("%Y", "YYYY").replace("%y", "YY").replace("%m", "MM").replace("%d", "DD")
 
 
 def mapping_frame(report: TableReport, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:

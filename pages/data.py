@@ -85,7 +85,8 @@ def show_report(reports, rejected) -> None:
             st.caption(ctx.tr("data_report_unused", columns=esc(", ".join(map(str, report.unused_columns)))))
         if report.date_formats:
             st.caption(ctx.tr("data_report_dates", formats=esc(", ".join(
-                f"{ctx.tr(f'data_field_{f}')} {fmt}" for f, fmt in report.date_formats.items()))))
+                f"{ctx.tr(f'data_field_{f}')} {upload.date_format_label(fmt, ctx.lang)}"
+                for f, fmt in report.date_formats.items()))))
         if report.rejected_by_reason:
             reasons = upload.reasons_frame(report, ctx.lang).rename(
                 columns={"reason": ctx.tr("data_col_reason"), "rows": ctx.tr("data_col_rows")})

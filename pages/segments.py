@@ -59,7 +59,7 @@ with tab_segments:
         columns = {c: ctx.tr(f"seg_col_{c}") for c in table.columns}
         st.dataframe(
             table.rename(columns=columns), hide_index=True, width="stretch", key="segments:table",
-            height=36 * (len(table) + 1) + 3,
+            height=35 * (len(table) + 1) + 3,
             column_config={
                 columns["customer_share"]: st.column_config.NumberColumn(format="percent"),
                 columns["revenue_share"]: st.column_config.NumberColumn(format="percent"),

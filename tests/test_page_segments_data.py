@@ -197,8 +197,9 @@ def test_charts_carry_the_titles_and_keys():
     names = {k: t(f"segment_{k}", "zh") for k in segments()}
     fig = segment_treemap(s, names, t("seg_tile", "zh"), t("seg_tile_no_revenue", "zh"), "T", "c", "m")
     tm = fig.data[0]
-    assert list(tm.ids) == ["champions", "loyal"] and list(tm.values) == [2, 8]  # tile ids = segment keys
-    assert tm.text[0] == "冠军客户 · 2 · 收入占 50%" and fig.layout.title.text == "T"
+    assert list(tm.ids) == ["all", "champions", "loyal"] and list(tm.values) == [10, 2, 8]  # ids = segment keys
+    assert list(tm.parents) == ["", "all", "all"]
+    assert tm.text[1] == "冠军客户<br>2 · 收入占 50%" and fig.layout.title.text == "T"
     matrix = pd.DataFrame([[1.0, 0.4, 0.2], [1.0, 0.3, np.nan]], index=[date(2024, 1, 1), date(2024, 2, 1)],
                           columns=[0, 1, 2])
     heat = cohort_heatmap(matrix, "H", "x", "y", "c", percent=True)

@@ -351,6 +351,24 @@ def test_escape_markdown(text, expected):
     assert upload.escape_markdown(text) == expected
 
 
+@pytest.mark.parametrize("fmt, expected", [("%Y-%m-%d", "YYYY-MM-DD"), ("%d/%m/%y", "DD/MM/YY"),
+                                           ("%Y%m%d", "YYYYMMDD"), ("excel", "Excel date numbers")])
+def test_date_format_label(fmt, expected):
+    assert upload.date_format_label(fmt) == expected
+
+
+def test_sweep_removes_only_old_upload_folders(tmp_path):
+    import os
+
+    old, new = upload.save_upload(b"x", "a.csv", tmp_path), upload.save_upload(b"y", "b.csv", tmp_path)
+    other = tmp_path / "keep-me"
+    other.mkdir()
+    os.utime(old.parent, (1, 1))
+    os.utime(other, (1, 1))
+    upload.sweep(tmp_path)
+    assert not old.parent.exists() and new.exists() and other.exists()
+
+
 def test_name_from_file():
     assert upload.name_from_file("2024 销售.xlsx") == "2024 销售"
     assert upload.name_from_file("") == "upload"

@@ -13,6 +13,8 @@ from crmflow.charts import ACCENT, WARN, finish
 
 #: Sequential colour scale for shares and money (light = low).
 SCALE = "Blues"
+#: Id of the treemap's root node (segment ids are the segment keys).
+ROOT_ID = "all"
 #: Heatmaps print a number in every cell up to this many cells.
 MAX_LABELLED_CELLS = 800
 
@@ -22,7 +24,8 @@ def segment_treemap(summary: pd.DataFrame, names: dict[str, str], tile: str, til
     """Treemap of the RFM segments: tile size = customers, colour = revenue
     share (or mean monetary when no revenue share is defined, i.e. the total
     revenue is not positive). Tile ids are the segment keys, so a click on a
-    tile reports the segment key as the selected point's ``id``.
+    tile reports the segment key as the selected point's ``id`` (the root,
+    :data:`ROOT_ID`, holds them all). A tile's text breaks after the name.
 
     ``tile`` is a template with ``{name}``, ``{customers}`` and ``{share}``
     (revenue share, a fraction); ``tile_no_revenue`` has ``{name}`` and
@@ -32,29 +35,38 @@ def segment_treemap(summary: pd.DataFrame, names: dict[str, str], tile: str, til
     by_share = bool(rows["revenue_share"].notna().any())
     colour = rows["revenue_share"].fillna(0.0) if by_share else rows["mean_monetary"].fillna(0.0)
     text = [
-        tile.format(name=names[s], customers=int(n), share=float(sh)) if by_share and pd.notna(sh)
-        else tile_no_revenue.format(name=names[s], customers=int(n))
+        _break_after_name(tile).format(name=names[s], customers=int(n), share=float(sh)) if by_share and pd.notna(sh)
+        else _break_after_name(tile_no_revenue).format(name=names[s], customers=int(n))
         for s, n, sh in zip(rows["segment"], rows["customers"], rows["revenue_share"])
     ]
+    # An explicit root (coloured as 0, the lightest shade) frames the tiles in white:
+    # with a colour scale plotly ignores root.color and paints an implicit root dark.
     fig = go.Figure(go.Treemap(
-        ids=list(rows["segment"]),
-        labels=[names[s] for s in rows["segment"]],
-        parents=[""] * len(rows),
-        values=[int(n) for n in rows["customers"]],
-        text=text,
+        ids=[ROOT_ID, *rows["segment"]],
+        labels=["", *(names[s] for s in rows["segment"])],
+        parents=["", *([ROOT_ID] * len(rows))],
+        values=[int(rows["customers"].sum()), *(int(n) for n in rows["customers"])],
+        branchvalues="total",
+        text=["", *text],
         textinfo="text",
         hovertemplate="%{text}<extra></extra>",
         textfont={"size": 16},
-        marker={"colors": list(colour), "colorscale": SCALE, "cmin": 0,
+        marker={"colors": [0.0, *colour], "colorscale": SCALE, "cmin": 0,
                 "colorbar": {"title": {"text": colour_title if by_share else money_colour_title},
                              "tickformat": ".0%" if by_share else ",.0f"}},
         tiling={"pad": 2},
-        root={"color": "white"},
+        pathbar={"visible": False},
     ))
     fig = finish(fig, title, height=480, legend=False)
     # Text too small for a projector is hidden (the tile's hover still has it).
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 70, "b": 10}, uniformtext={"minsize": 11, "mode": "hide"})
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 70, "b": 10}, uniformtext={"minsize": 14, "mode": "hide"})
     return fig
+
+
+def _break_after_name(template: str) -> str:
+    """``"{name} · {customers:,} · ..."`` -> ``"{name}<br>{customers:,} · ..."``
+    (a line break instead of the first separator, so text fits a tile)."""
+    return template.replace("{name} · ", "{name}<br>", 1)
 
 
 def cohort_heatmap(matrix: pd.DataFrame, title: str, x_title: str, y_title: str, colour_title: str,
