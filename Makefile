@@ -23,5 +23,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+bench: $(STAMP)
+	$(PY) -m bench.run --sizes 1m,10m --repeat 5
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,333 @@
+"""Turn the raw figures of :mod:`bench.run` into RESULTS.md: machine, versions,
+one table per size (pages and their components, crmflow vs pandas), the CLV
+fit vs lifetimes, ingestion, the dashboard start, and a verdict per budget line."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from bench.views import VIEWS
+
+GIB = 1024 ** 3
+MET, MISSED = "met", "**missed**"
+
+
+# --------------------------------------------------------------------------- formatting
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _min(values):
+    values = [v for v in values if v is not None]
+    return min(values) if values else None
+
+
+def fmt_s(seconds) -> str:
+    if seconds is None:
+        return "—"
+    if seconds >= 100:
+        return f"{seconds:.0f} s"
+    if seconds >= 10:
+        return f"{seconds:.1f} s"
+    if seconds >= 0.1:
+        return f"{seconds:.2f} s"
+    return f"{seconds * 1000:.1f} ms"
+
+
+def fmt_med_min(values) -> str:
+    med, lo = _median(values), _min(values)
+    if med is None:
+        return "—"
+    return f"{fmt_s(med)} ({fmt_s(lo)})" if len([v for v in values if v is not None]) > 1 else fmt_s(med)
+
+
+def fmt_bytes(n) -> str:
+    if n is None:
+        return "—"
+    return f"{n / GIB:.2f} GiB" if n >= GIB else f"{n / 1024 ** 2:.0f} MiB"
+
+
+def fmt_ratio(r) -> str:
+    if r is None:
+        return "—"
+    return f"{r:.0f}×" if r >= 10 else f"{r:.1f}×"
+
+
+def verdict(ok: bool) -> str:
+    return MET if ok else MISSED
+
+
+# --------------------------------------------------------------------------- summaries
+def view_summary(procs: list[dict], pandas_view: dict | None) -> dict:
+    """Medians of one page at one size, total and per component."""
+    good = [p for p in procs if "error" not in p]
+    if not good:
+        return {"error": procs[0].get("error", "no run") if procs else "not measured"}
+    na: dict[str, str] = {}
+    for p in good:
+        na.update(p.get("na", {}))
+    warm_runs = good[0]["warm"] or [good[0]["cold"]]
+    comps = [c for c in warm_runs[0] if c not in na and not c.startswith("_")]
+    out = {"na": na, "components": {}, "peak_rss": max(p["peak_rss"] for p in good)}
+    pandas_runs = (pandas_view or {}).get("runs") or []
+    comparable = [c for c in comps if pandas_runs and c in pandas_runs[0]]
+    out["pandas_cpu"] = [r.get("_cpu") for r in pandas_runs]
+    for c in comps:
+        comp = {"warm": [r.get(c) for r in warm_runs], "cold": [p["cold"].get(c) for p in good]}
+        if pandas_runs and c in pandas_runs[0]:
+            comp["pandas"] = [r[c] for r in pandas_runs]
+            comp["ratio"] = _median(comp["pandas"]) / max(_median(comp["warm"]), 1e-9)
+        out["components"][c] = comp
+    out["warm"] = [sum(r.get(c, 0.0) for c in comps) for r in warm_runs]
+    out["warm_cpu"] = [r.get("_cpu") for r in warm_runs]
+    out["cold"] = [p["open"] + sum(p["cold"].get(c, 0.0) for c in comps) for p in good]
+    if comparable:
+        ours = [sum(r[c] for c in comparable) for r in warm_runs]
+        theirs = [sum(r[c] for c in comparable) for r in pandas_runs]
+        out["pandas"] = theirs
+        out["pandas_peak_rss"] = (pandas_view or {}).get("peak_rss")
+        out["comparable"] = comparable
+        out["ratio"] = _median(theirs) / max(_median(ours), 1e-9)
+    return out
+
+
+def _budget(budget: dict, key: str, label: str):
+    value = budget.get(key)
+    return value.get(label) if isinstance(value, dict) else value
+
+
+# --------------------------------------------------------------------------- sections
+def _machine_section(results: dict) -> list[str]:
+    m, v = results["machine"], results["versions"]
+    load = m.get("load_average") or ()
+    load_end = m.get("load_average_end") or ()
+    lines = [
+        "## Machine and versions",
+        "",
+        f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {fmt_bytes(m.get('ram_bytes'))}; {m['os']}",
+        "- load average at start " + ", ".join(f"{x:.2f}" for x in load)
+        + (("; at end " + ", ".join(f"{x:.2f}" for x in load_end)) if load_end else ""),
+        "- " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        f"- run: `python -m bench.run {' '.join(results.get('argv') or [])}`",
+        ("  **in-process run: a check of the harness, not a benchmark (cold runs are not cold)**"
+         if results["settings"].get("in_process") else "")
+        + f"  ({results['settings']['repeat']} warm runs, {results['settings']['cold']} cold processes per "
+        f"measurement, repeats stop after {results['settings']['time_limit']:.0f} s; "
+        f"whole run {fmt_s(results.get('seconds'))})",
+        "",
+    ]
+    return lines
+
+
+def _data_section(results: dict) -> list[str]:
+    lines = ["## Data", "", "| size | lines | orders | buying customers | customers table | interactions | "
+             "generated in | stored (ingest of the Parquet files) in |", "|---|---|---|---|---|---|---|---|"]
+    for label, size in results["sizes"].items():
+        m = size["meta"]
+        c = m.get("counts", {})
+        lines.append(f"| {label} | {c.get('transactions', 0):,} | {m.get('orders', 0):,} | "
+                     f"{m.get('customers_buying', 0):,} | {c.get('customers', 0):,} | {c.get('interactions', 0):,} | "
+                     f"{fmt_s(m.get('generate_seconds'))} | {fmt_s(m.get('ingest_seconds'))} |")
+    lines.append("")
+    return lines
+
+
+def _views_section(label: str, size: dict, budget: dict, budget_views, notes, verdicts: list) -> list[str]:
+    pandas = size.get("pandas") or {}
+    lines = [f"## Pages at {label}", ""]
+    if pandas.get("error"):
+        lines += [f"pandas baseline: {pandas['error']}", ""]
+    elif pandas:
+        lines += [f"pandas loads the Parquet files in {fmt_s(pandas.get('load'))} "
+                  f"(peak {fmt_bytes(pandas.get('load_peak_rss'))}); not counted below, "
+                  "as crmflow's data are already in its store.", ""]
+    lines += ["| page / component | crmflow warm: median (min) | warm CPU | cold | peak memory | "
+              "pandas: median (min) | pandas / crmflow | budget | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    warm_budget = _budget(budget, "view_warm_seconds", label)
+    ratio_budget = _budget(budget, "view_ratio", label)
+    peak_budget = _budget(budget, "peak_bytes", label)
+    for view in VIEWS:
+        procs = size["views"].get(view)
+        if procs is None:
+            continue
+        s = view_summary(procs, (pandas.get("views") or {}).get(view))
+        if "error" in s:
+            lines.append(f"| **{view}** | {s['error']} | | | | | | | |")
+            continue
+        if not s["components"]:
+            lines.append(f"| **{view}** | n/a | | | {fmt_bytes(s['peak_rss'])} | | | | |")
+            lines += [f"| · {c} | {s['na'][c]} | | | | | | | |" for c in VIEWS[view] if c in s["na"]]
+            continue
+        budget_text, checks = [], []
+        if view in budget_views and s["components"]:
+            if warm_budget is not None:
+                budget_text.append(f"≤ {fmt_s(warm_budget)} warm")
+                checks.append(_median(s["warm"]) <= warm_budget)
+            if ratio_budget is not None:
+                budget_text.append(f"≥ {ratio_budget:g}× pandas")
+                checks.append(s.get("ratio") is not None and s["ratio"] >= ratio_budget)
+            if peak_budget is not None:
+                budget_text.append(f"≤ {fmt_bytes(peak_budget)}")
+                checks.append(s["peak_rss"] <= peak_budget)
+        v = "" if not checks else verdict(all(checks))
+        if checks and s["na"]:
+            v += " (partial)"
+        if checks:
+            verdicts.append((f"{view} at {label}: " + ", ".join(budget_text),
+                             v, f"{fmt_s(_median(s['warm']))} warm, {fmt_ratio(s.get('ratio'))} pandas, "
+                                f"peak {fmt_bytes(s['peak_rss'])}"))
+        ratio = fmt_ratio(s.get("ratio"))
+        if s.get("comparable") and len(s["comparable"]) < len(s["components"]):
+            ratio += " (on " + ", ".join(s["comparable"]) + ")"
+        lines.append(f"| **{view}** | **{fmt_med_min(s['warm'])}** | {fmt_s(_median(s['warm_cpu']))} | "
+                     f"{fmt_med_min(s['cold'])} | "
+                     f"{fmt_bytes(s['peak_rss'])} | {fmt_med_min(s.get('pandas', []))} | {ratio} | "
+                     f"{'; '.join(budget_text)} | {v} |")
+        for c in VIEWS[view]:
+            if c in s["na"]:
+                lines.append(f"| · {c} | {s['na'][c]} | | | | | | | |")
+                continue
+            comp = s["components"].get(c)
+            if comp is None:
+                continue
+            lines.append(f"| · {c} | {fmt_med_min(comp['warm'])} | | {fmt_med_min(comp['cold'])} | | "
+                         f"{fmt_med_min(comp.get('pandas', []))} | {fmt_ratio(comp.get('ratio'))} | | |")
+    lines.append("")
+    used = [c for v in VIEWS for c in VIEWS[v] if c in notes]
+    if used:
+        lines += ["Notes: " + "; ".join(f"`{c}`: {notes[c]}" for c in dict.fromkeys(used)) + ".", ""]
+    return lines
+
+
+def _clv_section(results: dict, budget: dict, verdicts: list) -> list[str]:
+    lines = ["## CLV fit (BG/NBD + Gamma-Gamma) vs lifetimes, same calibration summary", "",
+             "| size | customers (repeat buyers) | summary query | crmflow fit: median (min) | "
+             "lifetimes fit: median (min) | lifetimes / crmflow | largest parameter difference | budget | verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for label, size in results["sizes"].items():
+        clv = size.get("clv") or {}
+        ours, theirs = clv.get("crmflow", {}), clv.get("lifetimes", {})
+        if "error" in ours:
+            lines.append(f"| {label} | {ours['error']} | | | | | | | |")
+            continue
+        ratio, diff_text, worst = None, "—", None
+        if "error" not in theirs:
+            ratio = _median(theirs["total"]) / max(_median(ours["total"]), 1e-9)
+            diffs = {k: abs(ours["params"][k] - theirs["params"][k]) / abs(theirs["params"][k])
+                     for k in theirs["params"]}
+            key = max(diffs, key=diffs.get)
+            worst = diffs[key]
+            diff_text = f"{worst:.1e} ({key})"
+        budget_text, checks = [], []
+        ratio_budget = _budget(budget, "clv_ratio", label)
+        seconds_budget = _budget(budget, "clv_seconds", label)
+        if ratio_budget is not None:
+            budget_text.append(f"≥ {ratio_budget:g}× lifetimes, parameters within {budget['clv_param_rel']:g}")
+            checks.append(ratio is not None and ratio >= ratio_budget and worst is not None
+                          and worst <= budget["clv_param_rel"])
+        if seconds_budget is not None:
+            budget_text.append(f"≤ {fmt_s(seconds_budget)}")
+            checks.append(_median(ours["total"]) <= seconds_budget)
+        v = verdict(all(checks)) if checks else ""
+        if checks:
+            verdicts.append((f"CLV fit at {ours['customers']:,} customers: " + ", ".join(budget_text), v,
+                             f"{fmt_s(_median(ours['total']))}, {fmt_ratio(ratio)} lifetimes, "
+                             f"parameters {diff_text}"))
+        theirs_text = theirs["error"] if "error" in theirs else fmt_med_min(theirs["total"])
+        lines.append(f"| {label} | {ours['customers']:,} ({ours['repeat_buyers']:,}) | "
+                     f"{fmt_s(ours['summary_query'])} | {fmt_med_min(ours['total'])} | {theirs_text} | "
+                     f"{fmt_ratio(ratio)} | {diff_text} | {'; '.join(budget_text)} | {v} |")
+    lines += ["", "Fit times are of the two models on arrays already in memory (BG/NBD then Gamma-Gamma on the "
+              "repeat buyers with a positive spend), the same arrays for both packages; the summary query that "
+              "builds them from the store is timed on its own.", ""]
+    return lines
+
+
+def _ingest_section(results: dict, budget: dict, verdicts: list) -> list[str]:
+    rows = [(label, size["ingest"]) for label, size in results["sizes"].items() if size.get("ingest")]
+    if not rows:
+        return []
+    lines = ["## Ingesting the transactions CSV (a fresh process each time)", "",
+             "| size | rows | crmflow Store(in_memory=True).ingest: median (min) | peak memory | "
+             "pandas read_csv + cleaning: median (min) | pandas / crmflow | budget | verdict |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, ing in rows:
+        ours = [r for r in ing["crmflow"] if "error" not in r]
+        theirs = [r for r in ing["pandas"] if "error" not in r]
+        if not ours:
+            lines.append(f"| {label} | {ing['crmflow'][0].get('error')} | | | | | | |")
+            continue
+        t_ours = [r["seconds"] for r in ours]
+        t_theirs = [r["seconds"] for r in theirs]
+        ratio = _median(t_theirs) / _median(t_ours) if t_theirs else None
+        limit = _budget(budget, "ingest_seconds", label)
+        v = verdict(_median(t_ours) <= limit) if limit is not None else ""
+        if limit is not None:
+            verdicts.append((f"ingest of the {label} CSV ≤ {fmt_s(limit)}", v, fmt_s(_median(t_ours))))
+        lines.append(f"| {label} | {ours[0]['rows']:,} | {fmt_med_min(t_ours)} | "
+                     f"{fmt_bytes(max(r['peak_rss'] for r in ours))} | {fmt_med_min(t_theirs)} | {fmt_ratio(ratio)} | "
+                     f"{'' if limit is None else '≤ ' + fmt_s(limit)} | {v} |")
+    lines.append("")
+    return lines
+
+
+def _dashboard_section(results: dict, budget: dict, verdicts: list) -> list[str]:
+    dash = results.get("dashboard")
+    if dash is None:
+        return ["## Dashboard first page", "", "not measured (--no-dashboard)", ""]
+    if "error" in dash:
+        return ["## Dashboard first page", "", dash["error"], ""]
+    limit = budget["dashboard_seconds"]
+    lines = ["## Dashboard first page (streamlit start → Overview stage cards visible in headless Chromium)", "",
+             "| start | health answers | stage cards visible: median (min) | first chart | peak memory | "
+             "budget | verdict |", "|---|---|---|---|---|---|---|"]
+    for kind, label in (("new_database", "new database (demo generated and stored)"),
+                        ("restart", "restart (demo already stored)")):
+        runs = [r for r in dash.get(kind, []) if "error" not in r]
+        if not runs:
+            err = (dash.get(kind) or [{}])[0].get("error", "no run")
+            lines.append(f"| {label} | {err} | | | | | |")
+            continue
+        first = [r["first_page"] for r in runs]
+        v = verdict(_median(first) <= limit)
+        verdicts.append((f"dashboard first page ≤ {fmt_s(limit)}, {label}", v, fmt_s(_median(first))))
+        peaks = [r.get("peak_rss") for r in runs if r.get("peak_rss")]
+        lines.append(f"| {label} | {fmt_med_min([r['health'] for r in runs])} | {fmt_med_min(first)} | "
+                     f"{fmt_med_min([r.get('first_chart') for r in runs])} | "
+                     f"{fmt_bytes(max(peaks) if peaks else None)} | ≤ {fmt_s(limit)} | {v} |")
+    lines.append("")
+    return lines
+
+
+def render(results: dict, budget: dict, budget_views, notes) -> str:
+    verdicts: list[tuple[str, str, str]] = []
+    body: list[str] = []
+    for label, size in results["sizes"].items():
+        body += _views_section(label, size, budget, budget_views, notes, verdicts)
+    body += _clv_section(results, budget, verdicts)
+    body += _ingest_section(results, budget, verdicts)
+    body += _dashboard_section(results, budget, verdicts)
+    head = [
+        "# Benchmark results",
+        "",
+        f"Written by `bench/run.py` on {results['started']}. Times are wall-clock seconds inside the "
+        "measuring process; *warm* = the page's calls repeated on an open connection, *cold* = a new process "
+        "opening the store and running them once (the OS file cache is not dropped). Peak memory is the "
+        "measuring process's peak resident set. *pandas / crmflow* is the pandas baseline's median over "
+        "crmflow's warm median, measured in the same run (higher = crmflow faster). See bench/NOTES.md for the "
+        "profile of what misses the budget.",
+        "",
+    ]
+    head += _machine_section(results)
+    head += _data_section(results)
+    summary = ["## Budget", "", "| budget line | verdict | measured |", "|---|---|---|"]
+    summary += [f"| {line} | {v} | {measured} |" for line, v, measured in verdicts]
+    summary.append("")
+    return "\n".join(head + summary + body)
+
+
+def write_results(results: dict, out: Path, budget: dict, budget_views, notes) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(results, budget, budget_views, notes), encoding="utf-8")

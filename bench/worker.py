@@ -1,0 +1,243 @@
+"""One measurement in a fresh process (started by :mod:`bench.run`).
+
+    python -m bench.worker TASK --args JSON
+
+Prints one line ``RESULT {json}`` last. Tasks:
+
+``view``       open the store, run one page's components once (cold: a fresh
+               process and connection; the OS file cache is left as it is),
+               then ``warm`` more times on the same connection.
+``pandas``     load the Parquet files, then run each page's pandas baseline.
+``clv``        crmflow's BG/NBD + Gamma-Gamma fit on the store's calibration
+               summary (and save the summary for ``lifetimes``).
+``lifetimes``  BetaGeoFitter + GammaGammaFitter on the same summary.
+``ingest``     crmflow's ingestion of a CSV into an in-memory store.
+``pandas_ingest``  pandas.read_csv and the same cleaning, plainly.
+
+Peak memory is the process's peak resident set (VmHWM from /proc; on other
+systems ru_maxrss), which counts DuckDB's own allocations, unlike tracemalloc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def peak_rss() -> int:
+    """Peak resident set size of this process in bytes."""
+    try:
+        text = Path("/proc/self/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1)) * 1024
+    except (OSError, AttributeError):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss if sys.platform == "darwin" else rss * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak (Linux: writing 5 to clear_refs resets VmHWM)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _error(exc: BaseException) -> str:
+    lines = [ln for ln in traceback.format_exception_only(type(exc), exc) if ln.strip()]
+    return "error: " + " ".join(lines[-1].split())[:300]
+
+
+def _timed(fn, *args):
+    started = time.perf_counter()
+    value = fn(*args)
+    return time.perf_counter() - started, value
+
+
+# --------------------------------------------------------------------------- tasks
+def task_view(store: str, view: str, warm: int, time_limit: float) -> dict:
+    from bench.generate import DATASET_NAME
+    from bench.views import VIEWS, Ctx, NotAvailable, crmflow_components
+    from crmflow.db import Database
+    from crmflow.stages import data_range
+
+    components = crmflow_components()
+    started = time.perf_counter()
+    db = Database(store)
+    dataset_id = int(db.run("get_dataset", dataset_name=DATASET_NAME).iloc[0]["dataset_id"])
+    first, last = data_range(db, dataset_id)
+    ctx = Ctx(db, dataset_id, first, last)
+    open_seconds = time.perf_counter() - started
+    na: dict[str, str] = {}
+    runs: list[dict[str, float]] = []
+    budget_end = time.perf_counter() + time_limit
+    for i in range(1 + warm):
+        run: dict[str, float] = {}
+        cpu = time.process_time()
+        for name in VIEWS[view]:
+            if name in na:
+                continue
+            try:
+                run[name], _ = _timed(components[name], ctx)
+            except NotAvailable as exc:
+                na[name] = str(exc)
+            except Exception as exc:  # a broken component is reported, not fatal
+                na[name] = _error(exc)
+        run["_cpu"] = time.process_time() - cpu  # every thread of the process
+        runs.append(run)
+        if i >= 1 and time.perf_counter() > budget_end:
+            break
+    db.close()
+    return {"open": open_seconds, "cold": runs[0], "warm": runs[1:], "na": na, "peak_rss": peak_rss(),
+            "as_of": last.isoformat(), "first": first.isoformat()}
+
+
+def task_pandas(data_dir: str, views: list[str], repeat: int, time_limit: float) -> dict:
+    from bench.pandas_baseline import Data
+    from bench.views import VIEWS, Ctx, pandas_components
+
+    components = pandas_components()
+    load_seconds, data = _timed(Data.load, Path(data_dir))
+    load_rss = peak_rss()
+    first, last = components["data_range"](data, None)
+    ctx = Ctx(None, 0, first, last)
+    out = {"load": load_seconds, "load_peak_rss": load_rss, "views": {}}
+    for view in views:
+        names = [n for n in VIEWS[view] if n in components]
+        if not names:
+            continue
+        reset_peak_rss()
+        runs = []
+        budget_end = time.perf_counter() + time_limit
+        error = None
+        for _ in range(repeat):
+            fresh = data.fresh()  # each page run builds its derived frames once
+            run = {}
+            cpu = time.process_time()
+            try:
+                for name in names:
+                    run[name], _ = _timed(components[name], fresh, ctx)
+                run["_cpu"] = time.process_time() - cpu
+            except Exception as exc:
+                error = _error(exc)
+                break
+            runs.append(run)
+            if time.perf_counter() > budget_end:
+                break
+        out["views"][view] = {"runs": runs, "peak_rss": peak_rss(), "error": error}
+    return out
+
+
+def _summary_arrays(store: str, calibration_end=None):
+    from bench.generate import DATASET_NAME
+    from crmflow.db import Database
+    from crmflow.stages import data_range
+
+    db = Database(store)
+    try:
+        dataset_id = int(db.run("get_dataset", dataset_name=DATASET_NAME).iloc[0]["dataset_id"])
+        end = calibration_end or data_range(db, dataset_id)[1]
+        seconds, summary = _timed(lambda: db.run("clv_summary", dataset_id=dataset_id, calibration_end=end))
+    finally:
+        db.close()
+    import numpy as np
+
+    arrays = {k: summary[c].to_numpy(np.float64) for k, c in
+              (("x", "frequency"), ("tx", "recency_weeks"), ("T", "t_weeks"), ("m", "monetary"))}
+    return seconds, arrays
+
+
+def task_clv(store: str, arrays_path: str, repeat: int) -> dict:
+    import numpy as np
+
+    from crmflow.clv import BGNBD, GammaGamma
+
+    query_seconds, a = _summary_arrays(store)
+    np.savez(arrays_path, **a)
+    times, spend_times = [], []
+    for _ in range(repeat):
+        t, bg = _timed(lambda: BGNBD().fit(a["x"], a["tx"], a["T"]))
+        s, gg = _timed(lambda: GammaGamma().fit(a["x"], a["m"]))
+        times.append(t)
+        spend_times.append(s)
+    return {"customers": int(a["x"].size), "repeat_buyers": int(np.count_nonzero(a["x"])),
+            "summary_query": query_seconds, "bgnbd": times, "gamma_gamma": spend_times,
+            "total": [t + s for t, s in zip(times, spend_times)],
+            "params": {**bg.params_, **gg.params_}, "converged": bool(bg.converged_ and gg.converged_),
+            "peak_rss": peak_rss()}
+
+
+def task_lifetimes(arrays_path: str, repeat: int, time_limit: float) -> dict:
+    import warnings
+
+    import numpy as np
+
+    try:
+        import lifetimes
+    except ImportError:
+        return {"error": "n/a (lifetimes is not installed)"}
+    warnings.filterwarnings("ignore")
+    a = dict(np.load(arrays_path))
+    usable = (a["x"] > 0) & (a["m"] > 0)
+    times, spend_times = [], []
+    budget_end = time.perf_counter() + time_limit
+    for _ in range(repeat):
+        t, bg = _timed(lambda: lifetimes.BetaGeoFitter().fit(a["x"], a["tx"], a["T"]))
+        s, gg = _timed(lambda: lifetimes.GammaGammaFitter().fit(a["x"][usable], a["m"][usable]))
+        times.append(t)
+        spend_times.append(s)
+        if time.perf_counter() > budget_end:
+            break
+    params = {k: float(bg.params_[k]) for k in ("r", "alpha", "a", "b")}
+    params.update({k: float(gg.params_[k]) for k in ("p", "q", "v")})
+    return {"customers": int(a["x"].size), "bgnbd": times, "gamma_gamma": spend_times,
+            "total": [t + s for t, s in zip(times, spend_times)], "params": params, "peak_rss": peak_rss()}
+
+
+def task_ingest(csv: str) -> dict:
+    from crmflow.store import Store
+
+    started = time.perf_counter()
+    with Store(in_memory=True) as store:
+        result = store.ingest("bench", csv)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": result.dataset.n_transactions, "rejected": result.dataset.n_rejected,
+            "peak_rss": peak_rss()}
+
+
+def task_pandas_ingest(csv: str) -> dict:
+    from bench.pandas_baseline import ingest_csv
+
+    seconds, (frame, rejected) = _timed(ingest_csv, Path(csv))
+    return {"seconds": seconds, "rows": len(frame), "rejected": rejected, "peak_rss": peak_rss()}
+
+
+TASKS = {"view": task_view, "pandas": task_pandas, "clv": task_clv, "lifetimes": task_lifetimes,
+         "ingest": task_ingest, "pandas_ingest": task_pandas_ingest}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("task", choices=sorted(TASKS))
+    ap.add_argument("--args", default="{}", help="keyword arguments as JSON")
+    args = ap.parse_args(argv)
+    try:
+        result = TASKS[args.task](**json.loads(args.args))
+    except Exception as exc:
+        result = {"error": _error(exc)}
+    print("RESULT " + json.dumps(result, default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Smoke test of the benchmark (bench/): it runs end to end at a tiny size and
+its pandas baseline computes the same numbers as crmflow, so the speed
+comparison in bench/RESULTS.md stays honest. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from bench import generate, run
+from bench.check import compare
+from bench.views import VIEWS, crmflow_components, pandas_components
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return generate.ensure("tiny", tmp_path_factory.mktemp("bench-data"), log=lambda msg: None)
+
+
+def test_generated_data_are_deterministic_and_realistic(tiny, tmp_path):
+    meta = json.loads(tiny.meta.read_text())
+    assert meta["counts"]["transactions"] == generate.SIZES["tiny"]
+    assert meta["rows_rejected"] == 0
+    again = generate.ensure("tiny", tmp_path, store=False, log=lambda msg: None)
+    assert again.file("transactions", "csv").read_bytes() == tiny.file("transactions", "csv").read_bytes()
+    header, first = tiny.file("transactions", "csv").read_text().splitlines()[:2]
+    assert header.split(",")[:4] == ["order_id", "customer_id", "order_date", "amount"]
+    assert first.split(",")[1].startswith("0")  # customer ids keep their leading zeros
+
+
+def test_pandas_baseline_gives_crmflow_numbers(tiny):
+    results = dict(compare(tiny))
+    assert set(results) == set(pandas_components())
+    assert {name: diff for name, diff in results.items() if diff is not None} == {}
+
+
+def test_every_page_component_is_known():
+    components = crmflow_components()
+    assert {c for names in VIEWS.values() for c in names} <= set(components)
+    assert set(pandas_components()) <= set(components)
+
+
+def test_harness_runs_end_to_end(tiny, tmp_path):
+    out, raw = tmp_path / "RESULTS.md", tmp_path / "results.json"
+    code = run.main(["--sizes", "tiny", "--repeat", "1", "--cold", "1", "--in-process", "--no-dashboard",
+                     "--data-dir", str(tiny.root.parent), "--out", str(out), "--json", str(raw),
+                     "--lifetimes-limit", "60"])
+    assert code == 0
+    text = out.read_text(encoding="utf-8")
+    for heading in ("## Machine and versions", "## Data", "## Budget", "## Pages at tiny", "## CLV fit",
+                    "## Ingesting the transactions CSV", "## Dashboard first page"):
+        assert heading in text, heading
+    for view, names in VIEWS.items():
+        assert f"| **{view}** |" in text, view
+        for name in names:
+            assert f"| · {name} |" in text, name
+    results = json.loads(raw.read_text())["sizes"]["tiny"]
+    errors = {f"{view}.{name}": reason for view, procs in results["views"].items() for p in procs
+              for name, reason in {**p.get("na", {}), **({"run": p["error"]} if "error" in p else {})}.items()
+              if not reason.startswith("n/a")}
+    assert errors == {}
+    assert "error" not in results["pandas"] and all(not v["error"] for v in results["pandas"]["views"].values())
+    assert "error" not in results["clv"]["crmflow"]
+    assert all("error" not in r for side in results["ingest"].values() for r in side)
+    assert results["ingest"]["crmflow"][0]["rows"] == generate.SIZES["tiny"]
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_dashboard_start_is_measured(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            result = run._dashboard_once(browser, tmp_path / "crmflow.duckdb", timeout=120)
+        finally:
+            browser.close()
+    assert "error" not in result, result
+    assert 0 < result["health"] <= result["first_page"]
+
+
+EDGE_TRANSACTIONS = """\
+customer_id,order_id,order_date,amount
+a,o1,2024-01-01,10
+a,o1,2024-01-05,5
+a,,2024-01-05,3
+b,,2024-02-01,4
+b,,2024-02-01,-2
+c,,2024-03-01,-5
+d,x,2024-01-10,7
+d,x,2023-12-01,0
+e,,2024-04-01,9
+"""
+EDGE_CUSTOMERS = """\
+customer_id,created_at
+a,2024-02-01
+c,
+f,2024-01-15
+g,2025-01-01
+e,2024-03-31
+"""
+
+
+@pytest.mark.parametrize("dataset", ["tiny", "edge"])
+def test_proposed_query_rewrites_give_the_same_rows(dataset, tiny, load):
+    """The rewrites proposed in bench/proposals/ (see bench/NOTES.md) return
+    exactly the rows of the queries they would replace, for several definition
+    parameters and snapshot dates, including orders spanning days, missing
+    order ids, returns-only customers and leads created after their first order."""
+    from datetime import date, timedelta
+
+    from bench import profile
+    from crmflow.db import Database, compiled
+
+    if dataset == "tiny":
+        db = Database(tiny.store)
+        dataset_id = int(db.run("get_dataset", dataset_name=generate.DATASET_NAME).iloc[0]["dataset_id"])
+        start, span = date(2021, 12, 1), 1200
+    else:
+        store, dataset_id = load(EDGE_TRANSACTIONS, EDGE_CUSTOMERS)
+        db, start, span = store.db, date(2023, 11, 15), 200
+    from crmflow.db import registry
+
+    names = sorted(({p.stem for p in profile.PROPOSALS.glob("*.sql")} & set(registry()))
+                   | {"stage_counts", "stage_flow", "flow_customers", "ntd_monthly"})
+    checked = 0
+    try:
+        for k, (lost, loyal, window) in enumerate([(180, 4, 365), (1, 1, 1), (30, 2, 60), (3, 2, 4)]):
+            dates = sorted({start + timedelta(days=(37 * k + 53 * i) % span) for i in range(6)})
+            for name in names:
+                params = {"dates": dates, "lost_after_days": lost, "loyal_orders": loyal,
+                          "loyal_window_days": window, "from_stage": "first", "to_stage": "repeat"}
+                if name in ("stage_flow", "flow_customers"):
+                    params["dates"] = dates[:2]
+                sql, proposed = compiled(name)[0], profile.proposal_sql(name)
+                if proposed is None:
+                    continue
+                _, ours = profile.run_sql(db, dataset_id, sql, params, limit=60)
+                _, theirs = profile.run_sql(db, dataset_id, proposed, params, limit=60)
+                assert profile.same_rows(ours, theirs) is None, (name, lost, loyal, window, dates)
+                checked += 1
+        # the proposed staging view stg_orders has exactly the orders of stg_order_days
+        from crmflow.db import parse_query_file
+
+        view = parse_query_file(profile.PROPOSALS / "stg_orders.sql").body
+        _, ours = profile.run_sql(db, dataset_id, "SELECT customer_id, MIN(order_date) AS order_date, "
+                                  "SUM(amount) AS amount FROM stg_order_days GROUP BY customer_id, order_key",
+                                  {}, limit=60)
+        _, theirs = profile.run_sql(db, dataset_id, f"SELECT customer_id, order_date, amount FROM ({view})", {},
+                                    limit=60)
+        assert profile.same_rows(ours, theirs) is None
+    finally:
+        if dataset == "tiny":
+            db.close()
+    assert checked >= len(names)
