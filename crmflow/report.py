@@ -28,9 +28,11 @@ from __future__ import annotations
 import html
 import io
 import logging
+import math
 import os
 import shutil
 import threading
+import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +50,8 @@ from crmflow.i18n import DEFAULT_LANGUAGE, t
 log = logging.getLogger(__name__)
 
 #: The slides of the report, in the order they are shown.
-SLIDE_KEYS = ("kpis", "stages", "flow", "pareto", "segments", "cohorts", "clv", "backtest")
+SLIDE_KEYS = ("kpis", "stages", "flow", "pareto", "churn", "risk", "accounts", "matrix", "segments", "cohorts",
+              "clv", "backtest")
 #: Report file formats (by the output file's extension).
 FORMATS = ("html", "pptx")
 #: Months of stage snapshots on the "stages over time" slide.
@@ -57,7 +60,7 @@ TREND_MONTHS = 24
 KPI_COMPARE_DAYS = 90
 #: Most recent cohorts drawn on the cohort slide (the headline uses them all).
 COHORT_ROWS = 24
-#: Rows of a slide's table.
+#: Rows of a slide's table (of a table beside a chart).
 TABLE_ROWS = 10
 DEFAULT_PARAMS = Params()
 NO_FILTERS = Filters()
@@ -201,6 +204,153 @@ def _slide_pareto(inp: _Inputs) -> Slide:
     return Slide("pareto", _section(inp, "pareto"), title, fig, caption)
 
 
+# ---------------------------------------------------------------- churn warnings
+def _coverage(inp: _Inputs) -> dict[str, int]:
+    row = inp.db.run("data_coverage", dataset_id=_dataset_id(inp.scope)).iloc[0]
+    return {k: int(v) for k, v in row.items()}
+
+
+def _slide_churn(inp: _Inputs) -> Slide:
+    from crmflow.account_view import (
+        call_list,
+        churn_headline,
+        compact,
+        directory,
+        display_name,
+        reasons_in,
+    )
+    from crmflow.churn import AT_RISK_SCORE, churn_warnings
+
+    listed = churn_warnings(inp.db, inp.scope, inp.as_of, inp.params)
+    head = churn_headline(listed)
+    coverage = _coverage(inp)
+    hints = tuple(inp.tr(key) for column, key in (("interactions", "cp_unlock_interactions"),
+                                                  ("due_date", "cp_unlock_due_date"))
+                  if not coverage.get(column))
+    if head.customers == 0:
+        slide = _missing(inp, "churn", inp.tr("rep_heading_churn"),
+                         inp.tr("cp_none", as_of=inp.as_of.isoformat(), threshold=AT_RISK_SCORE))
+        slide.bullets = hints
+        return slide
+    value = compact(head.value_at_risk, inp.lang)
+    if head.customers > head.top and head.top_share is not None:
+        title = inp.tr("cp_headline", customers=head.customers, value=value, share=head.top_share, top=head.top)
+    else:
+        title = inp.tr("cp_headline_short", customers=head.customers, value=value)
+    top = listed.head(TABLE_ROWS)
+    people = call_list(top, directory(inp.db, inp.scope, inp.as_of), inp.lang)
+    reasons = reasons_in(top, inp.lang)
+    rows = [(display_name(c, n), o or "", f"{int(r)}", f"{float(v):,.0f}", rs[0] if rs else "")
+            for c, n, o, r, v, rs in zip(people["customer_id"], people["name"], people["owner"],
+                                         people["risk_score"], people["value_at_risk"], reasons)]
+    table = _table(rows, (inp.tr("cp_col_name"), inp.tr("cp_col_owner"), inp.tr("cp_col_risk_score"),
+                          inp.tr("cp_col_value_at_risk"), inp.tr("rep_col_main_reason")))
+    return Slide("churn", _section(inp, "churn"), title, caption=inp.tr("rep_churn_caption", n=len(top)),
+                 bullets=hints, table=table)
+
+
+def _slide_risk(inp: _Inputs) -> Slide:
+    from crmflow.charts.churn import risk_histogram
+    from crmflow.churn import AT_RISK_SCORE, churn_warnings, risk_distribution
+
+    everyone = churn_warnings(inp.db, inp.scope, inp.as_of, inp.params, include_all=True)
+    if everyone.empty:
+        return _missing(inp, "risk", inp.tr("rep_heading_risk"), inp.tr("cp_empty", as_of=inp.as_of.isoformat()))
+    at_risk = int((everyone["risk_score"].astype(int) >= AT_RISK_SCORE).sum())
+    title = inp.tr("cp_dist_title", at_risk=at_risk, total=len(everyone), threshold=AT_RISK_SCORE)
+    fig = risk_histogram(risk_distribution(everyone), title, inp.tr("cp_dist_x"), inp.tr("cp_dist_y"),
+                         AT_RISK_SCORE, inp.tr("cp_dist_threshold", threshold=AT_RISK_SCORE))
+    return Slide("risk", _section(inp, "risk"), title, fig, inp.tr("cp_dist_caption"))
+
+
+# ---------------------------------------------------------------- key accounts
+def _slide_accounts(inp: _Inputs) -> Slide:
+    from crmflow.account_view import display_name, key_account_headline, trend_text
+    from crmflow.health import (
+        COMPONENTS,
+        DEFAULT_MAX_ACCOUNTS,
+        DEFAULT_SHARE,
+        account_health,
+        health_coverage,
+        label,
+    )
+
+    health = account_health(inp.db, inp.scope, inp.as_of, inp.params)
+    head = key_account_headline(health)
+    if head.accounts == 0:
+        return _missing(inp, "accounts", inp.tr("rep_heading_accounts"),
+                        inp.tr("ka_none", as_of=inp.as_of.isoformat()))
+    if head.at_risk == 0:
+        title = inp.tr("ka_headline_none", accounts=head.accounts, watch=head.watch)
+    elif head.revenue_share is None:
+        title = inp.tr("ka_headline_no_revenue", at_risk=head.at_risk, accounts=head.accounts)
+    else:
+        title = inp.tr("ka_headline", at_risk=head.at_risk, accounts=head.accounts, share=head.revenue_share)
+    coverage = health_coverage(inp.db, inp.scope, inp.as_of)
+    available = [c for c in COMPONENTS if coverage.get(c, False)]
+    names = {c: label("component", c, inp.lang) for c in COMPONENTS}
+    counts = " · ".join(f"{label('status', s, inp.lang)} {n:,}"
+                        for s, n in (("healthy", head.healthy), ("watch", head.watch), ("at_risk", head.at_risk)))
+    bullets = [counts]
+    means = health[available].astype("float64").mean(axis=0, skipna=True).dropna()
+    if len(means):
+        weakest = str(means.idxmin())
+        bullets.append(inp.tr("ka_components_title", component=names[weakest], mean=float(means[weakest]),
+                              n=len(health)))
+    worst = health.sort_values(["health_score", "customer_id"], na_position="last").head(TABLE_ROWS)
+    rows = []
+    for r in worst.to_dict("records"):
+        scores = {c: r[c] for c in available if not pd.isna(r[c])}
+        low = min(scores, key=lambda c: (scores[c], COMPONENTS.index(c))) if scores else None
+        rows.append((display_name(r["customer_id"], r["name"]), label("status", r["status"], inp.lang) or "–",
+                     "–" if pd.isna(r["health_score"]) else f"{float(r['health_score']):.0f}",
+                     trend_text(r["trend"], r["health_score"], r["score_90d_ago"]),
+                     label("phase", r["phase"], inp.lang) or "–", r["owner"] if isinstance(r["owner"], str) else "",
+                     "" if low is None else f"{names[low]} ({float(scores[low]):.0f})"))
+    table = _table(rows, (inp.tr("ka_col_customer"), inp.tr("health_status"), inp.tr("health_score"),
+                          inp.tr("health_trend"), inp.tr("health_phase"), inp.tr("ka_col_owner"),
+                          inp.tr("rep_col_weakest")))
+    caption = [inp.tr("ka_intro_flag", n=head.accounts, as_of=inp.as_of.isoformat()) if head.selected_by == "flag"
+               else inp.tr("ka_intro_revenue", n=head.accounts, share=DEFAULT_SHARE, max=DEFAULT_MAX_ACCOUNTS,
+                           as_of=inp.as_of.isoformat()),
+               inp.tr("rep_accounts_shown", n=len(worst))]
+    caption += [f"{names[c]}: {inp.tr(f'health_unlock_{c}')}." for c in COMPONENTS if c not in available]
+    return Slide("accounts", _section(inp, "accounts"), title, None, " ".join(caption), tuple(bullets), table)
+
+
+def _slide_matrix(inp: _Inputs) -> Slide:
+    from crmflow.account_view import matrix_headline, use_log_axes
+    from crmflow.charts.accounts import value_matrix_scatter
+    from crmflow.health import QUADRANTS, label, value_matrix, value_matrix_summary
+
+    matrix = value_matrix(inp.db, inp.scope, inp.as_of)
+    if matrix.empty:
+        return _missing(inp, "matrix", inp.tr("rep_heading_matrix"),
+                        inp.tr("ka_matrix_empty", as_of=inp.as_of.isoformat()))
+    names = {q: label("quadrant", q, inp.lang) for q in QUADRANTS}
+    summary = value_matrix_summary(matrix)
+    core_share, value_share = matrix_headline(summary)
+    if value_share is None:
+        title = inp.tr("ka_matrix_title_plain", core=names["core"], core_share=core_share)
+    else:
+        title = inp.tr("ka_matrix_title", core=names["core"], core_share=core_share, value_share=value_share)
+    basis = str(matrix["value_basis"].iloc[0])
+    log = use_log_axes(matrix["current_value"]) or use_log_axes(matrix["potential_value"])
+    fig = value_matrix_scatter(matrix, names, title, inp.tr("ka_axis_current", basis=inp.tr(f"ka_basis_{basis}")),
+                               inp.tr("ka_axis_potential"), log=log)
+    table = _table([(names[r.quadrant], f"{int(r.customers):,}", f"{float(r.customer_share):.0%}",
+                     f"{float(r.current_value):,.0f}") for r in summary.itertuples(index=False)],
+                   (inp.tr("ka_col_quadrant"), inp.tr("ka_col_customers"), inp.tr("ka_col_customer_share"),
+                    inp.tr("ka_col_current_value")))
+    caption = [inp.tr("ka_matrix_cuts", current=float(matrix["current_cut"].iloc[0]),
+                      potential=float(matrix["potential_cut"].iloc[0]))]
+    if log:
+        caption.append(inp.tr("ka_matrix_log"))
+    if basis != "profit":
+        caption.append(inp.tr("ka_unlock_cost"))
+    return Slide("matrix", _section(inp, "matrix"), title, fig, " ".join(caption), table=table)
+
+
 # ---------------------------------------------------------------- segments
 def _slide_segments(inp: _Inputs) -> Slide:
     from crmflow.analytics import rfm_segments_summary, segments
@@ -298,6 +448,7 @@ def _slide_backtest(inp: _Inputs) -> Slide:
 
 _BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
     "kpis": _slide_kpis, "stages": _slide_stages, "flow": _slide_flow, "pareto": _slide_pareto,
+    "churn": _slide_churn, "risk": _slide_risk, "accounts": _slide_accounts, "matrix": _slide_matrix,
     "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
 }
 
@@ -589,7 +740,7 @@ def figure_png(fig: go.Figure, width: int = 1200, height: int = 560, scale: floa
 # --------------------------------------------------------------------------- PowerPoint
 _SLIDE_W_IN, _SLIDE_H_IN = 13.333, 7.5
 _PX_PER_IN = 96
-_TABLE_ROW_IN = 0.34
+_SIDE_W_IN = 4.2
 #: Type size (px) of the charts in PowerPoint and presentation mode.
 PROJECTOR_FONT = 16
 
@@ -612,23 +763,70 @@ def _pptx_text(shape, lines: Sequence[str], size: int, *, bold: bool = False, co
             paragraph.space_after = Pt(6)
 
 
-def _pptx_table(slide_shapes, table: pd.DataFrame, left, top, width) -> None:
+def _text_width_in(text: str, pt: float) -> float:
+    """Rough printed width of ``text`` at ``pt`` points (CJK characters are square)."""
+    wide = sum(1 for ch in text if unicodedata.east_asian_width(ch) in "WF")
+    return (wide + 0.55 * (len(text) - wide)) * pt / 72
+
+
+def _lines(text: str, width_in: float, pt: float) -> int:
+    """How many lines ``text`` takes in a box ``width_in`` wide (with some slack for word wrap)."""
+    usable = max(width_in, 0.3)
+    return sum(max(1, math.ceil(_text_width_in(part, pt) * 1.12 / usable)) for part in str(text).split("\n"))
+
+
+def _text_height_in(lines: Sequence[str], width_in: float, pt: float, gap_pt: float = 0) -> float:
+    return sum(_lines(line, width_in, pt) * pt * 1.25 / 72 + gap_pt / 72 for line in lines) + 0.1
+
+
+_CELL_PAD_IN = 0.2
+
+
+def _table_layout(table: pd.DataFrame, width_in: float, room_in: float, pt: float
+                  ) -> tuple[int, list[float], list[float]]:
+    """How many rows of ``table`` fit in ``room_in`` inches, the column widths
+    (by content, within ``width_in``) and each row's height (header first)."""
+    cells = [[str(c) for c in table.columns]] + [[str(v) for v in row] for row in table.itertuples(index=False)]
+    natural = [max(_text_width_in(row[c], pt) for row in cells) + _CELL_PAD_IN for c in range(len(table.columns))]
+    natural = [min(max(w, 0.6), width_in * 0.45) for w in natural]
+    scale = width_in / sum(natural)
+    widths = [w * scale for w in natural]
+    heights = [max(_lines(v, w - _CELL_PAD_IN, pt) for v, w in zip(row, widths)) * pt * 1.2 / 72 + 0.12
+               for row in cells]
+    shown, used = 0, heights[0]
+    for h in heights[1:]:
+        if used + h > room_in:
+            break
+        used += h
+        shown += 1
+    return shown, widths, heights[:shown + 1]
+
+
+def _pptx_table(slide_shapes, table: pd.DataFrame, left_in: float, top_in: float, width_in: float,
+                room_in: float, pt: int = 12) -> None:
     from pptx.util import Inches, Pt
 
-    rows = table.head(TABLE_ROWS)
-    n_rows, n_cols = len(rows) + 1, len(rows.columns)
-    shape = slide_shapes.add_table(n_rows, n_cols, left, top, width, Inches(_TABLE_ROW_IN * n_rows))
+    shown, widths, heights = _table_layout(table, width_in, room_in, pt)
+    if shown == 0:
+        return
+    rows = table.head(shown)
+    shape = slide_shapes.add_table(shown + 1, len(rows.columns), Inches(left_in), Inches(top_in), Inches(width_in),
+                                   Inches(sum(heights)))
     grid = shape.table
-    for c, name in enumerate(rows.columns):
-        grid.cell(0, c).text = str(name)
-    for r, values in enumerate(rows.itertuples(index=False), start=1):
+    for c, w in enumerate(widths):
+        grid.columns[c].width = Inches(w)
+    for r, h in enumerate(heights):
+        grid.rows[r].height = Inches(h)
+    cells = [list(rows.columns)] + [list(v) for v in rows.itertuples(index=False)]
+    for r, values in enumerate(cells):
         for c, value in enumerate(values):
-            grid.cell(r, c).text = str(value)
-    for r in range(n_rows):
-        for c in range(n_cols):
-            for paragraph in grid.cell(r, c).text_frame.paragraphs:
+            cell = grid.cell(r, c)
+            cell.text = str(value)
+            cell.margin_left = cell.margin_right = Inches(_CELL_PAD_IN / 2)
+            cell.margin_top = cell.margin_bottom = Inches(0.04)
+            for paragraph in cell.text_frame.paragraphs:
                 for run in paragraph.runs:
-                    run.font.size = Pt(12)
+                    run.font.size = Pt(pt)
 
 
 def write_pptx(slides: Sequence[Slide], info: ReportInfo) -> bytes:
@@ -667,35 +865,39 @@ def write_pptx(slides: Sequence[Slide], info: ReportInfo) -> bytes:
         page = deck.slides.add_slide(blank)
         _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(0.15), Inches(inner_w), Inches(0.35)),
                    [slide.section.upper() if info.lang == "en" else slide.section], 12, colour="6B7280")
+        title_pt = 24 if _lines(slide.title, inner_w, 24) <= 2 else 20
         _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(0.45), Inches(inner_w), Inches(1.0)),
-                   [slide.title], 24 if len(slide.title) < 90 else 20, bold=True)
-        top = 1.55
-        bottom = 6.75
-        side = slide.bullets or (slide.table is not None and len(slide.table))
-        chart_w = inner_w - 4.3 if side and slide.figure is not None else inner_w
+                   [slide.title], title_pt, bold=True)
+        top, bottom = 1.55, 6.7
+        has_table = slide.table is not None and len(slide.table) > 0
+        side = bool(slide.bullets) or has_table
+        chart_w = inner_w - _SIDE_W_IN - 0.3 if side and slide.figure is not None else inner_w
         if slide.message:
-            box_top = top if slide.figure is None else bottom - 0.1
-            _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(box_top), Inches(inner_w), Inches(1.2)),
-                       [slide.message], 20 if slide.figure is None else 12,
-                       colour="B91C1C" if slide.failed else "92400E")
+            pt = 20 if slide.figure is None else 12
+            box_top = top if slide.figure is None else bottom - 0.35
+            box_h = _text_height_in([slide.message], inner_w, pt)
+            _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(box_top), Inches(inner_w), Inches(box_h)),
+                       [slide.message], pt, colour="B91C1C" if slide.failed else "92400E")
             if slide.figure is None:
-                top += 1.4
+                top += box_h + 0.2
         if slide.figure is not None:
             h_in = bottom - top
             png = figure_png(report_figure(slide.figure, font_size=PROJECTOR_FONT), width=int(chart_w * _PX_PER_IN),
                              height=int(h_in * _PX_PER_IN), scale=2)
             page.shapes.add_picture(io.BytesIO(png), Inches(margin), Inches(top), Inches(chart_w), Inches(h_in))
-        side_left = margin + chart_w + 0.3 if slide.figure is not None else margin
-        side_w = inner_w - chart_w - 0.3 if slide.figure is not None else inner_w
-        has_table = slide.table is not None and len(slide.table) > 0
-        table_h = _TABLE_ROW_IN * (min(len(slide.table), TABLE_ROWS) + 1) if has_table else 0.0
+            side_left, side_w = margin + chart_w + 0.3, _SIDE_W_IN
+        else:
+            side_left, side_w = margin, inner_w
+        y = top
         if slide.bullets:
-            room = (bottom - top) - (table_h + 0.2 if has_table else 0.0)
-            _pptx_text(page.shapes.add_textbox(Inches(side_left), Inches(top), Inches(side_w), Inches(room)),
-                       list(slide.bullets), 15 if slide.figure is not None else 18, bullet=True)
+            pt = 15 if slide.figure is not None else 18
+            box_h = _text_height_in(slide.bullets, side_w - 0.2, pt, gap_pt=6)
+            _pptx_text(page.shapes.add_textbox(Inches(side_left), Inches(y), Inches(side_w), Inches(box_h)),
+                       list(slide.bullets), pt, bullet=True)
+            y += box_h + 0.15
         if has_table:
-            table_top = bottom - table_h if slide.bullets else top
-            _pptx_table(page.shapes, slide.table, Inches(side_left), Inches(table_top), Inches(side_w))
+            _pptx_table(page.shapes, slide.table, side_left, y, side_w, bottom - y,
+                        pt=12 if slide.figure is not None else 14)
         if slide.caption:
             _pptx_text(page.shapes.add_textbox(Inches(margin), Inches(bottom + 0.05), Inches(inner_w),
                                                Inches(0.6)), [slide.caption], 11, colour="4B5563")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from crmflow.account_view import md
 from crmflow.errors import CrmflowError
 from crmflow.report import (
     PROJECTOR_FONT,
@@ -37,6 +38,8 @@ PRESENT_CSS = """<style>
 .block-container [data-testid="stMarkdownContainer"] p,
 .block-container [data-testid="stMarkdownContainer"] li { font-size: 1.4rem; }
 .block-container [data-testid="stCaptionContainer"] p { font-size: 1.1rem; }
+.block-container [data-testid="stTable"] th,
+.block-container [data-testid="stTable"] td { font-size: 1.15rem; }
 .block-container [data-testid="stBaseButton-secondary"] p,
 .block-container [data-testid="stBaseButton-primary"] p { font-size: 1.25rem; }
 </style>"""
@@ -167,7 +170,8 @@ def main() -> None:
         if slide.bullets:
             st.markdown("\n".join(f"- {b}" for b in slide.bullets))
         if slide.table is not None and len(slide.table):
-            st.dataframe(slide.table, hide_index=True, width="stretch", key=f"present:table:{slide.key}")
+            # a static table (styled by PRESENT_CSS); names from the data are escaped for Markdown
+            st.table(slide.table.map(md).rename(columns=md), hide_index=True)
     if slide.caption:
         st.caption(slide.caption)
 

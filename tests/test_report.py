@@ -16,9 +16,11 @@ import pytest
 
 from crmflow import report
 from crmflow.analytics import pareto, pareto_headline
+from crmflow.churn import churn_warnings
 from crmflow.cli import main as cli_main
 from crmflow.config import STAGES, Params
 from crmflow.errors import CrmflowError
+from crmflow.health import account_health
 from crmflow.i18n import LANGUAGES, TRANSLATIONS, t
 from crmflow.stages import flow, resolve_as_of, stage_counts
 from crmflow.store import Store
@@ -28,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 EVIL = "<script>alert(1)</script>"
+#: Slides that are a table, not a chart (the call list, the key-account list).
+TABLE_SLIDES = {"churn", "accounts"}
 
 
 def required_only_csv(path: Path, customers: int = 60, seed: int = 7) -> Path:
@@ -80,12 +84,14 @@ def small(tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------- slides
-def test_demo_has_every_slide_with_a_chart_in_both_languages(demo_slides):
+def test_demo_has_every_slide_in_both_languages(demo_slides):
     for lang, slides in demo_slides.items():
         assert [s.key for s in slides] == list(report.SLIDE_KEYS)
         for s in slides:
             assert not s.failed and s.message is None, (lang, s.key, s.message)
-            assert s.figure is not None and s.title, (lang, s.key)
+            assert s.title, (lang, s.key)
+            assert (s.figure is None) == (s.key in TABLE_SLIDES), (lang, s.key)
+            assert s.key not in TABLE_SLIDES or len(s.table) == report.TABLE_ROWS
     assert demo_slides["en"][0].title != demo_slides["zh"][0].title
 
 
@@ -103,6 +109,16 @@ def test_slide_numbers_are_the_packages_numbers(demo, demo_slides):
     summary = flow_summary(flow(store.db, dataset_id, start, as_of))
     assert f"{summary.gained:,} new customers" in slides["flow"].title
     assert f"{summary.won_back:,} won back" in slides["flow"].title
+    # the call list: the churn command's first rows, by value at risk
+    listed = churn_warnings(store.db, dataset_id, as_of).head(report.TABLE_ROWS)
+    calls = slides["churn"].table
+    assert list(calls.iloc[:, 3]) == [f"{v:,.0f}" for v in listed["value_at_risk"]]
+    assert list(calls.iloc[:, 2]) == [str(int(r)) for r in listed["risk_score"]]
+    assert f"{len(listed_all := churn_warnings(store.db, dataset_id, as_of)):,} customers at risk" \
+        in slides["churn"].title and len(listed_all) > report.TABLE_ROWS
+    # the key accounts: the weakest health scores of the health command
+    health = account_health(store.db, dataset_id, as_of).sort_values(["health_score", "customer_id"])
+    assert list(slides["accounts"].table.iloc[:, 2]) == [f"{v:.0f}" for v in health["health_score"].head(10)]
 
 
 def test_slides_are_picklable_for_the_dashboard_cache(demo_slides):
@@ -121,11 +137,11 @@ def test_small_datasets_explain_every_missing_slide(small, name):
         for s in slides:
             assert not s.failed, (name, s.key, s.message)
             assert s.title
-            assert s.figure is not None or s.message, (name, s.key)
+            assert s.figure is not None or s.message or s.table is not None, (name, s.key)
     if name == "required":
         assert all(s.figure is not None for s in slides if s.key in ("kpis", "stages", "flow", "pareto"))
     if name == "returns":
-        assert all(s.figure is None for s in slides if s.key != "kpis")
+        assert all(s.figure is None and s.message for s in slides)
 
 
 def test_a_failing_slide_never_breaks_the_report(demo, monkeypatch):
@@ -165,7 +181,7 @@ def test_html_is_one_offline_file_with_every_section(demo_html, demo_slides):
     assert demo_html.count("cdn.plot.ly") == get_plotlyjs().count("cdn.plot.ly")  # only the unused map default
     for s in demo_slides["en"]:
         assert f'id="slide-{s.key}"' in demo_html
-        assert f'id="chart-{s.key}"' in demo_html
+        assert (f'id="chart-{s.key}"' in demo_html) == (s.figure is not None)
     assert "@media print" in demo_html
 
 
@@ -184,6 +200,27 @@ def test_html_title_page_and_numbers(demo, demo_html, demo_slides):
 def test_user_text_is_escaped(demo_html):
     assert EVIL not in demo_html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in demo_html
+
+
+def test_names_from_the_data_are_escaped(tmp_path):
+    """A key account whose name is markup shows as text in the HTML report."""
+    sales = tmp_path / "sales.csv"
+    sales.write_text("customer_id,order_date,amount\n" + "".join(
+        f"{c},2024-{m:02d}-10,{100 * (i + 1)}\n" for i, c in enumerate(("K1", "K2", "K3")) for m in range(1, 7)),
+        encoding="utf-8")
+    people = tmp_path / "customers.csv"
+    people.write_text("customer_id,name,is_key_account\n"
+                      f'K1,"{EVIL}",true\nK2,"A & B <i>Ltd</i>",true\nK3,Plain,false\n', encoding="utf-8")
+    with Store(in_memory=True) as store:
+        ds = store.ingest("named", sales, people).dataset.dataset_id
+        as_of = date(2024, 6, 30)
+        slides = report.build_slides(store.db, ds, as_of)
+        page = report.write_html(slides, report.report_info(store.db, ds, "named", as_of))
+    accounts = next(s for s in slides if s.key == "accounts")
+    assert EVIL in set(accounts.table.iloc[:, 0])
+    assert EVIL not in page and "<i>Ltd</i>" not in page
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
+    assert "<td>A &amp; B &lt;i&gt;Ltd&lt;/i&gt;</td>" in page
 
 
 def test_html_in_chinese_with_filters(demo, demo_slides):
@@ -226,7 +263,9 @@ def test_pptx_has_a_title_slide_and_one_slide_per_chart(demo, demo_slides):
         texts = [sh.text_frame.text for sh in page.shapes if sh.has_text_frame]
         assert slide.title in texts
         pictures = [sh for sh in page.shapes if sh.shape_type == 13]
-        assert len(pictures) == 1
+        assert len(pictures) == (0 if slide.figure is None else 1), slide.key
+        if slide.table is not None:
+            assert any(sh.has_table for sh in page.shapes), slide.key
         assert slide.title in page.notes_slide.notes_text_frame.text
 
 
