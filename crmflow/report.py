@@ -89,9 +89,23 @@ class _Inputs:
     as_of: date
     params: Params
     lang: str
+    memo: dict = field(default_factory=dict, compare=False, hash=False)  # shared by the slides of one report
 
     def tr(self, key: str, **values: object) -> str:
         return t(key, self.lang, **values)
+
+    def once(self, name: str, compute: Callable[[], object]) -> object:
+        """``compute()`` once per report (slides that need the same data share it)."""
+        if name not in self.memo:
+            self.memo[name] = compute()
+        return self.memo[name]
+
+    def churn_all(self) -> pd.DataFrame:
+        """Every customer not lost, scored (:func:`crmflow.churn.churn_warnings` with include_all)."""
+        from crmflow.churn import churn_warnings
+
+        return self.once("churn_all", lambda: churn_warnings(self.db, self.scope, self.as_of, self.params,
+                                                             include_all=True))
 
     def labels(self) -> dict[str, str]:
         return {s: self.tr(f"stage_{s}") for s in STAGES_WITH_NONE}
@@ -219,9 +233,14 @@ def _slide_churn(inp: _Inputs) -> Slide:
         display_name,
         reasons_in,
     )
-    from crmflow.churn import AT_RISK_SCORE, churn_warnings
+    from crmflow.churn import AT_RISK_SCORE
 
-    listed = churn_warnings(inp.db, inp.scope, inp.as_of, inp.params)
+    everyone = inp.churn_all()
+    if everyone.empty:
+        listed = everyone
+    else:  # the at-risk list of churn_warnings(include_all=False), from the one scoring shared with "risk"
+        listed = everyone[(everyone["risk_score"] >= AT_RISK_SCORE) & everyone["reasons"].map(bool)]
+        listed = listed.reset_index(drop=True)
     head = churn_headline(listed)
     coverage = _coverage(inp)
     hints = tuple(inp.tr(key) for column, key in (("interactions", "cp_unlock_interactions"),
@@ -251,9 +270,9 @@ def _slide_churn(inp: _Inputs) -> Slide:
 
 def _slide_risk(inp: _Inputs) -> Slide:
     from crmflow.charts.churn import risk_histogram
-    from crmflow.churn import AT_RISK_SCORE, churn_warnings, risk_distribution
+    from crmflow.churn import AT_RISK_SCORE, risk_distribution
 
-    everyone = churn_warnings(inp.db, inp.scope, inp.as_of, inp.params, include_all=True)
+    everyone = inp.churn_all()
     if everyone.empty:
         return _missing(inp, "risk", inp.tr("rep_heading_risk"), inp.tr("cp_empty", as_of=inp.as_of.isoformat()))
     at_risk = int((everyone["risk_score"].astype(int) >= AT_RISK_SCORE).sum())
@@ -462,9 +481,13 @@ def build_slide(db: Database, dataset_id: int | Scope, key: str, as_of: date, pa
                 lang: str = DEFAULT_LANGUAGE) -> Slide:
     """The slide ``key`` (one of :data:`SLIDE_KEYS`) at D = ``as_of``. Never
     raises for a data problem: a slide that cannot be made explains why."""
+    return _build(_Inputs(db, dataset_id, as_of, params, lang), key)
+
+
+def _build(inp: _Inputs, key: str) -> Slide:
+    lang = inp.lang
     if key not in _BUILDERS:
         raise CrmflowError(f"Unknown report slide {key!r}", f"Use one of {', '.join(SLIDE_KEYS)}")
-    inp = _Inputs(db, dataset_id, as_of, params, lang)
     try:
         return _BUILDERS[key](inp)
     except CrmflowError as exc:  # a data problem: the slide says what it is
@@ -480,7 +503,8 @@ def build_slide(db: Database, dataset_id: int | Scope, key: str, as_of: date, pa
 def build_slides(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS,
                  lang: str = DEFAULT_LANGUAGE, keys: Sequence[str] = SLIDE_KEYS) -> list[Slide]:
     """Every slide of the report at D = ``as_of`` (see :func:`build_slide`)."""
-    return [build_slide(db, dataset_id, key, as_of, params, lang) for key in keys]
+    inp = _Inputs(db, dataset_id, as_of, params, lang)
+    return [_build(inp, key) for key in keys]
 
 
 # --------------------------------------------------------------------------- the title page
