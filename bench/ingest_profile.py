@@ -12,11 +12,13 @@ and prints the median of each stage:
     parse    parse_{table} -> temp table ingest_parsed (+ reject summary/examples)
     insert   insert_{table} + insert_rejected + insert_dataset + commit
     total    Store.ingest wall time
+    cpu      Store.ingest CPU time of the process (all threads)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -25,7 +27,9 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# --src DIR times another checkout of crmflow (e.g. an older commit from `git archive`)
+_SRC = sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv else str(Path(__file__).resolve().parent.parent)
+sys.path.insert(0, _SRC)
 
 import crmflow.ingest as ingest_mod
 from crmflow.db import Database
@@ -49,17 +53,24 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> None:
                      f"{categories[rng.randrange(len(categories))]}\n")
 
 
+def _cpu() -> float:
+    """CPU seconds of this process, all threads (less sensitive than wall time to a busy machine)."""
+    t = os.times()
+    return t.user + t.system
+
+
 class Timer:
     def __init__(self) -> None:
         self.times: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         try:
             yield
         finally:
             self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t0
+            self.times[name + "_cpu"] = self.times.get(name + "_cpu", 0.0) + _cpu() - c0
 
 
 def run_once(path: Path) -> dict[str, float]:
@@ -100,9 +111,10 @@ def run_once(path: Path) -> dict[str, float]:
     Database.materialise, Database.run, Database.execute = materialise, run, execute
     try:
         with Store(in_memory=True) as store:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu()
             result = store.ingest("bench", str(path))
             timer.times["total"] = time.perf_counter() - t0
+            timer.times["cpu"] = _cpu() - c0
             r = result.reports[0]
             timer.times["rows_loaded"] = r.rows_loaded
     finally:
@@ -116,18 +128,22 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--csv", type=Path, default=None)
+    ap.add_argument("--src", default=None, help="import crmflow from this checkout instead")
     args = ap.parse_args()
+    print(f"crmflow from {Path(ingest_mod.__file__).parent.parent}")
     path = args.csv or Path(f"/tmp/crmflow_bench_{args.rows}.csv")
     if not path.exists():
         t0 = time.perf_counter()
         write_csv(path, args.rows)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f}s")
     runs = [run_once(path) for _ in range(args.runs)]
-    keys = ["read", "profile", "parse", "insert", "total"]
+    keys = ["read", "profile", "parse", "insert", "total", "cpu"]
     for i, r in enumerate(runs):
         print(f"run {i + 1}: " + "  ".join(f"{k} {r.get(k, 0):.2f}" for k in keys)
               + f"  (rows loaded {int(r['rows_loaded'])})")
     print("median: " + "  ".join(f"{k} {statistics.median(r.get(k, 0) for r in runs):.2f}" for k in keys))
+    print("median CPU: " + "  ".join(f"{k} {statistics.median(r.get(k + '_cpu', 0) for r in runs):.2f}"
+                                     for k in keys[:4]))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ The path is DuckDB all the way (no row-by-row Python):
    GB18030/GBK, Latin-1), delimiter and header row. A file whose first bytes
    are UTF-8 is checked to the end (streamed, ~30 ms for 40 MB), so one Latin-1
    or GBK row far down still decides the encoding.
-2. :func:`stage` has DuckDB read the whole file as text into a temporary table
-   with positional columns ``c0..cN`` (DuckDB's CSV reader with the
+2. :func:`stage` has DuckDB read the whole file as text into a temporary table,
+   seen as ``ingest_raw(row_number, c0..cN)`` (DuckDB's CSV reader with the
    ``encodings`` extension for GB18030, its ``excel`` extension for .xlsx).
 3. Columns are mapped to fields (:mod:`crmflow.mapping`, then user overrides,
    then a content-based guess for headerless files), and the date format and
@@ -322,18 +322,28 @@ def sniff(path: str | os.PathLike) -> Sniffed:
 # --------------------------------------------------------------------------- staging
 def _rename_to_positions(cur: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation,
                          names: list[str]) -> None:
-    """Materialise ``rel`` as temp table ingest_raw(row_number, c0..cN) via the
-    relation API (no SQL text built from file content)."""
+    """Materialise ``rel`` as text columns c0..cN and expose them as the view
+    ingest_raw(row_number, c0..cN), via the relation API (no SQL text built
+    from file content)."""
     _create_raw(cur, rel, [duckdb.ColumnExpression(n).cast(duckdb.sqltype("VARCHAR")) for n in names])
 
 
 def _create_raw(cur: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation,
                 columns: list[duckdb.Expression]) -> None:
-    """Temp table ingest_raw(row_number, c0..cN) from ``rel`` and one expression per column."""
-    exprs = [duckdb.SQLExpression("row_number() OVER ()").alias("row_number")]
-    exprs += [expr.alias(f"c{i}") for i, expr in enumerate(columns)]
-    cur.execute("DROP TABLE IF EXISTS ingest_raw")
-    rel.select(*exprs).create("ingest_raw")
+    """Temp table ingest_cells(c0..cN) from ``rel`` and one expression per column,
+    and the view ingest_raw on it."""
+    cur.execute("DROP TABLE IF EXISTS ingest_cells")
+    rel.select(*[expr.alias(f"c{i}") for i, expr in enumerate(columns)]).create("ingest_cells")
+    _raw_view(cur, "ingest_cells", [f"c{i}" for i in range(len(columns))])
+
+
+def _raw_view(cur: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> None:
+    """The view ingest_raw(row_number, c0..cN) on a temporary table that holds
+    the rows in file order: row_number is the 1-based position (rowid + 1), so
+    the table is not copied again just to number its rows."""
+    exprs = [duckdb.SQLExpression("rowid + 1").alias("row_number")]
+    exprs += [duckdb.ColumnExpression(n).alias(f"c{i}") for i, n in enumerate(names)]
+    cur.table(table).select(*exprs).create_view("ingest_raw", replace=True)
 
 
 def _pad_headers(sniffed: Sniffed, width: int) -> None:
@@ -342,7 +352,8 @@ def _pad_headers(sniffed: Sniffed, width: int) -> None:
 
 
 def stage(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> int:
-    """Read the whole file into temp table ingest_raw; returns the row count."""
+    """Read the whole file into a temporary table, seen through the view
+    ingest_raw(row_number, c0..cN); returns the row count."""
     try:
         if sniffed.format == "parquet":
             rel = cur.read_parquet(sniffed.path)
@@ -378,18 +389,20 @@ def _text_encoding(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> str:
 
 def _stage_delimited(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
     encoding = _text_encoding(cur, sniffed)
+    # Every cell is read as text (leading zeros, exact decimals and the reasons
+    # for rejecting a value stay ours); the file is read once, straight into
+    # the table the view ingest_raw numbers. The delimiter, quote and header are
+    # given, so DuckDB's sniffer only counts the columns on its default sample.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE ingest_file AS SELECT * FROM read_csv($path, delim = $delim, "
         "header = false, skip = $skip, all_varchar = true, encoding = $encoding, quote = '\"', "
-        "escape = '\"', null_padding = true, strict_mode = false, "
-        "auto_detect = true, sample_size = -1)",
+        "escape = '\"', null_padding = true, strict_mode = false, auto_detect = true)",
         {"path": sniffed.path, "delim": sniffed.delimiter, "skip": 1 if sniffed.header else 0,
          "encoding": encoding},
     )
-    rel = cur.table("ingest_file")
-    names = list(rel.columns)
+    names = list(cur.table("ingest_file").columns)
     _pad_headers(sniffed, len(names))
-    _rename_to_positions(cur, rel, names)
+    _raw_view(cur, "ingest_file", names)
 
 
 def _stage_whitespace(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:

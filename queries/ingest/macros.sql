@@ -3,17 +3,31 @@
 -- purpose: Parsing helpers for ingestion, created as temporary macros on the
 --   ingesting cursor (DuckDB-specific: ingestion is the local engine's job; the
 --   analytic queries stay portable). Text in, typed value or NULL out.
---   crm_text(v): trimmed text, NULL when empty.
+--   Each typed macro tries one cheap cast first (TRY_CAST / strptime with the
+--   one detected format), which reads the plain values that make up almost
+--   every real column, and runs the general, regex-based rules only on the
+--   values that cast rejects (COALESCE and CASE evaluate lazily per row), so a
+--   million clean rows never reach a regex.
+--   crm_text(v): trimmed text, NULL when empty (TRIM only runs on values that
+--     start or end with a space or hold non-ASCII characters).
 --   crm_date(v, fmt): fmt is 'excel' (serial day number), or a strptime format
 --     applied after normalising separators ('年'/'月' and . or / to -, time part dropped);
 --     '%d/%m/%Y'-style formats see the separators normalised to '/'.
---   crm_number(v, decimal_comma): finite numbers only (no NaN/inf); currency symbols, spaces and thousands
---     separators (',' or '.', space, no-break space U+00A0 / U+202F, apostrophe) removed; (12.50) and 12.50- are negative; NULL when not a number.
+--   crm_number(v, decimal_comma): finite numbers only (no NaN/inf) as DOUBLE; currency symbols, spaces and
+--     thousands separators (',' or '.', space, no-break space U+00A0 / U+202F, apostrophe) removed;
+--     (12.50) and 12.50- are negative; NULL when not a number.
+--   crm_money(v, decimal_comma): the same as an exact DECIMAL(18, 4) (the text is cast straight to
+--     the decimal when it can be); NULL when not a number or when |value| >= 1e14.
 --   crm_bool(v): yes/no in English and Chinese, 1/0, true/false.
 -- grain: n/a
 -- params: none
 -- columns: none
-CREATE OR REPLACE TEMP MACRO crm_text(v) AS NULLIF(TRIM(CAST(v AS VARCHAR)), '');
+CREATE OR REPLACE TEMP MACRO crm_text(v) AS
+    CASE WHEN CAST(v AS VARCHAR) LIKE ' %' OR CAST(v AS VARCHAR) LIKE '% '
+              OR strlen(CAST(v AS VARCHAR)) <> length(CAST(v AS VARCHAR))
+         THEN NULLIF(TRIM(CAST(v AS VARCHAR)), '')
+         ELSE NULLIF(CAST(v AS VARCHAR), '')
+    END;
 
 CREATE OR REPLACE TEMP MACRO crm_date_text(v) AS
     regexp_replace(
@@ -21,7 +35,7 @@ CREATE OR REPLACE TEMP MACRO crm_date_text(v) AS
                        '[T ].*$', ''),
         '\s+', '', 'g');
 
-CREATE OR REPLACE TEMP MACRO crm_date(v, fmt) AS
+CREATE OR REPLACE TEMP MACRO crm_date_any(v, fmt) AS
     CASE
         WHEN crm_text(v) IS NULL THEN NULL
         WHEN fmt = '%Y-%m-%d' AND TRY_CAST(v AS DATE) IS NOT NULL THEN TRY_CAST(v AS DATE)
@@ -34,6 +48,13 @@ CREATE OR REPLACE TEMP MACRO crm_date(v, fmt) AS
         ELSE
             CAST(try_strptime(regexp_replace(crm_date_text(v), '[/.]', '-', 'g'), fmt) AS DATE)
     END;
+
+CREATE OR REPLACE TEMP MACRO crm_date(v, fmt) AS
+    COALESCE(
+        CASE WHEN fmt = '%Y-%m-%d' THEN TRY_CAST(v AS DATE)
+             WHEN fmt <> 'excel' THEN CAST(try_strptime(v, fmt) AS DATE)
+        END,
+        crm_date_any(v, fmt));
 
 CREATE OR REPLACE TEMP MACRO crm_number_text(v, decimal_comma) AS
     CASE WHEN decimal_comma
@@ -53,7 +74,18 @@ CREATE OR REPLACE TEMP MACRO crm_number_any(v, decimal_comma) AS
     END;
 
 CREATE OR REPLACE TEMP MACRO crm_number(v, decimal_comma) AS
-    CASE WHEN isfinite(crm_number_any(v, decimal_comma)) THEN crm_number_any(v, decimal_comma) END;
+    COALESCE(
+        CASE WHEN NOT decimal_comma AND isfinite(TRY_CAST(v AS DOUBLE)) THEN TRY_CAST(v AS DOUBLE) END,
+        CASE WHEN isfinite(crm_number_any(v, decimal_comma)) THEN crm_number_any(v, decimal_comma) END);
+
+-- a decimal comma is only cast directly when there is no '.' (which would be a thousands separator)
+CREATE OR REPLACE TEMP MACRO crm_money(v, decimal_comma) AS
+    COALESCE(
+        CASE WHEN NOT decimal_comma THEN TRY_CAST(v AS DECIMAL(18, 4))
+             WHEN NOT contains(v, '.') THEN TRY_CAST(replace(v, ',', '.') AS DECIMAL(18, 4))
+        END,
+        CAST(CASE WHEN abs(crm_number(v, decimal_comma)) < 1e14 THEN crm_number(v, decimal_comma) END
+             AS DECIMAL(18, 4)));
 
 CREATE OR REPLACE TEMP MACRO crm_bool(v) AS
     CASE

@@ -2,36 +2,52 @@
 -- purpose: Type and validate staged interaction rows (view ingest_stage).
 --   Rejected: missing customer id, missing or unparseable date, missing type.
 --   Types are normalised to English words (投诉 -> complaint, 拜访 -> visit, ...).
+--   Every field is trimmed once and typed once; the raw text of the row is only
+--   built for rejected rows.
 -- grain: one row per staged row
 -- params: date_format, decimal_comma
 -- columns: row_number, reject_reason, raw, customer_id, date, type, resolved, satisfaction,
 --   note, bad_optional
-WITH typed AS (
+WITH texts AS (
     SELECT
         row_number,
+        customer_id AS customer_id_raw,
+        date AS date_raw,
+        type AS type_raw,
         crm_text(customer_id) AS customer_id,
-        crm_date(date, $date_format) AS date_value,
         crm_text(date) AS date_text,
         lower(crm_text(type)) AS type_text,
+        crm_text(resolved) AS resolved_text,
         crm_bool(resolved) AS resolved,
-        crm_number(satisfaction, $decimal_comma) AS satisfaction,
-        crm_text(note) AS note,
-        (CASE WHEN crm_text(resolved) IS NOT NULL AND crm_bool(resolved) IS NULL THEN 1 ELSE 0 END
-         + CASE WHEN crm_text(satisfaction) IS NOT NULL AND crm_number(satisfaction, $decimal_comma) IS NULL THEN 1 ELSE 0 END
-        ) AS bad_optional,
-        'customer_id=' || COALESCE(customer_id, '') || ' | date=' || COALESCE(date, '')
-            || ' | type=' || COALESCE(type, '') AS raw
+        crm_text(satisfaction) AS satisfaction_text,
+        crm_text(note) AS note
     FROM ingest_stage
+),
+typed AS (
+    SELECT
+        *,
+        crm_date(date_text, $date_format) AS date_value,
+        crm_number(satisfaction_text, $decimal_comma) AS satisfaction
+    FROM texts
+),
+checked AS (
+    SELECT
+        *,
+        CASE
+            WHEN customer_id IS NULL THEN 'missing customer id'
+            WHEN date_text IS NULL THEN 'missing date'
+            WHEN date_value IS NULL THEN 'date is not a date'
+            WHEN type_text IS NULL THEN 'missing interaction type'
+        END AS reject_reason
+    FROM typed
 )
 SELECT
     row_number,
-    CASE
-        WHEN customer_id IS NULL THEN 'missing customer id'
-        WHEN date_text IS NULL THEN 'missing date'
-        WHEN date_value IS NULL THEN 'date is not a date'
-        WHEN type_text IS NULL THEN 'missing interaction type'
-    END AS reject_reason,
-    raw,
+    reject_reason,
+    CASE WHEN reject_reason IS NOT NULL THEN
+        'customer_id=' || COALESCE(customer_id_raw, '') || ' | date=' || COALESCE(date_raw, '')
+            || ' | type=' || COALESCE(type_raw, '')
+    END AS raw,
     customer_id,
     date_value AS date,
     CASE
@@ -45,5 +61,7 @@ SELECT
     resolved,
     satisfaction,
     note,
-    bad_optional
-FROM typed
+    (CASE WHEN resolved_text IS NOT NULL AND resolved IS NULL THEN 1 ELSE 0 END
+     + CASE WHEN satisfaction_text IS NOT NULL AND satisfaction IS NULL THEN 1 ELSE 0 END
+    ) AS bad_optional
+FROM checked
