@@ -3,8 +3,8 @@ them, and why, in words.
 
 For every customer with an order on or before D who is not ``lost`` at D
 (stage first, repeat or loyal under the definition parameters) this module
-gives a probability of leaving, a risk score 0-100, the value at risk and the
-reasons behind it. The data part is the named query ``churn_signals``
+gives a probability of leaving, a risk score 0-100 (one decimal), the value
+at risk and the reasons behind it. The data part is the named query ``churn_signals``
 (``queries/churn/``); the model part is the CLV model of :mod:`crmflow.model`
 fitted on everything up to D.
 
@@ -26,8 +26,10 @@ The probability of leaving
    with t = h / 7 weeks (the model's unit). tests/test_churn.py checks it
    against a Monte Carlo integration over the prior and, for a new customer,
    against lifetimes' ``probability_of_n_purchases_up_to_time(t, 0)``.
-2. **Log-odds of leaving**: the model's logit, recalibrated per stage, plus a
-   bounded increment for each kind of reason that fires::
+2. **Two candidate scorers** of the log-odds of leaving.
+
+   FULL: the model's logit, recalibrated per stage, plus a bounded increment
+   for each kind of reason that fires::
 
        logit(P) = offset[stage] + slope * logit(P0) + sum_k weight_k * level_k
 
@@ -36,26 +38,58 @@ The probability of leaving
    with the larger level). Bounds: offsets in [-3, 3], slope in [0.25, 2],
    weights in [0, 2], so a reason never lowers the risk and adds at most 2 to
    the log-odds (odds x 7.4).
+
+   MODEL-ONLY: the model's expected orders alone::
+
+       logit(P) = intercept + slope * logit(q),   q = exp(-E[orders in the next h days])
+
+   (q is the chance of no order if the count were Poisson with that mean.)
+   Intercept in [-3, 3], slope in [0.25, 2]: the slope stays positive, so P
+   is strictly decreasing in the expected orders and the customers are
+   ranked exactly as the model's expected orders rank them; the fit only
+   makes P a calibrated probability. The reason weights are 0.
 3. **The terms are learned from the dataset's own past, never from its
    future**: the same inputs are computed at D' = D - h (CLV model refitted on
-   the data up to D'), and the terms are the maximum a posteriori fit of who
-   placed no order in (D', D], with a Gaussian prior centred on the rule
-   judged before any measurement (:data:`PRIOR`: offsets 0, slope 1, i.e. the
-   model as it is, and weights overdue 1, shrinking business 0.5, unresolved
-   complaints 1, falling contact 0.5, late payments 0.75; standard deviation
-   1, slope 0.5). When the past is too short or small to learn from (D' before
-   the first order, fewer than :data:`MIN_CALIBRATION_CUSTOMERS` customers not
-   lost at D', or fewer than :data:`MIN_CALIBRATION_EVENTS` who left or
-   stayed) the prior rule is used as it is. Why learn at all: how far the
-   model's P0 is off, and how much a reason adds to what the model already
-   knows, differ between businesses. On CDNOW the model over-states the risk
-   of repeat buyers and already reacts to recency, so "overdue" adds nothing
-   (its weight is learned near 0); on the demo data overdue, shrinking
-   business and falling contact add a lot. The evaluation of
-   :func:`evaluate_auc` looks at (D, D + h], which the terms never see.
-4. **Risk score** = round(100 * P) (half up). **Value at risk** = expected
-   value over the next 52 weeks (CLV model, 10% annual discount) * P, so
-   0 <= value at risk <= expected value.
+   the data up to D'), and each scorer's terms are the maximum a posteriori
+   fit of who placed no order in (D', D], with a Gaussian prior (FULL:
+   centred on the rule judged before any measurement, :data:`PRIOR`: offsets
+   0, slope 1, i.e. the model as it is, and weights overdue 1, shrinking
+   business 0.5, unresolved complaints 1, falling contact 0.5, late payments
+   0.75; standard deviation 1, slope 0.5. MODEL-ONLY: :data:`MODEL_PRIOR`,
+   intercept 0 and slope 1).
+
+   **The reasons are used only where they proved their worth on this
+   dataset's own past.** The choice between the scorers is itself made on
+   the past, one period earlier: both are fitted on D'' = D - 2h -> D' and
+   the ROC AUC of their risk scores compared on D' -> D (signals at D',
+   outcome no order in (D', D]). FULL (refitted on D' -> D) is used if its
+   validated AUC is at least MODEL-ONLY's (``why`` = ``reasons_helped``),
+   else MODEL-ONLY (``reasons_did_not_help``). If the past is too short or
+   too small to validate (D'' before the first order, or fewer than
+   :data:`MIN_CALIBRATION_CUSTOMERS` customers not lost at D'', or fewer than
+   :data:`MIN_CALIBRATION_EVENTS` who left or stayed in (D'', D']), the
+   reasons have not proved anything, and MODEL-ONLY is used
+   (``too_short_to_validate``): the risk then ranks as the purchase model
+   does. Only when even D' cannot be fitted (D' before the first order, or
+   the same minimums at D') is there no usable past at all, and the prior
+   FULL rule is used as it is (``no_past``; :data:`PRIOR_CALIBRATION`):
+   with nothing to learn from, the judgement of the reasons is all there is,
+   and this is the case of small data sets, where a manager reads the
+   reasons rather than a ranking. :class:`Calibration` records the scorer,
+   why, and the validation AUCs; :func:`scorer_note` says it in words.
+
+   Why learn at all: how far the model's P0 is off, and how much a reason
+   adds to what the model already knows, differ between businesses. On
+   CDNOW (transactions only) the reasons and stage offsets re-order
+   customers where they carry no information, and FULL ranks below the
+   model's expected orders; on the demo data overdue, shrinking business and
+   falling contact add a lot. The evaluation of :func:`evaluate_auc` looks
+   at (D, D + h], which neither the terms nor the choice ever see.
+4. **Risk score** = 100 * P rounded half up to one decimal (0.0-100.0; a
+   whole number would tie customers whose probabilities differ and throw
+   ranking information away). **Value at risk** = expected value over the
+   next 52 weeks (CLV model, 10% annual discount) * P, so 0 <= value at risk
+   <= expected value.
 
 Reasons (code: when it fires; strength)
 ---------------------------------------
@@ -79,16 +113,20 @@ Reasons (code: when it fires; strength)
   their due date or still unpaid at D; fires with one such invoice; strength
   = late / due.
 * ``low_p_alive`` (P(alive) < 0.5) or else ``few_expected_orders``: the
-  model's own verdict, given when the model part alone (offset + slope *
-  logit(P0)) puts the risk score at :data:`AT_RISK_SCORE` or above; so every
-  customer with a risk score of 50 or more has at least one reason.
+  model's own verdict, given when the model part alone (FULL: offset + slope
+  * logit(P0); MODEL-ONLY: the whole log-odds) puts the risk score at
+  :data:`AT_RISK_SCORE` or above; so every customer with a risk score of 50
+  or more has at least one reason, under either scorer.
 
 Complaint and contact reasons are evaluated only when the data has
 interactions; late payments only when transactions carry due dates. A
 reason's ``strength`` (used to sort a row's reasons, strongest first) is its
 contribution to the log-odds: weight * level for the data reasons (0 when the
-past taught that the reason adds nothing: it is still shown, last), the model
-part's log-odds for the model's.
+past taught that the reason adds nothing, and for every data reason under
+MODEL-ONLY: it is still shown, after those that count), the model part's
+log-odds for the model's. The reasons are computed, shown and sorted for
+every customer whichever scorer is used: a manager still wants to read
+"overdue" in words, even where it does not move the forecast.
 
 At risk
 -------
@@ -100,14 +138,15 @@ customer.
 
 How good is it? :func:`evaluate_auc` measures, on data with at least h days
 after D, the ROC AUC of the risk score for "no order in the next h days"
-against that of the model's expected orders alone (and of P0 alone, and of
-the prior rule); README.md has the figures.
+against that of the model's expected orders alone (and of P0 alone, of each
+candidate scorer, and of the prior rule), with the scorer chosen and its
+validation AUCs; README.md has the figures.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -158,6 +197,18 @@ BOUNDS = {**{k: (-3.0, 3.0) for k in TERMS[:3]}, "model_slope": (0.25, 2.0),
 #: this many who left and who stayed; otherwise the prior is used as it is.
 MIN_CALIBRATION_CUSTOMERS = 100
 MIN_CALIBRATION_EVENTS = 20
+#: The terms of the MODEL-ONLY scorer: logit(P) = intercept + model_slope *
+#: logit(q), q = exp(-expected orders in the next h days). The slope stays
+#: positive, so the order of the customers is that of the model's expected
+#: orders; the fit only calibrates the probability.
+MODEL_TERMS = ("intercept", "model_slope")
+MODEL_PRIOR = {"intercept": 0.0, "model_slope": 1.0}
+MODEL_PRIOR_SD = {"intercept": 1.0, "model_slope": 0.5}
+MODEL_BOUNDS = {"intercept": (-3.0, 3.0), "model_slope": (0.25, 2.0)}
+#: The two candidate scorers (module docstring, step 2; chosen as in step 3).
+SCORERS = ("full", "model_only")
+#: Why a scorer was chosen (:attr:`Calibration.why`).
+WHY = ("no_past", "reasons_helped", "reasons_did_not_help", "too_short_to_validate")
 #: Which term weighs each reason code.
 REASON_TERM = {"overdue": "overdue", "falling_orders": "falling_business", "falling_revenue": "falling_business",
                "unresolved_complaints": "unresolved_complaints", "falling_contact": "falling_contact",
@@ -165,10 +216,11 @@ REASON_TERM = {"overdue": "overdue", "falling_orders": "falling_business", "fall
 #: Reason codes; the model's come last.
 REASON_CODES = tuple(REASON_TERM) + ("low_p_alive", "few_expected_orders")
 
-#: The columns of :func:`churn_warnings`: stage at D; risk_score = round(100 *
-#: probability_leave); probability_model = P0, the BG/NBD probability of no order
-#: in the next h days; p_alive; expected_orders in the next h days; expected_value
-#: over the next 52 weeks (10% discount); value_at_risk = expected_value *
+#: The columns of :func:`churn_warnings`: stage at D; risk_score = 100 *
+#: probability_leave rounded half up to one decimal (0.0-100.0);
+#: probability_model = P0, the BG/NBD probability of no order in the next h
+#: days; p_alive; expected_orders in the next h days; expected_value over the
+#: next 52 weeks (10% discount); value_at_risk = expected_value *
 #: probability_leave; days_since_last_order and median_gap_days (order_rhythm);
 #: owner (customers table, else the latest transaction's; None when neither);
 #: reasons (list of dicts: code, strength, the numbers) and reasons_text (words).
@@ -193,12 +245,26 @@ def p_no_purchase(bgnbd_params: dict[str, float], p_alive: np.ndarray, frequency
 
 
 def risk_score(probability: np.ndarray | float) -> np.ndarray:
-    """round(100 * P), halves up, as integers 0..100."""
-    return np.floor(np.asarray(probability, dtype=np.float64) * 100 + 0.5).astype(np.int64)
+    """100 * P rounded half up to one decimal (0.0 .. 100.0), as floats.
+
+    One decimal, not an integer: rounding to whole points tied customers whose
+    probabilities differ, which threw ranking information away. The product is
+    first rounded to 9 decimals so that binary noise (0.4995 * 1000 =
+    499.49999...) does not decide a half."""
+    tenths = np.round(np.asarray(probability, dtype=np.float64) * 1000, 9)
+    return np.floor(tenths + 0.5) / 10
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
     return special.logit(np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9))
+
+
+def logit_no_order(expected_orders: np.ndarray) -> np.ndarray:
+    """logit(q) with q = exp(-E): the log-odds of no order when E orders are
+    expected (as for a Poisson count), computed without cancellation for small
+    E; strictly decreasing in E."""
+    e = np.maximum(np.asarray(expected_orders, dtype=np.float64), 1e-12)
+    return -e - np.log(-np.expm1(-e))
 
 
 # --------------------------------------------------------------------------- reasons
@@ -308,12 +374,28 @@ def _design(frame: pd.DataFrame) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Calibration:
-    """The terms of the log-odds of leaving (:data:`TERMS`) and where they come from.
+    """The scorer of the risk, its terms, and where they come from.
 
-    ``source`` is ``history`` when they were learned from the dataset's own
-    past (warnings at ``fitted_on`` = D - h against what happened in the h days
-    after it) and ``prior`` when the past was too short or too small to learn
-    from. ``customers`` / ``left`` describe the data they were learned on.
+    ``scorer`` is ``full`` (per-stage offsets + slope * logit(P0) + reason
+    weights, :data:`TERMS`) or ``model_only`` (intercept + slope * logit(q),
+    :data:`MODEL_TERMS`; the reason weights are 0). ``terms`` are the chosen
+    scorer's (under ``model_only`` they also hold each reason term at 0).
+
+    ``source`` is ``history`` (FULL learned from the dataset's own past:
+    warnings at ``fitted_on`` = D - h against what happened in the h days
+    after it), ``history-model-only`` (MODEL-ONLY learned the same way) or
+    ``prior`` (the prior FULL rule: the past was too short or too small to
+    learn from). ``customers`` / ``left`` describe the data the terms were
+    learned on.
+
+    ``why`` (one of :data:`WHY`) says why this scorer: ``no_past`` (prior
+    rule), ``reasons_helped`` / ``reasons_did_not_help`` (validated on
+    ``validated_on`` = D - 2h -> D - h: FULL's and MODEL-ONLY's risk-score ROC
+    AUC there are ``auc_validation_full`` and ``auc_validation_model_only``),
+    ``too_short_to_validate`` (D - 2h before the first order, or too few
+    customers or events there: the reasons could not prove their worth, so
+    the risk follows the model). ``candidates`` holds both scorers' terms as
+    learned on D - h -> D (empty for the prior rule), for measurement.
     """
 
     terms: dict[str, float]
@@ -321,21 +403,47 @@ class Calibration:
     fitted_on: date | None = None
     customers: int = 0
     left: int = 0
+    scorer: str = "full"
+    why: str = "no_past"
+    validated_on: date | None = None
+    validation_customers: int = 0
+    auc_validation_full: float | None = None
+    auc_validation_model_only: float | None = None
+    candidates: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def vector(self) -> np.ndarray:
+        """The FULL terms in the order of :data:`TERMS` (FULL scorer only)."""
         return np.array([self.terms[k] for k in TERMS])
+
+    def summary(self) -> dict[str, object]:
+        """The scorer and why, as plain values (JSON-ready; :func:`scorer_note` puts it in words)."""
+        return {
+            "scorer": self.scorer, "why": self.why, "source": self.source,
+            "fitted_on": None if self.fitted_on is None else self.fitted_on.isoformat(),
+            "validated_on": None if self.validated_on is None else self.validated_on.isoformat(),
+            "auc_validation_full": _rounded(self.auc_validation_full),
+            "auc_validation_model_only": _rounded(self.auc_validation_model_only),
+            "terms": {k: round(v, 4) for k, v in self.terms.items()},
+        }
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None or math.isnan(value) else round(float(value), digits)
 
 
 PRIOR_CALIBRATION = Calibration(dict(PRIOR), "prior")
 
 
-def fit_terms(X: np.ndarray, left: np.ndarray) -> dict[str, float]:
+def fit_terms(X: np.ndarray, left: np.ndarray, terms: tuple[str, ...] = TERMS, prior: dict | None = None,
+              prior_sd: dict | None = None, bounds: dict | None = None) -> dict[str, float]:
     """Maximum a posteriori terms: logistic log-likelihood of ``left`` with
-    log-odds ``X @ terms``, a Gaussian prior (:data:`PRIOR`, :data:`PRIOR_SD`)
-    and the :data:`BOUNDS`."""
+    log-odds ``X @ terms``, a Gaussian prior (default :data:`PRIOR`,
+    :data:`PRIOR_SD`) and bounds (default :data:`BOUNDS`); one column of
+    ``X`` per term."""
+    prior, prior_sd, bounds = prior or PRIOR, prior_sd or PRIOR_SD, bounds or BOUNDS
     y = np.asarray(left, dtype=np.float64)
-    mu = np.array([PRIOR[k] for k in TERMS])
-    precision = 1 / np.array([PRIOR_SD[k] for k in TERMS]) ** 2
+    mu = np.array([prior[k] for k in terms])
+    precision = 1 / np.array([prior_sd[k] for k in terms]) ** 2
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         eta = X @ theta
@@ -345,31 +453,109 @@ def fit_terms(X: np.ndarray, left: np.ndarray) -> dict[str, float]:
         return nll + 0.5 * float(d @ (precision * d)), grad + precision * d
 
     result = optimize.minimize(objective, mu, jac=True, method="L-BFGS-B",
-                               bounds=[BOUNDS[k] for k in TERMS])
-    return {k: float(v) for k, v in zip(TERMS, result.x)}
+                               bounds=[bounds[k] for k in terms])
+    return {k: float(v) for k, v in zip(terms, result.x)}
+
+
+def _model_design(frame: pd.DataFrame) -> np.ndarray:
+    """MODEL-ONLY's columns (:data:`MODEL_TERMS`): 1 and logit(exp(-expected orders))."""
+    z = logit_no_order(frame["expected_orders"].to_numpy(np.float64))
+    return np.column_stack([np.ones(len(z)), z])
+
+
+def fit_model_only(frame: pd.DataFrame, left: np.ndarray) -> dict[str, float]:
+    """MODEL-ONLY's terms fitted on ``frame`` (signals) against ``left``, with
+    every reason term at 0."""
+    fitted = fit_terms(_model_design(frame), left, MODEL_TERMS, MODEL_PRIOR, MODEL_PRIOR_SD, MODEL_BOUNDS)
+    return {**fitted, **dict.fromkeys(TERMS[4:], 0.0)}
+
+
+def _logits(frame: pd.DataFrame, scorer: str, terms: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(model part, whole) log-odds of leaving under ``scorer`` with ``terms``.
+    Under MODEL-ONLY both are intercept + slope * logit(q)."""
+    if scorer == "model_only":
+        z = _model_design(frame) @ np.array([terms[k] for k in MODEL_TERMS])
+        return z, z
+    theta = np.array([terms[k] for k in TERMS])
+    X = _design(frame)
+    return X[:, :4] @ theta[:4], X @ theta
+
+
+def _past_outcome(db: Database, dataset_id: int | Scope, start: date, end: date, params: Params,
+                  h: int) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The signals at ``start`` and who placed no order in (start, end]; None
+    when there are fewer than MIN_CALIBRATION_CUSTOMERS customers not lost at
+    ``start`` or fewer than MIN_CALIBRATION_EVENTS who left or who stayed."""
+    frame = _signals(db, dataset_id, start, params, h)
+    if len(frame) < MIN_CALIBRATION_CUSTOMERS:
+        return None
+    actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=start, end_date=end)
+    frame = frame.merge(actual, on="customer_id", how="left", validate="one_to_one")
+    left = frame["actual_purchases"].fillna(0).to_numpy() == 0
+    if min(int(left.sum()), int((~left).sum())) < MIN_CALIBRATION_EVENTS:
+        return None
+    return frame, left
+
+
+def _fit(scorer: str, frame: pd.DataFrame, left: np.ndarray) -> dict[str, float]:
+    return fit_terms(_design(frame), left) if scorer == "full" else fit_model_only(frame, left)
+
+
+def _risk_auc(frame: pd.DataFrame, scorer: str, terms: dict[str, float], left: np.ndarray) -> float:
+    return roc_auc(risk_score(special.expit(_logits(frame, scorer, terms)[1])), left)
 
 
 def calibrate(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
               horizon_days: int | None = None) -> Calibration:
-    """Learn the terms from the dataset's own past: the warnings' inputs at
-    D' = as_of - h, and who placed no order in (D', as_of]. Nothing after
-    ``as_of`` is used. Falls back to the prior when D' has fewer than
-    MIN_CALIBRATION_CUSTOMERS customers not lost or fewer than
-    MIN_CALIBRATION_EVENTS who left or who stayed."""
+    """Choose the scorer and learn its terms from the dataset's own past
+    (module docstring, step 3). Nothing after ``as_of`` is used.
+
+    1. D' = as_of - h: the signals at D' and who placed no order in (D', as_of].
+       With fewer than MIN_CALIBRATION_CUSTOMERS customers not lost at D', or
+       fewer than MIN_CALIBRATION_EVENTS who left or stayed (or D' before the
+       first order), there is no usable past: the prior FULL rule.
+    2. Both scorers are fitted on D' -> as_of.
+    3. Validation, D'' = D' - h: both scorers fitted on D'' -> D' and their
+       risk scores' ROC AUC compared on D' -> as_of. FULL if its AUC is at
+       least MODEL-ONLY's, else MODEL-ONLY. When D'' is too short or too small
+       (the same minimums), MODEL-ONLY: the reasons have not proved their worth.
+    """
     h = params.lost_after_days if horizon_days is None else int(horizon_days)
     past = as_of - timedelta(days=h)
     first = db.run("last_order_date", dataset_id=dataset_id).iloc[0]["first_order_date"]
     if pd.isna(first) or past < pd.Timestamp(first).date():
         return PRIOR_CALIBRATION
-    frame = _signals(db, dataset_id, past, params, h)
-    if len(frame) < MIN_CALIBRATION_CUSTOMERS:
+    fitted = _past_outcome(db, dataset_id, past, as_of, params, h)
+    if fitted is None:
         return PRIOR_CALIBRATION
-    actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=past, end_date=as_of)
-    frame = frame.merge(actual, on="customer_id", how="left", validate="one_to_one")
-    left = frame["actual_purchases"].fillna(0).to_numpy() == 0
-    if min(int(left.sum()), int((~left).sum())) < MIN_CALIBRATION_EVENTS:
-        return PRIOR_CALIBRATION
-    return Calibration(fit_terms(_design(frame), left), "history", past, len(frame), int(left.sum()))
+    frame, left = fitted
+    candidates = {scorer: _fit(scorer, frame, left) for scorer in SCORERS}
+    common = {"fitted_on": past, "customers": len(frame), "left": int(left.sum()), "candidates": candidates}
+    earlier = past - timedelta(days=h)
+    validation = (None if earlier < pd.Timestamp(first).date()
+                  else _past_outcome(db, dataset_id, earlier, past, params, h))
+    if validation is None:
+        return Calibration(candidates["model_only"], "history-model-only", scorer="model_only",
+                           why="too_short_to_validate", **common)
+    v_frame, v_left = validation
+    auc = {scorer: _risk_auc(frame, scorer, _fit(scorer, v_frame, v_left), left) for scorer in SCORERS}
+    scorer = "full" if auc["full"] >= auc["model_only"] else "model_only"
+    return Calibration(candidates[scorer], "history" if scorer == "full" else "history-model-only",
+                       scorer=scorer, why="reasons_helped" if scorer == "full" else "reasons_did_not_help",
+                       validated_on=earlier, validation_customers=len(v_frame),
+                       auc_validation_full=auc["full"], auc_validation_model_only=auc["model_only"], **common)
+
+
+def scorer_note(calibration: Calibration | dict, lang: str = "en") -> str:
+    """Which scorer the risk uses and why, in words (for the page's caption).
+    Takes a :class:`Calibration` or its :meth:`Calibration.summary`."""
+    info = calibration.summary() if isinstance(calibration, Calibration) else calibration
+    why = info["why"]
+    if why in ("reasons_helped", "reasons_did_not_help"):
+        return t("churn_scorer_" + why, lang, auc_full=info["auc_validation_full"],
+                 auc_model=info["auc_validation_model_only"], validated_on=info["validated_on"],
+                 fitted_on=info["fitted_on"])
+    return t("churn_scorer_" + why, lang)
 
 
 # --------------------------------------------------------------------------- the list
@@ -377,22 +563,11 @@ def _empty(columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
-def score_customers(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
-                    horizon_days: int | None = None, lang: str = "en",
-                    calibration: Calibration | None = None) -> pd.DataFrame:
-    """Every customer not lost at ``as_of``, scored (the columns of :data:`COLUMNS`),
-    unsorted and unfiltered; ``horizon_days`` (default lost_after_days) is h.
-    ``calibration`` defaults to :func:`calibrate` at ``as_of``."""
-    h = params.lost_after_days if horizon_days is None else int(horizon_days)
-    frame = _signals(db, dataset_id, as_of, params, h)
-    if frame.empty:
-        return _empty()
-    if calibration is None:
-        calibration = calibrate(db, dataset_id, as_of, params, horizon_days=h)
-    theta = calibration.vector()
-    X = _design(frame)
-    model_logit = X[:, :4] @ theta[:4]
-    probability = special.expit(X @ theta)
+def _score(frame: pd.DataFrame, calibration: Calibration, h: int, lang: str) -> pd.DataFrame:
+    """The signals ``frame`` scored with ``calibration`` (the columns of :data:`COLUMNS`)."""
+    frame = frame.copy()
+    model_logit, logit = _logits(frame, calibration.scorer, calibration.terms)
+    probability = special.expit(logit)
     model_score = risk_score(special.expit(model_logit))
     all_reasons: list[list[dict]] = []
     for i, row in enumerate(frame[["data_reasons", "p_alive", "probability_model",
@@ -415,14 +590,35 @@ def score_customers(db: Database, dataset_id: int | Scope, as_of: date, params: 
     frame["reasons"] = all_reasons
     frame["reasons_text"] = [[reason_text(r, lang) for r in rs] for rs in all_reasons]
     frame["owner"] = frame["owner"].astype("object").where(frame["owner"].notna(), None)
-    return frame[list(COLUMNS)]
+    out = frame[list(COLUMNS)]
+    out.attrs["calibration"] = calibration.summary()
+    return out
+
+
+def score_customers(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
+                    horizon_days: int | None = None, lang: str = "en",
+                    calibration: Calibration | None = None) -> pd.DataFrame:
+    """Every customer not lost at ``as_of``, scored (the columns of :data:`COLUMNS`),
+    unsorted and unfiltered; ``horizon_days`` (default lost_after_days) is h.
+    ``calibration`` defaults to :func:`calibrate` at ``as_of``; its
+    :meth:`Calibration.summary` is in the frame's ``attrs["calibration"]``."""
+    h = params.lost_after_days if horizon_days is None else int(horizon_days)
+    frame = _signals(db, dataset_id, as_of, params, h)
+    if frame.empty:
+        return _empty()
+    if calibration is None:
+        calibration = calibrate(db, dataset_id, as_of, params, horizon_days=h)
+    return _score(frame, calibration, h, lang)
 
 
 def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
                    include_all: bool = False, lang: str = "en", horizon_days: int | None = None) -> pd.DataFrame:
     """The at-risk list (risk score >= AT_RISK_SCORE with a reason), or with
     ``include_all`` every customer not lost at ``as_of``; sorted by value at
-    risk, largest first, ties by customer id. Columns: :data:`COLUMNS`."""
+    risk, largest first, ties by customer id. Columns: :data:`COLUMNS`
+    (risk_score: 0.0-100.0, one decimal). Which scorer the risk uses and why
+    is in ``attrs["calibration"]`` (:meth:`Calibration.summary`; in words:
+    :func:`scorer_note`)."""
     frame = score_customers(db, dataset_id, as_of, params, horizon_days=horizon_days, lang=lang)
     if frame.empty:
         return frame
@@ -434,12 +630,13 @@ def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: P
 
 
 def risk_distribution(frame: pd.DataFrame) -> pd.DataFrame:
-    """Customers per 10-point band of risk score (0-9, ..., 80-89, 90-100), every band present."""
-    scores = pd.to_numeric(frame["risk_score"], errors="coerce").dropna().astype(int).clip(0, 100)
-    band = np.minimum(scores.to_numpy() // 10, 9)
+    """Customers per 10-point band of risk score, every band present: [0, 10)
+    labelled "0-9.9", ..., [80, 90) "80-89.9", and [90, 100] "90-100"."""
+    scores = pd.to_numeric(frame["risk_score"], errors="coerce").dropna().to_numpy(np.float64).clip(0, 100)
+    band = np.minimum(np.floor(scores / 10).astype(np.int64), 9)
     counts = np.bincount(band, minlength=10)
     return pd.DataFrame({
-        "band": [f"{10 * b}-{10 * b + 9}" if b < 9 else "90-100" for b in range(10)],
+        "band": [f"{10 * b}-{10 * b + 9.9:g}" if b < 9 else "90-100" for b in range(10)],
         "band_start": [10 * b for b in range(10)],
         "customers": counts.astype(int),
     })
@@ -467,47 +664,69 @@ def evaluate_auc(db: Database, dataset_id: int | Scope, as_of: date, horizon_day
 
     Returns counts and ROC AUCs of: the risk score (``auc_risk_score``), the
     unrounded probability, the model base P0 alone, and the BG/NBD expected
-    orders in the horizon alone (score = -expected orders, ``auc_model``); plus
-    the mean predicted probability against the share that left, and Brier
-    scores, and where the terms came from. The definition parameters default
-    to lost_after_days = horizon_days; ``calibration`` defaults to
-    :func:`calibrate` at ``as_of`` (pass :data:`PRIOR_CALIBRATION` to measure
-    the prior rule).
+    orders in the horizon alone (score = -expected orders, ``auc_model``); the
+    risk score of each candidate scorer as learned on D - h -> D
+    (``auc_risk_full``, ``auc_risk_model_only``: what either would have
+    scored; None for the prior rule); the mean predicted probability against
+    the share that left, and Brier scores; and where the terms came from:
+    ``calibration`` (the source), ``scorer``, ``scorer_why``, ``validated_on``
+    and the validation AUCs on D - h -> D (``auc_validation_full``,
+    ``auc_validation_model_only``; None when not validated), the chosen
+    scorer's ``terms`` and FULL's (``terms_full``, as learned on D - h -> D
+    even when not chosen; the prior for the prior rule). The definition
+    parameters default to lost_after_days = horizon_days; ``calibration``
+    defaults to :func:`calibrate` at ``as_of`` (pass
+    :data:`PRIOR_CALIBRATION` to measure the prior rule).
     """
     from crmflow.stages import data_range
 
     params = Params(lost_after_days=int(horizon_days)) if params is None else params
-    end = as_of + timedelta(days=int(horizon_days))
+    h = int(horizon_days)
+    end = as_of + timedelta(days=h)
     last = data_range(db, dataset_id)[1]
     if end > last:
         raise CrmflowError(
             f"Measuring the warnings needs {horizon_days} days of data after {as_of}, but the data end on {last}",
-            f"Choose an as-of date on or before {last - timedelta(days=int(horizon_days))}",
+            f"Choose an as-of date on or before {last - timedelta(days=h)}",
         )
     if calibration is None:
-        calibration = calibrate(db, dataset_id, as_of, params, horizon_days=horizon_days)
-    frame = score_customers(db, dataset_id, as_of, params, horizon_days=horizon_days, calibration=calibration)
+        calibration = calibrate(db, dataset_id, as_of, params, horizon_days=h)
+    signals = _signals(db, dataset_id, as_of, params, h)
+    frame = _empty() if signals.empty else _score(signals, calibration, h, "en")
     actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=as_of, end_date=end)
     frame = frame.merge(actual, on="customer_id", how="left", validate="one_to_one")
     left = frame["actual_purchases"].fillna(0).to_numpy() == 0
     p = frame["probability_leave"].to_numpy(np.float64)
     base = frame["probability_model"].to_numpy(np.float64)
+    at_risk = (frame["risk_score"] >= AT_RISK_SCORE).to_numpy()
+    candidate_auc = {scorer: (_risk_auc(signals, scorer, calibration.candidates[scorer], left)
+                              if scorer in calibration.candidates and len(frame) else None) for scorer in SCORERS}
+    some = len(frame) > 0
     return {
         "as_of": as_of.isoformat(),
-        "horizon_days": int(horizon_days),
+        "horizon_days": h,
         "customers": len(frame),
         "left": int(left.sum()),
         "stayed": int((~left).sum()),
-        "at_risk": int((frame["risk_score"] >= AT_RISK_SCORE).sum()),
-        "left_among_at_risk": int((left & (frame["risk_score"] >= AT_RISK_SCORE).to_numpy()).sum()),
+        "at_risk": int(at_risk.sum()),
+        "left_among_at_risk": int((left & at_risk).sum()),
         "auc_risk_score": roc_auc(frame["risk_score"], left),
         "auc_probability": roc_auc(p, left),
         "auc_model_probability": roc_auc(base, left),
         "auc_model": roc_auc(-frame["expected_orders"].to_numpy(np.float64), left),
-        "mean_probability": float(p.mean()) if len(p) else float("nan"),
-        "share_left": float(left.mean()) if len(left) else float("nan"),
-        "brier": float(np.mean((p - left) ** 2)) if len(p) else float("nan"),
-        "brier_model": float(np.mean((base - left) ** 2)) if len(p) else float("nan"),
+        "auc_risk_full": candidate_auc["full"],
+        "auc_risk_model_only": candidate_auc["model_only"],
+        "mean_probability": float(p.mean()) if some else float("nan"),
+        "share_left": float(left.mean()) if some else float("nan"),
+        "brier": float(np.mean((p - left) ** 2)) if some else float("nan"),
+        "brier_model": float(np.mean((base - left) ** 2)) if some else float("nan"),
         "calibration": calibration.source,
+        "scorer": calibration.scorer,
+        "scorer_why": calibration.why,
+        "fitted_on": None if calibration.fitted_on is None else calibration.fitted_on.isoformat(),
+        "validated_on": None if calibration.validated_on is None else calibration.validated_on.isoformat(),
+        "auc_validation_full": calibration.auc_validation_full,
+        "auc_validation_model_only": calibration.auc_validation_model_only,
         "terms": {k: round(v, 4) for k, v in calibration.terms.items()},
+        "terms_full": {k: round(v, 4) for k, v in calibration.candidates.get("full", calibration.terms).items()},
     }
