@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 #: The slides of the report, in the order they are shown.
 SLIDE_KEYS = ("kpis", "stages", "flow", "pareto", "churn", "risk", "accounts", "matrix", "segments", "cohorts",
               "clv", "backtest")
+#: Tallest chart in the HTML report (px), so that a view fits on a printed page.
+HTML_CHART_HEIGHT = 480
 #: Report file formats (by the output file's extension).
 FORMATS = ("html", "pptx")
 #: Months of stage snapshots on the "stages over time" slide.
@@ -582,6 +584,9 @@ h3 { font-size: 17px; margin: 18px 0 6px 0; color: var(--muted); }
 table { border-collapse: collapse; margin: 12px 0 0 0; font-size: 15px; }
 th, td { border-bottom: 1px solid var(--line); padding: 5px 12px; text-align: left; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.body.two { display: grid; grid-template-columns: minmax(0, 2.3fr) minmax(0, 1fr); gap: 24px;
+             align-items: start; }
+.side table { width: 100%; }
 .toc ol { columns: 2; margin: 6px 0 0 0; }
 .toc a { color: var(--accent); text-decoration: none; }
 footer { color: var(--muted); font-size: 13px; text-align: center; padding: 8px 0 24px 0; }
@@ -592,6 +597,12 @@ footer { color: var(--muted); font-size: 13px; text-align: center; padding: 8px 
   section:last-of-type { break-after: auto; page-break-after: auto; }
   .chart, table, .bullets { break-inside: avoid; page-break-inside: avoid; }
   .toc a { color: var(--ink); }
+  .toc { font-size: 13px; }
+  h2 { font-size: 21px; }
+  .bullets { font-size: 14px; }
+  table { font-size: 12px; }
+  th, td { padding: 3px 8px; }
+  .modebar-container { display: none !important; }
   @page { size: A4 landscape; margin: 12mm; }
 }
 """
@@ -642,7 +653,8 @@ def _chart_html(slide: Slide, lang: str) -> str:
     assert slide.figure is not None
     config = {"displaylogo": False, "responsive": True,
               "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"crmflow-{slide.key}"}}
-    return pio.to_html(report_figure(slide.figure), full_html=False, include_plotlyjs=False, config=config,
+    height = min(int(slide.figure.layout.height or HTML_CHART_HEIGHT), HTML_CHART_HEIGHT)
+    return pio.to_html(report_figure(slide.figure, height=height), full_html=False, include_plotlyjs=False, config=config,
                        div_id=f"chart-{slide.key}", default_width="100%")
 
 
@@ -652,12 +664,18 @@ def _slide_html(slide: Slide, lang: str) -> str:
              f'<div class="section-name">{_e(slide.section)}</div>', f"<h2>{_e(slide.title)}</h2>"]
     if slide.message:
         parts.append(f'<p class="message">{_e(slide.message)}</p>')
-    if slide.figure is not None:
-        parts.append(f'<div class="chart">{_chart_html(slide, lang)}</div>')
+    side = []
     if slide.bullets:
-        parts.append('<ul class="bullets">' + "".join(f"<li>{_e(b)}</li>" for b in slide.bullets) + "</ul>")
+        side.append('<ul class="bullets">' + "".join(f"<li>{_e(b)}</li>" for b in slide.bullets) + "</ul>")
     if slide.table is not None and len(slide.table):
-        parts.append(_html_table(slide.table))
+        side.append(_html_table(slide.table))
+    if slide.figure is not None and side:  # the chart with its numbers beside it, as on a slide
+        parts.append(f'<div class="body two"><div class="chart">{_chart_html(slide, lang)}</div>'
+                     f'<div class="side">{"".join(side)}</div></div>')
+    elif slide.figure is not None:
+        parts.append(f'<div class="body"><div class="chart">{_chart_html(slide, lang)}</div></div>')
+    elif side:
+        parts.append(f'<div class="body">{"".join(side)}</div>')
     if slide.caption:
         parts.append(f'<p class="caption">{_e(slide.caption)}</p>')
     parts.append("</section>")
