@@ -19,7 +19,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from crmflow.churn import COMPLAINT_PATTERN, reason_text
+from crmflow import churn
+from crmflow.churn import AT_RISK_SCORE, COMPLAINT_PATTERN, reason_text
 from crmflow.config import Params
 from crmflow.db import Database, Scope
 from crmflow.health import (
@@ -216,6 +217,31 @@ def reasons_in(frame: pd.DataFrame, lang: str) -> list[list[str]]:
     return [[reason_text(r, lang) for r in rs] for rs in frame["reasons"]]
 
 
+def at_risk_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The at-risk list of :func:`crmflow.churn.churn_warnings` taken from its
+    ``include_all`` frame (risk score >= AT_RISK_SCORE with at least one reason,
+    in the same order), so a page scores every customer once for both the list
+    and the distribution. tests/test_account_view.py checks it equals the
+    package's own list."""
+    if frame.empty:
+        return frame
+    listed = (frame["risk_score"].astype("float64") >= AT_RISK_SCORE) & frame["reasons"].map(bool)
+    return frame[listed.to_numpy()].reset_index(drop=True)
+
+
+def scorer_caption(frame: pd.DataFrame, lang: str) -> str | None:
+    """Which scorer the churn risk uses and why, in words, when the churn module
+    says so (``attrs["calibration"]`` and ``churn.scorer_note``); else None."""
+    note = getattr(churn, "scorer_note", None)
+    info = frame.attrs.get("calibration") if hasattr(frame, "attrs") else None
+    if note is None or not info:
+        return None
+    try:
+        return str(note(info, lang))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def owner_options(frame: pd.DataFrame) -> list[str]:
     """The owners in a churn list, sorted; "" stands for "no owner" (listed last when present)."""
     owners = frame["owner"]
@@ -266,7 +292,7 @@ def call_list(frame: pd.DataFrame, people: pd.DataFrame, lang: str) -> pd.DataFr
     out["owner"] = [o if isinstance(o, str) and o else (info["owner"].get(i) if i in info.index else None)
                     for o, i in zip(frame["owner"], ids)]
     out["stage"] = [t(f"stage_{s}", lang) for s in frame["stage"]]
-    out["risk_score"] = frame["risk_score"].astype("int64").to_numpy()
+    out["risk_score"] = frame["risk_score"].astype("float64").round(1).to_numpy()
     out["probability_leave"] = frame["probability_leave"].astype("float64").round(4).to_numpy()
     out["value_at_risk"] = frame["value_at_risk"].astype("float64").round(2).to_numpy()
     out["expected_value"] = frame["expected_value"].astype("float64").round(2).to_numpy()

@@ -56,9 +56,14 @@ scope = left.segmented_control(ctx.tr("acc_pick_scope"), SCOPES, default=default
                                format_func=lambda s: ctx.tr(f"acc_scope_{s}"), key="acc:scope")
 scope = scope if scope in SCOPES else default_scope
 options = account_options(people, key_ids, scope)
-customer = right.selectbox(ctx.tr("acc_pick"), options, index=options.index(wanted) if wanted in options else None,
-                           format_func=lambda c: customer_label(c, names.get(c)),
-                           placeholder=ctx.tr("acc_pick_placeholder"), key=f"acc:pick:{scope}:{wanted}")
+# The URL wins when it changed from outside (a link, another page, the first visit);
+# otherwise the picker does, and the URL follows it.
+pick_key = f"acc:pick:{scope}"
+if pick_key not in st.session_state or wanted != st.session_state.get("acc:url"):
+    st.session_state[pick_key] = wanted if wanted in options else None
+customer = right.selectbox(ctx.tr("acc_pick"), options, format_func=lambda c: customer_label(c, names.get(c)),
+                           placeholder=ctx.tr("acc_pick_placeholder"), key=pick_key)
+st.session_state["acc:url"] = customer if customer is not None else wanted
 if customer is None:
     if not options and scope == "key_accounts":
         st.info(ctx.tr("acc_no_key_accounts"))
@@ -91,21 +96,22 @@ for column in ("industry", "tier"):
     if isinstance(person[column], str) and person[column]:
         facts.append(person[column])
 facts.append(ctx.tr("acc_key_account") if customer in key_ids else ctx.tr("acc_not_key_account"))
+for column, key in (("owner", "acc_owner"), ("region", "acc_region")):
+    if isinstance(person[column], str) and person[column]:
+        facts.append(f"{ctx.tr(key)}: {person[column]}")
 st.caption(md(" · ".join(facts)))
 
-cards = st.columns(6)
-cards[0].metric(ctx.tr("acc_owner"), person["owner"] if isinstance(person["owner"], str) else "—", border=True)
-cards[1].metric(ctx.tr("acc_region"), person["region"] if isinstance(person["region"], str) else "—", border=True)
-cards[2].metric(ctx.tr("acc_stage", as_of=ctx.as_of.isoformat()), ctx.tr(f"stage_{stage}"), border=True)
+cards = st.columns(4)
+cards[0].metric(ctx.tr("acc_stage", as_of=ctx.as_of.isoformat()), ctx.tr(f"stage_{stage}"), border=True)
 trend = None
 if len(key_row) and key_row["score_90d_ago"].notna().iloc[0]:
     trend = trend_text(key_row["trend"].iloc[0], key_row["health_score"].iloc[0], key_row["score_90d_ago"].iloc[0])
-cards[3].metric(ctx.tr("health_score"), "—" if score is None or pd.isna(score) else f"{score:.1f}",
+cards[1].metric(ctx.tr("health_score"), "—" if score is None or pd.isna(score) else f"{score:.1f}",
                 None if trend is None else trend.split(" ", 1)[1], delta_description=ctx.tr("acc_vs_90d"),
-                delta_arrow="auto", border=True)
-cards[4].metric(ctx.tr("health_status"), traffic_light(None if now is None else now["status"], ctx.lang),
+                delta_color="off" if trend is not None and trend.startswith("→") else "normal", border=True)
+cards[2].metric(ctx.tr("health_status"), traffic_light(None if now is None else now["status"], ctx.lang),
                 border=True)
-cards[5].metric(ctx.tr("health_phase"), label("phase", None if now is None else now["phase"], ctx.lang) or "—",
+cards[3].metric(ctx.tr("health_phase"), label("phase", None if now is None else now["phase"], ctx.lang) or "—",
                 border=True)
 facts = st.columns(4)
 first_order = person["first_order_date"]
@@ -118,11 +124,13 @@ facts[3].metric(ctx.tr("acc_revenue"), compact(float(person["revenue"]), ctx.lan
 
 # ---------------------------------------------------------------- timeline
 st.subheader(ctx.tr("acc_timeline"))
-if activity.orders.empty:
+if activity.empty:
     st.info(ctx.tr("acc_no_orders", as_of=ctx.as_of.isoformat()))
 else:
     pace = order_pace(activity.orders, ctx.as_of)
-    if pace.trend == "none":
+    if activity.orders.empty:
+        title = ctx.tr("acc_no_orders", as_of=ctx.as_of.isoformat())
+    elif pace.trend == "none":
         title = ctx.tr("acc_pace_none", double=2 * pace.months, last=person["last_order_date"].isoformat())
     else:
         title = ctx.tr(f"acc_pace_{pace.trend}", recent=pace.recent, previous=pace.previous, months=pace.months)
@@ -186,7 +194,7 @@ else:
         st.info(ctx.tr("acc_no_orders_churn"))
     else:
         cards = st.columns(4)
-        cards[0].metric(ctx.tr("cp_col_risk_score"), f"{int(risk['risk_score'])}", border=True)
+        cards[0].metric(ctx.tr("cp_col_risk_score"), f"{float(risk['risk_score']):.1f}", border=True)
         cards[1].metric(ctx.tr("cp_col_probability_leave"), f"{float(risk['probability_leave']):.0%}", border=True)
         cards[2].metric(ctx.tr("cp_col_value_at_risk"), compact(float(risk["value_at_risk"]), ctx.lang),
                         help=f"{float(risk['value_at_risk']):,.2f}", border=True)

@@ -6,6 +6,7 @@ Layout only: the list is crmflow.churn.churn_warnings (the numbers of
 import streamlit as st
 
 from crmflow.account_view import (
+    at_risk_rows,
     by_owner,
     call_list,
     churn_headline,
@@ -14,6 +15,7 @@ from crmflow.account_view import (
     link_params,
     owner_options,
     reasons_in,
+    scorer_caption,
     translate_columns,
 )
 from crmflow.charts.churn import risk_histogram
@@ -38,7 +40,6 @@ elif "all" in st.query_params:
 try:
     with st.spinner(ctx.tr("loading")):
         everyone = ctx.call("crmflow.churn.churn_warnings", ctx.as_of, ctx.params, include_all=True)
-        listed = everyone if show_all else ctx.call("crmflow.churn.churn_warnings", ctx.as_of, ctx.params)
         people = ctx.call("crmflow.account_view.directory", ctx.as_of)
 except CrmflowError as exc:
     st.error(exc.line())
@@ -48,6 +49,7 @@ if everyone.empty:
     st.info(ctx.tr("cp_empty", as_of=ctx.as_of.isoformat()))
     st.stop()
 
+listed = everyone if show_all else at_risk_rows(everyone)
 owners: list[str] = []
 with left:
     options = owner_options(everyone)
@@ -99,7 +101,7 @@ else:
         view.rename(columns=labels), hide_index=True, width="stretch", key="churn:table",
         on_select="rerun", selection_mode="single-row",
         column_config={
-            labels["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%d"),
+            labels["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
             labels["probability_leave"]: st.column_config.NumberColumn(format="percent"),
             labels["value_at_risk"]: st.column_config.NumberColumn(format="localized"),
             labels["reasons"]: st.column_config.TextColumn(width="large"),
@@ -124,8 +126,11 @@ else:
 # ---------------------------------------------------------------- risk distribution
 st.subheader(ctx.tr("cp_distribution"))
 distribution = risk_distribution(shown_all)
-at_risk = int((shown_all["risk_score"].astype(int) >= AT_RISK_SCORE).sum()) if len(shown_all) else 0
+at_risk = int((shown_all["risk_score"].astype(float) >= AT_RISK_SCORE).sum()) if len(shown_all) else 0
 title = ctx.tr("cp_dist_title", at_risk=at_risk, total=len(shown_all), threshold=AT_RISK_SCORE)
 show_chart(ctx, risk_histogram(distribution, title, ctx.tr("cp_dist_x"), ctx.tr("cp_dist_y"), AT_RISK_SCORE,
                                ctx.tr("cp_dist_threshold", threshold=AT_RISK_SCORE)), "churn-risk-distribution")
 st.caption(ctx.tr("cp_dist_caption"))
+note = scorer_caption(everyone, ctx.lang)
+if note:
+    st.caption(note)

@@ -366,6 +366,17 @@ def test_reasons_in_any_language_equal_the_package(demo):
     assert calls["name"].notna().all() and calls["last_order_date"].notna().all()
 
 
+def test_the_at_risk_list_from_the_full_list_equals_the_package(demo):
+    store, ds, d = demo
+    everyone = churn_warnings(store.db, ds, d, include_all=True)
+    listed = churn_warnings(store.db, ds, d)
+    pd.testing.assert_frame_equal(av.at_risk_rows(everyone), listed)
+    assert len(listed) > 20
+    assert av.at_risk_rows(everyone.iloc[0:0]).empty
+    caption = av.scorer_caption(everyone, "zh")
+    assert caption is None or isinstance(caption, str) and caption
+
+
 def test_demo_directory_agrees_with_rfm(demo):
     from crmflow.analytics import rfm
 

@@ -34,7 +34,7 @@ from crmflow.health import (
     value_matrix_summary,
 )
 from crmflow.i18n import t
-from crmflow.stages import data_range
+from crmflow.stages import customer_stages, data_range
 from crmflow.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,9 @@ def world(tmp_path_factory):
         expected["demo"]["matrix_key_accounts"] = value_matrix_summary(matrix)
         expected["demo"]["matrix_customers"] = len(value_matrix(store.db, ds, last))
         expected["demo"]["health_frame"] = account_health(store.db, ds, last)
+        stages = customer_stages(store.db, ds, last)
+        expected["demo"]["lost"] = str(stages.loc[stages["stage"] == "lost", "customer_id"].iloc[0])
+        expected["demo"]["lead"] = str(stages.loc[stages["stage"] == "potential", "customer_id"].iloc[0])
         expected["demo"]["last"] = last
     for name in ("demo", "plain"):
         expected[name]["churn"] = cli(db, "churn", "--dataset", name)
@@ -130,7 +133,7 @@ def churn_table(at: AppTest, lang: str):
 def assert_churn_list(at: AppTest, lang: str, rows: list[dict], *, all_customers: int) -> None:
     table = churn_table(at, lang)
     assert list(table["customer_id"]) == [r["customer_id"] for r in rows]
-    assert list(table["risk_score"]) == [r["risk_score"] for r in rows]
+    assert list(table["risk_score"]) == pytest.approx([r["risk_score"] for r in rows])
     assert list(table["value_at_risk"]) == pytest.approx([r["value_at_risk"] for r in rows], abs=0.006)
     assert list(table["stage"]) == [t(f"stage_{r['stage']}", lang) for r in rows]
     total = sum(r["value_at_risk"] for r in rows)
@@ -184,7 +187,7 @@ def test_churn_page_with_only_the_required_columns(app, world):
     at = app("churn", dataset="plain")
     table = churn_table(at, "en")
     assert list(table["customer_id"]) == [r["customer_id"] for r in rows]
-    assert list(table["risk_score"]) == [r["risk_score"] for r in rows]
+    assert list(table["risk_score"]) == pytest.approx([r["risk_score"] for r in rows])
     infos = texts(at.info)
     for key in ("cp_unlock_owner", "cp_unlock_interactions", "cp_unlock_due_date"):
         assert t(key, "en") in infos, key
@@ -311,7 +314,7 @@ def test_account_page_from_the_url(app, world, lang):
     assert shown[t("health_score", lang)] == f"{health['health_score']:.1f}"
     assert shown[t("health_status", lang)] == traffic_light(health["status"], lang)
     assert shown[t("health_phase", lang)] == t(f"phase_{health['phase']}", lang)
-    assert shown[t("cp_col_risk_score", lang)] == str(risk["risk_score"])
+    assert float(shown[t("cp_col_risk_score", lang)]) == pytest.approx(risk["risk_score"])
     assert shown[t("cp_col_value_at_risk", lang)] == compact(risk["value_at_risk"], lang)
     assert shown[t("acc_stage", lang, as_of=expected["demo"]["last"].isoformat())] == t(
         f"stage_{risk['stage']}", lang)
@@ -337,15 +340,19 @@ def test_account_page_with_an_unknown_id(app):
 
 def test_account_page_picks_from_all_customers(app, world):
     _, expected = world
-    lost = "C00001"
+    lost, lead = expected["demo"]["lost"], expected["demo"]["lead"]
     at = app("account", dataset="demo", lang="zh")
     assert t("acc_none", "zh") in texts(at.info)
     at.segmented_control(key="acc:scope").set_value("all").run()
-    box = next(s for s in at.selectbox if s.key.startswith("acc:pick:all"))
-    box.set_value(lost).run()
+    at.selectbox(key="acc:pick:all").set_value(lost).run()
     assert not at.exception, at.exception
     assert at.query_params["customer"] in (lost, [lost])
     assert t("acc_lost", "zh", as_of=expected["demo"]["last"].isoformat(), days=180) in texts(at.info)
+    assert metrics(at)[t("acc_stage", "zh", as_of=expected["demo"]["last"].isoformat())] == "流失客户"
+    at.selectbox(key="acc:pick:all").set_value(lead).run()     # a lead: no order, contacts only
+    assert not at.exception, at.exception
+    assert metrics(at)[t("health_score", "zh")] == "—"
+    assert t("acc_no_orders_churn", "zh") in texts(at.info)
 
 
 def test_account_page_with_only_the_required_columns(app, world):
@@ -355,7 +362,7 @@ def test_account_page_with_only_the_required_columns(app, world):
     infos = texts(at.info)
     assert t("acc_unlock_due_date", "en") in infos and t("acc_unlock_interactions", "en") in infos
     assert metrics(at)[t("health_score", "en")] == f"{first['health_score']:.1f}"
-    assert metrics(at)[t("acc_owner", "en")] == "—"
+    assert t("acc_owner", "en") not in "\n".join(texts(at.caption))      # no owner in this data
     assert len(chart_titles(at)) == 2
 
 

@@ -119,7 +119,7 @@ def value_matrix_scatter(matrix: pd.DataFrame, quadrant_labels: Mapping[str, str
     fig.update_yaxes(tickformat=",~g", **axis)
     fig = finish(fig, title, x_title, y_title, height=520)
     if basis_note:
-        fig.update_layout(title_subtitle={"text": plain(basis_note), "font": {"size": 13}}, margin_t=95)
+        fig.update_layout(title_subtitle={"text": plain(basis_note), "font": {"size": 13}}, margin_t=125)
     return fig
 
 
