@@ -114,14 +114,14 @@ else:
         items = [(k, v) for k in st.query_params for v in st.query_params.get_all(k)]
         st.switch_page("pages/account.py", query_params=link_params(items, customer))
 
-    need(ctx, "interactions", "cp_unlock_interactions")
-    need(ctx, "due_date", "cp_unlock_due_date")
-
     # ------------------------------------------------------------ call list
     st.subheader(ctx.tr("cp_call_list"))
     st.caption(ctx.tr("cp_call_list_caption"))
     download_buttons(ctx, translate_columns(call_list(listed, people, ctx.lang), "cp_col_", ctx.lang),
                      f"call-list-{ctx.as_of}", "churn:call_list")
+
+need(ctx, "interactions", "cp_unlock_interactions")
+need(ctx, "due_date", "cp_unlock_due_date")
 
 # ---------------------------------------------------------------- risk distribution
 st.subheader(ctx.tr("cp_distribution"))

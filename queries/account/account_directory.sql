@@ -12,7 +12,12 @@
 -- params: as_of, complaint_pattern
 -- columns: customer_id, name, region, industry, owner, tier, is_key_account, created_at, first_order_date,
 --   last_order_date, orders, revenue, last_contact_date
-WITH lines AS (
+WITH known AS (
+    SELECT customer_id FROM stg_customers
+    UNION
+    SELECT customer_id FROM stg_transactions
+),
+lines AS (
     SELECT
         customer_id,
         SUM(amount) AS revenue,
@@ -59,7 +64,7 @@ final AS (
         COALESCE(o.orders, 0) AS orders,
         COALESCE(l.revenue, 0) AS revenue,
         k.last_contact_date
-    FROM stg_customer_universe AS u
+    FROM known AS u
     LEFT JOIN stg_customers AS c ON c.customer_id = u.customer_id
     LEFT JOIN lines AS l ON l.customer_id = u.customer_id
     LEFT JOIN orders AS o ON o.customer_id = u.customer_id
