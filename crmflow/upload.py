@@ -134,9 +134,13 @@ def save_upload(data: bytes, file_name: str, directory: str | os.PathLike | None
     own (cleaned) name; returns the path. Remove it with :func:`discard`
     (folders left behind by closed browser sessions go after a day)."""
     sweep(directory)
-    folder = Path(tempfile.mkdtemp(prefix="crmflow-upload-", dir=directory))
-    path = folder / safe_file_name(file_name)
-    path.write_bytes(data)
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="crmflow-upload-", dir=directory))
+        path = folder / safe_file_name(file_name)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise InputFileError(f"The upload could not be kept in the temporary folder ({exc.strerror})",
+                             "Free some disk space, or point TMPDIR at a folder with room") from None
     return path
 
 

@@ -62,6 +62,14 @@ def test_save_upload_keeps_the_name_in_a_private_folder_and_discard_removes_it(t
     assert tmp_path.exists()
 
 
+def test_save_upload_to_an_unusable_folder_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CrmflowError) as err:
+        upload.save_upload(b"a", "a.csv", blocker)
+    assert "temporary folder" in one_line(err.value)
+
+
 @pytest.mark.parametrize("name, expected", [
     ("C:\\Users\\me\\sales.xlsx", "sales.xlsx"), ("a\x00b\x1f.csv", "ab.csv"), ("", "upload"),
     ("...", "upload"), ('x<y>:"z".parquet', "x_y___z_.parquet"), ("n" * 300 + ".csv", "n" * 116 + ".csv"),
