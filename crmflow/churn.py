@@ -245,14 +245,14 @@ def p_no_purchase(bgnbd_params: dict[str, float], p_alive: np.ndarray, frequency
 
 
 def risk_score(probability: np.ndarray | float) -> np.ndarray:
-    """100 * P rounded half up to one decimal (0.0 .. 100.0), as floats.
+    """100 * P (0 .. 100), as floats rounded to 6 decimals; screens and call
+    lists show one decimal.
 
-    One decimal, not an integer: rounding to whole points tied customers whose
-    probabilities differ, which threw ranking information away. The product is
-    first rounded to 9 decimals so that binary noise (0.4995 * 1000 =
-    499.49999...) does not decide a half."""
-    tenths = np.round(np.asarray(probability, dtype=np.float64) * 1000, 9)
-    return np.floor(tenths + 0.5) / 10
+    Not rounded to whole points or tenths: rounding ties customers whose
+    probabilities differ, which throws ranking information away -- on CDNOW,
+    tenths alone cost the score its tie with the model's expected orders. Six
+    decimals only keep the printed numbers tidy."""
+    return np.round(np.clip(np.asarray(probability, dtype=np.float64), 0.0, 1.0) * 100, 6)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -544,7 +544,7 @@ def cmd_churn(args: argparse.Namespace) -> int:
         as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
         df = churn_warnings(src.store.db, src.dataset_id, as_of, _params(args), include_all=args.include_all,
                             lang=args.lang)
-    rows = [{"customer_id": r.customer_id, "stage": r.stage, "risk_score": round(float(r.risk_score), 1),
+    rows = [{"customer_id": r.customer_id, "stage": r.stage, "risk_score": round(float(r.risk_score), 4),
              "value_at_risk": round(float(r.value_at_risk), 2),
              "reasons": "; ".join(r.reasons_text) if args.format == "csv" else list(r.reasons_text),
              "owner": r.owner, "probability_leave": round(float(r.probability_leave), 4),

@@ -277,7 +277,7 @@ def _slide_risk(inp: _Inputs) -> Slide:
     everyone = inp.churn_all()
     if everyone.empty:
         return _missing(inp, "risk", inp.tr("rep_heading_risk"), inp.tr("cp_empty", as_of=inp.as_of.isoformat()))
-    at_risk = int((everyone["risk_score"].astype(int) >= AT_RISK_SCORE).sum())
+    at_risk = int((everyone["risk_score"].astype(float) >= AT_RISK_SCORE).sum())
     title = inp.tr("cp_dist_title", at_risk=at_risk, total=len(everyone), threshold=AT_RISK_SCORE)
     fig = risk_histogram(risk_distribution(everyone), title, inp.tr("cp_dist_x"), inp.tr("cp_dist_y"),
                          AT_RISK_SCORE, inp.tr("cp_dist_threshold", threshold=AT_RISK_SCORE))

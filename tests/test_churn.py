@@ -433,12 +433,13 @@ def test_model_probability_is_the_formula_on_the_fitted_model(load):
         assert row.expected_value == pytest.approx(v.loc[row.customer_id, "expected_value"])
 
 
-def test_risk_score_rounds_half_up_to_one_decimal():
-    # One decimal since the scorer choice (issue 6): whole points tied customers whose
-    # probabilities differ. 0.4995 * 1000 is 499.49999... in binary: still a half, up.
-    p = np.array([0.0, 0.0004999, 0.0005, 0.4995, 0.49949, 0.12345, 0.5, 0.99951, 1.0])
-    assert churn.risk_score(p).tolist() == [0.0, 0.0, 0.1, 50.0, 49.9, 12.3, 50.0, 100.0, 100.0]
+def test_risk_score_is_one_hundred_times_the_probability():
+    # Not rounded to points or tenths: nearby probabilities keep their order.
+    p = np.array([0.0, 0.0004999, 0.0005, 0.4995, 0.49949, 0.12345, 0.5, 0.99951, 1.0, 1.2, -0.1])
+    assert churn.risk_score(p).tolist() == [0.0, 0.04999, 0.05, 49.95, 49.949, 12.345, 50.0, 99.951, 100.0,
+                                           100.0, 0.0]
     assert churn.risk_score(0.25).dtype == np.float64
+    assert churn.risk_score(0.123456789) == 12.345679
 
 
 def test_risk_distribution_bands_with_decimals():
@@ -650,9 +651,6 @@ def test_cdnow_risk_is_measured_against_the_model(cdnow_auc, as_of):
     assert r["terms_full"]["overdue"] < 0.2 and r["terms"]["overdue"] == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="Rounding ties only: MODEL-ONLY ranks the customers exactly as BG/NBD's "
-                   "expected orders (same AUC for the probability), but the risk score rounded to 0.1 ties some "
-                   "of them and ranks 5e-6 / 5.5e-5 below; see README 'Churn warnings: how good are they?'")
 @pytest.mark.parametrize("as_of", [date(1997, 9, 30), date(1997, 12, 31)])
 def test_cdnow_risk_ranks_at_least_as_well_as_expected_orders(cdnow_auc, as_of):
     assert cdnow_auc[as_of]["auc_risk_score"] >= cdnow_auc[as_of]["auc_model"]
@@ -684,8 +682,9 @@ def test_cli_json_csv_and_all(tmp_path, capsys):
         {"F_ORDERS", "F_REVENUE", "F_SLOW", "F_RETURN", "X0", "X1", "X2", "R"}
     for r in everyone:
         assert list(r)[:5] == ["customer_id", "stage", "risk_score", "value_at_risk", "reasons"]
-        # risk score: a number with one decimal (no longer a whole number)
-        assert isinstance(r["risk_score"], float) and r["risk_score"] == round(r["risk_score"], 1)
+        # risk score: 100 x the probability of leaving, printed to 4 decimals (no rounding ties)
+        assert isinstance(r["risk_score"], float) and 0 <= r["risk_score"] <= 100
+        assert r["risk_score"] == pytest.approx(100 * r["probability_leave"], abs=0.01)
         assert all(isinstance(s, str) for s in r["reasons"])
         assert r["value_at_risk"] == round(r["value_at_risk"], 2)
         assert r["probability_leave"] == round(r["probability_leave"], 4)
