@@ -68,10 +68,12 @@ def view_summary(procs: list[dict], pandas_view: dict | None) -> dict:
     na: dict[str, str] = {}
     for p in good:
         na.update(p.get("na", {}))
-    warm_runs = good[0]["warm"] or [good[0]["cold"]]
+    warm_runs = good[0]["warm"] or [good[0]["cold"]]  # no warm run: the cold one stands in (flagged)
     comps = [c for c in warm_runs[0] if c not in na and not c.startswith("_")]
-    out = {"na": na, "components": {}, "peak_rss": max(p["peak_rss"] for p in good)}
+    out = {"na": na, "components": {}, "peak_rss": max(p["peak_rss"] for p in good),
+           "warm_skipped": good[0].get("warm_skipped") if not good[0]["warm"] else None}
     pandas_runs = (pandas_view or {}).get("runs") or []
+    out["pandas_skipped"] = (pandas_view or {}).get("skipped") or {}
     comparable = [c for c in comps if pandas_runs and c in pandas_runs[0]]
     out["pandas_cpu"] = [r.get("_cpu") for r in pandas_runs]
     for c in comps:
@@ -181,7 +183,10 @@ def _views_section(label: str, size: dict, budget: dict, budget_views, notes, ve
         ratio = fmt_ratio(s.get("ratio"))
         if s.get("comparable") and len(s["comparable"]) < len(s["components"]):
             ratio += " (on " + ", ".join(s["comparable"]) + ")"
-        lines.append(f"| **{view}** | **{fmt_med_min(s['warm'])}** | {fmt_s(_median(s['warm_cpu']))} | "
+        warm_text = f"**{fmt_med_min(s['warm'])}**"
+        if s["warm_skipped"]:
+            warm_text = f"no warm run ({s['warm_skipped']}); cold: **{fmt_s(_median(s['warm']))}**"
+        lines.append(f"| **{view}** | {warm_text} | {fmt_s(_median(s['warm_cpu']))} | "
                      f"{fmt_med_min(s['cold'])} | "
                      f"{fmt_bytes(s['peak_rss'])} | {fmt_med_min(s.get('pandas', []))} | {ratio} | "
                      f"{'; '.join(budget_text)} | {v} |")
@@ -192,8 +197,9 @@ def _views_section(label: str, size: dict, budget: dict, budget_views, notes, ve
             comp = s["components"].get(c)
             if comp is None:
                 continue
+            theirs = s["pandas_skipped"].get(c) or fmt_med_min(comp.get("pandas", []))
             lines.append(f"| · {c} | {fmt_med_min(comp['warm'])} | | {fmt_med_min(comp['cold'])} | | "
-                         f"{fmt_med_min(comp.get('pandas', []))} | {fmt_ratio(comp.get('ratio'))} | | |")
+                         f"{theirs} | {fmt_ratio(comp.get('ratio'))} | | |")
     lines.append("")
     used = [c for v in VIEWS for c in VIEWS[v] if c in notes]
     if used:
@@ -320,6 +326,8 @@ def render(results: dict, budget: dict, budget_views, notes) -> str:
         "profile of what misses the budget.",
         "",
     ]
+    if results.get("partial"):
+        head += ["**Partial: written after a size finished; the run was still going.**", ""]
     head += _machine_section(results)
     head += _data_section(results)
     summary = ["## Budget", "", "| budget line | verdict | measured |", "|---|---|---|"]

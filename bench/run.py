@@ -304,8 +304,6 @@ def parse_args(argv):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.results import write_results
-
     global IN_PROCESS
     args = parse_args(argv)
     IN_PROCESS = args.in_process
@@ -328,16 +326,24 @@ def main(argv: list[str] | None = None) -> int:
             if generate.parse_size(label) <= 1_000_000:
                 size["ingest"] = measure_ingest(paths, args)
             results["sizes"][label] = size
+            _save(results, args, partial=True)  # a later failure keeps what was measured
         if not args.no_dashboard:
             log("dashboard")
             results["dashboard"] = measure_dashboard(args)
-    results["machine"]["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     results["seconds"] = time.perf_counter() - started
+    _save(results, args)
+    log(f"wrote {args.out} and {args.json} in {results['seconds']:.0f} s")
+    return 0
+
+
+def _save(results: dict, args, partial: bool = False) -> None:
+    from bench.results import write_results
+
+    results["machine"]["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    results["partial"] = partial
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1, default=str))
     write_results(results, args.out, BUDGET, BUDGET_VIEWS, NOTES)
-    log(f"wrote {args.out} and {args.json} in {results['seconds']:.0f} s")
-    return 0
 
 
 if __name__ == "__main__":

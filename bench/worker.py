@@ -65,6 +65,16 @@ def _timed(fn, *args):
 
 
 # --------------------------------------------------------------------------- tasks
+#: A page whose cold run takes longer than this gets no warm runs: it cannot be
+#: near a budget of seconds, and a warm run would take as long again.
+WARM_SKIP_SECONDS = 60.0
+#: A page's calls stop being started after this long (the harness kills a
+#: worker at --timeout, 1800 s by default): the rest are reported as not measured.
+PAGE_TIME_BOX = 420.0
+#: The pandas baseline stops starting pages after this long in one process.
+PANDAS_PROCESS_BOX = 1200.0
+
+
 def task_view(store: str, view: str, warm: int, time_limit: float) -> dict:
     from bench.generate import DATASET_NAME
     from bench.views import VIEWS, Ctx, NotAvailable, crmflow_components
@@ -87,6 +97,10 @@ def task_view(store: str, view: str, warm: int, time_limit: float) -> dict:
         for name in VIEWS[view]:
             if name in na:
                 continue
+            if time.perf_counter() - started > PAGE_TIME_BOX:
+                na[name] = (f"not measured (time box: the page's calls before it took "
+                            f"{time.perf_counter() - started:.0f} s)")
+                continue
             try:
                 run[name], _ = _timed(components[name], ctx)
             except NotAvailable as exc:
@@ -97,9 +111,15 @@ def task_view(store: str, view: str, warm: int, time_limit: float) -> dict:
         runs.append(run)
         if i >= 1 and time.perf_counter() > budget_end:
             break
+        cold_seconds = sum(v for k, v in runs[0].items() if not k.startswith("_"))
+        if i == 0 and warm and cold_seconds > max(WARM_SKIP_SECONDS, time_limit):
+            skipped = f"cold run took {cold_seconds:.0f} s"
+            break
+    else:
+        skipped = None
     db.close()
     return {"open": open_seconds, "cold": runs[0], "warm": runs[1:], "na": na, "peak_rss": peak_rss(),
-            "as_of": last.isoformat(), "first": first.isoformat()}
+            "as_of": last.isoformat(), "first": first.isoformat(), "warm_skipped": skipped}
 
 
 def task_pandas(data_dir: str, views: list[str], repeat: int, time_limit: float) -> dict:
@@ -112,29 +132,41 @@ def task_pandas(data_dir: str, views: list[str], repeat: int, time_limit: float)
     first, last = components["data_range"](data, None)
     ctx = Ctx(None, 0, first, last)
     out = {"load": load_seconds, "load_peak_rss": load_rss, "views": {}}
+    process_end = time.perf_counter() + PANDAS_PROCESS_BOX
     for view in views:
         names = [n for n in VIEWS[view] if n in components]
         if not names:
             continue
         reset_peak_rss()
         runs = []
+        skipped: dict[str, str] = {}
         budget_end = time.perf_counter() + time_limit
         error = None
         for _ in range(repeat):
             fresh = data.fresh()  # each page run builds its derived frames once
             run = {}
             cpu = time.process_time()
+            page_end = time.perf_counter() + PAGE_TIME_BOX
+            partial = False
             try:
                 for name in names:
+                    if runs and time.perf_counter() > page_end:
+                        partial = True  # a repeat that ran out of time is dropped
+                        break
+                    if time.perf_counter() > min(page_end, process_end):
+                        skipped[name] = "not measured (time box)"
+                        continue
                     run[name], _ = _timed(components[name], fresh, ctx)
                 run["_cpu"] = time.process_time() - cpu
             except Exception as exc:
                 error = _error(exc)
                 break
+            if partial:
+                break
             runs.append(run)
             if time.perf_counter() > budget_end:
                 break
-        out["views"][view] = {"runs": runs, "peak_rss": peak_rss(), "error": error}
+        out["views"][view] = {"runs": runs, "peak_rss": peak_rss(), "error": error, "skipped": skipped}
     return out
 
 
