@@ -29,4 +29,10 @@ pages = [
 if present:
     st.markdown("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
                 "header[data-testid='stHeader']{display:none}</style>", unsafe_allow_html=True)
-st.navigation(pages, position="hidden" if present else "sidebar").run()
+page = st.navigation(pages, position="hidden" if present else "sidebar")
+if not present:
+    with st.sidebar:
+        shared = {k: st.query_params.get_all(k) for k in st.query_params}
+        st.page_link(pages[-1], label=ctx.tr("present_open"), icon="🖥️",
+                     query_params={**{k: v if len(v) > 1 else v[0] for k, v in shared.items()}, "present": "1"})
+page.run()

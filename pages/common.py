@@ -122,13 +122,36 @@ class Context:
         return call(self, function, *args, **kwargs)
 
 
+#: Session key of the shared choices last written to the URL. Streamlit drops
+#: the query string when the user switches pages in the sidebar; the frame then
+#: restores the choices from here (and writes them back to the URL), so the
+#: language, dataset, date, definitions and filters follow the user around.
+_REMEMBERED = "_crmflow_url"
+_RESTORING = "_crmflow_restoring"
+
+
+def _remembered() -> dict[str, str | list[str]]:
+    return st.session_state.setdefault(_REMEMBERED, {})
+
+
 def _query_value(name: str, default: str) -> str:
     value = st.query_params.get(name)
-    return value if value else default
+    if value:
+        return value
+    if st.session_state.get(_RESTORING):  # a page switch dropped the whole query string
+        kept = _remembered().get(name)
+        if isinstance(kept, str) and kept:
+            return kept
+    return default
 
 
 def _query_list(name: str) -> list[str]:
-    return [v for v in st.query_params.get_all(name) if v]
+    values = [v for v in st.query_params.get_all(name) if v]
+    if not values and st.session_state.get(_RESTORING):
+        kept = _remembered().get(name)
+        if isinstance(kept, list):
+            return list(kept)
+    return values
 
 
 def _set_query(name: str, value: str | list[str] | None, default: object = None) -> None:
@@ -136,8 +159,10 @@ def _set_query(name: str, value: str | list[str] | None, default: object = None)
     if value in (None, "", []) or value == default:
         if name in st.query_params:
             del st.query_params[name]
+        _remembered().pop(name, None)
     else:
         st.query_params[name] = value
+        _remembered()[name] = value
 
 
 def _scope(store: Store, dataset: Dataset, version: str, filters: Filters, as_of: date, params: Params
@@ -160,6 +185,7 @@ def _scope(store: Store, dataset: Dataset, version: str, filters: Filters, as_of
 
 def frame() -> Context:
     """Draw the sidebar and return the user's choices."""
+    st.session_state[_RESTORING] = not st.query_params
     lang = _query_value("lang", DEFAULT_LANGUAGE)
     lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
     try:
@@ -263,15 +289,17 @@ def need(ctx: Context, column: str, unlock_key: str) -> bool:
 
 
 def download_buttons(ctx: Context, frame: pd.DataFrame, stem: str, key: str) -> None:
-    """CSV and Excel downloads of a table (cells starting with = + - @ neutralised)."""
+    """CSV and Excel downloads of a table (cells starting with = + - @
+    neutralised). The files are built only when a button is clicked, so a big
+    table never slows the page down."""
     from crmflow.exports import safe_csv, safe_excel
 
     left, right = st.columns(2)
-    left.download_button(ctx.tr("download_csv"), safe_csv(frame).encode("utf-8-sig"), f"{stem}.csv",
-                         "text/csv", key=f"{key}:csv", width="stretch")
-    right.download_button(ctx.tr("download_excel"), safe_excel(frame), f"{stem}.xlsx",
+    left.download_button(ctx.tr("download_csv"), lambda: safe_csv(frame).encode("utf-8-sig"), f"{stem}.csv",
+                         "text/csv", key=f"{key}:csv", width="stretch", on_click="ignore")
+    right.download_button(ctx.tr("download_excel"), lambda: safe_excel(frame), f"{stem}.xlsx",
                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                          key=f"{key}:xlsx", width="stretch")
+                          key=f"{key}:xlsx", width="stretch", on_click="ignore")
 
 
 def show_chart(ctx: Context, figure: Any, name: str, **kwargs: Any) -> Any:

@@ -50,3 +50,4 @@ def test_overview_shows_the_demo_stage_counts_like_the_cli(monkeypatch, demo_db,
     counts = json.loads(out.stdout)["counts"]
     for stage in STAGES:
         assert shown[t(f"stage_{stage}", lang)] == f"{counts[stage]:,}"
+
