@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
-
-import gc
 
 import pytest
 import streamlit as st
