@@ -292,10 +292,9 @@ def call_list(frame: pd.DataFrame, people: pd.DataFrame, lang: str) -> pd.DataFr
     out["owner"] = [o if isinstance(o, str) and o else (info["owner"].get(i) if i in info.index else None)
                     for o, i in zip(frame["owner"], ids)]
     out["stage"] = [t(f"stage_{s}", lang) for s in frame["stage"]]
-    out["risk_score"] = frame["risk_score"].astype("float64").round(1).to_numpy()
-    out["probability_leave"] = frame["probability_leave"].astype("float64").round(4).to_numpy()
-    out["value_at_risk"] = frame["value_at_risk"].astype("float64").round(2).to_numpy()
-    out["expected_value"] = frame["expected_value"].astype("float64").round(2).to_numpy()
+    # rounded as `crmflow churn` prints them (Python's round, not numpy's)
+    for column, digits in (("risk_score", 4), ("probability_leave", 4), ("value_at_risk", 2), ("expected_value", 2)):
+        out[column] = [round(float(v), digits) for v in frame[column]]
     out["reasons"] = ["; ".join(rs) for rs in reasons_in(frame, lang)]
     out["days_since_last_order"] = frame["days_since_last_order"].astype("int64").to_numpy()
     return out[list(CALL_LIST_COLUMNS)]

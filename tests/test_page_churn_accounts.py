@@ -133,7 +133,7 @@ def churn_table(at: AppTest, lang: str):
 def assert_churn_list(at: AppTest, lang: str, rows: list[dict], *, all_customers: int) -> None:
     table = churn_table(at, lang)
     assert list(table["customer_id"]) == [r["customer_id"] for r in rows]
-    assert list(table["risk_score"]) == pytest.approx([r["risk_score"] for r in rows])
+    assert list(table["risk_score"]) == pytest.approx([r["risk_score"] for r in rows], abs=1e-4)
     assert list(table["value_at_risk"]) == pytest.approx([r["value_at_risk"] for r in rows], abs=0.006)
     assert list(table["stage"]) == [t(f"stage_{r['stage']}", lang) for r in rows]
     total = sum(r["value_at_risk"] for r in rows)
@@ -187,7 +187,7 @@ def test_churn_page_with_only_the_required_columns(app, world):
     at = app("churn", dataset="plain")
     table = churn_table(at, "en")
     assert list(table["customer_id"]) == [r["customer_id"] for r in rows]
-    assert list(table["risk_score"]) == pytest.approx([r["risk_score"] for r in rows])
+    assert list(table["risk_score"]) == pytest.approx([r["risk_score"] for r in rows], abs=1e-4)
     infos = texts(at.info)
     for key in ("cp_unlock_owner", "cp_unlock_interactions", "cp_unlock_due_date"):
         assert t(key, "en") in infos, key
@@ -314,7 +314,7 @@ def test_account_page_from_the_url(app, world, lang):
     assert shown[t("health_score", lang)] == f"{health['health_score']:.1f}"
     assert shown[t("health_status", lang)] == traffic_light(health["status"], lang)
     assert shown[t("health_phase", lang)] == t(f"phase_{health['phase']}", lang)
-    assert float(shown[t("cp_col_risk_score", lang)]) == pytest.approx(risk["risk_score"])
+    assert float(shown[t("cp_col_risk_score", lang)]) == pytest.approx(risk["risk_score"], abs=0.05)
     assert shown[t("cp_col_value_at_risk", lang)] == compact(risk["value_at_risk"], lang)
     assert shown[t("acc_stage", lang, as_of=expected["demo"]["last"].isoformat())] == t(
         f"stage_{risk['stage']}", lang)
