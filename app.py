@@ -14,25 +14,46 @@ from pages.common import frame
 
 st.set_page_config(page_title="crmflow", page_icon="📈", layout="wide")
 
+#: (file stem under pages/, title key, icon, URL path); the first is the default page.
+PAGES = (
+    ("overview", "page_overview", "📊", ""),
+    ("flow", "page_flow", "🔀", "flow"),
+    ("churn", "page_churn", "🚨", "churn"),
+    ("key_accounts", "page_key_accounts", "🏢", "key-accounts"),
+    ("account", "page_account", "🔎", "account"),
+    ("segments", "page_segments", "🧩", "segments"),
+    ("data", "page_data", "🗂️", "data"),
+    ("present", "page_present", "🖥️", "present"),
+)
+
 ctx = frame()
 present = st.query_params.get("present") == "1"
-pages = [
-    st.Page("pages/overview.py", title=ctx.tr("page_overview"), icon="📊", default=not present),
-    st.Page("pages/flow.py", title=ctx.tr("page_flow"), icon="🔀", url_path="flow"),
-    st.Page("pages/churn.py", title=ctx.tr("page_churn"), icon="🚨", url_path="churn"),
-    st.Page("pages/key_accounts.py", title=ctx.tr("page_key_accounts"), icon="🏢", url_path="key-accounts"),
-    st.Page("pages/account.py", title=ctx.tr("page_account"), icon="🔎", url_path="account"),
-    st.Page("pages/segments.py", title=ctx.tr("page_segments"), icon="🧩", url_path="segments"),
-    st.Page("pages/data.py", title=ctx.tr("page_data"), icon="🗂️", url_path="data"),
-    st.Page("pages/present.py", title=ctx.tr("page_present"), icon="🖥️", url_path="present", default=present),
-]
+goto = st.query_params.get("goto")
+if goto:
+    del st.query_params["goto"]
+pages = {
+    stem: st.Page(f"pages/{stem}.py", title=ctx.tr(title), icon=icon, default=not path,
+                  **({"url_path": path} if path else {}))
+    for stem, title, icon, path in PAGES
+}
 if present:
     st.markdown("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
                 "header[data-testid='stHeader']{display:none}</style>", unsafe_allow_html=True)
-page = st.navigation(pages, position="hidden" if present else "sidebar")
+page = st.navigation(list(pages.values()), position="hidden" if present else "sidebar")
+
+
+def _query() -> dict[str, str | list[str]]:
+    kept = {k: st.query_params.get_all(k) for k in st.query_params}
+    return {k: v if len(v) > 1 else v[0] for k, v in kept.items()}
+
+
+# A page reached the old way (see pages.common.context) asks for itself with
+# `goto`; presentation mode always shows the presentation page.
+wanted = pages["present"] if present else pages.get(goto or "")
+if wanted is not None and wanted.url_path != page.url_path:
+    st.switch_page(wanted, query_params=_query())
 if not present:
     with st.sidebar:
-        shared = {k: st.query_params.get_all(k) for k in st.query_params}
-        st.page_link(pages[-1], label=ctx.tr("present_open"), icon="🖥️",
-                     query_params={**{k: v if len(v) > 1 else v[0] for k, v in shared.items()}, "present": "1"})
+        st.page_link(pages["present"], label=ctx.tr("present_open"), icon="🖥️",
+                     query_params={**_query(), "present": "1"})
 page.run()

@@ -17,10 +17,12 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from crmflow.config import Params
 from crmflow.db import Scope
@@ -271,12 +273,26 @@ def _filter_inputs(lang: str, dataset: Dataset, version: str) -> Filters:
 
 
 def context() -> Context:
-    """The choices app.py's frame made on this run. A page that runs without
-    app.py -- Streamlit falls back to running pages/ files directly when a
-    session's first request goes straight to a page URL -- draws the frame
-    itself, so it never meets a missing context."""
+    """The choices app.py's frame made on this run.
+
+    Until some session has run app.py, Streamlit treats a link straight to a
+    page (``/flow``) the old way: it runs pages/flow.py on its own, with a
+    file-name sidebar. Such a page goes through app.py instead, which opens
+    the requested page (``goto``) with the proper navigation; if even that is
+    not possible the page draws the frame itself, so it never meets a
+    missing context."""
     ctx = st.session_state.get("ctx")
-    return ctx if isinstance(ctx, Context) else frame()
+    if isinstance(ctx, Context):
+        return ctx
+    import inspect
+
+    caller = Path(inspect.stack()[1].filename).stem
+    kept = {k: st.query_params.get_all(k) for k in st.query_params}
+    try:
+        st.switch_page("app.py", query_params={**{k: v if len(v) > 1 else v[0] for k, v in kept.items()},
+                                               "goto": caller})
+    except StreamlitAPIException:
+        return frame()
 
 
 def need(ctx: Context, column: str, unlock_key: str) -> bool:

@@ -300,9 +300,6 @@ def combobox(page, label: str):
 
 
 # ----------------------------------------------------------------------------- tests
-@pytest.mark.xfail(reason="Streamlit runs a pages/ folder as old-style pages until some session has run app.py: "
-                          "the first visit after a start, if it is to a page URL, shows a navigation of file "
-                          "names (app, common, ...) instead of the app's pages", strict=False)
 def test_a_page_url_as_the_first_visit(server, page):
     """A bookmarked link to a page, opened right after the server started."""
     page.goto(server.url + "/flow", wait_until="domcontentloaded")
@@ -312,9 +309,6 @@ def test_a_page_url_as_the_first_visit(server, page):
     assert t("page_overview", "en") in navigation and "common" not in navigation.split()
 
 
-@pytest.mark.xfail(reason="With ?present=1 the presentation page is app.py's default page, which Streamlit serves "
-                          "at / only: /present?present=1 shows the slides under a 'Page not found' dialog",
-                   strict=False)
 def test_presentation_mode_at_the_page_url(app_ready, page):
     open_page(page, app_ready.url, "present", "/present?present=1", "en")
 
