@@ -611,7 +611,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         as_of = resolve_as_of(db, src.dataset_id, args.as_of)
         slides = report.build_slides(db, src.dataset_id, as_of, params, args.lang)
         info = report.report_info(db, src.dataset_id, src.name, as_of, params, args.lang)
-    data = report.render(slides, info, fmt)
+    try:
+        data = report.render(slides, info, fmt)
+    finally:
+        report.stop_image_server()
     try:
         out.write_bytes(data)
     except OSError as exc:

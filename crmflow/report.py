@@ -25,6 +25,7 @@ This module never imports streamlit; the pages call it through ``ctx.call``.
 
 from __future__ import annotations
 
+import atexit
 import html
 import io
 import logging
@@ -753,7 +754,26 @@ def _start_kaleido() -> None:
 
     if hasattr(kaleido, "start_sync_server"):
         kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+        # close the browser before the interpreter removes its temporary profile
+        atexit.register(stop_image_server)
     _KALEIDO_STARTED = True
+
+
+def stop_image_server() -> None:
+    """Close the browser :func:`figure_png` started (also done at exit)."""
+    global _KALEIDO_STARTED
+    with _KALEIDO_LOCK:
+        if not _KALEIDO_STARTED:
+            return
+        _KALEIDO_STARTED = False
+        try:
+            import kaleido
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                kaleido.stop_sync_server(silence_warnings=True)
+        except Exception:  # closing is best effort
+            log.debug("kaleido server did not stop cleanly", exc_info=True)
 
 
 def figure_png(fig: go.Figure, width: int = 1200, height: int = 560, scale: float = 2) -> bytes:
