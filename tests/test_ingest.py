@@ -471,6 +471,50 @@ def test_decimal_convention_is_decided_from_the_whole_column(tmp_path, mem, sep,
     assert [rev[f"{i:05d}"] for i in range(len(amounts))] == [Decimal(e) for e in expected]
 
 
+def test_large_amounts_are_exact_or_rejected_as_too_large(tmp_path, mem):
+    rows = [["00001", "2024-01-01", "12345678901234.5678"], ["00002", "2024-01-01", "-99999999999999.99"],
+            ["00003", "2024-01-01", "100000000000000"], ["00004", "2024-01-01", "1e20"],
+            ["00005", "2024-01-01", "nan"], ["00006", "2024-01-01", "1.23456"]]
+    path = write_text(tmp_path / "big.csv", ["customer_id", "order_date", "amount"], rows, ",")
+    result, ds = ingest(mem, path)
+    assert result.reports[0].rejected_by_reason == {"amount is too large": 2, "amount is not a number": 1}
+    assert revenue_of(mem, ds) == {"00001": Decimal("12345678901234.5678"), "00002": Decimal("-99999999999999.99"),
+                                   "00006": Decimal("1.2346")}
+
+
+# every value the cheap casts accept must read exactly as the general rules read it
+TRICKY_NUMBERS = ["0", "-0", "12", "12.5", "1.234", "1,234", "1.234,50", "1,234.50", "1 234,50", "(20.00)", "20.00-",
+                  "+3.10", "$1,234.50", "¥99.50", "1e3", "1E-2", "nan", "inf", "abc", "12..5", "0,5", ".5", "5.",
+                  " 42 ", "1_000", "0x10", "€ 12,50", "1.234.567", "1,234,567", "12345678901234.5678", "1.23456",
+                  "-1.23455", "99999999999999.99995", "100000000000000", "1e20", "", "   "]
+TRICKY_DATES = ["2024-01-05", "2024-1-5", "2024/01/05", "2024.01.05", "20240105", "05/01/2024", "5/1/2024",
+                "13/01/2024", "01/13/2024", "05.01.2024", "2024年1月5日", "2024-01-05 13:45:00",
+                "2024-01-05T23:59:59Z", "45296", "45296.57", "2024-02-30", "next week", " 2024-01-05 ", "1/5/24",
+                "13/1/24", "2024-13-01", "05/01/2024 9:05", "24-01-05", "", " "]
+
+
+def test_cheap_casts_agree_with_the_general_parsing_rules(mem):
+    with mem.db.cursor() as cur:
+        mem.db.execute("macros", cur=cur)
+        for dc in (False, True):
+            rows = cur.execute(
+                "SELECT v, crm_money(v, $dc), CAST(CASE WHEN abs(x) < 1e14 THEN x END AS DECIMAL(18, 4)), "
+                "crm_number(v, $dc), x "
+                "FROM (SELECT v, CASE WHEN isfinite(crm_number_any(v, $dc)) THEN crm_number_any(v, $dc) END AS x "
+                "      FROM unnest($vals) AS t(v))", {"vals": TRICKY_NUMBERS, "dc": dc}).fetchall()
+            for v, money_fast, money_rule, number_fast, number_rule in rows:
+                assert number_fast == number_rule, (v, dc, number_fast, number_rule)
+                assert (money_fast is None) == (money_rule is None), (v, dc, money_fast, money_rule)
+                if money_fast is not None:  # the decimal cast is exact where the DOUBLE route rounds
+                    assert abs(money_fast - money_rule) <= max(Decimal("0.0001"), abs(money_rule) * Decimal("1e-15")), \
+                        (v, dc, money_fast, money_rule)
+        for fmt in ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%m/%d/%y", "excel"):
+            rows = cur.execute("SELECT v, crm_date(v, $fmt), crm_date_any(v, $fmt) FROM unnest($vals) AS t(v)",
+                               {"vals": TRICKY_DATES, "fmt": fmt}).fetchall()
+            for v, fast, rule in rows:
+                assert fast == rule, (v, fmt, fast, rule)
+
+
 def test_ambiguous_dot_thousands_outside_a_semicolon_file_are_decimals_with_a_note(tmp_path, mem):
     path = write_text(tmp_path / "amb.csv", ["customer_id", "order_date", "amount"],
                       [["00042", "2024-01-05", "1.234"], ["00043", "2024-01-13", "15"]], ",")

@@ -16,8 +16,9 @@
 --   crm_number(v, decimal_comma): finite numbers only (no NaN/inf) as DOUBLE; currency symbols, spaces and
 --     thousands separators (',' or '.', space, no-break space U+00A0 / U+202F, apostrophe) removed;
 --     (12.50) and 12.50- are negative; NULL when not a number.
+--   crm_number_any(v, decimal_comma): crm_number before the finite check (NaN/inf pass through).
 --   crm_money(v, decimal_comma): the same as an exact DECIMAL(18, 4) (the text is cast straight to
---     the decimal when it can be); NULL when not a number or when |value| >= 1e14.
+--     the decimal when it can be, crm_money_cast); NULL when not a number or when |value| >= 1e14.
 --   crm_bool(v): yes/no in English and Chinese, 1/0, true/false.
 -- grain: n/a
 -- params: none
@@ -62,30 +63,33 @@ CREATE OR REPLACE TEMP MACRO crm_number_text(v, decimal_comma) AS
          ELSE regexp_replace(v, '[,\s''’\x{00A0}\x{202F}]', '', 'g')
     END;
 
+-- the general rules (a plain DOUBLE cast first, written once so that the optimiser's
+-- common-subexpression pass never pulls the regex branches out of their lazy place)
 CREATE OR REPLACE TEMP MACRO crm_number_any(v, decimal_comma) AS
-    CASE
-        WHEN crm_text(v) IS NULL THEN NULL
-        WHEN NOT decimal_comma AND TRY_CAST(v AS DOUBLE) IS NOT NULL THEN TRY_CAST(v AS DOUBLE)
-        WHEN regexp_full_match(TRIM(v), '^\(.*\)$') THEN
-            -1 * TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[()¥￥$€£元RMBUSDCNY]', '', 'g'), decimal_comma) AS DOUBLE)
-        WHEN regexp_full_match(TRIM(v), '^[^-]*[0-9]-$') THEN
-            -1 * TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[-¥￥$€£元RMBUSDCNY]', '', 'g'), decimal_comma) AS DOUBLE)
-        ELSE TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[¥￥$€£元RMBUSDCNY+]', '', 'g'), decimal_comma) AS DOUBLE)
-    END;
+    COALESCE(
+        CASE WHEN NOT decimal_comma THEN TRY_CAST(v AS DOUBLE) END,
+        CASE
+            WHEN crm_text(v) IS NULL THEN NULL
+            WHEN regexp_full_match(TRIM(v), '^\(.*\)$') THEN
+                -1 * TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[()¥￥$€£元RMBUSDCNY]', '', 'g'), decimal_comma) AS DOUBLE)
+            WHEN regexp_full_match(TRIM(v), '^[^-]*[0-9]-$') THEN
+                -1 * TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[-¥￥$€£元RMBUSDCNY]', '', 'g'), decimal_comma) AS DOUBLE)
+            ELSE TRY_CAST(crm_number_text(regexp_replace(TRIM(v), '[¥￥$€£元RMBUSDCNY+]', '', 'g'), decimal_comma) AS DOUBLE)
+        END);
 
 CREATE OR REPLACE TEMP MACRO crm_number(v, decimal_comma) AS
-    COALESCE(
-        CASE WHEN NOT decimal_comma AND isfinite(TRY_CAST(v AS DOUBLE)) THEN TRY_CAST(v AS DOUBLE) END,
-        CASE WHEN isfinite(crm_number_any(v, decimal_comma)) THEN crm_number_any(v, decimal_comma) END);
+    CASE WHEN isfinite(crm_number_any(v, decimal_comma)) THEN crm_number_any(v, decimal_comma) END;
 
+-- the cheap half of crm_money: a plain decimal text cast straight to DECIMAL(18, 4);
 -- a decimal comma is only cast directly when there is no '.' (which would be a thousands separator)
+CREATE OR REPLACE TEMP MACRO crm_money_cast(v, decimal_comma) AS
+    CASE WHEN NOT decimal_comma THEN TRY_CAST(v AS DECIMAL(18, 4))
+         WHEN NOT contains(v, '.') THEN TRY_CAST(replace(v, ',', '.') AS DECIMAL(18, 4))
+    END;
+
+-- TRY_CAST to DECIMAL(18, 4) is NULL for NaN, infinity and |value| >= 1e14
 CREATE OR REPLACE TEMP MACRO crm_money(v, decimal_comma) AS
-    COALESCE(
-        CASE WHEN NOT decimal_comma THEN TRY_CAST(v AS DECIMAL(18, 4))
-             WHEN NOT contains(v, '.') THEN TRY_CAST(replace(v, ',', '.') AS DECIMAL(18, 4))
-        END,
-        CAST(CASE WHEN abs(crm_number(v, decimal_comma)) < 1e14 THEN crm_number(v, decimal_comma) END
-             AS DECIMAL(18, 4)));
+    COALESCE(crm_money_cast(v, decimal_comma), TRY_CAST(crm_number_any(v, decimal_comma) AS DECIMAL(18, 4)));
 
 CREATE OR REPLACE TEMP MACRO crm_bool(v) AS
     CASE

@@ -50,7 +50,7 @@ SELECT
     customer_id, name, created_at, region, industry, owner, tier, is_key_account, credit_limit,
     (CASE WHEN created_at_text IS NOT NULL AND created_at IS NULL THEN 1 ELSE 0 END
      + CASE WHEN is_key_account_text IS NOT NULL AND is_key_account IS NULL THEN 1 ELSE 0 END
-     + CASE WHEN credit_limit_text IS NOT NULL AND credit_limit IS NULL
-                 AND crm_number(credit_limit_text, $decimal_comma) IS NULL THEN 1 ELSE 0 END
+     + CASE WHEN credit_limit IS NOT NULL OR credit_limit_text IS NULL THEN 0
+            WHEN crm_number(credit_limit_text, $decimal_comma) IS NULL THEN 1 ELSE 0 END
     ) AS bad_optional
 FROM checked
