@@ -127,12 +127,7 @@ def _png_button(ctx: Context, slide: Slide) -> None:
 
 
 def main() -> None:
-    if "ctx" not in st.session_state:
-        # A direct link to /present on a freshly started server runs this file
-        # before app.py has drawn the frame: go through app.py (present=1 opens this page).
-        st.switch_page("app.py", query_params={**_kept_query(), "present": "1",
-                                               "slide": st.query_params.get("slide", "1")})
-    ctx = context()
+    ctx = context()  # also handles a direct link on a freshly started server
     st.markdown(PRESENT_CSS, unsafe_allow_html=True)
     present = st.query_params.get("present") == "1"
     total = len(SLIDE_KEYS)
@@ -161,8 +156,9 @@ def main() -> None:
         else:
             left, right = st.container(), None
         with left:
+            # theme=None keeps the chart's own (projector-sized) type
             show_chart(ctx, report_figure(slide.figure, height=CHART_HEIGHT, font_size=PROJECTOR_FONT),
-                       f"present-{slide.key}")
+                       f"present-{slide.key}", theme=None)
         side = right if right is not None else st.container()
     else:
         side = st.container()
