@@ -56,4 +56,7 @@ if not present:
     with st.sidebar:
         st.page_link(pages["present"], label=ctx.tr("present_open"), icon="🖥️",
                      query_params={**_query(), "present": "1"})
+        from pages.present import report_buttons
+
+        report_buttons(ctx, key="sidebar-report")
 page.run()
