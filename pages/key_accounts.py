@@ -114,8 +114,9 @@ else:
              "trend": ctx.tr("health_trend"), "score_90d_ago": ctx.tr("health_score_90d_ago"),
              "phase": ctx.tr("health_phase"), "owner": ctx.tr("ka_col_owner"),
              "revenue_12m": ctx.tr("ka_col_revenue_12m")}
+    shown = table.drop(columns=["customer"]) if (table["customer"] == table["customer_id"]).all() else table
     event = st.dataframe(
-        table.rename(columns=names), hide_index=True, width="stretch", key="ka:table",
+        shown.rename(columns=names), hide_index=True, width="stretch", key="ka:table",
         on_select="rerun", selection_mode="single-row",
         column_config={
             names["health_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
@@ -221,6 +222,7 @@ show_chart(ctx, value_matrix_scatter(matrix, quadrant_names, title, x_title, y_t
 
 table = summary.copy()
 table["quadrant"] = [quadrant_names[q] for q in table["quadrant"]]
+table[["current_value", "potential_value"]] = table[["current_value", "potential_value"]].round(0)
 summary_names = {c: ctx.tr(f"ka_col_{c}") for c in table.columns}
 st.dataframe(table.rename(columns=summary_names), hide_index=True, width="stretch", key="ka:matrix_summary",
              column_config={
@@ -233,13 +235,20 @@ counts = dict(zip(summary["quadrant"], summary["customers"]))
 quadrant = st.selectbox(ctx.tr("ka_drill_pick"), QUADRANTS, key="ka:quadrant",
                         format_func=lambda q: f"{quadrant_names[q]} ({counts.get(q, 0):,})")
 members = quadrant_members(matrix, quadrant)
+members["value_basis"] = [ctx.tr(f"ka_basis_{b}") for b in members["value_basis"]]
+members[["current_value", "potential_value"]] = members[["current_value", "potential_value"]].round(2)
+if members["name"].isna().all():
+    members = members.drop(columns=["name"])
+if members["profit_12m"].isna().all():
+    members = members.drop(columns=["profit_12m"])
 member_names = {c: ctx.tr(f"ka_col_{c}") for c in members.columns}
 st.dataframe(members.rename(columns=member_names), hide_index=True, width="stretch", key="ka:members",
              column_config={
                  member_names["current_value"]: st.column_config.NumberColumn(format="localized"),
                  member_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
                  member_names["revenue_12m"]: st.column_config.NumberColumn(format="localized"),
-                 member_names["profit_12m"]: st.column_config.NumberColumn(format="localized"),
+                 **({member_names["profit_12m"]: st.column_config.NumberColumn(format="localized")}
+                    if "profit_12m" in member_names else {}),
                  member_names["p_alive"]: st.column_config.NumberColumn(format="percent"),
              })
 download_buttons(ctx, members.rename(columns=member_names), f"value-matrix-{quadrant}-{ctx.as_of}", "ka:members")
