@@ -3,7 +3,7 @@ them, and why, in words.
 
 For every customer with an order on or before D who is not ``lost`` at D
 (stage first, repeat or loyal under the definition parameters) this module
-gives a probability of leaving, a risk score 0-100 (one decimal), the value
+gives a probability of leaving, a risk score 0-100 (100 x P, not rounded), the value
 at risk and the reasons behind it. The data part is the named query ``churn_signals``
 (``queries/churn/``); the model part is the CLV model of :mod:`crmflow.model`
 fitted on everything up to D.
@@ -85,9 +85,10 @@ The probability of leaving
    model's expected orders; on the demo data overdue, shrinking business and
    falling contact add a lot. The evaluation of :func:`evaluate_auc` looks
    at (D, D + h], which neither the terms nor the choice ever see.
-4. **Risk score** = 100 * P rounded half up to one decimal (0.0-100.0; a
-   whole number would tie customers whose probabilities differ and throw
-   ranking information away). **Value at risk** = expected value over the
+4. **Risk score** = 100 * P (0-100, kept to 6 decimals; screens show one):
+   rounding would tie customers whose probabilities differ and throw ranking
+   information away -- tenths alone cost it its tie with the model's expected
+   orders on CDNOW. **Value at risk** = expected value over the
    next 52 weeks (CLV model, 10% annual discount) * P, so 0 <= value at risk
    <= expected value.
 
@@ -217,7 +218,7 @@ REASON_TERM = {"overdue": "overdue", "falling_orders": "falling_business", "fall
 REASON_CODES = tuple(REASON_TERM) + ("low_p_alive", "few_expected_orders")
 
 #: The columns of :func:`churn_warnings`: stage at D; risk_score = 100 *
-#: probability_leave rounded half up to one decimal (0.0-100.0);
+#: probability_leave (0-100, 6 decimals);
 #: probability_model = P0, the BG/NBD probability of no order in the next h
 #: days; p_alive; expected_orders in the next h days; expected_value over the
 #: next 52 weeks (10% discount); value_at_risk = expected_value *
@@ -616,7 +617,7 @@ def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: P
     """The at-risk list (risk score >= AT_RISK_SCORE with a reason), or with
     ``include_all`` every customer not lost at ``as_of``; sorted by value at
     risk, largest first, ties by customer id. Columns: :data:`COLUMNS`
-    (risk_score: 0.0-100.0, one decimal). Which scorer the risk uses and why
+    (risk_score: 0-100, not rounded). Which scorer the risk uses and why
     is in ``attrs["calibration"]`` (:meth:`Calibration.summary`; in words:
     :func:`scorer_note`)."""
     frame = score_customers(db, dataset_id, as_of, params, horizon_days=horizon_days, lang=lang)
