@@ -10,7 +10,7 @@ and prints the median of each stage:
     read     sniff + stage (file -> temp table ingest_raw)
     profile  profile_values on the mapped columns
     parse    parse_{table} -> temp table ingest_parsed (+ reject summary/examples)
-    insert   insert_{table} + insert_rejected + insert_dataset + commit
+    insert   insert_{table} + insert_rejected + insert_dataset (the commit is in total only)
     total    Store.ingest wall time
     cpu      Store.ingest CPU time of the process (all threads)
 """
@@ -73,7 +73,7 @@ class Timer:
             self.times[name + "_cpu"] = self.times.get(name + "_cpu", 0.0) + _cpu() - c0
 
 
-def run_once(path: Path) -> dict[str, float]:
+def run_once(path: Path, db: Path | None = None) -> dict[str, float]:
     timer = Timer()
     orig_sniff, orig_stage, orig_profile = ingest_mod.sniff, ingest_mod.stage, ingest_mod._profile
     orig_mat, orig_run, orig_exec = Database.materialise, Database.run, Database.execute
@@ -110,7 +110,9 @@ def run_once(path: Path) -> dict[str, float]:
     ingest_mod.sniff, ingest_mod.stage, ingest_mod._profile = sniff, stage, profile
     Database.materialise, Database.run, Database.execute = materialise, run, execute
     try:
-        with Store(in_memory=True) as store:
+        if db is not None and db.exists():
+            db.unlink()
+        with (Store(db) if db is not None else Store(in_memory=True)) as store:
             t0, c0 = time.perf_counter(), _cpu()
             result = store.ingest("bench", str(path))
             timer.times["total"] = time.perf_counter() - t0
@@ -129,6 +131,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--csv", type=Path, default=None)
     ap.add_argument("--src", default=None, help="import crmflow from this checkout instead")
+    ap.add_argument("--db", type=Path, default=None, help="store in this database file (deleted first) "
+                    "instead of in memory")
     args = ap.parse_args()
     print(f"crmflow from {Path(ingest_mod.__file__).parent.parent}")
     path = args.csv or Path(f"/tmp/crmflow_bench_{args.rows}.csv")
@@ -136,7 +140,7 @@ def main() -> None:
         t0 = time.perf_counter()
         write_csv(path, args.rows)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f}s")
-    runs = [run_once(path) for _ in range(args.runs)]
+    runs = [run_once(path, args.db) for _ in range(args.runs)]
     keys = ["read", "profile", "parse", "insert", "total", "cpu"]
     for i, r in enumerate(runs):
         print(f"run {i + 1}: " + "  ".join(f"{k} {r.get(k, 0):.2f}" for k in keys)
