@@ -250,8 +250,20 @@ class Database:
             ) from None
         if not read_only:
             self.execute("create_schema")
+            self._drop_leftovers()
         self.execute("create_scratch")
         self._customer_sets: list[str] = []
+
+    #: The only names _drop_leftovers may drop (what queries/store/leftover_objects.sql lists).
+    _LEFTOVERS = frozenset({"ingest_raw", "ingest_cells", "ingest_file", "ingest_stage", "profile_input",
+                            "ingest_parsed"})
+
+    def _drop_leftovers(self) -> None:
+        """Drop the ingest working objects that older versions left in the file."""
+        for name, kind in self.run("leftover_objects").itertuples(index=False):
+            if name in self._LEFTOVERS and kind in ("TABLE", "VIEW"):
+                with self.write_lock, self.cursor() as cur:
+                    cur.execute(f"DROP {kind} IF EXISTS main.{name}")
 
     def close(self) -> None:
         self._con.close()

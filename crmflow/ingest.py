@@ -328,12 +328,21 @@ def _rename_to_positions(cur: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRel
     _create_raw(cur, rel, [duckdb.ColumnExpression(n).cast(duckdb.sqltype("VARCHAR")) for n in names])
 
 
+def _temp_view(cur: duckdb.DuckDBPyConnection, name: str, rel: duckdb.DuckDBPyRelation) -> None:
+    """Make ``rel`` readable as ``name`` on this cursor only. Registering keeps
+    it out of the database file: the relation API's create() and
+    create_view() make persistent objects, which would land in the user's
+    store and collide between two ingests running at once."""
+    cur.register(name, rel)
+
+
 def _create_raw(cur: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation,
                 columns: list[duckdb.Expression]) -> None:
     """Temp table ingest_cells(c0..cN) from ``rel`` and one expression per column,
     and the view ingest_raw on it."""
-    cur.execute("DROP TABLE IF EXISTS ingest_cells")
-    rel.select(*[expr.alias(f"c{i}") for i, expr in enumerate(columns)]).create("ingest_cells")
+    _temp_view(cur, "ingest_cells_source", rel.select(*[expr.alias(f"c{i}") for i, expr in enumerate(columns)]))
+    cur.execute("CREATE OR REPLACE TEMP TABLE ingest_cells AS SELECT * FROM ingest_cells_source")
+    cur.unregister("ingest_cells_source")
     _raw_view(cur, "ingest_cells", [f"c{i}" for i in range(len(columns))])
 
 
@@ -343,7 +352,7 @@ def _raw_view(cur: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> N
     the table is not copied again just to number its rows."""
     exprs = [duckdb.SQLExpression("rowid + 1").alias("row_number")]
     exprs += [duckdb.ColumnExpression(n).alias(f"c{i}") for i, n in enumerate(names)]
-    cur.table(table).select(*exprs).create_view("ingest_raw", replace=True)
+    _temp_view(cur, "ingest_raw", cur.table(table).select(*exprs))
 
 
 def _pad_headers(sniffed: Sniffed, width: int) -> None:
@@ -437,7 +446,7 @@ def stage_frame(cur: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Sniffed:
 
 # --------------------------------------------------------------------------- profiling
 def _profile(db: Database, cur: duckdb.DuckDBPyConnection, column: str) -> dict[str, int]:
-    cur.table("ingest_raw").select(duckdb.ColumnExpression(column).alias("v")).create_view("profile_input", replace=True)
+    _temp_view(cur, "profile_input", cur.table("ingest_raw").select(duckdb.ColumnExpression(column).alias("v")))
     row = db.run("profile_values", cur=cur)
     return {k: int(v) for k, v in row.iloc[0].items()}
 
@@ -637,7 +646,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
             exprs.append(duckdb.ColumnExpression(f"c{mapping[f]}").alias(f))
         else:
             exprs.append(duckdb.ConstantExpression(None).cast(duckdb.sqltype("VARCHAR")).alias(f))
-    cur.table("ingest_raw").select(*exprs).create_view("ingest_stage", replace=True)
+    _temp_view(cur, "ingest_stage", cur.table("ingest_raw").select(*exprs))
 
     warnings = list(notes)
     date_formats: dict[str, str] = {}
@@ -697,7 +706,7 @@ def use_parsed(cur: duckdb.DuckDBPyConnection, table: str) -> None:
     the parsed rows of one input table."""
     if table not in SYNONYMS:
         raise ValueError(f"unknown table {table!r}")
-    cur.table(f"ingest_parsed_{table}").create_view("ingest_parsed", replace=True)
+    _temp_view(cur, "ingest_parsed", cur.table(f"ingest_parsed_{table}"))
 
 
 def report_text(reports: list[TableReport]) -> str:

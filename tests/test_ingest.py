@@ -854,3 +854,28 @@ def test_leading_zeros_and_text_ids_are_kept(tmp_path, mem):
     st = stages_of(mem, ds, date(2024, 1, 3))
     assert dict(zip(st["customer_id"], st["orders"].astype(int))) == {"007": 2, "7": 1, "0007": 1, "1e3": 1,
                                                                      "000": 1}
+
+
+def test_ingest_leaves_nothing_in_the_file_and_old_leftovers_are_cleared(tmp_path):
+    """An ingest's working tables and views live on its cursor only; a file
+    where an earlier version left them (a table ingest_raw, a view
+    profile_input) still takes new datasets."""
+    import duckdb
+
+    path = tmp_path / "store.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE ingest_raw AS SELECT 1 AS row_number, 'x' AS c0")
+    con.execute("CREATE VIEW profile_input AS SELECT 'x' AS v")
+    con.close()
+    data = tmp_path / "t.csv"
+    data.write_text("customer_id,order_date,amount\nA,2024-01-01,10\nB,2024-01-02,bad\n", encoding="utf-8")
+    with Store(path) as store:
+        store.ingest("one", data)
+        store.ingest("two", data)
+        kept = store.db._con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database() "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT temporary AND NOT internal "
+            "AND database_name = current_database()").fetchall()
+        assert sorted(n for (n,) in kept) == ["customers", "dataset_counter", "datasets", "interactions",
+                                             "rejected_rows", "transactions"]
+        assert store.rejected_rows("two")["row_number"].tolist() == [2]
