@@ -157,6 +157,8 @@ def _views_section(label: str, size: dict, budget: dict, budget_views, notes, ve
         s = view_summary(procs, (pandas.get("views") or {}).get(view))
         if "error" in s:
             lines.append(f"| **{view}** | {s['error']} | | | | | | | |")
+            if view in budget_views and warm_budget is not None:
+                verdicts.append((f"{view} at {label}: ≤ {fmt_s(warm_budget)} warm", MISSED, s["error"]))
             continue
         if not s["components"]:
             lines.append(f"| **{view}** | n/a | | | {fmt_bytes(s['peak_rss'])} | | | | |")
@@ -177,8 +179,9 @@ def _views_section(label: str, size: dict, budget: dict, budget_views, notes, ve
         if checks and s["na"]:
             v += " (partial)"
         if checks:
+            kind = "cold (no warm run)" if s["warm_skipped"] else "warm"
             verdicts.append((f"{view} at {label}: " + ", ".join(budget_text),
-                             v, f"{fmt_s(_median(s['warm']))} warm, {fmt_ratio(s.get('ratio'))} pandas, "
+                             v, f"{fmt_s(_median(s['warm']))} {kind}, {fmt_ratio(s.get('ratio'))} pandas, "
                                 f"peak {fmt_bytes(s['peak_rss'])}"))
         ratio = fmt_ratio(s.get("ratio"))
         if s.get("comparable") and len(s["comparable"]) < len(s["components"]):
@@ -213,7 +216,9 @@ def _clv_section(results: dict, budget: dict, verdicts: list) -> list[str]:
              "lifetimes fit: median (min) | lifetimes / crmflow | largest parameter difference | budget | verdict |",
              "|---|---|---|---|---|---|---|---|---|"]
     for label, size in results["sizes"].items():
-        clv = size.get("clv") or {}
+        clv = size.get("clv")
+        if not clv:
+            continue
         ours, theirs = clv.get("crmflow", {}), clv.get("lifetimes", {})
         if "error" in ours:
             lines.append(f"| {label} | {ours['error']} | | | | | | | |")
@@ -242,9 +247,17 @@ def _clv_section(results: dict, budget: dict, verdicts: list) -> list[str]:
                              f"{fmt_s(_median(ours['total']))}, {fmt_ratio(ratio)} lifetimes, "
                              f"parameters {diff_text}"))
         theirs_text = theirs["error"] if "error" in theirs else fmt_med_min(theirs["total"])
+        ratio_text = fmt_ratio(ratio)
+        if ours.get("cpu") and theirs.get("cpu"):
+            ratio_text += f" (CPU {fmt_ratio(_median(theirs['cpu']) / max(_median(ours['cpu']), 1e-9))})"
+        ours_text = fmt_med_min(ours["total"])
+        if ours.get("cpu"):
+            ours_text += f"; CPU {fmt_s(_median(ours['cpu']))}"
+        if theirs.get("cpu"):
+            theirs_text += f"; CPU {fmt_s(_median(theirs['cpu']))}"
         lines.append(f"| {label} | {ours['customers']:,} ({ours['repeat_buyers']:,}) | "
-                     f"{fmt_s(ours['summary_query'])} | {fmt_med_min(ours['total'])} | {theirs_text} | "
-                     f"{fmt_ratio(ratio)} | {diff_text} | {'; '.join(budget_text)} | {v} |")
+                     f"{fmt_s(ours['summary_query'])} | {ours_text} | {theirs_text} | "
+                     f"{ratio_text} | {diff_text} | {'; '.join(budget_text)} | {v} |")
     lines += ["", "Fit times are of the two models on arrays already in memory (BG/NBD then Gamma-Gamma on the "
               "repeat buyers with a positive spend), the same arrays for both packages; the summary query that "
               "builds them from the store is timed on its own.", ""]
@@ -326,6 +339,14 @@ def render(results: dict, budget: dict, budget_views, notes) -> str:
         "profile of what misses the budget.",
         "",
     ]
+    if results.get("merged_from"):
+        head += ["Assembled from several runs (later ones re-measured what an earlier one could not):", ""]
+        head += [f"- `bench.run {' '.join(r['argv'] or [])}` started {r['started']}"
+                 + (", load average " + ", ".join(f"{x:.1f}" for x in r["load_average"]) + " at start, "
+                    + ", ".join(f"{x:.1f}" for x in (r["load_average_end"] or ())) + " at end"
+                    if r.get("load_average") else "")
+                 for r in results["merged_from"]]
+        head.append("")
     if results.get("partial"):
         head += ["**Partial: written after a size finished; the run was still going.**", ""]
     head += _machine_section(results)
@@ -339,3 +360,46 @@ def render(results: dict, budget: dict, budget_views, notes) -> str:
 def write_results(results: dict, out: Path, budget: dict, budget_views, notes) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(results, budget, budget_views, notes), encoding="utf-8")
+
+
+def merge(runs: list[dict]) -> dict:
+    """Several runs' raw figures as one: later runs win per size and page (a
+    page re-measured on its own replaces the earlier one), the dashboard from
+    the last run that measured it; the machine lines list every run."""
+    out = dict(runs[0])
+    out["sizes"] = {}
+    out["merged_from"] = []
+    for run in runs:
+        out["merged_from"].append({"started": run["started"], "argv": run.get("argv"),
+                                   "load_average": run["machine"].get("load_average"),
+                                   "load_average_end": run["machine"].get("load_average_end")})
+        for label, size in run.get("sizes", {}).items():
+            have = out["sizes"].setdefault(label, {"views": {}})
+            for key, value in size.items():
+                if key == "views":
+                    have["views"].update(value)
+                else:
+                    have[key] = value
+        if run.get("dashboard"):
+            out["dashboard"] = run["dashboard"]
+    out["seconds"] = sum(r.get("seconds") or 0 for r in runs)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m bench.results OUT.md RUN.json [RUN.json ...]: write RESULTS.md
+    from one or more runs' raw figures (see :func:`merge`)."""
+    import json
+    import sys
+
+    from bench.run import BUDGET, BUDGET_VIEWS
+    from bench.views import NOTES
+
+    args = sys.argv[1:] if argv is None else argv
+    runs = [json.loads(Path(p).read_text()) for p in args[1:]]
+    write_results(merge(runs) if len(runs) > 1 else runs[0], Path(args[0]), BUDGET, BUDGET_VIEWS, NOTES)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

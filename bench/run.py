@@ -286,6 +286,8 @@ def parse_args(argv):
     ap.add_argument("--dashboard-repeat", type=int, default=3)
     ap.add_argument("--dashboard-timeout", type=float, default=120.0)
     ap.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
+    ap.add_argument("--pages-only", action="store_true",
+                    help="measure the pages (and their pandas baseline) only: no CLV, ingest or dashboard")
     ap.add_argument("--in-process", action="store_true",
                     help="run every measurement in this process (quick check of the harness; not a benchmark)")
     ap.add_argument("--data-dir", type=Path,
@@ -293,8 +295,8 @@ def parse_args(argv):
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     ap.add_argument("--json", type=Path, default=None, help="raw figures (default: bench/out/results.json)")
     args = ap.parse_args(argv)
-    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
-    args.views = [v.strip() for v in args.views.split(",") if v.strip()]
+    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip() and s.strip() != "none"]
+    args.views = [v.strip() for v in args.views.split(",") if v.strip() and v.strip() != "none"]
     unknown = [v for v in args.views if v not in VIEWS]
     if unknown:
         ap.error(f"unknown views {unknown}; known: {', '.join(VIEWS)}")
@@ -320,14 +322,15 @@ def main(argv: list[str] | None = None) -> int:
             meta = json.loads(paths.meta.read_text())
             size: dict = {"meta": meta}
             size["views"] = measure_views(paths, args.views, args)
-            if not args.no_pandas:
+            if not args.no_pandas and args.views:
                 size["pandas"] = measure_pandas(paths, args.views, args)
-            size["clv"] = measure_clv(paths, args, Path(scratch))
-            if generate.parse_size(label) <= 1_000_000:
+            if not args.pages_only:
+                size["clv"] = measure_clv(paths, args, Path(scratch))
+            if generate.parse_size(label) <= 1_000_000 and not args.pages_only:
                 size["ingest"] = measure_ingest(paths, args)
             results["sizes"][label] = size
             _save(results, args, partial=True)  # a later failure keeps what was measured
-        if not args.no_dashboard:
+        if not args.no_dashboard and not args.pages_only:
             log("dashboard")
             results["dashboard"] = measure_dashboard(args)
     results["seconds"] = time.perf_counter() - started

@@ -102,6 +102,8 @@ def _report(ctx: Ctx) -> Any:
         if exc.name == "crmflow.report":
             raise NotAvailable("n/a (not built yet: crmflow.report)") from None
         raise
+    if callable(getattr(mod, "report_file", None)):  # crmflow.report: every slide, written as one HTML file
+        return mod.report_file(ctx.db, ctx.dataset_id, "html", "bench", ctx.as_of, ctx.params)
     fn = next((getattr(mod, n) for n in REPORT_FUNCTIONS if callable(getattr(mod, n, None))), None)
     if fn is None:
         raise NotAvailable("n/a (crmflow.report has none of " + ", ".join(REPORT_FUNCTIONS) + ")")
@@ -154,6 +156,7 @@ NOTES = {
     "overview_kpis": "KPI cards (crmflow.overview.overview_kpis, comparing with D - 90 days)",
     "order_rhythm": "the churn features query (queries/analytics/order_rhythm.sql)",
     "clv_predictions": "fit + predictions (crmflow.model.customer_values); baseline: see the CLV table",
+    "meeting_report": "every slide written as one HTML file (crmflow.report.report_file)",
 }
 
 
