@@ -274,36 +274,46 @@ def draw(lines: int, seed: int = DEFAULT_SEED) -> dict[str, pa.Table]:
 
 
 # --------------------------------------------------------------------------- writing
-def _labels(name: str, values: tuple[str, ...]) -> str:
-    items = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-    return f"CREATE OR REPLACE TEMP MACRO {name}(i) AS ([{items}])[i + 1]"
+def _labels(con: duckdb.DuckDBPyConnection, name: str, values: tuple[str, ...]) -> None:
+    """Macro ``name(i)``: the i-th label (0-based); the labels are bound, the
+    macro's name is one of the fixed names in :func:`write`."""
+    con.execute("SET VARIABLE " + name + "_values = $values", {"values": list(values)})
+    con.execute("CREATE OR REPLACE TEMP MACRO " + name + "(i) AS (getvariable('" + name + "_values'))[i + 1]")
 
 
-def _sql(table: str, id_width: int) -> str:
-    cid = f"lpad(CAST(i.number AS VARCHAR), {id_width}, '0') AS customer_id"
-    day = "(DATE '{start}' + CAST({col} AS INTEGER))"
-    start = START.isoformat()
+#: The generated tables, in the order they are written.
+OUTPUT_TABLES = ("transactions", "customers", "interactions")
+
+
+def _day(column: str) -> str:
+    """A day number column as a DATE counted from $start (fixed column names only)."""
+    return f"(CAST($start AS DATE) + CAST({column} AS INTEGER))"
+
+
+def _sql(table: str) -> str:
+    """The SELECT that formats one generated table; values are bound:
+    ``$id_width`` (digits of a customer id) and ``$start`` (day 0)."""
+    cid = "lpad(CAST(i.number AS VARCHAR), $id_width, '0') AS customer_id"
     if table == "transactions":
         return f"""
             SELECT 'SO' || lpad(CAST(t.order_no + 1 AS VARCHAR), 9, '0') AS order_id, {cid},
-                   {day.format(start=start, col='t.day')} AS order_date,
+                   {_day('t.day')} AS order_date,
                    CAST(t.amount AS DECIMAL(18, 2)) AS amount, category_label(t.category) AS category,
                    channel_label(t.channel) AS channel, region_label(t.region) AS region,
                    'Owner ' || CAST(t.owner + 1 AS VARCHAR) AS owner, CAST(t.cost AS DECIMAL(18, 2)) AS cost,
-                   {day.format(start=start, col='t.due')} AS due_date,
-                   {day.format(start=start, col='t.paid')} AS paid_date
+                   {_day('t.due')} AS due_date, {_day('t.paid')} AS paid_date
             FROM gen_transactions AS t JOIN gen_ids AS i ON i.cust = t.cust
             ORDER BY t.order_no"""
     if table == "customers":
         return f"""
-            SELECT {cid}, 'Company ' || lpad(CAST(i.number AS VARCHAR), {id_width}, '0') AS name,
-                   {day.format(start=start, col='c.created')} AS created_at, region_label(c.region) AS region,
+            SELECT {cid}, 'Company ' || lpad(CAST(i.number AS VARCHAR), $id_width, '0') AS name,
+                   {_day('c.created')} AS created_at, region_label(c.region) AS region,
                    industry_label(c.industry) AS industry, 'Owner ' || CAST(c.owner + 1 AS VARCHAR) AS owner,
                    tier_label(c.tier) AS tier, c.key AS is_key_account
             FROM gen_customers AS c JOIN gen_ids AS i ON i.cust = c.cust
             ORDER BY customer_id"""
     return f"""
-        SELECT {cid}, {day.format(start=start, col='x.day')} AS date, type_label(x.type) AS type,
+        SELECT {cid}, {_day('x.day')} AS date, type_label(x.type) AS type,
                x.resolved, x.satisfaction
         FROM gen_interactions AS x JOIN gen_ids AS i ON i.cust = x.cust
         ORDER BY date, customer_id"""
@@ -315,22 +325,24 @@ def write(tables: dict[str, pa.Table], out: Path) -> dict[str, int]:
     id_width = max(7, len(str(tables["ids"].num_rows)) + 1)  # always leading zeros
     con = duckdb.connect()
     try:
-        con.execute(f"SET temp_directory = '{out / 'tmp'}'")
+        con.execute("SET temp_directory = $dir", {"dir": str(out / "tmp")})
         con.execute("SET preserve_insertion_order = true")
         for name, values in (("category_label", CATEGORIES), ("channel_label", CHANNELS),
                              ("region_label", REGIONS), ("industry_label", INDUSTRIES),
                              ("tier_label", TIERS), ("type_label", INTERACTION_TYPES)):
-            con.execute(_labels(name, values))
+            _labels(con, name, values)
         for name, table in tables.items():
             con.register(f"gen_{name}", table)
         counts = {}
-        for table in ("transactions", "customers", "interactions"):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE out_{table} AS {_sql(table, id_width)}")
-            parquet, csv = out / f"{table}.parquet", out / f"{table}.csv"
-            con.execute(f"COPY out_{table} TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
-            con.execute(f"COPY out_{table} TO '{csv}' (FORMAT csv, HEADER true, DATEFORMAT '%Y-%m-%d')")
-            counts[table] = int(con.execute(f"SELECT COUNT(*) FROM out_{table}").fetchone()[0])
-            con.execute(f"DROP TABLE out_{table}")
+        for table in OUTPUT_TABLES:
+            sql = _sql(table)
+            params = {k: v for k, v in (("id_width", id_width), ("start", START.isoformat())) if "$" + k in sql}
+            con.execute("CREATE OR REPLACE TEMP TABLE out_rows AS " + sql, params)
+            rows = con.table("out_rows")
+            rows.write_parquet(str(out / f"{table}.parquet"), compression="zstd")
+            rows.write_csv(str(out / f"{table}.csv"), header=True, date_format="%Y-%m-%d")
+            counts[table] = int(rows.aggregate("count(*)").fetchone()[0])
+            con.execute("DROP TABLE out_rows")
     finally:
         con.close()
         shutil.rmtree(out / "tmp", ignore_errors=True)

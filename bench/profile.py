@@ -96,7 +96,7 @@ def operator_profile(db: Database, dataset_id: int, sql: str, params: dict, limi
     used = {k: v for k, v in params.items() if "$" + k in sql}
     with db.cursor(dataset_id) as cur:
         cur.execute("PRAGMA enable_profiling = 'json'")
-        cur.execute(f"PRAGMA profiling_output = '{path}'")
+        cur.execute("SET profiling_output = $path", {"path": str(path)})
         timer = _interrupt_after(cur, limit)
         try:
             cur.execute(sql, used).fetchall()
