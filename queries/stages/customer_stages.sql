@@ -19,13 +19,8 @@ WITH snapshot_dates AS (
     FROM UNNEST($dates) AS requested(d)
 ),
 orders AS (
-    -- one row per order (an order_id, else a customer's day) of lines with
-    -- amount > 0, dated by its first day: the orders of stg_order_days, grouped
-    -- without building the order_key strings (see proposals/stg_orders.sql)
-    SELECT customer_id, MIN(order_date) AS order_date
-    FROM stg_transactions
-    WHERE amount > 0
-    GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN order_date END
+    SELECT customer_id, order_date
+    FROM stg_orders
 ),
 order_stats AS (
     SELECT
