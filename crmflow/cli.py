@@ -91,19 +91,23 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("json", "csv"), default="json")
 
 
+def _analysis_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    """A command that reads a data source and takes D and the definition parameters."""
+    p = sub.add_parser(name, help=help)
+    _source_options(p)
+    _analysis_options(p)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="crmflow", description="Customer-relationship analytics from sales exports.")
     parser.add_argument("--version", action="version", version=f"crmflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("stages", help="customers per stage at D")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "stages", "customers per stage at D")
 
-    p = sub.add_parser("flow", help="transitions between stages from D1 to D2")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "flow", "transitions between stages from D1 to D2")
     p.add_argument("--from", dest="start", type=_iso_date, required=True, metavar="D1")
     p.add_argument("--to", dest="end", type=_iso_date, required=True, metavar="D2")
 
@@ -119,9 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", metavar="PATH")
     p.add_argument("--out", metavar="FILE", help="for `rejected`: write the rows to this CSV file")
 
-    p = sub.add_parser("clv", help="fit the CLV model (BG/NBD + Gamma-Gamma) and backtest it on a holdout")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "clv", "fit the CLV model (BG/NBD + Gamma-Gamma) and backtest it on a holdout")
     p.add_argument("--calibration-end", type=_iso_date, metavar="YYYY-MM-DD",
                    help="fit on purchases up to this date; the holdout runs from it to the as-of date "
                         "(default: a quarter of the history before the as-of date, at most a year)")
@@ -130,37 +132,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--discount-rate", type=float, default=0.10, metavar="RATE",
                    help="annual discount rate of the expected value (default 0.10)")
 
-    p = sub.add_parser("rfm", help="RFM scores and segment of every customer at D")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "rfm", "RFM scores and segment of every customer at D")
 
-    p = sub.add_parser("cohorts", help="cohort retention (and revenue) by month of first order, up to D")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "cohorts", "cohort retention (and revenue) by month of first order, up to D")
 
-    p = sub.add_parser("pareto", help="Pareto curve at D: the share of the top 20%% and bottom 30%% of customers")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "pareto", "Pareto curve at D: the share of the top 20%% and bottom 30%% of customers")
     p.add_argument("--measure", choices=("revenue", "profit"), default="revenue",
                    help="rank customers by revenue or by profit (profit needs a cost or margin column)")
 
-    p = sub.add_parser("trends", help="N/t/D trends: active customers, relationship length and depth per month")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "trends", "N/t/D trends: active customers, relationship length and depth per month")
     p.add_argument("--from", dest="start", type=_iso_date, metavar="D1",
                    help="first month of the trend (default: the first order date)")
 
-    p = sub.add_parser("health", help="health score, status, trend and life-cycle phase of every key account at D")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "health", "health score, status, trend and life-cycle phase of every key account at D")
     _key_account_options(p)
     p.add_argument("--weights", metavar="COMPONENT=W,...",
                    help="override health weights, e.g. recency=30,margin=0 (components: recency, order_trend, "
                         "revenue_trend, margin, payment, contact, complaints, breadth)")
 
-    p = sub.add_parser("matrix", help="value matrix at D: current x potential value and quadrant per customer")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "matrix", "value matrix at D: current x potential value and quadrant per customer")
     _key_account_options(p)
     p.add_argument("--scope", choices=("customers", "key_accounts"), default="customers",
                    help="every customer with an order (default) or the key accounts only")
@@ -169,9 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--potential-cut", type=float, metavar="X",
                    help="potential value above X is high (default: the median)")
 
-    p = sub.add_parser("churn", help="customers at risk of leaving at D: risk score, value at risk and reasons")
-    _source_options(p)
-    _analysis_options(p)
+    p = _analysis_command(sub, "churn", "customers at risk of leaving at D: risk score, value at risk and reasons")
     p.add_argument("--all", dest="include_all", action="store_true",
                    help="list every customer who is not lost, not only those at risk (risk score 50 or more)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
