@@ -251,6 +251,7 @@ class Database:
         if not read_only:
             self.execute("create_schema")
             self._drop_leftovers()
+            self._store_missing_orders()
         self.execute("create_scratch")
         self._customer_sets: list[str] = []
 
@@ -264,6 +265,18 @@ class Database:
             if name in self._LEFTOVERS and kind in ("TABLE", "VIEW"):
                 with self.write_lock, self.cursor() as cur:
                     cur.execute(f"DROP {kind} IF EXISTS main.{name}")
+
+    def _store_missing_orders(self) -> None:
+        """Fill the orders table for datasets stored before it existed."""
+        for dataset_id in self.run("datasets_without_orders")["dataset_id"]:
+            with self.write_lock, self.cursor() as cur:
+                cur.begin()
+                try:
+                    self.execute("insert_orders", cur=cur, target_id=int(dataset_id))
+                    cur.commit()
+                except BaseException:
+                    cur.rollback()
+                    raise
 
     def close(self) -> None:
         self._con.close()

@@ -4,7 +4,7 @@
 --   and created_at from the customers table; region and owner from it, else
 --   from the customer's most recent transaction line that has one (as
 --   customer_attributes and churn warnings do); first and last order date,
---   orders (SPEC §2: order keys of stg_order_days, counted once on their first
+--   orders (SPEC §2: orders of stg_orders, counted once on their first
 --   day) and net revenue (returns included) on or before D; and the last
 --   contact on or before D: the latest interaction that is not a complaint (a
 --   type matching complaint_pattern, as in churn_complaints).
@@ -28,10 +28,9 @@ lines AS (
     GROUP BY customer_id
 ),
 order_starts AS (
-    SELECT customer_id, order_key, MIN(order_date) AS order_date
-    FROM stg_order_days
+    SELECT customer_id, order_id, order_date
+    FROM stg_orders
     WHERE order_date <= CAST($as_of AS DATE)
-    GROUP BY customer_id, order_key
 ),
 orders AS (
     SELECT

@@ -14,10 +14,9 @@
 -- columns: cohort_month, month_offset, activity_month, cohort_size, active_customers,
 --   retention, revenue, revenue_per_customer
 WITH orders AS (
-    SELECT customer_id, order_key, MIN(order_date) AS order_date
-    FROM stg_order_days
+    SELECT customer_id, order_id, order_date
+    FROM stg_orders
     WHERE order_date <= CAST($as_of AS DATE)
-    GROUP BY customer_id, order_key
 ),
 first_orders AS (
     SELECT customer_id, CAST(date_trunc('month', MIN(order_date)) AS DATE) AS cohort_month

@@ -10,10 +10,9 @@
 -- columns: customer_id, orders, order_days, first_order_date, last_order_date,
 --   days_since_last_order, median_gap_days, max_gap_days, overdue_ratio
 WITH orders_at AS (
-    SELECT customer_id, order_key, MIN(order_date) AS order_date
-    FROM stg_order_days
+    SELECT customer_id, order_id, order_date
+    FROM stg_orders
     WHERE order_date <= CAST($as_of AS DATE)
-    GROUP BY customer_id, order_key
 ),
 days AS (
     SELECT DISTINCT customer_id, order_date

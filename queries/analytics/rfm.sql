@@ -16,10 +16,9 @@
 -- columns: customer_id, recency_days, frequency, monetary, r_score, f_score,
 --   m_score, first_order_date, last_order_date
 WITH orders AS (
-    SELECT customer_id, order_key, MIN(order_date) AS order_date
-    FROM stg_order_days
+    SELECT customer_id, order_id, order_date
+    FROM stg_orders
     WHERE order_date <= CAST($as_of AS DATE)
-    GROUP BY customer_id, order_key
 ),
 order_stats AS (
     SELECT

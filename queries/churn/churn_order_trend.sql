@@ -12,10 +12,9 @@
 -- params: as_of, window_days
 -- columns: customer_id, orders_recent, orders_previous, revenue_recent, revenue_previous
 WITH orders_at AS (
-    SELECT customer_id, order_key, MIN(order_date) AS order_date
-    FROM stg_order_days
+    SELECT customer_id, order_id, order_date
+    FROM stg_orders
     WHERE order_date <= CAST($as_of AS DATE)
-    GROUP BY customer_id, order_key
 ),
 order_counts AS (
     SELECT

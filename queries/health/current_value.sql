@@ -11,7 +11,7 @@
 -- columns: customer_id, name, revenue_12m, profit_12m, value_basis, current_value
 WITH customers_at AS (
     SELECT DISTINCT customer_id
-    FROM stg_order_days
+    FROM stg_orders
     WHERE order_date <= CAST($as_of AS DATE)
 ),
 measures AS (

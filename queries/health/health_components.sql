@@ -63,11 +63,10 @@ WITH requested AS (
     FROM UNNEST($customer_ids) AS ids(c)
 ),
 orders_at AS (
-    SELECT o.customer_id, o.order_key, MIN(o.order_date) AS order_date
-    FROM stg_order_days AS o
+    SELECT o.customer_id, o.order_id, o.order_date
+    FROM stg_orders AS o
     JOIN requested AS r ON r.customer_id = o.customer_id
     WHERE o.order_date <= CAST($as_of AS DATE)
-    GROUP BY o.customer_id, o.order_key
 ),
 order_windows AS (
     SELECT

@@ -41,7 +41,7 @@ ranked AS (
 ),
 first_orders AS (
     SELECT customer_id, MIN(order_date) AS first_order_date
-    FROM stg_order_days
+    FROM stg_orders
     WHERE order_date <= CAST($as_of AS DATE)
     GROUP BY customer_id
 ),

@@ -16,8 +16,8 @@
 --   mean_purchase_value, first_purchase_date, last_purchase_date
 WITH purchase_days AS (
     SELECT customer_id, order_date, SUM(amount) AS amount
-    FROM stg_order_days
-    WHERE order_date <= CAST($calibration_end AS DATE)
+    FROM stg_transactions
+    WHERE amount > 0 AND order_date <= CAST($calibration_end AS DATE)
     GROUP BY customer_id, order_date
 ),
 ranked AS (

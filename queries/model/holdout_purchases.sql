@@ -8,13 +8,13 @@
 -- columns: customer_id, actual_purchases
 WITH known AS (
     SELECT DISTINCT customer_id
-    FROM stg_order_days
+    FROM stg_orders
     WHERE order_date <= CAST($start_date AS DATE)
 ),
 holdout AS (
     SELECT customer_id, COUNT(DISTINCT order_date) AS purchases
-    FROM stg_order_days
-    WHERE order_date > CAST($start_date AS DATE) AND order_date <= CAST($end_date AS DATE)
+    FROM stg_transactions
+    WHERE amount > 0 AND order_date > CAST($start_date AS DATE) AND order_date <= CAST($end_date AS DATE)
     GROUP BY customer_id
 )
 SELECT k.customer_id, COALESCE(h.purchases, 0) AS actual_purchases

@@ -11,10 +11,9 @@
 -- params: as_of, lost_after_days
 -- columns: month, won_back, lost
 WITH orders AS (
-    SELECT customer_id, order_key, MIN(order_date) AS order_date
-    FROM stg_order_days
+    SELECT customer_id, order_id, order_date
+    FROM stg_orders
     WHERE order_date <= $as_of
-    GROUP BY customer_id, order_key
 ),
 order_days AS (
     SELECT DISTINCT customer_id, order_date FROM orders

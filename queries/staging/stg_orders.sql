@@ -3,19 +3,29 @@
 -- uses: stg_transactions
 -- purpose: One row per order as SPEC §2 defines it -- a distinct order_id,
 --   else a distinct customer day, of the lines with amount > 0 -- dated by its
---   first day: the orders of stg_order_days grouped by order, but grouping the
---   lines by (customer_id, order_id, day when order_id is NULL) directly,
---   without building an order_key string per line or grouping twice (3x faster
---   at 1M lines). The stage engine reads it; rfm, cohort_retention,
---   order_rhythm, won_back_lost_monthly and clv_summary could too.
+--   first day, with its amount (all its lines with amount > 0). Read from the
+--   orders table stored at ingest (queries/store/insert_orders.sql), narrowed
+--   by the customer-set filter like stg_transactions; with a channel filter
+--   the orders are regrouped from the kept lines instead (an order's channel
+--   is a property of its lines). Exactly one of the two branches returns
+--   rows; DuckDB folds the session variables into constants when planning, so
+--   the other one is not read. Every order-based query reads this view.
 -- grain: one row per order
 -- params: none
 -- columns: customer_id, order_id, order_date, amount
+SELECT customer_id, order_id, order_date, amount
+FROM orders
+WHERE dataset_id = getvariable('dataset_id')
+    AND getvariable('filter_channels') IS NULL
+    AND (getvariable('filter_set') IS NULL
+         OR customer_id IN (SELECT customer_id FROM crm_scratch.filter_sets
+                            WHERE set_id = getvariable('filter_set')))
+UNION ALL
 SELECT
     customer_id,
     order_id,
     MIN(order_date) AS order_date,
     SUM(amount) AS amount
 FROM stg_transactions
-WHERE amount > 0
+WHERE getvariable('filter_channels') IS NOT NULL AND amount > 0
 GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN order_date END

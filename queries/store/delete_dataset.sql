@@ -5,6 +5,7 @@
 -- params: target_id
 -- columns: none
 DELETE FROM transactions WHERE dataset_id = $target_id;
+DELETE FROM orders WHERE dataset_id = $target_id;
 DELETE FROM customers WHERE dataset_id = $target_id;
 DELETE FROM interactions WHERE dataset_id = $target_id;
 DELETE FROM rejected_rows WHERE dataset_id = $target_id;
