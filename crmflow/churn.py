@@ -350,10 +350,61 @@ def _signals(db: Database, dataset_id: int | Scope, as_of: date, params: Params,
     if frame["probability_model"].isna().any():  # cannot happen: the same purchases define both
         raise CrmflowError("The purchase model is missing customers that have orders", "Please report this bug")
     frame["expected_value"] = frame["expected_value"].astype(np.float64)
-    columns = list(signals.columns)
-    rows = zip(*(frame[c].tolist() for c in columns))
-    frame["data_reasons"] = [_data_reasons(dict(zip(columns, row)), as_of, TREND_WINDOW_DAYS) for row in rows]
+    levels = reason_levels(frame)
+    for code in DATA_REASONS:
+        frame["level_" + code] = levels[code]
     return frame
+
+
+#: The reasons evaluated on the data (:func:`_data_reasons`), in order.
+DATA_REASONS = tuple(REASON_TERM)
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+
+
+def reason_levels(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each data reason's level per customer of a churn_signals ``frame``, 0
+    where it does not fire: the same rules and levels as :func:`_data_reasons`
+    (which words them one customer at a time), for all customers at once.
+    Every level of a reason that fires is > 0."""
+    n = len(frame)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio, gap = _column(frame, "overdue_ratio"), _column(frame, "median_gap_days")
+        fires = ~np.isnan(ratio) & ~np.isnan(gap) & (gap != 0) & (ratio >= OVERDUE_THRESHOLD)
+        overdue = np.where(fires, np.minimum(1.0, np.log2(np.where(fires, ratio, 1.0)) / 2), 0.0)
+
+        recent, previous = _column(frame, "orders_recent"), _column(frame, "orders_previous")
+        fires = (previous >= MIN_PREVIOUS_COUNT) & (recent <= FALLING_SHARE * previous)
+        orders = np.where(fires, 1 - recent / np.where(fires, previous, 1.0), 0.0)
+
+        rev_recent, rev_previous = _column(frame, "revenue_recent"), _column(frame, "revenue_previous")
+        fires = (rev_previous > 0) & (rev_recent <= FALLING_SHARE * rev_previous)
+        revenue = np.where(fires, np.minimum(1.0, 1 - np.maximum(rev_recent, 0.0) / np.where(fires, rev_previous, 1.0)),
+                           0.0)
+
+        talks = frame["has_interactions"].fillna(False).to_numpy(bool) if n else np.zeros(0, bool)
+        unresolved = np.nan_to_num(_column(frame, "unresolved_complaints"))
+        complaints = np.where(talks & (unresolved >= 1), np.minimum(1.0, unresolved / 2), 0.0)
+        c_recent, c_previous = _column(frame, "contacts_recent"), _column(frame, "contacts_previous")
+        fires = talks & (c_previous >= MIN_PREVIOUS_COUNT) & (c_recent <= FALLING_SHARE * c_previous)
+        contact = np.where(fires, 1 - c_recent / np.where(fires, c_previous, 1.0), 0.0)
+
+        terms = frame["has_payment_terms"].fillna(False).to_numpy(bool) if n else np.zeros(0, bool)
+        late, due = np.nan_to_num(_column(frame, "invoices_late")), _column(frame, "invoices_due")
+        fires = terms & (late >= 1)
+        payments = np.where(fires, late / np.where(fires, due, 1.0), 0.0)
+    return {"overdue": overdue, "falling_orders": orders, "falling_revenue": revenue,
+            "unresolved_complaints": complaints, "falling_contact": contact, "late_payments": payments}
+
+
+def _reason_rows(frame: pd.DataFrame, as_of: date) -> list[list[dict]]:
+    """The data reasons of every row of a churn_signals ``frame``, worded (slow:
+    one dict per row; only for the rows that are shown)."""
+    columns = [c for c in frame.columns if not c.startswith("level_")]
+    rows = zip(*(frame[c].tolist() for c in columns))
+    return [_data_reasons(dict(zip(columns, row)), as_of, TREND_WINDOW_DAYS) for row in rows]
 
 
 def _design(frame: pd.DataFrame) -> np.ndarray:
@@ -365,11 +416,9 @@ def _design(frame: pd.DataFrame) -> np.ndarray:
     for j, name in enumerate(("first", "repeat", "loyal")):
         X[:, j] = stage == name
     X[:, 3] = _logit(frame["probability_model"].to_numpy(np.float64))
-    col = {term: TERMS.index(term) for term in TERMS[4:]}
-    for i, reasons in enumerate(frame["data_reasons"]):
-        for r in reasons:
-            j = col[REASON_TERM[r["code"]]]
-            X[i, j] = max(X[i, j], r["level"])
+    for code in DATA_REASONS:
+        j = TERMS.index(REASON_TERM[code])
+        X[:, j] = np.maximum(X[:, j], frame["level_" + code].to_numpy(np.float64))
     return X
 
 
@@ -564,17 +613,25 @@ def _empty(columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
-def _score(frame: pd.DataFrame, calibration: Calibration, h: int, lang: str) -> pd.DataFrame:
-    """The signals ``frame`` scored with ``calibration`` (the columns of :data:`COLUMNS`)."""
-    frame = frame.copy()
+def _score(frame: pd.DataFrame, calibration: Calibration, h: int, lang: str, as_of: date,
+           only_listed: bool = False) -> pd.DataFrame:
+    """The signals ``frame`` scored with ``calibration`` (the columns of
+    :data:`COLUMNS`). With ``only_listed`` only the customers the at-risk list
+    shows (risk score >= AT_RISK_SCORE with a reason) are kept and worded."""
     model_logit, logit = _logits(frame, calibration.scorer, calibration.terms)
     probability = special.expit(logit)
     model_score = risk_score(special.expit(model_logit))
+    if only_listed:
+        fires = np.column_stack([frame["level_" + c].to_numpy(np.float64) > 0 for c in DATA_REASONS])
+        keep = (risk_score(probability) >= AT_RISK_SCORE) & (fires.any(axis=1) | (model_score >= AT_RISK_SCORE))
+        frame, probability, model_score, model_logit = (frame[keep], probability[keep], model_score[keep],
+                                                        model_logit[keep])
+    frame = frame.copy()
     all_reasons: list[list[dict]] = []
-    for i, row in enumerate(frame[["data_reasons", "p_alive", "probability_model",
-                                   "expected_orders"]].itertuples(index=False)):
+    data_reasons = _reason_rows(frame, as_of)
+    for i, row in enumerate(frame[["p_alive", "probability_model", "expected_orders"]].itertuples(index=False)):
         reasons = [{"code": r["code"], "strength": calibration.terms[REASON_TERM[r["code"]]] * r["level"], **r}
-                   for r in row.data_reasons]
+                   for r in data_reasons[i]]
         if model_score[i] >= AT_RISK_SCORE:
             if row.p_alive < LOW_P_ALIVE:
                 reasons.append({"code": "low_p_alive", "strength": float(model_logit[i]),
@@ -598,18 +655,19 @@ def _score(frame: pd.DataFrame, calibration: Calibration, h: int, lang: str) -> 
 
 def score_customers(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
                     horizon_days: int | None = None, lang: str = "en",
-                    calibration: Calibration | None = None) -> pd.DataFrame:
+                    calibration: Calibration | None = None, only_listed: bool = False) -> pd.DataFrame:
     """Every customer not lost at ``as_of``, scored (the columns of :data:`COLUMNS`),
     unsorted and unfiltered; ``horizon_days`` (default lost_after_days) is h.
     ``calibration`` defaults to :func:`calibrate` at ``as_of``; its
-    :meth:`Calibration.summary` is in the frame's ``attrs["calibration"]``."""
+    :meth:`Calibration.summary` is in the frame's ``attrs["calibration"]``.
+    ``only_listed`` keeps only the customers :func:`churn_warnings` lists."""
     h = params.lost_after_days if horizon_days is None else int(horizon_days)
     frame = _signals(db, dataset_id, as_of, params, h)
     if frame.empty:
         return _empty()
     if calibration is None:
         calibration = calibrate(db, dataset_id, as_of, params, horizon_days=h)
-    return _score(frame, calibration, h, lang)
+    return _score(frame, calibration, h, lang, as_of, only_listed)
 
 
 def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
@@ -620,12 +678,10 @@ def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: P
     (risk_score: 0-100, not rounded). Which scorer the risk uses and why
     is in ``attrs["calibration"]`` (:meth:`Calibration.summary`; in words:
     :func:`scorer_note`)."""
-    frame = score_customers(db, dataset_id, as_of, params, horizon_days=horizon_days, lang=lang)
+    frame = score_customers(db, dataset_id, as_of, params, horizon_days=horizon_days, lang=lang,
+                            only_listed=not include_all)
     if frame.empty:
         return frame
-    if not include_all:
-        listed = (frame["risk_score"] >= AT_RISK_SCORE) & frame["reasons"].map(bool)
-        frame = frame[listed]
     return frame.sort_values(["value_at_risk", "customer_id"], ascending=[False, True],
                              kind="mergesort").reset_index(drop=True)
 
@@ -693,7 +749,7 @@ def evaluate_auc(db: Database, dataset_id: int | Scope, as_of: date, horizon_day
     if calibration is None:
         calibration = calibrate(db, dataset_id, as_of, params, horizon_days=h)
     signals = _signals(db, dataset_id, as_of, params, h)
-    frame = _empty() if signals.empty else _score(signals, calibration, h, "en")
+    frame = _empty() if signals.empty else _score(signals, calibration, h, "en", as_of)
     actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=as_of, end_date=end)
     frame = frame.merge(actual, on="customer_id", how="left", validate="one_to_one")
     left = frame["actual_purchases"].fillna(0).to_numpy() == 0

@@ -561,6 +561,10 @@ def test_demo_invariants(demo):
         assert frame["owner"].notna().all()
     assert len(listed) > 0 and listed["reasons"].map(len).gt(0).all()
     assert set(listed["customer_id"]) == set(everyone.loc[everyone["risk_score"] >= 50, "customer_id"])
+    # the list (picked before wording, from the reason levels) = everyone with risk >= 50 and a reason
+    expected = everyone[(everyone["risk_score"] >= churn.AT_RISK_SCORE) & everyone["reasons"].map(bool)]
+    assert len(listed) > 0
+    pd.testing.assert_frame_equal(listed.reset_index(drop=True), expected.reset_index(drop=True))
     for reasons in everyone["reasons"]:
         strengths = [r["strength"] for r in reasons]
         assert strengths == sorted(strengths, reverse=True)
@@ -716,3 +720,42 @@ def test_horizon_follows_lost_after_days(load):
     # fewer days to place an order in: a higher chance of placing none
     for cid in short:
         assert short[cid]["probability_model"] > long[cid]["probability_model"]
+
+
+def test_vectorised_reason_levels_equal_the_worded_reasons():
+    """reason_levels (all customers at once, used to fit and to pick the listed
+    customers) gives exactly the levels _data_reasons words one row at a time,
+    on random signals that sit on every threshold (ratio exactly 2, recent
+    exactly half, no previous, NaN gaps, no interactions, no payment terms)."""
+    from crmflow.churn import DATA_REASONS, _data_reasons, reason_levels
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    frame = pd.DataFrame({
+        "overdue_ratio": rng.choice([np.nan, 0.0, 1.5, 2.0, 3.7, 4.0, 9.0], n),
+        "median_gap_days": rng.choice([np.nan, 0.0, 10.0, 30.5], n),
+        "days_since_last_order": rng.integers(0, 400, n),
+        "orders_recent": rng.integers(0, 4, n),
+        "orders_previous": rng.integers(0, 6, n),
+        "revenue_recent": rng.choice([-5.0, 0.0, 10.0, 25.0, 50.0], n),
+        "revenue_previous": rng.choice([0.0, 20.0, 50.0, 100.0], n),
+        "has_interactions": rng.choice([True, False], n),
+        "unresolved_complaints": rng.integers(0, 4, n),
+        "last_unresolved_date": pd.Timestamp("2024-01-01"),
+        "contacts_recent": rng.integers(0, 4, n),
+        "contacts_previous": rng.integers(0, 6, n),
+        "has_payment_terms": rng.choice([True, False], n),
+        "invoices_due": rng.integers(3, 6, n),
+        "invoices_late": rng.integers(0, 3, n),
+        "invoices_unpaid": 0,
+        "mean_days_late": 4.0,
+    })
+    levels = reason_levels(frame)
+    fired = 0
+    for i, row in enumerate(frame.to_dict("records")):
+        worded = {r["code"]: r["level"] for r in _data_reasons(row, date(2024, 6, 30), 90)}
+        for code in DATA_REASONS:
+            assert levels[code][i] == pytest.approx(worded.get(code, 0.0), abs=1e-12), (i, code, row)
+            assert (levels[code][i] > 0) == (code in worded)
+        fired += bool(worded)
+    assert 0 < fired < n
