@@ -716,7 +716,7 @@ def test_analytics_queries_return_their_documented_columns(load):
         "cohort_retention": {"as_of": D},
         "pareto": {"as_of": D, "measure": "revenue"},
         "cost_coverage": {"as_of": D},
-        "ntd_monthly": {"dates": [date(2024, 1, 31), D], **Params().as_sql_params()},
+        "ntd_monthly": {"dates": [date(2024, 1, 31), D], "lost_after_days": 180, "loyal_window_days": 365},
     }
     for name, params in calls.items():
         df = store.db.run(name, dataset_id=ds, **params)

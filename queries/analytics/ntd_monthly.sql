@@ -11,55 +11,142 @@
 --   categories_per_active is NULL when the dataset has no category at all;
 --   with N = 0 the means are NULL and revenue is 0.
 -- grain: one row per snapshot date
--- params: dates, lost_after_days, loyal_orders, loyal_window_days
--- uses: customer_stages
+-- params: dates, lost_after_days, loyal_window_days
 -- columns: snapshot_date, active_customers, mean_relationship_days, revenue,
 --   revenue_per_active, categories_per_active
+-- method: by events, without a row per (customer, snapshot). Each order opens
+--   the span [order_date, min(next order, order_date + lost_after_days + 1))
+--   during which its customer is active with that order as the last one, so
+--   N(D) and the sum of relationship days at D are running sums of +1/-1 and
+--   +days/-days at the spans' ends. A customer's spans chained without a gap
+--   form an active island; revenue counts a customer's month lines at D when an
+--   island holds D. A category counts for a customer at D while D lies in
+--   [line day, line day + loyal_window_days) of one of its lines: those
+--   intervals merged per (customer, category) and intersected with the
+--   customer's active islands give +1/-1 events for the breadth sum.
 WITH snapshots AS (
     SELECT DISTINCT CAST(d AS DATE) AS snapshot_date
     FROM UNNEST($dates) AS requested(d)
 ),
-active AS (
-    SELECT snapshot_date, customer_id, first_order_date, last_order_date
-    FROM customer_stages
-    WHERE stage IN ('first', 'repeat', 'loyal')
+order_days AS (
+    SELECT DISTINCT customer_id, order_date
+    FROM stg_orders
+),
+sequenced AS (
+    SELECT
+        customer_id,
+        order_date,
+        LAG(order_date) OVER by_day AS previous_date,
+        LEAD(order_date) OVER by_day AS next_date,
+        MIN(order_date) OVER (PARTITION BY customer_id) AS first_order_date
+    FROM order_days
+    WINDOW by_day AS (PARTITION BY customer_id ORDER BY order_date)
+),
+spans AS (
+    SELECT
+        customer_id,
+        order_date AS start_date,
+        CASE WHEN next_date IS NOT NULL
+                  AND date_diff('day', order_date, next_date) <= $lost_after_days THEN next_date
+             ELSE CAST(order_date + ($lost_after_days + 1) * INTERVAL '1' DAY AS DATE) END AS end_date,
+        date_diff('day', first_order_date, order_date) AS relationship_days,
+        CASE WHEN previous_date IS NULL
+                  OR date_diff('day', previous_date, order_date) > $lost_after_days THEN 1 ELSE 0 END
+            AS starts_island
+    FROM sequenced
+),
+active_islands AS (
+    SELECT customer_id, MIN(start_date) AS start_date, MAX(end_date) AS end_date
+    FROM (
+        SELECT
+            customer_id, start_date, end_date,
+            SUM(starts_island) OVER (PARTITION BY customer_id ORDER BY start_date
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
+        FROM spans
+    ) AS numbered
+    GROUP BY customer_id, island
+),
+span_changes AS (
+    SELECT day, SUM(n) AS n, SUM(days) AS days
+    FROM (
+        SELECT start_date AS day, 1 AS n, relationship_days AS days FROM spans
+        UNION ALL
+        SELECT end_date, -1, -relationship_days FROM spans
+    ) AS e
+    GROUP BY day
 ),
 active_stats AS (
     SELECT
-        snapshot_date,
-        COUNT(*) AS active_customers,
-        AVG(CAST(date_diff('day', first_order_date, last_order_date) AS DOUBLE)) AS mean_relationship_days
-    FROM active
-    GROUP BY snapshot_date
+        s.snapshot_date,
+        CAST(SUM(c.n) AS BIGINT) AS active_customers,
+        CAST(SUM(c.days) AS DOUBLE) AS relationship_days
+    FROM snapshots AS s
+    JOIN span_changes AS c ON c.day <= s.snapshot_date
+    GROUP BY s.snapshot_date
+),
+month_lines AS (
+    SELECT s.snapshot_date, t.customer_id, SUM(t.amount) AS revenue
+    FROM stg_transactions AS t
+    JOIN snapshots AS s
+        ON date_trunc('month', t.order_date) = date_trunc('month', s.snapshot_date)
+       AND t.order_date <= s.snapshot_date
+    GROUP BY s.snapshot_date, t.customer_id
 ),
 month_revenue AS (
-    SELECT a.snapshot_date, SUM(t.amount) AS revenue
-    FROM active AS a
-    JOIN stg_transactions AS t
-        ON t.customer_id = a.customer_id
-       AND t.order_date <= a.snapshot_date
-       AND t.order_date >= CAST(date_trunc('month', a.snapshot_date) AS DATE)
-    GROUP BY a.snapshot_date
+    SELECT m.snapshot_date, SUM(m.revenue) AS revenue
+    FROM month_lines AS m
+    JOIN active_islands AS a
+        ON a.customer_id = m.customer_id
+       AND a.start_date <= m.snapshot_date AND m.snapshot_date < a.end_date
+    GROUP BY m.snapshot_date
 ),
-category_lines AS (
-    SELECT customer_id, order_date, category
+category_days AS (
+    SELECT DISTINCT customer_id, category, order_date
     FROM stg_transactions
     WHERE amount > 0 AND category IS NOT NULL
 ),
-customer_categories AS (
-    SELECT a.snapshot_date, a.customer_id, COUNT(DISTINCT l.category) AS categories
-    FROM active AS a
-    JOIN category_lines AS l ON l.customer_id = a.customer_id
-    WHERE l.order_date <= a.snapshot_date
-      AND date_diff('day', l.order_date, a.snapshot_date) < $loyal_window_days
-    GROUP BY a.snapshot_date, a.customer_id
+category_marked AS (
+    SELECT
+        customer_id, category, order_date,
+        CASE WHEN LAG(order_date) OVER (PARTITION BY customer_id, category ORDER BY order_date) IS NULL
+                  OR date_diff('day', LAG(order_date) OVER (PARTITION BY customer_id, category ORDER BY order_date),
+                               order_date) > $loyal_window_days THEN 1 ELSE 0 END AS starts_island
+    FROM category_days
+),
+category_islands AS (
+    SELECT
+        customer_id,
+        MIN(order_date) AS start_date,
+        CAST(MAX(order_date) + $loyal_window_days * INTERVAL '1' DAY AS DATE) AS end_date
+    FROM (
+        SELECT
+            customer_id, category, order_date,
+            SUM(starts_island) OVER (PARTITION BY customer_id, category ORDER BY order_date
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
+        FROM category_marked
+    ) AS numbered
+    GROUP BY customer_id, category, island
+),
+overlapping AS (
+    SELECT GREATEST(c.start_date, a.start_date) AS start_date, LEAST(c.end_date, a.end_date) AS end_date
+    FROM category_islands AS c
+    JOIN active_islands AS a
+        ON a.customer_id = c.customer_id AND c.start_date < a.end_date AND a.start_date < c.end_date
+),
+breadth_changes AS (
+    SELECT day, SUM(delta) AS delta
+    FROM (
+        SELECT start_date AS day, 1 AS delta FROM overlapping
+        UNION ALL
+        SELECT end_date, -1 FROM overlapping
+    ) AS e
+    GROUP BY day
 ),
 breadth AS (
-    SELECT a.snapshot_date, AVG(CAST(COALESCE(c.categories, 0) AS DOUBLE)) AS categories_per_active
-    FROM active AS a
-    LEFT JOIN customer_categories AS c
-        ON c.snapshot_date = a.snapshot_date AND c.customer_id = a.customer_id
-    GROUP BY a.snapshot_date
+    SELECT s.snapshot_date, CAST(SUM(b.delta) AS DOUBLE) AS categories
+    FROM snapshots AS s
+    JOIN breadth_changes AS b ON b.day <= s.snapshot_date
+    GROUP BY s.snapshot_date
 ),
 category_data AS (
     SELECT COUNT(category) > 0 AS has_category FROM stg_transactions
@@ -67,10 +154,11 @@ category_data AS (
 SELECT
     s.snapshot_date,
     COALESCE(st.active_customers, 0) AS active_customers,
-    st.mean_relationship_days,
+    st.relationship_days / NULLIF(st.active_customers, 0) AS mean_relationship_days,
     COALESCE(r.revenue, 0) AS revenue,
     CAST(COALESCE(r.revenue, 0) AS DOUBLE) / NULLIF(st.active_customers, 0) AS revenue_per_active,
-    CASE WHEN c.has_category THEN b.categories_per_active END AS categories_per_active
+    CASE WHEN c.has_category AND st.active_customers > 0
+         THEN COALESCE(b.categories, 0) / st.active_customers END AS categories_per_active
 FROM snapshots AS s
 CROSS JOIN category_data AS c
 LEFT JOIN active_stats AS st ON st.snapshot_date = s.snapshot_date

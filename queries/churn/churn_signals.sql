@@ -36,16 +36,12 @@ WITH availability AS (
         (SELECT COUNT(*) FROM stg_transactions
          WHERE due_date IS NOT NULL AND order_date <= CAST($as_of AS DATE)) > 0 AS has_payment_terms
 ),
-owner_lines AS (
-    SELECT
-        customer_id,
-        NULLIF(TRIM(owner), '') AS owner,
-        ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY order_date DESC, row_number DESC) AS recency_rank
+latest_owner AS (
+    -- the owner on the most recent line naming one (ties on the day: the later row)
+    SELECT customer_id, arg_max(NULLIF(TRIM(owner), ''), (order_date, row_number)) AS owner
     FROM stg_transactions
     WHERE order_date <= CAST($as_of AS DATE) AND NULLIF(TRIM(owner), '') IS NOT NULL
-),
-latest_owner AS (
-    SELECT customer_id, owner FROM owner_lines WHERE recency_rank = 1
+    GROUP BY customer_id
 )
 SELECT
     s.customer_id,
