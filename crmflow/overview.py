@@ -1,10 +1,12 @@
 """The Overview view's numbers (SPEC §3.1): KPI cards and the findings that
 the charts' titles state.
 
-:func:`overview_kpis` is the one call the page makes for its cards; it reads
-only the package's own functions (stage counts, customer stages, Pareto
-curves, won-back/lost months), so every number matches the command line.
-The rest are pure helpers on frames those functions return.
+:func:`overview_kpis` is the one call the page makes for its cards. It runs
+three named queries, each over all the dates it needs at once
+(``stage_summary``, ``revenue_to_date``, ``won_back_lost_to_date``); they count
+exactly what the command line's stage counts, Pareto totals and won-back/lost
+months count (tests/test_overview_kpis.py holds them equal). The rest are pure
+helpers on frames those functions return.
 
 Definitions
     comparison date
@@ -13,14 +15,16 @@ Definitions
     revenue, last 12 months
         Net revenue (returns included) of the lines dated in (D - 1 year, D];
         the previous 12 months are (D - 2 years, D - 1 year]. Computed as the
-        difference of the running totals of :func:`crmflow.analytics.pareto`
-        at those dates (the sum of every line dated on or before each date).
+        difference of the running totals at those dates (``revenue_to_date``:
+        the sum of every line dated on or before each date, the last point of
+        :func:`crmflow.analytics.pareto`'s curve).
     repeat rate
         Among the customers with at least one order on or before the date,
         the share with at least two (orders as in SPEC §2: amount > 0).
     won back / lost in the period
         The events of :func:`crmflow.stages.won_back_lost_monthly` dated in
-        (C, D]: the sum of its monthly counts up to D minus the sum up to C.
+        (C, D]: the sum of its monthly counts up to D minus the sum up to C
+        (``won_back_lost_to_date`` sums them for several dates in one pass).
         Events never change once they happened (an event up to C is counted the
         same whatever later date the query runs at), so the difference is the
         events after C. The previous period is (C - (D - C), C].
@@ -34,10 +38,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from crmflow.analytics import pareto
 from crmflow.config import STAGES, Params
 from crmflow.db import Database, Scope
-from crmflow.stages import customer_stages, stage_counts, won_back_lost_monthly
 
 #: KPI comparison choices: days before D, or the start of the trend period.
 COMPARE_CHOICES = ("30", "90", "365", "start")
@@ -143,26 +145,45 @@ def overview_kpis(db: Database, dataset_id: int | Scope, as_of: date, since: dat
     since = min(since, as_of)
     previous = since - (as_of - since)
     year, two_years = years_before(as_of, 1), years_before(as_of, 2)
-    totals = {d: curve_total(pareto(db, dataset_id, d, "revenue")) for d in {as_of, year, two_years}}
-    monthly = {d: won_back_lost_monthly(db, dataset_id, d, params) for d in {as_of, since, previous}}
+    revenue = _by_date(db.run("revenue_to_date", dataset_id=dataset_id, dates=[as_of, year, two_years]))
+    totals = {d: float(revenue.loc[d, "revenue"]) for d in (as_of, year, two_years)}
+    events = _by_date(db.run("won_back_lost_to_date", dataset_id=dataset_id, dates=[as_of, since, previous],
+                             lost_after_days=params.lost_after_days))
+    summary = db.run("stage_summary", dataset_id=dataset_id, dates=[as_of, since], **params.as_sql_params())
+    summary["snapshot_date"] = pd.to_datetime(summary["snapshot_date"]).dt.date
 
-    def events(column: str, start: date, end: date) -> int:
-        return events_up_to(monthly[end], column) - events_up_to(monthly[start], column)
+    def counts(d: date) -> dict[str, int]:
+        at = summary[summary["snapshot_date"] == d]
+        found = {stage: int(n) for stage, n in zip(at["stage"], at["customers"])}
+        return {stage: found.get(stage, 0) for stage in STAGES}
+
+    def repeat(d: date) -> RepeatRate:
+        at = summary[summary["snapshot_date"] == d]
+        return RepeatRate(int(at["buyers"].sum()), int(at["repeat_buyers"].sum()))
+
+    def between(column: str, start: date, end: date) -> int:
+        return int(events.loc[end, column]) - int(events.loc[start, column])
 
     return OverviewKpis(
         as_of=as_of,
         since=since,
-        counts=stage_counts(db, dataset_id, as_of, params),
-        counts_before=stage_counts(db, dataset_id, since, params),
+        counts=counts(as_of),
+        counts_before=counts(since),
         revenue_12m=totals[as_of] - totals[year],
         revenue_prev_12m=totals[year] - totals[two_years],
-        repeat=repeat_rate(customer_stages(db, dataset_id, as_of, params)),
-        repeat_before=repeat_rate(customer_stages(db, dataset_id, since, params)),
-        won_back=events("won_back", since, as_of),
-        lost=events("lost", since, as_of),
-        won_back_prev=events("won_back", previous, since),
-        lost_prev=events("lost", previous, since),
+        repeat=repeat(as_of),
+        repeat_before=repeat(since),
+        won_back=between("won_back", since, as_of),
+        lost=between("lost", since, as_of),
+        won_back_prev=between("won_back", previous, since),
+        lost_prev=between("lost", previous, since),
     )
+
+
+def _by_date(frame: pd.DataFrame) -> pd.DataFrame:
+    """A per-date query result indexed by its snapshot dates (as ``date``)."""
+    frame.index = pd.to_datetime(frame["snapshot_date"]).dt.date
+    return frame
 
 
 # --------------------------------------------------------------------------- chart findings

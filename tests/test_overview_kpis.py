@@ -157,3 +157,44 @@ def test_bottom30_callout():
     assert bottom30_callout(-0.02) == "negative"
     assert bottom30_callout(0.01) == "low"
     assert bottom30_callout(0.12) is None
+
+
+def test_kpis_equal_the_command_line_functions_at_random_dates():
+    """overview_kpis runs three multi-date queries (stage_summary,
+    revenue_to_date, won_back_lost_to_date); every card must equal what the
+    single-date functions behind the command line give (stage counts, repeat
+    rate of customer_stages, Pareto totals, won-back/lost months), for random
+    dates and definitions on the demo data, before the first order included."""
+    import random
+    from datetime import timedelta
+
+    from crmflow.stages import customer_stages, data_range, won_back_lost_monthly
+    from crmflow.store import Store
+
+    def events(monthly: pd.DataFrame, column: str) -> int:
+        return int(monthly[column].sum()) if len(monthly) else 0
+
+    rng = random.Random(11)
+    with Store(in_memory=True) as store:
+        ds = store.ensure_demo().dataset_id
+        first, last = data_range(store.db, ds)
+        for _ in range(12):
+            p = Params(rng.choice([1, 30, 180, 365]), rng.choice([1, 2, 3]), rng.choice([30, 365]))
+            as_of = first + timedelta(days=rng.randint(-40, (last - first).days + 40))
+            since = as_of - timedelta(days=rng.choice([0, 1, 30, 90, 365, 900]))
+            k = overview_kpis(store.db, ds, as_of, since, p)
+            previous = since - (as_of - since)
+            assert k.counts == stage_counts(store.db, ds, as_of, p)
+            assert k.counts_before == stage_counts(store.db, ds, since, p)
+            assert k.repeat == repeat_rate(customer_stages(store.db, ds, as_of, p))
+            assert k.repeat_before == repeat_rate(customer_stages(store.db, ds, since, p))
+            total = {d: curve_total(pareto(store.db, ds, d)) for d in (as_of, years_before(as_of, 1),
+                                                                     years_before(as_of, 2))}
+            assert k.revenue_12m == pytest.approx(total[as_of] - total[years_before(as_of, 1)], abs=1e-6)
+            assert k.revenue_prev_12m == pytest.approx(
+                total[years_before(as_of, 1)] - total[years_before(as_of, 2)], abs=1e-6)
+            monthly = {d: won_back_lost_monthly(store.db, ds, d, p) for d in (as_of, since, previous)}
+            for column in ("won_back", "lost"):
+                assert getattr(k, column) == events(monthly[as_of], column) - events(monthly[since], column)
+                assert getattr(k, column + "_prev") == (events(monthly[since], column)
+                                                        - events(monthly[previous], column))
