@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -210,13 +210,22 @@ class Scope:
     hands it to the staging views, so every query is filtered the same way
     without knowing it. ``customer_set`` names a set stored with
     :meth:`Database.store_customer_set` (customers kept by the region, owner
-    and segment filters); ``channels`` keeps only those channels' lines.
+    and segment filters); ``channels`` keeps only those channels' lines;
+    ``customers`` keeps only those customer ids (:meth:`narrowed`).
     Hashable, so caches can key on it.
     """
 
     dataset_id: int
     customer_set: str | None = None
     channels: tuple[str, ...] | None = None
+    customers: tuple[str, ...] | None = None
+
+    def narrowed(self, customer_ids: Iterable[object]) -> Scope:
+        """The same scope seen only for ``customer_ids`` (on top of its filters):
+        a call that needs a few customers' numbers lets every staging view drop
+        the others before any work is done."""
+        return Scope(self.dataset_id, self.customer_set, self.channels,
+                     tuple(sorted({str(c) for c in customer_ids})))
 
 
 #: How many customer sets the scratch database keeps (oldest dropped first).
@@ -301,6 +310,9 @@ class Database:
                 if scope.channels is not None:
                     cur.execute("SET VARIABLE filter_channels = CAST($channels AS VARCHAR[])",
                                 {"channels": list(scope.channels)})
+                if scope.customers is not None:
+                    cur.execute("SET VARIABLE filter_customers = CAST($customers AS VARCHAR[])",
+                                {"customers": list(scope.customers)})
                 for view in staging_views():
                     cur.execute("CREATE OR REPLACE TEMP VIEW " + view.name + " AS " + view.body)
             yield cur

@@ -87,7 +87,7 @@ import numpy as np
 import pandas as pd
 
 from crmflow.config import Params
-from crmflow.db import Database
+from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
 
 COMPONENTS = ("recency", "order_trend", "revenue_trend", "margin", "payment", "contact", "complaints", "breadth")
@@ -292,12 +292,34 @@ def health_coverage(db: Database, dataset_id: int, as_of: date) -> dict[str, boo
     }
 
 
-def health_components(db: Database, dataset_id: int, as_of: date, customer_ids: Sequence[str],
+def _coverage_params(db: Database, dataset_id: int | Scope, as_of: date) -> dict[str, object]:
+    """health_coverage's row at ``as_of`` as the health_components query's parameters."""
+    row = db.run("health_coverage", dataset_id=dataset_id, as_of=as_of).iloc[0]
+
+    def plain(value: object, kind: type) -> object:
+        return None if value is None or pd.isna(value) else kind(value)
+
+    return {
+        "has_cost": plain(row["has_cost"], bool), "dataset_margin": plain(row["dataset_margin"], float),
+        "has_due_dates": plain(row["has_due_dates"], bool), "has_categories": plain(row["has_categories"], bool),
+        "max_categories": plain(row["max_categories"], int),
+        "has_interactions": plain(row["has_interactions"], bool),
+        "has_complaints": plain(row["has_complaints"], bool),
+    }
+
+
+def health_components(db: Database, dataset_id: int | Scope, as_of: date, customer_ids: Sequence[str],
                       params: Params = DEFAULT_PARAMS, rules: HealthRules = HealthRules()) -> pd.DataFrame:
-    """The measures, component scores and phase of each of ``customer_ids`` at ``as_of``."""
-    return db.run("health_components", dataset_id=dataset_id, as_of=as_of,
-                  customer_ids=[str(c) for c in customer_ids], lost_after_days=params.lost_after_days,
-                  **rules.as_sql_params())
+    """The measures, component scores and phase of each of ``customer_ids`` at ``as_of``.
+
+    The coverage is measured on the whole scope; the components on the scope
+    narrowed to ``customer_ids`` (the same numbers, without computing every
+    other customer's buying rhythm)."""
+    scope = dataset_id if isinstance(dataset_id, Scope) else Scope(int(dataset_id))
+    ids = [str(c) for c in customer_ids]
+    return db.run("health_components", dataset_id=scope.narrowed(ids), as_of=as_of, customer_ids=ids,
+                  lost_after_days=params.lost_after_days, **rules.as_sql_params(),
+                  **_coverage_params(db, scope, as_of))
 
 
 def _scored(frame: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
@@ -341,16 +363,14 @@ def health_history(db: Database, dataset_id: int, customer_id: str, dates: Seque
 
     The components are computed per date with the same query as
     :func:`account_health` (it reads ``order_rhythm``, which is defined at one
-    date), all on one cursor."""
+    date), on a scope narrowed to this one account."""
     w = resolve_weights(weights)
     days = sorted({pd.Timestamp(d).date() for d in dates})
     frames = []
-    with db.cursor(dataset_id) as cur:
-        for d in days:
-            frame = db.run("health_components", cur=cur, as_of=d, customer_ids=[str(customer_id)],
-                           lost_after_days=params.lost_after_days, **rules.as_sql_params())
-            frame.insert(0, "snapshot_date", pd.Timestamp(d))
-            frames.append(frame)
+    for d in days:
+        frame = health_components(db, dataset_id, d, [str(customer_id)], params, rules)
+        frame.insert(0, "snapshot_date", pd.Timestamp(d))
+        frames.append(frame)
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in HISTORY_COLUMNS})
     history = _scored(pd.concat(frames, ignore_index=True), w)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -688,7 +688,8 @@ def test_documented_columns_match_results(load):
         "key_accounts": {"as_of": D, "share": 0.8, "max_accounts": 50},
         "health_coverage": {"as_of": D},
         "health_components": {"as_of": D, "customer_ids": ["A"], "lost_after_days": 180,
-                              **health.HealthRules().as_sql_params()},
+                              **health.HealthRules().as_sql_params(),
+                              **health._coverage_params(store.db, ds, D)},
         "current_value": {"as_of": D},
     }
     for name, params in calls.items():
@@ -790,3 +791,26 @@ def textwrap_dedent(text: str) -> str:
     import textwrap
 
     return textwrap.dedent(text).lstrip("\n")
+
+
+def test_components_on_the_narrowed_scope_equal_the_whole_scope(demo):
+    """health_components runs on a scope narrowed to the requested accounts
+    (Scope.narrowed: every staging view drops the other customers first); the
+    numbers must equal the same query over the whole scope, with and without a
+    global filter, for accounts with and without orders and outside the filter."""
+    from crmflow.db import Scope
+
+    store, ds, as_of = demo
+    ids = list(store.db.run("key_accounts", dataset_id=ds, as_of=as_of, share=0.8, max_accounts=50)["customer_id"])
+    everyone = store.db._con.execute("SELECT customer_id FROM customers WHERE dataset_id = ? ORDER BY 1",
+                                     [ds]).df()["customer_id"]
+    half = Scope(ds, store.db.store_customer_set(everyone.iloc[::2]))
+    asked = ids[:7] + ["no-such-customer", str(everyone.iloc[1])]
+    for scope in (Scope(ds), half, Scope(ds, channels=("Online",))):
+        for day in (as_of, as_of - timedelta(days=400)):
+            coverage = health._coverage_params(store.db, scope, day)
+            whole = store.db.run("health_components", dataset_id=scope, as_of=day, customer_ids=asked,
+                                 lost_after_days=180, **health.HealthRules().as_sql_params(), **coverage)
+            narrowed = health.health_components(store.db, scope, day, asked)
+            pd.testing.assert_frame_equal(narrowed, whole)
+            assert whole["has_order"].sum() > 0

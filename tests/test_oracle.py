@@ -16,12 +16,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CDNOW_MASTER
 
 from crmflow.config import Params
 from crmflow.stages import flow, stage_counts
 from crmflow.store import Store
-
-from conftest import CDNOW_MASTER
 
 STAGES = ("potential", "first", "repeat", "loyal", "lost")
 

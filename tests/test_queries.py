@@ -66,6 +66,13 @@ SAMPLE_PARAMS = {
     "cultivation_orders": 3,
     "phase_band": 0.2,
     "overdue_limit": 2.0,
+    "has_cost": True,
+    "dataset_margin": 0.3,
+    "has_due_dates": True,
+    "has_categories": True,
+    "max_categories": 3,
+    "has_interactions": True,
+    "has_complaints": False,
     **Params().as_sql_params(),
 }
 

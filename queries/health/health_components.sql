@@ -6,7 +6,7 @@
 --   contact window = 0 <= k < 90. An order is an order_key with a line of amount
 --   > 0 on or before D, dated by its first such day (as everywhere). Revenue =
 --   sum of amount of all lines (returns netted). A component is NULL (missing,
---   dropped from the score) when health_coverage says the dataset cannot
+--   dropped from the score) when the coverage says the dataset cannot
 --   support it, or when the account has no data for it (noted below); every
 --   component is NULL for a customer with no order on or before D (no health yet).
 --   recency = 100 * (recency_zero_ratio - r) / (recency_zero_ratio - 1) clamped
@@ -48,10 +48,17 @@
 --   5. revenue clearly up (previous > 0 and recent > previous * (1 + band), or
 --      previous <= 0 and recent > 0): growth (成长期);
 --   6. otherwise (mature and stable): return (回报期).
+--   The coverage (has_cost ... has_complaints, dataset_margin, max_categories)
+--   is health_coverage's row for the whole (filtered) dataset at D, passed in:
+--   crmflow.health runs this query on a scope narrowed to the requested
+--   customers (Scope.narrowed), so that the rhythm and the sums are computed
+--   for them only, while the coverage still describes every customer.
 -- grain: one row per requested customer_id (customer_ids), with or without orders
 -- params: as_of, customer_ids, lost_after_days, recency_zero_ratio, contact_target,
---   complaint_penalty, cultivation_days, cultivation_orders, phase_band, overdue_limit
--- uses: order_rhythm, health_coverage
+--   complaint_penalty, cultivation_days, cultivation_orders, phase_band, overdue_limit,
+--   has_cost, dataset_margin, has_due_dates, has_categories, max_categories, has_interactions,
+--   has_complaints
+-- uses: order_rhythm
 -- columns: customer_id, has_order, orders, first_order_date, last_order_date,
 --   days_since_last_order, median_gap_days, overdue_ratio, orders_recent,
 --   orders_previous, revenue_12m, revenue_recent, revenue_previous, margin_12m,
@@ -61,6 +68,16 @@
 WITH requested AS (
     SELECT DISTINCT CAST(c AS VARCHAR) AS customer_id
     FROM UNNEST($customer_ids) AS ids(c)
+),
+coverage AS (
+    SELECT
+        CAST($has_cost AS BOOLEAN) AS has_cost,
+        CAST($dataset_margin AS DOUBLE) AS dataset_margin,
+        CAST($has_due_dates AS BOOLEAN) AS has_due_dates,
+        CAST($has_categories AS BOOLEAN) AS has_categories,
+        CAST($max_categories AS BIGINT) AS max_categories,
+        CAST($has_interactions AS BOOLEAN) AS has_interactions,
+        CAST($has_complaints AS BOOLEAN) AS has_complaints
 ),
 orders_at AS (
     SELECT o.customer_id, o.order_id, o.order_date
@@ -166,7 +183,7 @@ measures AS (
         cov.dataset_margin,
         cov.max_categories
     FROM requested AS r
-    CROSS JOIN health_coverage AS cov
+    CROSS JOIN coverage AS cov
     LEFT JOIN order_rhythm AS h ON h.customer_id = r.customer_id
     LEFT JOIN order_windows AS w ON w.customer_id = r.customer_id
     LEFT JOIN line_measures AS m ON m.customer_id = r.customer_id

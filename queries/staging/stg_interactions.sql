@@ -4,7 +4,8 @@
 --   Global filters (crmflow.filters) narrow it through session variables:
 --   filter_set names a set of customers in crm_scratch.filter_sets (region,
 --   owner and segment filters), filter_channels lists the sales channels kept
---   (transactions only). Unset variables are NULL and filter nothing; DuckDB
+--   (transactions only), filter_customers lists customer ids a single call is
+--   narrowed to (e.g. the key accounts being scored). Unset variables are NULL and filter nothing; DuckDB
 --   folds them into constants when planning.
 -- grain: one row per interaction
 -- params: none
@@ -15,3 +16,5 @@ WHERE dataset_id = getvariable('dataset_id')
     AND (getvariable('filter_set') IS NULL
          OR customer_id IN (SELECT customer_id FROM crm_scratch.filter_sets
                             WHERE set_id = getvariable('filter_set')))
+    AND (getvariable('filter_customers') IS NULL
+         OR customer_id IN (SELECT UNNEST(getvariable('filter_customers'))))

@@ -5,7 +5,7 @@
 --   else a distinct customer day, of the lines with amount > 0 -- dated by its
 --   first day, with its amount (all its lines with amount > 0). Read from the
 --   orders table stored at ingest (queries/store/insert_orders.sql), narrowed
---   by the customer-set filter like stg_transactions; with a channel filter
+--   by the customer filters (filter_set, filter_customers) like stg_transactions; with a channel filter
 --   the orders are regrouped from the kept lines instead (an order's channel
 --   is a property of its lines). Exactly one of the two branches returns
 --   rows; DuckDB folds the session variables into constants when planning, so
@@ -20,6 +20,8 @@ WHERE dataset_id = getvariable('dataset_id')
     AND (getvariable('filter_set') IS NULL
          OR customer_id IN (SELECT customer_id FROM crm_scratch.filter_sets
                             WHERE set_id = getvariable('filter_set')))
+    AND (getvariable('filter_customers') IS NULL
+         OR customer_id IN (SELECT UNNEST(getvariable('filter_customers'))))
 UNION ALL
 SELECT
     customer_id,
