@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
@@ -45,6 +47,7 @@ _PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _LEADING_WITH_RE = re.compile(r"^\s*WITH\s", re.IGNORECASE)
 KINDS = ("query", "view", "script")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,38 @@ class Database:
             self._store_missing_orders()
         self.execute("create_scratch")
         self._customer_sets: list[str] = []
+        self._memo: OrderedDict[tuple, object] = OrderedDict()
+        self._memo_lock = threading.Lock()
+
+    #: How many results :meth:`memoised` keeps (least recently used dropped first).
+    MEMO_SIZE = 8
+
+    def memoised(self, key: tuple, build: Callable[[], T]) -> T:
+        """``build()``, kept for the next call with the same ``key``.
+
+        For results that several views share, e.g. the CLV fit at one date
+        (churn warnings, the value matrix and the Segments view all start from
+        it). A key must name everything the result depends on, its dataset as a
+        :class:`Scope` or dataset id among them: a dataset id is never reused
+        and a stored dataset never changes (a replace gets a new id), so a kept
+        result cannot go stale. The result is shared: callers must not modify it.
+        Two threads asking at once may both build it; the first one is kept."""
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]  # type: ignore[return-value]
+        value = build()
+        with self._memo_lock:
+            value = self._memo.setdefault(key, value)  # type: ignore[assignment]
+            self._memo.move_to_end(key)
+            while len(self._memo) > self.MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return value
+
+    def forget(self) -> None:
+        """Drop every :meth:`memoised` result (the benchmark measures the work, not the memo)."""
+        with self._memo_lock:
+            self._memo.clear()
 
     #: The only names _drop_leftovers may drop (what queries/store/leftover_objects.sql lists).
     _LEFTOVERS = frozenset({"ingest_raw", "ingest_cells", "ingest_file", "ingest_stage", "profile_input",

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from crmflow.clv import BGNBD, GammaGamma, customer_lifetime_value
-from crmflow.db import Database
+from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
 
 #: Horizon of "expected value over the next 12 months", in weeks.
@@ -123,8 +123,17 @@ def _discounted_value(fit: ClvFit, spend: np.ndarray, horizon_weeks: float, disc
     return spend * total
 
 
-def fit_clv(db: Database, dataset_id: int, calibration_end: date) -> ClvFit:
-    """Fit BG/NBD and Gamma-Gamma on the purchases up to ``calibration_end``."""
+def fit_clv(db: Database, dataset_id: int | Scope, calibration_end: date) -> ClvFit:
+    """Fit BG/NBD and Gamma-Gamma on the purchases up to ``calibration_end``.
+
+    The fit is kept on ``db`` (:meth:`Database.memoised`) for the same dataset
+    (scope) and date: churn warnings, the value matrix and the Segments view
+    all start from the fit at D."""
+    scope = dataset_id if isinstance(dataset_id, Scope) else Scope(int(dataset_id))
+    return db.memoised(("fit_clv", scope, calibration_end), lambda: _fit_clv(db, scope, calibration_end))
+
+
+def _fit_clv(db: Database, dataset_id: Scope, calibration_end: date) -> ClvFit:
     summary = db.run("clv_summary", dataset_id=dataset_id, calibration_end=calibration_end)
     if summary.empty:
         raise CrmflowError(

@@ -15,21 +15,20 @@ Other pages can offer the report downloads too::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
-from crmflow.account_view import md
 from crmflow.errors import CrmflowError
-from crmflow.report import (
-    PROJECTOR_FONT,
-    SLIDE_KEYS,
-    ReportInfo,
-    Slide,
-    figure_png,
-    report_figure,
-    write_html,
-    write_pptx,
-)
 from pages.common import Context, context, digest, show_chart
+
+if TYPE_CHECKING:
+    from crmflow.report import ReportInfo, Slide
+
+# crmflow.report (and the plotting and model code behind it) is imported where
+# a report or a slide is built, not here: app.py imports this module for the
+# sidebar's report button on every page, and the first page of a freshly
+# started dashboard should not wait for code it does not run.
 
 #: Large type for a projector (fixed CSS only, no user text).
 PRESENT_CSS = """<style>
@@ -49,6 +48,8 @@ CHART_HEIGHT = 600
 
 def report_info(ctx: Context) -> ReportInfo:
     """The report's title page for the user's current choices."""
+    from crmflow.report import ReportInfo
+
     return ReportInfo(ctx.dataset.name, ctx.as_of, ctx.params, ctx.lang, ctx.filters, ctx.first, ctx.last)
 
 
@@ -67,6 +68,8 @@ def report_buttons(ctx: Context, key: str = "report") -> None:
         if not st.button(ctx.tr("rep_prepare"), key=f"{key}:prepare", help=ctx.tr("rep_report_help"),
                          icon=":material/description:"):
             return
+        from crmflow.report import SLIDE_KEYS, write_html, write_pptx
+
         with st.spinner(ctx.tr("loading")):
             slides = [get_slide(ctx, k) for k in SLIDE_KEYS]
             info = report_info(ctx)
@@ -114,6 +117,8 @@ def _png_button(ctx: Context, slide: Slide) -> None:
     if st.session_state.get(name, (None,))[0] != (slide.title, ctx.version):
         if not st.button(ctx.tr("rep_png_prepare"), key=f"{name}:prepare", icon=":material/image:"):
             return
+        from crmflow.report import PROJECTOR_FONT, figure_png, report_figure
+
         try:
             with st.spinner(ctx.tr("loading")):
                 png = figure_png(report_figure(slide.figure, font_size=PROJECTOR_FONT), 1400, 700)
@@ -127,6 +132,9 @@ def _png_button(ctx: Context, slide: Slide) -> None:
 
 
 def main() -> None:
+    from crmflow.account_view import md
+    from crmflow.report import PROJECTOR_FONT, SLIDE_KEYS, report_figure
+
     ctx = context()  # also handles a direct link on a freshly started server
     st.markdown(PRESENT_CSS, unsafe_allow_html=True)
     present = st.query_params.get("present") == "1"

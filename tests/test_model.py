@@ -173,3 +173,30 @@ def test_cli_clv_bad_calibration_end_is_one_line(capsys):
     assert main(["clv", str(CDNOW_SAMPLE), "--calibration-end", "2001-01-01"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "must be before" in err
+
+
+def test_clv_fit_is_kept_per_scope_and_date_and_forgotten_on_request():
+    """fit_clv keeps its fit on the Database (churn warnings, the value matrix
+    and the Segments view share the fit at D): the same scope and date give
+    the same object, another date or filter a new fit, forget() drops them all,
+    and only Database.MEMO_SIZE fits are kept."""
+    from crmflow.db import Scope
+    from crmflow.store import Store
+
+    with Store(in_memory=True) as store:
+        ds = store.ensure_demo().dataset_id
+        d = date(2025, 6, 30)
+        first = model.fit_clv(store.db, ds, d)
+        assert model.fit_clv(store.db, Scope(ds), d) is first
+        assert model.customer_values(store.db, ds, d)[1] is first
+        other_day = model.fit_clv(store.db, ds, date(2025, 3, 31))
+        assert other_day is not first and other_day.calibration_end == date(2025, 3, 31)
+        narrowed = model.fit_clv(store.db, Scope(ds, channels=("Online",)), d)
+        assert narrowed is not first and narrowed.customers < first.customers
+        store.db.forget()
+        again = model.fit_clv(store.db, ds, d)
+        assert again is not first
+        assert again.bgnbd.params_ == first.bgnbd.params_  # same data, same fit
+        for k in range(store.db.MEMO_SIZE):
+            model.fit_clv(store.db, ds, date(2025, 1, 1 + k))
+        assert model.fit_clv(store.db, ds, d) is not again  # the oldest was dropped
