@@ -171,7 +171,7 @@ def _vm_hwm(pid: int) -> int | None:
 def _dashboard_once(browser, db_path: Path, timeout: float) -> dict:
     port = _free_port()
     env = {**os.environ, "CRMFLOW_DB": str(db_path)}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    cmd = [sys.executable, "-m", "crmflow.serve", "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -46,8 +46,12 @@ SEGMENT_KEYS = ("champions", "loyal", "potential_loyalist", "new", "promising", 
 
 @st.cache_resource(show_spinner=False)
 def get_store() -> Store:
-    """One store per process; every call inside takes its own cursor."""
-    store = Store()
+    """One store per process; every call inside takes its own cursor. Started
+    with ``python -m crmflow.serve`` (``make run``), the store was opened and
+    the demo stored while the browser loaded the page."""
+    from crmflow import serve
+
+    store = serve.take_store() or Store()
     store.ensure_demo()
     return store
 

@@ -167,7 +167,7 @@ def server(tmp_path_factory):
     port = free_port()
     log = (folder / "streamlit.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "crmflow.serve", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=dict(os.environ, CRMFLOW_DB=str(db)), stdout=log, stderr=subprocess.STDOUT,
     )
