@@ -22,8 +22,9 @@
 --   form an active island; revenue counts a customer's month lines at D when an
 --   island holds D. A category counts for a customer at D while D lies in
 --   [line day, line day + loyal_window_days) of one of its lines: those
---   intervals merged per (customer, category) and intersected with the
---   customer's active islands give +1/-1 events for the breadth sum.
+--   intervals, cut at the category's next line day into disjoint spans and
+--   intersected with the customer's active islands, give +1/-1 events for the
+--   breadth sum.
 WITH snapshots AS (
     SELECT DISTINCT CAST(d AS DATE) AS snapshot_date
     FROM UNNEST($dates) AS requested(d)
@@ -105,31 +106,22 @@ category_days AS (
     FROM stg_transactions
     WHERE amount > 0 AND category IS NOT NULL
 ),
-category_marked AS (
-    SELECT
-        customer_id, category, order_date,
-        CASE WHEN LAG(order_date) OVER (PARTITION BY customer_id, category ORDER BY order_date) IS NULL
-                  OR date_diff('day', LAG(order_date) OVER (PARTITION BY customer_id, category ORDER BY order_date),
-                               order_date) > $loyal_window_days THEN 1 ELSE 0 END AS starts_island
-    FROM category_days
-),
-category_islands AS (
+category_spans AS (
+    -- a category counts from a line's day until the next line of it or the
+    -- window's end, whichever comes first: disjoint spans whose union is the
+    -- time the category counts for the customer
     SELECT
         customer_id,
-        MIN(order_date) AS start_date,
-        CAST(MAX(order_date) + $loyal_window_days * INTERVAL '1' DAY AS DATE) AS end_date
-    FROM (
-        SELECT
-            customer_id, category, order_date,
-            SUM(starts_island) OVER (PARTITION BY customer_id, category ORDER BY order_date
-                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
-        FROM category_marked
-    ) AS numbered
-    GROUP BY customer_id, category, island
+        order_date AS start_date,
+        LEAST(
+            COALESCE(LEAD(order_date) OVER (PARTITION BY customer_id, category ORDER BY order_date),
+                     CAST(order_date + $loyal_window_days * INTERVAL '1' DAY AS DATE)),
+            CAST(order_date + $loyal_window_days * INTERVAL '1' DAY AS DATE)) AS end_date
+    FROM category_days
 ),
 overlapping AS (
     SELECT GREATEST(c.start_date, a.start_date) AS start_date, LEAST(c.end_date, a.end_date) AS end_date
-    FROM category_islands AS c
+    FROM category_spans AS c
     JOIN active_islands AS a
         ON a.customer_id = c.customer_id AND c.start_date < a.end_date AND a.start_date < c.end_date
 ),
