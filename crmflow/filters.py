@@ -19,6 +19,7 @@ query knows about filters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -78,8 +79,16 @@ def selected_customers(attributes: pd.DataFrame, filters: Filters) -> pd.Series 
 
 
 def resolve(db: Database, dataset_id: int, filters: Filters, as_of: date | None = None,
-            attributes: pd.DataFrame | None = None) -> int | Scope:
-    """The scope the filters select: the plain dataset id when no filter is set."""
+            attributes: pd.DataFrame | None = None,
+            rfm: Callable[[Scope, date], pd.DataFrame] | None = None) -> int | Scope:
+    """The scope the filters select: the plain dataset id when no filter is set.
+
+    Region and owner select customers from ``attributes`` (default: read from
+    the database); channels narrow the lines; a segment filter keeps the
+    customers of those RFM segments, scored within the region/owner/channel
+    scope at ``as_of`` (default: the last order date) by ``rfm`` (default
+    :func:`crmflow.analytics.rfm`; the dashboard passes its cached copy). The
+    command line and the dashboard both resolve their filters here."""
     if not filters.active:
         return dataset_id
     if attributes is None:
@@ -88,11 +97,16 @@ def resolve(db: Database, dataset_id: int, filters: Filters, as_of: date | None 
     channels = tuple(filters.channels) or None
     scope = Scope(dataset_id, db.store_customer_set(customers) if customers is not None else None, channels)
     if filters.segments:
-        from crmflow.analytics import rfm
         from crmflow.stages import resolve_as_of
 
+        if rfm is None:
+            from crmflow.analytics import rfm as score_rfm
+
+            def rfm(s: Scope, d: date) -> pd.DataFrame:
+                return score_rfm(db, s, d)
+
         d = as_of if as_of is not None else resolve_as_of(db, scope)
-        scores = rfm(db, scope, d)
+        scores = rfm(scope, d)
         in_segment = scores.loc[scores["segment"].isin(filters.segments), "customer_id"]
         scope = Scope(dataset_id, db.store_customer_set(in_segment), channels)
     return scope

@@ -31,7 +31,7 @@ from crmflow.filters import (
     Filters,
     customer_attributes,
     filter_options,
-    selected_customers,
+    resolve,
 )
 from crmflow.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from crmflow.stages import data_range
@@ -85,12 +85,6 @@ def cached_coverage(dataset_id: int, version: str) -> dict[str, int]:
     """How many rows carry each optional column (what the views can show)."""
     row = get_store().db.run("data_coverage", dataset_id=dataset_id).iloc[0]
     return {k: int(v) for k, v in row.items()}
-
-
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def _selected_ids(dataset_id: int, version: str, filters: Filters) -> tuple[str, ...] | None:
-    ids = selected_customers(cached_attributes(dataset_id, version), filters)
-    return None if ids is None else tuple(ids)
 
 
 def dataset_version(dataset: Dataset) -> str:
@@ -173,20 +167,11 @@ def _set_query(name: str, value: str | list[str] | None, default: object = None)
 
 def _scope(store: Store, dataset: Dataset, version: str, filters: Filters, as_of: date, params: Params
            ) -> int | Scope:
-    """The filtered dataset the pages read (the plain id without filters)."""
-    if not filters.active:
-        return dataset.dataset_id
-    db = store.db
-    channels = tuple(filters.channels) or None
-    ids = _selected_ids(dataset.dataset_id, version, Filters(filters.regions, filters.owners, filters.channels))
-    scope = Scope(dataset.dataset_id, None, channels)
-    if ids is not None:
-        scope = Scope(dataset.dataset_id, db.store_customer_set(list(ids)), channels)
-    if filters.segments:
-        scores = _cached("crmflow.analytics.rfm", scope, version, (as_of,), ())
-        members = scores.loc[scores["segment"].isin(filters.segments), "customer_id"]
-        scope = Scope(dataset.dataset_id, db.store_customer_set(members), channels)
-    return scope
+    """The filtered dataset the pages read (the plain id without filters):
+    :func:`crmflow.filters.resolve` with the cached customer attributes and RFM scores."""
+    return resolve(store.db, dataset.dataset_id, filters, as_of,
+                   attributes=cached_attributes(dataset.dataset_id, version),
+                   rfm=lambda scope, d: _cached("crmflow.analytics.rfm", scope, version, (d,), ()))
 
 
 def frame() -> Context:

@@ -85,3 +85,28 @@ def test_same_set_is_stored_once_and_old_sets_are_dropped(load):
         store.db.store_customer_set([f"X{i}"])
     n_sets = store.db._con.execute("SELECT COUNT(DISTINCT set_id) FROM crm_scratch.filter_sets").fetchone()[0]
     assert n_sets == 16
+
+
+def test_segment_filter_keeps_the_customers_of_those_segments_scored_within_the_scope(load):
+    """A segment filter scores RFM within the region/owner/channel scope at D and
+    keeps that segment's customers; the dashboard's cached scorer (``rfm``) is
+    used when given, and gives the same scope."""
+    from crmflow.analytics import rfm
+
+    store, ds = load(TX, CUSTOMERS)
+    narrow = resolve(store.db, ds, Filters(channels=("Direct",)))
+    scores = rfm(store.db, narrow, AS_OF)
+    segment = scores["segment"].iloc[0]
+    members = set(scores.loc[scores["segment"] == segment, "customer_id"])
+    scope = resolve(store.db, ds, Filters(channels=("Direct",), segments=(segment,)), AS_OF)
+    assert isinstance(scope, Scope) and scope.channels == ("Direct",)
+    kept = set(store.db.run("rfm", dataset_id=scope, as_of=AS_OF)["customer_id"])
+    assert kept == members
+    calls = []
+
+    def cached(s, d):
+        calls.append((s, d))
+        return rfm(store.db, s, d)
+
+    again = resolve(store.db, ds, Filters(channels=("Direct",), segments=(segment,)), AS_OF, rfm=cached)
+    assert again == scope and calls == [(narrow, AS_OF)]

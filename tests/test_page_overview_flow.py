@@ -25,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 from crmflow.config import STAGES, Params
 from crmflow.i18n import t
 from crmflow.overview import overview_kpis, years_before
-from crmflow.stages import data_range
+from crmflow.stages import data_range, stage_counts
 from crmflow.store import Store
 from crmflow.transitions import band_key, default_band, flow_summary
 
@@ -260,3 +260,23 @@ def test_a_dataset_without_orders_explains_itself(app):
     at = app(dataset="returns", errors=True)
     assert len(at.error) == 1 and "no orders" in at.error[0].value
     assert not at.metric
+
+
+def test_overview_with_region_channel_and_segment_filters_shows_the_package_numbers(app, world):
+    """The global filters from the URL (region, channel, RFM segment) reach the
+    cards through crmflow.filters.resolve: the page shows the stage counts of
+    the scope resolve gives for the same filters (segments scored within the
+    region and channel scope), and fewer customers than without filters."""
+    from crmflow.filters import Filters, customer_attributes, filter_options, resolve
+
+    db, expected = world
+    e = expected["demo"]
+    with Store(db) as store:
+        ds = store.get("demo").dataset_id
+        options = filter_options(customer_attributes(store.db, ds))
+        region, channel = options["region"][0], options["channel"][0]
+        filters = Filters(regions=(region,), channels=(channel,), segments=("champions", "loyal"))
+        counts = stage_counts(store.db, resolve(store.db, ds, filters, e["last"]), e["last"], Params())
+    assert 0 < sum(counts.values()) < sum(e["stages"].values())
+    at = app(region=region, channel=channel, segment=["champions", "loyal"])
+    assert_stage_cards(at, "en", counts)
