@@ -36,11 +36,18 @@ WITH availability AS (
         (SELECT COUNT(*) FROM stg_transactions
          WHERE due_date IS NOT NULL AND order_date <= CAST($as_of AS DATE)) > 0 AS has_payment_terms
 ),
+listed_owner AS (
+    SELECT customer_id, NULLIF(TRIM(owner), '') AS owner
+    FROM stg_customers
+    WHERE NULLIF(TRIM(owner), '') IS NOT NULL
+),
 latest_owner AS (
-    -- the owner on the most recent line naming one (ties on the day: the later row)
+    -- the owner on the most recent line naming one (ties on the day: the later
+    -- row), for the customers the customers table gives no owner
     SELECT customer_id, arg_max(NULLIF(TRIM(owner), ''), (order_date, row_number)) AS owner
     FROM stg_transactions
     WHERE order_date <= CAST($as_of AS DATE) AND NULLIF(TRIM(owner), '') IS NOT NULL
+      AND customer_id NOT IN (SELECT customer_id FROM listed_owner)
     GROUP BY customer_id
 )
 SELECT
@@ -67,7 +74,7 @@ SELECT
     CASE WHEN a.has_payment_terms THEN COALESCE(p.invoices_unpaid, 0) END AS invoices_unpaid,
     p.mean_days_late,
     p.max_days_late,
-    COALESCE(NULLIF(TRIM(cu.owner), ''), lo.owner) AS owner
+    COALESCE(lw.owner, lo.owner) AS owner
 FROM customer_stages AS s
 CROSS JOIN availability AS a
 JOIN order_rhythm AS r ON r.customer_id = s.customer_id
@@ -75,7 +82,7 @@ JOIN churn_order_trend AS tr ON tr.customer_id = s.customer_id
 LEFT JOIN churn_complaints AS c ON c.customer_id = s.customer_id
 LEFT JOIN churn_contact AS ct ON ct.customer_id = s.customer_id
 LEFT JOIN churn_payments AS p ON p.customer_id = s.customer_id
-LEFT JOIN stg_customers AS cu ON cu.customer_id = s.customer_id
+LEFT JOIN listed_owner AS lw ON lw.customer_id = s.customer_id
 LEFT JOIN latest_owner AS lo ON lo.customer_id = s.customer_id
 WHERE s.stage IN ('first', 'repeat', 'loyal')
 ORDER BY s.customer_id
