@@ -263,7 +263,7 @@ class Database:
         if not read_only:
             self.execute("create_schema")
             self._drop_leftovers()
-            self._store_missing_orders()
+            self._complete_datasets()
         self.execute("create_scratch")
         self._customer_sets: list[str] = []
         self._memo: OrderedDict[tuple, object] = OrderedDict()
@@ -310,13 +310,17 @@ class Database:
                 with self.write_lock, self.cursor() as cur:
                     cur.execute(f"DROP {kind} IF EXISTS main.{name}")
 
-    def _store_missing_orders(self) -> None:
-        """Fill the orders table for datasets stored before it existed."""
-        for dataset_id in self.run("datasets_without_orders")["dataset_id"]:
+    def _complete_datasets(self) -> None:
+        """Write the derived tables (orders, transaction customers) of datasets
+        stored before those tables existed."""
+        for row in self.run("incomplete_datasets").itertuples(index=False):
             with self.write_lock, self.cursor() as cur:
                 cur.begin()
                 try:
-                    self.execute("insert_orders", cur=cur, target_id=int(dataset_id))
+                    if row.needs_orders:
+                        self.execute("insert_orders", cur=cur, target_id=int(row.dataset_id))
+                    if row.needs_customers:
+                        self.execute("insert_transaction_customers", cur=cur, target_id=int(row.dataset_id))
                     cur.commit()
                 except BaseException:
                     cur.rollback()

@@ -140,6 +140,7 @@ class Store:
                     self.db.execute(f"insert_{report.table}", cur=cur, target_id=dataset_id)
                     if report.table == "transactions":
                         self.db.execute("insert_orders", cur=cur, target_id=dataset_id)
+                        self.db.execute("insert_transaction_customers", cur=cur, target_id=dataset_id)
                     self.db.execute("insert_rejected", cur=cur, target_id=dataset_id, source=report.table)
                 report_doc = {"dataset": name, "tables": [r.to_dict() for r in reports]}
                 self.db.execute(

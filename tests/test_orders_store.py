@@ -93,13 +93,16 @@ def test_database_made_before_the_orders_table_gets_it_filled_on_open(tmp_path):
         returns_only = store.ingest("returns", write(tmp_path, "r.csv", "customer_id,order_date,amount\n"
                                                      "z,2024-01-01,-3\n")).dataset.dataset_id
         before = _orders(store.db, Scope(first), VIEW)
-    con = duckdb.connect(str(path))  # what an older crmflow left: no orders table at all
+    con = duckdb.connect(str(path))  # what an older crmflow left: no derived tables at all
     con.execute("DROP TABLE orders")
+    con.execute("DROP TABLE transaction_customers")
     con.close()
     with Store(path) as store:
         assert _orders(store.db, Scope(first), VIEW) == before
         assert _orders(store.db, Scope(returns_only), VIEW) == []
-        assert store.db.run("datasets_without_orders").empty  # nothing left to fill, no refill on every open
+        assert _ids(store.db, Scope(first)) == ["0042", "a", "b", "c", "d", "e"]
+        assert _ids(store.db, Scope(returns_only)) == ["z"]
+        assert store.db.run("incomplete_datasets").empty  # nothing left to fill, no refill on every open
 
 
 def test_orders_go_with_their_dataset_on_replace_and_delete(tmp_path):
@@ -108,10 +111,32 @@ def test_orders_go_with_their_dataset_on_replace_and_delete(tmp_path):
         old = store.ingest("x", write(tmp_path, "t.csv", LINES)).dataset.dataset_id
         new = store.ingest("x", write(tmp_path, "u.csv", "customer_id,order_date,amount\nq,2024-05-01,8\n"),
                            replace=True).dataset.dataset_id
-        count = "SELECT dataset_id, COUNT(*) FROM orders GROUP BY ALL ORDER BY ALL"
-        assert store.db._con.execute(count).fetchall() == [(new, 1)]
+        for table in ("orders", "transaction_customers"):
+            count = f"SELECT dataset_id, COUNT(*) FROM {table} GROUP BY ALL ORDER BY ALL"
+            assert store.db._con.execute(count).fetchall() == [(new, 1)], table
         assert old != new
         store.delete("x")
-        assert store.db._con.execute(count).fetchall() == []
+        for table in ("orders", "transaction_customers"):
+            assert store.db._con.execute(f"SELECT COUNT(*) FROM {table}").fetchall() == [(0,)], table
     finally:
         store.close()
+
+
+def _ids(db: Database, scope: Scope) -> list[str]:
+    with db.cursor(scope) as cur:
+        return sorted(cur.execute("SELECT customer_id FROM stg_transaction_customers").df()["customer_id"])
+
+
+@pytest.mark.parametrize("channels", [None, ("web",), ("shop",)])
+def test_stored_transaction_customers_are_the_customers_of_the_lines(stored, channels):
+    """Every customer with a line (returns-only and zero-amount ones too), under
+    each filter: the stored table, or the kept lines under a channel filter."""
+    store, dataset_id = stored
+    set_id = store.db.store_customer_set(["a", "c", "e"])
+    for scope in (Scope(dataset_id, channels=channels), Scope(dataset_id, set_id, channels),
+                  Scope(dataset_id, channels=channels).narrowed(["b", "c"])):
+        with store.db.cursor(scope) as cur:
+            expected = sorted(cur.execute("SELECT DISTINCT customer_id FROM stg_transactions").df()["customer_id"])
+        assert _ids(store.db, scope) == expected
+    assert _ids(store.db, Scope(dataset_id)) == ["0042", "a", "b", "c", "d", "e"]
+    assert _ids(store.db, Scope(dataset_id, channels=("shop",))) == ["a", "c", "d"]

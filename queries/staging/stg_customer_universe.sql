@@ -1,6 +1,6 @@
 -- name: stg_customer_universe
 -- kind: view
--- uses: stg_transactions, stg_customers
+-- uses: stg_transaction_customers, stg_customers
 -- purpose: Every customer the dataset knows: those in the customers table
 --   (is_listed, with their created_at) and those that only appear in transactions.
 -- grain: one row per customer_id
@@ -13,7 +13,7 @@ SELECT
 FROM (
     SELECT customer_id, TRUE AS is_listed, created_at FROM stg_customers
     UNION ALL
-    SELECT DISTINCT customer_id, FALSE AS is_listed, CAST(NULL AS DATE) AS created_at
-    FROM stg_transactions
+    SELECT customer_id, FALSE AS is_listed, CAST(NULL AS DATE) AS created_at
+    FROM stg_transaction_customers
 ) AS known
 GROUP BY customer_id

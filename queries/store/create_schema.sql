@@ -41,8 +41,8 @@ CREATE TABLE IF NOT EXISTS transactions (
 -- One row per order (SPEC §2: a distinct order_id, else a distinct customer
 -- day, of the lines with amount > 0), dated by its first day; written with the
 -- transactions (queries/store/insert_orders.sql) so that no query has to
--- regroup the lines into orders. A database made before this table existed
--- gets it filled on open (crmflow.db.Database).
+-- regroup the lines into orders. A database made before this table (or the
+-- next) existed gets it filled on open (crmflow.db.Database).
 CREATE TABLE IF NOT EXISTS orders (
     dataset_id  INTEGER NOT NULL,
     customer_id VARCHAR NOT NULL,
@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS orders (
     order_date  DATE NOT NULL,
     amount      DECIMAL(18, 4) NOT NULL,
     lines       INTEGER NOT NULL
+);
+-- Every customer id that has a transaction line in a dataset (any amount),
+-- written with the transactions (queries/store/insert_transaction_customers.sql)
+-- so that the customer universe does not scan every line for distinct ids.
+CREATE TABLE IF NOT EXISTS transaction_customers (
+    dataset_id  INTEGER NOT NULL,
+    customer_id VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS customers (
     dataset_id     INTEGER NOT NULL,
