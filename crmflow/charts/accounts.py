@@ -205,7 +205,9 @@ def account_timeline(orders: pd.DataFrame, invoices: pd.DataFrame | None, intera
 
     fig.update_layout(barmode="relative", bargap=0.1)
     fig.update_xaxes(title_text=labels["date"], row=len(rows), col=1)
-    return finish(fig, title, None, None, height=300 + 160 * len(rows))
+    fig = finish(fig, title, None, None, height=300 + 160 * len(rows))
+    # up to nine legend entries wrap to two rows: room for them between the title and the plot
+    return fig.update_layout(margin={"t": 120})
 
 
 def _bar_width(orders: pd.DataFrame, *others: pd.DataFrame | None) -> float:
