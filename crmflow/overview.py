@@ -148,7 +148,7 @@ def overview_kpis(db: Database, dataset_id: int | Scope, as_of: date, since: dat
     revenue = _by_date(db.run("revenue_to_date", dataset_id=dataset_id, dates=[as_of, year, two_years]))
     totals = {d: float(revenue.loc[d, "revenue"]) for d in (as_of, year, two_years)}
     events = _by_date(db.run("won_back_lost_to_date", dataset_id=dataset_id, dates=[as_of, since, previous],
-                             lost_after_days=params.lost_after_days))
+                             as_of=as_of, lost_after_days=params.lost_after_days))
     summary = db.run("stage_summary", dataset_id=dataset_id, dates=[as_of, since], **params.as_sql_params())
     summary["snapshot_date"] = pd.to_datetime(summary["snapshot_date"]).dt.date
 
