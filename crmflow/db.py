@@ -10,7 +10,8 @@ Every ``.sql`` file under ``queries/`` holds one named query with a header::
     -- columns: stage, customers
 
 ``kind`` is ``query`` (the default), ``view`` (a staging model, created as a
-temporary view on every cursor before a query runs) or ``script`` (DDL run
+temporary view on every cursor before a query runs), ``macro`` (a scalar
+macro the staging views share, created before them) or ``script`` (DDL run
 statement by statement). ``uses`` names other queries that this one reads as
 common table expressions; the runner prepends them (dependencies first), which
 is how dbt's ``ref`` compiles, so the files stay plain portable SQL.
@@ -46,7 +47,7 @@ _HEADER_RE = re.compile(r"^--\s*([a-z_]+):\s*(.*)$")
 _PARAM_RE = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _LEADING_WITH_RE = re.compile(r"^\s*WITH\s", re.IGNORECASE)
-KINDS = ("query", "view", "script")
+KINDS = ("query", "view", "script", "macro")
 T = TypeVar("T")
 
 
@@ -64,6 +65,7 @@ class NamedQuery:
     columns: tuple[str, ...]
     body: str
     used_params: frozenset[str] = field(default_factory=frozenset)
+    arguments: tuple[str, ...] = ()
 
 
 def _split_list(value: str) -> tuple[str, ...]:
@@ -112,6 +114,7 @@ def parse_query_file(path: Path) -> NamedQuery:
         columns=_split_list(header.get("columns", "")),
         body=body,
         used_params=frozenset(_PARAM_RE.findall(_strip_comments(body))),
+        arguments=_split_list(header.get("arguments", "")),
     )
 
 
@@ -170,6 +173,12 @@ def compiled(name: str) -> tuple[str, frozenset[str]]:
             f"query {name}: declared params {sorted(params)} differ from used {sorted(used)}"
         )
     return body, frozenset(params)
+
+
+def staging_macros() -> list[NamedQuery]:
+    """The ``kind: macro`` files: scalar macros the staging views call, created
+    on every cursor before the views (``-- arguments:`` names their arguments)."""
+    return [q for _, q in sorted(registry().items()) if q.kind == "macro"]
 
 
 def staging_views() -> list[NamedQuery]:
@@ -352,6 +361,9 @@ class Database:
                 if scope.customers is not None:
                     cur.execute("SET VARIABLE filter_customers = CAST($customers AS VARCHAR[])",
                                 {"customers": list(scope.customers)})
+                for macro in staging_macros():
+                    cur.execute(f"CREATE OR REPLACE TEMP MACRO {macro.name}({', '.join(macro.arguments)}) AS "
+                                + macro.body)
                 for view in staging_views():
                     cur.execute("CREATE OR REPLACE TEMP VIEW " + view.name + " AS " + view.body)
             yield cur

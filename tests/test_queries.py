@@ -20,7 +20,11 @@ def test_every_query_has_a_full_header(name):
     q = registry()[name]
     assert q.purpose, f"{name}: no purpose"
     assert q.grain, f"{name}: no grain"
-    assert q.kind == "script" or q.columns or q.body.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")), name
+    if q.kind == "macro":
+        assert q.arguments, f"{name}: a macro names its arguments"
+    else:
+        assert q.kind == "script" or q.columns or q.body.lstrip().upper().startswith(("INSERT", "UPDATE",
+                                                                                     "DELETE")), name
     compiled(name)  # raises when declared and used parameters differ
 
 

@@ -13,8 +13,4 @@
 SELECT customer_id, date, type, resolved, satisfaction, note
 FROM interactions
 WHERE dataset_id = getvariable('dataset_id')
-    AND (getvariable('filter_set') IS NULL
-         OR customer_id IN (SELECT customer_id FROM crm_scratch.filter_sets
-                            WHERE set_id = getvariable('filter_set')))
-    AND (getvariable('filter_customers') IS NULL
-         OR customer_id IN (SELECT UNNEST(getvariable('filter_customers'))))
+    AND in_customer_scope(customer_id)

@@ -14,11 +14,7 @@ SELECT customer_id
 FROM transaction_customers
 WHERE dataset_id = getvariable('dataset_id')
     AND getvariable('filter_channels') IS NULL
-    AND (getvariable('filter_set') IS NULL
-         OR customer_id IN (SELECT customer_id FROM crm_scratch.filter_sets
-                            WHERE set_id = getvariable('filter_set')))
-    AND (getvariable('filter_customers') IS NULL
-         OR customer_id IN (SELECT UNNEST(getvariable('filter_customers'))))
+    AND in_customer_scope(customer_id)
 UNION ALL
 SELECT DISTINCT customer_id
 FROM stg_transactions

@@ -18,10 +18,6 @@ SELECT
     category, cost, channel, region, owner, due_date, paid_date, status
 FROM transactions
 WHERE dataset_id = getvariable('dataset_id')
-    AND (getvariable('filter_set') IS NULL
-         OR customer_id IN (SELECT customer_id FROM crm_scratch.filter_sets
-                            WHERE set_id = getvariable('filter_set')))
-    AND (getvariable('filter_customers') IS NULL
-         OR customer_id IN (SELECT UNNEST(getvariable('filter_customers'))))
+    AND in_customer_scope(customer_id)
     AND (getvariable('filter_channels') IS NULL
          OR list_contains(getvariable('filter_channels'), channel))
