@@ -10,7 +10,7 @@ screen.
 
 import streamlit as st
 
-from pages.common import frame
+from pages.common import current_query, frame
 
 st.set_page_config(page_title="crmflow", page_icon="📈", layout="wide")
 
@@ -42,20 +42,15 @@ if present:
 page = st.navigation(list(pages.values()), position="hidden" if present else "sidebar")
 
 
-def _query() -> dict[str, str | list[str]]:
-    kept = {k: st.query_params.get_all(k) for k in st.query_params}
-    return {k: v if len(v) > 1 else v[0] for k, v in kept.items()}
-
-
 # A page reached the old way (see pages.common.context) asks for itself with
 # `goto`; presentation mode always shows the presentation page.
 wanted = pages["present"] if present else pages.get(goto or "")
 if wanted is not None and wanted.url_path != page.url_path:
-    st.switch_page(wanted, query_params=_query())
+    st.switch_page(wanted, query_params=current_query())
 if not present:
     with st.sidebar:
         st.page_link(pages["present"], label=ctx.tr("present_open"), icon="🖥️",
-                     query_params={**_query(), "present": "1"})
+                     query_params={**current_query(), "present": "1"})
         from pages.present import report_buttons
 
         report_buttons(ctx, key="sidebar-report")

@@ -97,16 +97,11 @@ def resolve(db: Database, dataset_id: int, filters: Filters, as_of: date | None 
     channels = tuple(filters.channels) or None
     scope = Scope(dataset_id, db.store_customer_set(customers) if customers is not None else None, channels)
     if filters.segments:
+        from crmflow import analytics
         from crmflow.stages import resolve_as_of
 
-        if rfm is None:
-            from crmflow.analytics import rfm as score_rfm
-
-            def rfm(s: Scope, d: date) -> pd.DataFrame:
-                return score_rfm(db, s, d)
-
         d = as_of if as_of is not None else resolve_as_of(db, scope)
-        scores = rfm(scope, d)
+        scores = rfm(scope, d) if rfm is not None else analytics.rfm(db, scope, d)
         in_segment = scores.loc[scores["segment"].isin(filters.segments), "customer_id"]
         scope = Scope(dataset_id, db.store_customer_set(in_segment), channels)
     return scope

@@ -127,11 +127,6 @@ def curve_total(curve: pd.DataFrame) -> float:
     return float(curve["cumulative_value"].iloc[-1]) if len(curve) else 0.0
 
 
-def events_up_to(monthly: pd.DataFrame, column: str) -> int:
-    """All ``column`` events (won_back or lost) of a monthly frame."""
-    return int(monthly[column].sum()) if len(monthly) else 0
-
-
 def relative_change(now: float, before: float) -> float | None:
     """(now - before) / |before|; None when before is 0 (no base to compare)."""
     if before == 0 or not math.isfinite(before) or not math.isfinite(now):

@@ -276,12 +276,17 @@ def context() -> Context:
     import inspect
 
     caller = Path(inspect.stack()[1].filename).stem
-    kept = {k: st.query_params.get_all(k) for k in st.query_params}
     try:
-        st.switch_page("app.py", query_params={**{k: v if len(v) > 1 else v[0] for k, v in kept.items()},
-                                               "goto": caller})
+        st.switch_page("app.py", query_params={**current_query(), "goto": caller})
     except StreamlitAPIException:
         return frame()
+
+
+def current_query(drop: tuple[str, ...] = ()) -> dict[str, str | list[str]]:
+    """The URL's query string (without the ``drop`` keys) as query_params for
+    st.switch_page / st.page_link: one value as a string, several as a list."""
+    kept = {k: st.query_params.get_all(k) for k in st.query_params if k not in drop}
+    return {k: v if len(v) > 1 else v[0] for k, v in kept.items()}
 
 
 def need(ctx: Context, column: str, unlock_key: str) -> bool:

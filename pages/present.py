@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from crmflow.errors import CrmflowError
-from pages.common import Context, context, digest, show_chart
+from pages.common import Context, context, current_query, digest, show_chart
 
 if TYPE_CHECKING:
     from crmflow.report import ReportInfo, Slide
@@ -104,11 +104,6 @@ def _go(number: int) -> None:
     st.query_params["slide"] = str(number)
 
 
-def _kept_query() -> dict[str, list[str]]:
-    """The URL's view (language, dataset, date, filters...) without presentation keys."""
-    return {k: st.query_params.get_all(k) for k in st.query_params if k not in ("present", "slide")}
-
-
 def _png_button(ctx: Context, slide: Slide) -> None:
     """Server-side PNG of the chart (the chart toolbar's camera icon does it in the browser too)."""
     if slide.figure is None:
@@ -147,10 +142,11 @@ def main() -> None:
     top[0].caption(ctx.tr("rep_present_caption", dataset=ctx.dataset.name, as_of=ctx.as_of.isoformat()))
     if present:
         top[2].page_link("pages/overview.py", label=ctx.tr("present_exit"), icon=":material/close:",
-                         query_params=_kept_query())
+                         query_params=current_query(drop=("present", "slide")))
     elif top[2].button(ctx.tr("present_open"), key="present:open", icon=":material/slideshow:"):
         # app.py hides the sidebar and makes this page the main one when present=1
-        st.switch_page("pages/present.py", query_params={**_kept_query(), "present": "1", "slide": str(number)})
+        st.switch_page("pages/present.py", query_params={**current_query(drop=("present", "slide")), "present": "1",
+                                                         "slide": str(number)})
 
     with st.spinner(ctx.tr("loading")):
         slide = get_slide(ctx, SLIDE_KEYS[number - 1])

@@ -2,9 +2,9 @@
 -- purpose: One customer's buying on or before D, per day, for the account
 --   timeline: the net amount of the day's lines with amount > 0 (kind
 --   'order') and, separately, of its returns and adjustments (amount <= 0,
---   kind 'return'); orders = the order keys of stg_order_days whose first day
---   is that day (SPEC §2: an order_id, else the customer's day), so the sum of
---   orders is the customer's order count at D.
+--   kind 'return'); orders = the customer's orders (stg_orders, SPEC §2: an
+--   order_id, else the customer's day) whose first day is that day, so the sum
+--   of orders is the customer's order count at D.
 -- grain: one row per (order_date, kind) of the customer
 -- params: customer_id, as_of
 -- columns: order_date, kind, amount, lines, orders
@@ -16,15 +16,10 @@ WITH lines AS (
     FROM stg_transactions
     WHERE customer_id = $customer_id AND order_date <= CAST($as_of AS DATE)
 ),
-order_starts AS (
-    SELECT order_key, MIN(order_date) AS order_date
-    FROM stg_order_days
-    WHERE customer_id = $customer_id AND order_date <= CAST($as_of AS DATE)
-    GROUP BY order_key
-),
 starts_per_day AS (
     SELECT order_date, COUNT(*) AS orders
-    FROM order_starts
+    FROM stg_orders
+    WHERE customer_id = $customer_id AND order_date <= CAST($as_of AS DATE)
     GROUP BY order_date
 ),
 daily AS (
