@@ -363,8 +363,3 @@ def ingest_csv(path: Path) -> tuple[pd.DataFrame, int]:
 
 
 # --------------------------------------------------------------------------- pages
-def month_ends(start: date, end: date) -> list[date]:
-    ends = [d.date() for d in pd.date_range(start, end, freq="ME")]
-    if not ends or ends[-1] != end:
-        ends.append(end)
-    return ends

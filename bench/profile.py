@@ -1,15 +1,13 @@
 """Time and profile the named queries behind the pages on one generated size.
 
     .venv/bin/python -m bench.profile --size 10m [--queries stage_snapshots,rfm] [--explain]
-        [--limit 120] [--proposals]
+        [--limit 120]
 
 Runs each query's compiled SQL (crmflow.db.compiled, with the staging views
 of the benchmark dataset) with the parameters the page uses: once cold (the
 first run in this process) and ``--repeat`` times warm, printing the medians.
 ``--explain`` also writes DuckDB's ``EXPLAIN ANALYZE`` of each query to
 ``bench/out/profile/<size>/<query>.txt`` (operator timings and row counts).
-``--proposals`` times the rewrites in ``bench/proposals/*.sql`` next to the
-query they would replace and checks that they return the same rows.
 A query still running after ``--limit`` seconds is interrupted.
 """
 
@@ -34,8 +32,6 @@ from bench.views import FLOW_BAND, FLOW_DAYS  # noqa: E402
 from crmflow.config import Params  # noqa: E402
 from crmflow.db import Database, compiled  # noqa: E402
 from crmflow.stages import data_range, month_ends  # noqa: E402
-
-PROPOSALS = ROOT / "bench" / "proposals"
 
 
 def query_params(first, last, params: Params = Params()) -> dict[str, dict]:
@@ -127,27 +123,6 @@ def operator_profile(db: Database, dataset_id: int, sql: str, params: dict, limi
     return ops, totals
 
 
-def proposal_sql(name: str) -> str | None:
-    """Query ``name`` compiled with the rewrites in bench/proposals/ in place of
-    the originals (itself or any query it uses), or None when none applies."""
-    from crmflow.db import _LEADING_WITH_RE, _dependencies, get_query, parse_query_file
-
-    proposed = {p.stem: parse_query_file(p) for p in PROPOSALS.glob("*.sql")}
-    deps = _dependencies(name)
-    if name not in proposed and not any(d in proposed for d in deps):
-        return None
-
-    def body(n: str) -> str:
-        return (proposed.get(n) or get_query(n)).body
-
-    text = body(name)
-    if deps:
-        prefix = "WITH " + ",\n".join(f"{d} AS (\n{body(d)}\n)" for d in deps)
-        text = prefix + (",\n" + _LEADING_WITH_RE.sub("", text, count=1) if _LEADING_WITH_RE.match(text)
-                         else "\n" + text)
-    return text
-
-
 def same_rows(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
     if list(a.columns) != list(b.columns):
         return f"columns {list(a.columns)} != {list(b.columns)}"
@@ -171,7 +146,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--limit", type=float, default=120.0)
     ap.add_argument("--explain", action="store_true")
-    ap.add_argument("--proposals", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "profile")
     ap.add_argument("--store", type=Path, default=None,
                     help="profile this copy of the size's store (the benchmark holds the original's lock)")
@@ -188,40 +162,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'query':24s} {'cold':>9s} {'warm median':>12s} {'rows':>9s}")
     for name in names:
         params = all_params[name]
-        variants = [("", compiled(name)[0])]
-        if args.proposals and proposal_sql(name):
-            variants.append(("  proposed", proposal_sql(name)))
-        reference = None
-        for tag, sql in variants:
-            cold, rows = run_sql(db, ds, sql, params, args.limit)
-            if cold is None:
-                print(f"{name + tag:24s} {'>' + str(int(args.limit)) + ' s':>9s}  ({rows})")
-                continue
-            warm = []
-            for _ in range(args.repeat):
-                seconds, rows = run_sql(db, ds, sql, params, args.limit)
-                if seconds is None:
-                    break
-                warm.append(seconds)
-                if seconds * args.repeat > args.limit:
-                    break
-            med = statistics.median(warm) if warm else float("nan")
-            note = ""
-            if tag and reference is not None:
-                diff = same_rows(reference, rows)
-                note = "  same rows" if diff is None else f"  DIFFERENT: {diff}"
-            elif not tag:
-                reference = rows
-            print(f"{name + tag:24s} {cold:9.3f} {med:12.3f} {len(rows):9,d}{note}", flush=True)
-            if args.explain:
-                _, text = run_sql(db, ds, sql, params, args.limit * 2, explain=True)
-                suffix = "_proposed" if tag else ""
-                ops, totals = operator_profile(db, ds, sql, params, args.limit * 2,
-                                               out_dir / f"{name}{suffix}.json")
-                top = [f"{t:8.3f} s {n:>12,d} rows  {what}" for t, n, what in ops[:12]]
-                summary = (f"totals: {totals}\nslowest operators (own time, output rows):\n" + "\n".join(top))
-                (out_dir / f"{name}{suffix}.txt").write_text(summary + "\n\n" + str(text))
-                print("      " + "\n      ".join(top[:4]), flush=True)
+        sql = compiled(name)[0]
+        cold, rows = run_sql(db, ds, sql, params, args.limit)
+        if cold is None:
+            print(f"{name:24s} {'>' + str(int(args.limit)) + ' s':>9s}  ({rows})")
+            continue
+        warm = []
+        for _ in range(args.repeat):
+            seconds, rows = run_sql(db, ds, sql, params, args.limit)
+            if seconds is None:
+                break
+            warm.append(seconds)
+            if seconds * args.repeat > args.limit:
+                break
+        med = statistics.median(warm) if warm else float("nan")
+        print(f"{name:24s} {cold:9.3f} {med:12.3f} {len(rows):9,d}", flush=True)
+        if args.explain:
+            _, text = run_sql(db, ds, sql, params, args.limit * 2, explain=True)
+            ops, totals = operator_profile(db, ds, sql, params, args.limit * 2, out_dir / f"{name}.json")
+            top = [f"{t:8.3f} s {n:>12,d} rows  {what}" for t, n, what in ops[:12]]
+            summary = (f"totals: {totals}\nslowest operators (own time, output rows):\n" + "\n".join(top))
+            (out_dir / f"{name}.txt").write_text(summary + "\n\n" + str(text))
+            print("      " + "\n      ".join(top[:4]), flush=True)
     db.close()
     return 0
 

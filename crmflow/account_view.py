@@ -232,14 +232,8 @@ def at_risk_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def scorer_caption(frame: pd.DataFrame, lang: str) -> str | None:
     """Which scorer the churn risk uses and why, in words, when the churn module
     says so (``attrs["calibration"]`` and ``churn.scorer_note``); else None."""
-    note = getattr(churn, "scorer_note", None)
-    info = frame.attrs.get("calibration") if hasattr(frame, "attrs") else None
-    if note is None or not info:
-        return None
-    try:
-        return str(note(info, lang))
-    except (KeyError, TypeError, ValueError):
-        return None
+    info = frame.attrs.get("calibration")
+    return churn.scorer_note(info, lang) if info else None
 
 
 def owner_options(frame: pd.DataFrame) -> list[str]:

@@ -229,6 +229,7 @@ def _coverage(inp: _Inputs) -> dict[str, int]:
 
 def _slide_churn(inp: _Inputs) -> Slide:
     from crmflow.account_view import (
+        at_risk_rows,
         call_list,
         churn_headline,
         compact,
@@ -239,11 +240,7 @@ def _slide_churn(inp: _Inputs) -> Slide:
     from crmflow.churn import AT_RISK_SCORE
 
     everyone = inp.churn_all()
-    if everyone.empty:
-        listed = everyone
-    else:  # the at-risk list of churn_warnings(include_all=False), from the one scoring shared with "risk"
-        listed = everyone[(everyone["risk_score"] >= AT_RISK_SCORE) & everyone["reasons"].map(bool)]
-        listed = listed.reset_index(drop=True)
+    listed = at_risk_rows(everyone)  # from the one scoring shared with the "risk" slide
     head = churn_headline(listed)
     coverage = _coverage(inp)
     hints = tuple(inp.tr(key) for column, key in (("interactions", "cp_unlock_interactions"),
@@ -287,7 +284,7 @@ def _slide_risk(inp: _Inputs) -> Slide:
 
 # ---------------------------------------------------------------- key accounts
 def _slide_accounts(inp: _Inputs) -> Slide:
-    from crmflow.account_view import display_name, key_account_headline, trend_text
+    from crmflow.account_view import display_name, key_account_headline, trend_text, weakest_component
     from crmflow.health import (
         COMPONENTS,
         DEFAULT_MAX_ACCOUNTS,
@@ -314,11 +311,9 @@ def _slide_accounts(inp: _Inputs) -> Slide:
     counts = " · ".join(f"{label('status', s, inp.lang)} {n:,}"
                         for s, n in (("healthy", head.healthy), ("watch", head.watch), ("at_risk", head.at_risk)))
     bullets = [counts]
-    means = health[available].astype("float64").mean(axis=0, skipna=True).dropna()
-    if len(means):
-        weakest = str(means.idxmin())
-        bullets.append(inp.tr("ka_components_title", component=names[weakest], mean=float(means[weakest]),
-                              n=len(health)))
+    weakest = weakest_component(health[available].astype("float64"))
+    if weakest is not None:
+        bullets.append(inp.tr("ka_components_title", component=names[weakest[0]], mean=weakest[1], n=len(health)))
     worst = health.sort_values(["health_score", "customer_id"], na_position="last").head(TABLE_ROWS)
     rows = []
     for r in worst.to_dict("records"):

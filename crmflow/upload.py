@@ -436,9 +436,6 @@ def _hide_xlsx(src: Path, dst: Path, headers: Sequence[str], positions: Sequence
     wb.save(dst)
 
 
-_CODECS = {"utf-8": "utf-8", "gb18030": "gb18030", "latin-1": "latin-1"}
-
-
 def _hide_text(src: Path, dst: Path, preview: FilePreview, positions: Sequence[int]) -> None:
     encoding = {"UTF-8": "utf-8", "UTF-8 with BOM": "utf-8", "GB18030/GBK": "gb18030",
                 "Latin-1": "latin-1"}.get(preview.encoding or "UTF-8")
@@ -458,7 +455,7 @@ def _hide_text(src: Path, dst: Path, preview: FilePreview, positions: Sequence[i
             if head[start:end].strip():
                 break
             start = end + 1
-        line = head[start:end].decode(_CODECS[encoding])
+        line = head[start:end].decode(encoding)
         ending = "\r" if line.endswith("\r") else ""
         line = line[: len(line) - len(ending)]
         if preview.delimiter == WHITESPACE:
@@ -474,7 +471,7 @@ def _hide_text(src: Path, dst: Path, preview: FilePreview, positions: Sequence[i
             buf = io.StringIO()
             csv.writer(buf, delimiter=preview.delimiter or ",", lineterminator="").writerow(cells)
             text = buf.getvalue()
-        fout.write(bom + head[:start] + (text + ending).encode(_CODECS[encoding]) + head[end:])
+        fout.write(bom + head[:start] + (text + ending).encode(encoding) + head[end:])
         shutil.copyfileobj(fin, fout)
 
 

@@ -91,7 +91,8 @@ else:
                     help=ctx.tr("cp_metric_top_help", top=head.top))
 
     # ------------------------------------------------------------ the list
-    table = call_list(listed, people, ctx.lang)
+    calls = call_list(listed, people, ctx.lang)
+    table = calls.copy()
     table["name"] = [display_name(c, n) for c, n in zip(table["customer_id"], table["name"])]
     table["reasons"] = [" · ".join(rs) for rs in reasons_in(listed, ctx.lang)]
     view = table[["name", "customer_id", "stage", "risk_score", "probability_leave", "value_at_risk", "owner",
@@ -117,7 +118,7 @@ else:
     # ------------------------------------------------------------ call list
     st.subheader(ctx.tr("cp_call_list"))
     st.caption(ctx.tr("cp_call_list_caption"))
-    download_buttons(ctx, translate_columns(call_list(listed, people, ctx.lang), "cp_col_", ctx.lang),
+    download_buttons(ctx, translate_columns(calls, "cp_col_", ctx.lang),
                      f"call-list-{ctx.as_of}", "churn:call_list")
 
 need(ctx, "interactions", "cp_unlock_interactions")
