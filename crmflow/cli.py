@@ -25,7 +25,7 @@ import pandas as pd
 from crmflow import __version__
 from crmflow.config import DB_ENV_VAR, Params
 from crmflow.errors import CrmflowError
-from crmflow.ingest import report_text
+from crmflow.ingest import ReadOptions, report_text
 from crmflow.mapping import TABLES, parse_overrides
 
 EXIT_BAD_INPUT = 2
@@ -68,6 +68,14 @@ def _source_options(p: argparse.ArgumentParser, *, file_required: bool = False) 
                         "for those files (e.g. --map amount=销售额 --map customers.created_at=建档日期)")
     p.add_argument("--date-format", choices=("dmy", "mdy"),
                    help="how to read dates like 03/04/2024 when the data cannot tell (default mdy)")
+    p.add_argument("--encoding", metavar="[TABLE:]CODEC", action="append", default=[],
+                   help="the text encoding of a file when detection gets it wrong (e.g. cp1252, mac_roman, "
+                        "cp850, gbk, big5, shift_jis); prefix customers: or interactions: for those files")
+    p.add_argument("--header-row", metavar="[TABLE:]N", action="append", default=[],
+                   help="the row (1 = first) that holds the column names, when title rows are above it; "
+                        "0 = the file has no header row")
+    p.add_argument("--sheet", metavar="[TABLE:]NAME", action="append", default=[],
+                   help="the Excel sheet to read, or all (sheets appended); prefix customers: or interactions:")
     p.add_argument("--db", metavar="PATH", help=f"database file (default: ${DB_ENV_VAR} or data/crmflow.duckdb)")
 
 
@@ -193,6 +201,29 @@ def _overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
     return out
 
 
+def _read_options(args: argparse.Namespace) -> dict[str, ReadOptions]:
+    """--encoding, --header-row and --sheet, each ``[TABLE:]VALUE`` (no TABLE:
+    the transactions file), as ReadOptions per table."""
+    values: dict[str, dict[str, object]] = {}
+    for option, attr in (("--encoding", "encoding"), ("--header-row", "header_row"), ("--sheet", "sheet")):
+        for item in getattr(args, attr, None) or ():
+            table, colon, value = item.partition(":")
+            if not (colon and table in TABLES):
+                table, value = "transactions", item
+            value = value.strip()
+            if attr == "header_row":
+                if not value.isdigit():
+                    raise CrmflowError(f"{option} {item!r} is not a row number",
+                                       f"Write it like {option} 3 (the 3rd row holds the column names), "
+                                       f"or {option} 0 when the file has no header row")
+                values.setdefault(table, {})[attr] = int(value)
+            elif not value:
+                raise CrmflowError(f"{option} {item!r} gives no value", f"Write it like {option} VALUE")
+            else:
+                values.setdefault(table, {})[attr] = value
+    return {table: ReadOptions(**fields) for table, fields in values.items()}
+
+
 @contextlib.contextmanager
 def open_source(args: argparse.Namespace) -> Iterator[Source]:
     """The data an analysis command reads: a file loaded in memory, or a stored dataset."""
@@ -211,7 +242,8 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
     if not args.file:
         raise CrmflowError("No data given", "Pass a transactions FILE or --dataset NAME")
     store, result = load_file_dataset(args.file, args.customers, args.interactions,
-                                      overrides=_overrides(args.map), date_preference=args.date_format)
+                                      overrides=_overrides(args.map), date_preference=args.date_format,
+                                      read_options=_read_options(args))
     try:
         for report in result.reports:
             if report.rows_rejected:
@@ -275,7 +307,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with Store(args.db) as store:
         result = store.ingest(args.name, args.file, args.customers, args.interactions,
                               overrides=_overrides(args.map), date_preference=args.date_format,
-                              replace=args.replace)
+                              read_options=_read_options(args), replace=args.replace)
     ds = result.dataset
     if args.format == "json":
         _print_json({"dataset": ds.name, "dataset_id": ds.dataset_id, "report": ds.report})

@@ -11,15 +11,43 @@ from __future__ import annotations
 
 
 class CrmflowError(Exception):
-    """A problem the user can fix; ``str()`` is the one line shown to them."""
+    """A problem the user can fix; ``str()`` is the one line shown to them.
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    Raised either with English ``message`` and ``hint``, or with a translation
+    ``key`` and its values: then the message is ``err_<key>``, the command
+    line's hint ``err_<key>_cli`` and the dashboard's hint ``err_<key>_page``
+    (what to do on the page, never a command-line option), each in every
+    language (:meth:`localized`)."""
+
+    def __init__(self, message: str = "", hint: str = "", *, key: str | None = None, **params: object) -> None:
+        self.key = key
+        self.params = params
+        if key is not None:
+            from crmflow.i18n import t
+
+            message = message or t(f"err_{key}", "en", **params)
+            hint = hint or t(f"err_{key}_cli", "en", **params)
         self.message = message.rstrip(".")
         self.hint = hint.rstrip(".")
         super().__init__(self.line())
 
     def line(self) -> str:
         return f"{self.message}. {self.hint}." if self.hint else f"{self.message}."
+
+    def localized(self, lang: str = "en") -> str:
+        """The one line for a dashboard user in ``lang``: what is wrong and what
+        to do on the page. An error raised without a key is shown as it is."""
+        if self.key is None:
+            return self.line()
+        from crmflow.i18n import t
+        from crmflow.messages import has_label
+
+        message = t(f"err_{self.key}", lang, **self.params).rstrip(".。")
+        hint_key = f"err_{self.key}_page" if has_label(f"err_{self.key}_page", lang) else f"err_{self.key}_cli"
+        hint = t(hint_key, lang, **self.params).rstrip(".。") if has_label(hint_key, lang) else ""
+        stop = "。" if lang == "zh" else ". "
+        end = "。" if lang == "zh" else "."
+        return f"{message}{stop}{hint}{end}" if hint else f"{message}{end}"
 
 
 class InputFileError(CrmflowError):

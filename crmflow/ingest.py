@@ -53,6 +53,7 @@ from crmflow.mapping import (
     auto_map,
     normalise,
 )
+from crmflow.messages import Note
 
 SAMPLE_BYTES = 256 * 1024
 SCAN_CHUNK = 4 * 1024 * 1024
@@ -60,6 +61,22 @@ TEXT_DELIMITERS = ("\t", ";", ",", "|")
 WHITESPACE = "whitespace"
 SUPPORTED = "CSV, TSV or whitespace-separated text, Excel .xlsx, or Parquet"
 DATE_FORMAT_CHOICES = {"dmy": "%d/%m/%Y", "mdy": "%m/%d/%Y", "ymd": "%Y-%m-%d"}
+
+
+# --------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read one input file where detection needs the user's word; every
+    field None means "detect it". The command line sets them with
+    ``--encoding``, ``--header-row`` and ``--sheet`` (``[TABLE:]VALUE``), the
+    Data page with its choices per file."""
+
+    encoding: str | None = None  # a Python codec name: cp1252, mac_roman, cp850, gb18030, big5, shift_jis, ...
+    header_row: int | None = None  # 1-based row that holds the column names (rows above it skipped); 0: no header
+    sheet: str | None = None  # .xlsx: a sheet name, or "all" (every sheet, appended)
+
+
+NO_OPTIONS = ReadOptions()
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -74,6 +91,7 @@ class Sniffed:
     delimiter: str | None = None  # one char, or WHITESPACE
     header: bool = True
     headers: list[str] = field(default_factory=list)
+    options: ReadOptions = NO_OPTIONS
 
 
 def _load_extension(cur: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -276,8 +294,10 @@ def detect_header(rows: list[list[str]]) -> bool:
     return False
 
 
-def sniff(path: str | os.PathLike) -> Sniffed:
-    """Find out the format, encoding, delimiter and header of a file."""
+def sniff(path: str | os.PathLike, options: ReadOptions | None = None) -> Sniffed:
+    """Find out the format, encoding, delimiter and header of a file (what
+    ``options`` gives is taken as it is)."""
+    options = options or NO_OPTIONS
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"File not found: {p}", "Check the path and the file name")
@@ -292,10 +312,10 @@ def sniff(path: str | os.PathLike) -> Sniffed:
         raise InputFileError(f"The file {p.name} is empty", "Export the data again; it needs a header and at least one row")
     suffix = p.suffix.lower()
     if head.startswith(b"PAR1") or suffix == ".parquet":
-        return Sniffed(str(p), "parquet")
+        return Sniffed(str(p), "parquet", options=options)
     if head.startswith(b"PK\x03\x04"):
         if suffix in (".xlsx", ".xlsm") or b"xl/" in head:
-            return Sniffed(str(p), "xlsx")
+            return Sniffed(str(p), "xlsx", options=options)
         raise InputFileError(f"{p.name} is a ZIP archive, not a table", "Unzip it and load the CSV or Excel file inside")
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise InputFileError(
@@ -316,7 +336,7 @@ def sniff(path: str | os.PathLike) -> Sniffed:
     header = detect_header(rows)
     width = max(len(r) for r in rows)
     headers = [c.strip() for c in rows[0]] if header else [f"column{i + 1}" for i in range(width)]
-    return Sniffed(str(p), "csv", encoding, label, delimiter, header, headers)
+    return Sniffed(str(p), "csv", encoding, label, delimiter, header, headers, options)
 
 
 # --------------------------------------------------------------------------- staging
@@ -451,8 +471,9 @@ def _profile(db: Database, cur: duckdb.DuckDBPyConnection, column: str) -> dict[
     return {k: int(v) for k, v in row.iloc[0].items()}
 
 
-def choose_date_format(profile: dict[str, int], preference: str | None = None) -> tuple[str | None, str | None]:
-    """(strptime format or 'excel', warning) decided from the whole column."""
+def choose_date_format(profile: dict[str, int], preference: str | None = None,
+                       field: str = "order_date") -> tuple[str | None, Note | None]:
+    """(strptime format or 'excel', note for the report) decided from the whole column."""
     n = profile["n_values"]
     if n == 0:
         return None, None
@@ -476,12 +497,10 @@ def choose_date_format(profile: dict[str, int], preference: str | None = None) -
         return f"%m/%d/{year}", None
     if first and second:
         fmt = f"%d/%m/{year}" if first >= second else f"%m/%d/{year}"
-        return fmt, (f"dates mix day-first and month-first values; read as "
-                     f"{'DD/MM' if fmt.startswith('%d') else 'MM/DD'}, rows that do not fit are rejected")
+        return fmt, Note("dates_mixed_order", field=field, order="DD/MM" if fmt.startswith("%d") else "MM/DD")
     if preference in ("dmy", "mdy"):
         return (f"%d/%m/{year}" if preference == "dmy" else f"%m/%d/{year}"), None
-    return f"%m/%d/{year}", ("every date could be day-first or month-first (no day above 12); "
-                             "read as MM/DD/YYYY — use --date-format dmy if they are DD/MM/YYYY")
+    return f"%m/%d/{year}", Note("dates_ambiguous", field=field)
 
 
 def choose_decimal_comma(profiles: list[dict[str, int]], delimiter: str | None) -> bool:
@@ -503,22 +522,20 @@ def choose_decimal_comma(profiles: list[dict[str, int]], delimiter: str | None) 
     return bool(thousands) and delimiter == ";"
 
 
-def decimal_warning(profiles: list[dict[str, int]], decimal_comma: bool) -> str | None:
+def decimal_warning(profiles: list[dict[str, int]], decimal_comma: bool) -> Note | None:
     """A note when numbers like "1.234" were read as decimals on no other evidence."""
     if decimal_comma or any(p["n_comma_decimal"] or p["n_dot_decimal"] for p in profiles):
         return None
     n = sum(p["n_dot_thousands"] for p in profiles)
     if not n:
         return None
-    return (f"{n} distinct number values like 1.234 have three digits after the point and were read as "
-            f"decimals (1.234); if '.' separates thousands in this file, save it ';'-separated with a "
-            f"decimal comma, or remove the thousands separators")
+    return Note("decimal_dot_thousands", n=n)
 
 
 def _guess_by_content(profile: Callable[[int], dict[str, int]], table: str, headers: list[str],
-                      mapping: dict[str, int]) -> tuple[dict[str, int], list[str]]:
+                      mapping: dict[str, int]) -> tuple[dict[str, int], list[Note]]:
     """Fill unmapped required fields from what the columns hold (headerless files)."""
-    notes: list[str] = []
+    notes: list[Note] = []
     free = [i for i in range(len(headers)) if i not in mapping.values()]
     profiles = {i: profile(i) for i in free}
 
@@ -536,7 +553,7 @@ def _guess_by_content(profile: Callable[[int], dict[str, int]], table: str, head
         if dated:
             mapping[date_field] = dated[0]
             free.remove(dated[0])
-            notes.append(f"{date_field} guessed from content: {headers[dated[0]]}")
+            notes.append(Note("guessed_from_content", field=date_field, column=headers[dated[0]]))
     if table == "transactions" and "amount" not in mapping:
         numeric = [i for i in free if number_share(i) >= 0.9]
         decimals = [i for i in numeric if profiles[i]["n_dot_decimal"] + profiles[i]["n_comma_decimal"] > 0]
@@ -544,10 +561,10 @@ def _guess_by_content(profile: Callable[[int], dict[str, int]], table: str, head
         if pick is not None:
             mapping["amount"] = pick
             free.remove(pick)
-            notes.append(f"amount guessed from content: {headers[pick]}")
+            notes.append(Note("guessed_from_content", field="amount", column=headers[pick]))
     if "customer_id" not in mapping and free:
         mapping["customer_id"] = free[0]
-        notes.append(f"customer_id guessed from content: {headers[free[0]]}")
+        notes.append(Note("guessed_from_content", field="customer_id", column=headers[free[0]]))
     return mapping, notes
 
 
@@ -595,7 +612,7 @@ class TableReport:
     rows_rejected: int
     rejected_by_reason: dict[str, int]
     rejected_examples: list[dict[str, Any]]
-    warnings: list[str]
+    warnings: list[Note]  # each a str (English) with its translation key (crmflow.messages)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -607,7 +624,8 @@ def _delimiter_label(delimiter: str | None) -> str | None:
 
 
 def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: str | os.PathLike | pd.DataFrame,
-            overrides: dict[str, str] | None = None, date_preference: str | None = None) -> TableReport:
+            overrides: dict[str, str] | None = None, date_preference: str | None = None,
+            options: ReadOptions | None = None) -> TableReport:
     """Stage, map, profile and parse one input into temp table ``ingest_parsed_{table}``,
     which the view ingest_parsed then shows (see :func:`use_parsed`).
 
@@ -619,7 +637,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
         sniffed = stage_frame(cur, source)
         rows_read = len(source)
     else:
-        sniffed = sniff(source)
+        sniffed = sniff(source, options)
         rows_read = stage(cur, sniffed)
     if rows_read == 0:
         raise InputFileError(
@@ -630,7 +648,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     profile = functools.cache(lambda i: _profile(db, cur, f"c{i}"))  # each column profiled once
     mapping = auto_map(table, headers)
     mapping = apply_overrides(table, headers, mapping, overrides or {})
-    notes: list[str] = []
+    notes: list[Note] = []
     missing = [f for f in REQUIRED[table] if f not in mapping]
     if missing and not sniffed.header:
         # Only a headerless file is guessed from content: when the header was
@@ -655,9 +673,9 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
         if f in DATE_FIELDS:
             fmt, warning = (None, None)
             if f in mapping:
-                fmt, warning = choose_date_format(profile(mapping[f]), date_preference)
+                fmt, warning = choose_date_format(profile(mapping[f]), date_preference, f)
             if warning:
-                warnings.append(f"{f}: {warning}")
+                warnings.append(warning)
             if fmt:
                 date_formats[f] = fmt
             params[f + "_format"] = fmt or "%Y-%m-%d"
@@ -677,8 +695,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     bad_optional = int(summary["bad_optional"].fillna(0).sum())
     if bad_optional:
         optional = [f for f in fields if f in mapping and f not in REQUIRED[table] and (f in DATE_FIELDS or f in NUMBER_FIELDS or f in BOOL_FIELDS)]
-        warnings.append(f"{bad_optional} rows have an unreadable value in an optional column "
-                        f"({', '.join(optional)}); those values were left empty")
+        warnings.append(Note("bad_optional", n=bad_optional, columns=", ".join(optional)))
     rejected = sum(by_reason.values())
     examples = db.run("reject_examples", cur=cur, row_limit=20)
     return TableReport(

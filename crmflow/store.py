@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ import pandas as pd
 from crmflow.config import DEMO_DATASET, database_path
 from crmflow.db import Database
 from crmflow.errors import CrmflowError, DatasetError
-from crmflow.ingest import TableReport, prepare, use_parsed
+from crmflow.ingest import ReadOptions, TableReport, prepare, use_parsed
 
 MAX_NAME_LENGTH = 100
 
@@ -104,10 +105,12 @@ class Store:
     # ------------------------------------------------------------------ writing
     def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
-               replace: bool = False) -> IngestResult:
-        """Parse the inputs and store them as dataset ``name`` (all or nothing)."""
+               read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False) -> IngestResult:
+        """Parse the inputs and store them as dataset ``name`` (all or nothing).
+        ``overrides`` and ``read_options`` are per table."""
         name = clean_name(name)
         overrides = overrides or {}
+        read_options = read_options or {}
         inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions)]
         inputs = [(t, s) for t, s in inputs if s is not None]
         with self.db.write_lock, self.db.cursor() as cur:
@@ -120,7 +123,8 @@ class Store:
             # Parse every input first, outside the transaction: that writes only
             # temporary tables of this cursor, and DuckDB would keep undo data for
             # them inside a transaction (~40% of the time of a large ingest).
-            reports = [prepare(self.db, cur, table, source, overrides.get(table), date_preference)
+            reports = [prepare(self.db, cur, table, source, overrides.get(table), date_preference,
+                               read_options.get(table))
                        for table, source in inputs]
             counts = {"transactions": 0, "customers": 0, "interactions": 0}
             counts.update({r.table: r.rows_loaded for r in reports})
@@ -193,12 +197,13 @@ class Store:
 def load_file_dataset(transactions: str | Path, customers: str | Path | None = None,
                       interactions: str | Path | None = None, *,
                       overrides: dict[str, dict[str, str]] | None = None,
-                      date_preference: str | None = None) -> tuple[Store, IngestResult]:
+                      date_preference: str | None = None,
+                      read_options: Mapping[str, ReadOptions] | None = None) -> tuple[Store, IngestResult]:
     """Load files into an in-memory store (for one-off command-line runs)."""
     store = Store(in_memory=True)
     try:
         result = store.ingest(Path(transactions).name or "file", transactions, customers, interactions,
-                              overrides=overrides, date_preference=date_preference)
+                              overrides=overrides, date_preference=date_preference, read_options=read_options)
     except BaseException:
         store.close()
         raise

@@ -46,7 +46,7 @@ import pandas as pd
 from crmflow.db import Database
 from crmflow.errors import CrmflowError, InputFileError, MappingError
 from crmflow.i18n import DEFAULT_LANGUAGE, t
-from crmflow.ingest import SUPPORTED, WHITESPACE, TableReport, prepare, sniff, stage
+from crmflow.ingest import NO_OPTIONS, SUPPORTED, WHITESPACE, ReadOptions, TableReport, prepare, sniff, stage
 from crmflow.mapping import REQUIRED, SYNONYMS, TABLES, apply_overrides, auto_map
 from crmflow.store import IngestResult, Store
 
@@ -196,6 +196,7 @@ class FilePreview:
     decimal_comma: bool | None = None  # None when the mapping is incomplete
     date_formats: dict[str, str] = field(default_factory=dict)
     problem: str | None = None  # why the file cannot be loaded as it is mapped (e.g. a required column)
+    options: ReadOptions = NO_OPTIONS  # how it was read (the user's choices of encoding, header row, sheet)
 
     @property
     def column_labels(self) -> tuple[str, ...]:
@@ -236,7 +237,7 @@ def _positions(headers: Sequence[str], by_name: Mapping[str, str], hint: Mapping
 
 @one_line_errors
 def inspect_file(path: str | os.PathLike, table: str, *, file_name: str | None = None,
-                 n_rows: int = PREVIEW_ROWS) -> FilePreview:
+                 n_rows: int = PREVIEW_ROWS, options: ReadOptions | None = None) -> FilePreview:
     """Read a file as ingestion will and describe it (see :class:`FilePreview`).
 
     A file that cannot be read at all raises :class:`crmflow.errors.CrmflowError`
@@ -248,7 +249,8 @@ def inspect_file(path: str | os.PathLike, table: str, *, file_name: str | None =
         raise ValueError(f"unknown table {table!r}")
     path = Path(path)
     name = file_name or path.name
-    sniffed = sniff(path)
+    options = options or NO_OPTIONS
+    sniffed = sniff(path, options)
     db = scratch().db
     with db.cursor() as cur:
         rows_read = stage(cur, sniffed)
@@ -260,7 +262,7 @@ def inspect_file(path: str | os.PathLike, table: str, *, file_name: str | None =
         detected = auto_map(table, headers)
         problem, decimal_comma, date_formats = None, None, {}
         try:
-            report = prepare(db, cur, table, path)
+            report = prepare(db, cur, table, path, options=options)
             detected = _positions(headers, report.mapping, detected)
             decimal_comma, date_formats = report.decimal_comma, dict(report.date_formats)
         except MappingError as exc:
@@ -271,7 +273,7 @@ def inspect_file(path: str | os.PathLike, table: str, *, file_name: str | None =
     rows = rows.astype(object).where(rows.notna(), None)
     return FilePreview(table, name, str(path), sniffed.format, sniffed.encoding_label, sniffed.delimiter,
                        sniffed.header, headers, rows, int(rows_read), detected, decimal_comma, date_formats,
-                       problem)
+                       problem, options)
 
 
 def describe(preview: FilePreview, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -337,6 +339,7 @@ class ReadPlan:
     overrides: dict[str, str]
     hidden: tuple[int, ...] = ()
     unused: tuple[str, ...] = ()
+    options: ReadOptions = NO_OPTIONS
 
 
 def hidden_columns(table: str, headers: Sequence[str], choices: Mapping[str, int | None]) -> tuple[int, ...]:
@@ -366,7 +369,7 @@ def plan(preview: FilePreview, choices: Mapping[str, int | None]) -> ReadPlan:
     unused = tuple(f for f, i in full.items() if i is None)
     hidden = hidden_columns(preview.table, preview.headers, full) if preview.header else ()
     path = hide_columns(preview, hidden) if hidden else Path(preview.path)
-    return ReadPlan(preview.table, str(path), overrides, hidden, unused)
+    return ReadPlan(preview.table, str(path), overrides, hidden, unused, preview.options)
 
 
 # --------------------------------------------------------------------------- switching columns off
@@ -495,14 +498,16 @@ class CheckResult:
         return sum(r.rows_rejected for r in self.reports)
 
 
-def _arguments(plans: Sequence[ReadPlan]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+def _arguments(plans: Sequence[ReadPlan]) -> tuple[dict[str, str], dict[str, dict[str, str]],
+                                                   dict[str, ReadOptions]]:
     by_table = {p.table: p for p in plans}
     if len(by_table) != len(plans):
         raise CrmflowError("Two files were given for the same table", "Upload one file per table")
     if "transactions" not in by_table:
         raise CrmflowError("No transactions file", "Upload a transactions file (customer, date, amount)")
     return ({table: p.path for table, p in by_table.items()},
-            {table: dict(p.overrides) for table, p in by_table.items()})
+            {table: dict(p.overrides) for table, p in by_table.items()},
+            {table: p.options for table, p in by_table.items()})
 
 
 def _verify(plans: Sequence[ReadPlan], reports: Sequence[TableReport]) -> None:
@@ -521,12 +526,12 @@ def check(plans: Sequence[ReadPlan], date_preference: str | None = None) -> Chec
     """Ingest into a throw-away in-memory store: the validation report and
     every rejected row, as saving would give them; the real store is not
     touched. A file that cannot be used raises a one-line CrmflowError."""
-    paths, overrides = _arguments(plans)
+    paths, overrides, options = _arguments(plans)
     store = scratch()
     name = f"{CHECK_NAME}-{uuid.uuid4().hex}"
     try:
         result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
-                              overrides=overrides, date_preference=date_preference)
+                              overrides=overrides, date_preference=date_preference, read_options=options)
         rejected = store.rejected_rows(name)
     finally:
         if name in store.names():
@@ -541,9 +546,10 @@ def save(store: Store, name: str, plans: Sequence[ReadPlan], *, date_preference:
          replace: bool = False) -> IngestResult:
     """Store the files as dataset ``name`` (all or nothing: on any error the
     store is as before, including a dataset being replaced)."""
-    paths, overrides = _arguments(plans)
+    paths, overrides, options = _arguments(plans)
     result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
-                          overrides=overrides, date_preference=date_preference, replace=replace)
+                          overrides=overrides, date_preference=date_preference, read_options=options,
+                          replace=replace)
     return result
 
 

@@ -8,6 +8,7 @@ from crmflow import upload
 from crmflow.config import DEMO_DATASET
 from crmflow.errors import CrmflowError
 from crmflow.mapping import TABLES
+from crmflow.messages import note_text
 from pages.common import context, download_buttons, get_store
 
 ctx = context()
@@ -34,8 +35,9 @@ def table_name(table: str) -> str:
     return ctx.tr(f"data_table_{table}")
 
 
-def show_error(line: str) -> None:
-    st.error(esc(line))
+def show_error(error: CrmflowError | str) -> None:
+    """One error box in the page's language (an error without a translation key as it is)."""
+    st.error(esc(error.localized(ctx.lang) if isinstance(error, CrmflowError) else error))
 
 
 def receive(table: str, uploaded) -> None:
@@ -59,7 +61,7 @@ def receive(table: str, uploaded) -> None:
             entry["path"] = str(path)
             entry["preview"] = upload.inspect_file(path, table, file_name=uploaded.name)
     except CrmflowError as exc:
-        entry["error"] = exc.line()
+        entry["error"] = exc
     files[table] = entry
     if "preview" in entry:
         for field, column in upload.default_choices(entry["preview"]).items():
@@ -92,7 +94,7 @@ def show_report(reports, rejected) -> None:
                 columns={"reason": ctx.tr("data_col_reason"), "rows": ctx.tr("data_col_rows")})
             st.dataframe(reasons, hide_index=True, key=f"data:report_reasons:{report.table}")
         for warning in report.warnings:
-            st.warning(esc(warning))
+            st.warning(esc(note_text(warning, ctx.lang, page=True)))
     if len(rejected):
         st.markdown("**" + ctx.tr("data_rejected_heading") + "**")
         frame = upload.rejected_frame(rejected, ctx.lang)
@@ -186,7 +188,7 @@ else:
             with st.spinner(ctx.tr("loading")):
                 st.session_state["data:check_result"] = (signature, upload.check(plans(), preference), None)
         except CrmflowError as exc:
-            st.session_state["data:check_result"] = (signature, None, exc.line())
+            st.session_state["data:check_result"] = (signature, None, exc)
     checked = st.session_state.get("data:check_result")
     if checked is not None:
         if checked[0] != signature:
@@ -218,7 +220,7 @@ else:
             st.session_state.pop("data:check_result", None)
             st.rerun()
         except CrmflowError as exc:
-            show_error(exc.line())
+            show_error(exc)
 
 saved_name = st.session_state.get("data:saved")
 if saved_name and saved_name in store.names():
@@ -265,7 +267,7 @@ if names:
             st.session_state["data:flash"] = ctx.tr("data_renamed", name=esc(renamed.name))
             st.rerun()
         except CrmflowError as exc:
-            show_error(exc.line())
+            show_error(exc)
     if st.button(ctx.tr("data_delete"), key="data:delete"):
         st.session_state["data:confirm_delete"] = manage
     if st.session_state.get("data:confirm_delete") == manage:
@@ -282,7 +284,7 @@ if names:
                 st.session_state["data:flash"] = ctx.tr("data_deleted", name=esc(manage))
                 st.rerun()
             except CrmflowError as exc:
-                show_error(exc.line())
+                show_error(exc)
         if no.button(ctx.tr("data_delete_cancel"), key="data:delete_cancel", width="stretch"):
             st.session_state.pop("data:confirm_delete", None)
             st.rerun()
