@@ -96,6 +96,16 @@ def read_superstore_csv(path: Path) -> pd.DataFrame:
                  df["Order ID"], df["Sales"], False)
 
 
+def read_superstore_cp1252_dmy(path: Path) -> pd.DataFrame:
+    # an older Superstore edition (years 2011-2014, some German customer names) saved by a
+    # European Excel: Windows-1252 bytes (0x94 = ” in product names, 0xF6 = ö in customer
+    # names), CRLF, dates day first
+    df = pd.read_csv(path, encoding="cp1252", dtype=str)
+    assert df["Customer Name"].str.contains("ö").any() and df["Product Name"].str.contains("”").any()
+    return _tidy(df["Customer ID"], pd.to_datetime(df["Order Date"], format="%d/%m/%Y"),
+                 df["Order ID"], df["Sales"], False)
+
+
 def read_retail_data_transactions(path: Path) -> pd.DataFrame:
     # Kaggle retail case: customer_id, trans_date "11-Feb-17", tran_amount; no order id
     df = pd.read_csv(path, encoding="ascii", dtype=str)
@@ -214,6 +224,8 @@ CASES = [
          needs="lines with STATUS 'Cancelled' still count as orders and revenue"),
     Case("tableau_superstore_3sheets.xlsx", read_superstore_xlsx),
     Case("superstore_quoted_utf8.csv", read_superstore_csv),
+    Case("superstore_cp1252_dmy.csv", read_superstore_cp1252_dmy,
+         needs="Windows-1252 bytes (read as Latin-1 and refused)"),
     Case("retail_data_transactions.csv", read_retail_data_transactions,
          needs="columns trans_date / tran_amount not recognised as order date / amount; "
                "dates like 11-Feb-17"),
@@ -269,6 +281,10 @@ ERROR_CASES = [
     # Tableau's Chinese Superstore as an Excel 97-2003 .xls: not a supported format (SPEC §1
     # lists .xlsx); the user is told to save it as .xlsx or CSV.
     ("tableau_superstore_cn.xls", [".xls", "xlsx"]),
+    # Tableau's EU Superstore turned into a comma-separated file by a European Excel: decimal
+    # commas and product names with commas, none quoted, so rows have 20 to 24 fields and the
+    # amounts cannot be told apart: the file is ambiguous and must not be guessed at.
+    ("eu_superstore_decimal_comma.csv", ["separated"]),
 ]
 
 
