@@ -143,6 +143,20 @@ def read_uci_online_retail_parquet(path: Path) -> pd.DataFrame:
                  df["Quantity"] * df["UnitPrice"], invoice.str.startswith("C"))
 
 
+def read_chaoyang_hospital_pharmacy(path: Path) -> pd.DataFrame:
+    # a Beijing hospital pharmacy's 2018 sales, a common Chinese teaching file: one sheet,
+    # 购药时间 "2018-01-01 星期五" (date then weekday), 社保卡号 masked card numbers
+    # "*******528" as the customer, 实收金额 = money received (应收金额 = list price), negative
+    # quantities are returns; a few lines have no date, 23 lines are dated 2018-02-29 (a day
+    # that does not exist: unparseable, so rejected like a missing date), and one empty line with
+    # three more sales below it
+    df = pd.read_excel(path, sheet_name="Sheet1", dtype={"社保卡号": str})
+    day = pd.to_datetime(df["购药时间"].str[:10], format="%Y-%m-%d", errors="coerce")
+    assert set(df.loc[day.isna(), "购药时间"].dropna().str[:10]) == {"2018-02-29"}
+    assert df["购药时间"].dropna().str.fullmatch(r"\d{4}-\d{2}-\d{2} 星期[一二三四五六日]").all()
+    return _tidy(df["社保卡号"], day, None, df["实收金额"], False)
+
+
 def oracle_orders(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """One row per order dated <= as_of: customer, order key, day."""
     live = lines[lines["customer"].notna() & ~lines["cancelled"] & (lines["day"] <= as_of)]
@@ -234,6 +248,13 @@ CASES = [
     # the file has a ready TotalPrice column: the product's own error message tells the user
     # to say which column holds the amount, so this is the one --map a user types
     Case("online_retail_2011_pivots.xlsx", read_online_retail_2011_pivots, ["--map", "amount=TotalPrice"]),
+    # no column has a name the SPEC lists (社保卡号 is a card number, 购药时间 a purchase time,
+    # and there are two money columns): a user has to say which is which, so here the
+    # test takes three --map (an exception to "at most one")
+    Case("chaoyang_hospital_pharmacy_2018.xlsx", read_chaoyang_hospital_pharmacy,
+         ["--map", "customer_id=社保卡号", "--map", "order_date=购药时间", "--map", "amount=实收金额"],
+         needs="the 3 lines below the sheet's empty line are silently dropped (SPEC: validation "
+               "never silently drops data)"),
     Case("uci_online_retail.parquet", read_uci_online_retail_parquet,
          needs="amount = Quantity x UnitPrice; 'C' invoices are cancellations; float CustomerID"),
 ]
