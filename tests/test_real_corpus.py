@@ -83,6 +83,15 @@ def read_kaggle_sales_data_sample(path: Path) -> pd.DataFrame:
                  df["ORDERNUMBER"], df["SALES"], df["STATUS"].eq("Cancelled"))
 
 
+def read_kaggle_sales_data_sample_utf8(path: Path) -> pd.DataFrame:
+    # the same Kaggle file as most copies carry it: re-saved as UTF-8 after being read with the
+    # wrong code pages (mojibake "CataluÂ¤a"), LF, four-digit years with a time "2/24/2003 0:00"
+    df = pd.read_csv(path, encoding="utf-8", dtype=str)
+    assert df["ADDRESSLINE1"].str.contains("CataluÂ¤a").any()
+    return _tidy(df["CUSTOMERNAME"], pd.to_datetime(df["ORDERDATE"], format="%m/%d/%Y %H:%M"),
+                 df["ORDERNUMBER"], df["SALES"], df["STATUS"].eq("Cancelled"))
+
+
 def read_superstore_xlsx(path: Path) -> pd.DataFrame:
     # Tableau Sample Superstore: the transactions are on sheet "Orders" (also "Returns", "People")
     df = pd.read_excel(path, sheet_name="Orders", dtype={"Customer ID": str, "Order ID": str})
@@ -235,6 +244,8 @@ class Case:
 
 CASES = [
     Case("kaggle_sales_data_sample_cp850.csv", read_kaggle_sales_data_sample,
+         needs="lines with STATUS 'Cancelled' still count as orders and revenue"),
+    Case("kaggle_sales_data_sample_utf8.csv", read_kaggle_sales_data_sample_utf8,
          needs="lines with STATUS 'Cancelled' still count as orders and revenue"),
     Case("tableau_superstore_3sheets.xlsx", read_superstore_xlsx),
     Case("superstore_quoted_utf8.csv", read_superstore_csv),
