@@ -97,7 +97,7 @@ class Store:
         if rows.empty:
             known = self.names()
             if known:
-                raise DatasetError(key="dataset_unknown", name=str(name), known=", ".join(known))
+                raise DatasetError(key="dataset_unknown", name=str(name), known=TermList(known))
             raise DatasetError(key="dataset_none", name=str(name))
         row = rows.iloc[0].to_dict()
         row["report"] = json.loads(row["report"])
