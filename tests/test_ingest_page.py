@@ -244,6 +244,20 @@ def test_an_existing_name_and_no_usable_rows_are_keyed(tmp_path, mem):
     assert "（2 行下单日期不是有效日期、1 行金额不是数字）" in zh and not english_sentences(zh)
 
 
+def test_database_errors_that_reach_the_page_are_keyed():
+    import duckdb
+
+    from crmflow.db import translate_error
+
+    busy = translate_error(duckdb.IOException("Could not set lock on file x: Conflicting lock"), "Statement s", "x.db")
+    assert busy.key == "db_busy" and "--db PATH" in busy.line()
+    assert "--" not in busy.localized("en") and busy.localized("zh").startswith("数据库文件 x.db 正被另一个程序使用")
+    failed = translate_error(duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate"), "Statement s")
+    assert failed.key == "db_query_failed" and "failed to allocate" in failed.line()
+    zh = failed.localized("zh")
+    assert zh.startswith("数据库操作 Statement s 失败（OutOfMemoryException）") and not english_sentences(zh)
+
+
 def test_terms_localize_inside_messages_and_survive_pickling():
     fields = TermList([upload.field_term("order_date"), upload.field_term("amount")])
     exc = MappingError(key="upload_required_not_chosen", table=upload.table_term("transactions"), fields=fields)
