@@ -6,8 +6,11 @@ dropped a file" and "the dataset is stored", without a browser.
    still tells Excel and Parquet apart).
 2. :func:`inspect_file` reads it the way ingestion will (:func:`crmflow.ingest.sniff`
    and :func:`crmflow.ingest.stage`) and returns a :class:`FilePreview`: the
-   first rows as read, the detected encoding, delimiter, header row and
-   decimal convention, and the detected column of every field.
+   first rows as read and as they will be stored (:class:`ParsedRows`, taken
+   from the parse ingestion itself runs), the detected encoding, delimiter,
+   header row and decimal convention, and the detected column of every field.
+   :func:`preview_state` follows the user's current choices: the problem they
+   leave (keyed, in the page's language) or the rows and notes they give.
 3. The user may change the mapping: one choice per field, a column position or
    ``None`` ("not used"). :func:`plan` turns the choices into ``--map``-style
    overrides by position (``#3``), so duplicate header names are no problem.
@@ -20,7 +23,9 @@ dropped a file" and "the dataset is stored", without a browser.
    :meth:`crmflow.store.Store.ingest`), so a failed upload never loses data.
 
 Labels for the interface (the file read "in words", rejection reasons, what
-each optional column unlocks) come from :mod:`crmflow.i18n`.
+each optional column unlocks) come from :mod:`crmflow.i18n`; every error
+raised here has a translation key (``err_<key>``, ``err_<key>_cli``,
+``err_<key>_page``), so the page says in its language what to do on the page.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ import pandas as pd
 from crmflow.db import Database
 from crmflow.errors import CrmflowError, InputFileError, MappingError
 from crmflow.i18n import DEFAULT_LANGUAGE, t
-from crmflow.ingest import NO_OPTIONS, SUPPORTED, WHITESPACE, ReadOptions, TableReport, prepare, sniff, stage
+from crmflow.ingest import NO_OPTIONS, WHITESPACE, ReadOptions, TableReport, prepare, sniff, stage
 from crmflow.mapping import REQUIRED, SYNONYMS, TABLES, apply_overrides, auto_map
 from crmflow.messages import Term, TermList
 from crmflow.store import IngestResult, Store
