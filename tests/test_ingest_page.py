@@ -372,6 +372,15 @@ def test_zh_page_missing_column_then_the_choice_clears_it(data_page):
     assert at.dataframe[0].value["Betrag"].tolist() == ["5", "6"]
 
 
+def test_en_page_says_what_to_do_on_the_page_not_on_the_command_line(data_page):
+    at = upload_file(data_page("en"), "de.csv", GERMAN)
+    warnings = [w.value.replace("\\", "") for w in at.warning]
+    assert warnings == ["No column is chosen for the required transactions field(s) Amount. Pick the column that "
+                        "holds it in the Amount dropdown under “3. Columns” (fields marked * are required)."]
+    at.selectbox(key="data:map:transactions:amount").set_value(2).run()
+    assert not at.warning and at.dataframe[0].value.columns[0] == "Rejected because"
+
+
 def test_zh_page_marks_a_rejected_row_and_a_stale_check_shows_no_old_warnings(data_page):
     text = "customer_id,order_date,amount\nA,01/02/2024,5\nB,03/04/2024,\n"
     at = upload_file(data_page("zh"), "t.csv", text)
