@@ -199,10 +199,7 @@ def staging_views() -> list[NamedQuery]:
 
 
 def _busy_message(path: str) -> DatabaseBusyError:
-    return DatabaseBusyError(
-        f"The database file {path} is in use by another program (probably an open crmflow dashboard)",
-        "Close that program, or point this command at another file with --db PATH or the CRMFLOW_DB variable",
-    )
+    return DatabaseBusyError(key="db_busy", path=path)
 
 
 def translate_error(exc: duckdb.Error, what: str, path: str = "") -> CrmflowError:
@@ -211,7 +208,8 @@ def translate_error(exc: duckdb.Error, what: str, path: str = "") -> CrmflowErro
     if isinstance(exc, duckdb.IOException) and ("lock" in text.lower() or "Conflicting lock" in text):
         return _busy_message(path or "crmflow.duckdb")
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return QueryError(f"{what} failed: {first}", "If the data looks right, please report this as a bug")
+    # the engine's own words only on the command line; the page names the kind of error
+    return QueryError(f"{what} failed: {first}", key="db_query_failed", what=what, kind=type(exc).__name__)
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,12 @@ class CrmflowError(Exception):
         if self.key is None:
             return self.line()
         from crmflow.i18n import t
-        from crmflow.messages import has_label
+        from crmflow.messages import has_label, localized_params
 
-        message = t(f"err_{self.key}", lang, **self.params).rstrip(".。")
+        params = localized_params(self.params, lang)
+        message = t(f"err_{self.key}", lang, **params).rstrip(".。")
         hint_key = f"err_{self.key}_page" if has_label(f"err_{self.key}_page", lang) else f"err_{self.key}_cli"
-        hint = t(hint_key, lang, **self.params).rstrip(".。") if has_label(hint_key, lang) else ""
+        hint = t(hint_key, lang, **params).rstrip(".。") if has_label(hint_key, lang) else ""
         stop = "。" if lang == "zh" else ". "
         end = "。" if lang == "zh" else "."
         return f"{message}{stop}{hint}{end}" if hint else f"{message}{end}"

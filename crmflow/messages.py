@@ -37,13 +37,68 @@ class Note(str):
 
     def text(self, lang: str = DEFAULT_LANGUAGE, *, page: bool = False) -> str:
         """The note in ``lang``; with ``page`` the Data page's version (no command-line options)."""
+        params = localized_params(self.params, lang)
         if page and has_label(f"note_{self.key}_page", lang):
-            return t(f"note_{self.key}_page", lang, **self.params)
-        return t(f"note_{self.key}", lang, **self.params)
+            return t(f"note_{self.key}_page", lang, **params)
+        return t(f"note_{self.key}", lang, **params)
 
 
 def _note(key: str, params: dict[str, Any]) -> Note:
     return Note(key, **params)
+
+
+class Term(str):
+    """A value put into a message that has words of its own: its ``str`` is
+    the English text the command line shows (e.g. the field name ``amount``,
+    which ``--map`` uses), and :meth:`text` is the label ``key`` in a language
+    (e.g. 金额 on the Chinese page). ``key`` None keeps the text in every
+    language; ``params`` (themselves Terms or plain values) fill the label."""
+
+    key: str | None
+    params: dict[str, Any]
+
+    def __new__(cls, text: str, key: str | None = None, **params: Any) -> Term:
+        obj = super().__new__(cls, text)
+        obj.key = key
+        obj.params = params
+        return obj
+
+    def __reduce__(self) -> tuple:
+        return (_term, (str(self), self.key, self.params))
+
+    def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        if self.key is None or not has_label(self.key, lang):
+            return str(self)
+        return t(self.key, lang, **localized_params(self.params, lang))
+
+
+class TermList(str):
+    """Several :class:`Term` values as one: ``a, b`` in English, ``a、b`` in
+    Chinese (the language's list separator, label ``msg_list_sep``)."""
+
+    items: tuple[str, ...]
+
+    def __new__(cls, items: Any, sep: str = ", ") -> TermList:
+        items = tuple(items)
+        obj = super().__new__(cls, sep.join(str(i) for i in items))
+        obj.items = items
+        return obj
+
+    def __reduce__(self) -> tuple:
+        return (TermList, (self.items, ))
+
+    def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        sep = t("msg_list_sep", lang) if has_label("msg_list_sep", lang) else ", "
+        return sep.join(i.text(lang) if isinstance(i, (Term, TermList)) else str(i) for i in self.items)
+
+
+def _term(text: str, key: str | None, params: dict[str, Any]) -> Term:
+    return Term(text, key, **params)
+
+
+def localized_params(params: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """Message values in ``lang``: each :class:`Term` / :class:`TermList` as its label."""
+    return {k: v.text(lang) if isinstance(v, (Term, TermList)) else v for k, v in params.items()}
 
 
 def note_text(note: str, lang: str = DEFAULT_LANGUAGE, *, page: bool = False) -> str:

@@ -23,6 +23,7 @@ from crmflow.config import DEMO_DATASET, database_path
 from crmflow.db import Database
 from crmflow.errors import CrmflowError, DatasetError
 from crmflow.ingest import ReadOptions, TableReport, prepare, use_parsed
+from crmflow.messages import Term, TermList
 
 MAX_NAME_LENGTH = 100
 
@@ -53,12 +54,20 @@ def clean_name(name: str) -> str:
     """A dataset name as stored: trimmed, printable, 1-100 characters."""
     text = unicodedata.normalize("NFC", str(name or "")).strip()
     if not text:
-        raise DatasetError("The dataset name is empty", "Give the dataset a name, e.g. --name sales-2024")
+        raise DatasetError(key="dataset_name_empty")
     if len(text) > MAX_NAME_LENGTH:
-        raise DatasetError(f"The dataset name is longer than {MAX_NAME_LENGTH} characters", "Choose a shorter name")
+        raise DatasetError(key="dataset_name_too_long", limit=MAX_NAME_LENGTH)
     if any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise DatasetError("The dataset name contains control characters", "Use letters, digits, spaces and punctuation")
+        raise DatasetError(key="dataset_name_control")
     return text
+
+
+def rejected_terms(by_reason: Mapping[str, int]) -> TermList:
+    """``3 × missing amount; 1 × ...`` with each reason in the reader's language."""
+    from crmflow.upload import REASON_KEYS  # the labels of the parse queries' reasons
+
+    return TermList((Term(f"{n} × {r}", "datapage_reason_count", n=int(n), reason=Term(r, REASON_KEYS.get(r)))
+                     for r, n in by_reason.items()), sep="; ")
 
 
 class Store:
@@ -87,10 +96,9 @@ class Store:
         rows = self.db.run("get_dataset", dataset_name=str(name))
         if rows.empty:
             known = self.names()
-            raise DatasetError(
-                f"There is no dataset named {name!r}",
-                "Known datasets: " + ", ".join(known) if known else "Ingest one first with `crmflow ingest FILE --name NAME`",
-            )
+            if known:
+                raise DatasetError(key="dataset_unknown", name=str(name), known=TermList(known))
+            raise DatasetError(key="dataset_none", name=str(name))
         row = rows.iloc[0].to_dict()
         row["report"] = json.loads(row["report"])
         row["created_at"] = pd.Timestamp(row["created_at"]).to_pydatetime()
@@ -116,10 +124,7 @@ class Store:
         with self.db.write_lock, self.db.cursor() as cur:
             existing = self.db.run("get_dataset", cur=cur, dataset_name=name)
             if not existing.empty and not replace:
-                raise DatasetError(
-                    f"A dataset named {name!r} already exists",
-                    "Choose another name, delete the old one, or pass --replace",
-                )
+                raise DatasetError(key="dataset_exists", name=name)
             # Parse every input first, outside the transaction: that writes only
             # temporary tables of this cursor, and DuckDB would keep undo data for
             # them inside a transaction (~40% of the time of a large ingest).
@@ -129,11 +134,7 @@ class Store:
             counts = {"transactions": 0, "customers": 0, "interactions": 0}
             counts.update({r.table: r.rows_loaded for r in reports})
             if counts["transactions"] == 0:
-                raise CrmflowError(
-                    "No usable transaction rows: every row was rejected ("
-                    + "; ".join(f"{n} × {r}" for r, n in reports[0].rejected_by_reason.items()) + ")",
-                    "Check the column mapping and the date and amount formats",
-                )
+                raise CrmflowError(key="store_no_usable_rows", reasons=rejected_terms(reports[0].rejected_by_reason))
             cur.begin()
             try:
                 if not existing.empty:
@@ -168,7 +169,7 @@ class Store:
         with self.db.write_lock:
             ds = self.get(old)
             if new != ds.name and new in self.names():
-                raise DatasetError(f"A dataset named {new!r} already exists", "Choose another name")
+                raise DatasetError(key="dataset_name_taken", name=new)
             self.db.execute("rename_dataset", target_id=ds.dataset_id, new_name=new)
         return self.get(new)
 

@@ -6,8 +6,11 @@ dropped a file" and "the dataset is stored", without a browser.
    still tells Excel and Parquet apart).
 2. :func:`inspect_file` reads it the way ingestion will (:func:`crmflow.ingest.sniff`
    and :func:`crmflow.ingest.stage`) and returns a :class:`FilePreview`: the
-   first rows as read, the detected encoding, delimiter, header row and
-   decimal convention, and the detected column of every field.
+   first rows as read and as they will be stored (:class:`ParsedRows`, taken
+   from the parse ingestion itself runs), the detected encoding, delimiter,
+   header row and decimal convention, and the detected column of every field.
+   :func:`preview_state` follows the user's current choices: the problem they
+   leave (keyed, in the page's language) or the rows and notes they give.
 3. The user may change the mapping: one choice per field, a column position or
    ``None`` ("not used"). :func:`plan` turns the choices into ``--map``-style
    overrides by position (``#3``), so duplicate header names are no problem.
@@ -20,7 +23,9 @@ dropped a file" and "the dataset is stored", without a browser.
    :meth:`crmflow.store.Store.ingest`), so a failed upload never loses data.
 
 Labels for the interface (the file read "in words", rejection reasons, what
-each optional column unlocks) come from :mod:`crmflow.i18n`.
+each optional column unlocks) come from :mod:`crmflow.i18n`; every error
+raised here has a translation key (``err_<key>``, ``err_<key>_cli``,
+``err_<key>_page``), so the page says in its language what to do on the page.
 """
 
 from __future__ import annotations
@@ -38,16 +43,20 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import duckdb
 import pandas as pd
 
 from crmflow.db import Database
 from crmflow.errors import CrmflowError, InputFileError, MappingError
 from crmflow.i18n import DEFAULT_LANGUAGE, t
-from crmflow.ingest import NO_OPTIONS, SUPPORTED, WHITESPACE, ReadOptions, TableReport, prepare, sniff, stage
+from crmflow.ingest import NO_OPTIONS, WHITESPACE, ReadOptions, TableReport, prepare, sniff, stage
 from crmflow.mapping import REQUIRED, SYNONYMS, TABLES, apply_overrides, auto_map
+from crmflow.messages import Term, TermList
 from crmflow.store import IngestResult, Store
 
 #: File types the uploader accepts (the content decides the format; the suffix helps).
@@ -76,6 +85,10 @@ REASON_KEYS = {
     "repeated customer id (the first row is kept)": "data_reason_repeated_customer_id",
 }
 
+#: Fields shown as money in the preview (rounded to cents, as :class:`decimal.Decimal`).
+MONEY_FIELDS = ("amount", "cost", "margin", "credit_limit", "unit_price")
+CENT = Decimal("0.01")
+
 #: Optional data of :func:`pages.common.cached_coverage` (``data_coverage``
 #: query) the Data view lists, each with what it unlocks (``data_unlock_<key>``).
 COVERAGE_ITEMS = ("customers", "created_at", "key_accounts", "interactions", "complaints", "cost", "category",
@@ -89,6 +102,15 @@ def fields(table: str) -> tuple[str, ...]:
 
 def required(table: str) -> tuple[str, ...]:
     return REQUIRED[table]
+
+
+def field_term(field_name: str) -> Term:
+    """A field in a message: its name on the command line, its label on the page."""
+    return Term(field_name, f"data_field_{field_name}")
+
+
+def table_term(table: str) -> Term:
+    return Term(table, f"datapage_table_{table}")
 
 
 def one_line_errors(fn: Callable[..., T]) -> Callable[..., T]:
@@ -106,10 +128,10 @@ def one_line_errors(fn: Callable[..., T]) -> Callable[..., T]:
             raise
         except Exception as exc:  # noqa: BLE001 - user files can break readers in many ways
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            raise InputFileError(
-                f"The file could not be read ({type(exc).__name__}{': ' + first if first else ''})",
-                f"Check that it is a valid {SUPPORTED} file, or export it again",
-            ) from None
+            kind = type(exc).__name__
+            # the reader's own words only on the command line; the page names the kind of error
+            raise InputFileError(f"The file could not be read ({kind}{': ' + first if first else ''})",
+                                 key="upload_unreadable", kind=kind) from None
 
     return wrapper
 
@@ -139,8 +161,7 @@ def save_upload(data: bytes, file_name: str, directory: str | os.PathLike | None
         path = folder / safe_file_name(file_name)
         path.write_bytes(data)
     except OSError as exc:
-        raise InputFileError(f"The upload could not be kept in the temporary folder ({exc.strerror})",
-                             "Free some disk space, or point TMPDIR at a folder with room") from None
+        raise InputFileError(key="upload_not_kept", reason=str(exc.strerror or type(exc).__name__)) from None
     return path
 
 
@@ -190,13 +211,15 @@ class FilePreview:
     delimiter: str | None  # one character or "whitespace" (text files)
     header: bool
     headers: tuple[str, ...]
-    rows: pd.DataFrame  # the first rows as read (text), columns = column_labels
+    rows: pd.DataFrame  # the first rows as read (text), columns = column_labels (see also ``parsed``)
     rows_read: int
     detected: dict[str, int]  # field -> column position, as ingestion would map it
     decimal_comma: bool | None = None  # None when the mapping is incomplete
     date_formats: dict[str, str] = field(default_factory=dict)
-    problem: str | None = None  # why the file cannot be loaded as it is mapped (e.g. a required column)
+    problem: CrmflowError | None = None  # why it cannot be loaded as detected (e.g. a required column); keyed
     options: ReadOptions = NO_OPTIONS  # how it was read (the user's choices of encoding, header row, sheet)
+    parsed: ParsedRows | None = None  # the first rows as ingestion stores them with the detected mapping
+    report: TableReport | None = None  # the report of that parse (its notes), None with a problem
 
     @property
     def column_labels(self) -> tuple[str, ...]:
@@ -235,6 +258,97 @@ def _positions(headers: Sequence[str], by_name: Mapping[str, str], hint: Mapping
     return out
 
 
+@dataclass(frozen=True)
+class ParsedRows:
+    """The first rows of a file as ingestion will store them: ``rows`` has the
+    file's columns (:func:`column_labels`); a column mapped to a field holds
+    the typed value (a date, money as a :class:`~decimal.Decimal` in cents, a
+    number, yes/no, the text that is stored, None for an empty cell), any
+    other column the text as read. ``reasons`` is, per row, why the row would
+    be rejected (the English reason of the parse queries, see
+    :data:`REASON_KEYS`) or None."""
+
+    rows: pd.DataFrame
+    reasons: tuple[str | None, ...]
+    mapping: dict[str, int]  # field -> column position the values come from
+
+
+@dataclass(frozen=True)
+class PreviewState:
+    """What the preview shows for the user's current choices: the parsed rows
+    and the notes of that parse, or the problem that keeps it from loading
+    (then ``parsed`` and ``report`` are None)."""
+
+    parsed: ParsedRows | None
+    report: TableReport | None
+    problem: CrmflowError | None
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.report.warnings) if self.report is not None else []
+
+
+def _cell(value: object) -> object:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+def _stored_value(field_name: str, row: Mapping[str, Any] | None, raw: object) -> object:
+    """The value a field's column gets in the database, for display."""
+    if row is None:
+        return _cell(raw)
+    if field_name == "margin" and "margin" not in row:
+        # margin is not stored: it makes the cost (amount - margin), so it reads back as amount - cost
+        amount, cost = row.get("amount"), row.get("cost")
+        value = None if amount is None or cost is None else Decimal(amount) - Decimal(cost)
+    elif field_name in row:
+        value = row[field_name]
+    else:  # a field the parse does not keep under its own name: as read
+        return _cell(raw)
+    if value is None:
+        return None
+    if field_name in MONEY_FIELDS and isinstance(value, (Decimal, int, float)):
+        return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+def _parsed_rows(cur: duckdb.DuckDBPyConnection, table: str, raw: pd.DataFrame, headers: Sequence[str],
+                 mapping: Mapping[str, int]) -> ParsedRows:
+    """The rows of ``raw`` (ingest_raw's first rows) joined by row_number to
+    what the parse query made of them (temp table ``ingest_parsed_<table>``)."""
+    numbers = [int(n) for n in raw["row_number"]]
+    rel = cur.table(f"ingest_parsed_{table}")
+    if numbers:
+        rel = rel.filter(duckdb.ColumnExpression("row_number") <= duckdb.ConstantExpression(max(numbers)))
+    names = list(rel.columns)
+    parsed = {int(r[names.index("row_number")]): dict(zip(names, r)) for r in rel.fetchall()}
+    field_at = {int(i): f for f, i in mapping.items()}
+    labels = column_labels(headers)
+    columns: dict[str, list[object]] = {}
+    for i, label in enumerate(labels):
+        values = list(raw[f"c{i}"]) if f"c{i}" in raw.columns else [None] * len(numbers)
+        f = field_at.get(i)
+        if f is None:
+            columns[label] = [_cell(v) for v in values]
+        else:
+            columns[label] = [_stored_value(f, parsed.get(n), v) for n, v in zip(numbers, values)]
+    reasons = tuple((parsed.get(n) or {}).get("reject_reason") for n in numbers)
+    return ParsedRows(pd.DataFrame(columns, dtype=object), reasons, dict(mapping))
+
+
+def preview_frame(parsed: ParsedRows, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """The parsed rows for the page: a first column saying, in ``lang``, why a
+    row would be rejected (empty for a row that loads), then the file's columns."""
+    frame = parsed.rows.copy()
+    status = t("datapage_col_rejected_because", lang)
+    while status in frame.columns:
+        status += " "
+    frame.insert(0, status, pd.Series([None if r is None else "⚠ " + reason_label(r, lang) for r in parsed.reasons],
+                                      index=frame.index, dtype=object))
+    return frame
+
+
 @one_line_errors
 def inspect_file(path: str | os.PathLike, table: str, *, file_name: str | None = None,
                  n_rows: int = PREVIEW_ROWS, options: ReadOptions | None = None) -> FilePreview:
@@ -257,23 +371,25 @@ def inspect_file(path: str | os.PathLike, table: str, *, file_name: str | None =
         raw = cur.table("ingest_raw").order("row_number").limit(max(0, int(n_rows))).df()
         headers = tuple(str(h) for h in sniffed.headers)
         if rows_read == 0:
-            raise InputFileError(f"The {table} file {name} has a header but no rows",
-                                 "Export the data again with the rows included")
+            raise InputFileError(key="upload_no_rows", table=table_term(table), name=name)
         detected = auto_map(table, headers)
-        problem, decimal_comma, date_formats = None, None, {}
+        problem, decimal_comma, date_formats, report, parsed = None, None, {}, None, None
         try:
             report = prepare(db, cur, table, path, options=options)
             detected = _positions(headers, report.mapping, detected)
             decimal_comma, date_formats = report.decimal_comma, dict(report.date_formats)
+            parsed = _parsed_rows(cur, table, raw, headers, detected)
         except MappingError as exc:
-            problem = exc.line()
+            # said in the page's words when it is a required field without a column
+            problem = _choice_problem(table, headers, {f: detected.get(f) for f in fields(table)}) or exc
+            report = None
     labels = column_labels(headers)
     rows = raw.drop(columns=["row_number"])
     rows.columns = list(labels[: len(rows.columns)])
     rows = rows.astype(object).where(rows.notna(), None)
     return FilePreview(table, name, str(path), sniffed.format, sniffed.encoding_label, sniffed.delimiter,
                        sniffed.header, headers, rows, int(rows_read), detected, decimal_comma, date_formats,
-                       problem, options)
+                       problem, options, parsed, report)
 
 
 def describe(preview: FilePreview, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -309,24 +425,63 @@ def validate_choices(table: str, headers: Sequence[str], choices: Mapping[str, i
     labels = column_labels(headers)
     unknown = [f for f in choices if f not in SYNONYMS[table]]
     if unknown:
-        raise MappingError(f"Unknown {table} field(s): {', '.join(unknown)}",
-                           f"Known fields: {', '.join(fields(table))}")
+        raise MappingError(key="upload_unknown_field", table=table_term(table), fields=", ".join(unknown),
+                           known=", ".join(fields(table)))
     for f, i in choices.items():
         if i is not None and not 0 <= int(i) < len(headers):
-            raise MappingError(f"The {f} column #{int(i) + 1} is not in the file (it has {len(headers)} columns)",
-                               "Pick one of the file's columns")
+            raise MappingError(key="upload_column_not_in_file", field=field_term(f), position=int(i) + 1,
+                               columns=len(headers))
     missing = [f for f in REQUIRED[table] if choices.get(f) is None]
     if missing:
-        raise MappingError(f"No column is chosen for the required {table} field(s) {', '.join(missing)}",
-                           "Pick the column that holds it in its dropdown")
+        raise MappingError(key="upload_required_not_chosen", table=table_term(table),
+                           fields=TermList(field_term(f) for f in missing))
     seen: dict[int, str] = {}
     for f, i in choices.items():
         if i is None:
             continue
         if int(i) in seen:
-            raise MappingError(f"The column {labels[int(i)]} is chosen for both {seen[int(i)]} and {f}",
-                               "Choose one column per field, or set one of them to not used")
+            raise MappingError(key="upload_column_twice", column=labels[int(i)], first=field_term(seen[int(i)]),
+                               second=field_term(f))
         seen[int(i)] = f
+
+
+def _choice_problem(table: str, headers: Sequence[str], choices: Mapping[str, int | None]) -> CrmflowError | None:
+    try:
+        validate_choices(table, headers, choices)
+    except CrmflowError as exc:
+        return exc
+    return None
+
+
+def preview_state(preview: FilePreview, choices: Mapping[str, int | None],
+                  date_preference: str | None = None) -> PreviewState:
+    """The preview for the user's current choices (missing fields: not used):
+    the problem they leave (a required field without a column, a column
+    chosen twice), else the first rows parsed with them and that parse's
+    notes -- so a problem or a note that a later choice fixed is gone. With
+    the detected choices this is what :func:`inspect_file` already parsed;
+    other choices parse the file again as :func:`check` will."""
+    full = {f: choices.get(f) for f in fields(preview.table)}
+    problem = _choice_problem(preview.table, preview.headers, full)
+    if problem is not None:
+        return PreviewState(None, None, problem)
+    if full == default_choices(preview) and date_preference is None and preview.parsed is not None:
+        return PreviewState(preview.parsed, preview.report, None)
+    try:
+        return _parse_plan(preview, plan(preview, full), date_preference)
+    except CrmflowError as exc:
+        return PreviewState(None, None, exc)
+
+
+@one_line_errors
+def _parse_plan(preview: FilePreview, read: ReadPlan, date_preference: str | None) -> PreviewState:
+    db = scratch().db
+    with db.cursor() as cur:
+        report = prepare(db, cur, read.table, read.path, read.overrides, date_preference, options=read.options)
+        _verify([read], [report])
+        raw = cur.table("ingest_raw").order("row_number").limit(max(1, len(preview.rows))).df()
+        mapping = {f: int(c[1:]) - 1 for f, c in read.overrides.items()}
+        return PreviewState(_parsed_rows(cur, read.table, raw, preview.headers, mapping), report, None)
 
 
 @dataclass(frozen=True)
@@ -387,15 +542,13 @@ def hide_columns(preview: FilePreview, positions: Sequence[int]) -> Path:
     elif preview.format == "csv":
         _hide_text(src, dst, preview, positions)
     else:
-        raise InputFileError(f"Columns of a {preview.format} file cannot be switched off",
-                             "Map the column to its field, or remove it from the file")
+        raise InputFileError(key="upload_cannot_switch_off", name=preview.file_name)
     expected = list(preview.headers)
     for i in positions:
         expected[i] = UNUSED_PREFIX + expected[i]
     found = _headers_of(dst, preview.format) if preview.format in ("csv", "parquet") else expected
     if found != expected[: len(found)] or any(i >= len(found) for i in positions):
-        raise InputFileError(f"Could not switch off columns of {preview.file_name}",
-                             "Remove the columns from the file, or map them to their fields")
+        raise InputFileError(key="upload_cannot_switch_off", name=preview.file_name)
     return dst
 
 
@@ -413,8 +566,7 @@ def _hide_parquet(src: Path, dst: Path, headers: Sequence[str], positions: Seque
     table = pq.read_table(src)
     names = [str(n) for n in table.column_names]
     if names != list(headers):
-        raise InputFileError(f"The columns of {src.name} could not be matched",
-                             "Map the column to its field, or remove it from the file")
+        raise InputFileError(key="upload_cannot_switch_off", name=src.name)
     for i in positions:
         names[i] = UNUSED_PREFIX + names[i]
     pq.write_table(table.rename_columns(names), dst)
@@ -427,14 +579,13 @@ def _hide_xlsx(src: Path, dst: Path, headers: Sequence[str], positions: Sequence
     ws = wb.worksheets[0]
     header_row = next((row for row in ws.iter_rows() if any(c.value not in (None, "") for c in row)), None)
     if header_row is None:
-        raise InputFileError(f"{src.name} has no header row", "Put the column names in the first row")
+        raise InputFileError(key="upload_cannot_switch_off", name=src.name)
     for i in positions:
         name = headers[i]
         nth = sum(1 for h in headers[:i] if h == name)
         cells = [c for c in header_row if c.value is not None and str(c.value).strip() == name]
         if len(cells) <= nth:
-            raise InputFileError(f"The column {name} of {src.name} could not be switched off",
-                                 "Delete the column in Excel, or map it to its field")
+            raise InputFileError(key="upload_cannot_switch_off", name=src.name)
         cells[nth].value = UNUSED_PREFIX + name
     wb.save(dst)
 
@@ -443,8 +594,7 @@ def _hide_text(src: Path, dst: Path, preview: FilePreview, positions: Sequence[i
     encoding = {"UTF-8": "utf-8", "UTF-8 with BOM": "utf-8", "GB18030/GBK": "gb18030",
                 "Latin-1": "latin-1"}.get(preview.encoding or "UTF-8")
     if encoding is None:
-        raise InputFileError(f"Columns of a {preview.encoding} file cannot be switched off",
-                             "Save the file as UTF-8 CSV, or map the column to its field")
+        raise InputFileError(key="upload_cannot_switch_off", name=preview.file_name)
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         head = fin.read(HEADER_WINDOW)
         bom = codecs.BOM_UTF8 if head.startswith(codecs.BOM_UTF8) else b""
@@ -453,8 +603,7 @@ def _hide_text(src: Path, dst: Path, preview: FilePreview, positions: Sequence[i
         while True:
             end = head.find(b"\n", start)
             if end < 0:
-                raise InputFileError(f"The header row of {preview.file_name} could not be found",
-                                     "Check that the file has a header row and data rows")
+                raise InputFileError(key="upload_cannot_switch_off", name=preview.file_name)
             if head[start:end].strip():
                 break
             start = end + 1
@@ -502,9 +651,9 @@ def _arguments(plans: Sequence[ReadPlan]) -> tuple[dict[str, str], dict[str, dic
                                                    dict[str, ReadOptions]]:
     by_table = {p.table: p for p in plans}
     if len(by_table) != len(plans):
-        raise CrmflowError("Two files were given for the same table", "Upload one file per table")
+        raise CrmflowError(key="upload_same_table")
     if "transactions" not in by_table:
-        raise CrmflowError("No transactions file", "Upload a transactions file (customer, date, amount)")
+        raise CrmflowError(key="upload_no_transactions")
     return ({table: p.path for table, p in by_table.items()},
             {table: dict(p.overrides) for table, p in by_table.items()},
             {table: p.options for table, p in by_table.items()})
@@ -517,8 +666,8 @@ def _verify(plans: Sequence[ReadPlan], reports: Sequence[TableReport]) -> None:
         report = by_table.get(p.table)
         used = [f for f in p.unused if report is not None and f in report.mapping]
         if used:
-            raise MappingError(f"The {p.table} field(s) {', '.join(used)} could not be switched off",
-                               "Remove those columns from the file, or map them to their fields")
+            raise MappingError(key="upload_not_switched_off", table=table_term(p.table),
+                               fields=TermList(field_term(f) for f in used))
 
 
 @one_line_errors

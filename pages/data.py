@@ -20,7 +20,8 @@ URL_KEPT = ("lang", "lost_after_days", "loyal_orders", "loyal_window_days")
 
 st.header(ctx.tr("page_data"))
 st.write(ctx.tr("data_intro"))
-st.caption(ctx.tr("data_size_limit", mb=int(st.get_option("server.maxUploadSize"))))
+MAX_MB = int(st.get_option("server.maxUploadSize"))
+st.caption(ctx.tr("datapage_size_limit", mb=MAX_MB))
 flash = st.session_state.pop("data:flash", None)
 if flash:
     st.success(flash)
@@ -68,6 +69,38 @@ def receive(table: str, uploaded) -> None:
             st.session_state[f"data:map:{table}:{field}"] = NOT_USED if column is None else column
     if table == "transactions":
         st.session_state["data:name"] = upload.name_from_file(uploaded.name)
+
+
+def current_choices(table: str, preview: upload.FilePreview) -> dict[str, int | None]:
+    """The mapping dropdowns' values (the detected column where a dropdown has
+    no valid value yet), read before the dropdowns are drawn so the preview
+    above them already follows them."""
+    options = [NOT_USED, *range(len(preview.column_labels))]
+    picked: dict[str, int | None] = {}
+    for field in upload.fields(table):
+        key = f"data:map:{table}:{field}"
+        if st.session_state.get(key) not in options:
+            detected = preview.detected.get(field)
+            st.session_state[key] = NOT_USED if detected is None else detected
+        value = st.session_state[key]
+        picked[field] = None if value < 0 else int(value)
+    return picked
+
+
+def date_preference() -> str | None:
+    order = st.session_state.get("data:date_order", "auto")
+    return None if order not in DATE_ORDERS or order == "auto" else order
+
+
+def preview_state(table: str, entry: dict) -> upload.PreviewState:
+    """The preview for the current choices, parsed once per set of choices."""
+    choices, preference = current_choices(table, entry["preview"]), date_preference()
+    signature = (tuple(sorted(choices.items())), preference)
+    cached = entry.get("state")
+    if cached is None or cached[0] != signature:
+        with st.spinner(ctx.tr("loading")):
+            cached = entry["state"] = (signature, upload.preview_state(entry["preview"], choices, preference))
+    return cached[1]
 
 
 def show_report(reports, rejected) -> None:
@@ -120,7 +153,7 @@ st.subheader(ctx.tr("data_upload_heading"))
 for column, table in zip(st.columns(len(TABLES)), TABLES):
     with column:
         uploaded = st.file_uploader(ctx.tr(f"data_upload_{table}"), type=list(upload.ACCEPTED_TYPES),
-                                    key=f"data:upload:{table}", help=ctx.tr("data_upload_help"))
+                                    key=f"data:upload:{table}", help=ctx.tr("datapage_upload_help", mb=MAX_MB))
     receive(table, uploaded)
 
 files = st.session_state.get("data:files", {})
@@ -128,7 +161,8 @@ previews = {t: files[t]["preview"] for t in TABLES if t in files and "preview" i
 
 # ----------------------------------------------------------------------------- 2. preview
 if files:
-    st.subheader(ctx.tr("data_preview_heading"))
+    st.subheader(ctx.tr("datapage_preview_heading"))
+    st.caption(ctx.tr("datapage_preview_caption"))
     for table in TABLES:
         entry = files.get(table)
         if not entry:
@@ -139,9 +173,18 @@ if files:
             continue
         preview = entry["preview"]
         st.caption(upload.describe(preview, ctx.lang))
-        st.dataframe(preview.rows, hide_index=True, width="stretch", key=f"data:preview:{table}")
-        if preview.problem:
-            st.warning(esc(preview.problem))
+        state = preview_state(table, entry)
+        if state.problem is not None:
+            st.warning(esc(state.problem.localized(ctx.lang)))
+        as_read = st.toggle(ctx.tr("datapage_preview_raw"), key=f"data:preview_raw:{table}")
+        if as_read or state.parsed is None:
+            st.caption(ctx.tr("datapage_preview_raw_caption" if as_read else "datapage_preview_unparsed"))
+            st.dataframe(preview.rows, hide_index=True, width="stretch", key=f"data:preview:{table}")
+        else:
+            st.dataframe(upload.preview_frame(state.parsed, ctx.lang), hide_index=True, width="stretch",
+                         key=f"data:preview:{table}")
+        for note in state.notes:
+            st.warning(esc(note_text(note, ctx.lang, page=True)))
 
 # ----------------------------------------------------------------------------- 3. mapping
 choices: dict[str, dict[str, int | None]] = {}
@@ -154,12 +197,10 @@ if previews:
         labels = preview.column_labels
         options = [NOT_USED, *range(len(labels))]
         grid = st.columns(4)
+        current_choices(table, preview)  # every dropdown has a valid value
         picked: dict[str, int | None] = {}
         for n, field in enumerate(upload.fields(table)):
             key = f"data:map:{table}:{field}"
-            if st.session_state.get(key) not in options:
-                detected = preview.detected.get(field)
-                st.session_state[key] = NOT_USED if detected is None else detected
             label = ctx.tr(f"data_field_{field}")
             if field in upload.required(table):
                 label = ctx.tr("data_required_mark", field=label)

@@ -273,7 +273,7 @@ def test_zip_archive_says_to_unzip(tmp_path):
 def test_a_missing_required_column_is_a_preview_problem_then_a_mapping_choice(tmp_path, mem):
     text = "客户编号,下单日期,Betrag\n1,2024-01-01,5\n2,2024-01-02,6\n"
     preview = upload.inspect_file(write(tmp_path, "de.csv", text.encode()), "transactions")
-    assert "amount" in preview.problem and "amount" not in preview.detected
+    assert "amount" in preview.problem.line() and "amount" not in preview.detected
     with pytest.raises(MappingError):
         upload.plan(preview, upload.default_choices(preview))
     plan = upload.plan(preview, upload.default_choices(preview) | {"amount": 2})
