@@ -663,10 +663,10 @@ def missing_columns_error(table: str, sniffed: Sniffed, mapping: dict[str, int],
 def check_amount_column(table: str, headers: list[str], mapping: dict[str, int], profile: Profile,
                         codes: Profile) -> None:
     """Refuse an amount mapped to a column of codes or ids, from the profile of
-    the whole column: most distinct values not numbers (text), at least 5% of
-    them codes of letters and digits with no decimal anywhere (StockCode:
-    85123A), or whole numbers only in a column whose name says code/id/no
-    (and is not a known amount name)."""
+    the whole column: at least 5% of its distinct values codes of letters and
+    digits with no decimal anywhere (StockCode: 85123A); and, for a column
+    whose name is not a known amount name, most distinct values not numbers,
+    or whole numbers only with a name that says code/id/no (CustomerID)."""
     if "amount" not in mapping:
         return
     i = mapping["amount"]
@@ -674,13 +674,16 @@ def check_amount_column(table: str, headers: list[str], mapping: dict[str, int],
     n = c["n_values"]
     if not n:
         return
+    # a column named as an amount keeps its unreadable values as rejected rows (with their reason)
+    named = normalise(headers[i]) in {normalise(s) for s in SYNONYMS["transactions"]["amount"]}
     key, share, sample = None, 0.0, c["sample_value"]
-    if c["n_number"] < 0.5 * n:
-        key, share, sample = "amount_is_text", 1 - c["n_number"] / n, c["sample_text"]
-    elif _looks_like_codes(c):
+    if _looks_like_codes(c):
         key, share, sample = "amount_is_codes", c["n_code"] / n, c["sample_code"]
-    elif (says_id(headers[i]) and c["n_decimal"] == 0 and c["n_integer"] + c["n_float_integral"] == n
-          and normalise(headers[i]) not in {normalise(s) for s in SYNONYMS["transactions"]["amount"]}):
+    elif named:
+        return
+    elif c["n_number"] < 0.5 * n:
+        key, share, sample = "amount_is_text", 1 - c["n_number"] / n, c["sample_text"]
+    elif says_id(headers[i]) and c["n_decimal"] == 0 and c["n_integer"] + c["n_float_integral"] == n:
         key = "amount_is_ids"
     if key is None:
         return
