@@ -632,7 +632,7 @@ def suggest_column(field: str, headers: list[str], mapping: dict[str, int], prof
             repeats = cod["n_values"] < cod["n_rows"]
             plain = _date_share(prof) < 0.5 and cod["n_decimal"] == 0
             ok = plain and (named or says_id(headers[i]) or (repeats and cod["n_number"] < cod["n_values"]))
-            score = (named, says_id(headers[i]), repeats) if ok else None
+            score = (named, repeats, says_id(headers[i])) if ok else None  # customers repeat across lines
         else:
             score = None
         if score is not None and (best is None or score > best[0]):
