@@ -615,6 +615,10 @@ def suggest_column(field: str, headers: list[str], mapping: dict[str, int], prof
     if field == "amount" and "quantity" in mapping and "unit_price" in mapping:
         q, p = mapping["quantity"], mapping["unit_price"]
         return f"{_column_ref(headers, q)}*{_column_ref(headers, p)}", f"{headers[q]} × {headers[p]}"
+    # a price with no quantity beside it is most likely the line's amount
+    price = mapping.get("unit_price") if field == "amount" and "quantity" not in mapping else None
+    if price is not None and price not in exclude:
+        free.append(price)
     best: tuple[tuple, int] | None = None
     for i in free:
         prof, cod = profile(i), codes(i)
@@ -626,7 +630,8 @@ def suggest_column(field: str, headers: list[str], mapping: dict[str, int], prof
         elif field == "amount":
             ok = (_share(cod, "n_number") >= 0.9 and not _looks_like_codes(cod) and _date_share(prof) < 0.5
                   and not (says_id(headers[i]) and cod["n_decimal"] == 0))
-            score = (bool(_MONEY_WORDS.search(headers[i])), cod["n_decimal"] > 0, cod["n_values"]) if ok else None
+            score = (i == price, bool(_MONEY_WORDS.search(headers[i])), cod["n_decimal"] > 0, cod["n_values"]) \
+                if ok else None
         elif field == "customer_id":
             named = bool(_CUSTOMER_WORDS.search(headers[i]))
             repeats = cod["n_values"] < cod["n_rows"]

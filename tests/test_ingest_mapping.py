@@ -278,6 +278,17 @@ def test_missing_amount_with_quantity_and_price_columns_suggests_their_product(t
     assert revenue_of(mem, result.dataset.dataset_id) == {"A": Decimal("3")}
 
 
+def test_a_price_without_quantity_is_suggested_as_the_amount(tmp_path, mem):
+    # Olist order items: one row per item, a price and a freight value, no quantity
+    path = write_csv(tmp_path / "items.csv", ["customer_id", "order_date", "price", "freight_value"],
+                     [["A", "2018-01-01", "58.90", "13.29"], ["B", "2018-01-02", "239.90", "19.93"]])
+    with pytest.raises(MappingError) as err:
+        mem.ingest("o", path)
+    assert "e.g. --map amount=price" in str(err.value), str(err.value)
+    result = mem.ingest("o", path, overrides={"transactions": {"amount": "price"}})
+    assert revenue_of(mem, result.dataset.dataset_id) == {"A": Decimal("58.90"), "B": Decimal("239.90")}
+
+
 def test_no_plausible_column_gives_no_example(tmp_path, mem):
     path = write_csv(tmp_path / "noid.csv", ["order_date", "amount", "remarks"],
                      [["2024-01-05", "10.50", "first visit"], ["2024-01-06", "11.00", "paid cash"]])
