@@ -581,8 +581,10 @@ def _guess_by_content(profile: Callable[[int], dict[str, int]], table: str, head
 Profile = Callable[[int], dict[str, Any]]
 
 #: words in a header that say it holds money (the amount suggestion prefers them)
-_MONEY_WORDS = re.compile(r"amount|total|sales|revenue|value|price|sum|net|gross|金额|额|价|收入|合计", re.IGNORECASE)
-_CUSTOMER_WORDS = re.compile(r"cust|client|buyer|member|account|user|kunnr|客户|顾客|会员|买家|用户|单位", re.IGNORECASE)
+_MONEY_WORDS = re.compile(r"amount|total|sales|revenue|value|price|sum|net|gross|金额|额|价|收入|合计",
+                          re.IGNORECASE)
+_CUSTOMER_WORDS = re.compile(r"cust|client|buyer|member|account|user|kunnr|客户|顾客|会员|买家|用户|单位",
+                             re.IGNORECASE)
 CANCELLED_REASON = "cancelled line (status)"
 
 
@@ -759,7 +761,8 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
 
     def missing_fields() -> list[str]:
         # no amount column is fine when quantity and unit price give it
-        return [f for f in REQUIRED[table] if f not in mapping and not (f == "amount" and derives_amount(table, mapping))]
+        return [f for f in REQUIRED[table]
+                if f not in mapping and not (f == "amount" and derives_amount(table, mapping))]
 
     if missing_fields() and not sniffed.header:
         # Only a headerless file is guessed from content: when the header was

@@ -320,11 +320,11 @@ def validate_choices(table: str, headers: Sequence[str], choices: Mapping[str, i
         if i is not None and not 0 <= int(i) < len(headers):
             raise MappingError(f"The {f} column #{int(i) + 1} is not in the file (it has {len(headers)} columns)",
                                "Pick one of the file's columns")
-    chosen = {f: int(i) for f, i in choices.items() if i is not None}
-    missing = [f for f in REQUIRED[table] if choices.get(f) is None and not (f == "amount" and derives_amount(table, chosen))]
+    chosen = {f: int(i) for f, i in choices.items() if i is not None}  # amount may come from quantity × unit price
+    missing = [f for f in REQUIRED[table]
+               if choices.get(f) is None and not (f == "amount" and derives_amount(table, chosen))]
     if missing:
-        raise MappingError(f"No column is chosen for the required {table} field(s) {', '.join(missing)}",
-                           "Pick the column that holds it in its dropdown")
+        raise MappingError(key="choice_missing", table=table, fields=", ".join(missing))
     seen: dict[int, str] = {}
     for f, i in choices.items():
         if i is None:
