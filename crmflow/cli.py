@@ -65,7 +65,8 @@ def _source_options(p: argparse.ArgumentParser, *, file_required: bool = False) 
     p.add_argument("--interactions", metavar="FILE", help="optional interactions file")
     p.add_argument("--map", metavar="FIELD=COLUMN", action="append", default=[],
                    help="map a field to a column by name or #position; prefix customers. or interactions. "
-                        "for those files (e.g. --map amount=销售额 --map customers.created_at=建档日期)")
+                        "for those files (e.g. --map amount=销售额 --map customers.created_at=建档日期); "
+                        "--map amount=Quantity*UnitPrice derives the amount as quantity × unit price")
     p.add_argument("--date-format", choices=("dmy", "mdy"),
                    help="how to read dates like 03/04/2024 when the data cannot tell (default mdy)")
     p.add_argument("--encoding", metavar="[TABLE:]CODEC", action="append", default=[],

@@ -46,12 +46,15 @@ from crmflow.errors import CrmflowError, InputFileError, MappingError
 from crmflow.mapping import (
     BOOL_FIELDS,
     DATE_FIELDS,
+    ID_FIELDS,
     NUMBER_FIELDS,
     REQUIRED,
     SYNONYMS,
     apply_overrides,
     auto_map,
+    derives_amount,
     normalise,
+    says_id,
 )
 from crmflow.messages import Note
 
@@ -471,6 +474,13 @@ def _profile(db: Database, cur: duckdb.DuckDBPyConnection, column: str) -> dict[
     return {k: int(v) for k, v in row.iloc[0].items()}
 
 
+def _profile_codes(db: Database, cur: duckdb.DuckDBPyConnection, column: str) -> dict[str, Any]:
+    """Counts (int) and sample values (str or None) of the ``profile_codes`` query for one column."""
+    _temp_view(cur, "profile_input", cur.table("ingest_raw").select(duckdb.ColumnExpression(column).alias("v")))
+    row = db.run("profile_codes", cur=cur).iloc[0]
+    return {k: (None if pd.isna(v) else str(v)) if k.startswith("sample") else int(v) for k, v in row.items()}
+
+
 def choose_date_format(profile: dict[str, int], preference: str | None = None,
                        field: str = "order_date") -> tuple[str | None, Note | None]:
     """(strptime format or 'excel', note for the report) decided from the whole column."""
@@ -568,28 +578,125 @@ def _guess_by_content(profile: Callable[[int], dict[str, int]], table: str, head
     return mapping, notes
 
 
-def missing_columns_error(table: str, sniffed: Sniffed, mapping: dict[str, int],
-                          missing: list[str]) -> MappingError:
+Profile = Callable[[int], dict[str, Any]]
+
+#: words in a header that say it holds money (the amount suggestion prefers them)
+_MONEY_WORDS = re.compile(r"amount|total|sales|revenue|value|price|sum|net|gross|金额|额|价|收入|合计",
+                          re.IGNORECASE)
+_CUSTOMER_WORDS = re.compile(r"cust|client|buyer|member|account|user|kunnr|客户|顾客|会员|买家|用户|单位",
+                             re.IGNORECASE)
+CANCELLED_REASON = "cancelled line (status)"
+
+
+def _column_ref(headers: list[str], i: int) -> str:
+    """How to name column ``i`` in --map: its header when that is short and plain, else #N."""
+    h = headers[i]
+    return h if h and len(h) <= 30 and not any(c in h for c in "= *×#") else f"#{i + 1}"
+
+
+def _share(p: dict[str, Any], key: str) -> float:
+    return p[key] / p["n_values"] if p["n_values"] else 0.0
+
+
+def _date_share(p: dict[str, Any]) -> float:
+    return max(p["n_iso"], p["n_ymd8"], p["n_slash"], p["n_slash_yy"], p["n_excel"]) / p["n_values"] \
+        if p["n_values"] else 0.0
+
+
+def _looks_like_codes(c: dict[str, Any]) -> bool:
+    return c["n_values"] > 0 and c["n_code"] >= max(1, 0.05 * c["n_values"]) and c["n_decimal"] == 0
+
+
+def suggest_column(field: str, headers: list[str], mapping: dict[str, int], profile: Profile, codes: Profile,
+                   exclude: tuple[int, ...] = ()) -> tuple[str, str] | None:
+    """A plausible column for ``field`` among the unmapped ones, judged from
+    the whole-column profiles (dates for a date field, numbers with decimals
+    for amount, repeated id-like values for customer_id): (how to write it in
+    --map, how to show it on the page), or None when no column fits."""
+    free = [i for i in range(len(headers)) if i not in mapping.values() and i not in exclude]
+    if field == "amount" and "quantity" in mapping and "unit_price" in mapping:
+        q, p = mapping["quantity"], mapping["unit_price"]
+        return f"{_column_ref(headers, q)}*{_column_ref(headers, p)}", f"{headers[q]} × {headers[p]}"
+    # a price with no quantity beside it is most likely the line's amount
+    price = mapping.get("unit_price") if field == "amount" and "quantity" not in mapping else None
+    if price is not None and price not in exclude:
+        free.append(price)
+    best: tuple[tuple, int] | None = None
+    for i in free:
+        prof, cod = profile(i), codes(i)
+        if not prof["n_values"]:
+            continue
+        if field in DATE_FIELDS:
+            share = _date_share(prof)
+            score = (share,) if share >= 0.5 else None
+        elif field == "amount":
+            ok = (_share(cod, "n_number") >= 0.9 and not _looks_like_codes(cod) and _date_share(prof) < 0.5
+                  and not (says_id(headers[i]) and cod["n_decimal"] == 0))
+            score = (i == price, bool(_MONEY_WORDS.search(headers[i])), cod["n_decimal"] > 0, cod["n_values"]) \
+                if ok else None
+        elif field == "customer_id":
+            named = bool(_CUSTOMER_WORDS.search(headers[i]))
+            repeats = cod["n_values"] < cod["n_rows"]
+            plain = _date_share(prof) < 0.5 and cod["n_decimal"] == 0
+            ok = plain and (named or says_id(headers[i]) or (repeats and cod["n_number"] < cod["n_values"]))
+            score = (named, repeats, says_id(headers[i])) if ok else None  # customers repeat across lines
+        else:
+            score = None
+        if score is not None and (best is None or score > best[0]):
+            best = (score, i)
+    if best is None:
+        return None
+    return _column_ref(headers, best[1]), headers[best[1]]
+
+
+def missing_columns_error(table: str, sniffed: Sniffed, mapping: dict[str, int], missing: list[str],
+                          profile: Profile | None = None, codes: Profile | None = None) -> MappingError:
     """One message for required fields no column was mapped to: which fields,
-    which columns the file has, and how to map one."""
+    which columns the file has, and how to map one — with, as an example, a
+    column whose content looks like the first missing field (never just the
+    first unmapped column; no example when none fits)."""
     name = Path(sniffed.path).name if sniffed.format != "dataframe" else "data"
     headers = sniffed.headers
-    found = "its columns" if sniffed.header else "it has no header row; its columns"
     field = missing[0]
     option = field if table == "transactions" else f"{table}.{field}"
-    free = [i for i in range(len(headers)) if i not in mapping.values()]
-    example = ""
-    if free:
-        i = free[0]
-        column = headers[i] if headers[i] and len(headers[i]) <= 30 and not any(c in headers[i] for c in "= ") \
-            else f"#{i + 1}"
-        example = f", e.g. --map {option}={column}"
-    return MappingError(
-        f"No {' / '.join(missing)} column found in the {table} file {name} ({found}: {', '.join(headers) or 'none'})",
-        f"Rename the column to {field}, or say which column holds it: with --map {option}=COLUMN on the "
-        f"command line (a column name, or #N for the N-th column{example}), or with the {field} mapping "
-        f"dropdown in the dashboard",
-    )
+    params: dict[str, Any] = {"fields": " / ".join(missing), "table": table, "file": name,
+                              "columns": ", ".join(headers) or "none", "field": field, "option": option}
+    example = suggest_column(field, headers, mapping, profile, codes) if profile and codes else None
+    if example is None:
+        return MappingError(key="missing_columns_any", **params)
+    return MappingError(key="missing_columns", example=example[0], example_page=example[1], **params)
+
+
+def check_amount_column(table: str, headers: list[str], mapping: dict[str, int], profile: Profile,
+                        codes: Profile) -> None:
+    """Refuse an amount mapped to a column of codes or ids, from the profile of
+    the whole column: at least 5% of its distinct values codes of letters and
+    digits with no decimal anywhere (StockCode: 85123A); and, for a column
+    whose name is not a known amount name, most distinct values not numbers,
+    or whole numbers only with a name that says code/id/no (CustomerID)."""
+    if "amount" not in mapping:
+        return
+    i = mapping["amount"]
+    c = codes(i)
+    n = c["n_values"]
+    if not n:
+        return
+    # a column named as an amount keeps its unreadable values as rejected rows (with their reason)
+    named = normalise(headers[i]) in {normalise(s) for s in SYNONYMS["transactions"]["amount"]}
+    key, share, sample = None, 0.0, c["sample_value"]
+    if _looks_like_codes(c):
+        key, share, sample = "amount_is_codes", c["n_code"] / n, c["sample_code"]
+    elif named:
+        return
+    elif c["n_number"] < 0.5 * n:
+        key, share, sample = "amount_is_text", 1 - c["n_number"] / n, c["sample_text"]
+    elif says_id(headers[i]) and c["n_decimal"] == 0 and c["n_integer"] + c["n_float_integral"] == n:
+        key = "amount_is_ids"
+    if key is None:
+        return
+    example = suggest_column("amount", headers, mapping, profile, codes, exclude=(i,))
+    raise MappingError(key=key, column=headers[i], table=table, share=share, sample=sample,
+                       example=example[0] if example else "COLUMN")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -613,6 +720,7 @@ class TableReport:
     rejected_by_reason: dict[str, int]
     rejected_examples: list[dict[str, Any]]
     warnings: list[Note]  # each a str (English) with its translation key (crmflow.messages)
+    derived: dict[str, str] = field(default_factory=dict)  # field -> how it was computed ("Quantity × UnitPrice")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -646,17 +754,37 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
         )
     headers = sniffed.headers
     profile = functools.cache(lambda i: _profile(db, cur, f"c{i}"))  # each column profiled once
+    codes = functools.cache(lambda i: _profile_codes(db, cur, f"c{i}"))
     mapping = auto_map(table, headers)
     mapping = apply_overrides(table, headers, mapping, overrides or {})
     notes: list[Note] = []
-    missing = [f for f in REQUIRED[table] if f not in mapping]
-    if missing and not sniffed.header:
+
+    def missing_fields() -> list[str]:
+        # no amount column is fine when quantity and unit price give it
+        return [f for f in REQUIRED[table]
+                if f not in mapping and not (f == "amount" and derives_amount(table, mapping))]
+
+    if missing_fields() and not sniffed.header:
         # Only a headerless file is guessed from content: when the header was
         # read, a column whose name is not a known one is not silently used.
         mapping, notes = _guess_by_content(profile, table, headers, mapping)
-    missing = [f for f in REQUIRED[table] if f not in mapping]
+    missing = missing_fields()
     if missing:
-        raise missing_columns_error(table, sniffed, mapping, missing)
+        raise missing_columns_error(table, sniffed, mapping, missing, profile, codes)
+    check_amount_column(table, headers, mapping, profile, codes)
+    derived: dict[str, str] = {}
+    if derives_amount(table, mapping):
+        quantity, unit_price = headers[mapping["quantity"]], headers[mapping["unit_price"]]
+        derived["amount"] = f"{quantity} × {unit_price}"
+        notes.append(Note("amount_derived", quantity=quantity, unit_price=unit_price))
+    id_params: dict[str, bool] = {}
+    for f in sorted(ID_FIELDS & set(SYNONYMS[table])):
+        c = codes(mapping[f]) if f in mapping else None
+        id_params[f + "_float"] = bool(c and c["n_values"] and c["n_float_integral"] == c["n_values"])
+        if id_params[f + "_float"]:
+            sample = c["sample_float"]
+            notes.append(Note("ids_from_floats", field=f, column=headers[mapping[f]], sample=sample,
+                              fixed=re.sub(r"\.0+$", "", sample)))
     fields = list(SYNONYMS[table])
     exprs = [duckdb.ColumnExpression("row_number")]
     for f in fields:
@@ -687,6 +815,9 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     if note:
         warnings.append(note)
     params["decimal_comma"] = decimal_comma
+    params.update(id_params)
+    if table == "transactions":
+        params["derive_amount"] = bool(derived)
 
     db.materialise(f"parse_{table}", f"ingest_parsed_{table}", cur=cur, **params)
     use_parsed(cur, table)
@@ -697,6 +828,8 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
         optional = [f for f in fields if f in mapping and f not in REQUIRED[table] and (f in DATE_FIELDS or f in NUMBER_FIELDS or f in BOOL_FIELDS)]
         warnings.append(Note("bad_optional", n=bad_optional, columns=", ".join(optional)))
     rejected = sum(by_reason.values())
+    if by_reason.get(CANCELLED_REASON):
+        warnings.append(Note("cancelled_lines", n=by_reason[CANCELLED_REASON], column=headers[mapping["status"]]))
     examples = db.run("reject_examples", cur=cur, row_limit=20)
     return TableReport(
         table=table,
@@ -715,6 +848,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
         rejected_by_reason=by_reason,
         rejected_examples=json.loads(examples.to_json(orient="records")),
         warnings=warnings,
+        derived=derived,
     )
 
 
@@ -741,7 +875,7 @@ def report_text(reports: list[TableReport]) -> str:
         if r.decimal_comma:
             detail.append("decimal comma")
         out.append("  read as " + ", ".join(detail))
-        out.append("  columns: " + ", ".join(f"{f} <- {c}" for f, c in r.mapping.items()))
+        out.append("  columns: " + ", ".join(f"{f} <- {c}" for f, c in {**r.mapping, **r.derived}.items()))
         if r.unused_columns:
             out.append("  not used: " + ", ".join(r.unused_columns))
         if r.date_formats:

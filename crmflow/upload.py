@@ -55,7 +55,7 @@ from crmflow.db import Database
 from crmflow.errors import CrmflowError, InputFileError, MappingError
 from crmflow.i18n import DEFAULT_LANGUAGE, t
 from crmflow.ingest import NO_OPTIONS, WHITESPACE, ReadOptions, TableReport, prepare, sniff, stage
-from crmflow.mapping import REQUIRED, SYNONYMS, TABLES, apply_overrides, auto_map
+from crmflow.mapping import REQUIRED, SYNONYMS, TABLES, apply_overrides, auto_map, derives_amount
 from crmflow.messages import Term, TermList
 from crmflow.store import IngestResult, Store
 
@@ -83,6 +83,11 @@ REASON_KEYS = {
     "date is not a date": "data_reason_date_not_a_date",
     "missing interaction type": "data_reason_missing_interaction_type",
     "repeated customer id (the first row is kept)": "data_reason_repeated_customer_id",
+    "cancelled line (status)": "data_reason_cancelled",
+    "missing quantity": "data_reason_missing_quantity",
+    "quantity is not a number": "data_reason_quantity_not_a_number",
+    "missing unit price": "data_reason_missing_unit_price",
+    "unit price is not a number": "data_reason_unit_price_not_a_number",
 }
 
 #: Fields shown as money in the preview (rounded to cents, as :class:`decimal.Decimal`).
@@ -431,7 +436,9 @@ def validate_choices(table: str, headers: Sequence[str], choices: Mapping[str, i
         if i is not None and not 0 <= int(i) < len(headers):
             raise MappingError(key="upload_column_not_in_file", field=field_term(f), position=int(i) + 1,
                                columns=len(headers))
-    missing = [f for f in REQUIRED[table] if choices.get(f) is None]
+    chosen = {f: int(i) for f, i in choices.items() if i is not None}  # amount may come from quantity × unit price
+    missing = [f for f in REQUIRED[table]
+               if choices.get(f) is None and not (f == "amount" and derives_amount(table, chosen))]
     if missing:
         raise MappingError(key="upload_required_not_chosen", table=table_term(table),
                            fields=TermList(field_term(f) for f in missing))
@@ -732,8 +739,9 @@ def date_format_label(fmt: str, lang: str = DEFAULT_LANGUAGE) -> str:
 
 def mapping_frame(report: TableReport, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
     """Which column each field was read from: columns field (in ``lang``), column."""
-    return pd.DataFrame({"field": [t(f"data_field_{f}", lang) for f in report.mapping],
-                         "column": [str(c) for c in report.mapping.values()]})
+    shown = {**report.mapping, **report.derived}  # a derived amount shows how: Quantity × UnitPrice
+    return pd.DataFrame({"field": [t(f"data_field_{f}", lang) for f in shown],
+                         "column": [str(c) for c in shown.values()]})
 
 
 def coverage_frame(coverage: Mapping[str, int], lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:

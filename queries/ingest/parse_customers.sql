@@ -3,8 +3,10 @@
 --   missing customer id, and repeated ids (the first row of an id is kept).
 --   Every field is trimmed once and typed once; the raw text of the row is only
 --   built for rejected rows.
+--   With customer_id_float (the whole id column is whole numbers written as
+--   floats, 12349.0) the zero fraction is dropped (12349).
 -- grain: one row per staged row
--- params: created_at_format, decimal_comma
+-- params: created_at_format, decimal_comma, customer_id_float
 -- columns: row_number, reject_reason, raw, customer_id, name, created_at, region, industry,
 --   owner, tier, is_key_account, credit_limit, bad_optional
 WITH texts AS (
@@ -12,7 +14,8 @@ WITH texts AS (
         row_number,
         customer_id AS customer_id_raw,
         name AS name_raw,
-        crm_text(customer_id) AS customer_id,
+        CASE WHEN $customer_id_float THEN regexp_replace(crm_text(customer_id), '\.0+$', '')
+             ELSE crm_text(customer_id) END AS customer_id,
         crm_text(name) AS name,
         crm_text(created_at) AS created_at_text,
         crm_text(region) AS region,

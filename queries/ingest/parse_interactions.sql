@@ -4,8 +4,10 @@
 --   Types are normalised to English words (投诉 -> complaint, 拜访 -> visit, ...).
 --   Every field is trimmed once and typed once; the raw text of the row is only
 --   built for rejected rows.
+--   With customer_id_float (the whole id column is whole numbers written as
+--   floats, 12349.0) the zero fraction is dropped (12349).
 -- grain: one row per staged row
--- params: date_format, decimal_comma
+-- params: date_format, decimal_comma, customer_id_float
 -- columns: row_number, reject_reason, raw, customer_id, date, type, resolved, satisfaction,
 --   note, bad_optional
 WITH texts AS (
@@ -14,7 +16,8 @@ WITH texts AS (
         customer_id AS customer_id_raw,
         date AS date_raw,
         type AS type_raw,
-        crm_text(customer_id) AS customer_id,
+        CASE WHEN $customer_id_float THEN regexp_replace(crm_text(customer_id), '\.0+$', '')
+             ELSE crm_text(customer_id) END AS customer_id,
         crm_text(date) AS date_text,
         lower(crm_text(type)) AS type_text,
         crm_text(resolved) AS resolved_text,
