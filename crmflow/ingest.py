@@ -228,11 +228,23 @@ _APOSTROPHES = set("’‘\u00b4")
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
 
+def _word_has_lower(text: str, at: int) -> bool:
+    """Does the word around ``text[at]`` hold a lower-case letter?"""
+    start = end = at
+    while start > 0 and text[start - 1].isalpha():
+        start -= 1
+    while end < len(text) and text[end].isalpha():
+        end += 1
+    return any(c.islower() for c in text[start:end])
+
+
 def _western_score(text: str) -> tuple[float, int]:
     """(plausibility, count) of the non-ASCII characters of a single-byte
     decoding, as they occur in names and products: Latin letters alone or in
     pairs inside words (Müller, Šimek, Zoë; the usual accented letters weigh
-    most), not an upper-case letter right after a lower-case one (MÅller),
+    most; a letter standing alone as a word little), not an upper-case letter
+    right after a lower-case one nor a lower-case one right before an
+    upper-case one (MÅller, OíBrien),
     usual punctuation (O’Brien, 12 €) — not symbols, box drawing, control
     characters, a currency sign glued to a word, or long runs (GBK bytes read
     as Latin)."""
@@ -249,8 +261,13 @@ def _western_score(text: str) -> tuple[float, int]:
             before = run[i - 1] if i else prev
             after = run[i + 1] if i + 1 < len(run) else nxt
             if _LETTERS_OK.match(ch):
-                if not (ch.isupper() and before.isalpha() and before.islower()):
-                    good += _COMMON_LETTERS.get(ch, 0.5)
+                if ch.isupper() and before.isalpha() and _word_has_lower(text, m.start() + i):
+                    continue  # MÅller, OÆBrien (but MÜLLER)
+                if ch.islower() and after.isupper():
+                    continue  # OíBrien
+                weight = _COMMON_LETTERS.get(ch, 0.5)
+                alone = len(run) == 1 and not before.isalpha() and not after.isalpha()
+                good += min(weight, 0.2) if alone and ch not in "àÀ" else weight  # "Dash ñ Co"; French "à"
             elif ch in _APOSTROPHES:
                 good += before.isalpha() and after.isalpha()
             elif ch in _CURRENCY:
@@ -260,34 +277,48 @@ def _western_score(text: str) -> tuple[float, int]:
     return good, total
 
 
+_CJK_HANZI_LEADS = {"gb18030": (0xB0, 0xF7), "cp950": (0xA4, 0xC6), "cp932": (0x88, 0x98)}
+
+
 def _cjk_common(ch: str, codec: str) -> float:
-    """How usual ``ch`` is in text written in ``codec``: 1 for the common
-    characters of its standard (GB2312; Big5 level 1; kana and JIS level 1),
-    0.5 for half-width katakana, 0 otherwise."""
-    if codec == "gb18030":
-        try:
-            ch.encode("gb2312")
-            return 1.0
-        except UnicodeEncodeError:
-            return 0.0
+    """How usual ``ch`` is in text written in ``codec``: 1 for CJK punctuation
+    and the common ideographs of its standard (GB2312 hanzi; Big5 level 1;
+    JIS level 1) and Japanese kana, 0.5 for half-width katakana, 0 otherwise
+    (Greek, Cyrillic, box drawing, rare ideographs)."""
+    if "\u3000" <= ch <= "\u303f" or "\uff01" <= ch <= "\uff5e":
+        return 1.0
     if codec == "cp932":
         if "\u3040" <= ch <= "\u30ff":
             return 1.0
         if "\uff61" <= ch <= "\uff9f":
             return 0.5
+    if not "\u4e00" <= ch <= "\u9fff":
+        return 0.0
     try:
-        raw = ch.encode(codec)
+        raw = ch.encode("gb2312" if codec == "gb18030" else codec)
     except UnicodeEncodeError:
         return 0.0
-    if len(raw) != 2:
-        return 0.0
-    lead = raw[0]
-    return 1.0 if (0xA1 <= lead <= 0xC6 if codec == "cp950" else 0x81 <= lead <= 0x98) else 0.0
+    low, high = _CJK_HANZI_LEADS[codec]
+    return 1.0 if len(raw) == 2 and low <= raw[0] <= high else 0.0
 
 
 def _cjk_score(text: str, codec: str) -> tuple[float, int]:
-    chars = [ch for ch in text if ord(ch) > 0x7F]
-    return sum(_cjk_common(ch, codec) for ch in chars), len(chars)
+    """(plausibility, count) of the non-ASCII characters of a CJK decoding; a
+    lone character glued to Latin letters ("No腊" from a Mac-Roman "Noël")
+    counts a quarter."""
+    good = 0.0
+    total = 0
+    for m in _NON_ASCII_RUN.finditer(text):
+        run = m.group()
+        total += len(run)
+        score = sum(_cjk_common(ch, codec) for ch in run)
+        if len(run) == 1:
+            prev = text[m.start() - 1] if m.start() else " "
+            nxt = text[m.end()] if m.end() < len(text) else " "
+            if (prev.isascii() and prev.isalpha()) or (nxt.isascii() and nxt.isalpha()):
+                score *= 0.25
+        good += score
+    return good, total
 
 
 def _evidence(sample: bytes) -> bytes:
