@@ -445,9 +445,11 @@ def _hide_text(src: Path, dst: Path, preview: FilePreview, positions: Sequence[i
     other byte is copied as it is."""
     sniffed = sniff(src, preview.options)
     encoding = sniffed.encoding or "utf-8"
-    if encoding == "utf-16" or not sniffed.header_row:
-        raise InputFileError(f"Columns of a {preview.encoding} file cannot be switched off",
-                             "Save the file as UTF-8 CSV, or map the column to its field")
+    if encoding == "utf-16":
+        raise InputFileError(key="hide_text_unsupported", file=preview.file_name,
+                             encoding=sniffed.encoding_label or encoding)
+    if not sniffed.header_row:
+        raise InputFileError(key="hide_text_no_header", file=preview.file_name)
     newlines = re.compile(rb"\r\n|\r|\n")
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         head = fin.read(HEADER_WINDOW)
@@ -457,13 +459,11 @@ def _hide_text(src: Path, dst: Path, preview: FilePreview, positions: Sequence[i
         for _ in range(sniffed.header_row - 1):  # lines end in \r\n, \r or \n, as ingestion counts them
             newline = newlines.search(head, start)
             if newline is None:
-                raise InputFileError(f"The header row of {preview.file_name} could not be found",
-                                     "Check that the file has a header row and data rows")
+                raise InputFileError(key="hide_text_no_header", file=preview.file_name)
             start = newline.end()
         newline = newlines.search(head, start)
         if newline is None:
-            raise InputFileError(f"The header row of {preview.file_name} could not be found",
-                                 "Check that the file has a header row and data rows")
+            raise InputFileError(key="hide_text_no_header", file=preview.file_name)
         end = newline.start()
         # surrogateescape: a byte the codec cannot read is written back as it was
         line = head[start:end].decode(encoding, errors="surrogateescape")

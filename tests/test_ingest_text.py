@@ -337,3 +337,29 @@ def test_switching_a_column_off_keeps_the_file_encoding_and_title_rows(tmp_path,
     assert copy == original.replace(b"Bemerkung", new_header, 1)
     sniffed = sniff(hidden)
     assert sniffed.encoding == codec and sniffed.headers[3] == upload.UNUSED_PREFIX + "Bemerkung"
+
+
+def test_title_rows_above_whitespace_and_tab_separated_tables(tmp_path, mem):
+    body = ["C001 2024-01-02 12.50", "C002 2024-01-03 7.00", "C001 2024-02-01 3.25"]
+    path = write(tmp_path / "ws.txt", ["Kundenumsätze Januar", "", "customer_id order_date amount"] + body,
+                 "cp1252")
+    sniffed = sniff(path)
+    assert (sniffed.delimiter, sniffed.header_row, sniffed.headers) == ("whitespace", 3,
+                                                                        ["customer_id", "order_date", "amount"])
+    report = mem.ingest("ws", path).reports[0]
+    assert (report.rows_read, report.rows_loaded) == (3, 3)
+    tsv = write(tmp_path / "t.tsv", ["Umsatzliste\t\t", "customer_id\torder_date\tamount"]
+                + [line.replace(" ", "\t") for line in body], "utf-8")
+    assert (sniff(tsv).delimiter, sniff(tsv).header_row) == ("\t", 2)
+    assert mem.ingest("tsv", tsv).reports[0].rows_loaded == 3
+
+
+def test_switching_a_column_off_in_a_utf16_file_is_one_message(tmp_path):
+    path = tmp_path / "u16.csv"
+    path.write_bytes(("\n".join([HEADER + ",Bemerkung"] + [r + ",x" for r in customer_rows(ASCII, n=5)]) + "\n")
+                     .encode("utf-16"))
+    preview = upload.inspect_file(path, "transactions")
+    with pytest.raises(InputFileError) as exc:
+        upload.hide_columns(preview, [4])
+    assert exc.value.key == "hide_text_unsupported" and "UTF-16" in exc.value.line()
+    assert "UTF-8" in exc.value.localized("zh")
