@@ -528,6 +528,12 @@ def _is_value(cell: str) -> bool:
     return bool(_VALUE_RE.match(cell))
 
 
+@functools.cache
+def _known_names() -> frozenset[str]:
+    """Every known column name (mapping synonyms), normalised."""
+    return frozenset(normalise(s) for fields in SYNONYMS.values() for syns in fields.values() for s in syns)
+
+
 def detect_header(rows: list[list[str]]) -> bool:
     """Is the first row a header? Yes when none of its cells looks like a
     number or a date while data rows have such values in those columns, or when
@@ -537,10 +543,7 @@ def detect_header(rows: list[list[str]]) -> bool:
     first = rows[0]
     if any(_is_value(c) for c in first if c.strip()):
         return False
-    known = set()
-    for fields in SYNONYMS.values():
-        for syns in fields.values():
-            known.update(normalise(s) for s in syns)
+    known = _known_names()
     if any(normalise(c) in known for c in first):
         return True
     rest = rows[1:]
@@ -658,16 +661,20 @@ def _first_table_row(rows: list[list[str]], delimiter: str) -> int:
     """Index of the first row of the table (header or data) among the first
     MAX_TITLE_ROWS + 1 rows: rows above it are title lines ("Sales report Q1",
     "导出时间: 2024-01-05", "Report,,,,," as Excel saves a title cell) — fewer
-    filled cells than most rows of the file (under 60%) and at most one cell
-    that is a number or a date, so a data row with empty optional cells is
-    never taken for a title."""
+    filled cells than most rows of the file (under 60%), at most one cell
+    that is a number or a date and at most one known column name, so neither
+    a data row with empty optional cells nor a header shorter than its rows
+    is taken for a title."""
     filled = [sum(1 for c in r if c.strip()) for r in rows]
     tail = filled[MAX_TITLE_ROWS:] or filled
     typical = sorted(tail)[len(tail) // 2]
     need = max(2, -(-typical * 3 // 5))
+    known = _known_names()
     for i in range(min(MAX_TITLE_ROWS + 1, len(rows))):
         full = filled[i] >= need and (delimiter != WHITESPACE or len(rows[i]) >= typical)
-        if full or sum(_is_value(c) for c in rows[i] if c.strip()) > 1:
+        values = sum(_is_value(c) for c in rows[i] if c.strip())
+        names = sum(normalise(c) in known for c in rows[i] if c.strip())
+        if full or values > 1 or names > 1:
             return i
     return 0
 
@@ -1040,7 +1047,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
             exprs.append(duckdb.ConstantExpression(None).cast(duckdb.sqltype("VARCHAR")).alias(f))
     _temp_view(cur, "ingest_stage", cur.table("ingest_raw").select(*exprs))
 
-    warnings = list(getattr(sniffed, "notes", [])) + notes
+    warnings = list(sniffed.notes) + notes
     date_formats: dict[str, str] = {}
     params: dict[str, Any] = {}
     for f in fields:

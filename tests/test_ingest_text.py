@@ -363,3 +363,10 @@ def test_switching_a_column_off_in_a_utf16_file_is_one_message(tmp_path):
         upload.hide_columns(preview, [4])
     assert exc.value.key == "hide_text_unsupported" and "UTF-16" in exc.value.line()
     assert "UTF-8" in exc.value.localized("zh")
+
+
+def test_a_header_shorter_than_its_rows_is_not_taken_for_a_title(tmp_path):
+    lines = ["customer_id,order_date,amount"] + [f"A{i},2024-01-0{1 + i},1.50,x,y,z" for i in range(5)]
+    path = write(tmp_path / "short_header.csv", lines, "utf-8")
+    sniffed = sniff(path)
+    assert (sniffed.header_row, sniffed.headers[:3]) == (1, ["customer_id", "order_date", "amount"])
