@@ -200,7 +200,14 @@ def resolve_encoding(name: str) -> str:
     if info is None or not getattr(info, "_is_text_encoding", True):
         raise CrmflowError(key="unknown_encoding", encoding=name, examples=ENCODING_EXAMPLES)
     codec = _CODEC_OF.get(info.name, info.name)
-    if codec != "utf-16" and codec not in DUCKDB_ENCODINGS and "a,b\n".encode(codec, "replace") != b"a,b\n":
+    if codec in DUCKDB_ENCODINGS:
+        return codec
+    try:  # a table's delimiters and line ends must be the ASCII bytes (not UTF-32, EBCDIC, idna, ...)
+        ascii_compatible = "a,b;c\td|e\r\n".encode(codec) == b"a,b;c\td|e\r\n"
+        codecs.getincrementaldecoder(codec)(errors="crmflow_c1").decode(bytes(range(256)), final=True)
+    except (UnicodeError, LookupError, TypeError, ValueError):
+        ascii_compatible = False
+    if not ascii_compatible:
         raise CrmflowError(key="unknown_encoding", encoding=name, examples=ENCODING_EXAMPLES)
     return codec
 

@@ -203,7 +203,7 @@ def test_encoding_names_and_aliases(name, codec):
     assert resolve_encoding(name) == codec
 
 
-@pytest.mark.parametrize("name", ["klingon", "base64", "rot13", "utf-32"])
+@pytest.mark.parametrize("name", ["klingon", "base64", "rot13", "utf-32", "idna", "cp037"])
 def test_an_unknown_encoding_is_one_clear_message(tmp_path, capsys, name):
     path = write(tmp_path / "a.csv", [HEADER, "A,2024-01-02,1,Tee"], "utf-8")
     assert main(["rfm", str(path), "--encoding", name]) == 2
