@@ -345,8 +345,8 @@ def _legacy_encoding(sample: bytes) -> tuple[str, str]:
     """A sample that is not UTF-8: which of the usual export encodings reads it
     as text? Every candidate decoding is scored by the share of its non-ASCII
     characters that are plausible in names and products (see _western_score
-    and _cjk_common); multi-byte candidates must decode without error;
-    charset-normalizer's choice among the candidates breaks near ties.
+    and _cjk_common), a byte sequence a multi-byte candidate cannot read
+    counting against it; charset-normalizer's choice among the candidates breaks near ties.
     Windows-1252 is called Latin-1 when the sample has no byte 0x80-0x9F (the
     two agree on every other byte, and DuckDB reads Latin-1 itself)."""
     evidence = _evidence(sample) or sample
@@ -357,12 +357,10 @@ def _legacy_encoding(sample: bytes) -> tuple[str, str]:
         undefined = sum(1 for ch in text if "\x80" <= ch <= "\x9f")
         scores[codec] = (good - undefined) / total if total else 0.0
     for codec in MULTI_BYTE_CANDIDATES:
-        try:
-            text = codecs.getincrementaldecoder(codec)().decode(evidence, final=False)
-        except UnicodeDecodeError:
-            continue
+        text = codecs.getincrementaldecoder(codec)(errors="replace").decode(evidence, final=False)
         good, total = _cjk_score(text, codec)
-        scores[codec] = good / total if total else 0.0
+        bad = text.count("\ufffd")  # a byte sequence the codec cannot read
+        scores[codec] = (good - bad) / total if total else 0.0
     try:
         from charset_normalizer import from_bytes
 

@@ -370,3 +370,14 @@ def test_a_header_shorter_than_its_rows_is_not_taken_for_a_title(tmp_path):
     path = write(tmp_path / "short_header.csv", lines, "utf-8")
     sniffed = sniff(path)
     assert (sniffed.header_row, sniffed.headers[:3]) == (1, ["customer_id", "order_date", "amount"])
+
+
+def test_a_gbk_file_with_one_broken_character_is_one_message_naming_its_line(tmp_path, capsys):
+    lines = [HEADER] + customer_rows(CHINESE, n=100)
+    data = ("\n".join(lines[:50]) + "\n").encode("gbk") + b"\xff\xfe" + ("\n".join(lines[50:]) + "\n").encode("gbk")
+    path = tmp_path / "broken.csv"
+    path.write_bytes(data)
+    assert sniff(path).encoding == "gb18030"  # one bad pair does not make it Latin
+    assert main(["rfm", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Line 51" in err and "GB18030/GBK" in err and "--encoding" in err
