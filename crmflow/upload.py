@@ -553,18 +553,18 @@ def hide_columns(preview: FilePreview, positions: Sequence[int]) -> Path:
     expected = list(preview.headers)
     for i in positions:
         expected[i] = UNUSED_PREFIX + expected[i]
-    found = _headers_of(dst, preview.format) if preview.format in ("csv", "parquet") else expected
+    found = _headers_of(dst, preview.format, preview.options) if preview.format in ("csv", "parquet") else expected
     if found != expected[: len(found)] or any(i >= len(found) for i in positions):
         raise InputFileError(key="upload_cannot_switch_off", name=preview.file_name)
     return dst
 
 
-def _headers_of(path: Path, fmt: str) -> list[str]:
+def _headers_of(path: Path, fmt: str, options: ReadOptions | None = None) -> list[str]:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
         return [str(n) for n in pq.read_schema(path).names]
-    return list(sniff(path).headers)
+    return list(sniff(path, options).headers)
 
 
 def _hide_parquet(src: Path, dst: Path, headers: Sequence[str], positions: Sequence[int]) -> None:
@@ -598,25 +598,33 @@ def _hide_xlsx(src: Path, dst: Path, headers: Sequence[str], positions: Sequence
 
 
 def _hide_text(src: Path, dst: Path, preview: FilePreview, positions: Sequence[int]) -> None:
-    encoding = {"UTF-8": "utf-8", "UTF-8 with BOM": "utf-8", "GB18030/GBK": "gb18030",
-                "Latin-1": "latin-1"}.get(preview.encoding or "UTF-8")
-    if encoding is None:
-        raise InputFileError(key="upload_cannot_switch_off", name=preview.file_name)
+    """Rewrite the header line of a text file (the line ingestion reads the
+    column names from, below any title lines) in the file's own encoding; every
+    other byte is copied as it is."""
+    sniffed = sniff(src, preview.options)
+    encoding = sniffed.encoding or "utf-8"
+    if encoding == "utf-16":
+        raise InputFileError(key="hide_text_unsupported", file=preview.file_name,
+                             encoding=sniffed.encoding_label or encoding)
+    if not sniffed.header_row:
+        raise InputFileError(key="hide_text_no_header", file=preview.file_name)
+    newlines = re.compile(rb"\r\n|\r|\n")
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         head = fin.read(HEADER_WINDOW)
         bom = codecs.BOM_UTF8 if head.startswith(codecs.BOM_UTF8) else b""
         head = head[len(bom):]
         start = 0
-        while True:
-            end = head.find(b"\n", start)
-            if end < 0:
-                raise InputFileError(key="upload_cannot_switch_off", name=preview.file_name)
-            if head[start:end].strip():
-                break
-            start = end + 1
-        line = head[start:end].decode(encoding)
-        ending = "\r" if line.endswith("\r") else ""
-        line = line[: len(line) - len(ending)]
+        for _ in range(sniffed.header_row - 1):  # lines end in \r\n, \r or \n, as ingestion counts them
+            newline = newlines.search(head, start)
+            if newline is None:
+                raise InputFileError(key="hide_text_no_header", file=preview.file_name)
+            start = newline.end()
+        newline = newlines.search(head, start)
+        if newline is None:
+            raise InputFileError(key="hide_text_no_header", file=preview.file_name)
+        end = newline.start()
+        # surrogateescape: a byte the codec cannot read is written back as it was
+        line = head[start:end].decode(encoding, errors="surrogateescape")
         if preview.delimiter == WHITESPACE:
             cells = line.split()
         else:
@@ -630,7 +638,7 @@ def _hide_text(src: Path, dst: Path, preview: FilePreview, positions: Sequence[i
             buf = io.StringIO()
             csv.writer(buf, delimiter=preview.delimiter or ",", lineterminator="").writerow(cells)
             text = buf.getvalue()
-        fout.write(bom + head[:start] + (text + ending).encode(encoding) + head[end:])
+        fout.write(bom + head[:start] + text.encode(encoding, errors="surrogateescape") + head[end:])
         shutil.copyfileobj(fin, fout)
 
 
