@@ -376,7 +376,9 @@ def test_en_page_says_what_to_do_on_the_page_not_on_the_command_line(data_page):
     at = upload_file(data_page("en"), "de.csv", GERMAN)
     warnings = [w.value.replace("\\", "") for w in at.warning]
     assert warnings == ["No column is chosen for the required transactions field(s) Amount. Pick the column that "
-                        "holds it in the Amount dropdown under “3. Columns” (fields marked * are required)."]
+                        "holds it in the Amount dropdown under “3. Columns” (fields marked * are required; an amount "
+                        "can also be quantity × unit price: set Amount to not used and choose the Quantity and Unit "
+                        "price columns)."]
     at.selectbox(key="data:map:transactions:amount").set_value(2).run()
     assert not at.warning and at.dataframe[0].value.columns[0] == "Rejected because"
 
