@@ -19,8 +19,8 @@ serial number ("40179.5729"), which the ``excel`` date format of
 
 from __future__ import annotations
 
-import math
 import re
+from collections import Counter
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -178,19 +178,22 @@ def _text(cell: object) -> str:
 def detect_header_row(rows: list[list[str | None]], is_header) -> tuple[int, int]:
     """(header row, first data row), 1-based positions in ``rows`` (the top of
     a sheet); header row 0 when there is none. Rows above the first row that
-    fills at least half the columns (a report title, an export date, a blank
-    line) are skipped; that row is the header when ``is_header`` (the text
-    files' rule) says so."""
-    filled = [sum(1 for c in r if _text(c)) for r in rows]
-    width = max(filled, default=0)
-    need = max(2, math.ceil(width / 2)) if width >= 2 else 1
-    for i, n in enumerate(filled):
-        if n >= need:
-            cells = [_text(c) for c in rows[i]]
-            rest = [[_text(c) for c in r] for r in rows[i + 1:] if any(_text(c) for c in r)]
-            if is_header([cells, *rest]):
-                return i + 1, i + 2
-            return 0, i + 1
+    spans the columns the rows below it use (a report title, an export date,
+    a blank line) are skipped; that row is the header when ``is_header`` (the
+    text files' rule: names above values) says so."""
+    cols = [{j for j, c in enumerate(r) if _text(c)} for r in rows]
+    nonempty = [i for i, c in enumerate(cols) if c]
+    for i in nonempty:
+        below = [cols[j] for j in nonempty if j > i]
+        counts = Counter(c for s in below for c in s)
+        used = {c for c, k in counts.items() if k >= max(1, 0.2 * len(below))}
+        if below and (len(cols[i] & used) < 0.8 * len(used) or (len(cols[i]) < 2 <= len(used))):
+            continue
+        cells = [_text(c) for c in rows[i]]
+        rest = [[_text(c) for c in rows[j]] for j in nonempty if j > i]
+        if is_header([cells, *rest]):
+            return i + 1, i + 2
+        return 0, i + 1
     return 0, 1
 
 

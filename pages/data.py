@@ -63,11 +63,48 @@ def receive(table: str, uploaded) -> None:
     except CrmflowError as exc:
         entry["error"] = exc
     files[table] = entry
+    sync_choices(table, entry)
+    if table == "transactions":
+        st.session_state["data:name"] = upload.name_from_file(uploaded.name)
+
+
+def sync_choices(table: str, entry: dict) -> None:
+    """Put a (re)read file's detected mapping, sheet and header row into its widgets."""
     if "preview" in entry:
         for field, column in upload.default_choices(entry["preview"]).items():
             st.session_state[f"data:map:{table}:{field}"] = NOT_USED if column is None else column
-    if table == "transactions":
-        st.session_state["data:name"] = upload.name_from_file(uploaded.name)
+    controls = upload.read_controls(entry.get("preview"), entry.get("error"), entry.get("options"))
+    if controls is not None:
+        st.session_state[f"data:sheet:{table}"] = controls.sheet
+        st.session_state[f"data:header_row:{table}"] = controls.header_row
+
+
+def reread(table: str, what: str) -> None:
+    """A new sheet or header row was chosen: read the file again (callback)."""
+    entry = st.session_state["data:files"][table]
+    value = st.session_state.get(f"data:{what}:{table}")
+    if value is None:
+        return
+    with st.spinner(ctx.tr("loading")):
+        upload.apply_read_choice(entry, table, **{what: value})
+    sync_choices(table, entry)
+
+
+def read_choices(table: str, entry: dict) -> None:
+    """The sheet picker (a workbook with several sheets) and the header row of one file."""
+    controls = upload.read_controls(entry.get("preview"), entry.get("error"), entry.get("options"))
+    if controls is None:
+        return
+    left, right = st.columns(2)
+    if controls.sheets:
+        left.selectbox(ctx.tr("data_sheet"), controls.sheets, key=f"data:sheet:{table}",
+                       help=ctx.tr("data_sheet_help"), on_change=reread, args=(table, "sheet"),
+                       format_func=lambda s: ctx.tr("data_sheet_all") if s == upload.ALL_SHEETS else s)
+    right.number_input(ctx.tr("data_header_row"), min_value=0, max_value=1_048_576, step=1,
+                       key=f"data:header_row:{table}", help=ctx.tr("data_header_row_help"),
+                       on_change=reread, args=(table, "header_row"))
+    if "read_error" in entry:
+        show_error(entry["read_error"])
 
 
 def show_report(reports, rejected) -> None:
@@ -136,9 +173,11 @@ if files:
         st.markdown("**" + ctx.tr("data_file", table=table_name(table), name=esc(entry["name"])) + "**")
         if "error" in entry:
             show_error(entry["error"])
+            read_choices(table, entry)
             continue
         preview = entry["preview"]
         st.caption(upload.describe(preview, ctx.lang))
+        read_choices(table, entry)
         st.dataframe(preview.rows, hide_index=True, width="stretch", key=f"data:preview:{table}")
         if preview.problem:
             st.warning(esc(preview.problem))
@@ -177,7 +216,7 @@ st.subheader(ctx.tr("data_check_heading"))
 if "transactions" not in previews:
     st.info(ctx.tr("data_need_transactions"))
 else:
-    signature = (tuple((t, files[t]["file_id"]) for t in previews),
+    signature = (tuple((t, files[t]["file_id"], previews[t].options) for t in previews),
                  tuple((t, tuple(sorted(c.items()))) for t, c in sorted(choices.items())), preference)
 
     def plans() -> list:
