@@ -208,11 +208,26 @@ def _read(cur: duckdb.DuckDBPyConnection, path: str, sheet: str, first_row: int,
     )
 
 
-def _sample(cur: duckdb.DuckDBPyConnection, path: str, sheet: Sheet) -> list[list[str | None]]:
-    if sheet.last_col == 0 or sheet.last_row == 0:
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "hour") and hasattr(value, "year") else value.isoformat()
+    return str(value)
+
+
+def _rows(book, sheet: Sheet, first: int, last: int) -> list[list[str | None]]:
+    """Rows first..last of a sheet as text, padded to its width. openpyxl
+    streams the sheet and stops there (DuckDB's reader would parse the whole
+    sheet even for a small range: 11 s for a 525,000-row sheet); what the
+    rows say is only used to find the header."""
+    if sheet.last_col == 0 or first > last or sheet.name not in book.sheetnames:
         return []
-    rows = _read(cur, path, sheet.name, 1, min(sheet.last_row, SAMPLE_ROWS), sheet.last_col).fetchall()
-    return [list(r) for r in rows]
+    out = []
+    for row in book[sheet.name].iter_rows(min_row=first, max_row=last, max_col=sheet.last_col, values_only=True):
+        cells = [_cell_text(v) for v in row]
+        out.append(cells + [None] * (sheet.last_col - len(cells)))
+    return out
 
 
 def _header_cells(row: list[str | None]) -> list[str]:
@@ -231,9 +246,9 @@ class _Layout:
     beyond: bool = False  # the header row asked for is below the sheet's last row
 
 
-def _layout(cur, path: str, sheet: Sheet, header_row: int | None, is_header, file_name: str) -> _Layout | None:
+def _layout(book, sheet: Sheet, header_row: int | None, is_header) -> _Layout | None:
     """Where a sheet's header and data are (None for a sheet without any cell)."""
-    rows = _sample(cur, path, sheet)
+    rows = _rows(book, sheet, 1, min(sheet.last_row, SAMPLE_ROWS))
     if not any(_text(c) for r in rows for c in r):
         return None
     if header_row is not None:
@@ -242,7 +257,7 @@ def _layout(cur, path: str, sheet: Sheet, header_row: int | None, is_header, fil
         if header_row > sheet.last_row:
             return _Layout(sheet, header_row, header_row + 1, [], beyond=True)
         top = rows[header_row - 1] if header_row <= len(rows) else \
-            list(_read(cur, path, sheet.name, header_row, header_row, sheet.last_col).fetchone() or [])
+            (_rows(book, sheet, header_row, header_row) or [[]])[0]
         return _Layout(sheet, header_row, header_row + 1, _header_cells(top))
     found, first_data = detect_header_row(rows, is_header)
     return _Layout(sheet, found, first_data, _header_cells(rows[found - 1]) if found else [])
@@ -285,12 +300,15 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: str, workbook: Workbook, sh
     """Read the chosen sheets into the temp table ``ingest_file`` (columns
     ``A``, ``B``, ... as DuckDB names them, rows in sheet order, empty rows
     left out); returns (headers, has a header row, notes)."""
+    import openpyxl
+
     file_name = Path(path).name
-    layouts = []
-    for sheet in workbook.sheets:
-        lay = _layout(cur, path, sheet, header_row, is_header, file_name)
-        if lay is not None:
-            layouts.append(lay)
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        layouts = [lay for lay in (_layout(book, sheet, header_row, is_header) for sheet in workbook.sheets)
+                   if lay is not None]
+    finally:
+        book.close()
     if not layouts:
         raise InputFileError(key="xlsx_no_data", name=file_name)
     workbook.with_data = [lay.sheet.name for lay in layouts]

@@ -46,8 +46,10 @@ UCI_2010 = [
 PRICE = {"amount": "Price"}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def mem():
+    """One store for the module (loading the excel extension takes seconds per
+    database); every test stores under names of its own."""
     with Store(in_memory=True) as store:
         yield store
 
@@ -259,7 +261,7 @@ def test_parquet_headers_that_look_like_sql_are_plain_names(tmp_path, mem):
     sniffed, rows = staged(path)
     assert sniffed.headers == ODD  # as the file has them (DuckDB would say C4 and dup_1)
     assert [list(r[1:]) for r in rows] == odd_rows()
-    result = mem.ingest("odd", path)
+    result = mem.ingest("odd parquet", path)
     assert stored(mem, result.dataset.dataset_id) == [(i + 1, f"客户{i}", date(2024, 1, i + 1), i + 0.5)
                                                     for i in range(3)]
 
