@@ -444,3 +444,58 @@ def test_cli_sheet_option_and_the_different_sheets_message(tmp_path):
                            "--sheet", "Orders"], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "2 loaded" in proc.stdout or "2 read" in proc.stdout
+
+
+# --------------------------------------------------------------------------- the Data page in Streamlit
+@pytest.fixture
+def data_page(tmp_path, monkeypatch):
+    """The Data page (AppTest) on a database of its own with one small dataset."""
+    import gc
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "page.duckdb"
+    sales = tmp_path / "s.csv"
+    sales.write_text("customer_id,order_date,amount\nS1,2024-05-02,250\n", encoding="utf-8")
+    with Store(db) as store:
+        store.ingest("small", sales)
+    monkeypatch.setenv("CRMFLOW_DB", str(db))
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["dataset"] = "small"
+    at.run()
+    at.switch_page("pages/data.py")
+    at.run()
+    assert not at.exception, at.exception
+    yield at
+    st.cache_resource.clear()
+    gc.collect()
+
+
+def test_data_page_sheet_picker_and_header_row(tmp_path, data_page):
+    at = data_page
+    path = different_sheets(tmp_path / "book.xlsx")
+    at.file_uploader(key="data:upload:transactions").upload("book.xlsx", path.read_bytes()).run()
+    assert not at.exception, at.exception
+    assert any("Summary, Orders" in e.value for e in at.error)  # the sheets differ: pick one
+    picker = at.selectbox(key="data:sheet:transactions")
+    assert picker.options == ["Summary", "Orders"]
+    picker.set_value("Orders").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="data:map:transactions:customer_id").value == 0
+    assert at.selectbox(key="data:map:transactions:amount").value == 2
+    assert at.number_input(key="data:header_row:transactions").value == 1
+    at.number_input(key="data:header_row:transactions").set_value(0).run()  # no header: columns numbered
+    assert not at.exception
+    assert at.selectbox(key="data:sheet:transactions").value == "Orders"
+    assert at.dataframe[0].value.iloc[0, 0] == "customer_id"  # the preview: the header row is now data
+    at.number_input(key="data:header_row:transactions").set_value(1).run()
+    at.button(key="data:check").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    from crmflow.i18n import t
+
+    assert t("data_check_ok", "en", loaded=2, read=2) in [s.value for s in at.success]
