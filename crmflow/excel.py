@@ -147,6 +147,10 @@ def inspect_workbook(path: str | Path) -> Workbook:
                 else None
         except ElementTree.ParseError:
             raise InputFileError(key="xlsx_damaged", name=name) from None
+        for el in book.iter():
+            if el.tag.rsplit("}", 1)[-1] == "workbookPr" and el.get("date1904", "").lower() in ("1", "true"):
+                # its date cells count days from 1904: read as serials they would be 4 years early
+                raise InputFileError(key="xlsx_1904", name=name)
         targets = {}
         for rel in rels.iter() if rels is not None else ():
             if rel.tag.endswith("Relationship") and rel.get("Id") and rel.get("Target"):

@@ -319,7 +319,7 @@ class ReadControls:
 
     sheets: tuple[str, ...]  # the picker's options (ALL_SHEETS first when the sheets share columns); () no picker
     sheet: str | None  # the picker's current value
-    header_row: int  # 1-based row the column names come from; 0: no header
+    header_row: int | None  # 1-based row the column names come from; 0: no header; None: not read yet
 
 
 def read_controls(preview: FilePreview | None, error: BaseException | None = None,
@@ -329,7 +329,7 @@ def read_controls(preview: FilePreview | None, error: BaseException | None = Non
     options = options or (preview.options if preview is not None else NO_OPTIONS)
     if preview is None:
         if isinstance(error, SheetChoiceError):
-            return ReadControls(tuple(error.choices), None, options.header_row or 0)
+            return ReadControls(tuple(error.choices), options.sheet, options.header_row)
         return None
     sheets: tuple[str, ...] = ()
     sheet = None
@@ -369,7 +369,7 @@ def apply_read_choice(entry: dict, table: str, *, sheet: str | None = None,
     except CrmflowError as exc:
         entry["read_error" if "preview" in entry else "error"] = exc
         if "preview" not in entry:
-            entry["options"] = replace(current, **({"sheet": sheet} if sheet is not None else {}),
+            entry["options"] = replace(current, **({"sheet": sheet, "header_row": None} if sheet is not None else {}),
                                        **({"header_row": header_row} if header_row is not None else {}))
         return None
     entry["preview"] = preview

@@ -372,7 +372,7 @@ def test_page_picks_a_sheet_when_the_sheets_differ(tmp_path):
         upload.inspect_file(path, "transactions")
     entry["error"] = err.value
     controls = upload.read_controls(None, err.value)
-    assert controls.sheets == ("Summary", "Orders") and controls.sheet is None
+    assert controls.sheets == ("Summary", "Orders") and controls.sheet is None and controls.header_row is None
     preview = upload.apply_read_choice(entry, "transactions", sheet="Orders")
     assert "error" not in entry and entry["preview"] is preview
     assert preview.options.sheet == "Orders" and preview.detected == {"customer_id": 0, "order_date": 1, "amount": 2}
@@ -499,3 +499,14 @@ def test_data_page_sheet_picker_and_header_row(tmp_path, data_page):
     from crmflow.i18n import t
 
     assert t("data_check_ok", "en", loaded=2, read=2) in [s.value for s in at.success]
+
+
+def test_a_1904_date_system_workbook_is_refused_not_shifted(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+    wb.active.append(["customer_id", "order_date", "amount"])
+    wb.active.append(["C1", datetime(2024, 1, 5), 3])
+    wb.save(tmp_path / "mac.xlsx")
+    with pytest.raises(InputFileError) as err:
+        sniff(tmp_path / "mac.xlsx")
+    assert err.value.key == "xlsx_1904" and "four years" in one_line(err.value)
