@@ -423,6 +423,15 @@ def _parquet_headers(path: str) -> list[str]:
     return ["" if n is None else str(n) for n in pq.read_schema(path).names]
 
 
+def _known_zone(cur: duckdb.DuckDBPyConnection, zone: str) -> bool:
+    """Does DuckDB know the time zone (a name like Asia/Shanghai, or an offset)?"""
+    try:
+        cur.execute("SELECT timezone($zone, TIMESTAMPTZ '2000-01-01 00:00:00+00')", {"zone": zone})
+        return True
+    except duckdb.Error:
+        return False
+
+
 def _stage_parquet(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
     """Every column as text, by position. A timestamp with a time zone is read
     as the wall-clock time of its own zone (a sale at 07:30 in Shanghai is on
@@ -443,8 +452,16 @@ def _stage_parquet(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
     for i in range(len(names)):
         expr = duckdb.SQLExpression(f"#{i + 1}")
         arrow_type = schema.field(i).type if schema is not None else None
-        if arrow_type is not None and pa.types.is_timestamp(arrow_type) and arrow_type.tz:
-            expr = duckdb.FunctionExpression("timezone", duckdb.ConstantExpression(str(arrow_type.tz)), expr)
+        zone = str(arrow_type.tz) if arrow_type is not None and pa.types.is_timestamp(arrow_type) \
+            and arrow_type.tz else None
+        offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone or "")
+        if offset:  # a fixed offset such as +08:00: UTC plus the offset
+            minutes = (1 if offset.group(1) == "+" else -1) * (int(offset.group(2)) * 60 + int(offset.group(3)))
+            expr = duckdb.FunctionExpression(
+                "date_add", duckdb.FunctionExpression("timezone", duckdb.ConstantExpression("UTC"), expr),
+                duckdb.FunctionExpression("to_minutes", duckdb.ConstantExpression(minutes)))
+        elif zone and _known_zone(cur, zone):
+            expr = duckdb.FunctionExpression("timezone", duckdb.ConstantExpression(zone), expr)
         exprs.append(expr.cast(duckdb.sqltype("VARCHAR")))
     sniffed.headers = names
     sniffed.header_row = 1

@@ -277,9 +277,11 @@ def test_parquet_odd_types_are_read_as_text_or_their_value(tmp_path, mem):
         "tags": pa.array([[1, 2], [3]]),
         "meta": pa.array([{"k": 1}, {"k": 2}]),
         "blob": pa.array([b"\x00\x01", b"ab"]),
+        "paid_at": pa.array(utc, pa.timestamp("us", tz="-05:00")),  # 18:30 on 1 January at -05:00
     }), path)
     sniffed, rows = staged(path)
     assert rows[0][4:6] == ("[1, 2]", "{'k': 1}")
+    assert rows[0][2] == "2024-01-02 07:30:00" and rows[0][7] == "2024-01-01 18:30:00"  # each zone's wall clock
     result = mem.ingest("types", path)
     assert stored(mem, result.dataset.dataset_id) == [(1, "A", date(2024, 1, 2), 12.5), (2, "B", date(2024, 2, 1), 0.1)]
 
