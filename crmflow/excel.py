@@ -307,12 +307,15 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: str, workbook: Workbook, sh
     import openpyxl
 
     file_name = Path(path).name
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        layouts = [lay for lay in (_layout(book, sheet, header_row, is_header) for sheet in workbook.sheets)
-                   if lay is not None]
-    finally:
-        book.close()
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            layouts = [lay for lay in (_layout(book, sheet, header_row, is_header) for sheet in workbook.sheets)
+                       if lay is not None]
+        finally:
+            book.close()
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, ElementTree.ParseError):
+        raise InputFileError(key="xlsx_damaged", name=file_name) from None
     if not layouts:
         raise InputFileError(key="xlsx_no_data", name=file_name)
     workbook.with_data = [lay.sheet.name for lay in layouts]

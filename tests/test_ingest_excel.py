@@ -11,10 +11,8 @@ Workbooks are written with openpyxl and read back independently with openpyxl
 from __future__ import annotations
 
 import decimal
-import io
 import subprocess
 import sys
-import time
 import zipfile
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -27,7 +25,7 @@ import pytest
 from crmflow import excel, upload
 from crmflow.errors import CrmflowError, InputFileError
 from crmflow.excel import ALL_SHEETS, SheetChoiceError
-from crmflow.ingest import ReadOptions, prepare, sniff, stage
+from crmflow.ingest import ReadOptions, sniff, stage
 from crmflow.messages import Note
 from crmflow.store import Store
 
@@ -109,7 +107,8 @@ def test_year_sheets_with_the_same_columns_are_appended_with_a_note(tmp_path, me
     assert "Year 2009-2010, Year 2010-2011" in str(note) and "--sheet" in str(note)
     assert "--sheet" not in note.text("zh", page=True) and "工作表" in note.text("zh", page=True)
     expected = [(i + 1, str(r[6]), r[4].date(), r[5])  # row numbers continue from sheet to sheet
-                for i, r in enumerate(openpyxl_rows(path, "Year 2009-2010", 2) + openpyxl_rows(path, "Year 2010-2011", 2))]
+                for i, r in enumerate(openpyxl_rows(path, "Year 2009-2010", 2)
+                                      + openpyxl_rows(path, "Year 2010-2011", 2))]
     assert stored(mem, result.dataset.dataset_id) == expected
     assert expected[1][2] == date(2009, 12, 1)  # 23:59 stays on its day (Excel serial, time dropped)
 
@@ -148,7 +147,8 @@ def test_sheets_with_different_columns_are_refused_with_the_list_then_read_by_na
     page = err.value.localized("zh")
     assert "--" not in page and "Summary, Orders" in page and "工作表" in page
     result = mem.ingest("orders", path, read_options={"transactions": ReadOptions(sheet="Orders")})
-    assert stored(mem, result.dataset.dataset_id) == [(1, "C1", date(2024, 1, 5), 100.5), (2, "C2", date(2024, 2, 6), 20.0)]
+    assert stored(mem, result.dataset.dataset_id) == [(1, "C1", date(2024, 1, 5), 100.5),
+                                                    (2, "C2", date(2024, 2, 6), 20.0)]
     with pytest.raises(InputFileError) as err:
         mem.ingest("y", path, read_options={"transactions": ReadOptions(sheet="all")})
     assert err.value.key == "xlsx_sheets_all_differ" and "Summary, Orders" in one_line(err.value)
@@ -211,7 +211,8 @@ def test_header_row_given_by_the_user(tmp_path):
     assert sniffed.headers[:3] == ["客户编号", "订单日期", "金额"] and len(rows) == 3 and not sniffed.notes
     sniffed, rows = staged(path, ReadOptions(header_row=0))  # no header: every row with a value is data
     assert not sniffed.header and sniffed.headers == ["column1", "column2", "column3", "column4"]
-    assert [r[1] for r in rows] == ["销售订单明细表", "导出日期：2024-04-01", "客户编号", "C001", "C002", "C001"]
+    assert [r[1] for r in rows] == ["销售订单明细表", "导出日期：2024-04-01", "客户编号",
+                                    "C001", "C002", "C001"]
     sniffed, rows = staged(path, ReadOptions(header_row=5))  # a data row taken as the header: the user's word
     assert sniffed.headers[0] == "C001" and [r[1] for r in rows] == ["C002", "C001"]
     with pytest.raises(InputFileError) as err:
@@ -220,7 +221,8 @@ def test_header_row_given_by_the_user(tmp_path):
 
 
 def test_a_headerless_sheet_under_a_title_is_read_without_a_header(tmp_path):
-    path = workbook(tmp_path / "h.xlsx", {"S": [["Orders March"], [], ["C1", "2024-03-01", 5.5], ["C2", "2024-03-02", 6]]})
+    rows = [["Orders March"], [], ["C1", "2024-03-01", 5.5], ["C2", "2024-03-02", 6]]
+    path = workbook(tmp_path / "h.xlsx", {"S": rows})
     sniffed, rows = staged(path)
     assert not sniffed.header and [r[1:] for r in rows] == [("C1", "2024-03-01", "5.5"), ("C2", "2024-03-02", "6")]
     assert sniffed.notes[0].key == "xlsx_rows_skipped" and sniffed.notes[0].params["row"] == 3
@@ -319,8 +321,9 @@ def bomb(path: Path, sheet_xml: bytes) -> Path:
 
 
 def test_a_zip_bomb_is_refused_before_reading(tmp_path):
-    row = b"".join(b'<c r="A1" t="inlineStr"><is><t>xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx</t></is></c>' for _ in range(64))
-    xml = b'<worksheet><dimension ref="A1:A1"/><sheetData>' + b"<row r=\"1\">" + row * 8000 + b"</row></sheetData></worksheet>"
+    cell = b'<c r="A1" t="inlineStr"><is><t>' + b"x" * 42 + b"</t></is></c>"
+    xml = (b'<worksheet><dimension ref="A1:A1"/><sheetData><row r="1">' + cell * 512_000
+           + b"</row></sheetData></worksheet>")
     path = bomb(tmp_path / "bomb.xlsx", xml)
     assert len(xml) > 32e6 and path.stat().st_size < 1e6
     with pytest.raises(InputFileError) as err:
@@ -512,3 +515,17 @@ def test_a_1904_date_system_workbook_is_refused_not_shifted(tmp_path):
     with pytest.raises(InputFileError) as err:
         sniff(tmp_path / "mac.xlsx")
     assert err.value.key == "xlsx_1904" and "four years" in one_line(err.value)
+
+
+def test_a_sheet_with_broken_xml_is_one_clear_error(tmp_path, mem):
+    src = zipfile.ZipFile(uci(tmp_path / "src.xlsx"))
+    path = tmp_path / "cut.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]  # cut off mid-sheet
+            zf.writestr(info, data)
+    with pytest.raises(InputFileError) as err:
+        mem.ingest("cut", path)
+    assert "cut.xlsx" in one_line(err.value)
