@@ -9,7 +9,10 @@ The path is DuckDB all the way (no row-by-row Python):
    or GBK row far down still decides the encoding.
 2. :func:`stage` has DuckDB read the whole file as text into a temporary table,
    seen as ``ingest_raw(row_number, c0..cN)`` (DuckDB's CSV reader with the
-   ``encodings`` extension for GB18030, its ``excel`` extension for .xlsx).
+   ``encodings`` extension for GB18030, its ``excel`` extension for .xlsx:
+   :mod:`crmflow.excel` picks the sheets and the header row and refuses
+   workbooks that unpack to too much). Columns are taken by position, so a
+   header name is never read as SQL.
 3. Columns are mapped to fields (:mod:`crmflow.mapping`, then user overrides,
    then a content-based guess for headerless files), and the date format and
    decimal convention are decided from the *whole* column by the

@@ -331,6 +331,8 @@ def read_controls(preview: FilePreview | None, error: BaseException | None = Non
         if isinstance(error, SheetChoiceError):
             return ReadControls(tuple(error.choices), options.sheet, options.header_row)
         return None
+    if preview.format not in ("csv", "xlsx"):
+        return None  # Parquet names its columns in its schema: no rows above them
     sheets: tuple[str, ...] = ()
     sheet = None
     if preview.format == "xlsx" and len(preview.sheets) > 1:

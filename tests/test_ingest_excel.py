@@ -263,6 +263,7 @@ def test_parquet_headers_that_look_like_sql_are_plain_names(tmp_path, mem):
     sniffed, rows = staged(path)
     assert sniffed.headers == ODD  # as the file has them (DuckDB would say C4 and dup_1)
     assert [list(r[1:]) for r in rows] == odd_rows()
+    assert upload.read_controls(upload.inspect_file(path, "transactions")) is None  # no header row to choose
     result = mem.ingest("odd parquet", path)
     assert stored(mem, result.dataset.dataset_id) == [(i + 1, f"客户{i}", date(2024, 1, i + 1), i + 0.5)
                                                     for i in range(3)]
