@@ -12,7 +12,9 @@ The path is DuckDB all the way (no row-by-row Python):
 2. :func:`stage` has DuckDB read the whole file as text into a temporary table,
    seen as ``ingest_raw(row_number, c0..cN)`` (DuckDB's CSV reader, on a
    temporary UTF-8 copy for the encodings it does not read right; its
-   ``excel`` extension for .xlsx).
+   ``excel`` extension for .xlsx: :mod:`crmflow.excel` picks the sheets and
+   the header row and refuses workbooks that unpack to too much). Columns
+   are taken by position, so a header name is never read as SQL.
 3. Columns are mapped to fields (:mod:`crmflow.mapping`, then user overrides,
    then a content-based guess for headerless files), and the date format and
    decimal convention are decided from the *whole* column by the
@@ -51,6 +53,7 @@ import pandas as pd
 
 from crmflow.db import Database
 from crmflow.errors import CrmflowError, InputFileError, MappingError
+from crmflow.excel import Workbook, inspect_workbook, stage_xlsx
 from crmflow.mapping import (
     BOOL_FIELDS,
     DATE_FIELDS,
@@ -103,9 +106,10 @@ class Sniffed:
     header: bool = True
     headers: list[str] = field(default_factory=list)
     options: ReadOptions = NO_OPTIONS
-    header_row: int | None = None  # text files: the line (1-based, blank lines counted) holding the header
+    header_row: int | None = None  # 1-based row the column names were read from (0: none), when known
     skip: int = 0  # text files: lines above the first data row (title lines, blank lines, the header)
-    notes: list[Note] = field(default_factory=list)  # for the report: encoding detected, title lines skipped
+    notes: list[Note] = field(default_factory=list)  # for the report: encoding detected, title rows skipped, ...
+    workbook: Workbook | None = None  # .xlsx: its sheets, and (after stage) the sheets read
 
 
 def _load_extension(cur: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -585,7 +589,7 @@ def sniff(path: str | os.PathLike, options: ReadOptions | None = None) -> Sniffe
         return Sniffed(str(p), "parquet", options=options)
     if head.startswith(b"PK\x03\x04"):
         if suffix in (".xlsx", ".xlsm") or b"xl/" in head:
-            return Sniffed(str(p), "xlsx", options=options)
+            return Sniffed(str(p), "xlsx", options=options, workbook=inspect_workbook(p))
         raise InputFileError(f"{p.name} is a ZIP archive, not a table", "Unzip it and load the CSV or Excel file inside")
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise InputFileError(
@@ -691,9 +695,11 @@ def _first_table_row(rows: list[list[str]], delimiter: str) -> int:
 def _rename_to_positions(cur: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation,
                          names: list[str]) -> None:
     """Materialise ``rel`` as text columns c0..cN and expose them as the view
-    ingest_raw(row_number, c0..cN), via the relation API (no SQL text built
-    from file content)."""
-    _create_raw(cur, rel, [duckdb.ColumnExpression(n).cast(duckdb.sqltype("VARCHAR")) for n in names])
+    ingest_raw(row_number, c0..cN). Columns are taken by position (``#1``,
+    ``#2``, ...): a header is never read as SQL, not even as an identifier
+    (``Order No.`` would be a qualified name, ``"amount"`` another column)."""
+    _create_raw(cur, rel, [duckdb.SQLExpression(f"#{i + 1}").cast(duckdb.sqltype("VARCHAR"))
+                           for i in range(len(names))])
 
 
 def _temp_view(cur: duckdb.DuckDBPyConnection, name: str, rel: duckdb.DuckDBPyRelation) -> None:
@@ -733,17 +739,16 @@ def stage(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> int:
     ingest_raw(row_number, c0..cN); returns the row count."""
     try:
         if sniffed.format == "parquet":
-            rel = cur.read_parquet(sniffed.path)
-            sniffed.headers = list(rel.columns)
-            _rename_to_positions(cur, rel, sniffed.headers)
+            _stage_parquet(cur, sniffed)
         elif sniffed.format == "xlsx":
             _load_extension(cur, "excel")
-            cur.execute("CREATE OR REPLACE TEMP TABLE ingest_file AS "
-                        "SELECT * FROM read_xlsx($path, all_varchar = true, ignore_errors = true)",
-                        {"path": sniffed.path})
-            rel = cur.table("ingest_file")
-            sniffed.headers = [str(c) for c in rel.columns]
-            _rename_to_positions(cur, rel, sniffed.headers)
+            if sniffed.workbook is None:
+                sniffed.workbook = inspect_workbook(sniffed.path)
+            headers, sniffed.header, notes = stage_xlsx(cur, sniffed.path, sniffed.workbook, sniffed.options.sheet,
+                                                        sniffed.options.header_row, detect_header)
+            sniffed.headers, sniffed.notes = headers, notes
+            sniffed.header_row = next(iter(sniffed.workbook.header_rows.values()), 0)
+            _raw_view(cur, "ingest_file", [f"c{i}" for i in range(len(headers))])
         elif sniffed.delimiter == WHITESPACE:
             _stage_whitespace(cur, sniffed)
         else:
@@ -803,6 +808,59 @@ def _utf8_copy(sniffed: Sniffed, out: BinaryIO) -> None:
             if not chunk:
                 break
             offset += len(chunk)
+
+
+def _parquet_headers(path: str) -> list[str]:
+    """The column names as the file has them (DuckDB renames an empty or a
+    repeated name; the user should see theirs)."""
+    import pyarrow.parquet as pq
+
+    return ["" if n is None else str(n) for n in pq.read_schema(path).names]
+
+
+def _known_zone(cur: duckdb.DuckDBPyConnection, zone: str) -> bool:
+    """Does DuckDB know the time zone (a name like Asia/Shanghai, or an offset)?"""
+    try:
+        cur.execute("SELECT timezone($zone, TIMESTAMPTZ '2000-01-01 00:00:00+00')", {"zone": zone})
+        return True
+    except duckdb.Error:
+        return False
+
+
+def _stage_parquet(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
+    """Every column as text, by position. A timestamp with a time zone is read
+    as the wall-clock time of its own zone (a sale at 07:30 in Shanghai is on
+    the day it was there, whatever this machine's zone); lists, structs and
+    maps become their text form ([1, 2], {'a': 1})."""
+    rel = cur.read_parquet(sniffed.path)
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(sniffed.path)
+        names = _parquet_headers(sniffed.path)
+    except Exception:  # noqa: BLE001 - DuckDB read it; its names are the fallback
+        schema, names = None, list(rel.columns)
+    if len(names) != len(rel.columns):
+        schema, names = None, list(rel.columns)
+    exprs = []
+    for i in range(len(names)):
+        expr = duckdb.SQLExpression(f"#{i + 1}")
+        arrow_type = schema.field(i).type if schema is not None else None
+        zone = str(arrow_type.tz) if arrow_type is not None and pa.types.is_timestamp(arrow_type) \
+            and arrow_type.tz else None
+        offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone or "")
+        if offset:  # a fixed offset such as +08:00: UTC plus the offset
+            minutes = (1 if offset.group(1) == "+" else -1) * (int(offset.group(2)) * 60 + int(offset.group(3)))
+            expr = duckdb.FunctionExpression(
+                "date_add", duckdb.FunctionExpression("timezone", duckdb.ConstantExpression("UTC"), expr),
+                duckdb.FunctionExpression("to_minutes", duckdb.ConstantExpression(minutes)))
+        elif zone and _known_zone(cur, zone):
+            expr = duckdb.FunctionExpression("timezone", duckdb.ConstantExpression(zone), expr)
+        exprs.append(expr.cast(duckdb.sqltype("VARCHAR")))
+    sniffed.headers = names
+    sniffed.header_row = 1
+    _create_raw(cur, rel, exprs)
 
 
 def _stage_delimited(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
@@ -1180,7 +1238,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
             exprs.append(duckdb.ConstantExpression(None).cast(duckdb.sqltype("VARCHAR")).alias(f))
     _temp_view(cur, "ingest_stage", cur.table("ingest_raw").select(*exprs))
 
-    warnings = list(sniffed.notes) + notes
+    warnings = list(sniffed.notes) + list(notes)
     date_formats: dict[str, str] = {}
     params: dict[str, Any] = {}
     for f in fields:

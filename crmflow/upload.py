@@ -42,7 +42,7 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -53,6 +53,7 @@ import pandas as pd
 
 from crmflow.db import Database
 from crmflow.errors import CrmflowError, InputFileError, MappingError
+from crmflow.excel import ALL_SHEETS, SheetChoiceError
 from crmflow.i18n import DEFAULT_LANGUAGE, t
 from crmflow.ingest import NO_OPTIONS, WHITESPACE, ReadOptions, TableReport, prepare, sniff, stage
 from crmflow.mapping import REQUIRED, SYNONYMS, TABLES, apply_overrides, auto_map, derives_amount
@@ -225,6 +226,10 @@ class FilePreview:
     options: ReadOptions = NO_OPTIONS  # how it was read (the user's choices of encoding, header row, sheet)
     parsed: ParsedRows | None = None  # the first rows as ingestion stores them with the detected mapping
     report: TableReport | None = None  # the report of that parse (its notes), None with a problem
+    header_row: int | None = None  # 1-based row the column names came from (0: none; None: not known)
+    sheets: tuple[str, ...] = ()  # .xlsx: the sheets with data, in workbook order
+    sheet_header_rows: dict[str, int] = field(default_factory=dict)  # .xlsx: sheet read -> its header row
+    appendable: bool = False  # .xlsx: several sheets share their columns (they can be read together)
 
     @property
     def column_labels(self) -> tuple[str, ...]:
@@ -392,16 +397,28 @@ def inspect_file(path: str | os.PathLike, table: str, *, file_name: str | None =
     rows = raw.drop(columns=["row_number"])
     rows.columns = list(labels[: len(rows.columns)])
     rows = rows.astype(object).where(rows.notna(), None)
+    workbook = sniffed.workbook
+    header_row = sniffed.header_row
+    if header_row is None:
+        header_row = options.header_row if options.header_row is not None else (1 if sniffed.header else 0)
     return FilePreview(table, name, str(path), sniffed.format, sniffed.encoding_label, sniffed.delimiter,
                        sniffed.header, headers, rows, int(rows_read), detected, decimal_comma, date_formats,
-                       problem, options, parsed, report)
+                       problem, options, parsed, report, header_row,
+                       tuple(workbook.with_data) if workbook else (),
+                       dict(workbook.header_rows) if workbook else {},
+                       bool(workbook and workbook.appendable))
 
 
 def describe(preview: FilePreview, lang: str = DEFAULT_LANGUAGE) -> str:
     """How the file was read, in words (format, encoding, separator, header
     row, decimal convention)."""
-    parts = [t(f"data_fmt_{preview.format}" if preview.format in ("csv", "xlsx", "parquet") else "data_fmt_other",
-               lang)]
+    if preview.format == "xlsx" and preview.sheet_header_rows:
+        parts = [t("data_fmt_xlsx_sheets", lang, sheets=t("data_list_sep", lang).join(preview.sheet_header_rows))]
+    else:
+        parts = [t(f"data_fmt_{preview.format}" if preview.format in ("csv", "xlsx", "parquet")
+                   else "data_fmt_other", lang)]
+    if preview.format == "xlsx" and preview.header_row and preview.header_row > 1:
+        parts.append(t("data_fmt_header_row", lang, row=preview.header_row))
     if preview.format == "csv":
         if preview.encoding:
             parts.append(t("data_fmt_encoding", lang, encoding=preview.encoding))
@@ -413,6 +430,75 @@ def describe(preview: FilePreview, lang: str = DEFAULT_LANGUAGE) -> str:
     if preview.decimal_comma is not None:
         parts.append(t("data_decimal_comma" if preview.decimal_comma else "data_decimal_point", lang))
     return t("data_read_as", lang, details=t("data_list_sep", lang).join(parts), rows=preview.rows_read)
+
+
+# --------------------------------------------------------------------------- sheet and header row
+@dataclass(frozen=True)
+class ReadControls:
+    """The Data page's read choices for one file: a sheet picker (when the
+    workbook has several sheets with data) and the header row."""
+
+    sheets: tuple[str, ...]  # the picker's options (ALL_SHEETS first when the sheets share columns); () no picker
+    sheet: str | None  # the picker's current value
+    header_row: int | None  # 1-based row the column names come from; 0: no header; None: not read yet
+
+
+def read_controls(preview: FilePreview | None, error: BaseException | None = None,
+                  options: ReadOptions | None = None) -> ReadControls | None:
+    """What the page offers for a file it read (``preview``) or could not read
+    because the user has to pick a sheet (``error``); None: nothing to choose."""
+    options = options or (preview.options if preview is not None else NO_OPTIONS)
+    if preview is None:
+        if isinstance(error, SheetChoiceError):
+            return ReadControls(tuple(error.choices), options.sheet, options.header_row)
+        return None
+    if preview.format not in ("csv", "xlsx"):
+        return None  # Parquet names its columns in its schema: no rows above them
+    sheets: tuple[str, ...] = ()
+    sheet = None
+    if preview.format == "xlsx" and len(preview.sheets) > 1:
+        sheets = ((ALL_SHEETS,) if preview.appendable else ()) + preview.sheets
+        read = tuple(preview.sheet_header_rows)
+        sheet = ALL_SHEETS if len(read) > 1 else (read[0] if read else None)
+    header_row = preview.header_row if preview.header_row is not None else (1 if preview.header else 0)
+    return ReadControls(sheets, sheet, int(header_row))
+
+
+def reread(path: str | os.PathLike, table: str, file_name: str, options: ReadOptions | None = None, *,
+           sheet: str | None = None, header_row: int | None = None) -> FilePreview:
+    """Inspect the file again with the user's new sheet or header row (the
+    other choices of ``options`` kept). A new sheet has its header row
+    detected again; a new header row keeps the sheet(s) read."""
+    options = options or NO_OPTIONS
+    if sheet is not None:
+        options = replace(options, sheet=sheet, header_row=None)
+    if header_row is not None:
+        if int(header_row) < 0:
+            raise InputFileError(f"Row {header_row} is not a row number", "Enter 1 or more, or 0 for no header row")
+        options = replace(options, header_row=int(header_row))
+    return inspect_file(path, table, file_name=file_name, options=options)
+
+
+def apply_read_choice(entry: dict, table: str, *, sheet: str | None = None,
+                      header_row: int | None = None) -> FilePreview | None:
+    """The Data page's file ``entry`` (path, name, preview or error) read
+    again with a new sheet or header row. On success the entry gets the new
+    preview (and loses its error); otherwise it keeps its preview and gets
+    the error under ``read_error`` (under ``error`` when it had no preview)."""
+    current = entry["preview"].options if "preview" in entry else entry.get("options", NO_OPTIONS)
+    try:
+        preview = reread(entry["path"], table, entry.get("name") or Path(entry["path"]).name, current,
+                         sheet=sheet, header_row=header_row)
+    except CrmflowError as exc:
+        entry["read_error" if "preview" in entry else "error"] = exc
+        if "preview" not in entry:
+            entry["options"] = replace(current, **({"sheet": sheet, "header_row": None} if sheet is not None else {}),
+                                       **({"header_row": header_row} if header_row is not None else {}))
+        return None
+    entry["preview"] = preview
+    for key in ("error", "read_error", "options"):
+        entry.pop(key, None)
+    return preview
 
 
 # --------------------------------------------------------------------------- mapping choices
@@ -545,7 +631,7 @@ def hide_columns(preview: FilePreview, positions: Sequence[int]) -> Path:
     if preview.format == "parquet":
         _hide_parquet(src, dst, preview.headers, positions)
     elif preview.format == "xlsx":
-        _hide_xlsx(src, dst, preview.headers, positions)
+        _hide_xlsx(src, dst, preview.headers, positions, preview.sheet_header_rows)
     elif preview.format == "csv":
         _hide_text(src, dst, preview, positions)
     else:
@@ -579,21 +665,22 @@ def _hide_parquet(src: Path, dst: Path, headers: Sequence[str], positions: Seque
     pq.write_table(table.rename_columns(names), dst)
 
 
-def _hide_xlsx(src: Path, dst: Path, headers: Sequence[str], positions: Sequence[int]) -> None:
+def _hide_xlsx(src: Path, dst: Path, headers: Sequence[str], positions: Sequence[int],
+               header_rows: Mapping[str, int]) -> None:
+    """Rename header cells in every sheet that was read, in the row its column
+    names came from (columns are read from column A, so position i is column i + 1)."""
     import openpyxl
 
     wb = openpyxl.load_workbook(src, data_only=True)
-    ws = wb.worksheets[0]
-    header_row = next((row for row in ws.iter_rows() if any(c.value not in (None, "") for c in row)), None)
-    if header_row is None:
-        raise InputFileError(key="upload_cannot_switch_off", name=src.name)
-    for i in positions:
-        name = headers[i]
-        nth = sum(1 for h in headers[:i] if h == name)
-        cells = [c for c in header_row if c.value is not None and str(c.value).strip() == name]
-        if len(cells) <= nth:
+    for sheet, row in (header_rows or {}).items():
+        if not row or sheet not in wb.sheetnames:
             raise InputFileError(key="upload_cannot_switch_off", name=src.name)
-        cells[nth].value = UNUSED_PREFIX + name
+        ws = wb[sheet]
+        for i in positions:
+            cell = ws.cell(row=row, column=i + 1)
+            if ("" if cell.value is None else str(cell.value).strip()) != headers[i]:
+                raise InputFileError(key="upload_cannot_switch_off", name=src.name)
+            cell.value = UNUSED_PREFIX + headers[i]
     wb.save(dst)
 
 

@@ -64,11 +64,48 @@ def receive(table: str, uploaded) -> None:
     except CrmflowError as exc:
         entry["error"] = exc
     files[table] = entry
+    sync_choices(table, entry)
+    if table == "transactions":
+        st.session_state["data:name"] = upload.name_from_file(uploaded.name)
+
+
+def sync_choices(table: str, entry: dict) -> None:
+    """Put a (re)read file's detected mapping, sheet and header row into its widgets."""
     if "preview" in entry:
         for field, column in upload.default_choices(entry["preview"]).items():
             st.session_state[f"data:map:{table}:{field}"] = NOT_USED if column is None else column
-    if table == "transactions":
-        st.session_state["data:name"] = upload.name_from_file(uploaded.name)
+    controls = upload.read_controls(entry.get("preview"), entry.get("error"), entry.get("options"))
+    if controls is not None:
+        st.session_state[f"data:sheet:{table}"] = controls.sheet
+        st.session_state[f"data:header_row:{table}"] = controls.header_row
+
+
+def reread(table: str, what: str) -> None:
+    """A new sheet or header row was chosen: read the file again (callback)."""
+    entry = st.session_state["data:files"][table]
+    value = st.session_state.get(f"data:{what}:{table}")
+    if value is None:
+        return
+    with st.spinner(ctx.tr("loading")):
+        upload.apply_read_choice(entry, table, **{what: value})
+    sync_choices(table, entry)
+
+
+def read_choices(table: str, entry: dict) -> None:
+    """The sheet picker (a workbook with several sheets) and the header row of one file."""
+    controls = upload.read_controls(entry.get("preview"), entry.get("error"), entry.get("options"))
+    if controls is None:
+        return
+    left, right = st.columns(2)
+    if controls.sheets:
+        left.selectbox(ctx.tr("data_sheet"), controls.sheets, key=f"data:sheet:{table}",
+                       help=ctx.tr("data_sheet_help"), on_change=reread, args=(table, "sheet"),
+                       format_func=lambda s: ctx.tr("data_sheet_all") if s == upload.ALL_SHEETS else s)
+    right.number_input(ctx.tr("data_header_row"), min_value=0, max_value=1_048_576, step=1,
+                       key=f"data:header_row:{table}", help=ctx.tr("data_header_row_help"),
+                       on_change=reread, args=(table, "header_row"))
+    if "read_error" in entry:
+        show_error(entry["read_error"])
 
 
 def current_choices(table: str, preview: upload.FilePreview) -> dict[str, int | None]:
@@ -95,7 +132,8 @@ def date_preference() -> str | None:
 def preview_state(table: str, entry: dict) -> upload.PreviewState:
     """The preview for the current choices, parsed once per set of choices."""
     choices, preference = current_choices(table, entry["preview"]), date_preference()
-    signature = (tuple(sorted(choices.items())), preference)
+    preview = entry["preview"]  # a new sheet or header row re-reads the file: a new preview
+    signature = (preview.path, preview.options, preview.header_row, tuple(sorted(choices.items())), preference)
     cached = entry.get("state")
     if cached is None or cached[0] != signature:
         with st.spinner(ctx.tr("loading")):
@@ -170,9 +208,11 @@ if files:
         st.markdown("**" + ctx.tr("data_file", table=table_name(table), name=esc(entry["name"])) + "**")
         if "error" in entry:
             show_error(entry["error"])
+            read_choices(table, entry)
             continue
         preview = entry["preview"]
         st.caption(upload.describe(preview, ctx.lang))
+        read_choices(table, entry)
         state = preview_state(table, entry)
         if state.problem is not None:
             st.warning(esc(state.problem.localized(ctx.lang)))
@@ -218,7 +258,7 @@ st.subheader(ctx.tr("data_check_heading"))
 if "transactions" not in previews:
     st.info(ctx.tr("data_need_transactions"))
 else:
-    signature = (tuple((t, files[t]["file_id"]) for t in previews),
+    signature = (tuple((t, files[t]["file_id"], previews[t].options) for t in previews),
                  tuple((t, tuple(sorted(c.items()))) for t, c in sorted(choices.items())), preference)
 
     def plans() -> list:
