@@ -20,8 +20,9 @@ serial number ("40179.5729"), which the ``excel`` date format of
 from __future__ import annotations
 
 import re
-from collections import Counter
 import zipfile
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
@@ -267,7 +268,12 @@ def _layout(book, sheet: Sheet, header_row: int | None, is_header) -> _Layout | 
     return _Layout(sheet, found, first_data, _header_cells(rows[found - 1]) if found else [])
 
 
-def _choose(layouts: list[_Layout], sheet_option: str | None, file_name: str) -> tuple[list[_Layout], list[Note]]:
+def _choose(layouts: list[_Layout], sheet_option: str | None, file_name: str,
+            fits: Callable[[list[str]], bool] | None = None) -> tuple[list[_Layout], list[Note]]:
+    """The sheets to read: the user's choice; else every sheet when they share
+    their columns; else the one sheet whose columns hold the table's required
+    fields (``fits``; e.g. Superstore's "Orders" beside "Returns" and
+    "People"), said in a note; else the user is asked (SheetChoiceError)."""
     names = [lay.sheet.name for lay in layouts]
     listed = ", ".join(names)
     same = len(layouts) > 1 and all(lay.header_row and lay.headers == layouts[0].headers for lay in layouts)
@@ -286,6 +292,10 @@ def _choose(layouts: list[_Layout], sheet_option: str | None, file_name: str) ->
         return layouts, []
     if same:
         return layouts, [Note("xlsx_sheets_appended", n=len(names), sheets=listed)]
+    fitting = [lay for lay in layouts if lay.header_row and fits is not None and fits(lay.headers)]
+    if len(fitting) == 1:
+        others = ", ".join(n for n in names if n != fitting[0].sheet.name)
+        return fitting, [Note("xlsx_sheet_chosen", sheet=fitting[0].sheet.name, others=others)]
     raise SheetChoiceError(key="xlsx_sheets_differ", name=file_name, sheets=listed, first=names[0],
                            choices=tuple(names))
 
@@ -300,7 +310,8 @@ class SheetChoiceError(InputFileError):
 
 
 def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: str, workbook: Workbook, sheet_option: str | None,
-               header_row: int | None, is_header) -> tuple[list[str], bool, list[Note]]:
+               header_row: int | None, is_header,
+               fits: Callable[[list[str]], bool] | None = None) -> tuple[list[str], bool, list[Note]]:
     """Read the chosen sheets into the temp table ``ingest_file`` (columns
     ``A``, ``B``, ... as DuckDB names them, rows in sheet order, empty rows
     left out); returns (headers, has a header row, notes)."""
@@ -321,7 +332,7 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: str, workbook: Workbook, sh
     workbook.with_data = [lay.sheet.name for lay in layouts]
     workbook.appendable = len(layouts) > 1 and all(
         lay.header_row and lay.headers == layouts[0].headers for lay in layouts)
-    chosen, notes = _choose(layouts, sheet_option, file_name)
+    chosen, notes = _choose(layouts, sheet_option, file_name, fits)
     for lay in chosen:
         if lay.beyond:
             raise InputFileError(key="xlsx_header_row_beyond", name=file_name, sheet=lay.sheet.name,

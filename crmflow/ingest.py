@@ -734,9 +734,26 @@ def _pad_headers(sniffed: Sniffed, width: int) -> None:
     sniffed.headers = (sniffed.headers + [f"column{i + 1}" for i in range(len(sniffed.headers), width)])[:width]
 
 
-def stage(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> int:
+def _fits(table: str, overrides: dict[str, str] | None) -> Callable[[list[str]], bool]:
+    """Do these headers give ``table`` every required field (by name and the
+    user's ``--map``; an amount may be quantity × unit price)?"""
+
+    def fits(headers: list[str]) -> bool:
+        try:
+            mapping = apply_overrides(table, headers, auto_map(table, headers), overrides or {})
+        except MappingError:
+            return False
+        return all(f in mapping or (f == "amount" and derives_amount(table, mapping)) for f in REQUIRED[table])
+
+    return fits
+
+
+def stage(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, table: str | None = None,
+          overrides: dict[str, str] | None = None) -> int:
     """Read the whole file into a temporary table, seen through the view
-    ingest_raw(row_number, c0..cN); returns the row count."""
+    ingest_raw(row_number, c0..cN); returns the row count. With ``table``, a
+    workbook whose sheets differ is read from the one sheet that holds the
+    table's required columns (mapped by name, with ``overrides``)."""
     try:
         if sniffed.format == "parquet":
             _stage_parquet(cur, sniffed)
@@ -745,7 +762,8 @@ def stage(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> int:
             if sniffed.workbook is None:
                 sniffed.workbook = inspect_workbook(sniffed.path)
             headers, sniffed.header, notes = stage_xlsx(cur, sniffed.path, sniffed.workbook, sniffed.options.sheet,
-                                                        sniffed.options.header_row, detect_header)
+                                                        sniffed.options.header_row, detect_header,
+                                                        _fits(table, overrides) if table else None)
             sniffed.headers, sniffed.notes = headers, notes
             sniffed.header_row = next(iter(sniffed.workbook.header_rows.values()), 0)
             _raw_view(cur, "ingest_file", [f"c{i}" for i in range(len(headers))])
@@ -1190,7 +1208,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
         rows_read = len(source)
     else:
         sniffed = sniff(source, options)
-        rows_read = stage(cur, sniffed)
+        rows_read = stage(cur, sniffed, table, overrides)
     if rows_read == 0:
         raise InputFileError(
             f"The {table} file {Path(sniffed.path).name} has a header but no rows",

@@ -377,7 +377,7 @@ def inspect_file(path: str | os.PathLike, table: str, *, file_name: str | None =
     sniffed = sniff(path, options)
     db = scratch().db
     with db.cursor() as cur:
-        rows_read = stage(cur, sniffed)
+        rows_read = stage(cur, sniffed, table)
         raw = cur.table("ingest_raw").order("row_number").limit(max(0, int(n_rows))).df()
         headers = tuple(str(h) for h in sniffed.headers)
         if rows_read == 0:

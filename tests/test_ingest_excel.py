@@ -128,12 +128,36 @@ def test_sheet_all_appends_and_one_sheet_reads_only_it(tmp_path, mem):
 
 
 def different_sheets(path: Path) -> Path:
+    """Two sheets that could each be the transactions, with different columns: the user chooses."""
     return workbook(path, {
-        "Summary": [["Region", "Total"], ["North", 120.5], ["South", 80]],
+        "Summary": [["customer_id", "order_date", "amount", "region"], ["N1", date(2024, 3, 1), 120.5, "North"],
+                    ["S1", date(2024, 3, 2), 80, "South"]],
         "Orders": [["customer_id", "order_date", "amount"], ["C1", date(2024, 1, 5), 100.5],
                    ["C2", date(2024, 2, 6), 20]],
         "Empty": [],
     })
+
+
+def test_the_one_sheet_with_the_required_columns_is_read_with_a_note(tmp_path, mem):
+    # Tableau's Superstore: Orders beside Returns and People, which have other columns
+    path = workbook(tmp_path / "superstore.xlsx", {
+        "Orders": [["Order ID", "Order Date", "Customer ID", "Sales"], ["CA-1", date(2016, 11, 8), "CG-12520", 261.96],
+                   ["CA-2", date(2016, 6, 12), "DV-13045", 14.62]],
+        "Returns": [["Returned", "Order ID"], ["Yes", "CA-1"]],
+        "People": [["Person", "Region"], ["Anna Andreadi", "West"]],
+    })
+    result = mem.ingest("superstore", path)
+    report = result.reports[0]
+    assert report.rows_loaded == 2 and report.mapping["amount"] == "Sales"
+    assert any(getattr(w, "key", "") == "xlsx_sheet_chosen" and "Returns, People" in w for w in report.warnings)
+    # a sheet that only holds the columns through the user's --map is found too
+    path = workbook(tmp_path / "pivots.xlsx", {
+        "sales_data": [["InvoiceNo", "InvoiceDate", "CustomerID", "LineValue"], ["5", date(2011, 1, 4), "1", 3.5]],
+        "analysis": [["Month", "Sum of LineValue"], ["2011-01", 3.5]],
+    })
+    with pytest.raises(SheetChoiceError):
+        mem.ingest("pivots", path)
+    assert mem.ingest("pivots", path, overrides={"transactions": {"amount": "LineValue"}}).reports[0].rows_loaded == 1
 
 
 def test_sheets_with_different_columns_are_refused_with_the_list_then_read_by_name(tmp_path, mem):

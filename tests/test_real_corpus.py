@@ -253,8 +253,7 @@ CASES = [
     Case("retail_data_transactions.csv", read_retail_data_transactions,
          needs="issue 11: columns trans_date / tran_amount not recognised as order date / amount; "
                "dates like 11-Feb-17"),
-    Case("online_retail_ii_2sheets.xlsx", read_online_retail_ii,
-         needs="issue 11: amount = Quantity x Price; all year sheets of a workbook; 'C' invoices are cancellations"),
+    Case("online_retail_ii_2sheets.xlsx", read_online_retail_ii),
     # the file has a ready TotalPrice column: the product's own error message tells the user
     # to say which column holds the amount, so this is the one --map a user types
     Case("online_retail_2011_pivots.xlsx", read_online_retail_2011_pivots, ["--map", "amount=TotalPrice"]),
@@ -262,11 +261,8 @@ CASES = [
     # and there are two money columns): a user has to say which is which, so here the
     # test takes three --map (an exception to "at most one")
     Case("chaoyang_hospital_pharmacy_2018.xlsx", read_chaoyang_hospital_pharmacy,
-         ["--map", "customer_id=社保卡号", "--map", "order_date=购药时间", "--map", "amount=实收金额"],
-         needs="SPEC §1, not in issue 11's list yet: the 3 lines below the sheet's empty line are "
-               "silently dropped (validation never silently drops data)"),
-    Case("uci_online_retail.parquet", read_uci_online_retail_parquet,
-         needs="issue 11: amount = Quantity x UnitPrice; 'C' invoices are cancellations; float CustomerID"),
+         ["--map", "customer_id=社保卡号", "--map", "order_date=购药时间", "--map", "amount=实收金额"]),
+    Case("uci_online_retail.parquet", read_uci_online_retail_parquet),
 ]
 
 
