@@ -55,7 +55,17 @@ from crmflow.db import Database
 from crmflow.errors import CrmflowError, InputFileError, MappingError
 from crmflow.excel import ALL_SHEETS, SheetChoiceError
 from crmflow.i18n import DEFAULT_LANGUAGE, t
-from crmflow.ingest import NO_OPTIONS, WHITESPACE, ReadOptions, TableReport, prepare, sniff, stage
+from crmflow.ingest import (
+    NO_OPTIONS,
+    WHITESPACE,
+    ReadOptions,
+    TableReport,
+    encoding_label,
+    prepare,
+    resolve_encoding,
+    sniff,
+    stage,
+)
 from crmflow.mapping import REQUIRED, SYNONYMS, TABLES, apply_overrides, auto_map, derives_amount
 from crmflow.messages import Term, TermList
 from crmflow.store import IngestResult, Store
@@ -230,6 +240,7 @@ class FilePreview:
     sheets: tuple[str, ...] = ()  # .xlsx: the sheets with data, in workbook order
     sheet_header_rows: dict[str, int] = field(default_factory=dict)  # .xlsx: sheet read -> its header row
     appendable: bool = False  # .xlsx: several sheets share their columns (they can be read together)
+    codec: str | None = None  # text files: the Python codec the file was read with (detected or chosen)
 
     @property
     def column_labels(self) -> tuple[str, ...]:
@@ -406,7 +417,7 @@ def inspect_file(path: str | os.PathLike, table: str, *, file_name: str | None =
                        problem, options, parsed, report, header_row,
                        tuple(workbook.with_data) if workbook else (),
                        dict(workbook.header_rows) if workbook else {},
-                       bool(workbook and workbook.appendable))
+                       bool(workbook and workbook.appendable), sniffed.encoding)
 
 
 def describe(preview: FilePreview, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -436,11 +447,22 @@ def describe(preview: FilePreview, lang: str = DEFAULT_LANGUAGE) -> str:
 @dataclass(frozen=True)
 class ReadControls:
     """The Data page's read choices for one file: a sheet picker (when the
-    workbook has several sheets with data) and the header row."""
+    workbook has several sheets with data), the header row, and the encoding
+    of a text file."""
 
     sheets: tuple[str, ...]  # the picker's options (ALL_SHEETS first when the sheets share columns); () no picker
     sheet: str | None  # the picker's current value
     header_row: int | None  # 1-based row the column names come from; 0: no header; None: not read yet
+    encodings: tuple[str, ...] = ()  # text files: the encodings offered (codec names); () no choice
+    encoding: str | None = None  # the encoding read with (the detected one unless the user chose)
+
+
+#: Encodings the Data page offers for a text file (Python codec names; labels from ingest.ENCODING_LABELS).
+PAGE_ENCODINGS = ("utf-8", "cp1252", "latin-1", "mac_roman", "cp850", "gb18030", "cp950", "cp932", "utf-16")
+
+
+def encoding_choice_label(codec: str) -> str:
+    return encoding_label(codec)
 
 
 def read_controls(preview: FilePreview | None, error: BaseException | None = None,
@@ -451,6 +473,9 @@ def read_controls(preview: FilePreview | None, error: BaseException | None = Non
     if preview is None:
         if isinstance(error, SheetChoiceError):
             return ReadControls(tuple(error.choices), options.sheet, options.header_row)
+        if isinstance(error, CrmflowError) and error.key == "encoding_mismatch":
+            return ReadControls((), None, options.header_row, PAGE_ENCODINGS,
+                                resolve_encoding(options.encoding) if options.encoding else None)
         return None
     if preview.format not in ("csv", "xlsx"):
         return None  # Parquet names its columns in its schema: no rows above them
@@ -461,15 +486,21 @@ def read_controls(preview: FilePreview | None, error: BaseException | None = Non
         read = tuple(preview.sheet_header_rows)
         sheet = ALL_SHEETS if len(read) > 1 else (read[0] if read else None)
     header_row = preview.header_row if preview.header_row is not None else (1 if preview.header else 0)
-    return ReadControls(sheets, sheet, int(header_row))
+    encodings, encoding = (), None
+    if preview.format == "csv":
+        encoding = resolve_encoding(preview.options.encoding) if preview.options.encoding else preview.codec
+        encodings = PAGE_ENCODINGS if encoding in PAGE_ENCODINGS else (encoding, *PAGE_ENCODINGS)
+    return ReadControls(sheets, sheet, int(header_row), encodings, encoding)
 
 
 def reread(path: str | os.PathLike, table: str, file_name: str, options: ReadOptions | None = None, *,
-           sheet: str | None = None, header_row: int | None = None) -> FilePreview:
-    """Inspect the file again with the user's new sheet or header row (the
-    other choices of ``options`` kept). A new sheet has its header row
-    detected again; a new header row keeps the sheet(s) read."""
+           sheet: str | None = None, header_row: int | None = None, encoding: str | None = None) -> FilePreview:
+    """Inspect the file again with the user's new sheet, header row or
+    encoding (the other choices of ``options`` kept). A new sheet has its
+    header row detected again; a new header row keeps the sheet(s) read."""
     options = options or NO_OPTIONS
+    if encoding is not None:
+        options = replace(options, encoding=resolve_encoding(encoding))
     if sheet is not None:
         options = replace(options, sheet=sheet, header_row=None)
     if header_row is not None:
@@ -480,7 +511,7 @@ def reread(path: str | os.PathLike, table: str, file_name: str, options: ReadOpt
 
 
 def apply_read_choice(entry: dict, table: str, *, sheet: str | None = None,
-                      header_row: int | None = None) -> FilePreview | None:
+                      header_row: int | None = None, encoding: str | None = None) -> FilePreview | None:
     """The Data page's file ``entry`` (path, name, preview or error) read
     again with a new sheet or header row. On success the entry gets the new
     preview (and loses its error); otherwise it keeps its preview and gets
@@ -488,12 +519,13 @@ def apply_read_choice(entry: dict, table: str, *, sheet: str | None = None,
     current = entry["preview"].options if "preview" in entry else entry.get("options", NO_OPTIONS)
     try:
         preview = reread(entry["path"], table, entry.get("name") or Path(entry["path"]).name, current,
-                         sheet=sheet, header_row=header_row)
+                         sheet=sheet, header_row=header_row, encoding=encoding)
     except CrmflowError as exc:
         entry["read_error" if "preview" in entry else "error"] = exc
         if "preview" not in entry:
             entry["options"] = replace(current, **({"sheet": sheet, "header_row": None} if sheet is not None else {}),
-                                       **({"header_row": header_row} if header_row is not None else {}))
+                                       **({"header_row": header_row} if header_row is not None else {}),
+                                       **({"encoding": encoding} if encoding is not None else {}))
         return None
     entry["preview"] = preview
     for key in ("error", "read_error", "options"):

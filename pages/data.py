@@ -78,6 +78,7 @@ def sync_choices(table: str, entry: dict) -> None:
     if controls is not None:
         st.session_state[f"data:sheet:{table}"] = controls.sheet
         st.session_state[f"data:header_row:{table}"] = controls.header_row
+        st.session_state[f"data:encoding:{table}"] = controls.encoding or next(iter(controls.encodings), None)
 
 
 def reread(table: str, what: str) -> None:
@@ -101,9 +102,14 @@ def read_choices(table: str, entry: dict) -> None:
         left.selectbox(ctx.tr("data_sheet"), controls.sheets, key=f"data:sheet:{table}",
                        help=ctx.tr("data_sheet_help"), on_change=reread, args=(table, "sheet"),
                        format_func=lambda s: ctx.tr("data_sheet_all") if s == upload.ALL_SHEETS else s)
-    right.number_input(ctx.tr("data_header_row"), min_value=0, max_value=1_048_576, step=1,
-                       key=f"data:header_row:{table}", help=ctx.tr("data_header_row_help"),
-                       on_change=reread, args=(table, "header_row"))
+    if controls.encodings:
+        left.selectbox(ctx.tr("data_encoding"), controls.encodings, key=f"data:encoding:{table}",
+                       help=ctx.tr("data_encoding_help"), on_change=reread, args=(table, "encoding"),
+                       format_func=upload.encoding_choice_label)
+    if controls.header_row is not None or controls.sheets:
+        right.number_input(ctx.tr("data_header_row"), min_value=0, max_value=1_048_576, step=1,
+                           key=f"data:header_row:{table}", help=ctx.tr("data_header_row_help"),
+                           on_change=reread, args=(table, "header_row"))
     if "read_error" in entry:
         show_error(entry["read_error"])
 

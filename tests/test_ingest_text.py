@@ -381,3 +381,28 @@ def test_a_gbk_file_with_one_broken_character_is_one_message_naming_its_line(tmp
     assert main(["rfm", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Line 51" in err and "GB18030/GBK" in err and "--encoding" in err
+
+
+# --------------------------------------------------------------------------- the Data page's encoding choice
+def test_data_page_offers_the_encoding_and_reads_again_with_the_one_chosen(tmp_path):
+    """The page shows the detected encoding and lets the user choose another:
+    the same bytes read as Mac-Roman give other names (0x8E is é in Mac-Roman,
+    Ž in Windows-1252), and the choice is kept for the check and the save."""
+    from crmflow import upload
+
+    rows = "".join(f"C{i},2024-01-{i % 28 + 1:02d},{i}.50,Caf\x8e {i}\r\n" for i in range(40))
+    path = tmp_path / "cafes.csv"
+    path.write_bytes(("customer_id,order_date,amount,product\r\n" + rows).encode("latin-1"))
+    preview = upload.inspect_file(path, "transactions")
+    controls = upload.read_controls(preview)
+    assert controls.encodings and "mac_roman" in controls.encodings and controls.encoding == preview.codec
+    entry = {"path": str(path), "name": "cafes.csv", "preview": preview}
+    again = upload.apply_read_choice(entry, "transactions", encoding="mac_roman")
+    assert again is not None and entry["preview"] is again and again.options.encoding == "mac_roman"
+    assert upload.read_controls(again).encoding == "mac_roman"
+    assert again.rows["product"].iloc[0] == "Café 0"
+    plan = upload.plan(again, upload.default_choices(again))
+    assert plan.options.encoding == "mac_roman"
+    result = upload.check([plan])
+    assert result.reports[0].encoding == "Mac-Roman" and result.reports[0].rows_loaded == 40
+    assert upload.encoding_choice_label("cp1252") == "Windows-1252"
