@@ -67,11 +67,13 @@ REASON_KEYS = {
     "missing customer id": "data_reason_missing_customer_id",
     "missing order date": "data_reason_missing_order_date",
     "order date is not a date": "data_reason_order_date_not_a_date",
+    "order date is out of range": "data_reason_order_date_out_of_range",
     "missing amount": "data_reason_missing_amount",
     "amount is not a number": "data_reason_amount_not_a_number",
     "amount is too large": "data_reason_amount_too_large",
     "missing date": "data_reason_missing_date",
     "date is not a date": "data_reason_date_not_a_date",
+    "date is out of range": "data_reason_date_out_of_range",
     "missing interaction type": "data_reason_missing_interaction_type",
     "repeated customer id (the first row is kept)": "data_reason_repeated_customer_id",
 }
@@ -578,7 +580,8 @@ def date_format_label(fmt: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """A date format as people write it: ``%d/%m/%Y`` -> ``DD/MM/YYYY``."""
     if fmt == "excel":
         return t("data_date_excel", lang)
-    return fmt.replace("%Y", "YYYY").replace("%y", "YY").replace("%m", "MM").replace("%d", "DD")
+    return (fmt.replace("%Y", "YYYY").replace("%y", "YY").replace("%m", "MM").replace("%d", "DD")
+            .replace("%b", "MON").replace("%H", "hh").replace("%M", "mm").replace("%S", "ss"))
 
 
 def mapping_frame(report: TableReport, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 -- purpose: Type and validate staged customer rows (view ingest_stage). Rejected:
 --   missing customer id, and repeated ids (the first row of an id is kept).
 --   Every field is trimmed once and typed once; the raw text of the row is only
---   built for rejected rows.
+--   built for rejected rows. A created_at out of range (before 1900-01-01 or more
+--   than 365 days after today) is left empty and counted like an unreadable value.
 -- grain: one row per staged row
 -- params: created_at_format, decimal_comma
 -- columns: row_number, reject_reason, raw, customer_id, name, created_at, region, industry,
@@ -27,7 +28,7 @@ WITH texts AS (
 typed AS (
     SELECT
         *,
-        crm_date(created_at_text, $created_at_format) AS created_at,
+        crm_date(created_at_text, $created_at_format) AS created_at_read,
         crm_money(credit_limit_text, $decimal_comma) AS credit_limit,
         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY row_number) AS occurrence
     FROM texts
@@ -35,6 +36,7 @@ typed AS (
 checked AS (
     SELECT
         *,
+        CASE WHEN crm_date_ok(created_at_read) THEN created_at_read END AS created_at,
         CASE
             WHEN customer_id IS NULL THEN 'missing customer id'
             WHEN occurrence > 1 THEN 'repeated customer id (the first row is kept)'
