@@ -559,12 +559,14 @@ DATE_NOT_READ = {"transactions": ("order_date", "order date is not a date"),
 
 
 def unknown_date_form_error(table: str, sniffed: Sniffed, column: str, field: str,
-                            examples: list[str]) -> InputFileError:
+                            examples: list[str]) -> MappingError:
     """One message for a required date column whose values are in no form crmflow
-    reads: the column, a few of its values, and how to say the format."""
+    reads: the column, a few of its values, and how to say the format. A
+    MappingError, so that the Data page still previews the file and lets the user
+    pick another column."""
     name = Path(sniffed.path).name if sniffed.format != "dataframe" else "data"
     shown = ", ".join('"' + (str(v) if len(str(v)) <= 40 else str(v)[:39] + "…") + '"' for v in examples[:3])
-    return InputFileError(key="date_form_unknown", table=table, file=name, column=column, field=field,
+    return MappingError(key="date_form_unknown", table=table, file=name, column=column, field=field,
                           examples=shown)
 
 
