@@ -471,7 +471,8 @@ def stage_frame(cur: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Sniffed:
 def _profile(db: Database, cur: duckdb.DuckDBPyConnection, column: str) -> dict[str, int]:
     _temp_view(cur, "profile_input", cur.table("ingest_raw").select(duckdb.ColumnExpression(column).alias("v")))
     row = db.run("profile_values", cur=cur)
-    return {k: (list(v) if k == "examples" else int(v)) for k, v in row.iloc[0].items()}
+    return {k: (list(v) if k == "examples" else v if k == "month_format" else int(v))
+            for k, v in row.iloc[0].items()}
 
 
 def date_format_option(text: str | None) -> str | None:
@@ -524,7 +525,10 @@ def choose_date_format(profile: dict[str, int], preference: str | None = None,
     best = max(candidates, key=lambda k: candidates[k])
     if candidates[best] == 0:
         return None, None
-    if best == "month":
+    if best == "month":  # the commonest layout, read cheaply; the other month-name forms by the general rules
+        layout = profile.get("month_format")
+        if isinstance(layout, str) and layout:
+            return layout, None
         return ("%b %d, %Y" if profile.get("n_month_first", 0) * 2 > candidates["month"] else "%d %b %Y"), None
     if best != "slash":
         return best, None

@@ -94,7 +94,8 @@ def test_two_digit_year_pivot(tmp_path, mem, four_digit_rows):
     result, ds = ingest(mem, path)
     assert result.reports[0].rows_rejected == 0, result.reports[0].rejected_examples
     assert result.reports[0].date_formats["order_date"] == ("%m/%d/%y" if four_digit_rows == 1 else "%m/%d/%Y")
-    assert order_dates(mem, ds) == [want for _, want in cases] + [date(2020, 12, 13 + i) for i in range(four_digit_rows)]
+    assert order_dates(mem, ds) == [want for _, want in cases] + [date(2020, 12, 13 + i)
+                                                                  for i in range(four_digit_rows)]
     assert [yy_pivot(d) for d, _ in cases] == [want for _, want in cases]
 
 
@@ -127,6 +128,12 @@ FORMS = {
 }
 
 
+# the usual month-name layouts are read by one strptime per value (the fast path)
+LAYOUTS = {"sas-datetime": "%d%b%y:%H:%M:%S", "sas-date9": "%d%b%Y", "dd-mon-yyyy": "%d-%b-%Y",
+           "oracle-dd-mon-yy": "%d-%b-%y", "d mon yyyy": "%d %b %Y", "mon d, yyyy": "%b %d, %Y",
+           "dd/mm/yyyy hh:mm": "%d/%m/%Y", "yyyy/m/d": "%Y-%m-%d", "yyyymmdd hhmm": "%Y%m%d", "excel-serial": "excel"}
+
+
 @pytest.mark.parametrize("form", list(FORMS))
 def test_each_real_date_form(tmp_path, mem, form):
     rows = [[f"C{i}", FORMS[form](d), "10"] for i, d in enumerate(DATES)]
@@ -134,6 +141,8 @@ def test_each_real_date_form(tmp_path, mem, form):
     result, ds = ingest(mem, path)
     assert result.reports[0].rows_rejected == 0, result.reports[0].rejected_examples
     assert order_dates(mem, ds) == DATES
+    if form in LAYOUTS:
+        assert result.reports[0].date_formats == {"order_date": LAYOUTS[form]}
 
 
 def test_ymd_order_reads_two_digit_years_first(tmp_path, mem):
@@ -153,7 +162,8 @@ def test_cheap_casts_agree_with_the_general_rules_on_new_forms(mem):
         "5/7/03", "2/24/2003", "6/30/50", "12/31/68", "1/1/69", "0003-05-07", "2199-01-01", "5/7/0003", "Q1-2024", "31.02.24", "feb 30 2024",
         "13/13/2024", "2024-02-29", "2023-02-29", "", " 05-Jan-2024 "]
     formats = ["%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%m/%d/%y", "%y-%m-%d", "%d %b %Y",
-               "%b %d, %Y", "%d.%m.%Y %H:%M", "%Y-%d-%m", "%d-%b-%y", "excel"]
+               "%b %d, %Y", "%d.%m.%Y %H:%M", "%Y-%d-%m", "%d-%b-%y", "%d%b%y:%H:%M:%S", "%d%b%Y", "%d-%b-%Y",
+               "excel"]
     with mem.db.cursor() as cur:
         mem.db.execute("macros", cur=cur)
         for fmt in formats:

@@ -141,12 +141,19 @@ CREATE OR REPLACE TEMP MACRO crm_date_any(v, fmt) AS
                 crm_date_month(t)))[1]
     END;
 
--- the cheap cast first: ISO by a DATE cast (its year must have four digits), any
--- other strptime format by strptime (four-digit years; '%y' formats pivoted)
+-- the cheap cast first: ISO by a DATE cast, any other strptime format by strptime
+-- (a '%Y' must read four digits; '%y' formats pivoted like crm_make_date)
 CREATE OR REPLACE TEMP MACRO crm_date(v, fmt) AS
     COALESCE(
         CASE WHEN fmt = '%Y-%m-%d' THEN CASE WHEN v LIKE '____-%' THEN TRY_CAST(v AS DATE) END
              WHEN fmt = 'excel' THEN NULL
+             -- day/month with two- and four-digit years in one column: both tried by strptime
+             WHEN fmt IN ('%d/%m/%Y', '%d/%m/%y') THEN
+                 COALESCE(crm_date_4(CAST(try_strptime(v, '%d/%m/%Y') AS DATE)),
+                          crm_pivot(CAST(try_strptime(v, '%d/%m/%y') AS DATE)))
+             WHEN fmt IN ('%m/%d/%Y', '%m/%d/%y') THEN
+                 COALESCE(crm_date_4(CAST(try_strptime(v, '%m/%d/%Y') AS DATE)),
+                          crm_pivot(CAST(try_strptime(v, '%m/%d/%y') AS DATE)))
              WHEN contains(fmt, '%y') OR contains(fmt, '%-y') THEN crm_pivot(CAST(try_strptime(v, fmt) AS DATE))
              ELSE crm_date_4(CAST(try_strptime(v, fmt) AS DATE))
         END,
