@@ -569,7 +569,8 @@ def unknown_date_form_error(table: str, sniffed: Sniffed, column: str, field: st
     MappingError, so that the Data page still previews the file and lets the user
     pick another column."""
     name = Path(sniffed.path).name if sniffed.format != "dataframe" else "data"
-    shown = ", ".join('"' + (str(v) if len(str(v)) <= 40 else str(v)[:39] + "…") + '"' for v in examples[:3])
+    texts = [" ".join(str(v).split()) for v in examples[:3]]  # one line each
+    shown = ", ".join('"' + (v if len(v) <= 40 else v[:39] + "…") + '"' for v in texts)
     return MappingError(key="date_form_unknown", table=table, file=name, column=column, field=field,
                           examples=shown)
 

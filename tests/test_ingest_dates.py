@@ -246,6 +246,16 @@ def test_unknown_date_form_gets_one_message_with_examples(tmp_path, mem, values)
     assert mem.names() == []
 
 
+def test_unknown_interaction_date_form_names_the_interactions_file(tmp_path, mem):
+    tx = write_csv(tmp_path / "t.csv", ["customer_id", "order_date", "amount"], [["A", "2024-01-05", "1"]])
+    ix = write_csv(tmp_path / "visits.csv", ["customer_id", "date", "type"],
+                   [["A", "week 3", "call"], ["A", "week\u00a04", "visit"]])
+    with pytest.raises(MappingError) as info:
+        ingest(mem, tx, None, ix)
+    assert info.value.key == "date_form_unknown"
+    assert 'interactions file visits.csv' in info.value.message and '"week 3", "week 4"' in info.value.message
+
+
 def test_unknown_form_read_with_a_pattern(tmp_path, mem):
     path = write_csv(tmp_path / "p.csv", ["customer_id", "order_date", "amount"],
                      [["A", "D05M01Y2024", "1"], ["B", "D31M12Y2023", "1"], ["C", "2024-03-01", "1"]])
