@@ -160,7 +160,8 @@ def test_ymd_order_reads_two_digit_years_first(tmp_path, mem):
 def test_cheap_casts_agree_with_the_general_rules_on_new_forms(mem):
     values = [f(d) .strip('"') for f in FORMS.values() for d in DATES] + [
         "5/7/03", "2/24/2003", "6/30/50", "12/31/68", "1/1/69", "0003-05-07", "2199-01-01", "5/7/0003", "Q1-2024", "31.02.24", "feb 30 2024",
-        "13/13/2024", "2024-02-29", "2023-02-29", "", " 05-Jan-2024 "]
+        "13/13/2024", "2024-02-29", "2023-02-29", "", " 05-Jan-2024 ", "5/7/3", "05JAN9:10:00:00", "4-01-05",
+        "5/7/203", " 5/7/03 ", "JAN 5, 24"]
     formats = ["%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%m/%d/%y", "%y-%m-%d", "%d %b %Y",
                "%b %d, %Y", "%d.%m.%Y %H:%M", "%Y-%d-%m", "%d-%b-%y", "%d%b%y:%H:%M:%S", "%d%b%Y", "%d-%b-%Y",
                "excel"]

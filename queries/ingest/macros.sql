@@ -81,8 +81,9 @@ CREATE OR REPLACE TEMP MACRO crm_month_number(w) AS
 -- numeric dates (t: lower case, Chinese 年/月/日 replaced): a four-digit year first
 -- (2024-01-05, 2024/1/5, 2024.01.05, ISO with T/Z/offset), YYYYMMDD, and day and month
 -- in the order ord with a two- or four-digit year (5/7/03, 2/24/2003); any time after the
--- date is dropped. Each regex appears once (lambdas reuse its parts), so that the
--- optimiser never lifts it out of the lazy branch it sits in.
+-- date is dropped (a one-digit year counts as two, as strptime's %y reads it). Each regex
+-- appears once (lambdas reuse its parts), so that the optimiser never lifts it out of the
+-- lazy branch it sits in.
 CREATE OR REPLACE TEMP MACRO crm_date_numeric(t, ord) AS
     COALESCE(
         list_transform([regexp_extract(t, '^(\d{1,4})[-/.](\d{1,2})[-/.](\d{1,4})(?:[t\s].*)?$', ['a', 'b', 'c'])],
@@ -90,11 +91,11 @@ CREATE OR REPLACE TEMP MACRO crm_date_numeric(t, ord) AS
                 WHEN p.a = '' THEN NULL
                 WHEN length(p.a) = 4 AND length(p.c) <= 2
                     THEN crm_make_date(CAST(p.a AS INTEGER), CAST(p.b AS INTEGER), CAST(p.c AS INTEGER), FALSE)
-                WHEN length(p.a) <= 2 AND length(p.c) IN (2, 4) AND ord = 'dmy'
-                    THEN crm_make_date(CAST(p.c AS INTEGER), CAST(p.b AS INTEGER), CAST(p.a AS INTEGER), length(p.c) = 2)
-                WHEN length(p.a) <= 2 AND length(p.c) IN (2, 4) AND ord = 'mdy'
-                    THEN crm_make_date(CAST(p.c AS INTEGER), CAST(p.a AS INTEGER), CAST(p.b AS INTEGER), length(p.c) = 2)
-                WHEN length(p.a) = 2 AND length(p.c) <= 2 AND ord = 'ymd'
+                WHEN length(p.a) <= 2 AND length(p.c) <> 3 AND ord = 'dmy'
+                    THEN crm_make_date(CAST(p.c AS INTEGER), CAST(p.b AS INTEGER), CAST(p.a AS INTEGER), length(p.c) <= 2)
+                WHEN length(p.a) <= 2 AND length(p.c) <> 3 AND ord = 'mdy'
+                    THEN crm_make_date(CAST(p.c AS INTEGER), CAST(p.a AS INTEGER), CAST(p.b AS INTEGER), length(p.c) <= 2)
+                WHEN length(p.a) <= 2 AND length(p.c) <= 2 AND ord = 'ymd'
                     THEN crm_make_date(CAST(p.a AS INTEGER), CAST(p.b AS INTEGER), CAST(p.c AS INTEGER), TRUE)
             END)[1],
         list_transform([regexp_extract(t, '^(\d{4})(\d{2})(\d{2})(?:[t\s].*)?$', ['y', 'm', 'd'])],
@@ -107,15 +108,15 @@ CREATE OR REPLACE TEMP MACRO crm_date_numeric(t, ord) AS
 CREATE OR REPLACE TEMP MACRO crm_date_month(t) AS
     list_transform([regexp_extract(
         regexp_replace(t, '^(mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*', ''),
-        '^(?:(\d{1,2})[-\s/.]*([a-z]{3,9})\.?[-\s/.,]*(\d{4}|\d{2})'
-            || '|([a-z]{3,9})\.?[-\s/.]*(\d{1,2})(?:st|nd|rd|th)?[-\s/.,]*(\d{4}|\d{2})'
+        '^(?:(\d{1,2})[-\s/.]*([a-z]{3,9})\.?[-\s/.,]*(\d{4}|\d{1,2})'
+            || '|([a-z]{3,9})\.?[-\s/.]*(\d{1,2})(?:st|nd|rd|th)?[-\s/.,]*(\d{4}|\d{1,2})'
             || '|(\d{4})[-\s/.]*([a-z]{3,9})\.?[-\s/.]*(\d{1,2}))(?:[:\st].*)?$',
         ['d1', 'm1', 'y1', 'm2', 'd2', 'y2', 'y3', 'm3', 'd3'])],
         lambda p: CASE
             WHEN p.d1 <> '' THEN crm_make_date(CAST(p.y1 AS INTEGER), crm_month_number(p.m1), CAST(p.d1 AS INTEGER),
-                                               length(p.y1) = 2)
+                                               length(p.y1) <= 2)
             WHEN p.m2 <> '' THEN crm_make_date(CAST(p.y2 AS INTEGER), crm_month_number(p.m2), CAST(p.d2 AS INTEGER),
-                                               length(p.y2) = 2)
+                                               length(p.y2) <= 2)
             WHEN p.y3 <> '' THEN crm_make_date(CAST(p.y3 AS INTEGER), crm_month_number(p.m3), CAST(p.d3 AS INTEGER),
                                                FALSE)
         END)[1];
@@ -141,11 +142,12 @@ CREATE OR REPLACE TEMP MACRO crm_date_any(v, fmt) AS
                 crm_date_month(t)))[1]
     END;
 
--- the cheap cast first: ISO by a DATE cast, any other strptime format by strptime
+-- the cheap cast first: ISO by a DATE cast (four characters before the first '-'), any
+-- other strptime format by strptime
 -- (a '%Y' must read four digits; '%y' formats pivoted like crm_make_date)
 CREATE OR REPLACE TEMP MACRO crm_date(v, fmt) AS
     COALESCE(
-        CASE WHEN fmt = '%Y-%m-%d' THEN CASE WHEN v LIKE '____-%' THEN TRY_CAST(v AS DATE) END
+        CASE WHEN fmt = '%Y-%m-%d' THEN CASE WHEN strpos(v, '-') = 5 THEN TRY_CAST(v AS DATE) END
              WHEN fmt = 'excel' THEN NULL
              -- day/month with two- and four-digit years in one column: both tried by strptime
              WHEN fmt IN ('%d/%m/%Y', '%d/%m/%y') THEN
