@@ -488,6 +488,8 @@ def date_format_option(text: str | None) -> str | None:
         return value.lower()
     directives = re.findall(r"%-?(.)", value)
     known = set(STRPTIME_DIRECTIVES)
+    if any(d not in "dmyHIMSj" for d in re.findall(r"%-(.)", value)):
+        raise CrmflowError(key="date_format_invalid", value=text)
     has_day = any(d in ("d", "j") for d in directives)
     has_month = any(d in ("m", "b", "B", "j") for d in directives)
     has_year = any(d in ("y", "Y") for d in directives)
@@ -707,6 +709,11 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     million rows ~40% slower."""
     date_preference = date_format_option(date_preference)
     db.execute("macros", cur=cur)
+    if is_date_pattern(date_preference):
+        try:
+            db.run("check_date_format", cur=cur, fmt=date_preference)
+        except CrmflowError:
+            raise CrmflowError(key="date_format_invalid", value=date_preference) from None
     if isinstance(source, pd.DataFrame):
         sniffed = stage_frame(cur, source)
         rows_read = len(source)

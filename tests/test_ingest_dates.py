@@ -145,6 +145,17 @@ def test_each_real_date_form(tmp_path, mem, form):
         assert result.reports[0].date_formats == {"order_date": LAYOUTS[form]}
 
 
+def test_mixed_month_name_layouts_take_the_commonest_layout(tmp_path, mem):
+    # three SAS values (three shapes: JAN, FEB, MAR) against two of one DD-Mon-YYYY shape
+    values = ["01JAN24:10:00:00", "02FEB24:11:00:00", "03MAR24:12:00:00", "5-Jan-2024", "6-Jan-2024"]
+    path = write_csv(tmp_path / "m.csv", ["customer_id", "order_date", "amount"],
+                     [[f"C{i}", v, "1"] for i, v in enumerate(values)])
+    result, ds = ingest(mem, path)
+    assert result.reports[0].date_formats == {"order_date": "%d%b%y:%H:%M:%S"}
+    assert order_dates(mem, ds) == [date(2024, 1, 1), date(2024, 2, 2), date(2024, 3, 3), date(2024, 1, 5),
+                                    date(2024, 1, 6)]
+
+
 def test_ymd_order_reads_two_digit_years_first(tmp_path, mem):
     path = write_csv(tmp_path / "yymmdd.csv", ["customer_id", "order_date", "amount"],
                      [["A", "24-01-05", "1"], ["B", "23-12-31", "1"]])
@@ -284,7 +295,7 @@ def test_date_format_option_accepts_orders_and_patterns(text, expected):
     assert date_format_option(text) == expected
 
 
-@pytest.mark.parametrize("text", ["dym", "%Q.%m.%Y", "%d.%m", "%Y-%m", "dd.mm.yyyy", "%d.%m.%Y%"])
+@pytest.mark.parametrize("text", ["dym", "%Q.%m.%Y", "%d.%m", "%Y-%m", "dd.mm.yyyy", "%d.%m.%Y%", "%d-%-b-%Y"])
 def test_date_format_option_refuses_anything_else(text):
     with pytest.raises(CrmflowError) as info:
         date_format_option(text)

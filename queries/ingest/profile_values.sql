@@ -96,10 +96,13 @@ by_shape AS (
         COALESCE(SUM(n) FILTER (WHERE is_dot_thousands), 0) AS n_dot_thousands,
         COALESCE(SUM(n) FILTER (WHERE month_parts.y1 <> '' OR month_parts.y2 <> '' OR month_parts.y3 <> ''), 0) AS n_month,
         COALESCE(SUM(n) FILTER (WHERE month_parts.first <> ''), 0) AS n_month_first,
-        COALESCE(SUM(n) FILTER (WHERE is_slash_yy OR length(month_parts.y1) = 2 OR length(month_parts.y2) = 2), 0) AS n_yy,
-        arg_max(month_layout, n) FILTER (WHERE month_layout IS NOT NULL
-                                          AND (month_parts.y1 <> '' OR month_parts.y2 <> '')) AS month_format
+        COALESCE(SUM(n) FILTER (WHERE is_slash_yy OR length(month_parts.y1) = 2 OR length(month_parts.y2) = 2), 0) AS n_yy
     FROM flags
+),
+layouts AS (
+    SELECT (SELECT month_layout FROM flags
+            WHERE month_layout IS NOT NULL AND (month_parts.y1 <> '' OR month_parts.y2 <> '')
+            GROUP BY month_layout ORDER BY SUM(n) DESC, month_layout LIMIT 1) AS month_format
 ),
 examples AS (
     SELECT list(t ORDER BY t) AS examples FROM (SELECT t FROM vals ORDER BY t LIMIT 3)
@@ -108,5 +111,5 @@ SELECT
     by_shape.n_values, by_shape.n_iso, by_digits.n_ymd8, by_shape.n_slash, by_shape.n_slash_yy,
     by_digits.n_first_gt12, by_digits.n_second_gt12, by_digits.n_excel, by_shape.n_number,
     by_shape.n_comma_decimal, by_shape.n_dot_decimal, by_shape.n_comma_thousands, by_shape.n_dot_thousands,
-    by_shape.n_month, by_shape.n_month_first, by_shape.n_yy, by_shape.month_format, examples.examples
-FROM by_shape, by_digits, examples
+    by_shape.n_month, by_shape.n_month_first, by_shape.n_yy, layouts.month_format, examples.examples
+FROM by_shape, by_digits, layouts, examples
