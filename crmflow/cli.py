@@ -25,7 +25,7 @@ import pandas as pd
 from crmflow import __version__
 from crmflow.config import DB_ENV_VAR, Params
 from crmflow.errors import CrmflowError
-from crmflow.ingest import ReadOptions, report_text
+from crmflow.ingest import ReadOptions, date_format_option, report_text
 from crmflow.mapping import TABLES, parse_overrides
 
 EXIT_BAD_INPUT = 2
@@ -67,8 +67,10 @@ def _source_options(p: argparse.ArgumentParser, *, file_required: bool = False) 
                    help="map a field to a column by name or #position; prefix customers. or interactions. "
                         "for those files (e.g. --map amount=销售额 --map customers.created_at=建档日期); "
                         "--map amount=Quantity*UnitPrice derives the amount as quantity × unit price")
-    p.add_argument("--date-format", choices=("dmy", "mdy"),
-                   help="how to read dates like 03/04/2024 when the data cannot tell (default mdy)")
+    p.add_argument("--date-format", metavar="dmy|mdy|ymd|PATTERN",
+                   help="how to read dates like 03/04/2024 when the data cannot tell (default mdy; ymd reads "
+                        "24-01-05 as 2024-01-05), or a strptime pattern for dates in another form, e.g. "
+                        "'%%d.%%m.%%Y %%H:%%M' or '%%d-%%b-%%y' (values it does not read get the automatic rules)")
     p.add_argument("--encoding", metavar="[TABLE:]CODEC", action="append", default=[],
                    help="the text encoding of a file when detection gets it wrong (e.g. cp1252, mac_roman, "
                         "cp850, gbk, big5, shift_jis); prefix customers: or interactions: for those files")
@@ -243,7 +245,8 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
     if not args.file:
         raise CrmflowError("No data given", "Pass a transactions FILE or --dataset NAME")
     store, result = load_file_dataset(args.file, args.customers, args.interactions,
-                                      overrides=_overrides(args.map), date_preference=args.date_format,
+                                      overrides=_overrides(args.map),
+                                      date_preference=date_format_option(args.date_format),
                                       read_options=_read_options(args))
     try:
         for report in result.reports:
@@ -251,6 +254,9 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
                 reasons = "; ".join(f"{n} × {r}" for r, n in report.rejected_by_reason.items())
                 print(f"crmflow: note: {report.rows_rejected} of {report.rows_read} {report.table} rows "
                       f"were not used ({reasons})", file=sys.stderr)
+            for note in report.warnings:
+                if getattr(note, "key", "").startswith("dates_"):  # how dates were read (day/month order, years)
+                    print(f"crmflow: note: {report.table}: {note}", file=sys.stderr)
         yield Source(store, result.dataset.dataset_id, result.dataset.name)
     finally:
         store.close()
@@ -307,7 +313,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     with Store(args.db) as store:
         result = store.ingest(args.name, args.file, args.customers, args.interactions,
-                              overrides=_overrides(args.map), date_preference=args.date_format,
+                              overrides=_overrides(args.map), date_preference=date_format_option(args.date_format),
                               read_options=_read_options(args), replace=args.replace)
     ds = result.dataset
     if args.format == "json":

@@ -67,7 +67,7 @@ from crmflow.mapping import (
     normalise,
     says_id,
 )
-from crmflow.messages import Note
+from crmflow.messages import Note, TermList, field_term, table_term
 
 SAMPLE_BYTES = 256 * 1024
 SCAN_CHUNK = 4 * 1024 * 1024
@@ -75,6 +75,9 @@ TEXT_DELIMITERS = ("\t", ";", ",", "|")
 WHITESPACE = "whitespace"
 SUPPORTED = "CSV, TSV or whitespace-separated text, Excel .xlsx, or Parquet"
 DATE_FORMAT_CHOICES = {"dmy": "%d/%m/%Y", "mdy": "%m/%d/%Y", "ymd": "%Y-%m-%d"}
+DATE_ORDERS = ("dmy", "mdy", "ymd")
+#: strptime directives a --date-format pattern may use (DuckDB's strptime; '-' allowed after '%')
+STRPTIME_DIRECTIVES = "aAwdbBhmyYHIpMSfzZj%"
 
 
 # --------------------------------------------------------------------------- options
@@ -933,7 +936,37 @@ def stage_frame(cur: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Sniffed:
 def _profile(db: Database, cur: duckdb.DuckDBPyConnection, column: str) -> dict[str, int]:
     _temp_view(cur, "profile_input", cur.table("ingest_raw").select(duckdb.ColumnExpression(column).alias("v")))
     row = db.run("profile_values", cur=cur)
-    return {k: int(v) for k, v in row.iloc[0].items()}
+    return {k: (list(v) if k == "examples" else v if k == "month_format" else int(v))
+            for k, v in row.iloc[0].items()}
+
+
+def date_format_option(text: str | None) -> str | None:
+    """The date format a user gave (``--date-format``): ``dmy``, ``mdy`` or
+    ``ymd`` (the order of day, month and year in numeric dates when the data
+    cannot tell), or a strptime pattern such as ``%d.%m.%Y %H:%M`` (applied to
+    every date column first; values it does not read get the automatic rules).
+    Raises a keyed CrmflowError for anything else."""
+    if text is None or text == "":
+        return None
+    value = text.strip()
+    if value.lower() in DATE_ORDERS:
+        return value.lower()
+    directives = re.findall(r"%-?(.)", value)
+    known = set(STRPTIME_DIRECTIVES)
+    if any(d not in "dmyHIMSj" for d in re.findall(r"%-(.)", value)):
+        raise CrmflowError(key="date_format_invalid", value=text)
+    has_day = any(d in ("d", "j") for d in directives)
+    has_month = any(d in ("m", "b", "B", "j") for d in directives)
+    has_year = any(d in ("y", "Y") for d in directives)
+    if "%" not in value or not all(d in known for d in directives) or not (has_day and has_month and has_year) \
+            or re.search(r"%-?$", value):
+        raise CrmflowError(key="date_format_invalid", value=text)
+    return value
+
+
+def is_date_pattern(preference: str | None) -> bool:
+    """Is a (checked) date preference a strptime pattern rather than an order?"""
+    return bool(preference) and "%" in str(preference)
 
 
 def _profile_codes(db: Database, cur: duckdb.DuckDBPyConnection, column: str) -> dict[str, Any]:
@@ -945,23 +978,37 @@ def _profile_codes(db: Database, cur: duckdb.DuckDBPyConnection, column: str) ->
 
 def choose_date_format(profile: dict[str, int], preference: str | None = None,
                        field: str = "order_date") -> tuple[str | None, Note | None]:
-    """(strptime format or 'excel', note for the report) decided from the whole column."""
+    """(strptime format or 'excel', note for the report) decided from the whole column.
+
+    A column may mix two- and four-digit years in one day/month order (``5/7/03``
+    next to ``2/24/2003``): each value is read with the year it has (see
+    queries/ingest/macros.sql, crm_date), whichever of the two the format shows.
+    A strptime pattern as ``preference`` is the format of every date column."""
     n = profile["n_values"]
     if n == 0:
         return None, None
+    if is_date_pattern(preference):
+        return preference, None
     candidates = {
         "%Y-%m-%d": profile["n_iso"],
         "%Y%m%d": profile["n_ymd8"],
-        "slash": profile["n_slash"],
-        "slash_yy": profile["n_slash_yy"],
+        "slash": profile["n_slash"] + profile["n_slash_yy"],
+        "month": profile.get("n_month", 0),
         "excel": profile["n_excel"],
     }
     best = max(candidates, key=lambda k: candidates[k])
     if candidates[best] == 0:
         return None, None
-    if best not in ("slash", "slash_yy"):
+    if best == "month":  # the commonest layout, read cheaply; the other month-name forms by the general rules
+        layout = profile.get("month_format")
+        if isinstance(layout, str) and layout:
+            return layout, None
+        return ("%b %d, %Y" if profile.get("n_month_first", 0) * 2 > candidates["month"] else "%d %b %Y"), None
+    if best != "slash":
         return best, None
-    year = "%Y" if best == "slash" else "%y"
+    year = "%Y" if profile["n_slash"] >= profile["n_slash_yy"] else "%y"
+    if preference == "ymd" and profile["n_slash"] == 0:
+        return "%y-%m-%d", None
     first, second = profile["n_first_gt12"], profile["n_second_gt12"]
     if first and not second:
         return f"%d/%m/{year}", None
@@ -973,6 +1020,33 @@ def choose_date_format(profile: dict[str, int], preference: str | None = None,
     if preference in ("dmy", "mdy"):
         return (f"%d/%m/{year}" if preference == "dmy" else f"%m/%d/{year}"), None
     return f"%m/%d/{year}", Note("dates_ambiguous", field=field)
+
+
+def two_digit_year_note(profile: dict[str, Any], fmt: str | None, field: str) -> Note | None:
+    """A note when a column read with day/month or month names has two-digit years
+    (read as 20yy, or 19yy when 20yy would be more than a year after today)."""
+    n = int(profile.get("n_yy", 0))
+    if not n or fmt in (None, "excel", "%Y-%m-%d", "%Y%m%d"):
+        return None
+    return Note("dates_two_digit_years", field=field, n=n)
+
+
+#: the reason a row is rejected for when its required date cannot be read, per table
+DATE_NOT_READ = {"transactions": ("order_date", "order date is not a date"),
+                 "interactions": ("date", "date is not a date")}
+
+
+def unknown_date_form_error(table: str, sniffed: Sniffed, column: str, field: str,
+                            examples: list[str]) -> MappingError:
+    """One message for a required date column whose values are in no form crmflow
+    reads: the column, a few of its values, and how to say the format. A
+    MappingError, so that the Data page still previews the file and lets the user
+    pick another column."""
+    name = Path(sniffed.path).name if sniffed.format != "dataframe" else "data"
+    texts = [" ".join(str(v).split()) for v in examples[:3]]  # one line each
+    shown = ", ".join('"' + (v if len(v) <= 40 else v[:39] + "…") + '"' for v in texts)
+    return MappingError(key="date_form_unknown", table=table_term(table), file=name, column=column,
+                        field=field_term(field), examples=shown)
 
 
 def choose_decimal_comma(profiles: list[dict[str, int]], delimiter: str | None) -> bool:
@@ -1013,7 +1087,8 @@ def _guess_by_content(profile: Callable[[int], dict[str, int]], table: str, head
 
     def date_share(i: int) -> float:
         p = profiles[i]
-        return max(p["n_iso"], p["n_ymd8"], p["n_slash"], p["n_slash_yy"]) / p["n_values"] if p["n_values"] else 0
+        dated = max(p["n_iso"], p["n_ymd8"], p["n_slash"] + p["n_slash_yy"], p.get("n_month", 0))
+        return dated / p["n_values"] if p["n_values"] else 0
 
     def number_share(i: int) -> float:
         p = profiles[i]
@@ -1121,8 +1196,9 @@ def missing_columns_error(table: str, sniffed: Sniffed, mapping: dict[str, int],
     headers = sniffed.headers
     field = missing[0]
     option = field if table == "transactions" else f"{table}.{field}"
-    params: dict[str, Any] = {"fields": " / ".join(missing), "table": table, "file": name,
-                              "columns": ", ".join(headers) or "none", "field": field, "option": option}
+    params: dict[str, Any] = {"fields": TermList((field_term(f) for f in missing), " / "),
+                              "table": table_term(table), "file": name,
+                              "columns": ", ".join(headers) or "none", "field": field_term(field), "option": option}
     example = suggest_column(field, headers, mapping, profile, codes) if profile and codes else None
     if example is None:
         return MappingError(key="missing_columns_any", **params)
@@ -1202,7 +1278,13 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     Only temporary tables are written, so run it outside a transaction: DuckDB
     keeps undo data for whatever is written inside one, which makes parsing a
     million rows ~40% slower."""
+    date_preference = date_format_option(date_preference)
     db.execute("macros", cur=cur)
+    if is_date_pattern(date_preference):
+        try:
+            db.run("check_date_format", cur=cur, fmt=date_preference)
+        except CrmflowError:
+            raise CrmflowError(key="date_format_invalid", value=date_preference) from None
     if isinstance(source, pd.DataFrame):
         sniffed = stage_frame(cur, source)
         rows_read = len(source)
@@ -1263,7 +1345,12 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
         if f in DATE_FIELDS:
             fmt, warning = (None, None)
             if f in mapping:
-                fmt, warning = choose_date_format(profile(mapping[f]), date_preference, f)
+                column_profile = profile(mapping[f])
+                fmt, warning = choose_date_format(column_profile, date_preference, f)
+                if fmt is None and column_profile["n_values"] and f in REQUIRED[table]:
+                    raise unknown_date_form_error(table, sniffed, headers[mapping[f]], f, column_profile["examples"])
+                if not is_date_pattern(date_preference):
+                    warnings.extend(n for n in [two_digit_year_note(column_profile, fmt, f)] if n)
             if warning:
                 warnings.append(warning)
             if fmt:
@@ -1292,6 +1379,11 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     rejected = sum(by_reason.values())
     if by_reason.get(CANCELLED_REASON):
         warnings.append(Note("cancelled_lines", n=by_reason[CANCELLED_REASON], column=headers[mapping["status"]]))
+    date_field, not_a_date = DATE_NOT_READ.get(table, (None, None))
+    if date_field in mapping and rejected == rows_read and by_reason.get(not_a_date, 0) == max(by_reason.values()):
+        # no row has a date that can be read: say so, with values and how to give the format
+        raise unknown_date_form_error(table, sniffed, headers[mapping[date_field]], date_field,
+                                      profile(mapping[date_field])["examples"])
     examples = db.run("reject_examples", cur=cur, row_limit=20)
     return TableReport(
         table=table,

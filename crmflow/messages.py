@@ -92,6 +92,17 @@ class TermList(str):
         return sep.join(i.text(lang) if isinstance(i, (Term, TermList)) else str(i) for i in self.items)
 
 
+def field_term(field_name: str) -> Term:
+    """A field in a message: its name on the command line (``amount``, as
+    ``--map`` writes it), its label on the page (金额)."""
+    return Term(field_name, f"data_field_{field_name}")
+
+
+def table_term(table: str) -> Term:
+    """A table (transactions, customers, interactions) in a message."""
+    return Term(table, f"datapage_table_{table}")
+
+
 def _term(text: str, key: str | None, params: dict[str, Any]) -> Term:
     return Term(text, key, **params)
 

@@ -67,7 +67,7 @@ from crmflow.ingest import (
     stage,
 )
 from crmflow.mapping import REQUIRED, SYNONYMS, TABLES, apply_overrides, auto_map, derives_amount
-from crmflow.messages import Term, TermList
+from crmflow.messages import TermList, field_term, table_term
 from crmflow.store import IngestResult, Store
 
 #: File types the uploader accepts (the content decides the format; the suffix helps).
@@ -87,11 +87,13 @@ REASON_KEYS = {
     "missing customer id": "data_reason_missing_customer_id",
     "missing order date": "data_reason_missing_order_date",
     "order date is not a date": "data_reason_order_date_not_a_date",
+    "order date is out of range": "data_reason_order_date_out_of_range",
     "missing amount": "data_reason_missing_amount",
     "amount is not a number": "data_reason_amount_not_a_number",
     "amount is too large": "data_reason_amount_too_large",
     "missing date": "data_reason_missing_date",
     "date is not a date": "data_reason_date_not_a_date",
+    "date is out of range": "data_reason_date_out_of_range",
     "missing interaction type": "data_reason_missing_interaction_type",
     "repeated customer id (the first row is kept)": "data_reason_repeated_customer_id",
     "cancelled line (status)": "data_reason_cancelled",
@@ -118,15 +120,6 @@ def fields(table: str) -> tuple[str, ...]:
 
 def required(table: str) -> tuple[str, ...]:
     return REQUIRED[table]
-
-
-def field_term(field_name: str) -> Term:
-    """A field in a message: its name on the command line, its label on the page."""
-    return Term(field_name, f"data_field_{field_name}")
-
-
-def table_term(table: str) -> Term:
-    return Term(table, f"datapage_table_{table}")
 
 
 def one_line_errors(fn: Callable[..., T]) -> Callable[..., T]:
@@ -861,7 +854,8 @@ def date_format_label(fmt: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """A date format as people write it: ``%d/%m/%Y`` -> ``DD/MM/YYYY``."""
     if fmt == "excel":
         return t("data_date_excel", lang)
-    return fmt.replace("%Y", "YYYY").replace("%y", "YY").replace("%m", "MM").replace("%d", "DD")
+    return (fmt.replace("%Y", "YYYY").replace("%y", "YY").replace("%m", "MM").replace("%d", "DD")
+            .replace("%b", "MON").replace("%H", "hh").replace("%M", "mm").replace("%S", "ss"))
 
 
 def mapping_frame(report: TableReport, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:

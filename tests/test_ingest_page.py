@@ -234,14 +234,15 @@ def test_an_existing_name_and_no_usable_rows_are_keyed(tmp_path, mem):
     assert err.value.key == "dataset_unknown" and "other, keep" in err.value.line()  # newest first
     assert "请选择一个已保存的数据集：other、keep" in err.value.localized("zh")
 
-    bad = save(tmp_path, "b.csv", "customer_id,order_date,amount\n1,2024-01-01,x\n2,soon,3\n3,later,4\n")
+    # (every row rejected, mostly for their amounts: a date form nobody can read is its own error)
+    bad = save(tmp_path, "b.csv", "customer_id,order_date,amount\n1,2024-01-01,x\n2,2024-01-02,y\n3,later,4\n")
     with pytest.raises(CrmflowError) as err:
         mem.ingest("bad", bad)
     exc = err.value
     assert exc.key == "store_no_usable_rows"
-    assert "2 × order date is not a date; 1 × amount is not a number" in exc.line()
+    assert "2 × amount is not a number; 1 × order date is not a date" in exc.line()
     zh = exc.localized("zh")
-    assert "（2 行下单日期不是有效日期、1 行金额不是数字）" in zh and not english_sentences(zh)
+    assert "（2 行金额不是数字、1 行下单日期不是有效日期）" in zh and not english_sentences(zh)
 
 
 def test_database_errors_that_reach_the_page_are_keyed():
@@ -416,14 +417,22 @@ def test_zh_page_header_only_file(data_page):
 
 
 def test_zh_page_file_with_no_usable_rows(data_page):
-    at = upload_file(data_page("zh"), "bad.csv", "customer_id,order_date,amount\n1,soon,3\n2,later,4\n")
+    at = upload_file(data_page("zh"), "bad.csv", "customer_id,order_date,amount\n1,2024-01-02,x\n2,2024-01-03,y\n")
     at.button(key="data:check").click().run()
     assert not at.exception and len(at.error) == 1
-    assert at.error[0].value.startswith("没有可用的交易行：所有行都被拒绝（2 行下单日期不是有效日期）")
+    assert at.error[0].value.startswith("没有可用的交易行：所有行都被拒绝（2 行金额不是数字）")
     assert_chinese(at)
     at.text_input(key="data:name").input("bad").run()
     at.button(key="data:save").click().run()
     assert at.error and at.error[-1].value.startswith("没有可用的交易行")
+    assert_chinese(at)
+
+
+def test_zh_page_dates_in_no_known_form(data_page):
+    at = upload_file(data_page("zh"), "bad.csv", "customer_id,order_date,amount\n1,soon,3\n2,later,4\n")
+    assert not at.exception
+    shown = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert any("交易文件 bad\\.csv 的下单日期列“order\\_date”中没有 crmflow 能识别的日期写法" in v for v in shown), shown
     assert_chinese(at)
 
 

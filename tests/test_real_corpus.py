@@ -250,9 +250,7 @@ CASES = [
     Case("tableau_superstore_3sheets.xlsx", read_superstore_xlsx),
     Case("superstore_quoted_utf8.csv", read_superstore_csv),
     Case("superstore_cp1252_dmy.csv", read_superstore_cp1252_dmy),
-    Case("retail_data_transactions.csv", read_retail_data_transactions,
-         needs="issue 11: columns trans_date / tran_amount not recognised as order date / amount; "
-               "dates like 11-Feb-17"),
+    Case("retail_data_transactions.csv", read_retail_data_transactions),
     Case("online_retail_ii_2sheets.xlsx", read_online_retail_ii),
     # the file has a ready TotalPrice column: the product's own error message tells the user
     # to say which column holds the amount, so this is the one --map a user types

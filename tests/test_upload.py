@@ -286,7 +286,8 @@ def test_every_row_rejected_is_a_clear_error_and_stores_nothing(tmp_path, mem):
     plan = upload.plan(preview, upload.default_choices(preview))
     with pytest.raises(CrmflowError) as err:
         upload.check([plan])
-    assert "No usable transaction rows" in one_line(err.value)
+    # no date can be read at all: the message names the column and shows its values (issue 11)
+    assert 'holds no date in a form crmflow reads (e.g. "also not", "not a date")' in one_line(err.value)
     with pytest.raises(CrmflowError):
         upload.save(mem, "bad", [plan])
     assert mem.names() == []

@@ -2,7 +2,8 @@
 -- purpose: Type and validate staged customer rows (view ingest_stage). Rejected:
 --   missing customer id, and repeated ids (the first row of an id is kept).
 --   Every field is trimmed once and typed once; the raw text of the row is only
---   built for rejected rows.
+--   built for rejected rows. A created_at out of range (before 1900-01-01 or more
+--   than 365 days after today) is left empty and counted like an unreadable value.
 --   With customer_id_float (the whole id column is whole numbers written as
 --   floats, 12349.0) the zero fraction is dropped (12349).
 -- grain: one row per staged row
@@ -30,7 +31,7 @@ WITH texts AS (
 typed AS (
     SELECT
         *,
-        crm_date(created_at_text, $created_at_format) AS created_at,
+        crm_date(created_at_text, $created_at_format) AS created_at_read,
         crm_money(credit_limit_text, $decimal_comma) AS credit_limit,
         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY row_number) AS occurrence
     FROM texts
@@ -38,6 +39,7 @@ typed AS (
 checked AS (
     SELECT
         *,
+        CASE WHEN crm_date_ok(created_at_read) THEN created_at_read END AS created_at,
         CASE
             WHEN customer_id IS NULL THEN 'missing customer id'
             WHEN occurrence > 1 THEN 'repeated customer id (the first row is kept)'

@@ -1,6 +1,7 @@
 -- name: parse_interactions
 -- purpose: Type and validate staged interaction rows (view ingest_stage).
---   Rejected: missing customer id, missing or unparseable date, missing type.
+--   Rejected: missing customer id, missing or unparseable date, a date out of
+--   range (before 1900-01-01 or more than 365 days after today), missing type.
 --   Types are normalised to English words (投诉 -> complaint, 拜访 -> visit, ...).
 --   Every field is trimmed once and typed once; the raw text of the row is only
 --   built for rejected rows.
@@ -40,6 +41,7 @@ checked AS (
             WHEN customer_id IS NULL THEN 'missing customer id'
             WHEN date_text IS NULL THEN 'missing date'
             WHEN date_value IS NULL THEN 'date is not a date'
+            WHEN NOT crm_date_ok(date_value) THEN 'date is out of range'
             WHEN type_text IS NULL THEN 'missing interaction type'
         END AS reject_reason
     FROM typed

@@ -1,9 +1,11 @@
 -- name: parse_transactions
 -- purpose: Type and validate staged transaction rows (the view ingest_stage, all
 --   text, one column per field of the data contract). A row is rejected, with
---   its reason, when the customer id is missing, the order date is missing or
---   not a date, or the amount is missing, not a number or too large. Optional
---   fields that do not parse become NULL (counted as warnings, not rejections).
+--   its reason, when the customer id is missing, the order date is missing, not
+--   a date or out of range (before 1900-01-01 or more than 365 days after today,
+--   crm_date_ok), or the amount is missing, not a number or too large. Optional
+--   fields that do not parse, or dates out of range, become NULL (counted as
+--   warnings, not rejections).
 --   cost is taken from cost, else amount - margin.
 --   With derive_amount (no amount column, but quantity and unit price) the
 --   amount is quantity × unit price, exact (DECIMAL, rounded to 4 places), and a
@@ -53,8 +55,8 @@ WITH typed AS (
         crm_text(channel) AS channel,
         crm_text(region) AS region,
         crm_text(owner) AS owner,
-        crm_date(due_date, $due_date_format) AS due_date,
-        crm_date(paid_date, $paid_date_format) AS paid_date,
+        crm_date(due_date, $due_date_format) AS due_date_read,
+        crm_date(paid_date, $paid_date_format) AS paid_date_read,
         crm_text(status) AS status,
         CASE WHEN $derive_amount THEN crm_money(quantity, $decimal_comma) END AS quantity_money,
         CASE WHEN $derive_amount THEN crm_money(unit_price, $decimal_comma) END AS unit_price_money
@@ -83,7 +85,9 @@ valued AS (
             AS cancelled,
         COALESCE(cost_cast, TRY_CAST(cost_number AS DECIMAL(18, 4))) AS cost_given,
         -- a cost that is a number but too large is left empty (not replaced by amount - margin)
-        COALESCE(cost_cast IS NULL AND isfinite(cost_number), FALSE) AS cost_too_large
+        COALESCE(cost_cast IS NULL AND isfinite(cost_number), FALSE) AS cost_too_large,
+        CASE WHEN crm_date_ok(due_date_read) THEN due_date_read END AS due_date,
+        CASE WHEN crm_date_ok(paid_date_read) THEN paid_date_read END AS paid_date
     FROM numbers
 ),
 checked AS (
@@ -94,6 +98,7 @@ checked AS (
             WHEN customer_id IS NULL THEN 'missing customer id'
             WHEN order_date IS NULL THEN
                 CASE WHEN crm_text(order_date_raw) IS NULL THEN 'missing order date' ELSE 'order date is not a date' END
+            WHEN NOT crm_date_ok(order_date) THEN 'order date is out of range'
             WHEN amount IS NOT NULL THEN NULL
             WHEN $derive_amount THEN
                 CASE
