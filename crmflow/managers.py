@@ -195,3 +195,24 @@ def detect_currency(texts: Iterable[object]) -> str:
             if len(found) > 1:
                 return ""
     return found.pop() if len(found) == 1 else ""
+
+
+@dataclass(frozen=True)
+class RevenueHeadline:
+    """What the revenue-by-month chart's title states."""
+
+    total: float
+    group: object  # the group with the most revenue (None: customers without one)
+    share: float | None  # its share of the total (None when the total is not positive)
+
+
+def revenue_headline(table: pd.DataFrame) -> RevenueHeadline:
+    """The total of a :func:`revenue_by_month` table and its largest group
+    (ties: the first column); share None when the total is not positive."""
+    if table.shape[1] == 0:
+        return RevenueHeadline(0.0, None, None)
+    totals = table.sum()
+    total = float(totals.sum())
+    group = max(table.columns, key=lambda c: (float(totals[c]), -list(table.columns).index(c)))
+    share = float(totals[group]) / total if total > 0 else None
+    return RevenueHeadline(total, group, share)

@@ -4,6 +4,8 @@ from the caller, already translated."""
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -23,7 +25,7 @@ def revenue_months(table: pd.DataFrame, names: dict[object, str], title: str, x_
     x = pd.to_datetime(pd.Series(table.index, dtype="object"))
     for i, group in enumerate(table.columns):
         colour = NEUTRAL if group == "__other__" else (ACCENT if table.shape[1] == 1 else PALETTE[i % len(PALETTE)])
-        name = names.get(group, str(group))
+        name = html.escape(names.get(group, str(group)))  # user text: shown as text, never as markup
         fig.add_trace(go.Bar(x=x, y=table[group].to_numpy(), name=name, marker_color=colour,
                              hovertemplate="%{x|%Y-%m}: %{y:,.0f}<extra>%{fullData.name}</extra>"))
     fig.update_layout(barmode="relative", hovermode="x unified")
