@@ -195,7 +195,7 @@ except CrmflowError as exc:
     st.info(exc.line())
     months = None
 if months is not None:
-    if not ctx.has(split):
+    if list(months.columns) == [None]:     # nobody has a region / an account manager
         st.caption(ctx.tr("mg_no_split", split=ctx.tr(f"mg_split_{split}")))
     shown = top_groups(months)
     names = {g: (ctx.tr("mg_group_other") if g == "__other__" else
@@ -229,5 +229,6 @@ for kind, comparison in to_date.items():
         label = ctx.tr(f"mg_{kind}_{measure}")
         column.metric(ctx.money(label) if measure == "revenue" else label, f"{value:,.0f}",
                       None if change is None else (0 if change == 0 else f"{change:+.1%}"),
-                      delta_description=ctx.tr("mg_vs_year_ago", value=f"{earlier:,.0f}", **dates),
-                      help=ctx.tr(f"mg_help_{measure}", start=dates["start"], end=dates["end"]), border=True)
+                      delta_description=ctx.tr("mg_vs_year_ago", value=f"{earlier:,.0f}"),
+                      help=ctx.tr(f"mg_help_{measure}", start=dates["start"], end=dates["end"])
+                      + " · " + ctx.tr(f"mg_{kind}_caption", **dates), border=True)

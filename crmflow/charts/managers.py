@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from crmflow.charts import ACCENT, NEUTRAL, finish
 
 #: Colours of the groups, in order (the group "other" is grey).
-PALETTE = ("#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#dc2626", "#0891b2", "#db2777", "#65a30d")
+PALETTE = ("#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#dc2626", "#0891b2", "#db2777", "#a16207")
 
 
 def revenue_months(table: pd.DataFrame, names: dict[object, str], title: str, x_title: str, y_title: str, *,
@@ -35,6 +35,6 @@ def revenue_months(table: pd.DataFrame, names: dict[object, str], title: str, x_
     if subtitle:
         fig.update_layout(title_subtitle={"text": subtitle, "font": {"size": 14}}, margin_t=90)
     if table.shape[1] > 1:
-        fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0.0},
-                          margin_b=90)
+        fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0},
+                          margin_b=110)
     return fig
