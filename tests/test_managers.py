@@ -377,3 +377,27 @@ def test_my_accounts_asks_for_an_owner_and_puts_it_in_the_url(app, lang):
     # by hand: Ann owns A (3 orders, last 2025-04-05: repeat) and E (never bought: potential)
     assert t("ma_stages_title", lang, customers=2, as_of=D.isoformat(), stage=t("stage_potential", lang),
              count=1) in chart_titles(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_currency_names_money_on_the_churn_and_key_account_pages(app, lang):
+    def money(key: str) -> str:
+        return t("money_label", lang, label=t(key, lang), currency="EUR")
+
+    at = app("churn", lang=lang, currency="EUR")
+    assert at.query_params["currency"] == "EUR"
+    assert money("cp_metric_value") in [m.label for m in at.metric]
+    assert money("cp_col_value_at_risk") in at.dataframe[0].value.columns
+    at = app("key_accounts", lang=lang, currency="EUR")
+    assert money("ka_col_revenue_12m") in at.dataframe[0].value.columns
+    # the sidebar choice goes to the URL and back to none
+    box = next(s for s in at.selectbox if s.label == t("sidebar_currency", lang))
+    box.select("CNY").run()
+    assert at.query_params["currency"] == "CNY"
+    assert t("money_label", lang, label=t("ka_col_revenue_12m", lang), currency="CNY") in at.dataframe[0].value.columns
+    box = next(s for s in at.selectbox if s.label == t("sidebar_currency", lang))
+    box.select("").run()
+    assert "currency" not in at.query_params and t("ka_col_revenue_12m", lang) in at.dataframe[0].value.columns
+    # without a currency the labels stay as they were
+    at = app("churn", lang=lang)
+    assert t("cp_metric_value", lang) in [m.label for m in at.metric] and "currency" not in at.query_params
