@@ -401,3 +401,18 @@ def test_the_currency_names_money_on_the_churn_and_key_account_pages(app, lang):
     # without a currency the labels stay as they were
     at = app("churn", lang=lang)
     assert t("cp_metric_value", lang) in [m.label for m in at.metric] and "currency" not in at.query_params
+
+
+def test_without_regions_revenue_is_one_group_and_chart_names_are_text(load):
+    store, ds = load("customer_id,order_date,amount\nA,2025-01-05,10\nA,2025-03-01,-4\nB,2025-03-02,5\n")
+    table = revenue_by_month(store.db, ds, date(2025, 1, 1), date(2025, 3, 31), "region")
+    assert list(table.columns) == [None]                          # the page then says there is no region
+    assert table[None].tolist() == [10.0, 0.0, 1.0]               # February has no line; March: -4 + 5
+    from crmflow.charts.managers import revenue_months
+
+    fig = revenue_months(table, {None: "(no region)"}, "title", "x", "y")
+    assert fig.layout.showlegend is False and list(fig.data[0].y) == [10.0, 0.0, 1.0]
+    two = pd.DataFrame({"<b>x</b>": [1.0], "![p](http://127.0.0.1/x.png)": [2.0]}, index=[date(2025, 1, 1)])
+    fig = revenue_months(two, {}, "title", "x", "y")
+    assert [tr.name for tr in fig.data] == ["&lt;b&gt;x&lt;/b&gt;", "![p](http://127.0.0.1/x.png)"]
+    assert fig.layout.showlegend is True
