@@ -12,18 +12,18 @@ import streamlit as st
 
 from pages.common import current_query, frame
 
-st.set_page_config(page_title="crmflow", page_icon="📈", layout="wide")
+st.set_page_config(page_title="crmflow", page_icon=":material/monitoring:", layout="wide")
 
 #: (file stem under pages/, title key, icon, URL path); the first is the default page.
 PAGES = (
-    ("overview", "page_overview", "📊", ""),
-    ("flow", "page_flow", "🔀", "flow"),
-    ("churn", "page_churn", "🚨", "churn"),
-    ("key_accounts", "page_key_accounts", "🏢", "key-accounts"),
-    ("account", "page_account", "🔎", "account"),
-    ("segments", "page_segments", "🧩", "segments"),
-    ("data", "page_data", "🗂️", "data"),
-    ("present", "page_present", "🖥️", "present"),
+    ("overview", "page_overview", ":material/dashboard:", ""),
+    ("flow", "page_flow", ":material/swap_horiz:", "flow"),
+    ("churn", "page_churn", ":material/warning:", "churn"),
+    ("key_accounts", "page_key_accounts", ":material/domain:", "key-accounts"),
+    ("account", "page_account", ":material/person_search:", "account"),
+    ("segments", "page_segments", ":material/donut_small:", "segments"),
+    ("data", "page_data", ":material/database:", "data"),
+    ("present", "page_present", ":material/slideshow:", "present"),
 )
 
 ctx = frame()
@@ -49,7 +49,7 @@ if wanted is not None and wanted.url_path != page.url_path:
     st.switch_page(wanted, query_params=current_query())
 if not present:
     with st.sidebar:
-        st.page_link(pages["present"], label=ctx.tr("present_open"), icon="🖥️",
+        st.page_link(pages["present"], label=ctx.tr("present_open"), icon=":material/slideshow:",
                      query_params={**current_query(), "present": "1"})
         from pages.present import report_buttons
 

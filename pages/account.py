@@ -18,7 +18,7 @@ from crmflow.account_view import (
     history_dates,
     md,
     order_pace,
-    traffic_light,
+    traffic_light_markdown,
     trend_text,
 )
 from crmflow.charts.accounts import account_timeline, health_history_chart
@@ -109,7 +109,7 @@ if len(key_row) and key_row["score_90d_ago"].notna().iloc[0]:
 cards[1].metric(ctx.tr("health_score"), "—" if score is None or pd.isna(score) else f"{score:.1f}",
                 None if trend is None else trend.split(" ", 1)[1], delta_description=ctx.tr("acc_vs_90d"),
                 delta_color="off" if trend is not None and trend.startswith("→") else "normal", border=True)
-cards[2].metric(ctx.tr("health_status"), traffic_light(None if now is None else now["status"], ctx.lang),
+cards[2].metric(ctx.tr("health_status"), traffic_light_markdown(None if now is None else now["status"], ctx.lang),
                 border=True)
 cards[3].metric(ctx.tr("health_phase"), label("phase", None if now is None else now["phase"], ctx.lang) or "—",
                 border=True)

@@ -389,7 +389,7 @@ st.divider()
 st.subheader(ctx.tr("data_coverage_heading"))
 st.caption(ctx.tr("data_coverage_caption", name=esc(ctx.dataset.name)))
 coverage = upload.coverage_frame(ctx.coverage, ctx.lang)
-coverage["present"] = ["✅" if p else "—" for p in coverage["present"]]
+coverage["present"] = ["✓" if p else "—" for p in coverage["present"]]
 st.dataframe(coverage.rename(columns={"item": ctx.tr("data_col_item"), "present": ctx.tr("data_col_present"),
                                       "rows": ctx.tr("data_col_rows"), "unlocks": ctx.tr("data_col_unlocks")}),
              hide_index=True, width="stretch", key="data:coverage")

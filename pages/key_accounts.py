@@ -11,9 +11,11 @@ from crmflow.account_view import (
     customer_label,
     health_table,
     key_account_headline,
+    light_style,
     link_params,
     matrix_headline,
     quadrant_members,
+    traffic_light_markdown,
     use_log_axes,
     weakest_component,
     weights_key,
@@ -101,9 +103,9 @@ else:
     if custom:
         st.caption(ctx.tr("ka_weights_custom"))
     cards = st.columns(4)
-    cards[0].metric("🟢 " + ctx.tr("health_status_healthy"), f"{head.healthy:,}", border=True)
-    cards[1].metric("🟡 " + ctx.tr("health_status_watch"), f"{head.watch:,}", border=True)
-    cards[2].metric("🔴 " + ctx.tr("health_status_at_risk"), f"{head.at_risk:,}", border=True)
+    cards[0].metric(traffic_light_markdown("healthy", ctx.lang), f"{head.healthy:,}", border=True)
+    cards[1].metric(traffic_light_markdown("watch", ctx.lang), f"{head.watch:,}", border=True)
+    cards[2].metric(traffic_light_markdown("at_risk", ctx.lang), f"{head.at_risk:,}", border=True)
     cards[3].metric(ctx.tr("ka_unscored"), f"{head.unscored:,}", border=True, help=ctx.tr("ka_unscored_help"))
 
     # ------------------------------------------------------------ the health table
@@ -116,7 +118,7 @@ else:
              "revenue_12m": ctx.tr("ka_col_revenue_12m")}
     shown = table.drop(columns=["customer"]) if (table["customer"] == table["customer_id"]).all() else table
     event = st.dataframe(
-        shown.rename(columns=names), hide_index=True, width="stretch", key="ka:table",
+        shown.rename(columns=names).style.map(light_style(ctx.lang), subset=[names["light"]]), hide_index=True, width="stretch", key="ka:table",
         on_select="rerun", selection_mode="single-row",
         column_config={
             names["health_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
