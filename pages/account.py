@@ -7,33 +7,37 @@ crmflow.account_view, crmflow.health, crmflow.churn and crmflow.analytics."""
 import pandas as pd
 import streamlit as st
 
-from crmflow.account_view import (
-    account_options,
-    activity_table,
-    churn_row,
-    compact,
-    customer_label,
-    display_name,
-    file_stem,
-    history_dates,
-    md,
-    order_pace,
-    traffic_light_markdown,
-    trend_text,
-)
-from crmflow.charts.accounts import account_timeline, health_history_chart
-from crmflow.churn import reason_text
-from crmflow.errors import CrmflowError
-from crmflow.health import DEFAULT_MAX_ACCOUNTS, DEFAULT_SHARE, label
 from pages.common import context, download_buttons, need, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_account"))
+# The scoring code (SciPy, the CLV model) takes seconds to import on a first
+# visit: it is imported after the title, under a message, never on a blank page.
+with st.spinner(ctx.tr("polish_loading_account")):
+    from crmflow.account_view import (
+        account_options,
+        activity_table,
+        churn_row,
+        compact,
+        customer_label,
+        display_name,
+        file_stem,
+        history_dates,
+        md,
+        order_pace,
+        traffic_light_markdown,
+        trend_text,
+    )
+    from crmflow.charts.accounts import account_timeline, health_history_chart
+    from crmflow.churn import reason_text
+    from crmflow.errors import CrmflowError
+    from crmflow.health import DEFAULT_MAX_ACCOUNTS, DEFAULT_SHARE, label
+
 SCOPES = ("key_accounts", "all")
 MONTHS = (12, 24)
 
 try:
-    with st.spinner(ctx.tr("loading")):
+    with st.spinner(ctx.tr("polish_loading_account")):
         people = ctx.call("crmflow.account_view.directory", ctx.as_of)
         key_health = ctx.call("crmflow.account_view.key_account_health", ctx.as_of, ctx.params, (), DEFAULT_SHARE,
                               DEFAULT_MAX_ACCOUNTS)

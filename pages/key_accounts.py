@@ -6,40 +6,44 @@ account's own page. Layout only: the numbers are crmflow.health's (those of
 
 import streamlit as st
 
-from crmflow.account_view import (
-    component_scores,
-    customer_label,
-    health_table,
-    key_account_headline,
-    light_style,
-    link_params,
-    matrix_headline,
-    quadrant_members,
-    traffic_light_markdown,
-    use_log_axes,
-    weakest_component,
-    weights_key,
-)
-from crmflow.charts.accounts import (
-    MAX_HEAT_ROWS,
-    component_heatmap,
-    value_matrix_scatter,
-)
-from crmflow.errors import CrmflowError
-from crmflow.health import (
-    COMPONENTS,
-    DEFAULT_MAX_ACCOUNTS,
-    DEFAULT_SHARE,
-    QUADRANTS,
-    SCOPES,
-    label,
-    load_weights,
-    value_matrix_summary,
-)
 from pages.common import context, download_buttons, need, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_key_accounts"))
+# The scoring code (SciPy, the CLV model) takes seconds to import on a first
+# visit: it is imported after the title, under a message, never on a blank page.
+with st.spinner(ctx.tr("polish_loading_health")):
+    from crmflow.account_view import (
+        component_scores,
+        customer_label,
+        health_table,
+        key_account_headline,
+        light_style,
+        link_params,
+        matrix_headline,
+        quadrant_members,
+        traffic_light_markdown,
+        use_log_axes,
+        weakest_component,
+        weights_key,
+    )
+    from crmflow.charts.accounts import (
+        MAX_HEAT_ROWS,
+        component_heatmap,
+        value_matrix_scatter,
+    )
+    from crmflow.errors import CrmflowError
+    from crmflow.health import (
+        COMPONENTS,
+        DEFAULT_MAX_ACCOUNTS,
+        DEFAULT_SHARE,
+        QUADRANTS,
+        SCOPES,
+        label,
+        load_weights,
+        value_matrix_summary,
+    )
+
 component_names = {c: label("component", c, ctx.lang) for c in COMPONENTS}
 quadrant_names = {q: label("quadrant", q, ctx.lang) for q in QUADRANTS}
 
@@ -76,7 +80,7 @@ custom = any(abs(chosen[c] - defaults[c]) > 1e-9 for c in COMPONENTS)
 weights = weights_key(chosen) if custom else ()
 
 try:
-    with st.spinner(ctx.tr("loading")):
+    with st.spinner(ctx.tr("polish_loading_health")):
         health = ctx.call("crmflow.account_view.key_account_health", ctx.as_of, ctx.params, weights, share,
                           max_accounts)
         coverage = ctx.call("crmflow.health.health_coverage", ctx.as_of)
