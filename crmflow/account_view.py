@@ -125,6 +125,27 @@ def account_activity(db: Database, dataset_id: int | Scope, customer_id: str, as
                            interactions[list(INTERACTION_COLUMNS)])
 
 
+#: Interaction types the product names in the reader's language (matched without
+#: regard to case or surrounding spaces); any other type is shown as stored.
+CONTACT_TYPES = ("visit", "call", "email", "meeting", "complaint")
+
+
+def contact_type_label(value: object, lang: str) -> str:
+    """"call" → "Call" / "电话"; a type the product does not know stays as it is."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    key = str(value).strip().lower()
+    return t(f"polish_contact_{key}", lang) if key in CONTACT_TYPES else str(value)
+
+
+def with_contact_labels(interactions: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The interactions frame with its ``type`` in ``lang`` (for the timeline and its table)."""
+    out = interactions.copy()
+    if "type" in out:
+        out["type"] = [contact_type_label(v, lang) for v in out["type"]]
+    return out
+
+
 def activity_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """One of :class:`AccountActivity`'s frames for display and download: dates as
     dates, order kinds and invoice statuses in words, column labels in ``lang``."""
@@ -136,6 +157,8 @@ def activity_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
         out["kind"] = [t("acc_l_orders" if k == "order" else "acc_l_returns", lang) for k in out["kind"]]
     if "status" in out:
         out["status"] = [t(f"acc_l_{s}", lang) for s in out["status"]]
+    if "type" in out:
+        out["type"] = [contact_type_label(v, lang) for v in out["type"]]
     return translate_columns(out, "acc_col_", lang)
 
 

@@ -27,6 +27,7 @@ with st.spinner(ctx.tr("polish_loading_account")):
         order_pace,
         traffic_light_markdown,
         trend_text,
+        with_contact_labels,
     )
     from crmflow.charts.accounts import account_timeline, health_history_chart
     from crmflow.churn import reason_text
@@ -144,7 +145,8 @@ else:
             "overdue", "open", "due", "paid", "unpaid", "date")
     labels = {k: ctx.tr(f"acc_l_{k}") for k in keys}
     figure = account_timeline(activity.orders, activity.invoices if show_payments else None,
-                              activity.interactions if show_contacts else None, labels, title)
+                              with_contact_labels(activity.interactions, ctx.lang) if show_contacts else None,
+                              labels, title)
     show_chart(ctx, figure, "account-timeline")
     st.caption(ctx.tr("acc_timeline_caption"))
 need(ctx, "due_date", "acc_unlock_due_date")
