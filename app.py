@@ -26,7 +26,28 @@ PAGES = (
     ("present", "page_present", ":material/slideshow:", "present"),
 )
 
+#: Layout fixes Streamlit has no option for (static CSS, no user text):
+#: a card's comparison ("vs 2025-04-01") wraps under its delta instead of being
+#: cut; on a phone the cards sit two to a row (not nine screens of cards before
+#: the first chart) and a chart's toolbar, which has no hover there and
+#: would cover the chart's title, is hidden.
+LAYOUT_CSS = """<style>
+div:has(> [data-testid='stMetricDelta']) {flex-wrap: wrap; row-gap: 0.15rem}
+[data-testid='stMetricDeltaDescription'], [data-testid='stMetricDeltaDescription'] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important}
+@media (max-width: 640px) {
+  [data-testid='stHorizontalBlock']:has(> [data-testid='stColumn'] [data-testid='stMetric']) {
+    flex-flow: row wrap !important; gap: 0.5rem !important}
+  [data-testid='stHorizontalBlock']:has(> [data-testid='stColumn'] [data-testid='stMetric'])
+    > [data-testid='stColumn'] {flex: 1 1 calc(50% - 0.5rem) !important; min-width: calc(50% - 0.5rem) !important;
+    width: calc(50% - 0.5rem) !important}
+  [data-testid='stMetricValue'] {font-size: 1.6rem}
+  .js-plotly-plot .modebar-container {display: none}
+}
+</style>"""
+
 ctx = frame()
+st.html(LAYOUT_CSS)
 present = st.query_params.get("present") == "1"
 goto = st.query_params.get("goto")
 if goto:
