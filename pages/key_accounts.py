@@ -238,8 +238,15 @@ st.dataframe(table.rename(columns=summary_names), hide_index=True, width="stretc
              })
 
 counts = dict(zip(summary["quadrant"], summary["customers"]))
+if "ka:quadrant" not in st.session_state and st.query_params.get("quadrant") in QUADRANTS:
+    st.session_state["ka:quadrant"] = st.query_params["quadrant"]  # a link names the quadrant
 quadrant = st.selectbox(ctx.tr("ka_drill_pick"), QUADRANTS, key="ka:quadrant",
                         format_func=lambda q: f"{quadrant_names[q]} ({counts.get(q, 0):,})")
+if quadrant == QUADRANTS[0]:  # the URL names the quadrant, so a copied link reproduces the list
+    if "quadrant" in st.query_params:
+        del st.query_params["quadrant"]
+else:
+    st.query_params["quadrant"] = quadrant
 members = quadrant_members(matrix, quadrant)
 members["value_basis"] = [ctx.tr(f"ka_basis_{b}") for b in members["value_basis"]]
 members[["current_value", "potential_value"]] = members[["current_value", "potential_value"]].round(2)
