@@ -275,3 +275,14 @@ def test_a_refused_upload_says_why_under_the_box(app, lang):
     assert "aria-invalid" in html and "::after" in html
     decoded = re.sub(r"\\\\([0-9a-f]+) ", lambda m: chr(int(m.group(1), 16)), html)   # CSS escapes
     assert message in decoded
+
+
+# --------------------------------------------------------------------------- layout
+def test_cards_wrap_their_comparison_and_phones_get_two_cards_a_row(app):
+    """Checked by eye in Chromium at 1440×900 (the "对比 2025-04-01" under "+105"
+    wraps instead of being cut) and 390×844 (two cards a row, no chart toolbar)."""
+    at = app(lang="zh")
+    css = " ".join(e.proto.body for e in at.get("html"))
+    assert "[data-testid='stMetricDeltaDescription']" in css and "white-space: normal" in css
+    phone = css[css.index("@media (max-width: 640px)"):]
+    assert "calc(50% - 0.5rem)" in phone and ".modebar-container {display: none}" in phone
