@@ -196,9 +196,13 @@ def frame() -> Context:
         lang = st.radio(t("sidebar_language", lang), list(LANGUAGES), index=list(LANGUAGES).index(lang),
                         format_func=LANGUAGES.get, horizontal=True, key="lang")
         _set_query("lang", lang, DEFAULT_LANGUAGE)
-        wanted = _query_value("dataset", names[0])
-        name = st.selectbox(t("sidebar_dataset", lang), names, index=names.index(wanted) if wanted in names else 0)
-        _set_query("dataset", name)
+        default = store.default_name(names) or names[0]
+        wanted = _query_value("dataset", default)
+        stale = None if wanted in names else wanted
+        name = st.selectbox(t("sidebar_dataset", lang), names,
+                            index=names.index(default if stale else wanted))
+        if stale is None or name != default:
+            _set_query("dataset", name)  # a stale link stays in the URL (and is named) until another is picked
         dataset = store.get(name)
         version = dataset_version(dataset)
         try:
@@ -217,6 +221,10 @@ def frame() -> Context:
         params = _definition_inputs(lang)
         filters = _filter_inputs(lang, dataset, version)
         money = _currency_input(lang)
+    if stale is not None:
+        # Named as plain text (st.text): a dataset name is user text, never Markdown.
+        st.warning(t("polish_dataset_missing", lang), icon=":material/link_off:")
+        st.text(stale)
     with st.spinner(t("loading", lang)):
         scope = _scope(store, dataset, version, filters, as_of, params)
     ctx = Context(lang, dataset, as_of, params, first, last, filters, scope,
