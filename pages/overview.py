@@ -69,7 +69,7 @@ vs_since = ctx.tr("ov_vs_date", date=since.isoformat())
 for column, stage in zip(st.columns(len(STAGES)), STAGES):
     column.metric(labels[stage], f"{kpis.counts[stage]:,}", delta(kpis.delta(stage)),
                   delta_color="inverse" if stage == "lost" else "normal", delta_description=vs_since,
-                  help=ctx.tr(f"ov_help_{stage}"), border=True)
+                  help=ctx.tr(f"ov_help_{stage}", days=ctx.params.lost_after_days), border=True)
 
 revenue_change = relative_change(kpis.revenue_12m, kpis.revenue_prev_12m)
 rate, rate_before = kpis.repeat.rate, kpis.repeat_before.rate
@@ -91,7 +91,7 @@ cards[2].metric(ctx.tr("ov_won_back_period", days=period_days), f"{kpis.won_back
 cards[3].metric(ctx.tr("ov_lost_period", days=period_days), f"{kpis.lost:,}",
                 delta(kpis.lost - kpis.lost_prev), delta_color="inverse",
                 delta_description=ctx.tr("ov_vs_previous_period"),
-                help=ctx.tr("ov_help_lost", since=kpis.since.isoformat(), as_of=kpis.as_of.isoformat()),
+                help=ctx.tr("vo_help_lost_period", since=kpis.since.isoformat(), as_of=kpis.as_of.isoformat()),
                 border=True)
 
 if sum(kpis.counts.values()) == 0:
