@@ -21,6 +21,7 @@ from crmflow.account_view import (
 from crmflow.charts.churn import risk_histogram
 from crmflow.churn import AT_RISK_SCORE, risk_distribution
 from crmflow.errors import CrmflowError
+from crmflow.headlines import churn_headline as churn_finding
 from pages.common import context, download_buttons, need, show_chart
 
 ctx = context()
@@ -69,6 +70,9 @@ listed = by_owner(listed, owners)
 shown_all = by_owner(everyone, owners)
 
 # ---------------------------------------------------------------- headline
+finding = churn_finding(shown_all, at_risk_rows(shown_all), ctx.params.lost_after_days)
+if finding is not None:
+    st.subheader(finding.text(ctx.lang))
 head = churn_headline(listed)
 value = compact(head.value_at_risk, ctx.lang)
 suffix = "_all" if show_all else ""
@@ -76,11 +80,6 @@ if head.customers == 0:
     st.success(ctx.tr("cp_none_owner") if owners else ctx.tr("cp_none", as_of=ctx.as_of.isoformat(),
                                                                threshold=AT_RISK_SCORE))
 else:
-    if head.customers > head.top and head.top_share is not None:
-        st.subheader(ctx.tr(f"cp_headline{suffix}", customers=head.customers, value=value, share=head.top_share,
-                            top=head.top))
-    else:
-        st.subheader(ctx.tr(f"cp_headline{suffix}_short", customers=head.customers, value=value))
     cards = st.columns(4)
     cards[0].metric(ctx.tr(f"cp_metric_customers{suffix}"), f"{head.customers:,}", border=True)
     cards[1].metric(ctx.tr("cp_metric_value"), value, border=True,

@@ -24,6 +24,7 @@ from crmflow.charts.accounts import (
     value_matrix_scatter,
 )
 from crmflow.errors import CrmflowError
+from crmflow.headlines import key_account_headline as key_account_finding
 from crmflow.health import (
     COMPONENTS,
     DEFAULT_MAX_ACCOUNTS,
@@ -82,17 +83,12 @@ except CrmflowError as exc:
     st.error(exc.line())
     st.stop()
 
-head = key_account_headline(health)
+head = key_account_headline(health, ctx.params.lost_after_days)
 if head.accounts == 0:
     st.info(ctx.tr("ka_none", as_of=ctx.as_of.isoformat()))
 else:
     # ------------------------------------------------------------ headline
-    if head.at_risk == 0:
-        st.subheader(ctx.tr("ka_headline_none", accounts=head.accounts, watch=head.watch))
-    elif head.revenue_share is None:
-        st.subheader(ctx.tr("ka_headline_no_revenue", at_risk=head.at_risk, accounts=head.accounts))
-    else:
-        st.subheader(ctx.tr("ka_headline", at_risk=head.at_risk, accounts=head.accounts, share=head.revenue_share))
+    st.subheader(key_account_finding(head, ctx.params.lost_after_days).text(ctx.lang))
     if head.selected_by == "flag":
         st.caption(ctx.tr("ka_intro_flag", n=head.accounts, as_of=ctx.as_of.isoformat()))
     else:
@@ -100,11 +96,14 @@ else:
                           as_of=ctx.as_of.isoformat()))
     if custom:
         st.caption(ctx.tr("ka_weights_custom"))
-    cards = st.columns(4)
-    cards[0].metric("🟢 " + ctx.tr("health_status_healthy"), f"{head.healthy:,}", border=True)
-    cards[1].metric("🟡 " + ctx.tr("health_status_watch"), f"{head.watch:,}", border=True)
-    cards[2].metric("🔴 " + ctx.tr("health_status_at_risk"), f"{head.at_risk:,}", border=True)
-    cards[3].metric(ctx.tr("ka_unscored"), f"{head.unscored:,}", border=True, help=ctx.tr("ka_unscored_help"))
+    cards = st.columns(5)
+    status_help = ctx.tr("vo_ka_status_help")
+    cards[0].metric("🟢 " + ctx.tr("health_status_healthy"), f"{head.healthy:,}", border=True, help=status_help)
+    cards[1].metric("🟡 " + ctx.tr("health_status_watch"), f"{head.watch:,}", border=True, help=status_help)
+    cards[2].metric("🔴 " + ctx.tr("health_status_at_risk"), f"{head.at_risk:,}", border=True, help=status_help)
+    cards[3].metric(ctx.tr("vo_ka_lost", days=ctx.params.lost_after_days), f"{head.lost:,}", border=True,
+                    help=ctx.tr("vo_ka_lost_help", days=ctx.params.lost_after_days))
+    cards[4].metric(ctx.tr("ka_unscored"), f"{head.unscored:,}", border=True, help=ctx.tr("ka_unscored_help"))
 
     # ------------------------------------------------------------ the health table
     st.subheader(ctx.tr("ka_table"))

@@ -10,6 +10,7 @@ from crmflow.charts import ACCENT, GOOD, WARN
 from crmflow.charts.overview import pareto_curve, stage_area, trend_line
 from crmflow.config import STAGES
 from crmflow.errors import CrmflowError
+from crmflow.headlines import overview_headline
 from crmflow.overview import (
     COMPARE_CHOICES,
     DEFAULT_COMPARE,
@@ -64,7 +65,10 @@ except CrmflowError as exc:
     st.error(exc.line())
     st.stop()
 
-# ---------------------------------------------------------------- KPI cards
+# ---------------------------------------------------------------- headline + KPI cards
+headline = overview_headline(kpis.counts, kpis.counts_before, kpis.as_of, kpis.since)
+if headline is not None:
+    st.subheader(headline.text(ctx.lang))
 vs_since = ctx.tr("ov_vs_date", date=since.isoformat())
 for column, stage in zip(st.columns(len(STAGES)), STAGES):
     column.metric(labels[stage], f"{kpis.counts[stage]:,}", delta(kpis.delta(stage)),
