@@ -294,7 +294,7 @@ def test_segment_names_in_both_languages():
         assert segment_name(seg) == name
         zh = segment_name(seg, "zh")
         assert zh and zh != name and f"segment_{seg}" in TRANSLATIONS["zh"]
-    assert segment_name("cant_lose", "zh") == "不能失去"
+    assert segment_name("cant_lose", "zh") == "沉寂的头部买家"
     assert len({segment_name(s, "zh") for s in ENGLISH_NAMES}) == len(ENGLISH_NAMES)
 
 
