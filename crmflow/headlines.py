@@ -8,7 +8,10 @@ call the same functions, and tests/test_vocab.py recomputes each from the data.
 
 Number formats (both languages, headlines, cards and tables' summaries):
 counts ``1,484``; shares ``21%``; money compact, ``3.2M`` / ``370.4k`` in
-English and ``322.0万`` / ``1.2亿`` in Chinese (:func:`crmflow.account_view.compact`).
+English and ``322万`` / ``1.2亿`` in Chinese (:func:`crmflow.account_view.compact`);
+money columns of the pages' tables use Streamlit's ``compact`` number format
+(:data:`TABLE_MONEY`: ``33.4K`` rather than ``33,375.08``); downloads keep the
+exact amounts.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import pandas as pd
 
 from crmflow.config import STAGES
 from crmflow.i18n import t
+
+
+#: The number format of money columns in the pages' tables (st.column_config.NumberColumn).
+TABLE_MONEY = "compact"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from crmflow.account_view import (
 from crmflow.charts.churn import risk_histogram
 from crmflow.churn import AT_RISK_SCORE, risk_distribution
 from crmflow.errors import CrmflowError
+from crmflow.headlines import TABLE_MONEY
 from crmflow.headlines import churn_headline as churn_finding
 from pages.common import context, download_buttons, need, show_chart
 
@@ -103,7 +104,7 @@ else:
         column_config={
             labels["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
             labels["probability_leave"]: st.column_config.NumberColumn(format="percent"),
-            labels["value_at_risk"]: st.column_config.NumberColumn(format="localized"),
+            labels["value_at_risk"]: st.column_config.NumberColumn(format=TABLE_MONEY),
             labels["reasons"]: st.column_config.TextColumn(width="large"),
             labels["days_since_last_order"]: st.column_config.NumberColumn(format="%d"),
         })

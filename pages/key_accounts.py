@@ -24,6 +24,7 @@ from crmflow.charts.accounts import (
     value_matrix_scatter,
 )
 from crmflow.errors import CrmflowError
+from crmflow.headlines import TABLE_MONEY
 from crmflow.headlines import key_account_headline as key_account_finding
 from crmflow.health import (
     COMPONENTS,
@@ -120,7 +121,7 @@ else:
         column_config={
             names["health_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
             names["score_90d_ago"]: st.column_config.NumberColumn(format="%.1f"),
-            names["revenue_12m"]: st.column_config.NumberColumn(format="localized"),
+            names["revenue_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY),
         })
     st.caption(ctx.tr("ka_table_caption"))
     rows = event.selection.rows if event is not None else []
@@ -226,8 +227,8 @@ summary_names = {c: ctx.tr(f"ka_col_{c}") for c in table.columns}
 st.dataframe(table.rename(columns=summary_names), hide_index=True, width="stretch", key="ka:matrix_summary",
              column_config={
                  summary_names["customer_share"]: st.column_config.NumberColumn(format="percent"),
-                 summary_names["current_value"]: st.column_config.NumberColumn(format="localized"),
-                 summary_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
+                 summary_names["current_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                 summary_names["potential_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
              })
 
 counts = dict(zip(summary["quadrant"], summary["customers"]))
@@ -243,10 +244,10 @@ if members["profit_12m"].isna().all():
 member_names = {c: ctx.tr(f"ka_col_{c}") for c in members.columns}
 st.dataframe(members.rename(columns=member_names), hide_index=True, width="stretch", key="ka:members",
              column_config={
-                 member_names["current_value"]: st.column_config.NumberColumn(format="localized"),
-                 member_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
-                 member_names["revenue_12m"]: st.column_config.NumberColumn(format="localized"),
-                 **({member_names["profit_12m"]: st.column_config.NumberColumn(format="localized")}
+                 member_names["current_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                 member_names["potential_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                 member_names["revenue_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                 **({member_names["profit_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY)}
                     if "profit_12m" in member_names else {}),
                  member_names["p_alive"]: st.column_config.NumberColumn(format="percent"),
              })

@@ -11,6 +11,7 @@ from crmflow.charts.segments import (
     segment_treemap,
     value_histogram,
 )
+from crmflow.headlines import TABLE_MONEY
 from crmflow.segments_table import (
     cohort_headline,
     download_frame,
@@ -63,10 +64,10 @@ with tab_segments:
             column_config={
                 columns["customer_share"]: st.column_config.NumberColumn(format="percent"),
                 columns["revenue_share"]: st.column_config.NumberColumn(format="percent"),
-                columns["revenue"]: st.column_config.NumberColumn(format="localized"),
+                columns["revenue"]: st.column_config.NumberColumn(format=TABLE_MONEY),
                 columns["mean_recency_days"]: st.column_config.NumberColumn(format="%.0f"),
                 columns["mean_frequency"]: st.column_config.NumberColumn(format="%.1f"),
-                columns["mean_monetary"]: st.column_config.NumberColumn(format="localized"),
+                columns["mean_monetary"]: st.column_config.NumberColumn(format=TABLE_MONEY),
             })
         st.caption(ctx.tr("seg_table_caption", as_of=ctx.as_of.isoformat()))
 

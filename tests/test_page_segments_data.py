@@ -99,7 +99,7 @@ def test_download_frame_is_in_words_and_safe_to_export():
     scores = rfm_frame([("=cmd", "cant_lose", 1, 5, 5, 400, 9, 1234.567)])
     out = download_frame(build_customer_table(stages, scores, None), "zh")
     assert list(out.columns)[:3] == ["客户编号", "客户分群", "截至日期的阶段"]
-    assert out.iloc[0, 1] == "不能失去" and out.iloc[0, 2] == "忠诚客户" and out.iloc[1, 1] == ""
+    assert out.iloc[0, 1] == "沉寂的头部买家" and out.iloc[0, 2] == "忠诚客户" and out.iloc[1, 1] == ""
     assert out.iloc[0]["消费金额（收入）"] == 1234.57
     assert "'=cmd" in safe_csv(out)
     assert safe_excel(out)[:2] == b"PK"

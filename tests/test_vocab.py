@@ -319,3 +319,12 @@ def test_report_titles_are_the_page_headlines(demo):
     assert slides["kpis"].title.endswith(f"Lost {now['lost'] - before['lost']:+,} since {since.isoformat()}")
     assert slides["churn"].title.startswith("The model expects")
     assert "lost (no order for over 180 days)" in slides["accounts"].title
+
+
+def test_tables_format_money_as_the_headlines_do():
+    """Money columns of the pages' tables use the one compact format, never a
+    mix of "370k" above and "33,375.08" beneath."""
+    assert hl.TABLE_MONEY == "compact"
+    for page in ("churn", "key_accounts", "segments"):
+        source = (ROOT / "pages" / f"{page}.py").read_text(encoding="utf-8")
+        assert 'format="localized"' not in source and "format=TABLE_MONEY" in source, page
