@@ -102,7 +102,7 @@ def test_rfm_ties_at_every_boundary_get_the_lower_score(load):
     assert list(df["customer_id"]) == NAMES
     assert by_customer(df, "recency_days", "frequency", "monetary") == metrics
     assert by_customer(df, "r_score", "f_score", "m_score") == expected_tie_scores()
-    # e.g. A: recency position 0 (100 days) -> r 1; frequency position 9 (6 orders) -> f 5 -> Can't Lose Them
+    # e.g. A: recency position 0 (100 days) -> r 1; frequency position 9 (6 orders) -> f 5 -> cant_lose (Quiet top buyers)
     assert df.set_index("customer_id").loc["A", "segment"] == "cant_lose"
     # J: recency position 9 (50 days) -> r 5; frequency position 0 -> f 1 -> New
     assert df.set_index("customer_id").loc["J", "segment"] == "new"

@@ -199,7 +199,7 @@ def test_charts_carry_the_titles_and_keys():
     tm = fig.data[0]
     assert list(tm.ids) == ["all", "champions", "loyal"] and list(tm.values) == [10, 2, 8]  # ids = segment keys
     assert list(tm.parents) == ["", "all", "all"]
-    assert tm.text[1] == "冠军客户<br>2 · 收入占 50%" and fig.layout.title.text == "T"
+    assert tm.text[1] == "冠军买家<br>2 · 收入占 50%" and fig.layout.title.text == "T"
     matrix = pd.DataFrame([[1.0, 0.4, 0.2], [1.0, 0.3, np.nan]], index=[date(2024, 1, 1), date(2024, 2, 1)],
                           columns=[0, 1, 2])
     heat = cohort_heatmap(matrix, "H", "x", "y", "c", percent=True)
