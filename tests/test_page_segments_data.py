@@ -27,6 +27,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow import model
+from crmflow.account_view import compact
 from crmflow.analytics import rfm, segments
 from crmflow.charts.segments import (
     backtest_bars,
@@ -353,7 +354,7 @@ def test_segments_page_shows_the_cli_segments_and_the_model(app, world, lang):
     # CLV and backtest numbers are the package's
     shown = metrics(at)
     values = e["customers"]["expected_value"].dropna()
-    assert shown[t("seg_clv_metric_total", lang)] == f"{values.sum():,.0f}"
+    assert shown[t("seg_clv_metric_total", lang)] == compact(values.sum(), lang)   # the one money format
     bt = e["backtest"].result
     assert shown[t("seg_bt_metric_predicted", lang)] == f"{bt['predicted_orders']:,.0f}"
     assert shown[t("seg_bt_metric_actual", lang)] == f"{bt['actual_orders']:,}"
