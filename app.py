@@ -21,6 +21,7 @@ PAGES = (
     ("churn", "page_churn", "🚨", "churn"),
     ("key_accounts", "page_key_accounts", "🏢", "key-accounts"),
     ("account", "page_account", "🔎", "account"),
+    ("my_accounts", "page_my_accounts", ":material/badge:", "my-accounts"),
     ("segments", "page_segments", "🧩", "segments"),
     ("data", "page_data", "🗂️", "data"),
     ("present", "page_present", "🖥️", "present"),

@@ -83,7 +83,7 @@ if head.customers == 0:
 else:
     cards = st.columns(4)
     cards[0].metric(ctx.tr(f"cp_metric_customers{suffix}"), f"{head.customers:,}", border=True)
-    cards[1].metric(ctx.tr("cp_metric_value"), value, border=True,
+    cards[1].metric(ctx.money(ctx.tr("cp_metric_value")), value, border=True,
                     help=ctx.tr("cp_metric_value_help", value=head.value_at_risk))
     cards[2].metric(ctx.tr("cp_metric_expected"), compact(head.expected_value, ctx.lang), border=True)
     cards[3].metric(ctx.tr("cp_metric_top", top=head.top),
@@ -98,6 +98,7 @@ else:
     view = table[["name", "customer_id", "stage", "risk_score", "probability_leave", "value_at_risk", "owner",
                   "reasons", "days_since_last_order"]]
     labels = {c: ctx.tr(f"cp_col_{c}") for c in view.columns}
+    labels["value_at_risk"] = ctx.money(labels["value_at_risk"])
     event = st.dataframe(
         view.rename(columns=labels), hide_index=True, width="stretch", key="churn:table",
         on_select="rerun", selection_mode="single-row",

@@ -113,7 +113,7 @@ else:
              "customer_id": ctx.tr("ka_col_customer_id"), "health_score": ctx.tr("health_score"),
              "trend": ctx.tr("health_trend"), "score_90d_ago": ctx.tr("health_score_90d_ago"),
              "phase": ctx.tr("health_phase"), "owner": ctx.tr("ka_col_owner"),
-             "revenue_12m": ctx.tr("ka_col_revenue_12m")}
+             "revenue_12m": ctx.money(ctx.tr("ka_col_revenue_12m"))}
     shown = table.drop(columns=["customer"]) if (table["customer"] == table["customer_id"]).all() else table
     event = st.dataframe(
         shown.rename(columns=names), hide_index=True, width="stretch", key="ka:table",

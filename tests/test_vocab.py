@@ -325,6 +325,6 @@ def test_tables_format_money_as_the_headlines_do():
     """Money columns of the pages' tables use the one compact format, never a
     mix of "370k" above and "33,375.08" beneath."""
     assert hl.TABLE_MONEY == "compact"
-    for page in ("churn", "key_accounts", "segments"):
+    for page in ("churn", "key_accounts", "segments", "my_accounts"):
         source = (ROOT / "pages" / f"{page}.py").read_text(encoding="utf-8")
         assert 'format="localized"' not in source and "format=TABLE_MONEY" in source, page
