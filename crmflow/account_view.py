@@ -329,8 +329,12 @@ def translate_columns(frame: pd.DataFrame, prefix: str, lang: str) -> pd.DataFra
 # --------------------------------------------------------------------------- key accounts
 @dataclass(frozen=True)
 class KeyAccountHeadline:
-    """How many key accounts are at risk and their share of key-account revenue
-    (12 months); ``selected_by`` is ``flag`` or ``revenue`` (None: no accounts)."""
+    """Key accounts split without overlap: ``lost`` (no order for more than
+    lost_after_days: lost by the stage rule, whatever their score), and among
+    the others ``at_risk`` (health status at_risk, shown as "Critical"),
+    ``watch`` and ``healthy``; ``unscored`` have no score. ``revenue_share``
+    is the critical (not lost) accounts' share of key-account revenue (12
+    months); ``selected_by`` is ``flag`` or ``revenue`` (None: no accounts)."""
 
     accounts: int
     at_risk: int
@@ -339,18 +343,25 @@ class KeyAccountHeadline:
     unscored: int
     revenue_share: float | None
     selected_by: str | None
+    lost: int = 0
 
 
-def key_account_headline(health: pd.DataFrame) -> KeyAccountHeadline:
+def key_account_headline(health: pd.DataFrame, lost_after_days: int = DEFAULT_PARAMS.lost_after_days
+                         ) -> KeyAccountHeadline:
     n = len(health)
     status = health["status"] if n else pd.Series(dtype="object")
     revenue = health["revenue_12m"].astype("float64").fillna(0.0) if n else pd.Series(dtype="float64")
     total = float(revenue.clip(lower=0).sum())
-    at_risk = (status == "at_risk").to_numpy()
+    days = (pd.to_numeric(health["days_since_last_order"], errors="coerce") if n and "days_since_last_order" in health
+            else pd.Series(float("nan"), index=status.index))
+    lost = (days > lost_after_days).to_numpy()
+    kept = status.where(~lost)
+    at_risk = (kept == "at_risk").to_numpy()
     share = float(revenue[at_risk].clip(lower=0).sum() / total) if total > 0 else None
     selected = None if not n else ("flag" if (health["selected_by"] == "flag").any() else "revenue")
-    return KeyAccountHeadline(n, int(at_risk.sum()), int((status == "watch").sum()),
-                              int((status == "healthy").sum()), int(status.isna().sum()), share, selected)
+    return KeyAccountHeadline(n, int(at_risk.sum()), int((kept == "watch").sum()),
+                              int((kept == "healthy").sum()), int(status.isna().sum()), share, selected,
+                              int(lost.sum()))
 
 
 def traffic_light(status: object, lang: str) -> str:

@@ -99,7 +99,7 @@ def segments() -> tuple[str, ...]:
 
 
 def segment_name(segment: str, lang: str = DEFAULT_LANGUAGE) -> str:
-    """Display name of a segment id in ``lang`` (e.g. ``cant_lose`` -> "Can't Lose Them")."""
+    """Display name of a segment id in ``lang`` (e.g. ``cant_lose`` -> "Quiet top buyers"; names from the glossary, crmflow/glossary.py)."""
     return t(f"segment_{segment}", lang)
 
 

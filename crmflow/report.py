@@ -149,9 +149,9 @@ def _slide_kpis(inp: _Inputs) -> Slide:
     total = sum(k.counts.values())
     if total == 0:
         return _missing(inp, "kpis", inp.tr("rep_heading_kpis"), inp.tr("empty_data"))
-    top = max(STAGES, key=lambda s: (k.counts[s], -STAGES.index(s)))
-    title = inp.tr("overview_counts_title", top_stage=labels[top], top_count=k.counts[top], total=total,
-                   as_of=inp.as_of.isoformat())
+    from crmflow.headlines import overview_headline
+
+    title = overview_headline(k.counts, k.counts_before, k.as_of, k.since).text(inp.lang)
     fig = stage_bar(k.counts, labels, title, inp.tr("ov_axis_customers"))
     change = relative_change(k.revenue_12m, k.revenue_prev_12m)
     bullets = [inp.tr("rep_kpi_revenue", value=k.revenue_12m) if change is None else
@@ -196,8 +196,9 @@ def _slide_flow(inp: _Inputs) -> Slide:
     if frame.empty or int(frame["customers"].sum()) == 0:
         return _missing(inp, "flow", inp.tr("rep_heading_flow"), inp.tr("empty_data"))
     s = flow_summary(frame)
-    title = inp.tr("fl_sankey_title", start=start.isoformat(), end=inp.as_of.isoformat(), gained=s.gained,
-                   lost=s.became_lost, won_back=s.won_back)
+    from crmflow.headlines import flow_headline
+
+    title = flow_headline(s, start, inp.as_of).text(inp.lang)
     bullets = (f"{inp.tr('fl_gained')}: {s.gained:,}", f"{inp.tr('fl_became_lost')}: {s.became_lost:,}",
                f"{inp.tr('fl_won_back')}: {s.won_back:,}",
                inp.tr("rep_flow_active", start=s.active_start, end=s.active_end))
@@ -232,7 +233,6 @@ def _slide_churn(inp: _Inputs) -> Slide:
         at_risk_rows,
         call_list,
         churn_headline,
-        compact,
         directory,
         display_name,
         reasons_in,
@@ -251,11 +251,9 @@ def _slide_churn(inp: _Inputs) -> Slide:
                          inp.tr("cp_none", as_of=inp.as_of.isoformat(), threshold=AT_RISK_SCORE))
         slide.bullets = hints
         return slide
-    value = compact(head.value_at_risk, inp.lang)
-    if head.customers > head.top and head.top_share is not None:
-        title = inp.tr("cp_headline", customers=head.customers, value=value, share=head.top_share, top=head.top)
-    else:
-        title = inp.tr("cp_headline_short", customers=head.customers, value=value)
+    from crmflow.headlines import churn_headline as churn_finding
+
+    title = churn_finding(everyone, listed, inp.params.lost_after_days).text(inp.lang)
     top = listed.head(TABLE_ROWS)
     people = call_list(top, directory(inp.db, inp.scope, inp.as_of), inp.lang)
     reasons = reasons_in(top, inp.lang)
@@ -295,21 +293,19 @@ def _slide_accounts(inp: _Inputs) -> Slide:
     )
 
     health = account_health(inp.db, inp.scope, inp.as_of, inp.params)
-    head = key_account_headline(health)
+    head = key_account_headline(health, inp.params.lost_after_days)
     if head.accounts == 0:
         return _missing(inp, "accounts", inp.tr("rep_heading_accounts"),
                         inp.tr("ka_none", as_of=inp.as_of.isoformat()))
-    if head.at_risk == 0:
-        title = inp.tr("ka_headline_none", accounts=head.accounts, watch=head.watch)
-    elif head.revenue_share is None:
-        title = inp.tr("ka_headline_no_revenue", at_risk=head.at_risk, accounts=head.accounts)
-    else:
-        title = inp.tr("ka_headline", at_risk=head.at_risk, accounts=head.accounts, share=head.revenue_share)
+    from crmflow.headlines import key_account_headline as key_account_finding
+
+    title = key_account_finding(head, inp.params.lost_after_days).text(inp.lang)
     coverage = health_coverage(inp.db, inp.scope, inp.as_of)
     available = [c for c in COMPONENTS if coverage.get(c, False)]
     names = {c: label("component", c, inp.lang) for c in COMPONENTS}
     counts = " · ".join(f"{label('status', s, inp.lang)} {n:,}"
                         for s, n in (("healthy", head.healthy), ("watch", head.watch), ("at_risk", head.at_risk)))
+    counts += f" · {inp.tr('vo_ka_lost', days=inp.params.lost_after_days)} {head.lost:,}"
     bullets = [counts]
     weakest = weakest_component(health[available].astype("float64"))
     if weakest is not None:

@@ -29,6 +29,8 @@ with st.spinner(ctx.tr("polish_loading_churn")):
     from crmflow.charts.churn import risk_histogram
     from crmflow.churn import AT_RISK_SCORE, risk_distribution
     from crmflow.errors import CrmflowError
+    from crmflow.headlines import TABLE_MONEY
+    from crmflow.headlines import churn_headline as churn_finding
 
 # ---------------------------------------------------------------- page controls (kept in the URL)
 left, right = st.columns([3, 2], vertical_alignment="bottom")
@@ -72,6 +74,9 @@ listed = by_owner(listed, owners)
 shown_all = by_owner(everyone, owners)
 
 # ---------------------------------------------------------------- headline
+finding = churn_finding(shown_all, at_risk_rows(shown_all), ctx.params.lost_after_days)
+if finding is not None:
+    st.subheader(finding.text(ctx.lang))
 head = churn_headline(listed)
 value = compact(head.value_at_risk, ctx.lang)
 suffix = "_all" if show_all else ""
@@ -79,11 +84,6 @@ if head.customers == 0:
     st.success(ctx.tr("cp_none_owner") if owners else ctx.tr("cp_none", as_of=ctx.as_of.isoformat(),
                                                                threshold=AT_RISK_SCORE))
 else:
-    if head.customers > head.top and head.top_share is not None:
-        st.subheader(ctx.tr(f"cp_headline{suffix}", customers=head.customers, value=value, share=head.top_share,
-                            top=head.top))
-    else:
-        st.subheader(ctx.tr(f"cp_headline{suffix}_short", customers=head.customers, value=value))
     cards = st.columns(4)
     cards[0].metric(ctx.tr(f"cp_metric_customers{suffix}"), f"{head.customers:,}", border=True)
     cards[1].metric(ctx.money(ctx.tr("cp_metric_value")), value, border=True,
@@ -108,7 +108,7 @@ else:
         column_config={
             labels["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
             labels["probability_leave"]: st.column_config.NumberColumn(format="percent"),
-            labels["value_at_risk"]: st.column_config.NumberColumn(format="localized"),
+            labels["value_at_risk"]: st.column_config.NumberColumn(format=TABLE_MONEY),
             labels["reasons"]: st.column_config.TextColumn(width="large"),
             labels["days_since_last_order"]: st.column_config.NumberColumn(format="%d"),
         })

@@ -14,6 +14,7 @@ from crmflow.charts.flow import conversion_bars, sankey, won_back_lost_bars
 from crmflow.charts.overview import stage_area
 from crmflow.config import STAGES_WITH_NONE
 from crmflow.errors import CrmflowError
+from crmflow.headlines import flow_headline, won_back_lost_headline
 from crmflow.overview import largest_stage_change
 from crmflow.transitions import (
     CONVERSIONS,
@@ -76,8 +77,7 @@ cards[3].metric(ctx.tr("fl_active"), f"{summary.active_end:,}", 0 if active_chan
                 delta_description=ctx.tr("fl_vs_start", start=start.isoformat()), help=ctx.tr("fl_help_active"),
                 border=True)
 
-title = ctx.tr("fl_sankey_title", start=start.isoformat(), end=end.isoformat(), gained=summary.gained,
-               lost=summary.became_lost, won_back=summary.won_back)
+title = flow_headline(summary, start, end).text(ctx.lang)
 show_chart(ctx, sankey(flow, labels, title), "flow-sankey")
 st.caption(ctx.tr("fl_sankey_caption"))
 
@@ -214,10 +214,7 @@ with st.spinner(ctx.tr("loading")):
 if monthly.empty:
     st.info(ctx.tr("fl_won_back_lost_empty"))
 else:
-    won, lost = int(monthly["won_back"].sum()), int(monthly["lost"].sum())
-    first_month = pd.Timestamp(monthly["month"].iloc[0]).strftime("%Y-%m")
-    last_month = pd.Timestamp(monthly["month"].iloc[-1]).strftime("%Y-%m")
-    title = ctx.tr("fl_won_back_lost_title", won=won, lost=lost, start=first_month, end=last_month)
+    title = won_back_lost_headline(monthly).text(ctx.lang)
     show_chart(ctx, won_back_lost_bars(monthly, ctx.tr("fl_won_back_series"), ctx.tr("fl_lost_series"), title,
                                        ctx.tr("fl_axis_month"), ctx.tr("ov_axis_customers")), "flow-won-back-lost")
     st.caption(ctx.tr("fl_won_back_lost_caption", lost_after_days=ctx.params.lost_after_days))

@@ -33,6 +33,8 @@ with st.spinner(ctx.tr("polish_loading_health")):
         value_matrix_scatter,
     )
     from crmflow.errors import CrmflowError
+    from crmflow.headlines import TABLE_MONEY
+    from crmflow.headlines import key_account_headline as key_account_finding
     from crmflow.health import (
         COMPONENTS,
         DEFAULT_MAX_ACCOUNTS,
@@ -88,17 +90,12 @@ except CrmflowError as exc:
     st.error(exc.line())
     st.stop()
 
-head = key_account_headline(health)
+head = key_account_headline(health, ctx.params.lost_after_days)
 if head.accounts == 0:
     st.info(ctx.tr("ka_none", as_of=ctx.as_of.isoformat()))
 else:
     # ------------------------------------------------------------ headline
-    if head.at_risk == 0:
-        st.subheader(ctx.tr("ka_headline_none", accounts=head.accounts, watch=head.watch))
-    elif head.revenue_share is None:
-        st.subheader(ctx.tr("ka_headline_no_revenue", at_risk=head.at_risk, accounts=head.accounts))
-    else:
-        st.subheader(ctx.tr("ka_headline", at_risk=head.at_risk, accounts=head.accounts, share=head.revenue_share))
+    st.subheader(key_account_finding(head, ctx.params.lost_after_days).text(ctx.lang))
     if head.selected_by == "flag":
         st.caption(ctx.tr("ka_intro_flag", n=head.accounts, as_of=ctx.as_of.isoformat()))
     else:
@@ -106,11 +103,14 @@ else:
                           as_of=ctx.as_of.isoformat()))
     if custom:
         st.caption(ctx.tr("ka_weights_custom"))
-    cards = st.columns(4)
-    cards[0].metric(traffic_light_markdown("healthy", ctx.lang), f"{head.healthy:,}", border=True)
-    cards[1].metric(traffic_light_markdown("watch", ctx.lang), f"{head.watch:,}", border=True)
-    cards[2].metric(traffic_light_markdown("at_risk", ctx.lang), f"{head.at_risk:,}", border=True)
-    cards[3].metric(ctx.tr("ka_unscored"), f"{head.unscored:,}", border=True, help=ctx.tr("ka_unscored_help"))
+    cards = st.columns(5)
+    status_help = ctx.tr("vo_ka_status_help")
+    cards[0].metric(traffic_light_markdown("healthy", ctx.lang), f"{head.healthy:,}", border=True, help=status_help)
+    cards[1].metric(traffic_light_markdown("watch", ctx.lang), f"{head.watch:,}", border=True, help=status_help)
+    cards[2].metric(traffic_light_markdown("at_risk", ctx.lang), f"{head.at_risk:,}", border=True, help=status_help)
+    cards[3].metric(ctx.tr("vo_ka_lost", days=ctx.params.lost_after_days), f"{head.lost:,}", border=True,
+                    help=ctx.tr("vo_ka_lost_help", days=ctx.params.lost_after_days))
+    cards[4].metric(ctx.tr("ka_unscored"), f"{head.unscored:,}", border=True, help=ctx.tr("ka_unscored_help"))
 
     # ------------------------------------------------------------ the health table
     st.subheader(ctx.tr("ka_table"))
@@ -127,7 +127,7 @@ else:
         column_config={
             names["health_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
             names["score_90d_ago"]: st.column_config.NumberColumn(format="%.1f"),
-            names["revenue_12m"]: st.column_config.NumberColumn(format="localized"),
+            names["revenue_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY),
         })
     st.caption(ctx.tr("ka_table_caption"))
     rows = event.selection.rows if event is not None else []
@@ -233,8 +233,8 @@ summary_names = {c: ctx.tr(f"ka_col_{c}") for c in table.columns}
 st.dataframe(table.rename(columns=summary_names), hide_index=True, width="stretch", key="ka:matrix_summary",
              column_config={
                  summary_names["customer_share"]: st.column_config.NumberColumn(format="percent"),
-                 summary_names["current_value"]: st.column_config.NumberColumn(format="localized"),
-                 summary_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
+                 summary_names["current_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                 summary_names["potential_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
              })
 
 counts = dict(zip(summary["quadrant"], summary["customers"]))
@@ -257,10 +257,10 @@ if members["profit_12m"].isna().all():
 member_names = {c: ctx.tr(f"ka_col_{c}") for c in members.columns}
 st.dataframe(members.rename(columns=member_names), hide_index=True, width="stretch", key="ka:members",
              column_config={
-                 member_names["current_value"]: st.column_config.NumberColumn(format="localized"),
-                 member_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
-                 member_names["revenue_12m"]: st.column_config.NumberColumn(format="localized"),
-                 **({member_names["profit_12m"]: st.column_config.NumberColumn(format="localized")}
+                 member_names["current_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                 member_names["potential_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                 member_names["revenue_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                 **({member_names["profit_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY)}
                     if "profit_12m" in member_names else {}),
                  member_names["p_alive"]: st.column_config.NumberColumn(format="percent"),
              })

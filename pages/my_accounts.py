@@ -23,6 +23,7 @@ from crmflow.charts.managers import revenue_months
 from crmflow.config import STAGES
 from crmflow.errors import CrmflowError
 from crmflow.filters import filter_options
+from crmflow.headlines import TABLE_MONEY
 from crmflow.managers import month_start, owner_customers, owner_rows, revenue_headline
 from crmflow.overview import months_before
 from pages.common import _scope, amount, cached_attributes, context, download_buttons, get_store, show_chart
@@ -108,7 +109,7 @@ if listed is not None:
                      column_config={
                          names["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100,
                                                                               format="%.1f"),
-                         names["value_at_risk"]: st.column_config.NumberColumn(format="localized"),
+                         names["value_at_risk"]: st.column_config.NumberColumn(format=TABLE_MONEY),
                          names["reasons"]: st.column_config.TextColumn(width="large"),
                      })
         download_buttons(ctx, translate_columns(calls, "cp_col_", ctx.lang), f"call-list-{file_stem(owner)}-{ctx.as_of}",
@@ -138,5 +139,5 @@ if health is not None:
                          names["health_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100,
                                                                                 format="%.1f"),
                          names["score_90d_ago"]: st.column_config.NumberColumn(format="%.1f"),
-                         names["revenue_12m"]: st.column_config.NumberColumn(format="localized"),
+                         names["revenue_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY),
                      })

@@ -11,6 +11,7 @@ from crmflow.charts.managers import revenue_months
 from crmflow.charts.overview import pareto_curve, stage_area, trend_line
 from crmflow.config import STAGES
 from crmflow.errors import CrmflowError
+from crmflow.headlines import overview_headline
 from crmflow.managers import DEFAULT_SPLIT, SPLITS, month_start, revenue_headline, top_groups
 from crmflow.overview import (
     COMPARE_CHOICES,
@@ -66,12 +67,15 @@ except CrmflowError as exc:
     st.error(exc.line())
     st.stop()
 
-# ---------------------------------------------------------------- KPI cards
+# ---------------------------------------------------------------- headline + KPI cards
+headline = overview_headline(kpis.counts, kpis.counts_before, kpis.as_of, kpis.since)
+if headline is not None:
+    st.subheader(headline.text(ctx.lang))
 vs_since = ctx.tr("ov_vs_date", date=since.isoformat())
 for column, stage in zip(st.columns(len(STAGES)), STAGES):
     column.metric(labels[stage], f"{kpis.counts[stage]:,}", delta(kpis.delta(stage)),
                   delta_color="inverse" if stage == "lost" else "normal", delta_description=vs_since,
-                  help=ctx.tr(f"ov_help_{stage}"), border=True)
+                  help=ctx.tr(f"ov_help_{stage}", days=ctx.params.lost_after_days), border=True)
 
 revenue_change = relative_change(kpis.revenue_12m, kpis.revenue_prev_12m)
 rate, rate_before = kpis.repeat.rate, kpis.repeat_before.rate
@@ -93,7 +97,7 @@ cards[2].metric(ctx.tr("ov_won_back_period", days=period_days), f"{kpis.won_back
 cards[3].metric(ctx.tr("ov_lost_period", days=period_days), f"{kpis.lost:,}",
                 delta(kpis.lost - kpis.lost_prev), delta_color="inverse",
                 delta_description=ctx.tr("ov_vs_previous_period"),
-                help=ctx.tr("ov_help_lost", since=kpis.since.isoformat(), as_of=kpis.as_of.isoformat()),
+                help=ctx.tr("vo_help_lost_period", since=kpis.since.isoformat(), as_of=kpis.as_of.isoformat()),
                 border=True)
 
 if sum(kpis.counts.values()) == 0:

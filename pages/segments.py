@@ -11,6 +11,7 @@ from crmflow.charts.segments import (
     segment_treemap,
     value_histogram,
 )
+from crmflow.headlines import TABLE_MONEY, money
 from crmflow.segments_table import (
     cohort_headline,
     download_frame,
@@ -63,10 +64,10 @@ with tab_segments:
             column_config={
                 columns["customer_share"]: st.column_config.NumberColumn(format="percent"),
                 columns["revenue_share"]: st.column_config.NumberColumn(format="percent"),
-                columns["revenue"]: st.column_config.NumberColumn(format="localized"),
+                columns["revenue"]: st.column_config.NumberColumn(format=TABLE_MONEY),
                 columns["mean_recency_days"]: st.column_config.NumberColumn(format="%.0f"),
                 columns["mean_frequency"]: st.column_config.NumberColumn(format="%.1f"),
-                columns["mean_monetary"]: st.column_config.NumberColumn(format="localized"),
+                columns["mean_monetary"]: st.column_config.NumberColumn(format=TABLE_MONEY),
             })
         st.caption(ctx.tr("seg_table_caption", as_of=ctx.as_of.isoformat()))
 
@@ -137,9 +138,10 @@ with tab_value:
         else:
             title = ctx.tr("seg_clv_title_zero", total=conc.total)
         left, middle, right = st.columns(3)
-        left.metric(ctx.tr("seg_clv_metric_total"), f"{conc.total:,.0f}")
-        middle.metric(ctx.tr("seg_clv_metric_median"), f"{conc.median:,.0f}")
-        right.metric(ctx.tr("seg_clv_metric_alive"), f"{view.customers['p_alive'].mean():.0%}")
+        left.metric(ctx.tr("seg_clv_metric_total"), money(conc.total, ctx.lang))
+        middle.metric(ctx.tr("seg_clv_metric_median"), money(conc.median, ctx.lang))
+        right.metric(ctx.tr("seg_clv_metric_alive"), f"{view.customers['p_alive'].mean():.0%}",
+                     help=ctx.tr("gl_def_p_alive"))
         show_chart(ctx, value_histogram(values, title, ctx.tr("seg_clv_x"), ctx.tr("seg_clv_y")), "clv-distribution")
         st.caption(ctx.tr("seg_clv_caption", as_of=ctx.as_of.isoformat()))
         with st.expander(ctx.tr("seg_clv_details")):

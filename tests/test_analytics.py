@@ -102,7 +102,7 @@ def test_rfm_ties_at_every_boundary_get_the_lower_score(load):
     assert list(df["customer_id"]) == NAMES
     assert by_customer(df, "recency_days", "frequency", "monetary") == metrics
     assert by_customer(df, "r_score", "f_score", "m_score") == expected_tie_scores()
-    # e.g. A: recency position 0 (100 days) -> r 1; frequency position 9 (6 orders) -> f 5 -> Can't Lose Them
+    # e.g. A: recency position 0 (100 days) -> r 1; frequency position 9 (6 orders) -> f 5 -> cant_lose (Quiet top buyers)
     assert df.set_index("customer_id").loc["A", "segment"] == "cant_lose"
     # J: recency position 9 (50 days) -> r 5; frequency position 0 -> f 1 -> New
     assert df.set_index("customer_id").loc["J", "segment"] == "new"
@@ -251,9 +251,10 @@ def test_rfm_matches_an_independent_pandas_computation(load):
 
 # --------------------------------------------------------------------------- segment map
 ENGLISH_NAMES = {
-    "champions": "Champions", "loyal": "Loyal", "potential_loyalist": "Potential Loyalist", "new": "New",
-    "promising": "Promising", "need_attention": "Need Attention", "about_to_sleep": "About to Sleep",
-    "at_risk": "At Risk", "cant_lose": "Can't Lose Them", "hibernating": "Hibernating", "lost": "Lost",
+    "champions": "Champions", "loyal": "Steady buyers", "potential_loyalist": "Rising buyers",
+    "new": "Recent starters", "promising": "Promising", "need_attention": "Need a nudge",
+    "about_to_sleep": "About to sleep", "at_risk": "Fading regulars", "cant_lose": "Quiet top buyers",
+    "hibernating": "Hibernating", "lost": "Gone cold",
 }
 
 
@@ -293,7 +294,7 @@ def test_segment_names_in_both_languages():
         assert segment_name(seg) == name
         zh = segment_name(seg, "zh")
         assert zh and zh != name and f"segment_{seg}" in TRANSLATIONS["zh"]
-    assert segment_name("cant_lose", "zh") == "不能失去"
+    assert segment_name("cant_lose", "zh") == "沉寂的头部买家"
     assert len({segment_name(s, "zh") for s in ENGLISH_NAMES}) == len(ENGLISH_NAMES)
 
 
@@ -654,7 +655,7 @@ def test_cli_rfm_json_and_csv(sales, capsys, monkeypatch, tmp_path):
     # recency worst -> best: 00007 (212), 00042 (83), then 12345 and =HYPERLINK tied at 0:
     # 1, 1 + floor(5/4) = 2, 1 + floor(10/4) = 3
     assert [got[c]["r_score"] for c in ("00007", "00042", "12345", "=HYPERLINK")] == [1, 2, 3, 3]
-    assert got["00007"]["segment"] == "Lost"
+    assert got["00007"]["segment"] == "Gone cold"
     code, out, err = run(capsys, "rfm", sales, "--format", "csv")
     assert code == 0, err
     table = list(csv.reader(io.StringIO(out)))

@@ -130,6 +130,15 @@ def churn_table(at: AppTest, lang: str):
                                  ("customer_id", "risk_score", "value_at_risk", "reasons", "owner", "stage")})
 
 
+def churn_finding(lang: str, everyone: list[dict]) -> str:
+    """The churn page's headline recomputed from the command line's rows of
+    every customer who is not lost (``churn --all``)."""
+    listed = [r for r in everyone if r["risk_score"] >= AT_RISK_SCORE and r["reasons"]]
+    return t("hl_churn", lang, leavers=sum(r["probability_leave"] for r in everyone), scored=len(everyone),
+             value=compact(sum(r["value_at_risk"] for r in everyone), lang), days=180, listed=len(listed),
+             listed_value=compact(sum(r["value_at_risk"] for r in listed), lang))
+
+
 def assert_churn_list(at: AppTest, lang: str, rows: list[dict], *, all_customers: int) -> None:
     table = churn_table(at, lang)
     assert list(table["customer_id"]) == [r["customer_id"] for r in rows]
@@ -138,7 +147,6 @@ def assert_churn_list(at: AppTest, lang: str, rows: list[dict], *, all_customers
     assert list(table["stage"]) == [t(f"stage_{r['stage']}", lang) for r in rows]
     total = sum(r["value_at_risk"] for r in rows)
     assert metrics(at)[t("cp_metric_value", lang)] == compact(total, lang)
-    assert texts(at.subheader)[0].startswith(f"{len(rows):,}")
     at_risk = sum(r["risk_score"] >= AT_RISK_SCORE for r in rows) if len(rows) == all_customers else len(rows)
     assert chart_titles(at)[-1] == t("cp_dist_title", lang, at_risk=at_risk, total=all_customers,
                                      threshold=AT_RISK_SCORE)
@@ -157,10 +165,7 @@ def test_churn_page_shows_the_cli_list(app, world, lang):
     assert list(table["reasons"]) == [" · ".join(r["reasons"]) for r in rows]
     assert all(r for r in table["reasons"])          # every listed row says why
     assert list(table["owner"]) == [r["owner"] for r in rows]
-    values = sorted((r["value_at_risk"] for r in rows), reverse=True)
-    share = sum(values[:5]) / sum(values)
-    assert texts(at.subheader)[0] == t("cp_headline", lang, customers=len(rows), value=compact(sum(values), lang),
-                                       share=share, top=5)
+    assert texts(at.subheader)[0] == churn_finding(lang, e["churn_all"])
     assert len(at.get("download_button")) == 2
     assert not at.info                                # the demo has owners, interactions and due dates
 
@@ -178,7 +183,7 @@ def test_churn_page_every_customer_and_the_owner_filter(app, world):
     table = churn_table(at, "en")
     assert list(table["customer_id"]) == [r["customer_id"] for r in rows]
     assert at.query_params["call_owner"] in (owner, [owner]) and "all" not in at.query_params
-    assert texts(at.subheader)[0].startswith(f"{len(rows):,} customers at risk")
+    assert texts(at.subheader)[0] == churn_finding("en", [r for r in e["churn_all"] if r["owner"] == owner])
 
 
 def test_churn_page_with_only_the_required_columns(app, world):
@@ -222,12 +227,17 @@ def test_key_accounts_show_the_cli_health(app, world, lang):
     assert list(table["phase"]) == [t(f"phase_{r['phase']}", lang) for r in rows]
     arrows = {"up": "↑", "down": "↓", "flat": "→"}
     assert [v[0] for v in table["trend"]] == [arrows.get(r["trend"], "—") for r in rows]
-    at_risk = [r for r in rows if r["status"] == "at_risk"]
     frame = expected["demo"]["health_frame"]
+    lost = (frame["days_since_last_order"].astype(float) > 180).to_numpy()
+    critical = (frame["status"] == "at_risk").to_numpy() & ~lost
+    watch = (frame["status"] == "watch").to_numpy() & ~lost
     revenue = frame["revenue_12m"].astype(float)
-    share = revenue[(frame["status"] == "at_risk").to_numpy()].sum() / revenue.clip(lower=0).sum()
-    assert texts(at.subheader)[0] == t("ka_headline", lang, at_risk=len(at_risk), accounts=len(rows), share=share)
-    assert metrics(at)[traffic_light_markdown("at_risk", lang)] == f"{len(at_risk)}"
+    values = dict(accounts=len(rows), critical=int(critical.sum()), lost=int(lost.sum()), watch=int(watch.sum()),
+                  days=180, share=revenue[critical].sum() / revenue.clip(lower=0).sum())
+    key = "hl_accounts" if critical.any() else "hl_accounts_none"
+    assert texts(at.subheader)[0] == t(key, lang, **values)
+    assert metrics(at)[traffic_light_markdown("at_risk", lang)] == f"{int(critical.sum())}"
+    assert metrics(at)[t("vo_ka_lost", lang, days=180)] == f"{int(lost.sum())}"
     if lang == "zh":
         assert {"培育期", "成长期", "回报期", "挽留期", "终止期"} >= set(table["phase"])
         assert set(table["phase"]) & {"挽留期", "终止期"}

@@ -27,6 +27,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow import model
+from crmflow.account_view import compact
 from crmflow.analytics import rfm, segments
 from crmflow.charts.segments import (
     backtest_bars,
@@ -99,7 +100,7 @@ def test_download_frame_is_in_words_and_safe_to_export():
     scores = rfm_frame([("=cmd", "cant_lose", 1, 5, 5, 400, 9, 1234.567)])
     out = download_frame(build_customer_table(stages, scores, None), "zh")
     assert list(out.columns)[:3] == ["客户编号", "客户分群", "截至日期的阶段"]
-    assert out.iloc[0, 1] == "不能失去" and out.iloc[0, 2] == "忠诚客户" and out.iloc[1, 1] == ""
+    assert out.iloc[0, 1] == "沉寂的头部买家" and out.iloc[0, 2] == "忠诚客户" and out.iloc[1, 1] == ""
     assert out.iloc[0]["消费金额（收入）"] == 1234.57
     assert "'=cmd" in safe_csv(out)
     assert safe_excel(out)[:2] == b"PK"
@@ -199,7 +200,7 @@ def test_charts_carry_the_titles_and_keys():
     tm = fig.data[0]
     assert list(tm.ids) == ["all", "champions", "loyal"] and list(tm.values) == [10, 2, 8]  # ids = segment keys
     assert list(tm.parents) == ["", "all", "all"]
-    assert tm.text[1] == "冠军客户<br>2 · 收入占 50%" and fig.layout.title.text == "T"
+    assert tm.text[1] == "冠军买家<br>2 · 收入占 50%" and fig.layout.title.text == "T"
     matrix = pd.DataFrame([[1.0, 0.4, 0.2], [1.0, 0.3, np.nan]], index=[date(2024, 1, 1), date(2024, 2, 1)],
                           columns=[0, 1, 2])
     heat = cohort_heatmap(matrix, "H", "x", "y", "c", percent=True)
@@ -353,7 +354,7 @@ def test_segments_page_shows_the_cli_segments_and_the_model(app, world, lang):
     # CLV and backtest numbers are the package's
     shown = metrics(at)
     values = e["customers"]["expected_value"].dropna()
-    assert shown[t("seg_clv_metric_total", lang)] == f"{values.sum():,.0f}"
+    assert shown[t("seg_clv_metric_total", lang)] == compact(values.sum(), lang)   # the one money format
     bt = e["backtest"].result
     assert shown[t("seg_bt_metric_predicted", lang)] == f"{bt['predicted_orders']:,.0f}"
     assert shown[t("seg_bt_metric_actual", lang)] == f"{bt['actual_orders']:,}"

@@ -108,13 +108,13 @@ def test_slide_numbers_are_the_packages_numbers(demo, demo_slides):
     start = default_start(report._Inputs(store.db, dataset_id, as_of, Params(), "en").first(), as_of)
     summary = flow_summary(flow(store.db, dataset_id, start, as_of))
     assert f"{summary.gained:,} new customers" in slides["flow"].title
-    assert f"{summary.won_back:,} won back" in slides["flow"].title
+    assert f"{summary.won_back:,} lost customers active again" in slides["flow"].title
     # the call list: the churn command's first rows, by value at risk
     listed = churn_warnings(store.db, dataset_id, as_of).head(report.TABLE_ROWS)
     calls = slides["churn"].table
     assert list(calls.iloc[:, 3]) == [f"{v:,.0f}" for v in listed["value_at_risk"]]
     assert list(calls.iloc[:, 2]) == [str(int(r)) for r in listed["risk_score"]]
-    assert f"{len(listed_all := churn_warnings(store.db, dataset_id, as_of)):,} customers at risk" \
+    assert f"{len(listed_all := churn_warnings(store.db, dataset_id, as_of)):,} at risk on the call list" \
         in slides["churn"].title and len(listed_all) > report.TABLE_ROWS
     # the key accounts: the weakest health scores of the health command
     health = account_health(store.db, dataset_id, as_of).sort_values(["health_score", "customer_id"])
