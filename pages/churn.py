@@ -21,7 +21,7 @@ from crmflow.account_view import (
 from crmflow.charts.churn import risk_histogram
 from crmflow.churn import AT_RISK_SCORE, risk_distribution
 from crmflow.errors import CrmflowError
-from pages.common import context, download_buttons, need, show_chart
+from pages.common import context, download_buttons, need, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_churn"))
@@ -99,7 +99,7 @@ else:
                   "reasons", "days_since_last_order"]]
     labels = {c: ctx.tr(f"cp_col_{c}") for c in view.columns}
     labels["value_at_risk"] = ctx.money(labels["value_at_risk"])
-    event = st.dataframe(
+    event = show_table(
         view.rename(columns=labels), hide_index=True, width="stretch", key="churn:table",
         on_select="rerun", selection_mode="single-row",
         column_config={

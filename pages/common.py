@@ -349,3 +349,13 @@ def amount(ctx: Context, value: float | None) -> str:
 def digest(*parts: object) -> str:
     """A short stable key for widget ids built from values."""
     return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:10]
+
+
+def show_table(frame: pd.DataFrame, **kwargs: Any) -> Any:
+    """``st.dataframe`` of a copy whose formula-looking text cells (= + - @,
+    tab, CR) are neutralised (:func:`crmflow.plain.table`), so the table
+    toolbar's own "Download as CSV" is as safe as :func:`download_buttons`.
+    Every table on every page goes through here (tests/test_safe.py)."""
+    from crmflow.plain import table
+
+    return st.dataframe(table(frame), **kwargs)

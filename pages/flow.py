@@ -29,7 +29,7 @@ from crmflow.transitions import (
     start_bounds,
     transition_matrix,
 )
-from pages.common import context, digest, download_buttons, show_chart
+from pages.common import context, digest, download_buttons, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_flow"))
@@ -105,7 +105,7 @@ def pick_cell() -> None:
             st.session_state[band_widget] = key
 
 
-st.dataframe(table, key=matrix_widget, on_select=pick_cell, selection_mode="single-cell")
+show_table(table, key=matrix_widget, on_select=pick_cell, selection_mode="single-cell")
 download_buttons(ctx, table.reset_index(), f"crmflow-transitions-{start}-{end}", f"flow:transitions:{state}")
 
 # ---------------------------------------------------------------- conversion rates
@@ -126,7 +126,7 @@ else:
                                     count_text=ctx.tr("fl_conversion_bar_text")), "flow-conversion")
 with st.expander(ctx.tr("fl_conversion_definitions_title")):
     st.markdown(ctx.tr("fl_conversion_definitions"))
-    st.dataframe(
+    show_table(
         rates.assign(conversion=[names[k] for k in rates["conversion"]]).rename(columns={
             "conversion": ctx.tr("fl_col_conversion"), "customers_from": ctx.tr("fl_col_customers_from"),
             "customers_to": ctx.tr("fl_col_customers_to"), "rate": ctx.tr("fl_col_rate")}),
@@ -192,5 +192,5 @@ shown = shown.rename(columns={
     "to_stage": ctx.tr("fl_col_to", date=end.isoformat()), "orders": ctx.tr("fl_col_orders"),
     "last_order_date": ctx.tr("fl_col_last_order")})
 st.caption(ctx.tr("fl_drill_caption", customers=len(customers), band=band_label(picked)))
-st.dataframe(shown, hide_index=True)
+show_table(shown, hide_index=True)
 download_buttons(ctx, shown, f"crmflow-flow-{source}-{target}-{start}-{end}", f"flow:customers:{state}:{picked}")

@@ -34,7 +34,7 @@ from crmflow.health import (
     load_weights,
     value_matrix_summary,
 )
-from pages.common import context, download_buttons, need, show_chart
+from pages.common import context, download_buttons, need, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_key_accounts"))
@@ -115,7 +115,7 @@ else:
              "phase": ctx.tr("health_phase"), "owner": ctx.tr("ka_col_owner"),
              "revenue_12m": ctx.money(ctx.tr("ka_col_revenue_12m"))}
     shown = table.drop(columns=["customer"]) if (table["customer"] == table["customer_id"]).all() else table
-    event = st.dataframe(
+    event = show_table(
         shown.rename(columns=names), hide_index=True, width="stretch", key="ka:table",
         on_select="rerun", selection_mode="single-row",
         column_config={
@@ -224,7 +224,7 @@ table = summary.copy()
 table["quadrant"] = [quadrant_names[q] for q in table["quadrant"]]
 table[["current_value", "potential_value"]] = table[["current_value", "potential_value"]].round(0)
 summary_names = {c: ctx.tr(f"ka_col_{c}") for c in table.columns}
-st.dataframe(table.rename(columns=summary_names), hide_index=True, width="stretch", key="ka:matrix_summary",
+show_table(table.rename(columns=summary_names), hide_index=True, width="stretch", key="ka:matrix_summary",
              column_config={
                  summary_names["customer_share"]: st.column_config.NumberColumn(format="percent"),
                  summary_names["current_value"]: st.column_config.NumberColumn(format="localized"),
@@ -242,7 +242,7 @@ if members["name"].isna().all():
 if members["profit_12m"].isna().all():
     members = members.drop(columns=["profit_12m"])
 member_names = {c: ctx.tr(f"ka_col_{c}") for c in members.columns}
-st.dataframe(members.rename(columns=member_names), hide_index=True, width="stretch", key="ka:members",
+show_table(members.rename(columns=member_names), hide_index=True, width="stretch", key="ka:members",
              column_config={
                  member_names["current_value"]: st.column_config.NumberColumn(format="localized"),
                  member_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
