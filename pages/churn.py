@@ -23,6 +23,9 @@ from crmflow.churn import AT_RISK_SCORE, risk_distribution
 from crmflow.errors import CrmflowError
 from pages.common import context, download_buttons, need, show_chart, show_table
 
+#: Churn list layout (px): Streamlit wraps cell text when rows are taller than 64 px.
+NAME_WIDTH, VALUE_WIDTH, REASONS_WIDTH, REASON_ROW_HEIGHT = 150, 100, 520, 76
+
 ctx = context()
 st.header(ctx.tr("page_churn"))
 st.caption(ctx.tr("cp_intro", as_of=ctx.as_of.isoformat(), days=ctx.params.lost_after_days))
@@ -95,18 +98,21 @@ else:
     table = calls.copy()
     table["name"] = [display_name(c, n) for c, n in zip(table["customer_id"], table["name"])]
     table["reasons"] = [" · ".join(rs) for rs in reasons_in(listed, ctx.lang)]
-    view = table[["name", "customer_id", "stage", "risk_score", "probability_leave", "value_at_risk", "owner",
-                  "reasons", "days_since_last_order"]]
+    # The key columns first (name pinned, value at risk, reasons wrapped over up to three lines), so a
+    # 1440 px screen shows the reasons whole and a phone shows name, value and the start of the reasons.
+    view = table[["name", "value_at_risk", "reasons", "risk_score", "probability_leave", "stage", "owner",
+                  "days_since_last_order", "customer_id"]]
     labels = {c: ctx.tr(f"cp_col_{c}") for c in view.columns}
     labels["value_at_risk"] = ctx.money(labels["value_at_risk"])
     event = show_table(
         view.rename(columns=labels), hide_index=True, width="stretch", key="churn:table",
-        on_select="rerun", selection_mode="single-row",
+        on_select="rerun", selection_mode="single-row", row_height=REASON_ROW_HEIGHT,
         column_config={
+            labels["name"]: st.column_config.TextColumn(width=NAME_WIDTH, pinned=True),
+            labels["value_at_risk"]: st.column_config.NumberColumn(format="localized", width=VALUE_WIDTH),
+            labels["reasons"]: st.column_config.TextColumn(width=REASONS_WIDTH),
             labels["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
             labels["probability_leave"]: st.column_config.NumberColumn(format="percent"),
-            labels["value_at_risk"]: st.column_config.NumberColumn(format="localized"),
-            labels["reasons"]: st.column_config.TextColumn(width="large"),
             labels["days_since_last_order"]: st.column_config.NumberColumn(format="%d"),
         })
     st.caption(ctx.tr("cp_table_caption"))
