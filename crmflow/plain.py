@@ -25,8 +25,9 @@ import pandas as pd
 
 from crmflow.exports import FORMULA_STARTS, neutralise
 
-#: Characters a CommonMark / GFM / Streamlit Markdown renderer may act on.
-MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#+-.!|~$:&=\"'")
+#: Characters a CommonMark / GFM / Streamlit Markdown renderer may act on (@: e-mail autolinks;
+#: a cell escaped with these never starts with a formula character either).
+MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#+-.!|~$:&=@\"'")
 
 
 def md(text: object) -> str:
