@@ -334,3 +334,14 @@ def test_every_page_table_goes_through_the_safe_helper():
         assert "st.dataframe(" not in body, f"{path.name}: use pages.common.show_table"
         for m in re.finditer(r"st\.table\(([^\n]*)", body):
             assert ".map(md)" in m.group(1) and "rename(columns=md)" in m.group(1), f"{path.name}: {m.group(0)}"
+
+
+def test_downloads_only_through_the_safe_buttons():
+    """A table's download is pages.common.download_buttons (safe_csv / safe_excel); the only
+    other download buttons are the presentation's report files and chart image."""
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        if path.name in ("common.py", "present.py"):
+            continue
+        assert "download_button(" not in path.read_text(encoding="utf-8"), path.name
+    present = (ROOT / "pages" / "present.py").read_text(encoding="utf-8")
+    assert re.findall(r"st\.download_button\([^,]+, ([^,]+),", present) == ["html", "pptx", "st.session_state[name][1]"]
