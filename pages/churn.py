@@ -24,7 +24,7 @@ from crmflow.errors import CrmflowError
 from pages.common import context, download_buttons, need, show_chart, show_table
 
 #: Churn list layout (px): Streamlit wraps cell text when rows are taller than 64 px.
-NAME_WIDTH, VALUE_WIDTH, REASONS_WIDTH, REASON_ROW_HEIGHT = 150, 100, 520, 76
+NAME_WIDTH, VALUE_WIDTH, REASONS_WIDTH, REASON_ROW_HEIGHT = 120, 90, 560, 98
 
 ctx = context()
 st.header(ctx.tr("page_churn"))
@@ -98,8 +98,9 @@ else:
     table = calls.copy()
     table["name"] = [display_name(c, n) for c, n in zip(table["customer_id"], table["name"])]
     table["reasons"] = [" · ".join(rs) for rs in reasons_in(listed, ctx.lang)]
-    # The key columns first (name pinned, value at risk, reasons wrapped over up to three lines), so a
-    # 1440 px screen shows the reasons whole and a phone shows name, value and the start of the reasons.
+    # The key columns first (name pinned, value at risk, reasons wrapped over up to five lines), so a 1440 px
+    # screen shows the reasons whole and a phone shows name, value and the start of the reasons; a click on a
+    # row opens the account with every reason.
     view = table[["name", "value_at_risk", "reasons", "risk_score", "probability_leave", "stage", "owner",
                   "days_since_last_order", "customer_id"]]
     labels = {c: ctx.tr(f"cp_col_{c}") for c in view.columns}
