@@ -30,11 +30,20 @@ from crmflow.exports import FORMULA_STARTS, neutralise
 MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#+-.!|~$:&=@\"'")
 
 
+#: An invisible word joiner. GFM turns bare URLs (``http://``, ``www.``) and
+#: e-mail addresses into links after parsing, escapes or not; a joiner after
+#: the scheme / ``www`` and before ``@`` keeps them plain text.
+JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<![a-z])(https?|ftp|mailto|xmpp|www)(?=[:.])|(?=@)")
+
+
 def md(text: object) -> str:
     """User text safe inside Markdown: whitespace (new lines too) folded to
     one space, every special character backslash-escaped (CommonMark turns an
-    escaped ASCII punctuation character back into itself)."""
-    one_line = " ".join(str("" if text is None else text).split())
+    escaped ASCII punctuation character back into itself) and no bare URL or
+    e-mail address left for GFM to link."""
+    one_line = _AUTOLINK.sub(lambda m: (m.group(1) or "") + JOINER,
+                             " ".join(str("" if text is None else text).split()))
     return "".join("\\" + ch if ch in MARKDOWN_SPECIALS else ch for ch in one_line)
 
 
@@ -47,7 +56,7 @@ def md_paragraphs(text: object) -> str:
 def unmd(text: str) -> str:
     """The text a reader sees for Markdown made by :func:`md` (escapes removed);
     for tests comparing shown text with the plain text it came from."""
-    return re.sub(r"\\(.)", r"\1", text)
+    return re.sub(r"\\(.)", r"\1", text).replace(JOINER, "")
 
 
 def is_formula(value: object) -> bool:
