@@ -228,7 +228,7 @@ if files:
             show_table(preview.rows, hide_index=True, width="stretch", key=f"data:preview:{table}")
         else:
             show_table(upload.preview_frame(state.parsed, ctx.lang), hide_index=True, width="stretch",
-                         key=f"data:preview:{table}")
+                       key=f"data:preview:{table}")
         for note in state.notes:
             st.warning(esc(note_text(note, ctx.lang, page=True)))
 
@@ -391,5 +391,5 @@ st.caption(ctx.tr("data_coverage_caption", name=esc(ctx.dataset.name)))
 coverage = upload.coverage_frame(ctx.coverage, ctx.lang)
 coverage["present"] = ["✅" if p else "—" for p in coverage["present"]]
 show_table(coverage.rename(columns={"item": ctx.tr("data_col_item"), "present": ctx.tr("data_col_present"),
-                                      "rows": ctx.tr("data_col_rows"), "unlocks": ctx.tr("data_col_unlocks")}),
-             hide_index=True, width="stretch", key="data:coverage")
+                                    "rows": ctx.tr("data_col_rows"), "unlocks": ctx.tr("data_col_unlocks")}),
+           hide_index=True, width="stretch", key="data:coverage")

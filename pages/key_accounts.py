@@ -225,11 +225,11 @@ table["quadrant"] = [quadrant_names[q] for q in table["quadrant"]]
 table[["current_value", "potential_value"]] = table[["current_value", "potential_value"]].round(0)
 summary_names = {c: ctx.tr(f"ka_col_{c}") for c in table.columns}
 show_table(table.rename(columns=summary_names), hide_index=True, width="stretch", key="ka:matrix_summary",
-             column_config={
-                 summary_names["customer_share"]: st.column_config.NumberColumn(format="percent"),
-                 summary_names["current_value"]: st.column_config.NumberColumn(format="localized"),
-                 summary_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
-             })
+           column_config={
+               summary_names["customer_share"]: st.column_config.NumberColumn(format="percent"),
+               summary_names["current_value"]: st.column_config.NumberColumn(format="localized"),
+               summary_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
+           })
 
 counts = dict(zip(summary["quadrant"], summary["customers"]))
 quadrant = st.selectbox(ctx.tr("ka_drill_pick"), QUADRANTS, key="ka:quadrant",
@@ -243,12 +243,12 @@ if members["profit_12m"].isna().all():
     members = members.drop(columns=["profit_12m"])
 member_names = {c: ctx.tr(f"ka_col_{c}") for c in members.columns}
 show_table(members.rename(columns=member_names), hide_index=True, width="stretch", key="ka:members",
-             column_config={
-                 member_names["current_value"]: st.column_config.NumberColumn(format="localized"),
-                 member_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
-                 member_names["revenue_12m"]: st.column_config.NumberColumn(format="localized"),
-                 **({member_names["profit_12m"]: st.column_config.NumberColumn(format="localized")}
-                    if "profit_12m" in member_names else {}),
-                 member_names["p_alive"]: st.column_config.NumberColumn(format="percent"),
-             })
+           column_config={
+               member_names["current_value"]: st.column_config.NumberColumn(format="localized"),
+               member_names["potential_value"]: st.column_config.NumberColumn(format="localized"),
+               member_names["revenue_12m"]: st.column_config.NumberColumn(format="localized"),
+               **({member_names["profit_12m"]: st.column_config.NumberColumn(format="localized")}
+                  if "profit_12m" in member_names else {}),
+               member_names["p_alive"]: st.column_config.NumberColumn(format="percent"),
+           })
 download_buttons(ctx, members.rename(columns=member_names), f"value-matrix-{quadrant}-{ctx.as_of}", "ka:members")

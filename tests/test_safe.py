@@ -32,7 +32,7 @@ from crmflow.plain import JOINER, MARKDOWN_SPECIALS, is_formula, md, md_paragrap
 from crmflow.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("overview", "flow", "churn", "key_accounts", "account", "segments", "data")
+PAGES = ("overview", "flow", "churn", "key_accounts", "account", "my_accounts", "segments", "data")
 
 DATASET = "ZDS ![p](http://127.0.0.1:8999/x.png) **x** <img src=http://127.0.0.1:8999/y.png>"
 #: Customer ids a spreadsheet would run (replacing the first demo ids in every table).
@@ -237,13 +237,13 @@ def check_page(at: AppTest, where: str) -> None:
 # --------------------------------------------------------------------------- every page
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_shows_user_text_as_text_and_tables_without_formulas(app, page):
-    query = {"customer": FORMULA_IDS[0]} if page == "account" else {}
+    query = {"account": {"customer": FORMULA_IDS[0]}, "my_accounts": {"manager": OWNERS[0]}}.get(page, {})
     at = app(page, **query)
     check_page(at, page)
     # the check is not vacuous: the page shows data text, and its tables held formula cells
     if page in ("overview", "data"):
         assert "ZDS" in shown_tokens(at), page
-    if page in ("flow", "churn", "key_accounts", "account", "segments"):
+    if page in ("flow", "churn", "key_accounts", "account", "my_accounts", "segments"):
         assert neutralised_cells(tables(at)) > 0, page
 
 
