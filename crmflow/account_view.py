@@ -32,6 +32,7 @@ from crmflow.health import (
     health_history,
 )
 from crmflow.i18n import t
+from crmflow.plain import md  # noqa: F401  (user text in Markdown; kept importable from here)
 from crmflow.stages import month_ends
 
 DIRECTORY_COLUMNS = ("customer_id", "name", "region", "industry", "owner", "tier", "is_key_account", "created_at",
@@ -221,19 +222,10 @@ def display_name(customer_id: str, name: object) -> str:
     return name if isinstance(name, str) and name.strip() else str(customer_id)
 
 
-_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
-
-
 def file_stem(text: object) -> str:
     """Text safe as part of a download's file name (letters, digits, - and _ kept)."""
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(text))[:60]
     return stem or "customer"
-
-
-def md(text: object) -> str:
-    """User text (a name, an id) safe inside Markdown: every character Markdown
-    or a link could act on is escaped, so it shows literally."""
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in str(text))
 
 
 # --------------------------------------------------------------------------- churn warnings

@@ -267,10 +267,14 @@ def _params(args: argparse.Namespace) -> Params:
 
 
 def _write_csv(rows: list[dict], columns: Sequence[str]) -> None:
+    """Every CSV the command line writes: text cells a spreadsheet would read as
+    a formula (= + - @, tab, CR at the start) get a leading apostrophe."""
+    from crmflow.exports import neutralise
+
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: neutralise(v) for k, v in r.items()} for r in rows)
     sys.stdout.write(buf.getvalue())
 
 

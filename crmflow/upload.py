@@ -897,14 +897,12 @@ def dataset_list(store: Store, customers: Callable[[int, str], int] | None = Non
     })
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&])")
-
-
 def escape_markdown(text: object) -> str:
     """User text (a file or dataset name) made safe to put in a Markdown label:
     one line, every Markdown/directive character backslash-escaped."""
-    one_line = " ".join(str(text).split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line)
+    from crmflow.plain import md
+
+    return md(text)  # one rule for user text in Markdown (also keeps bare URLs unlinked)
 
 
 def name_from_file(file_name: str) -> str:

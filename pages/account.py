@@ -7,7 +7,7 @@ crmflow.account_view, crmflow.health, crmflow.churn and crmflow.analytics."""
 import pandas as pd
 import streamlit as st
 
-from pages.common import context, download_buttons, need, show_chart
+from pages.common import context, download_buttons, need, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_account"))
@@ -158,7 +158,7 @@ with st.expander(ctx.tr("acc_data")):
             continue
         st.markdown("**" + ctx.tr(f"acc_data_{name}") + "**")
         shown = activity_table(frame, ctx.lang)
-        st.dataframe(shown, hide_index=True, width="stretch", key=f"acc:data:{name}")
+        show_table(shown, hide_index=True, width="stretch", key=f"acc:data:{name}")
         download_buttons(ctx, shown, f"{name}-{file_stem(customer)}-{ctx.as_of}", f"acc:data:{name}")
 
 # ---------------------------------------------------------------- health history

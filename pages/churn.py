@@ -5,7 +5,10 @@ Layout only: the list is crmflow.churn.churn_warnings (the numbers of
 
 import streamlit as st
 
-from pages.common import context, download_buttons, need, show_chart
+from pages.common import context, download_buttons, need, show_chart, show_table
+
+#: Churn list layout (px): Streamlit wraps cell text when rows are taller than 64 px.
+NAME_WIDTH, VALUE_WIDTH, REASONS_WIDTH, REASON_ROW_HEIGHT = 120, 90, 560, 98
 
 ctx = context()
 st.header(ctx.tr("page_churn"))
@@ -98,18 +101,22 @@ else:
     table = calls.copy()
     table["name"] = [display_name(c, n) for c, n in zip(table["customer_id"], table["name"])]
     table["reasons"] = [" · ".join(rs) for rs in reasons_in(listed, ctx.lang)]
-    view = table[["name", "customer_id", "stage", "risk_score", "probability_leave", "value_at_risk", "owner",
-                  "reasons", "days_since_last_order"]]
+    # The key columns first (name pinned, value at risk, reasons wrapped over up to five lines), so a 1440 px
+    # screen shows the reasons whole and a phone shows name, value and the start of the reasons; a click on a
+    # row opens the account with every reason.
+    view = table[["name", "value_at_risk", "reasons", "risk_score", "probability_leave", "stage", "owner",
+                  "days_since_last_order", "customer_id"]]
     labels = {c: ctx.tr(f"cp_col_{c}") for c in view.columns}
     labels["value_at_risk"] = ctx.money(labels["value_at_risk"])
-    event = st.dataframe(
+    event = show_table(
         view.rename(columns=labels), hide_index=True, width="stretch", key="churn:table",
-        on_select="rerun", selection_mode="single-row",
+        on_select="rerun", selection_mode="single-row", row_height=REASON_ROW_HEIGHT,
         column_config={
+            labels["name"]: st.column_config.TextColumn(width=NAME_WIDTH, pinned=True),
+            labels["value_at_risk"]: st.column_config.NumberColumn(format=TABLE_MONEY, width=VALUE_WIDTH),
+            labels["reasons"]: st.column_config.TextColumn(width=REASONS_WIDTH),
             labels["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
             labels["probability_leave"]: st.column_config.NumberColumn(format="percent"),
-            labels["value_at_risk"]: st.column_config.NumberColumn(format=TABLE_MONEY),
-            labels["reasons"]: st.column_config.TextColumn(width="large"),
             labels["days_since_last_order"]: st.column_config.NumberColumn(format="%d"),
         })
     st.caption(ctx.tr("cp_table_caption"))

@@ -357,3 +357,16 @@ def amount(ctx: Context, value: float | None) -> str:
 def digest(*parts: object) -> str:
     """A short stable key for widget ids built from values."""
     return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:10]
+
+
+def show_table(frame: pd.DataFrame, *, style: Callable[[pd.DataFrame], Any] | None = None, **kwargs: Any) -> Any:
+    """``st.dataframe`` of a copy whose formula-looking text cells (= + - @,
+    tab, CR) are neutralised (:func:`crmflow.plain.table`), so the table
+    toolbar's own "Download as CSV" is as safe as :func:`download_buttons`.
+    ``style`` turns the neutralised copy into a Styler (cell colours), so
+    styling never sees or shows the raw cells. Every table on every page goes
+    through here (tests/test_safe.py)."""
+    from crmflow.plain import table
+
+    safe = table(frame)
+    return st.dataframe(style(safe) if style is not None else safe, **kwargs)

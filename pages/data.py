@@ -9,7 +9,7 @@ from crmflow.config import DEMO_DATASET
 from crmflow.errors import CrmflowError
 from crmflow.mapping import TABLES
 from crmflow.messages import note_text
-from pages.common import context, download_buttons, get_store
+from pages.common import context, download_buttons, get_store, show_table
 
 ctx = context()
 store = get_store()
@@ -159,7 +159,7 @@ def show_report(reports, rejected) -> None:
         mapping = upload.mapping_frame(report, ctx.lang).rename(
             columns={"field": ctx.tr("data_col_field"), "column": ctx.tr("data_col_column")})
         st.caption(ctx.tr("data_report_mapping"))
-        st.dataframe(mapping, hide_index=True, key=f"data:report_mapping:{report.table}")
+        show_table(mapping, hide_index=True, key=f"data:report_mapping:{report.table}")
         if report.unused_columns:
             st.caption(ctx.tr("data_report_unused", columns=esc(", ".join(map(str, report.unused_columns)))))
         if report.date_formats:
@@ -169,7 +169,7 @@ def show_report(reports, rejected) -> None:
         if report.rejected_by_reason:
             reasons = upload.reasons_frame(report, ctx.lang).rename(
                 columns={"reason": ctx.tr("data_col_reason"), "rows": ctx.tr("data_col_rows")})
-            st.dataframe(reasons, hide_index=True, key=f"data:report_reasons:{report.table}")
+            show_table(reasons, hide_index=True, key=f"data:report_reasons:{report.table}")
         for warning in report.warnings:
             st.warning(esc(note_text(warning, ctx.lang, page=True)))
     if len(rejected):
@@ -178,7 +178,7 @@ def show_report(reports, rejected) -> None:
         frame["source"] = [table_name(s) for s in frame["source"]]
         frame = frame.rename(columns={"source": ctx.tr("data_col_table"), "row_number": ctx.tr("data_col_row_number"),
                                       "reason": ctx.tr("data_col_reason"), "raw": ctx.tr("data_col_raw")})
-        st.dataframe(frame.head(200), hide_index=True, key="data:rejected_rows")
+        show_table(frame.head(200), hide_index=True, key="data:rejected_rows")
         download_buttons(ctx, frame, "rejected-rows", "data:rejected")
     else:
         st.caption(ctx.tr("data_no_rejected"))
@@ -232,10 +232,10 @@ if files:
         as_read = st.toggle(ctx.tr("datapage_preview_raw"), key=f"data:preview_raw:{table}")
         if as_read or state.parsed is None:
             st.caption(ctx.tr("datapage_preview_raw_caption" if as_read else "datapage_preview_unparsed"))
-            st.dataframe(preview.rows, hide_index=True, width="stretch", key=f"data:preview:{table}")
+            show_table(preview.rows, hide_index=True, width="stretch", key=f"data:preview:{table}")
         else:
-            st.dataframe(upload.preview_frame(state.parsed, ctx.lang), hide_index=True, width="stretch",
-                         key=f"data:preview:{table}")
+            show_table(upload.preview_frame(state.parsed, ctx.lang), hide_index=True, width="stretch",
+                       key=f"data:preview:{table}")
         for note in state.notes:
             st.warning(esc(note_text(note, ctx.lang, page=True)))
 
@@ -330,7 +330,7 @@ shown = listing.rename(columns={"name": ctx.tr("data_col_name"), "transactions":
                                 "customers": ctx.tr("data_col_customers"),
                                 "interactions": ctx.tr("data_col_interactions"),
                                 "rejected": ctx.tr("data_col_rejected"), "created_at": ctx.tr("data_col_created")})
-st.dataframe(shown, hide_index=True, width="stretch", key="data:datasets")
+show_table(shown, hide_index=True, width="stretch", key="data:datasets")
 names = list(listing["name"])
 if DEMO_DATASET not in names:
     st.info(ctx.tr("data_demo_missing"))
@@ -397,6 +397,6 @@ st.subheader(ctx.tr("data_coverage_heading"))
 st.caption(ctx.tr("data_coverage_caption", name=esc(ctx.dataset.name)))
 coverage = upload.coverage_frame(ctx.coverage, ctx.lang)
 coverage["present"] = ["✓" if p else "—" for p in coverage["present"]]
-st.dataframe(coverage.rename(columns={"item": ctx.tr("data_col_item"), "present": ctx.tr("data_col_present"),
-                                      "rows": ctx.tr("data_col_rows"), "unlocks": ctx.tr("data_col_unlocks")}),
-             hide_index=True, width="stretch", key="data:coverage")
+show_table(coverage.rename(columns={"item": ctx.tr("data_col_item"), "present": ctx.tr("data_col_present"),
+                                    "rows": ctx.tr("data_col_rows"), "unlocks": ctx.tr("data_col_unlocks")}),
+           hide_index=True, width="stretch", key="data:coverage")

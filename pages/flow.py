@@ -30,7 +30,7 @@ from crmflow.transitions import (
     start_bounds,
     transition_matrix,
 )
-from pages.common import context, digest, download_buttons, show_chart
+from pages.common import context, digest, download_buttons, show_chart, show_table
 
 #: Most bands offered as buttons under the Sankey (the largest moves between stages).
 PILL_BANDS = 8
@@ -145,7 +145,7 @@ def pick_cell() -> None:
             open_band(key)
 
 
-st.dataframe(table, key=matrix_widget, on_select=pick_cell, selection_mode="single-cell")
+show_table(table, key=matrix_widget, on_select=pick_cell, selection_mode="single-cell")
 download_buttons(ctx, table.reset_index(), f"crmflow-transitions-{start}-{end}", f"flow:transitions:{state}")
 
 # ---------------------------------------------------------------- drill-down
@@ -167,7 +167,7 @@ shown = shown.rename(columns={
     "to_stage": ctx.tr("fl_col_to", date=end.isoformat()), "orders": ctx.tr("fl_col_orders"),
     "last_order_date": ctx.tr("fl_col_last_order")})
 st.caption(ctx.tr("fl_drill_caption", customers=len(customers), band=band_label(picked)))
-st.dataframe(shown, hide_index=True)
+show_table(shown, hide_index=True)
 download_buttons(ctx, shown, f"crmflow-flow-{source}-{target}-{start}-{end}", f"flow:customers:{state}:{picked}")
 
 # ---------------------------------------------------------------- conversion rates
@@ -188,7 +188,7 @@ else:
                                     count_text=ctx.tr("fl_conversion_bar_text")), "flow-conversion")
 with st.expander(ctx.tr("fl_conversion_definitions_title")):
     st.markdown(ctx.tr("fl_conversion_definitions"))
-    st.dataframe(
+    show_table(
         rates.assign(conversion=[names[k] for k in rates["conversion"]]).rename(columns={
             "conversion": ctx.tr("fl_col_conversion"), "customers_from": ctx.tr("fl_col_customers_from"),
             "customers_to": ctx.tr("fl_col_customers_to"), "rate": ctx.tr("fl_col_rate")}),

@@ -6,7 +6,7 @@ account's own page. Layout only: the numbers are crmflow.health's (those of
 
 import streamlit as st
 
-from pages.common import context, download_buttons, need, show_chart
+from pages.common import context, download_buttons, need, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_key_accounts"))
@@ -121,8 +121,9 @@ else:
              "phase": ctx.tr("health_phase"), "owner": ctx.tr("ka_col_owner"),
              "revenue_12m": ctx.money(ctx.tr("ka_col_revenue_12m"))}
     shown = table.drop(columns=["customer"]) if (table["customer"] == table["customer_id"]).all() else table
-    event = st.dataframe(
-        shown.rename(columns=names).style.map(light_style(ctx.lang), subset=[names["light"]]), hide_index=True, width="stretch", key="ka:table",
+    event = show_table(
+        shown.rename(columns=names), style=lambda f: f.style.map(light_style(ctx.lang), subset=[names["light"]]),
+        hide_index=True, width="stretch", key="ka:table",
         on_select="rerun", selection_mode="single-row",
         column_config={
             names["health_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
@@ -230,12 +231,12 @@ table = summary.copy()
 table["quadrant"] = [quadrant_names[q] for q in table["quadrant"]]
 table[["current_value", "potential_value"]] = table[["current_value", "potential_value"]].round(0)
 summary_names = {c: ctx.tr(f"ka_col_{c}") for c in table.columns}
-st.dataframe(table.rename(columns=summary_names), hide_index=True, width="stretch", key="ka:matrix_summary",
-             column_config={
-                 summary_names["customer_share"]: st.column_config.NumberColumn(format="percent"),
-                 summary_names["current_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
-                 summary_names["potential_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
-             })
+show_table(table.rename(columns=summary_names), hide_index=True, width="stretch", key="ka:matrix_summary",
+           column_config={
+               summary_names["customer_share"]: st.column_config.NumberColumn(format="percent"),
+               summary_names["current_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+               summary_names["potential_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+           })
 
 counts = dict(zip(summary["quadrant"], summary["customers"]))
 if "ka:quadrant" not in st.session_state and st.query_params.get("quadrant") in QUADRANTS:
@@ -255,13 +256,13 @@ if members["name"].isna().all():
 if members["profit_12m"].isna().all():
     members = members.drop(columns=["profit_12m"])
 member_names = {c: ctx.tr(f"ka_col_{c}") for c in members.columns}
-st.dataframe(members.rename(columns=member_names), hide_index=True, width="stretch", key="ka:members",
-             column_config={
-                 member_names["current_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
-                 member_names["potential_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
-                 member_names["revenue_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY),
-                 **({member_names["profit_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY)}
-                    if "profit_12m" in member_names else {}),
-                 member_names["p_alive"]: st.column_config.NumberColumn(format="percent"),
-             })
+show_table(members.rename(columns=member_names), hide_index=True, width="stretch", key="ka:members",
+           column_config={
+               member_names["current_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+               member_names["potential_value"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+               member_names["revenue_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+               **({member_names["profit_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY)}
+                  if "profit_12m" in member_names else {}),
+               member_names["p_alive"]: st.column_config.NumberColumn(format="percent"),
+           })
 download_buttons(ctx, members.rename(columns=member_names), f"value-matrix-{quadrant}-{ctx.as_of}", "ka:members")

@@ -26,7 +26,7 @@ from crmflow.filters import filter_options
 from crmflow.headlines import TABLE_MONEY
 from crmflow.managers import month_start, owner_customers, owner_rows, revenue_headline
 from crmflow.overview import months_before
-from pages.common import _scope, amount, cached_attributes, context, download_buttons, get_store, show_chart
+from pages.common import _scope, amount, cached_attributes, context, download_buttons, get_store, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_my_accounts"))
@@ -105,13 +105,13 @@ if listed is not None:
                       "days_since_last_order"]]
         names = {c: ctx.tr(f"cp_col_{c}") for c in view.columns}
         names["value_at_risk"] = ctx.money(names["value_at_risk"])
-        st.dataframe(view.rename(columns=names), hide_index=True, width="stretch", key="ma:calls",
-                     column_config={
-                         names["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100,
-                                                                              format="%.1f"),
-                         names["value_at_risk"]: st.column_config.NumberColumn(format=TABLE_MONEY),
-                         names["reasons"]: st.column_config.TextColumn(width="large"),
-                     })
+        show_table(view.rename(columns=names), hide_index=True, width="stretch", key="ma:calls",
+                   column_config={
+                       names["risk_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100,
+                                                                            format="%.1f"),
+                       names["value_at_risk"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                       names["reasons"]: st.column_config.TextColumn(width="large"),
+                   })
         download_buttons(ctx, translate_columns(calls, "cp_col_", ctx.lang), f"call-list-{file_stem(owner)}-{ctx.as_of}",
                          "ma:calls:download")
 
@@ -134,10 +134,10 @@ if health is not None:
                  "customer_id": ctx.tr("ka_col_customer_id"), "health_score": ctx.tr("health_score"),
                  "trend": ctx.tr("health_trend"), "score_90d_ago": ctx.tr("health_score_90d_ago"),
                  "phase": ctx.tr("health_phase"), "revenue_12m": ctx.money(ctx.tr("ka_col_revenue_12m"))}
-        st.dataframe(table.rename(columns=names), hide_index=True, width="stretch", key="ma:key",
-                     column_config={
-                         names["health_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100,
-                                                                                format="%.1f"),
-                         names["score_90d_ago"]: st.column_config.NumberColumn(format="%.1f"),
-                         names["revenue_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY),
-                     })
+        show_table(table.rename(columns=names), hide_index=True, width="stretch", key="ma:key",
+                   column_config={
+                       names["health_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100,
+                                                                              format="%.1f"),
+                       names["score_90d_ago"]: st.column_config.NumberColumn(format="%.1f"),
+                       names["revenue_12m"]: st.column_config.NumberColumn(format=TABLE_MONEY),
+                   })

@@ -26,11 +26,12 @@ from crmflow.overview import (
     series_change,
     trend_start,
 )
+from crmflow.plain import md
 from pages.common import amount, context, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_overview"))
-st.caption(ctx.tr("overview_dataset_caption", name=ctx.dataset.name, n_transactions=ctx.dataset.n_transactions,
+st.caption(ctx.tr("overview_dataset_caption", name=md(ctx.dataset.name), n_transactions=ctx.dataset.n_transactions,
                   n_customers=ctx.dataset.n_customers))
 labels = {s: ctx.tr(f"stage_{s}") for s in STAGES}
 

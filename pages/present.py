@@ -127,7 +127,7 @@ def _png_button(ctx: Context, slide: Slide) -> None:
 
 
 def main() -> None:
-    from crmflow.account_view import md
+    from crmflow.plain import md, md_paragraphs
     from crmflow.report import PROJECTOR_FONT, SLIDE_KEYS, report_figure
 
     ctx = context()  # also handles a direct link on a freshly started server
@@ -139,7 +139,7 @@ def main() -> None:
         _go(number)
 
     top = st.columns([6, 2, 2], vertical_alignment="center")
-    top[0].caption(ctx.tr("rep_present_caption", dataset=ctx.dataset.name, as_of=ctx.as_of.isoformat()))
+    top[0].caption(ctx.tr("rep_present_caption", dataset=md(ctx.dataset.name), as_of=ctx.as_of.isoformat()))
     if present:
         top[2].page_link("pages/overview.py", label=ctx.tr("present_exit"), icon=":material/close:",
                          query_params=current_query(drop=("present", "slide")))
@@ -150,10 +150,11 @@ def main() -> None:
 
     with st.spinner(ctx.tr("loading")):
         slide = get_slide(ctx, SLIDE_KEYS[number - 1])
-    st.caption(slide.section)
-    st.title(slide.title, anchor=False)
+    # a slide's text is plain text (the HTML report escapes it too): shown as text here
+    st.caption(md(slide.section))
+    st.title(md(slide.title), anchor=False)
     if slide.message:
-        (st.error if slide.failed else st.info)(slide.message)
+        (st.error if slide.failed else st.info)(md_paragraphs(slide.message))
     if slide.figure is not None:
         if slide.bullets or (slide.table is not None and len(slide.table)):
             left, right = st.columns([3, 1])
@@ -168,12 +169,12 @@ def main() -> None:
         side = st.container()
     with side:
         if slide.bullets:
-            st.markdown("\n".join(f"- {b}" for b in slide.bullets))
+            st.markdown("\n".join(f"- {md(b)}" for b in slide.bullets))
         if slide.table is not None and len(slide.table):
             # a static table (styled by PRESENT_CSS); names from the data are escaped for Markdown
             st.table(slide.table.map(md).rename(columns=md), hide_index=True)
     if slide.caption:
-        st.caption(slide.caption)
+        st.caption(md_paragraphs(slide.caption))
 
     nav = st.columns([2, 3, 2], vertical_alignment="center")
     # PageUp / PageDown are what presentation clickers send; the buttons work without a keyboard.

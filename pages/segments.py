@@ -19,7 +19,7 @@ from crmflow.segments_table import (
     top_revenue_segment,
     value_concentration,
 )
-from pages.common import context, download_buttons, show_chart
+from pages.common import context, download_buttons, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_segments"))
@@ -58,7 +58,7 @@ with tab_segments:
         table["segment"] = [names[s] for s in table["segment"]]
         table[["revenue", "mean_monetary"]] = table[["revenue", "mean_monetary"]].round(0)
         columns = {c: ctx.tr(f"seg_col_{c}") for c in table.columns}
-        st.dataframe(
+        show_table(
             table.rename(columns=columns), hide_index=True, width="stretch", key="segments:table",
             height=35 * (len(table) + 1) + 3,
             column_config={
@@ -99,7 +99,7 @@ with tab_segments:
         st.markdown("**" + ctx.tr("seg_members_title", segment=names[pick], customers=len(members),
                                   revenue=float(members["monetary"].sum())) + "**")
         shown = download_frame(members, ctx.lang)
-        st.dataframe(shown, hide_index=True, width="stretch", height=320, key="segments:members")
+        show_table(shown, hide_index=True, width="stretch", height=320, key="segments:members")
         download_buttons(ctx, shown, f"segment-{pick}-{ctx.as_of}", "segments:members")
 
 # ----------------------------------------------------------------------------- cohorts
@@ -178,4 +178,4 @@ with tab_download:
     st.write(ctx.tr("seg_download_caption", customers=len(everyone), as_of=ctx.as_of.isoformat()))
     download_buttons(ctx, everyone, f"customers-{ctx.dataset.dataset_id}-{ctx.as_of}", "segments:all")
     st.caption(ctx.tr("seg_download_preview"))
-    st.dataframe(everyone.head(50), hide_index=True, width="stretch", key="segments:all_preview")
+    show_table(everyone.head(50), hide_index=True, width="stretch", key="segments:all_preview")

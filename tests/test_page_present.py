@@ -17,6 +17,7 @@ from crmflow.config import Params
 from crmflow.demo import generate
 from crmflow.i18n import t
 from crmflow.stages import data_range
+from crmflow.plain import unmd
 from crmflow.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +71,7 @@ def app(world, monkeypatch):
 
 
 def shown_title(at: AppTest) -> str:
-    return at.title[0].value
+    return unmd(at.title[0].value)  # slide text is shown escaped for Markdown
 
 
 def slide_param(at: AppTest) -> str:

@@ -353,7 +353,7 @@ def test_dataset_list_counts_distinct_customers(tmp_path, mem):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("sales_2024.csv", "sales\\_2024\\.csv"), ("[x](http://e)", "\\[x\\]\\(http\\://e\\)"),
+    ("sales_2024.csv", "sales\\_2024\\.csv"), ("[x](http://e)", "\\[x\\]\\(http\u2060\\://e\\)"),
     ("a\nb", "a b"), (":red[x]", "\\:red\\[x\\]"), ("客户*名单", "客户\\*名单"),
 ])
 def test_escape_markdown(text, expected):
