@@ -62,7 +62,6 @@ PRESENT_CSS = """<style>
   .st-key-present-body [data-testid="stLayoutWrapper"]:has(> [data-testid="stHorizontalBlock"]),
   .st-key-present-body [data-testid="stLayoutWrapper"]:has(> .st-key-present-chart),
   .st-key-present-body [data-testid="stHorizontalBlock"] { height: 100%; }
-  .st-key-present-side { overflow: hidden; }
 }
 </style>"""
 #: In presentation mode (no header, no sidebar) the page starts at the top of the window.
@@ -243,7 +242,8 @@ def main() -> None:
     if present:
         top[4].page_link("pages/overview.py", label=ctx.tr("present_exit"), icon=":material/close:",
                          query_params=current_query(drop=("present", "slide")))
-    elif top[4].button(ctx.tr("present_open"), key="present:open", icon=":material/fullscreen:"):
+    elif top[4].button(ctx.tr("present_open"), key="present:open", icon=":material/fullscreen:",
+                       help=ctx.tr("present_open_help")):
         # app.py hides the sidebar and makes this page the main one when present=1
         st.switch_page("pages/present.py", query_params={**current_query(drop=("present", "slide")), "present": "1",
                                                          "slide": str(number)})
