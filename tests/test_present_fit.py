@@ -119,6 +119,8 @@ def walk(server, browser, lang: str, width: int, height: int, projector: bool) -
             where = f"{lang} {width}x{height} slide {n}"
             page.screenshot(path=str(ARTIFACTS / f"present_{lang}_{width}x{height}_{n:02d}.png"))
             assert seen["title"], where
+            errors = page.locator('.st-key-present-slide [data-testid="stAlertContentError"]')
+            assert not errors.count(), f"{where}: the slide failed: {errors.first.inner_text()}"
             assert seen["mainScroll"] == 0, f"{where}: opened scrolled down by {seen['mainScroll']} px"
             top, bottom = seen["titleBox"][:2]
             assert 0 <= top and bottom <= height, f"{where}: the title is off screen ({top:.0f}..{bottom:.0f})"
