@@ -45,15 +45,18 @@ PRESENT_CSS = """<style>
 .block-container [data-testid="stCaptionContainer"] p { font-size: clamp(0.85rem, min(1vw, 1.9vh), 1.25rem); }
 .block-container [data-testid="stTable"] th,
 .block-container [data-testid="stTable"] td { font-size: clamp(0.85rem, min(1.05vw, 1.9vh), 1.35rem);
-  padding: 0.2rem 0.45rem; }
-.block-container [data-testid="stTable"] td { white-space: nowrap; }
+  padding: 0.2rem 0.45rem; max-width: none; }
+.block-container [data-testid="stTable"] td * { max-width: none; }
+.st-key-present-side [data-testid="stTable"] td, .st-key-present-side [data-testid="stTable"] td * {
+  white-space: nowrap; }
 .block-container [data-testid="stTable"] th { white-space: normal; }
 .block-container [data-testid="stBaseButton-secondary"] p,
 .block-container [data-testid="stBaseButton-primary"] p { font-size: 1.15rem; }
 .st-key-present-slide { gap: 0.4rem; }
 .st-key-present-body [data-testid="stVerticalBlock"] { gap: 0.5rem; }
 @media (min-width: 640px) {
-  [data-testid="stLayoutWrapper"]:has(> .st-key-present-slide) { flex: 0 0 auto; height: calc(100dvh - 8rem);
+  [data-testid="stLayoutWrapper"]:has(> .st-key-present-slide) { flex: 0 0 auto;
+    height: calc(100dvh - var(--present-above, 12rem));
     min-height: 24rem; }
   .st-key-present-slide { height: 100%; }
   .st-key-present-slide > * { flex-shrink: 0; }
@@ -66,7 +69,7 @@ PRESENT_CSS = """<style>
 </style>"""
 #: In presentation mode (no header, no sidebar) the page starts at the top of the window.
 PRESENT_MODE_CSS = """<style>
-.block-container { padding-top: 0; padding-bottom: 1rem; }
+.block-container { padding-top: 0; padding-bottom: 1rem; --present-above: 8rem; }
 </style>"""
 #: Height of a chart on a narrow screen (phone), where the slide scrolls (px).
 PHONE_CHART_HEIGHT = 340
@@ -206,7 +209,8 @@ def _slide_body(ctx: Context, slide: Slide) -> None:
                 figure = report_figure(slide.figure, height=PHONE_CHART_HEIGHT, font_size=PROJECTOR_FONT)
                 show_chart(ctx, figure, f"present-{slide.key}", theme=None, height="stretch")
         if right is not None:
-            with right, st.container(key="present-side"):
+            # beside a chart the table's cells keep to one line (short numbers); alone it has the width
+            with right, st.container(key="present-side" if left is not None else "present-text"):
                 if slide.bullets:
                     st.markdown("\n".join(f"- {b}" for b in slide.bullets))
                 if slide.table is not None and len(slide.table):
@@ -231,7 +235,7 @@ def main() -> None:
     # the top bar: where the slides come from, previous / n of total / next
     # (always in the same place, PageUp / PageDown / arrow keys too), and the
     # way out of (or into) full-screen presentation mode
-    top = st.columns([5, 2, 1, 2, 3], vertical_alignment="center")
+    top = st.columns([4, 2.6, 1, 2.6, 2.6], vertical_alignment="center")
     top[0].caption(ctx.tr("rep_present_caption", dataset=ctx.dataset.name, as_of=ctx.as_of.isoformat()))
     # PageUp / PageDown are what presentation clickers send; the buttons work without a keyboard.
     top[1].button(ctx.tr("rep_previous"), key="present:previous", disabled=number <= 1, on_click=_go,

@@ -48,6 +48,9 @@ MEASURE = """() => {
   for (const cell of document.querySelectorAll('.st-key-present-slide [data-testid="stTable"] :is(td, th)')) {
     if (cell.scrollWidth > cell.clientWidth + 1) cut.push(cell.innerText);
   }
+  for (const label of document.querySelectorAll('[data-testid="stMain"] button *')) {
+    if (label.scrollWidth > label.clientWidth + 1) cut.push(label.innerText);
+  }
   const clipped = [];
   for (const e of slide ? slide.querySelectorAll('[data-testid="stVerticalBlock"], [data-testid="stTable"]') : []) {
     const style = getComputedStyle(e);
@@ -85,6 +88,9 @@ def wait_for_slide(page, lang: str, n: int) -> dict:
     page.locator('[data-testid="stMarkdownContainer"]').get_by_text(counter(lang, n), exact=True).wait_for()
     settle(page)
     page.locator(".st-key-present-slide h1").wait_for()
+    # element code is loaded on first use: placeholders stand in for buttons, charts and tables until then
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stMain\"] [data-testid^=\"stSkeleton\"]')")
+    page.get_by_role("button", name=t("rep_next", lang)).wait_for()
     if page.locator(".st-key-present-slide .stPlotlyChart").count():
         page.locator(".st-key-present-slide .js-plotly-plot .main-svg").first.wait_for()
     # the scroll-to-top script runs again shortly after the slide is drawn; let it and Plotly finish
@@ -104,20 +110,21 @@ def open_tab(browser, width: int, height: int):  # noqa: F811
     return profile, profile.new_page()
 
 
-def walk(server, browser, lang: str, width: int, height: int, projector: bool) -> list[str]:  # noqa: F811
-    """Open slide 1, then press Next to the last slide, checking and saving each."""
+def walk(server, browser, lang: str, width: int, height: int, projector: bool,  # noqa: F811
+         path: str = "/?present=1", slides: int = TOTAL, name: str = "present") -> list[str]:
+    """Open slide 1, then press Next to slide ``slides``, checking and saving each."""
     profile, page = open_tab(browser, width, height)
     titles = []
     try:
-        query = "present=1&dataset=demo" + ("&lang=zh" if lang == "zh" else "")
-        page.goto(f"{server.url}/?{query}", wait_until="domcontentloaded")
-        for n in range(1, TOTAL + 1):
+        query = "dataset=demo" + ("&lang=zh" if lang == "zh" else "")
+        page.goto(f"{server.url}{path}{'&' if '?' in path else '?'}{query}", wait_until="domcontentloaded")
+        for n in range(1, slides + 1):
             if n > 1:
                 scroll_to_bottom(page)  # as a presenter who looked below the slide
                 page.get_by_role("button", name=t("rep_next", lang)).click()
             seen = wait_for_slide(page, lang, n)
             where = f"{lang} {width}x{height} slide {n}"
-            page.screenshot(path=str(ARTIFACTS / f"present_{lang}_{width}x{height}_{n:02d}.png"))
+            page.screenshot(path=str(ARTIFACTS / f"{name}_{lang}_{width}x{height}_{n:02d}.png"))
             assert seen["title"], where
             errors = page.locator('.st-key-present-slide [data-testid="stAlertContentError"]')
             assert not errors.count(), f"{where}: the slide failed: {errors.first.inner_text()}"
@@ -132,10 +139,10 @@ def walk(server, browser, lang: str, width: int, height: int, projector: bool) -
                     f"{where}: the slide needs scrolling (ends at {seen['bottom']:.0f} px of {height})"
                 assert not seen["clipped"], f"{where}: part of the slide is clipped: {seen['clipped']}"
             titles.append(seen["title"])
-        assert page.get_by_role("button", name=t("rep_next", lang)).is_disabled()
+        assert page.get_by_role("button", name=t("rep_next", lang)).is_disabled() == (slides == TOTAL)
     finally:
         profile.close()
-    assert len(set(titles)) == TOTAL, "Next did not show a new slide each time"
+    assert len(set(titles)) == slides, "Next did not show a new slide each time"
     return titles
 
 
@@ -159,6 +166,13 @@ def test_every_slide_fits_the_projector(started, lang, size):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_slide_on_a_phone(started, lang):
     walk(*started, lang, *PHONE, projector=False)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_presentation_page_beside_the_sidebar(started, lang):
+    """The Presentation page (sidebar shown, before "Full screen"): the first
+    slides fit 1440x900 too, nothing cut (the change column, the buttons)."""
+    walk(*started, lang, *PROJECTORS[0], projector=True, path="/present", slides=3, name="present_page")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
