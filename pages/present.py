@@ -53,10 +53,11 @@ PRESENT_CSS = """<style>
 .block-container [data-testid="stBaseButton-secondary"] p,
 .block-container [data-testid="stBaseButton-primary"] p { font-size: 1.15rem; }
 .st-key-present-slide { gap: 0.4rem; }
+[data-testid="stMain"] { overflow-anchor: none; }
 .st-key-present-body [data-testid="stVerticalBlock"] { gap: 0.5rem; }
 @media (min-width: 640px) {
   [data-testid="stLayoutWrapper"]:has(> .st-key-present-slide) { flex: 0 0 auto;
-    height: calc(100dvh - var(--present-above, 12rem));
+    height: calc(100dvh - var(--present-above, 13rem));
     min-height: 24rem; }
   .st-key-present-slide { height: 100%; }
   .st-key-present-slide > * { flex-shrink: 0; }
@@ -87,9 +88,16 @@ PRESENT_JS = """<script>
     }
     window.scrollTo(0, 0);
   };
+  // again while the slide's chart and table are drawn (they arrive after this script), until the
+  // reader scrolls or presses a key themselves
   top();
-  requestAnimationFrame(top);
-  for (const ms of [100, 300, 800]) setTimeout(top, ms);
+  const until = Date.now() + 2500;
+  const timer = setInterval(() => (Date.now() > until ? stop() : top()), 100);
+  const stop = () => {
+    clearInterval(timer);
+    for (const name of ["wheel", "touchstart", "keydown", "mousedown"]) window.removeEventListener(name, stop, true);
+  };
+  for (const name of ["wheel", "touchstart", "keydown", "mousedown"]) window.addEventListener(name, stop, true);
   if (window.crmflowSlideKeys) return;
   window.crmflowSlideKeys = true;
   document.addEventListener("keydown", (event) => {
@@ -230,7 +238,6 @@ def main() -> None:
     number = _slide_number(total)
     if st.query_params.get("slide") != str(number):
         _go(number)
-    st.html(PRESENT_JS % number, unsafe_allow_javascript=True)
 
     # the top bar: where the slides come from, previous / n of total / next
     # (always in the same place, PageUp / PageDown / arrow keys too), and the
@@ -267,6 +274,8 @@ def main() -> None:
         report_buttons(ctx, "present:report")
     with bottom[1]:
         _png_button(ctx, slide)
+    # last, so that it runs once the slide is there (a slide can take seconds to compute)
+    st.html(PRESENT_JS % number, unsafe_allow_javascript=True)
 
 
 if __name__ == "__main__":
