@@ -12,21 +12,43 @@ import streamlit as st
 
 from pages.common import current_query, frame
 
-st.set_page_config(page_title="crmflow", page_icon="📈", layout="wide")
+st.set_page_config(page_title="crmflow", page_icon=":material/monitoring:", layout="wide")
 
 #: (file stem under pages/, title key, icon, URL path); the first is the default page.
 PAGES = (
-    ("overview", "page_overview", "📊", ""),
-    ("flow", "page_flow", "🔀", "flow"),
-    ("churn", "page_churn", "🚨", "churn"),
-    ("key_accounts", "page_key_accounts", "🏢", "key-accounts"),
-    ("account", "page_account", "🔎", "account"),
-    ("segments", "page_segments", "🧩", "segments"),
-    ("data", "page_data", "🗂️", "data"),
-    ("present", "page_present", "🖥️", "present"),
+    ("overview", "page_overview", ":material/dashboard:", ""),
+    ("flow", "page_flow", ":material/swap_horiz:", "flow"),
+    ("churn", "page_churn", ":material/warning:", "churn"),
+    ("key_accounts", "page_key_accounts", ":material/domain:", "key-accounts"),
+    ("account", "page_account", ":material/person_search:", "account"),
+    ("my_accounts", "page_my_accounts", ":material/badge:", "my-accounts"),
+    ("segments", "page_segments", ":material/donut_small:", "segments"),
+    ("data", "page_data", ":material/database:", "data"),
+    ("present", "page_present", ":material/slideshow:", "present"),
 )
 
+#: Layout fixes Streamlit has no option for (static CSS, no user text):
+#: a card's comparison ("vs 2025-04-01") wraps under its delta instead of being
+#: cut; on a phone the cards sit two to a row (not nine screens of cards before
+#: the first chart) and a chart's toolbar, which has no hover there and
+#: would cover the chart's title, is hidden.
+LAYOUT_CSS = """<style>
+div:has(> [data-testid='stMetricDelta']) {flex-wrap: wrap; row-gap: 0.15rem}
+[data-testid='stMetricDeltaDescription'], [data-testid='stMetricDeltaDescription'] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important}
+@media (max-width: 640px) {
+  [data-testid='stHorizontalBlock']:has(> [data-testid='stColumn'] [data-testid='stMetric']) {
+    flex-flow: row wrap !important; gap: 0.5rem !important}
+  [data-testid='stHorizontalBlock']:has(> [data-testid='stColumn'] [data-testid='stMetric'])
+    > [data-testid='stColumn'] {flex: 1 1 calc(50% - 0.5rem) !important; min-width: calc(50% - 0.5rem) !important;
+    width: calc(50% - 0.5rem) !important}
+  [data-testid='stMetricValue'] {font-size: 1.6rem}
+  .js-plotly-plot .modebar-container {display: none}
+}
+</style>"""
+
 ctx = frame()
+st.html(LAYOUT_CSS)
 present = st.query_params.get("present") == "1"
 goto = st.query_params.get("goto")
 if goto:

@@ -12,7 +12,7 @@ The numbers themselves come from :mod:`crmflow.churn` and
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -41,9 +41,13 @@ INVOICE_COLUMNS = ("invoice_key", "order_date", "due_date", "paid_date", "amount
 INTERACTION_COLUMNS = ("date", "type", "is_complaint", "is_unresolved", "resolved", "satisfaction", "note")
 INVOICE_STATUSES = ("on_time", "late", "overdue", "open")
 
-#: Traffic light of each health status (no score yet: white).
-TRAFFIC_LIGHTS = {"healthy": "🟢", "watch": "🟡", "at_risk": "🔴"}
-NO_LIGHT = "⚪"
+#: Traffic light of each health status: a dot coloured by the status, plain
+#: text rather than an emoji so that it renders without an emoji font (no
+#: score yet: an open circle). Colours as Streamlit Markdown names and as CSS.
+LIGHT = "●"
+NO_LIGHT = "○"
+TRAFFIC_LIGHTS = {"healthy": "green", "watch": "orange", "at_risk": "red"}
+LIGHT_CSS = {"healthy": "#15803d", "watch": "#c2410c", "at_risk": "#dc2626"}
 #: Arrow of each health trend (score now vs 90 days earlier).
 TREND_ARROWS = {"up": "↑", "flat": "→", "down": "↓"}
 #: Shown for a value that is missing (a component the data cannot support, no trend yet).
@@ -121,6 +125,27 @@ def account_activity(db: Database, dataset_id: int | Scope, customer_id: str, as
                            interactions[list(INTERACTION_COLUMNS)])
 
 
+#: Interaction types the product names in the reader's language (matched without
+#: regard to case or surrounding spaces); any other type is shown as stored.
+CONTACT_TYPES = ("visit", "call", "email", "meeting", "complaint")
+
+
+def contact_type_label(value: object, lang: str) -> str:
+    """"call" → "Call" / "电话"; a type the product does not know stays as it is."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    key = str(value).strip().lower()
+    return t(f"polish_contact_{key}", lang) if key in CONTACT_TYPES else str(value)
+
+
+def with_contact_labels(interactions: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The interactions frame with its ``type`` in ``lang`` (for the timeline and its table)."""
+    out = interactions.copy()
+    if "type" in out:
+        out["type"] = [contact_type_label(v, lang) for v in out["type"]]
+    return out
+
+
 def activity_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """One of :class:`AccountActivity`'s frames for display and download: dates as
     dates, order kinds and invoice statuses in words, column labels in ``lang``."""
@@ -132,6 +157,8 @@ def activity_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
         out["kind"] = [t("acc_l_orders" if k == "order" else "acc_l_returns", lang) for k in out["kind"]]
     if "status" in out:
         out["status"] = [t(f"acc_l_{s}", lang) for s in out["status"]]
+    if "type" in out:
+        out["type"] = [contact_type_label(v, lang) for v in out["type"]]
     return translate_columns(out, "acc_col_", lang)
 
 
@@ -327,10 +354,25 @@ def key_account_headline(health: pd.DataFrame) -> KeyAccountHeadline:
 
 
 def traffic_light(status: object, lang: str) -> str:
-    """"🟢 Healthy", "🟡 Watch", "🔴 At risk"; "⚪ —" without a score."""
+    """"● Healthy", "● Watch", "● At risk" (plain text; :func:`light_style`
+    colours it in a table); "○ —" without a score."""
     if not isinstance(status, str) or status not in TRAFFIC_LIGHTS:
         return f"{NO_LIGHT} {MISSING}"
-    return f"{TRAFFIC_LIGHTS[status]} {t('health_status_' + status, lang)}"
+    return f"{LIGHT} {t('health_status_' + status, lang)}"
+
+
+def traffic_light_markdown(status: object, lang: str) -> str:
+    """The traffic light as coloured Streamlit Markdown, ":green[● Healthy]"
+    (the words are the product's own labels, never user text)."""
+    if not isinstance(status, str) or status not in TRAFFIC_LIGHTS:
+        return f"{NO_LIGHT} {MISSING}"
+    return f":{TRAFFIC_LIGHTS[status]}[{traffic_light(status, lang)}]"
+
+
+def light_style(lang: str) -> Callable[[object], str]:
+    """A pandas Styler cell function colouring :func:`traffic_light` texts by status."""
+    css = {traffic_light(s, lang): f"color: {LIGHT_CSS[s]}; font-weight: 600" for s in TRAFFIC_LIGHTS}
+    return lambda cell: css.get(str(cell), "")
 
 
 def trend_text(trend: object, score: object, earlier: object) -> str:

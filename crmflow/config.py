@@ -15,6 +15,8 @@ QUERIES_DIR = ROOT / "queries"
 DEFAULT_DB_PATH = ROOT / "data" / "crmflow.duckdb"
 DB_ENV_VAR = "CRMFLOW_DB"
 DEMO_DATASET = "demo"
+#: Names the dataset a URL without ``?dataset=`` opens (see Store.default_name).
+DEFAULT_DATASET_ENV_VAR = "CRMFLOW_DEFAULT_DATASET"
 
 #: The stages in flow order; ``none`` means "does not exist yet at that date".
 STAGES = ("potential", "first", "repeat", "loyal", "lost")

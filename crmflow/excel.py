@@ -203,14 +203,20 @@ def detect_header_row(rows: list[list[str | None]], is_header) -> tuple[int, int
 
 
 # --------------------------------------------------------------------------- reading
-def _read(cur: duckdb.DuckDBPyConnection, path: str, sheet: str, first_row: int, last_row: int,
-          width: int) -> duckdb.DuckDBPyRelation:
-    """Rows first_row..last_row of a sheet, columns A.. (``width`` of them), as text."""
-    return cur.sql(
-        "SELECT * FROM read_xlsx($path, sheet = $sheet, range = $range, header = false, all_varchar = true, "
-        "ignore_errors = true, stop_at_empty = false)",
-        params={"path": path, "sheet": sheet, "range": f"A{first_row}:{column_letters(width)}{last_row}"},
-    )
+def _read_sql(columns: list[str], into: str) -> str:
+    """CREATE (or INSERT INTO) the temp table ingest_file from rows of one
+    sheet: columns by position (#1, #2, ... as c0, c1, ...: DuckDB's own
+    names A, B, ... are not used, header text never is), fully empty rows
+    left out; the file, sheet and range are bound parameters. One statement,
+    so the sheet is parsed once (a relation built first and then inserted
+    parses it twice: binding read_xlsx reads the sheet)."""
+    picked = ", ".join(f"#{i + 1} AS {c}" for i, c in enumerate(columns))
+    source = ("SELECT * FROM (SELECT " + picked + " FROM read_xlsx($path, sheet = $sheet, range = $range, "
+              "header = false, all_varchar = true, ignore_errors = true, stop_at_empty = false)) "
+              "WHERE COALESCE(" + ", ".join(columns) + ") IS NOT NULL")
+    if into == "insert":
+        return "INSERT INTO ingest_file " + source
+    return "CREATE OR REPLACE TEMP TABLE ingest_file AS " + source
 
 
 def _cell_text(value: object) -> str | None:
@@ -345,16 +351,9 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: str, workbook: Workbook, sh
     for lay in chosen:
         if lay.first_data > EXCEL_ROWS:
             continue
-        rel = _read(cur, path, lay.sheet.name, lay.first_data, EXCEL_ROWS, width)
-        # by position: DuckDB's own column names (A, B, ...) are not used, header text never is
-        rel = rel.select(*[duckdb.SQLExpression(f"#{i + 1}").alias(c) for i, c in enumerate(columns)])
-        rel = rel.filter(duckdb.CoalesceOperator(*map(duckdb.ColumnExpression, columns)).isnotnull())
-        cur.register("ingest_sheet", rel)
-        try:
-            cur.execute("INSERT INTO ingest_file SELECT * FROM ingest_sheet" if created else
-                        "CREATE OR REPLACE TEMP TABLE ingest_file AS SELECT * FROM ingest_sheet")
-        finally:
-            cur.unregister("ingest_sheet")
+        cur.execute(_read_sql(columns, "insert" if created else "create"),
+                    {"path": path, "sheet": lay.sheet.name,
+                     "range": f"A{lay.first_data}:{column_letters(width)}{EXCEL_ROWS}"})
         created = True
     if not created:
         cur.execute("CREATE OR REPLACE TEMP TABLE ingest_file AS SELECT "

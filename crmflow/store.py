@@ -19,7 +19,7 @@ from typing import Any, Self
 
 import pandas as pd
 
-from crmflow.config import DEMO_DATASET, database_path
+from crmflow.config import DEFAULT_DATASET_ENV_VAR, DEMO_DATASET, database_path
 from crmflow.db import Database
 from crmflow.errors import CrmflowError, DatasetError
 from crmflow.ingest import ReadOptions, TableReport, prepare, use_parsed
@@ -91,6 +91,21 @@ class Store:
 
     def names(self) -> list[str]:
         return list(self.datasets()["name"])
+
+    def default_name(self, names: list[str] | None = None) -> str | None:
+        """The dataset a link without ``?dataset=`` opens. It must not move when
+        someone uploads, so a bookmark keeps showing the same data: the one
+        pinned with $CRMFLOW_DEFAULT_DATASET when it exists, else the demo, else
+        the oldest stored dataset (None when there is none). ``names`` is
+        :meth:`names` when the caller has it already."""
+        names = self.names() if names is None else names
+        if not names:
+            return None
+        pinned = os.environ.get(DEFAULT_DATASET_ENV_VAR, "").strip()
+        for name in (pinned, DEMO_DATASET):
+            if name and name in names:
+                return name
+        return names[-1]  # names() lists the newest first
 
     def get(self, name: str) -> Dataset:
         rows = self.db.run("get_dataset", dataset_name=str(name))

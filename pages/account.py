@@ -7,33 +7,38 @@ crmflow.account_view, crmflow.health, crmflow.churn and crmflow.analytics."""
 import pandas as pd
 import streamlit as st
 
-from crmflow.account_view import (
-    account_options,
-    activity_table,
-    churn_row,
-    compact,
-    customer_label,
-    display_name,
-    file_stem,
-    history_dates,
-    md,
-    order_pace,
-    traffic_light,
-    trend_text,
-)
-from crmflow.charts.accounts import account_timeline, health_history_chart
-from crmflow.churn import reason_text
-from crmflow.errors import CrmflowError
-from crmflow.health import DEFAULT_MAX_ACCOUNTS, DEFAULT_SHARE, label
 from pages.common import context, download_buttons, need, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_account"))
+# The scoring code (SciPy, the CLV model) takes seconds to import on a first
+# visit: it is imported after the title, under a message, never on a blank page.
+with st.spinner(ctx.tr("polish_loading_account")):
+    from crmflow.account_view import (
+        account_options,
+        activity_table,
+        churn_row,
+        compact,
+        customer_label,
+        display_name,
+        file_stem,
+        history_dates,
+        md,
+        order_pace,
+        traffic_light_markdown,
+        trend_text,
+        with_contact_labels,
+    )
+    from crmflow.charts.accounts import account_timeline, health_history_chart
+    from crmflow.churn import reason_text
+    from crmflow.errors import CrmflowError
+    from crmflow.health import DEFAULT_MAX_ACCOUNTS, DEFAULT_SHARE, label
+
 SCOPES = ("key_accounts", "all")
 MONTHS = (12, 24)
 
 try:
-    with st.spinner(ctx.tr("loading")):
+    with st.spinner(ctx.tr("polish_loading_account")):
         people = ctx.call("crmflow.account_view.directory", ctx.as_of)
         key_health = ctx.call("crmflow.account_view.key_account_health", ctx.as_of, ctx.params, (), DEFAULT_SHARE,
                               DEFAULT_MAX_ACCOUNTS)
@@ -109,7 +114,7 @@ if len(key_row) and key_row["score_90d_ago"].notna().iloc[0]:
 cards[1].metric(ctx.tr("health_score"), "—" if score is None or pd.isna(score) else f"{score:.1f}",
                 None if trend is None else trend.split(" ", 1)[1], delta_description=ctx.tr("acc_vs_90d"),
                 delta_color="off" if trend is not None and trend.startswith("→") else "normal", border=True)
-cards[2].metric(ctx.tr("health_status"), traffic_light(None if now is None else now["status"], ctx.lang),
+cards[2].metric(ctx.tr("health_status"), traffic_light_markdown(None if now is None else now["status"], ctx.lang),
                 border=True)
 cards[3].metric(ctx.tr("health_phase"), label("phase", None if now is None else now["phase"], ctx.lang) or "—",
                 border=True)
@@ -140,7 +145,8 @@ else:
             "overdue", "open", "due", "paid", "unpaid", "date")
     labels = {k: ctx.tr(f"acc_l_{k}") for k in keys}
     figure = account_timeline(activity.orders, activity.invoices if show_payments else None,
-                              activity.interactions if show_contacts else None, labels, title)
+                              with_contact_labels(activity.interactions, ctx.lang) if show_contacts else None,
+                              labels, title)
     show_chart(ctx, figure, "account-timeline")
     st.caption(ctx.tr("acc_timeline_caption"))
 need(ctx, "due_date", "acc_unlock_due_date")

@@ -5,27 +5,30 @@ Layout only: the list is crmflow.churn.churn_warnings (the numbers of
 
 import streamlit as st
 
-from crmflow.account_view import (
-    at_risk_rows,
-    by_owner,
-    call_list,
-    churn_headline,
-    compact,
-    display_name,
-    link_params,
-    owner_options,
-    reasons_in,
-    scorer_caption,
-    translate_columns,
-)
-from crmflow.charts.churn import risk_histogram
-from crmflow.churn import AT_RISK_SCORE, risk_distribution
-from crmflow.errors import CrmflowError
 from pages.common import context, download_buttons, need, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_churn"))
 st.caption(ctx.tr("cp_intro", as_of=ctx.as_of.isoformat(), days=ctx.params.lost_after_days))
+# The scoring code (SciPy, the CLV model) takes seconds to import on a first
+# visit: it is imported after the title, under a message, never on a blank page.
+with st.spinner(ctx.tr("polish_loading_churn")):
+    from crmflow.account_view import (
+        at_risk_rows,
+        by_owner,
+        call_list,
+        churn_headline,
+        compact,
+        display_name,
+        link_params,
+        owner_options,
+        reasons_in,
+        scorer_caption,
+        translate_columns,
+    )
+    from crmflow.charts.churn import risk_histogram
+    from crmflow.churn import AT_RISK_SCORE, risk_distribution
+    from crmflow.errors import CrmflowError
 
 # ---------------------------------------------------------------- page controls (kept in the URL)
 left, right = st.columns([3, 2], vertical_alignment="bottom")
@@ -38,7 +41,7 @@ elif "all" in st.query_params:
     del st.query_params["all"]
 
 try:
-    with st.spinner(ctx.tr("loading")):
+    with st.spinner(ctx.tr("polish_loading_churn")):
         everyone = ctx.call("crmflow.churn.churn_warnings", ctx.as_of, ctx.params, include_all=True)
         people = ctx.call("crmflow.account_view.directory", ctx.as_of)
 except CrmflowError as exc:
@@ -83,7 +86,7 @@ else:
         st.subheader(ctx.tr(f"cp_headline{suffix}_short", customers=head.customers, value=value))
     cards = st.columns(4)
     cards[0].metric(ctx.tr(f"cp_metric_customers{suffix}"), f"{head.customers:,}", border=True)
-    cards[1].metric(ctx.tr("cp_metric_value"), value, border=True,
+    cards[1].metric(ctx.money(ctx.tr("cp_metric_value")), value, border=True,
                     help=ctx.tr("cp_metric_value_help", value=head.value_at_risk))
     cards[2].metric(ctx.tr("cp_metric_expected"), compact(head.expected_value, ctx.lang), border=True)
     cards[3].metric(ctx.tr("cp_metric_top", top=head.top),
@@ -98,6 +101,7 @@ else:
     view = table[["name", "customer_id", "stage", "risk_score", "probability_leave", "value_at_risk", "owner",
                   "reasons", "days_since_last_order"]]
     labels = {c: ctx.tr(f"cp_col_{c}") for c in view.columns}
+    labels["value_at_risk"] = ctx.money(labels["value_at_risk"])
     event = st.dataframe(
         view.rename(columns=labels), hide_index=True, width="stretch", key="churn:table",
         on_select="rerun", selection_mode="single-row",

@@ -105,6 +105,7 @@ class Context:
     filters: Filters = field(default_factory=Filters)
     scope: int | Scope = 0
     coverage: dict[str, int] = field(default_factory=dict)
+    currency: str = ""
 
     @property
     def version(self) -> str:
@@ -112,6 +113,10 @@ class Context:
 
     def tr(self, key: str, **values: object) -> str:
         return t(key, self.lang, **values)
+
+    def money(self, label: str) -> str:
+        """A money label with the view's currency, e.g. "Revenue (USD)" (as is without one)."""
+        return t("money_label", self.lang, label=label, currency=self.currency) if self.currency else label
 
     def has(self, column: str) -> bool:
         """Whether the dataset has any value in an optional column, e.g.
@@ -191,9 +196,13 @@ def frame() -> Context:
         lang = st.radio(t("sidebar_language", lang), list(LANGUAGES), index=list(LANGUAGES).index(lang),
                         format_func=LANGUAGES.get, horizontal=True, key="lang")
         _set_query("lang", lang, DEFAULT_LANGUAGE)
-        wanted = _query_value("dataset", names[0])
-        name = st.selectbox(t("sidebar_dataset", lang), names, index=names.index(wanted) if wanted in names else 0)
-        _set_query("dataset", name)
+        default = store.default_name(names) or names[0]
+        wanted = _query_value("dataset", default)
+        stale = None if wanted in names else wanted
+        name = st.selectbox(t("sidebar_dataset", lang), names,
+                            index=names.index(default if stale else wanted))
+        if stale is None or name != default:
+            _set_query("dataset", name)  # a stale link stays in the URL (and is named) until another is picked
         dataset = store.get(name)
         version = dataset_version(dataset)
         try:
@@ -211,10 +220,15 @@ def frame() -> Context:
         _set_query("as_of", as_of.isoformat(), last.isoformat())
         params = _definition_inputs(lang)
         filters = _filter_inputs(lang, dataset, version)
+        money = _currency_input(lang)
+    if stale is not None:
+        # Named as plain text (st.text): a dataset name is user text, never Markdown.
+        st.warning(t("polish_dataset_missing", lang), icon=":material/link_off:")
+        st.text(stale)
     with st.spinner(t("loading", lang)):
         scope = _scope(store, dataset, version, filters, as_of, params)
     ctx = Context(lang, dataset, as_of, params, first, last, filters, scope,
-                  cached_coverage(dataset.dataset_id, version))
+                  cached_coverage(dataset.dataset_id, version), money)
     st.session_state["ctx"] = ctx
     return ctx
 
@@ -237,6 +251,18 @@ def _definition_inputs(lang: str) -> Params:
     for key in values:
         _set_query(key, str(getattr(params, key)), str(getattr(d, key)))
     return params
+
+
+def _currency_input(lang: str) -> str:
+    """The currency the money labels name (URL ``currency``; default none)."""
+    from crmflow.managers import CURRENCIES, currency
+
+    wanted = currency(_query_value("currency", ""))
+    picked = st.selectbox(t("sidebar_currency", lang), CURRENCIES, index=CURRENCIES.index(wanted),
+                          format_func=lambda c: t(f"currency_{c}", lang) if c else t("sidebar_currency_none", lang),
+                          help=t("sidebar_currency_help", lang), key="currency")
+    _set_query("currency", picked, "")
+    return picked
 
 
 def _filter_inputs(lang: str, dataset: Dataset, version: str) -> Filters:
@@ -318,6 +344,14 @@ def show_chart(ctx: Context, figure: Any, name: str, **kwargs: Any) -> Any:
     config = {"displaylogo": False,
               "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"crmflow-{name}-{ctx.as_of}"}}
     return st.plotly_chart(figure, config=config, key=f"chart:{name}", **kwargs)
+
+
+def amount(ctx: Context, value: float | None) -> str:
+    """A money amount in a few characters (1.2M / 35.4万) with the view's currency."""
+    from crmflow.account_view import compact
+
+    text = compact(value, ctx.lang)
+    return f"{text} {ctx.currency}" if ctx.currency else text
 
 
 def digest(*parts: object) -> str:

@@ -199,6 +199,13 @@ for column, table in zip(st.columns(len(TABLES)), TABLES):
         uploaded = st.file_uploader(ctx.tr(f"data_upload_{table}"), type=list(upload.ACCEPTED_TYPES),
                                     key=f"data:upload:{table}", help=ctx.tr("datapage_upload_help", mb=MAX_MB))
     receive(table, uploaded)
+# A refused file (too big, or not an accepted type) never reaches the page, and
+# the upload box gives its reason only in an English tooltip: say it under the
+# box, in the page's language (static CSS text from the translation tables).
+refused = ctx.tr("polish_upload_refused", mb=MAX_MB)
+refused_css = '"' + "".join(f"\\{ord(c):x} " if c in '"\\<>' else c for c in refused) + '"'
+st.html("<style>[data-testid='stFileUploader']:has([data-testid='stFileChip'][aria-invalid='true'])::after"
+        "{content:" + refused_css + ";display:block;margin-top:0.4rem;color:#b91c1c;font-size:0.9rem}</style>")
 
 files = st.session_state.get("data:files", {})
 previews = {t: files[t]["preview"] for t in TABLES if t in files and "preview" in files[t]}
@@ -389,7 +396,7 @@ st.divider()
 st.subheader(ctx.tr("data_coverage_heading"))
 st.caption(ctx.tr("data_coverage_caption", name=esc(ctx.dataset.name)))
 coverage = upload.coverage_frame(ctx.coverage, ctx.lang)
-coverage["present"] = ["✅" if p else "—" for p in coverage["present"]]
+coverage["present"] = ["✓" if p else "—" for p in coverage["present"]]
 st.dataframe(coverage.rename(columns={"item": ctx.tr("data_col_item"), "present": ctx.tr("data_col_present"),
                                       "rows": ctx.tr("data_col_rows"), "unlocks": ctx.tr("data_col_unlocks")}),
              hide_index=True, width="stretch", key="data:coverage")

@@ -31,6 +31,9 @@ from crmflow.transitions import (
 )
 from pages.common import context, digest, download_buttons, show_chart
 
+#: Most bands offered as buttons under the Sankey (the largest moves between stages).
+PILL_BANDS = 8
+
 ctx = context()
 st.header(ctx.tr("page_flow"))
 labels = {s: ctx.tr(f"stage_{s}") for s in STAGES_WITH_NONE}
@@ -78,6 +81,46 @@ title = ctx.tr("fl_sankey_title", start=start.isoformat(), end=end.isoformat(), 
 show_chart(ctx, sankey(flow, labels, title), "flow-sankey")
 st.caption(ctx.tr("fl_sankey_caption"))
 
+# The drill-down's band: from the URL, else the largest move into lost. A
+# Sankey band cannot report a click to Streamlit (Plotly's Sankey has no
+# selection), so the bands that change stage are buttons right under it, and
+# a click on a cell of the transition table picks one too; the customers are
+# listed directly under that table, with a notice saying so.
+band_options = [band_key(f, t) for f, t, _ in bands(flow)]
+band_widget = f"flow:band:{state}"
+matrix_widget = f"flow:matrix:{state}"
+pills_widget = f"flow:pills:{state}"
+counts = {band_key(f, t): n for f, t, n in bands(flow)}
+if band_widget not in st.session_state:
+    from_url = parse_band(st.query_params.get("band"))
+    fallback = default_band(flow)
+    chosen = band_key(*from_url) if from_url and band_key(*from_url) in band_options else band_key(*fallback)
+    st.session_state[band_widget] = chosen
+
+
+def band_label(key: str) -> str:
+    f, t = parse_band(key)
+    return ctx.tr("fl_band", source=labels[f], target=labels[t], customers=counts[key])
+
+
+def open_band(key: str) -> None:
+    """Show band ``key`` in the drill-down and say where it is."""
+    st.session_state[band_widget] = key
+    st.toast(ctx.tr("polish_drill_toast", band=band_label(key)), icon=":material/arrow_downward:")
+
+
+def pick_pill() -> None:
+    key = st.session_state.get(pills_widget)
+    if key in band_options:
+        open_band(key)
+
+
+moves = sorted((k for k in band_options if parse_band(k)[0] != parse_band(k)[1]), key=lambda k: -counts[k])
+current = st.session_state[band_widget]
+st.session_state[pills_widget] = current if current in moves[:PILL_BANDS] else None  # follows the table and list
+st.pills(ctx.tr("polish_band_pills"), moves[:PILL_BANDS], format_func=band_label, key=pills_widget,
+         on_change=pick_pill, help=ctx.tr("polish_band_pills_help"))
+
 # ---------------------------------------------------------------- transition table
 st.subheader(ctx.tr("fl_transitions"))
 st.caption(ctx.tr("fl_transitions_caption", start=start.isoformat(), end=end.isoformat()))
@@ -87,9 +130,6 @@ table = matrix.rename(index=labels, columns=labels)
 table[total] = table.sum(axis=1)
 table.loc[total] = table.sum(axis=0)
 table.index.name, table.columns.name = ctx.tr("fl_from_to"), None
-band_options = [band_key(f, t) for f, t, _ in bands(flow)]
-band_widget = f"flow:band:{state}"
-matrix_widget = f"flow:matrix:{state}"
 
 
 def pick_cell() -> None:
@@ -102,11 +142,33 @@ def pick_cell() -> None:
     if row < len(rows) and column in columns:
         key = band_key(rows[row], columns[column])
         if key in band_options:
-            st.session_state[band_widget] = key
+            open_band(key)
 
 
 st.dataframe(table, key=matrix_widget, on_select=pick_cell, selection_mode="single-cell")
 download_buttons(ctx, table.reset_index(), f"crmflow-transitions-{start}-{end}", f"flow:transitions:{state}")
+
+# ---------------------------------------------------------------- drill-down
+st.subheader(ctx.tr("fl_drill"))
+picked = st.selectbox(ctx.tr("fl_band_pick"), band_options, format_func=band_label, key=band_widget)
+default_key = band_key(*default_band(flow))
+if picked == default_key:
+    if "band" in st.query_params:
+        del st.query_params["band"]
+else:
+    st.query_params["band"] = picked
+source, target = parse_band(picked)
+with st.spinner(ctx.tr("loading")):
+    customers = ctx.call("crmflow.stages.flow_customers", start, end, source, target, ctx.params)
+shown = customers.assign(from_stage=customers["from_stage"].map(labels), to_stage=customers["to_stage"].map(labels),
+                         last_order_date=pd.to_datetime(customers["last_order_date"]).dt.date)
+shown = shown.rename(columns={
+    "customer_id": ctx.tr("fl_col_customer"), "from_stage": ctx.tr("fl_col_from", date=start.isoformat()),
+    "to_stage": ctx.tr("fl_col_to", date=end.isoformat()), "orders": ctx.tr("fl_col_orders"),
+    "last_order_date": ctx.tr("fl_col_last_order")})
+st.caption(ctx.tr("fl_drill_caption", customers=len(customers), band=band_label(picked)))
+st.dataframe(shown, hide_index=True)
+download_buttons(ctx, shown, f"crmflow-flow-{source}-{target}-{start}-{end}", f"flow:customers:{state}:{picked}")
 
 # ---------------------------------------------------------------- conversion rates
 st.subheader(ctx.tr("fl_conversion"))
@@ -159,38 +221,3 @@ else:
     show_chart(ctx, won_back_lost_bars(monthly, ctx.tr("fl_won_back_series"), ctx.tr("fl_lost_series"), title,
                                        ctx.tr("fl_axis_month"), ctx.tr("ov_axis_customers")), "flow-won-back-lost")
     st.caption(ctx.tr("fl_won_back_lost_caption", lost_after_days=ctx.params.lost_after_days))
-
-# ---------------------------------------------------------------- drill-down
-st.subheader(ctx.tr("fl_drill"))
-if band_widget not in st.session_state:
-    from_url = parse_band(st.query_params.get("band"))
-    fallback = default_band(flow)
-    chosen = band_key(*from_url) if from_url and band_key(*from_url) in band_options else band_key(*fallback)
-    st.session_state[band_widget] = chosen
-counts = {band_key(f, t): n for f, t, n in bands(flow)}
-
-
-def band_label(key: str) -> str:
-    f, t = parse_band(key)
-    return ctx.tr("fl_band", source=labels[f], target=labels[t], customers=counts[key])
-
-
-picked = st.selectbox(ctx.tr("fl_band_pick"), band_options, format_func=band_label, key=band_widget)
-default_key = band_key(*default_band(flow))
-if picked == default_key:
-    if "band" in st.query_params:
-        del st.query_params["band"]
-else:
-    st.query_params["band"] = picked
-source, target = parse_band(picked)
-with st.spinner(ctx.tr("loading")):
-    customers = ctx.call("crmflow.stages.flow_customers", start, end, source, target, ctx.params)
-shown = customers.assign(from_stage=customers["from_stage"].map(labels), to_stage=customers["to_stage"].map(labels),
-                         last_order_date=pd.to_datetime(customers["last_order_date"]).dt.date)
-shown = shown.rename(columns={
-    "customer_id": ctx.tr("fl_col_customer"), "from_stage": ctx.tr("fl_col_from", date=start.isoformat()),
-    "to_stage": ctx.tr("fl_col_to", date=end.isoformat()), "orders": ctx.tr("fl_col_orders"),
-    "last_order_date": ctx.tr("fl_col_last_order")})
-st.caption(ctx.tr("fl_drill_caption", customers=len(customers), band=band_label(picked)))
-st.dataframe(shown, hide_index=True)
-download_buttons(ctx, shown, f"crmflow-flow-{source}-{target}-{start}-{end}", f"flow:customers:{state}:{picked}")

@@ -6,38 +6,44 @@ account's own page. Layout only: the numbers are crmflow.health's (those of
 
 import streamlit as st
 
-from crmflow.account_view import (
-    component_scores,
-    customer_label,
-    health_table,
-    key_account_headline,
-    link_params,
-    matrix_headline,
-    quadrant_members,
-    use_log_axes,
-    weakest_component,
-    weights_key,
-)
-from crmflow.charts.accounts import (
-    MAX_HEAT_ROWS,
-    component_heatmap,
-    value_matrix_scatter,
-)
-from crmflow.errors import CrmflowError
-from crmflow.health import (
-    COMPONENTS,
-    DEFAULT_MAX_ACCOUNTS,
-    DEFAULT_SHARE,
-    QUADRANTS,
-    SCOPES,
-    label,
-    load_weights,
-    value_matrix_summary,
-)
 from pages.common import context, download_buttons, need, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_key_accounts"))
+# The scoring code (SciPy, the CLV model) takes seconds to import on a first
+# visit: it is imported after the title, under a message, never on a blank page.
+with st.spinner(ctx.tr("polish_loading_health")):
+    from crmflow.account_view import (
+        component_scores,
+        customer_label,
+        health_table,
+        key_account_headline,
+        light_style,
+        link_params,
+        matrix_headline,
+        quadrant_members,
+        traffic_light_markdown,
+        use_log_axes,
+        weakest_component,
+        weights_key,
+    )
+    from crmflow.charts.accounts import (
+        MAX_HEAT_ROWS,
+        component_heatmap,
+        value_matrix_scatter,
+    )
+    from crmflow.errors import CrmflowError
+    from crmflow.health import (
+        COMPONENTS,
+        DEFAULT_MAX_ACCOUNTS,
+        DEFAULT_SHARE,
+        QUADRANTS,
+        SCOPES,
+        label,
+        load_weights,
+        value_matrix_summary,
+    )
+
 component_names = {c: label("component", c, ctx.lang) for c in COMPONENTS}
 quadrant_names = {q: label("quadrant", q, ctx.lang) for q in QUADRANTS}
 
@@ -74,7 +80,7 @@ custom = any(abs(chosen[c] - defaults[c]) > 1e-9 for c in COMPONENTS)
 weights = weights_key(chosen) if custom else ()
 
 try:
-    with st.spinner(ctx.tr("loading")):
+    with st.spinner(ctx.tr("polish_loading_health")):
         health = ctx.call("crmflow.account_view.key_account_health", ctx.as_of, ctx.params, weights, share,
                           max_accounts)
         coverage = ctx.call("crmflow.health.health_coverage", ctx.as_of)
@@ -101,9 +107,9 @@ else:
     if custom:
         st.caption(ctx.tr("ka_weights_custom"))
     cards = st.columns(4)
-    cards[0].metric("🟢 " + ctx.tr("health_status_healthy"), f"{head.healthy:,}", border=True)
-    cards[1].metric("🟡 " + ctx.tr("health_status_watch"), f"{head.watch:,}", border=True)
-    cards[2].metric("🔴 " + ctx.tr("health_status_at_risk"), f"{head.at_risk:,}", border=True)
+    cards[0].metric(traffic_light_markdown("healthy", ctx.lang), f"{head.healthy:,}", border=True)
+    cards[1].metric(traffic_light_markdown("watch", ctx.lang), f"{head.watch:,}", border=True)
+    cards[2].metric(traffic_light_markdown("at_risk", ctx.lang), f"{head.at_risk:,}", border=True)
     cards[3].metric(ctx.tr("ka_unscored"), f"{head.unscored:,}", border=True, help=ctx.tr("ka_unscored_help"))
 
     # ------------------------------------------------------------ the health table
@@ -113,10 +119,10 @@ else:
              "customer_id": ctx.tr("ka_col_customer_id"), "health_score": ctx.tr("health_score"),
              "trend": ctx.tr("health_trend"), "score_90d_ago": ctx.tr("health_score_90d_ago"),
              "phase": ctx.tr("health_phase"), "owner": ctx.tr("ka_col_owner"),
-             "revenue_12m": ctx.tr("ka_col_revenue_12m")}
+             "revenue_12m": ctx.money(ctx.tr("ka_col_revenue_12m"))}
     shown = table.drop(columns=["customer"]) if (table["customer"] == table["customer_id"]).all() else table
     event = st.dataframe(
-        shown.rename(columns=names), hide_index=True, width="stretch", key="ka:table",
+        shown.rename(columns=names).style.map(light_style(ctx.lang), subset=[names["light"]]), hide_index=True, width="stretch", key="ka:table",
         on_select="rerun", selection_mode="single-row",
         column_config={
             names["health_score"]: st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f"),
@@ -232,8 +238,15 @@ st.dataframe(table.rename(columns=summary_names), hide_index=True, width="stretc
              })
 
 counts = dict(zip(summary["quadrant"], summary["customers"]))
+if "ka:quadrant" not in st.session_state and st.query_params.get("quadrant") in QUADRANTS:
+    st.session_state["ka:quadrant"] = st.query_params["quadrant"]  # a link names the quadrant
 quadrant = st.selectbox(ctx.tr("ka_drill_pick"), QUADRANTS, key="ka:quadrant",
                         format_func=lambda q: f"{quadrant_names[q]} ({counts.get(q, 0):,})")
+if quadrant == QUADRANTS[0]:  # the URL names the quadrant, so a copied link reproduces the list
+    if "quadrant" in st.query_params:
+        del st.query_params["quadrant"]
+else:
+    st.query_params["quadrant"] = quadrant
 members = quadrant_members(matrix, quadrant)
 members["value_basis"] = [ctx.tr(f"ka_basis_{b}") for b in members["value_basis"]]
 members[["current_value", "potential_value"]] = members[["current_value", "potential_value"]].round(2)

@@ -7,9 +7,11 @@ import streamlit as st
 
 from crmflow.analytics import pareto_headline
 from crmflow.charts import ACCENT, GOOD, WARN
+from crmflow.charts.managers import revenue_months
 from crmflow.charts.overview import pareto_curve, stage_area, trend_line
 from crmflow.config import STAGES
 from crmflow.errors import CrmflowError
+from crmflow.managers import DEFAULT_SPLIT, SPLITS, month_start, revenue_headline, top_groups
 from crmflow.overview import (
     COMPARE_CHOICES,
     DEFAULT_COMPARE,
@@ -23,7 +25,7 @@ from crmflow.overview import (
     series_change,
     trend_start,
 )
-from pages.common import context, show_chart
+from pages.common import amount, context, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_overview"))
@@ -76,7 +78,7 @@ rate, rate_before = kpis.repeat.rate, kpis.repeat_before.rate
 rate_change = None if rate is None or rate_before is None else (rate - rate_before) * 100
 period_days = (kpis.as_of - kpis.since).days
 cards = st.columns(4)
-cards[0].metric(ctx.tr("ov_revenue_12m"), f"{kpis.revenue_12m:,.0f}",
+cards[0].metric(ctx.money(ctx.tr("ov_revenue_12m")), f"{kpis.revenue_12m:,.0f}",
                 None if revenue_change is None else (0 if revenue_change == 0 else f"{revenue_change:+.1%}"),
                 delta_description=ctx.tr("ov_vs_previous_12m"), help=ctx.tr("ov_help_revenue"), border=True)
 cards[1].metric(ctx.tr("ov_repeat_rate"), "–" if rate is None else f"{rate:.1%}",
@@ -138,7 +140,8 @@ if trends is not None and len(trends):
                            month=ch.end_date.strftime("%Y-%m"))
             subtitle = ctx.tr("ov_trend_was", value=format(ch.start, fmt), date=ch.start_date.isoformat())
         with columns[i % 2]:
-            show_chart(ctx, trend_line(trends, column_name, title, ctx.tr("ov_axis_month_end"), ctx.tr(axis),
+            show_chart(ctx, trend_line(trends, column_name, title, ctx.tr("ov_axis_month_end"),
+                                       ctx.money(ctx.tr(axis)) if "revenue" in axis else ctx.tr(axis),
                                        subtitle=subtitle, color=colour, value_format=fmt), f"trend-{column_name}")
     if not ctx.has("category"):
         st.caption(ctx.tr("ov_categories_unlock"))
@@ -174,3 +177,58 @@ for column, measure in zip(st.columns(len(measures)), measures):
             st.caption(text)
 if not ctx.has("cost"):
     st.caption(ctx.tr("profit_needs_cost"))
+
+# ---------------------------------------------------------------- revenue by month (region / owner)
+st.subheader(ctx.tr("mg_revenue_months"))
+split = choice(st.query_params.get("split"), SPLITS, DEFAULT_SPLIT)
+split = st.segmented_control(ctx.tr("mg_split"), SPLITS, default=split, required=True, key="overview:split",
+                             format_func=lambda c: ctx.tr(f"mg_split_{c}")) or DEFAULT_SPLIT
+if split == DEFAULT_SPLIT:
+    if "split" in st.query_params:
+        del st.query_params["split"]
+else:
+    st.query_params["split"] = split
+try:
+    with st.spinner(ctx.tr("loading")):
+        months = ctx.call("crmflow.managers.revenue_by_month", start, ctx.as_of, split)
+except CrmflowError as exc:
+    st.info(exc.line())
+    months = None
+if months is not None:
+    if list(months.columns) == [None]:     # nobody has a region / an account manager
+        st.caption(ctx.tr("mg_no_split", split=ctx.tr(f"mg_split_{split}")))
+    shown = top_groups(months)
+    names = {g: (ctx.tr("mg_group_other") if g == "__other__" else
+                 ctx.tr(f"mg_group_none_{split}") if g is None else str(g)) for g in shown.columns}
+    head = revenue_headline(months)
+    span = {"start": month_start(start).isoformat(), "end": ctx.as_of.isoformat()}
+    total = amount(ctx, head.total)
+    if head.share is None:
+        title = ctx.tr("mg_revenue_title_empty", **span)
+    elif months.shape[1] == 1:
+        title = ctx.tr("mg_revenue_title_total", total=total, **span)
+    else:
+        title = ctx.tr("mg_revenue_title", group=names.get(head.group, ctx.tr(f"mg_group_none_{split}")),
+                       share=head.share, total=total, **span)
+    show_chart(ctx, revenue_months(shown, names, title, ctx.tr("mg_axis_month"), ctx.money(ctx.tr("mg_axis_revenue")),
+                                   subtitle=ctx.tr("mg_revenue_subtitle", as_of=ctx.as_of.isoformat())),
+               f"revenue-by-{split}")
+
+# ---------------------------------------------------------------- quarter / year to date vs a year earlier
+st.subheader(ctx.tr("mg_to_date"))
+with st.spinner(ctx.tr("loading")):
+    to_date = ctx.call("crmflow.managers.to_date_comparisons", ctx.as_of)
+for kind, comparison in to_date.items():
+    now, before = comparison.now.period, comparison.year_ago.period
+    dates = {"start": now.start.isoformat(), "end": now.end.isoformat(),
+             "prev_start": before.start.isoformat(), "prev_end": before.end.isoformat()}
+    st.caption(ctx.tr(f"mg_{kind}_caption", **dates))
+    for column, measure in zip(st.columns(3), ("revenue", "orders", "buying_customers")):
+        value, earlier = getattr(comparison.now, measure), getattr(comparison.year_ago, measure)
+        change = comparison.change(measure)
+        label = ctx.tr(f"mg_{kind}_{measure}")
+        column.metric(ctx.money(label) if measure == "revenue" else label, f"{value:,.0f}",
+                      None if change is None else (0 if change == 0 else f"{change:+.1%}"),
+                      delta_description=ctx.tr("mg_vs_year_ago", value=f"{earlier:,.0f}"),
+                      help=ctx.tr(f"mg_help_{measure}", start=dates["start"], end=dates["end"])
+                      + " · " + ctx.tr(f"mg_{kind}_caption", **dates), border=True)

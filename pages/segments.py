@@ -78,13 +78,21 @@ with tab_segments:
         except (KeyError, TypeError):
             points = []
         clicked = next((p.get("id") for p in points if isinstance(p, dict) and p.get("id") in present), None)
+        default_pick = headline.segment if headline.segment in present else present[0]
+        if "segments:pick" not in st.session_state and st.query_params.get("rfm") in present:
+            st.session_state["segments:pick"] = st.query_params["rfm"]  # a link names the segment
         if clicked is not None and clicked != st.session_state.get("segments:clicked"):
             st.session_state["segments:pick"] = clicked
         st.session_state["segments:clicked"] = clicked
         if st.session_state.get("segments:pick") not in present:
-            st.session_state["segments:pick"] = headline.segment if headline.segment in present else present[0]
+            st.session_state["segments:pick"] = default_pick
         pick = st.selectbox(ctx.tr("seg_pick"), present, format_func=names.get, key="segments:pick",
                             help=ctx.tr("seg_pick_help"))
+        if pick == default_pick:  # the URL names the segment, so a copied link reproduces the list
+            if "rfm" in st.query_params:
+                del st.query_params["rfm"]
+        else:
+            st.query_params["rfm"] = pick
         members = view.customers[view.customers["segment"] == pick].sort_values(
             ["monetary", "customer_id"], ascending=[False, True])
         st.markdown("**" + ctx.tr("seg_members_title", segment=names[pick], customers=len(members),

@@ -245,11 +245,15 @@ def test_key_account_headline():
 def test_health_table_lights_arrows_and_phases():
     table = av.health_table(health_frame(), "zh")
     assert tuple(table.columns) == av.HEALTH_TABLE_COLUMNS
-    assert list(table["light"]) == ["🟢 健康", "🔴 有风险", "🟡 需关注", "⚪ —"]
+    assert list(table["light"]) == ["● 健康", "● 有风险", "● 需关注", "○ —"]
     assert list(table["trend"]) == ["↑ +12.0", "↓ -12.5", "→ -1.0", "—"]
     assert list(table["phase"]) == ["成长期", "挽留期", "回报期", "终止期"]
     assert list(table["customer"]) == ["Big", "k2", "Mid", "Gone"]
-    assert av.traffic_light("watch", "en") == "🟡 Watch"
+    assert av.traffic_light("watch", "en") == "● Watch"
+    # coloured as Markdown (cards) and by a Styler function (tables); no emoji anywhere
+    assert av.traffic_light_markdown("at_risk", "en") == ":red[● At risk]"
+    assert av.light_style("en")("● Healthy").startswith("color: #15803d")
+    assert av.light_style("en")("○ —") == ""
 
 
 def test_component_scores_and_weakest():

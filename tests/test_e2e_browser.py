@@ -65,12 +65,13 @@ PAGES = (
     ("churn", "/churn"),
     ("key_accounts", "/key-accounts"),
     ("account", "/account?customer={customer}"),
+    ("my_accounts", "/my-accounts?manager=Chen+Jing"),  # an account manager of the demo data
     ("segments", "/segments"),
     ("data", "/data"),
     ("present", "/?present=1"),  # presentation mode, as its button opens it
 )
 #: Pages whose content includes a Plotly chart to wait for.
-CHARTS = {"overview", "flow", "churn", "key_accounts", "account", "segments", "present"}
+CHARTS = {"overview", "flow", "churn", "key_accounts", "account", "my_accounts", "segments", "present"}
 
 pytestmark = [
     pytest.mark.e2e,

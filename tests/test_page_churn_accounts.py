@@ -24,7 +24,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from crmflow.account_view import compact, health_table, md, traffic_light
+from crmflow.account_view import compact, health_table, md, traffic_light, traffic_light_markdown
 from crmflow.churn import AT_RISK_SCORE
 from crmflow.config import Params
 from crmflow.health import (
@@ -227,7 +227,7 @@ def test_key_accounts_show_the_cli_health(app, world, lang):
     revenue = frame["revenue_12m"].astype(float)
     share = revenue[(frame["status"] == "at_risk").to_numpy()].sum() / revenue.clip(lower=0).sum()
     assert texts(at.subheader)[0] == t("ka_headline", lang, at_risk=len(at_risk), accounts=len(rows), share=share)
-    assert metrics(at)["🔴 " + t("health_status_at_risk", lang)] == f"{len(at_risk)}"
+    assert metrics(at)[traffic_light_markdown("at_risk", lang)] == f"{len(at_risk)}"
     if lang == "zh":
         assert {"培育期", "成长期", "回报期", "挽留期", "终止期"} >= set(table["phase"])
         assert set(table["phase"]) & {"挽留期", "终止期"}
@@ -312,7 +312,7 @@ def test_account_page_from_the_url(app, world, lang):
     at = app("account", dataset="demo", lang=lang, customer=health["customer_id"])
     shown = metrics(at)
     assert shown[t("health_score", lang)] == f"{health['health_score']:.1f}"
-    assert shown[t("health_status", lang)] == traffic_light(health["status"], lang)
+    assert shown[t("health_status", lang)] == traffic_light_markdown(health["status"], lang)
     assert shown[t("health_phase", lang)] == t(f"phase_{health['phase']}", lang)
     assert float(shown[t("cp_col_risk_score", lang)]) == pytest.approx(risk["risk_score"], abs=0.05)
     assert shown[t("cp_col_value_at_risk", lang)] == compact(risk["value_at_risk"], lang)

@@ -136,6 +136,11 @@ def default_band_of(pairs: dict[tuple[str, str], int]) -> tuple[str, str]:
                                      columns=["from_stage", "to_stage", "customers"]))
 
 
+def drill_table(at: AppTest):
+    """The drill-down's customer list: right under the transition table (the first table)."""
+    return at.dataframe[1]
+
+
 def band_box(at: AppTest, lang: str):
     return next(s for s in at.selectbox if s.label == t("fl_band_pick", lang))
 
@@ -163,7 +168,7 @@ def test_overview_shows_the_cli_numbers(app, world, lang):
     # the Pareto headline is the command line's top-20% share
     titles = chart_titles(at)
     assert t("pareto_headline_revenue", lang, share=e["pareto"]["top20_share"]) in titles
-    assert len(titles) == 1 + 4 + 2      # stages over time, N/t/D (with categories), revenue + profit Pareto
+    assert len(titles) == 1 + 4 + 2 + 1  # stages over time, N/t/D (with categories), revenue + profit Pareto, revenue by month
 
 
 def test_overview_comparison_choice_comes_from_the_url(app, world):
@@ -200,11 +205,11 @@ def test_flow_shows_the_cli_transitions_and_follows_the_date_input(app, world):
     box = band_box(at, "en")
     f, to = default_band(flow)
     assert box.value == band_key(f, to)
-    assert len(at.dataframe[-1].value) == e["flow"][(f, to)]
+    assert len(drill_table(at).value) == e["flow"][(f, to)]
     # another band
     box.set_value("first>repeat").run()
     assert not at.exception, at.exception
-    assert len(at.dataframe[-1].value) == e["flow"][("first", "repeat")]
+    assert len(drill_table(at).value) == e["flow"][("first", "repeat")]
     assert at.query_params["band"] in ("first>repeat", ["first>repeat"])
     # a new start date: the table follows, and the URL keeps it
     at.date_input[0].set_value(CUSTOM_FROM).run()
@@ -219,7 +224,7 @@ def test_flow_in_chinese_reads_the_start_date_and_band_from_the_url(app, world):
     at = app("flow", lang="zh", **{"from": CUSTOM_FROM.isoformat(), "band": "loyal>repeat"})
     assert matrix_counts(at, "zh") == {k: v for k, v in e["flow_custom"].items() if v}
     assert band_box(at, "zh").value == "loyal>repeat"
-    assert len(at.dataframe[-1].value) == e["flow_custom"][("loyal", "repeat")]
+    assert len(drill_table(at).value) == e["flow_custom"][("loyal", "repeat")]
     assert t("fl_conversion", "zh") in [h.value for h in at.subheader]
 
 
@@ -232,10 +237,10 @@ def test_required_columns_only(app, world):
     assert e["stages"]["potential"] == 0                      # no customers table
     captions = [c.value for c in at.caption]
     assert t("ov_categories_unlock", "en") in captions and t("profit_needs_cost", "en") in captions
-    assert len(chart_titles(at)) == 1 + 3 + 1                 # no categories, no profit
+    assert len(chart_titles(at)) == 1 + 3 + 1 + 1             # no categories, no profit; revenue by month
     at = app("flow", dataset="plain", lang="zh")
     assert matrix_counts(at, "zh") == {k: v for k, v in e["flow"].items() if v}
-    assert len(at.dataframe[-1].value) == e["flow"][default_band_of(e["flow"])]
+    assert len(drill_table(at).value) == e["flow"][default_band_of(e["flow"])]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -251,7 +256,7 @@ def test_a_single_customer_with_negative_revenue(app, world, lang):
     at.run()
     assert not at.exception, at.exception
     assert matrix_counts(at, lang) == {k: v for k, v in e["flow"].items() if v} == {("none", "first"): 1}
-    assert len(at.dataframe[-1].value) == 1
+    assert len(drill_table(at).value) == 1
 
 
 def test_a_dataset_without_orders_explains_itself(app):

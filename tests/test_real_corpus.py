@@ -41,7 +41,9 @@ from typing import Callable
 import pandas as pd
 import pytest
 
+from crmflow import upload
 from crmflow.cli import main
+from crmflow.errors import CrmflowError
 
 REAL = Path(__file__).parent / "data" / "real"
 
@@ -332,3 +334,54 @@ def test_real_file_unusable_gets_one_clear_line(file, needles, capsys):
     assert "Unexpected problem" not in err, err
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+
+
+# --------------------------------------------------------------------------- the Data page on the corpus
+def _page_choices(preview, args: list[str]) -> dict:
+    """The mapping dropdowns as a user sets them for the file's --map options."""
+    choices = upload.default_choices(preview)
+    for flag, item in zip(args[::2], args[1::2]):
+        assert flag == "--map"
+        field_name, _, column = item.partition("=")
+        moved = preview.headers.index(column)
+        choices = {f: (None if i == moved else i) for f, i in choices.items()}
+        choices[field_name] = moved
+    return choices
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
+def test_real_file_on_the_data_page_loads_what_the_command_line_stores(case: Case, capsys):
+    """The Data page's preview, mapping and check (crmflow.upload, as the page
+    calls it) load every corpus file as the command line does: the same rows
+    stored, no problem left once the user's choices are made."""
+    path = REAL / case.file
+    require(path)
+    preview = upload.inspect_file(path, "transactions")
+    choices = _page_choices(preview, case.args)
+    state = upload.preview_state(preview, choices, None)
+    assert state.problem is None, state.problem
+    result = upload.check([upload.plan(preview, choices)])
+    code, out, err = run_cli(capsys, "ingest", str(path), "--name", "corpus", "--db", ":memory:",
+                             "--format", "json", *case.args)
+    assert code == 0, err
+    stored = json.loads(out)
+    assert result.transactions == stored["report"]["tables"][0]["rows_loaded"]
+    assert result.reports[0].rows_rejected == stored["report"]["tables"][0]["rows_rejected"]
+
+
+@pytest.mark.parametrize("file,needles", ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_real_file_unusable_on_the_data_page_is_one_message_in_each_language(file, needles):
+    """Where the command line refuses a file, the Data page shows one message in
+    the page's language (never a traceback), saying what to do on the page."""
+    path = REAL / file
+    require(path)
+    try:
+        preview = upload.inspect_file(path, "transactions")
+    except CrmflowError as exc:
+        problem = exc
+    else:
+        problem = preview.problem
+    assert isinstance(problem, CrmflowError)
+    for lang in ("en", "zh"):
+        text = problem.localized(lang)
+        assert text and "\n" not in text and "--" not in text, text

@@ -29,6 +29,15 @@ INVOICE_STYLE = {"on_time": (GOOD, "circle"), "late": (WARN, "triangle-up"), "ov
 MAX_HEAT_ROWS = 60
 
 
+#: Date ticks as numbers (2025-03, 2025-03-14), never month names: Plotly
+#: writes month names in English only, so a Chinese page would show "Jan 2025".
+DATE_TICKS = [
+    {"dtickrange": [None, 86_400_000 * 27], "value": "%Y-%m-%d"},
+    {"dtickrange": [86_400_000 * 27, 86_400_000 * 364], "value": "%Y-%m"},
+    {"dtickrange": [86_400_000 * 364, None], "value": "%Y"},
+]
+
+
 def plain(text: object) -> str:
     """User text safe for a Plotly label (no tag is interpreted)."""
     return html.escape("" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text))
@@ -204,6 +213,7 @@ def account_timeline(orders: pd.DataFrame, invoices: pd.DataFrame | None, intera
         fig.update_yaxes(title_text=labels["contacts"], type="category", row=r, col=1)
 
     fig.update_layout(barmode="relative", bargap=0.1)
+    fig.update_xaxes(tickformatstops=DATE_TICKS, hoverformat="%Y-%m-%d")
     fig.update_xaxes(title_text=labels["date"], row=len(rows), col=1)
     fig = finish(fig, title, None, None, height=300 + 160 * len(rows))
     # up to nine legend entries wrap to two rows: room for them between the title and the plot
@@ -236,4 +246,5 @@ def health_history_chart(history: pd.DataFrame, title: str, x_title: str, y_titl
         hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}<extra></extra>",
     ))
     fig.update_yaxes(range=[0, 100], dtick=10)
+    fig.update_xaxes(tickformatstops=DATE_TICKS, hoverformat="%Y-%m-%d")
     return finish(fig, title, x_title, y_title, height=380, legend=False)
