@@ -178,12 +178,12 @@ def test_every_slide_opens_at_its_top_and_takes_arrow_keys(app, lang):
     """The slide fits the window (CSS) and a script, new for each slide, scrolls
     to the top and maps ← / → to the previous / next buttons."""
     at = app(lang=lang, slide="3")
-    scripts = [h.proto.body for h in at.get("html")]
+    scripts = [h.proto.body for h in at.get("html") if "<script>" in h.proto.body]
     assert len(scripts) == 1 and "scrollTop = 0" in scripts[0] and "ArrowRight" in scripts[0]
     assert "slide 3 " in scripts[0]
     assert any(".st-key-present-slide" in m.value and "100dvh" in m.value for m in at.markdown)
     button(at, "present:next").click().run()
-    assert "slide 4 " in at.get("html")[0].proto.body
+    assert any("slide 4 " in h.proto.body for h in at.get("html"))
     # the script clicks these buttons: their keys give the classes it looks for
     assert at.button(key="present:next").label == t("rep_next", lang)
     assert at.button(key="present:previous").label == t("rep_previous", lang)
