@@ -71,8 +71,8 @@ if wanted is not None and wanted.url_path != page.url_path:
     st.switch_page(wanted, query_params=current_query())
 if not present:
     with st.sidebar:
-        st.page_link(pages["present"], label=ctx.tr("present_open"), icon=":material/slideshow:",
-                     query_params={**current_query(), "present": "1"})
+        # one way into the slides: the "Presentation" page above, whose
+        # full-screen button starts presentation mode (present=1)
         from pages.present import report_buttons
 
         report_buttons(ctx, key="sidebar-report")

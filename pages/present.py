@@ -30,20 +30,90 @@ if TYPE_CHECKING:
 # sidebar's report button on every page, and the first page of a freshly
 # started dashboard should not wait for code it does not run.
 
-#: Large type for a projector (fixed CSS only, no user text).
+#: Large type for a projector (fixed CSS only, no user text). The slide
+#: (.st-key-present-slide) is a flex column as tall as the window below the
+#: top bar; its body (chart beside bullets / table) takes what the section,
+#: title and caption leave, and the chart (height="stretch") fills it, so a
+#: slide fits 1440x900 and 1920x1080 without scrolling. Type grows with the
+#: window (vw / vh), within rem bounds.
 PRESENT_CSS = """<style>
-.block-container { padding-top: 1.5rem; max-width: 1600px; }
-.block-container h1 { font-size: 2.7rem; line-height: 1.2; }
+.block-container { max-width: 1800px; }
+.block-container h1 { font-size: clamp(1.5rem, min(2.3vw, 4.2vh), 3rem); line-height: 1.25; padding: 0 0 0.3rem; }
 .block-container [data-testid="stMarkdownContainer"] p,
-.block-container [data-testid="stMarkdownContainer"] li { font-size: 1.4rem; }
-.block-container [data-testid="stCaptionContainer"] p { font-size: 1.1rem; }
+.block-container [data-testid="stMarkdownContainer"] li { font-size: clamp(1rem, min(1.25vw, 2.3vh), 1.6rem); }
+.block-container [data-testid="stMarkdownContainer"] li { margin-bottom: 0.2rem; }
+.block-container [data-testid="stCaptionContainer"] p { font-size: clamp(0.85rem, min(1vw, 1.9vh), 1.25rem); }
 .block-container [data-testid="stTable"] th,
-.block-container [data-testid="stTable"] td { font-size: 1.15rem; }
+.block-container [data-testid="stTable"] td { font-size: clamp(0.85rem, min(1.05vw, 1.9vh), 1.35rem);
+  padding: 0.2rem 0.45rem; max-width: none; }
+.block-container [data-testid="stTable"] td * { max-width: none; }
+.st-key-present-side [data-testid="stTable"] td, .st-key-present-side [data-testid="stTable"] td * {
+  white-space: nowrap; }
+.block-container [data-testid="stTable"] th { white-space: normal; }
 .block-container [data-testid="stBaseButton-secondary"] p,
-.block-container [data-testid="stBaseButton-primary"] p { font-size: 1.25rem; }
+.block-container [data-testid="stBaseButton-primary"] p { font-size: 1.15rem; }
+.st-key-present-slide { gap: 0.4rem; }
+[data-testid="stMain"] { overflow-anchor: none; }
+.st-key-present-body [data-testid="stVerticalBlock"] { gap: 0.5rem; }
+@media (min-width: 640px) {
+  [data-testid="stLayoutWrapper"]:has(> .st-key-present-slide) { flex: 0 0 auto;
+    height: calc(100dvh - var(--present-above, 13rem));
+    min-height: 24rem; }
+  .st-key-present-slide { height: 100%; }
+  .st-key-present-slide > * { flex-shrink: 0; }
+  [data-testid="stLayoutWrapper"]:has(> .st-key-present-body) { flex: 1 1 0; min-height: 12rem; }
+  .st-key-present-body, .st-key-present-chart { height: 100%; }
+  .st-key-present-body [data-testid="stLayoutWrapper"]:has(> [data-testid="stHorizontalBlock"]),
+  .st-key-present-body [data-testid="stLayoutWrapper"]:has(> .st-key-present-chart),
+  .st-key-present-body [data-testid="stHorizontalBlock"] { height: 100%; }
+}
 </style>"""
-#: Height of a chart in presentation mode (px).
-CHART_HEIGHT = 600
+#: In presentation mode (no header, no sidebar) the page starts at the top of the window.
+PRESENT_MODE_CSS = """<style>
+.block-container { padding-top: 0; padding-bottom: 1rem; --present-above: 8rem; }
+</style>"""
+#: Height of a chart on a narrow screen (phone), where the slide scrolls (px).
+PHONE_CHART_HEIGHT = 340
+
+#: Opens each slide at its top (Streamlit keeps the scroll position across
+#: reruns) and lets the arrow keys move between slides, by clicking the
+#: previous / next buttons. Fixed code, no user text; the slide number makes
+#: it a new element, so it runs again on every slide.
+PRESENT_JS = """<script>
+(() => {
+  const top = () => {
+    for (const id of ["stMain", "stAppViewContainer"]) {
+      const el = document.querySelector(`[data-testid="${id}"]`);
+      if (el) el.scrollTop = 0;
+    }
+    window.scrollTo(0, 0);
+  };
+  // again while the slide's chart and table are drawn (they arrive after this script), until the
+  // reader scrolls or presses a key themselves
+  top();
+  const until = Date.now() + 2500;
+  const timer = setInterval(() => (Date.now() > until ? stop() : top()), 100);
+  const stop = () => {
+    clearInterval(timer);
+    for (const name of ["wheel", "touchstart", "keydown", "mousedown"]) window.removeEventListener(name, stop, true);
+  };
+  for (const name of ["wheel", "touchstart", "keydown", "mousedown"]) window.addEventListener(name, stop, true);
+  if (window.crmflowSlideKeys) return;
+  window.crmflowSlideKeys = true;
+  document.addEventListener("keydown", (event) => {
+    const which = {ArrowRight: "next", ArrowLeft: "previous"}[event.key];
+    if (!which || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    const button = document.querySelector(`.st-key-present-${which} button`);
+    if (button && !button.disabled) {
+      event.preventDefault();
+      button.click();
+    }
+  });
+})();
+</script>
+<!-- slide %d -->"""
 
 
 def report_info(ctx: Context) -> ReportInfo:
@@ -126,63 +196,79 @@ def _png_button(ctx: Context, slide: Slide) -> None:
                        on_click="ignore", icon=":material/download:")
 
 
+def _slide_body(ctx: Context, slide: Slide) -> None:
+    """The slide below its title: the chart beside the bullets and table (or
+    whichever of them it has), then the caption."""
+    from crmflow.plain import md, md_paragraphs
+    from crmflow.report import PROJECTOR_FONT, report_figure
+
+    has_side = bool(slide.bullets) or (slide.table is not None and len(slide.table) > 0)
+    with st.container(key="present-body"):
+        if slide.figure is not None and has_side:
+            left, right = st.columns([2, 1], gap="medium")
+        elif slide.figure is not None:
+            left, right = st.container(key="present-chart"), None
+        else:
+            left, right = None, st.container()
+        if left is not None:
+            with left:
+                # theme=None keeps the chart's own (projector-sized) type; the
+                # height is the room the slide leaves (PRESENT_CSS)
+                figure = report_figure(slide.figure, height=PHONE_CHART_HEIGHT, font_size=PROJECTOR_FONT)
+                show_chart(ctx, figure, f"present-{slide.key}", theme=None, height="stretch")
+        if right is not None:
+            # beside a chart the table's cells keep to one line (short numbers); alone it has the width
+            with right, st.container(key="present-side" if left is not None else "present-text"):
+                if slide.bullets:
+                    st.markdown("\n".join(f"- {md(b)}" for b in slide.bullets))
+                if slide.table is not None and len(slide.table):
+                    # a static table (styled by PRESENT_CSS); names from the data are escaped for Markdown
+                    st.table(slide.table.map(md).rename(columns=md), hide_index=True)
+    if slide.caption:
+        st.caption(md_paragraphs(slide.caption))
+
+
 def main() -> None:
     from crmflow.plain import md, md_paragraphs
-    from crmflow.report import PROJECTOR_FONT, SLIDE_KEYS, report_figure
+    from crmflow.report import SLIDE_KEYS
 
     ctx = context()  # also handles a direct link on a freshly started server
-    st.markdown(PRESENT_CSS, unsafe_allow_html=True)
     present = st.query_params.get("present") == "1"
+    st.markdown(PRESENT_CSS + (PRESENT_MODE_CSS if present else ""), unsafe_allow_html=True)
     total = len(SLIDE_KEYS)
     number = _slide_number(total)
     if st.query_params.get("slide") != str(number):
         _go(number)
 
-    top = st.columns([6, 2, 2], vertical_alignment="center")
+    # the top bar: where the slides come from, previous / n of total / next
+    # (always in the same place, PageUp / PageDown / arrow keys too), and the
+    # way out of (or into) full-screen presentation mode
+    top = st.columns([4, 2.6, 1, 2.6, 2.6], vertical_alignment="center")
     top[0].caption(ctx.tr("rep_present_caption", dataset=md(ctx.dataset.name), as_of=ctx.as_of.isoformat()))
+    # PageUp / PageDown are what presentation clickers send; the buttons work without a keyboard.
+    top[1].button(ctx.tr("rep_previous"), key="present:previous", disabled=number <= 1, on_click=_go,
+                  args=(number - 1,), width="stretch", shortcut="PageUp")
+    top[2].markdown(ctx.tr("rep_counter", n=number, total=total), text_alignment="center")
+    top[3].button(ctx.tr("rep_next"), key="present:next", disabled=number >= total, on_click=_go,
+                  args=(number + 1,), width="stretch", type="primary", shortcut="PageDown")
     if present:
-        top[2].page_link("pages/overview.py", label=ctx.tr("present_exit"), icon=":material/close:",
+        top[4].page_link("pages/overview.py", label=ctx.tr("present_exit"), icon=":material/close:",
                          query_params=current_query(drop=("present", "slide")))
-    elif top[2].button(ctx.tr("present_open"), key="present:open", icon=":material/slideshow:"):
+    elif top[4].button(ctx.tr("present_open"), key="present:open", icon=":material/fullscreen:",
+                       help=ctx.tr("present_open_help")):
         # app.py hides the sidebar and makes this page the main one when present=1
         st.switch_page("pages/present.py", query_params={**current_query(drop=("present", "slide")), "present": "1",
                                                          "slide": str(number)})
 
     with st.spinner(ctx.tr("loading")):
         slide = get_slide(ctx, SLIDE_KEYS[number - 1])
-    # a slide's text is plain text (the HTML report escapes it too): shown as text here
-    st.caption(md(slide.section))
-    st.title(md(slide.title), anchor=False)
-    if slide.message:
-        (st.error if slide.failed else st.info)(md_paragraphs(slide.message))
-    if slide.figure is not None:
-        if slide.bullets or (slide.table is not None and len(slide.table)):
-            left, right = st.columns([3, 1])
-        else:
-            left, right = st.container(), None
-        with left:
-            # theme=None keeps the chart's own (projector-sized) type
-            show_chart(ctx, report_figure(slide.figure, height=CHART_HEIGHT, font_size=PROJECTOR_FONT),
-                       f"present-{slide.key}", theme=None)
-        side = right if right is not None else st.container()
-    else:
-        side = st.container()
-    with side:
-        if slide.bullets:
-            st.markdown("\n".join(f"- {md(b)}" for b in slide.bullets))
-        if slide.table is not None and len(slide.table):
-            # a static table (styled by PRESENT_CSS); names from the data are escaped for Markdown
-            st.table(slide.table.map(md).rename(columns=md), hide_index=True)
-    if slide.caption:
-        st.caption(md_paragraphs(slide.caption))
-
-    nav = st.columns([2, 3, 2], vertical_alignment="center")
-    # PageUp / PageDown are what presentation clickers send; the buttons work without a keyboard.
-    nav[0].button(ctx.tr("rep_previous"), key="present:previous", disabled=number <= 1, on_click=_go,
-                  args=(number - 1,), width="stretch", shortcut="PageUp")
-    nav[1].markdown(ctx.tr("rep_counter", n=number, total=total), text_alignment="center")
-    nav[2].button(ctx.tr("rep_next"), key="present:next", disabled=number >= total, on_click=_go,
-                  args=(number + 1,), width="stretch", type="primary", shortcut="PageDown")
+    with st.container(key="present-slide"):
+        # a slide's text is plain text (the HTML report escapes it too): shown as text here
+        st.caption(md(slide.section))
+        st.title(md(slide.title), anchor=False)
+        if slide.message:
+            (st.error if slide.failed else st.info)(md_paragraphs(slide.message))
+        _slide_body(ctx, slide)
 
     st.divider()
     bottom = st.columns(3)
@@ -190,6 +276,8 @@ def main() -> None:
         report_buttons(ctx, "present:report")
     with bottom[1]:
         _png_button(ctx, slide)
+    # last, so that it runs once the slide is there (a slide can take seconds to compute)
+    st.html(PRESENT_JS % number, unsafe_allow_javascript=True)
 
 
 if __name__ == "__main__":

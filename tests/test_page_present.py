@@ -162,3 +162,29 @@ def test_outside_presentation_mode_offers_to_start_it(app):
     at.run()
     assert not at.exception, at.exception
     assert button(at, "present:open").label == t("present_open", "en")
+
+
+def test_one_way_into_the_slides(app):
+    """The sidebar lists the "Presentation" page once; no second "Presentation mode" link beside it."""
+    at = app(present="0")
+    assert not at.exception, at.exception
+    links = [e for e in at.sidebar if getattr(e, "type", "") == "page_link"]
+    labels = [getattr(getattr(e, "proto", None), "label", "") for e in at.get("page_link")]
+    assert t("present_open", "en") not in labels and not links
+    assert t("present_open", "en") != t("page_present", "en")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_slide_opens_at_its_top_and_takes_arrow_keys(app, lang):
+    """The slide fits the window (CSS) and a script, new for each slide, scrolls
+    to the top and maps ← / → to the previous / next buttons."""
+    at = app(lang=lang, slide="3")
+    scripts = [h.proto.body for h in at.get("html") if "<script>" in h.proto.body]
+    assert len(scripts) == 1 and "scrollTop = 0" in scripts[0] and "ArrowRight" in scripts[0]
+    assert "slide 3 " in scripts[0]
+    assert any(".st-key-present-slide" in m.value and "100dvh" in m.value for m in at.markdown)
+    button(at, "present:next").click().run()
+    assert any("slide 4 " in h.proto.body for h in at.get("html"))
+    # the script clicks these buttons: their keys give the classes it looks for
+    assert at.button(key="present:next").label == t("rep_next", lang)
+    assert at.button(key="present:previous").label == t("rep_previous", lang)
