@@ -353,13 +353,19 @@ def _parsed_rows(cur: duckdb.DuckDBPyConnection, table: str, raw: pd.DataFrame, 
 
 def preview_frame(parsed: ParsedRows, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
     """The parsed rows for the page: a first column saying, in ``lang``, why a
-    row would be rejected (empty for a row that loads), then the file's columns."""
+    row would be rejected (empty for a row that loads), then the file's columns
+    (an empty text cell as empty text: a table shows a missing value as "None")."""
     frame = parsed.rows.copy()
     status = t("datapage_col_rejected_because", lang)
     while status in frame.columns:
         status += " "
-    frame.insert(0, status, pd.Series([None if r is None else "⚠ " + reason_label(r, lang) for r in parsed.reasons],
+    frame.insert(0, status, pd.Series(["" if r is None else "⚠ " + reason_label(r, lang) for r in parsed.reasons],
                                       index=frame.index, dtype=object))
+    for i in range(1, frame.shape[1]):
+        column = frame.iloc[:, i]
+        values = column.dropna()
+        if column.dtype == object and len(values) and all(isinstance(v, str) for v in values):
+            frame.isetitem(i, column.where(column.notna(), ""))  # an empty text cell shows empty, not "None"
     return frame
 
 

@@ -111,16 +111,16 @@ def test_rejected_rows_are_marked_with_their_reason_in_the_page_language(tmp_pat
     preview = upload.inspect_file(save(tmp_path, "sales.csv", SEMICOLON), "transactions")
     zh = upload.preview_frame(preview.parsed, "zh")
     assert zh.columns[0] == "拒绝原因" and list(zh.columns[1:]) == list(preview.parsed.rows.columns)
-    assert zh.iloc[:, 0].tolist() == [None, "⚠ 缺少金额", "⚠ 缺少客户编号", "⚠ 金额不是数字"]
+    assert zh.iloc[:, 0].tolist() == ["", "⚠ 缺少金额", "⚠ 缺少客户编号", "⚠ 金额不是数字"]
     en = upload.preview_frame(preview.parsed, "en")
-    assert en.iloc[:, 0].tolist() == [None, "⚠ missing amount", "⚠ missing customer id", "⚠ amount is not a number"]
+    assert en.iloc[:, 0].tolist() == ["", "⚠ missing amount", "⚠ missing customer id", "⚠ amount is not a number"]
     assert list(preview.parsed.rows.columns) == ["客户编号", "下单日期", "金额", "备注"]  # the preview is not changed
 
 
 def test_a_file_column_named_like_the_status_column_is_kept(tmp_path):
     text = "customer_id,order_date,amount,Rejected because\nA,2024-01-01,1,keep me\n"
     frame = upload.preview_frame(upload.inspect_file(save(tmp_path, "t.csv", text), "transactions").parsed, "en")
-    assert frame["Rejected because"].tolist() == ["keep me"] and frame.iloc[0, 0] is None
+    assert frame["Rejected because"].tolist() == ["keep me"] and frame.iloc[0, 0] == ""
 
 
 # =========================================================================== problems and notes follow the choices
@@ -460,3 +460,12 @@ def test_zh_page_upload_box_says_the_limit_in_chinese(data_page):
     uploader = at.file_uploader(key="data:upload:transactions")
     assert "500 MB" in uploader.help and not english_sentences(uploader.help)
     assert_chinese(at)
+
+
+def test_an_empty_text_cell_shows_empty_on_the_page_and_stays_missing_in_the_data(tmp_path):
+    text = "customer_id,order_date,amount,product,region\nA,2024-01-01,100,,North\nB,2024-01-02,50,y,\n"
+    preview = upload.inspect_file(save(tmp_path, "t.csv", text), "transactions")
+    assert preview.parsed.rows["product"].tolist() == [None, "y"]  # what is stored: missing
+    shown = upload.preview_frame(preview.parsed, "en")
+    assert shown["product"].tolist() == ["", "y"] and shown["region"].tolist() == ["North", ""]
+    assert shown.iloc[:, 0].tolist() == ["", ""]  # no row is rejected: the reason column is empty, not "None"
