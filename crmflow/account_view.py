@@ -31,6 +31,8 @@ from crmflow.health import (
     account_health,
     health_history,
 )
+from crmflow.headlines import MISSING
+from crmflow.headlines import money as compact  # noqa: F401  (the one money format; kept importable from here)
 from crmflow.i18n import t
 from crmflow.plain import md  # noqa: F401  (user text in Markdown; kept importable from here)
 from crmflow.stages import month_ends
@@ -51,8 +53,6 @@ TRAFFIC_LIGHTS = {"healthy": "green", "watch": "orange", "at_risk": "red"}
 LIGHT_CSS = {"healthy": "#15803d", "watch": "#c2410c", "at_risk": "#dc2626"}
 #: Arrow of each health trend (score now vs 90 days earlier).
 TREND_ARROWS = {"up": "↑", "flat": "→", "down": "↓"}
-#: Shown for a value that is missing (a component the data cannot support, no trend yet).
-MISSING = "—"
 #: The churn headline names the share of value at risk held by this many accounts.
 TOP_ACCOUNTS = 5
 #: The account timeline's title compares orders in the last this-many months with the months before.
@@ -195,21 +195,6 @@ def history_dates(as_of: date, months: int) -> tuple[date, ...]:
 
 
 # --------------------------------------------------------------------------- formatting
-def compact(value: float | None, lang: str = "en") -> str:
-    """A money amount in a few characters: 1.2M / 35.4k (en), 1.2亿 / 35.4万 (zh)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    v = float(value)
-    sign = "-" if v < 0 else ""
-    a = abs(v)
-    steps = ((1e8, "亿"), (1e4, "万")) if lang == "zh" else ((1e9, "B"), (1e6, "M"), (1e3, "k"))
-    for size, unit in steps:
-        if a >= size:
-            number = a / size
-            return f"{sign}{number:,.1f}{unit}" if number < 100 else f"{sign}{number:,.0f}{unit}"
-    return f"{sign}{a:,.0f}"
-
-
 def customer_label(customer_id: str, name: object) -> str:
     """"Name · id" when the customer has a name, else the id."""
     if isinstance(name, str) and name.strip() and name != customer_id:

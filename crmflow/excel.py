@@ -274,7 +274,7 @@ def _layout(book, sheet: Sheet, header_row: int | None, is_header) -> _Layout | 
     return _Layout(sheet, found, first_data, _header_cells(rows[found - 1]) if found else [])
 
 
-def _choose(layouts: list[_Layout], sheet_option: str | None, file_name: str,
+def _choose(layouts: list[_Layout], sheet_option: str | None, file_name: str, same: bool,
             fits: Callable[[list[str]], bool] | None = None) -> tuple[list[_Layout], list[Note]]:
     """The sheets to read: the user's choice; else every sheet when they share
     their columns; else the one sheet whose columns hold the table's required
@@ -282,7 +282,6 @@ def _choose(layouts: list[_Layout], sheet_option: str | None, file_name: str,
     "People"), said in a note; else the user is asked (SheetChoiceError)."""
     names = [lay.sheet.name for lay in layouts]
     listed = ", ".join(names)
-    same = len(layouts) > 1 and all(lay.header_row and lay.headers == layouts[0].headers for lay in layouts)
     if sheet_option is not None and sheet_option in names:
         return [layouts[names.index(sheet_option)]], []
     if sheet_option is not None and sheet_option.strip().lower() == ALL_SHEETS:
@@ -338,7 +337,7 @@ def stage_xlsx(cur: duckdb.DuckDBPyConnection, path: str, workbook: Workbook, sh
     workbook.with_data = [lay.sheet.name for lay in layouts]
     workbook.appendable = len(layouts) > 1 and all(
         lay.header_row and lay.headers == layouts[0].headers for lay in layouts)
-    chosen, notes = _choose(layouts, sheet_option, file_name, fits)
+    chosen, notes = _choose(layouts, sheet_option, file_name, workbook.appendable, fits)
     for lay in chosen:
         if lay.beyond:
             raise InputFileError(key="xlsx_header_row_beyond", name=file_name, sheet=lay.sheet.name,

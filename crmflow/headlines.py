@@ -8,7 +8,7 @@ call the same functions, and tests/test_vocab.py recomputes each from the data.
 
 Number formats (both languages, headlines, cards and tables' summaries):
 counts ``1,484``; shares ``21%``; money compact, ``3.2M`` / ``370.4k`` in
-English and ``322万`` / ``1.2亿`` in Chinese (:func:`crmflow.account_view.compact`);
+English and ``322万`` / ``1.2亿`` in Chinese (:func:`money`);
 money columns of the pages' tables use Streamlit's ``compact`` number format
 (:data:`TABLE_MONEY`: ``33.4K`` rather than ``33,375.08``); downloads keep the
 exact amounts.
@@ -16,6 +16,7 @@ exact amounts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -27,6 +28,8 @@ from crmflow.i18n import t
 
 #: The number format of money columns in the pages' tables (st.column_config.NumberColumn).
 TABLE_MONEY = "compact"
+#: What a missing value shows as.
+MISSING = "—"
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,22 @@ class Headline:
         return render(self, lang)
 
 
-def money(value: float | None, lang: str) -> str:
-    """The one money format of headlines and cards (see the module docstring)."""
-    from crmflow.account_view import compact
-
-    return compact(value, lang)
+def money(value: float | None, lang: str = "en") -> str:
+    """The one money format of headlines, cards and tables' text: a money
+    amount in a few characters, 1.2M / 35.4k (en), 1.2亿 / 35.4万 (zh). Kept
+    here, in a light module, so that a page formatting money does not import
+    the scoring code (SciPy) on its first visit."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    v = float(value)
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    steps = ((1e8, "亿"), (1e4, "万")) if lang == "zh" else ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+    for size, unit in steps:
+        if a >= size:
+            number = a / size
+            return f"{sign}{number:,.1f}{unit}" if number < 100 else f"{sign}{number:,.0f}{unit}"
+    return f"{sign}{a:,.0f}"
 
 
 def count(value: int) -> str:

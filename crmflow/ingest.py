@@ -64,6 +64,7 @@ from crmflow.mapping import (
     apply_overrides,
     auto_map,
     derives_amount,
+    missing_required,
     normalise,
     says_id,
 )
@@ -74,7 +75,6 @@ SCAN_CHUNK = 4 * 1024 * 1024
 TEXT_DELIMITERS = ("\t", ";", ",", "|")
 WHITESPACE = "whitespace"
 SUPPORTED = "CSV, TSV or whitespace-separated text, Excel .xlsx, or Parquet"
-DATE_FORMAT_CHOICES = {"dmy": "%d/%m/%Y", "mdy": "%m/%d/%Y", "ymd": "%Y-%m-%d"}
 DATE_ORDERS = ("dmy", "mdy", "ymd")
 #: strptime directives a --date-format pattern may use (DuckDB's strptime; '-' allowed after '%')
 STRPTIME_DIRECTIVES = "aAwdbBhmyYHIpMSfzZj%"
@@ -746,7 +746,7 @@ def _fits(table: str, overrides: dict[str, str] | None) -> Callable[[list[str]],
             mapping = apply_overrides(table, headers, auto_map(table, headers), overrides or {})
         except MappingError:
             return False
-        return all(f in mapping or (f == "amount" and derives_amount(table, mapping)) for f in REQUIRED[table])
+        return not missing_required(table, mapping)
 
     return fits
 
@@ -785,7 +785,7 @@ def stage(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, table: str | None = 
 
 
 @contextlib.contextmanager
-def _text_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> Iterator[tuple[str, str]]:
+def _text_source(sniffed: Sniffed) -> Iterator[tuple[str, str]]:
     """(path, DuckDB encoding) to read a text file from: the file itself when
     DuckDB reads its encoding right (UTF-8, UTF-16, Latin-1), else a
     temporary UTF-8 copy (see :func:`_utf8_copy`),
@@ -831,14 +831,6 @@ def _utf8_copy(sniffed: Sniffed, out: BinaryIO) -> None:
             offset += len(chunk)
 
 
-def _parquet_headers(path: str) -> list[str]:
-    """The column names as the file has them (DuckDB renames an empty or a
-    repeated name; the user should see theirs)."""
-    import pyarrow.parquet as pq
-
-    return ["" if n is None else str(n) for n in pq.read_schema(path).names]
-
-
 def _known_zone(cur: duckdb.DuckDBPyConnection, zone: str) -> bool:
     """Does DuckDB know the time zone (a name like Asia/Shanghai, or an offset)?"""
     try:
@@ -859,7 +851,8 @@ def _stage_parquet(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
         import pyarrow.parquet as pq
 
         schema = pq.read_schema(sniffed.path)
-        names = _parquet_headers(sniffed.path)
+        # the names as the file has them (DuckDB renames an empty or a repeated one; the user should see theirs)
+        names = ["" if n is None else str(n) for n in schema.names]
     except Exception:  # noqa: BLE001 - DuckDB read it; its names are the fallback
         schema, names = None, list(rel.columns)
     if len(names) != len(rel.columns):
@@ -890,7 +883,7 @@ def _stage_delimited(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
     # the table the view ingest_raw numbers. The delimiter, quote and header are
     # given, so DuckDB's sniffer only counts the columns on its default sample.
     # ``skip`` counts lines as a text editor does (blank ones too), as DuckDB does.
-    with _text_source(cur, sniffed) as (path, encoding):
+    with _text_source(sniffed) as (path, encoding):
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE ingest_file AS SELECT * FROM read_csv($path, delim = $delim, "
             "header = false, skip = $skip, all_varchar = true, encoding = $encoding, quote = '\"', "
@@ -903,7 +896,7 @@ def _stage_delimited(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
 
 
 def _stage_whitespace(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed) -> None:
-    with _text_source(cur, sniffed) as (path, encoding):
+    with _text_source(sniffed) as (path, encoding):
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE ingest_file AS "
             "SELECT regexp_split_to_array(TRIM(line), '\\s+') AS parts "
@@ -1303,16 +1296,11 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     mapping = apply_overrides(table, headers, mapping, overrides or {})
     notes: list[Note] = []
 
-    def missing_fields() -> list[str]:
-        # no amount column is fine when quantity and unit price give it
-        return [f for f in REQUIRED[table]
-                if f not in mapping and not (f == "amount" and derives_amount(table, mapping))]
-
-    if missing_fields() and not sniffed.header:
+    if missing_required(table, mapping) and not sniffed.header:
         # Only a headerless file is guessed from content: when the header was
         # read, a column whose name is not a known one is not silently used.
         mapping, notes = _guess_by_content(profile, table, headers, mapping)
-    missing = missing_fields()
+    missing = missing_required(table, mapping)
     if missing:
         raise missing_columns_error(table, sniffed, mapping, missing, profile, codes)
     check_amount_column(table, headers, mapping, profile, codes)

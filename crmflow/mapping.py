@@ -277,6 +277,12 @@ def apply_overrides(table: str, headers: Sequence[str], mapping: dict[str, int],
     return out
 
 
+def missing_required(table: str, mapping: Mapping[str, int]) -> list[str]:
+    """Required fields ``mapping`` leaves without a column (no amount column is
+    fine when quantity and unit price give it)."""
+    return [f for f in REQUIRED[table] if f not in mapping and not (f == "amount" and derives_amount(table, mapping))]
+
+
 def derives_amount(table: str, mapping: Mapping[str, int]) -> bool:
     """Is the amount derived as quantity × unit price (no amount column, both of those mapped)?"""
     return table == "transactions" and "amount" not in mapping and "quantity" in mapping and "unit_price" in mapping

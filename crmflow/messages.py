@@ -15,6 +15,27 @@ from typing import Any
 
 from crmflow.i18n import DEFAULT_LANGUAGE, TRANSLATIONS, t
 
+#: Rejection reasons of ``queries/ingest/parse_*.sql`` and their labels.
+REASON_KEYS = {
+    "missing customer id": "data_reason_missing_customer_id",
+    "missing order date": "data_reason_missing_order_date",
+    "order date is not a date": "data_reason_order_date_not_a_date",
+    "order date is out of range": "data_reason_order_date_out_of_range",
+    "missing amount": "data_reason_missing_amount",
+    "amount is not a number": "data_reason_amount_not_a_number",
+    "amount is too large": "data_reason_amount_too_large",
+    "missing date": "data_reason_missing_date",
+    "date is not a date": "data_reason_date_not_a_date",
+    "date is out of range": "data_reason_date_out_of_range",
+    "missing interaction type": "data_reason_missing_interaction_type",
+    "repeated customer id (the first row is kept)": "data_reason_repeated_customer_id",
+    "cancelled line (status)": "data_reason_cancelled",
+    "missing quantity": "data_reason_missing_quantity",
+    "quantity is not a number": "data_reason_quantity_not_a_number",
+    "missing unit price": "data_reason_missing_unit_price",
+    "unit price is not a number": "data_reason_unit_price_not_a_number",
+}
+
 
 def has_label(key: str, lang: str = DEFAULT_LANGUAGE) -> bool:
     return key in TRANSLATIONS.get(lang, {})
@@ -77,15 +98,17 @@ class TermList(str):
     Chinese (the language's list separator, label ``msg_list_sep``)."""
 
     items: tuple[str, ...]
+    sep: str
 
     def __new__(cls, items: Any, sep: str = ", ") -> TermList:
         items = tuple(items)
         obj = super().__new__(cls, sep.join(str(i) for i in items))
         obj.items = items
+        obj.sep = sep
         return obj
 
     def __reduce__(self) -> tuple:
-        return (TermList, (self.items, ))
+        return (TermList, (self.items, self.sep))
 
     def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
         sep = t("msg_list_sep", lang) if has_label("msg_list_sep", lang) else ", "

@@ -23,7 +23,7 @@ from crmflow.config import DEFAULT_DATASET_ENV_VAR, DEMO_DATASET, database_path
 from crmflow.db import Database
 from crmflow.errors import CrmflowError, DatasetError
 from crmflow.ingest import ReadOptions, TableReport, prepare, use_parsed
-from crmflow.messages import Term, TermList
+from crmflow.messages import REASON_KEYS, Term, TermList
 
 MAX_NAME_LENGTH = 100
 
@@ -64,8 +64,6 @@ def clean_name(name: str) -> str:
 
 def rejected_terms(by_reason: Mapping[str, int]) -> TermList:
     """``3 × missing amount; 1 × ...`` with each reason in the reader's language."""
-    from crmflow.upload import REASON_KEYS  # the labels of the parse queries' reasons
-
     return TermList((Term(f"{n} × {r}", "datapage_reason_count", n=int(n), reason=Term(r, REASON_KEYS.get(r)))
                      for r, n in by_reason.items()), sep="; ")
 

@@ -67,7 +67,7 @@ from crmflow.ingest import (
     stage,
 )
 from crmflow.mapping import REQUIRED, SYNONYMS, TABLES, apply_overrides, auto_map, derives_amount
-from crmflow.messages import TermList, field_term, table_term
+from crmflow.messages import REASON_KEYS, TermList, field_term, table_term
 from crmflow.store import IngestResult, Store
 
 #: File types the uploader accepts (the content decides the format; the suffix helps).
@@ -81,27 +81,6 @@ CHECK_NAME = "check"
 #: Bytes searched for the header line when a column is switched off.
 HEADER_WINDOW = 4 * 1024 * 1024
 T = TypeVar("T")
-
-#: Rejection reasons of ``queries/ingest/parse_*.sql`` and their labels.
-REASON_KEYS = {
-    "missing customer id": "data_reason_missing_customer_id",
-    "missing order date": "data_reason_missing_order_date",
-    "order date is not a date": "data_reason_order_date_not_a_date",
-    "order date is out of range": "data_reason_order_date_out_of_range",
-    "missing amount": "data_reason_missing_amount",
-    "amount is not a number": "data_reason_amount_not_a_number",
-    "amount is too large": "data_reason_amount_too_large",
-    "missing date": "data_reason_missing_date",
-    "date is not a date": "data_reason_date_not_a_date",
-    "date is out of range": "data_reason_date_out_of_range",
-    "missing interaction type": "data_reason_missing_interaction_type",
-    "repeated customer id (the first row is kept)": "data_reason_repeated_customer_id",
-    "cancelled line (status)": "data_reason_cancelled",
-    "missing quantity": "data_reason_missing_quantity",
-    "quantity is not a number": "data_reason_quantity_not_a_number",
-    "missing unit price": "data_reason_missing_unit_price",
-    "unit price is not a number": "data_reason_unit_price_not_a_number",
-}
 
 #: Fields shown as money in the preview (rounded to cents, as :class:`decimal.Decimal`).
 MONEY_FIELDS = ("amount", "cost", "margin", "credit_limit", "unit_price")

@@ -348,9 +348,9 @@ def show_chart(ctx: Context, figure: Any, name: str, **kwargs: Any) -> Any:
 
 def amount(ctx: Context, value: float | None) -> str:
     """A money amount in a few characters (1.2M / 35.4万) with the view's currency."""
-    from crmflow.account_view import compact
+    from crmflow.headlines import money
 
-    text = compact(value, ctx.lang)
+    text = money(value, ctx.lang)
     return f"{text} {ctx.currency}" if ctx.currency else text
 
 
