@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="horizon of the per-customer expected orders and value (default 52)")
     p.add_argument("--discount-rate", type=float, default=0.10, metavar="RATE",
                    help="annual discount rate of the expected value (default 0.10)")
+    p.add_argument("--model", choices=("auto", "bgnbd", "mbgnbd"), default="auto",
+                   help="purchase model: auto (default) chooses BG/NBD or MBG/NBD, plain or penalised fit, by "
+                        "the holdout backtest; bgnbd / mbgnbd fit that model by maximum likelihood")
 
     p = _analysis_command(sub, "rfm", "RFM scores and segment of every customer at D")
 
@@ -374,9 +377,9 @@ def cmd_clv(args: argparse.Namespace) -> int:
         db = src.store.db
         end = resolve_as_of(db, src.dataset_id, args.as_of)
         if args.calibration_end is not None:
-            bt = model.backtest_between(db, src.dataset_id, args.calibration_end, end)
+            bt = model.backtest_between(db, src.dataset_id, args.calibration_end, end, args.model)
         else:
-            bt = model.backtest(db, src.dataset_id, end)
+            bt = model.backtest(db, src.dataset_id, end, model=args.model)
     fit = bt.fit
     for message in fit.messages:
         if "converged (" not in message:
@@ -392,8 +395,13 @@ def cmd_clv(args: argparse.Namespace) -> int:
     doc = {
         "calibration_end": fit.calibration_end.isoformat(),
         "holdout_end": end.isoformat(),
+        "model": fit.model,
+        "fit": fit.choice.chosen.fit_kind,
+        "choice": fit.choice.as_dict(),
         "bgnbd": params["bgnbd"],
+        "mbgnbd": params["mbgnbd"],
         "gamma_gamma": params["gamma_gamma"],
+        "standard_errors": fit.standard_errors(),
         "customers": fit.customers,
         "holdout_expected_orders": round(bt.predicted_total, 4),
         "holdout_actual_orders": bt.actual_total,

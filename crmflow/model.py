@@ -1,25 +1,57 @@
 """The CLV model on a stored dataset (SPEC §2): fit, per-customer predictions
 and the backtest that says whether to trust them.
 
-The numerical core is :mod:`crmflow.clv` (BG/NBD + Gamma-Gamma); this module
-turns a dataset into its calibration summary (``queries/model/clv_summary.sql``:
-day-level purchases, time in weeks), fits both models, and measures the fit
-on a holdout.
+The numerical core is :mod:`crmflow.clv` (BG/NBD, MBG/NBD and Gamma-Gamma);
+this module turns a dataset into its calibration summary
+(``queries/model/clv_summary.sql``: day-level purchases, time in weeks),
+chooses and fits the purchase model, fits the spend model, and measures the
+fit on a holdout.
 
 * :func:`fit_clv` fits on the purchases up to a calibration end.
 * :meth:`ClvFit.predict` gives, per customer, P(alive), expected orders and
-  expected (discounted) value over a horizon.
+  expected (discounted) value over a horizon, each with a 90% interval.
 * :func:`backtest` fits on the data up to D - h and compares predicted with
   actual purchases in (D - h, D]: in total, by decile of prediction and as the
   mean absolute error per customer. h defaults to a quarter of the history,
   at most a year.
 
+Choosing the purchase model by evidence
+---------------------------------------
+With ``model="auto"`` (the default) four candidate fits compete
+(:data:`CANDIDATES`): BG/NBD and MBG/NBD, each by plain maximum likelihood
+(kept when it lies at an edge of the parameter space, e.g. "customers do not
+seem to drop out") and with a light L2 penalty (:data:`CANDIDATE_PENALIZER`).
+Each is fitted on the data up to D - h and predicts every customer's
+purchases in (D - h, D], the backtest above. The criterion
+(:data:`CHOICE_CRITERION`): the smallest absolute error of the total holdout
+purchases; ties (equal to 1e-6 purchases) go to the smaller mean absolute
+error per customer, then to the simpler candidate (BG/NBD before MBG/NBD,
+maximum likelihood before penalised). The chosen candidate is then fitted on
+everything up to D. When the history is too short for a backtest (under
+:data:`MIN_CHOICE_HISTORY_DAYS` days, or nobody had bought by D - h) the fit
+falls back to BG/NBD by maximum likelihood and says so. ``model="bgnbd"`` or
+``"mbgnbd"`` skips the choice and fits that model by maximum likelihood.
+The backtest shown for ``auto`` is the chosen candidate's own backtest (the
+one it won): it measures the chosen fit, not the choosing.
+
+Uncertainty
+-----------
+Each parameter has a standard error (from the inverse Hessian of the
+log-likelihood, :mod:`crmflow.clv`). The 90% interval of a customer's
+expected orders and expected value is a parametric bootstrap: :data:`DRAWS`
+parameter draws of the purchase and of the spend model (from the asymptotic
+normal of their estimates; a parameter at an edge stays fixed), with a fixed
+seed so the same data give the same interval; the 5th and 95th percentile of
+the customer's prediction over the draws, widened where needed to contain the
+point prediction. It covers the uncertainty of the parameters, not the
+randomness of the customer's actual purchases. It is computed once per
+distinct (frequency, recency, age, spend) row, so a million customers cost
+what their distinct rows cost.
+
 Fitting never needs hand tuning: :mod:`crmflow.clv` compresses identical
-customers, and falls back to a lightly regularised fit (with a plain-words
-message) when the maximum-likelihood fit does not converge. When no spend
-model can be fitted at all (nobody bought twice with a positive amount) the
-expected value uses each customer's own mean purchase value instead, and the
-messages say so.
+customers. When no spend model can be fitted at all (nobody bought twice
+with a positive amount) the expected value uses each customer's own mean
+purchase value instead, and the messages say so.
 """
 
 from __future__ import annotations
@@ -31,6 +63,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from crmflow import clv
 from crmflow.clv import BGNBD, GammaGamma, customer_lifetime_value
 from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
@@ -41,20 +74,154 @@ DEFAULT_HORIZON_WEEKS = 52
 DEFAULT_DISCOUNT_RATE = 0.10
 #: The backtest's holdout is a quarter of the history, at most this many days.
 MAX_HOLDOUT_DAYS = 365
+#: Below this many days of history (first order to D) the model is not chosen by a
+#: backtest (its holdout would be under two weeks): BG/NBD by maximum likelihood is used.
+MIN_CHOICE_HISTORY_DAYS = 56
+#: Weight of the L2 penalty on the log-parameters of the penalised candidates.
+CANDIDATE_PENALIZER = 1e-3
+#: Parameter draws of the bootstrap intervals, their seed and the interval's coverage.
+DRAWS = 200
+SEED = 20050101
+INTERVAL = 0.90
+#: Distinct customer rows per block of the interval computation (bounds its memory).
+_INTERVAL_BLOCK = 20_000
+#: Totals closer than this (purchases) count as a tie in the model choice.
+_TIE = 1e-6
+
+MODELS = ("bgnbd", "mbgnbd")
+MODEL_CHOICES = ("auto", *MODELS)
 
 PREDICTION_COLUMNS = ("customer_id", "frequency", "recency_weeks", "t_weeks", "monetary", "p_alive",
-                      "expected_orders", "expected_spend", "expected_value")
+                      "expected_orders", "expected_orders_low", "expected_orders_high", "expected_spend",
+                      "expected_value", "expected_value_low", "expected_value_high")
+#: The interval columns of :meth:`ClvFit.predict`.
+INTERVAL_COLUMNS = ("expected_orders_low", "expected_orders_high", "expected_value_low", "expected_value_high")
+#: Every parameter with a standard error, purchase model then spend model.
+PARAMETERS = ("r", "alpha", "a", "b", "p", "q", "v")
+
+CHOICE_CRITERION = ("smallest absolute error of the total holdout purchases; ties by the mean absolute "
+                    "error per customer, then the simpler fit (BG/NBD before MBG/NBD, maximum likelihood "
+                    "before penalised)")
+
+
+def _model_class(name: str) -> type:
+    if name == "bgnbd":
+        return BGNBD
+    return clv.MBGNBD
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to fit the purchase model: which model, and with which penalty
+    (None: maximum likelihood)."""
+
+    model: str
+    penalizer: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}_{'ml' if self.penalizer is None else 'penalised'}"
+
+    @property
+    def fit_kind(self) -> str:
+        return "maximum_likelihood" if self.penalizer is None else "penalised"
+
+    def fit(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray):
+        return _model_class(self.model)().fit(x, tx, T, penalizer=self.penalizer)
+
+
+CANDIDATES = (Candidate("bgnbd"), Candidate("bgnbd", CANDIDATE_PENALIZER),
+              Candidate("mbgnbd"), Candidate("mbgnbd", CANDIDATE_PENALIZER))
+FALLBACK = CANDIDATES[0]
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """How one candidate fitted at the calibration end forecast the holdout."""
+
+    candidate: Candidate
+    predicted: float
+    actual: int
+    mean_absolute_error: float
+    log_likelihood: float
+    penalized: bool
+    boundary: tuple[str, ...]
+
+    @property
+    def absolute_error(self) -> float:
+        return abs(self.predicted - self.actual)
+
+    def as_dict(self, chosen: bool) -> dict[str, object]:
+        ll = self.log_likelihood
+        return {"name": self.candidate.name, "model": self.candidate.model, "fit": self.candidate.fit_kind,
+                "penalizer": self.candidate.penalizer, "predicted_orders": round(self.predicted, 4),
+                "actual_orders": self.actual, "absolute_error": round(self.absolute_error, 4),
+                "mean_absolute_error": round(self.mean_absolute_error, 6),
+                "log_likelihood": round(ll, 4) if math.isfinite(ll) else None,
+                "penalized": self.penalized, "boundary": list(self.boundary), "chosen": chosen}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which purchase model and fit were used, and why.
+
+    ``reason``: ``backtest`` (the candidate with the best holdout forecast,
+    :data:`CHOICE_CRITERION`), ``requested`` (the model was named, no choice),
+    or ``short_history`` (too little history for a backtest: BG/NBD by maximum
+    likelihood)."""
+
+    requested: str
+    chosen: Candidate
+    reason: str
+    calibration_end: date | None = None  # of the backtest that chose
+    holdout_end: date | None = None
+    results: tuple[CandidateResult, ...] = ()
+
+    @property
+    def chosen_result(self) -> CandidateResult | None:
+        return next((r for r in self.results if r.candidate == self.chosen), None)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "requested": self.requested,
+            "chosen": self.chosen.name,
+            "reason": self.reason,
+            "criterion": CHOICE_CRITERION if self.reason == "backtest" else None,
+            "calibration_end": self.calibration_end.isoformat() if self.calibration_end else None,
+            "holdout_end": self.holdout_end.isoformat() if self.holdout_end else None,
+            "candidates": [r.as_dict(r.candidate == self.chosen) for r in self.results],
+        }
+
+
+def pick(results: tuple[CandidateResult, ...] | list[CandidateResult]) -> CandidateResult:
+    """The winner by :data:`CHOICE_CRITERION` (``results`` in candidate order)."""
+    best_error = min(r.absolute_error for r in results)
+    tied = [r for r in results if r.absolute_error <= best_error + _TIE]
+    best_mae = min(r.mean_absolute_error for r in tied)
+    return next(r for r in tied if r.mean_absolute_error <= best_mae + 1e-12)
 
 
 @dataclass(frozen=True)
 class ClvFit:
-    """Both models fitted on the purchases up to ``calibration_end``."""
+    """The purchase and spend models fitted on the purchases up to ``calibration_end``."""
 
     calibration_end: date
     summary: pd.DataFrame
-    bgnbd: BGNBD
+    purchase: object  # crmflow.clv.BGNBD or MBGNBD
     gamma_gamma: GammaGamma | None
     messages: tuple[str, ...]
+    choice: ModelChoice = field(default_factory=lambda: ModelChoice("bgnbd", FALLBACK, "requested"))
+    _intervals: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def bgnbd(self):
+        """The purchase model (BG/NBD or MBG/NBD; :attr:`model` says which).
+        The old name, kept for callers that only need its common API."""
+        return self.purchase
+
+    @property
+    def model(self) -> str:
+        return self.choice.chosen.model
 
     @property
     def customers(self) -> int:
@@ -63,11 +230,26 @@ class ClvFit:
     @property
     def converged(self) -> bool:
         """True when both models converged without the regularised fallback."""
-        return bool(self.bgnbd.converged_ and self.gamma_gamma is not None and self.gamma_gamma.converged_)
+        return bool(self.purchase.converged_ and self.gamma_gamma is not None and self.gamma_gamma.converged_)
 
     def parameters(self) -> dict[str, dict[str, float] | None]:
-        return {"bgnbd": dict(self.bgnbd.params_),
+        purchase = dict(self.purchase.params_)
+        return {"model": self.model, "purchase": purchase,
+                "bgnbd": purchase if self.model == "bgnbd" else None,
+                "mbgnbd": purchase if self.model == "mbgnbd" else None,
                 "gamma_gamma": dict(self.gamma_gamma.params_) if self.gamma_gamma is not None else None}
+
+    def standard_errors(self) -> dict[str, float | None]:
+        """Standard error of every parameter (:data:`PARAMETERS`); None where it is
+        undefined (a parameter at an edge, or no spend model)."""
+        out: dict[str, float | None] = {}
+        sources = [(("r", "alpha", "a", "b"), getattr(self.purchase, "standard_errors_", {})),
+                   (("p", "q", "v"), getattr(self.gamma_gamma, "standard_errors_", {}) if self.gamma_gamma else {})]
+        for keys, errors in sources:
+            for k in keys:
+                v = errors.get(k)
+                out[k] = float(v) if v is not None and math.isfinite(float(v)) else None
+        return out
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         s = self.summary
@@ -77,64 +259,158 @@ class ClvFit:
     def expected_orders(self, weeks: float) -> np.ndarray:
         """Each customer's expected purchases in the ``weeks`` after the calibration end."""
         x, tx, T, _ = self._arrays()
-        if weeks <= 0:
-            return np.zeros(len(x))
-        return np.maximum(self.bgnbd.expected_purchases(weeks, x, tx, T), 0.0)
+        return _orders(self.purchase, weeks, x, tx, T)
 
     def expected_spend(self) -> np.ndarray:
         """Expected value of one future purchase of each customer."""
         x, _, _, m = self._arrays()
         if self.gamma_gamma is not None:
             return self.gamma_gamma.expected_spend(x, m)
+        return self._own_spend()
+
+    def _own_spend(self) -> np.ndarray:
         return np.maximum(self.summary["mean_purchase_value"].to_numpy(np.float64), 0.0)
 
-    def predict(self, horizon_weeks: float = DEFAULT_HORIZON_WEEKS,
-                discount_rate: float = DEFAULT_DISCOUNT_RATE) -> pd.DataFrame:
+    def predict(self, horizon_weeks: float = DEFAULT_HORIZON_WEEKS, discount_rate: float = DEFAULT_DISCOUNT_RATE,
+                intervals: bool = True) -> pd.DataFrame:
         """One row per customer: the summary, P(alive), expected orders and
         expected spend per order over ``horizon_weeks``, and expected value
-        (discounted at ``discount_rate`` a year); all ≥ 0."""
+        (discounted at ``discount_rate`` a year); all ≥ 0. With ``intervals``
+        also the 90% intervals (module doc) ``expected_orders_low/high`` and
+        ``expected_value_low/high``."""
         x, tx, T, m = self._arrays()
         out = self.summary[["customer_id", "frequency", "recency_weeks", "t_weeks", "monetary"]].copy()
-        out["p_alive"] = np.clip(self.bgnbd.p_alive(x, tx, T), 0.0, 1.0)
+        out["p_alive"] = np.clip(self.purchase.p_alive(x, tx, T), 0.0, 1.0)
         out["expected_orders"] = self.expected_orders(horizon_weeks)
         spend = self.expected_spend()
         out["expected_spend"] = spend
-        if self.gamma_gamma is not None:
-            value = customer_lifetime_value(self.bgnbd, self.gamma_gamma, x, tx, T, m,
-                                            horizon_weeks=horizon_weeks, discount_rate_annual=discount_rate)
-        else:
-            value = _discounted_value(self, spend, horizon_weeks, discount_rate)
-        out["expected_value"] = np.maximum(np.nan_to_num(value, nan=0.0), 0.0)
+        out["expected_value"] = _values(self.purchase, self.gamma_gamma, x, tx, T, m,
+                                        None if self.gamma_gamma is not None else spend,
+                                        horizon_weeks, discount_rate)
+        if intervals:
+            bounds = self.intervals(horizon_weeks, discount_rate)
+            out["expected_orders_low"] = np.minimum(bounds["expected_orders_low"], out["expected_orders"])
+            out["expected_orders_high"] = np.maximum(bounds["expected_orders_high"], out["expected_orders"])
+            out["expected_value_low"] = np.minimum(bounds["expected_value_low"], out["expected_value"])
+            out["expected_value_high"] = np.maximum(bounds["expected_value_high"], out["expected_value"])
         return out
 
+    def intervals(self, horizon_weeks: float = DEFAULT_HORIZON_WEEKS,
+                  discount_rate: float = DEFAULT_DISCOUNT_RATE) -> dict[str, np.ndarray]:
+        """The bootstrap percentiles (module doc) per customer, kept on the fit
+        per horizon and rate; :meth:`predict` widens them to contain the point."""
+        key = (float(horizon_weeks), float(discount_rate))
+        if key not in self._intervals:
+            self._intervals[key] = self._bootstrap(horizon_weeks, discount_rate)
+        return self._intervals[key]
 
-def _discounted_value(fit: ClvFit, spend: np.ndarray, horizon_weeks: float, discount_rate: float,
-                      step_weeks: float = 4) -> np.ndarray:
-    """The stepwise discounted sum of :func:`crmflow.clv.customer_lifetime_value`
-    with a given spend per purchase (used when no spend model could be fitted)."""
+    def _bootstrap(self, horizon_weeks: float, discount_rate: float) -> dict[str, np.ndarray]:
+        x, tx, T, m = self._arrays()
+        gg = self.gamma_gamma
+        # The spend input: Gamma-Gamma ignores m where x = 0; without it the own mean is used.
+        spend_key = np.where(x > 0, m, 0.0) if gg is not None else self._own_spend()
+        (ux, utx, uT, um), inverse, _ = clv._compress(x, tx, T, spend_key)
+        rng = np.random.default_rng(SEED)
+        purchase_draws = [self.purchase.with_params(p) for p in self.purchase.sample_params(DRAWS, rng)]
+        spend_draws = [gg.with_params(p) for p in gg.sample_params(DRAWS, rng)] if gg is not None else [None] * DRAWS
+        tail = (1 - INTERVAL) / 2
+        out = {c: np.empty(ux.size) for c in INTERVAL_COLUMNS}
+        for start in range(0, ux.size, _INTERVAL_BLOCK):
+            block = slice(start, start + _INTERVAL_BLOCK)
+            bx, btx, bT, bm = ux[block], utx[block], uT[block], um[block]
+            orders = np.empty((bx.size, DRAWS))
+            values = np.empty((bx.size, DRAWS))
+            for k, (pm, gk) in enumerate(zip(purchase_draws, spend_draws)):
+                orders[:, k] = _orders(pm, horizon_weeks, bx, btx, bT)
+                values[:, k] = _values(pm, gk, bx, btx, bT, bm, bm if gk is None else None,
+                                       horizon_weeks, discount_rate)
+            for name, draws in (("expected_orders", orders), ("expected_value", values)):
+                low, high = np.quantile(draws, [tail, 1 - tail], axis=1)
+                out[name + "_low"][block], out[name + "_high"][block] = low, high
+        return {c: v[inverse] for c, v in out.items()}
+
+
+def _orders(purchase, weeks: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+    if weeks <= 0:
+        return np.zeros(len(x))
+    return np.maximum(np.nan_to_num(purchase.expected_purchases(weeks, x, tx, T), nan=0.0), 0.0)
+
+
+def _values(purchase, gg, x, tx, T, m, spend, horizon_weeks: float, discount_rate: float) -> np.ndarray:
+    """Discounted expected value: with a spend model the CLV of :mod:`crmflow.clv`,
+    otherwise ``spend`` per purchase with the same discounting."""
+    if gg is not None:
+        value = customer_lifetime_value(purchase, gg, x, tx, T, m, horizon_weeks=horizon_weeks,
+                                        discount_rate_annual=discount_rate)
+    else:
+        value = spend * _discounted_orders(purchase, x, tx, T, horizon_weeks, discount_rate)
+    return np.maximum(np.nan_to_num(value, nan=0.0), 0.0)
+
+
+def _discounted_orders(purchase, x, tx, T, horizon_weeks: float, discount_rate: float,
+                       step_weeks: float = 4) -> np.ndarray:
+    """The stepwise discounted purchases of :func:`crmflow.clv.customer_lifetime_value`
+    (used with a given spend per purchase when no spend model could be fitted)."""
     n_steps = math.ceil(horizon_weeks / step_weeks - 1e-9)
-    total = np.zeros(len(spend))
-    previous = np.zeros(len(spend))
+    total = np.zeros(len(x))
+    previous = np.zeros(len(x))
     for i in range(1, n_steps + 1):
         end = min(step_weeks * i, horizon_weeks)
-        current = fit.expected_orders(end)
+        current = _orders(purchase, end, x, tx, T)
         total += (1.0 + discount_rate) ** (-end / (365.25 / 7)) * np.maximum(current - previous, 0.0)
         previous = current
-    return spend * total
+    return total
 
 
-def fit_clv(db: Database, dataset_id: int | Scope, calibration_end: date) -> ClvFit:
-    """Fit BG/NBD and Gamma-Gamma on the purchases up to ``calibration_end``.
+def _scope(dataset_id: int | Scope) -> Scope:
+    return dataset_id if isinstance(dataset_id, Scope) else Scope(int(dataset_id))
+
+
+def _check_model(model: str) -> None:
+    if model not in MODEL_CHOICES:
+        raise CrmflowError(f"Unknown CLV model {model!r}", "Choose one of " + ", ".join(MODEL_CHOICES))
+
+
+def fit_clv(db: Database, dataset_id: int | Scope, calibration_end: date, model: str = "auto") -> ClvFit:
+    """Fit the purchase model (chosen as in the module doc when ``model`` is
+    ``auto``; else the named one by maximum likelihood) and Gamma-Gamma on the
+    purchases up to ``calibration_end``.
 
     The fit is kept on ``db`` (:meth:`Database.memoised`) for the same dataset
-    (scope) and date: churn warnings, the value matrix and the Segments view
-    all start from the fit at D."""
-    scope = dataset_id if isinstance(dataset_id, Scope) else Scope(int(dataset_id))
-    return db.memoised(("fit_clv", scope, calibration_end), lambda: _fit_clv(db, scope, calibration_end))
+    (scope), date and model: churn warnings, the value matrix and the Segments
+    view all start from the fit at D."""
+    _check_model(model)
+    scope = _scope(dataset_id)
+    return db.memoised(("fit_clv", scope, calibration_end, model),
+                       lambda: _fit_clv(db, scope, calibration_end, model))
 
 
-def _fit_clv(db: Database, dataset_id: Scope, calibration_end: date) -> ClvFit:
-    summary = db.run("clv_summary", dataset_id=dataset_id, calibration_end=calibration_end)
+def _fit_clv(db: Database, scope: Scope, calibration_end: date, model: str) -> ClvFit:
+    if model != "auto":
+        choice = ModelChoice(model, Candidate(model), "requested")
+    else:
+        choice = _choice_at(db, scope, calibration_end)
+    summary = _summary(db, scope, calibration_end)
+    return _fit_candidate(summary, calibration_end, choice, _fit_spend(summary))
+
+
+def _choice_at(db: Database, scope: Scope, as_of: date) -> ModelChoice:
+    """The model choice for a fit at ``as_of``: by the default backtest, or the
+    fallback when the history is too short for one."""
+    from crmflow.stages import data_range
+
+    first, _ = data_range(db, scope)
+    if (as_of - first).days < MIN_CHOICE_HISTORY_DAYS:
+        return ModelChoice("auto", FALLBACK, "short_history")
+    calibration_end = as_of - timedelta(days=default_holdout_days(first, as_of))
+    try:
+        return choose_model(db, scope, calibration_end, as_of).choice
+    except CrmflowError:  # nobody had bought by the calibration end
+        return ModelChoice("auto", FALLBACK, "short_history")
+
+
+def _summary(db: Database, scope: Scope, calibration_end: date) -> pd.DataFrame:
+    summary = db.run("clv_summary", dataset_id=scope, calibration_end=calibration_end)
     if summary.empty:
         raise CrmflowError(
             f"No customer made a purchase on or before {calibration_end}, so there is nothing to fit the "
@@ -143,18 +419,27 @@ def _fit_clv(db: Database, dataset_id: Scope, calibration_end: date) -> ClvFit:
         )
     for col in ("frequency", "recency_weeks", "t_weeks", "monetary", "mean_purchase_value"):
         summary[col] = summary[col].astype(np.float64)
-    x = summary["frequency"].to_numpy()
-    bgnbd = BGNBD().fit(x, summary["recency_weeks"].to_numpy(), summary["t_weeks"].to_numpy())
-    messages = [bgnbd.message_]
-    gamma_gamma: GammaGamma | None
+    return summary
+
+
+_SPEND_FALLBACK = ("The spend model could not be fitted (no customer bought twice with a positive "
+                   "amount); expected value uses each customer's own mean purchase value.")
+
+
+def _fit_spend(summary: pd.DataFrame) -> GammaGamma | None:
     try:
-        gamma_gamma = GammaGamma().fit(x, summary["monetary"].to_numpy())
-        messages.append(gamma_gamma.message_)
+        return GammaGamma().fit(summary["frequency"].to_numpy(), summary["monetary"].to_numpy())
     except ValueError:
-        gamma_gamma = None
-        messages.append("The spend model could not be fitted (no customer bought twice with a positive "
-                        "amount); expected value uses each customer's own mean purchase value.")
-    return ClvFit(calibration_end, summary, bgnbd, gamma_gamma, tuple(messages))
+        return None
+
+
+def _fit_candidate(summary: pd.DataFrame, calibration_end: date, choice: ModelChoice,
+                   gamma_gamma: GammaGamma | None, candidate: Candidate | None = None) -> ClvFit:
+    candidate = candidate or choice.chosen
+    purchase = candidate.fit(summary["frequency"].to_numpy(), summary["recency_weeks"].to_numpy(),
+                             summary["t_weeks"].to_numpy())
+    messages = [purchase.message_, gamma_gamma.message_ if gamma_gamma is not None else _SPEND_FALLBACK]
+    return ClvFit(calibration_end, summary, purchase, gamma_gamma, tuple(messages), choice)
 
 
 @dataclass(frozen=True)
@@ -187,12 +472,17 @@ class Backtest:
     def mean_absolute_error(self) -> float:
         return float((self.customers["predicted"] - self.customers["actual"]).abs().mean())
 
+    @property
+    def choice(self) -> ModelChoice:
+        return self.fit.choice
+
     def as_dict(self) -> dict[str, object]:
         return {
             "calibration_end": self.calibration_end.isoformat(),
             "holdout_end": self.holdout_end.isoformat(),
             "holdout_days": self.holdout_days,
             "customers": len(self.customers),
+            "model": self.fit.choice.chosen.name,
             "predicted_orders": round(self.predicted_total, 4),
             "actual_orders": self.actual_total,
             "mean_absolute_error": round(self.mean_absolute_error, 4),
@@ -221,18 +511,8 @@ def default_holdout_days(first_order: date, as_of: date) -> int:
     return max(1, min(MAX_HOLDOUT_DAYS, (as_of - first_order).days // 4))
 
 
-def backtest_between(db: Database, dataset_id: int, calibration_end: date, holdout_end: date) -> Backtest:
-    """Fit up to ``calibration_end``; compare each customer's predicted and actual
-    purchases in (calibration_end, holdout_end]."""
-    if not calibration_end < holdout_end:
-        raise CrmflowError(
-            f"The calibration end ({calibration_end}) must be before the end of the holdout ({holdout_end})",
-            "Choose an earlier calibration end, or a later as-of date",
-        )
-    fit = fit_clv(db, dataset_id, calibration_end)
-    weeks = (holdout_end - calibration_end).days / 7
-    actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=calibration_end,
-                    end_date=holdout_end)
+def _backtest_of(fit: ClvFit, actual: pd.DataFrame, holdout_end: date) -> Backtest:
+    weeks = (holdout_end - fit.calibration_end).days / 7
     frame = pd.DataFrame({"customer_id": fit.summary["customer_id"], "predicted": fit.expected_orders(weeks)})
     frame = frame.merge(actual, on="customer_id", how="left", validate="one_to_one")
     frame["actual"] = frame.pop("actual_purchases").fillna(0).astype(np.int64)
@@ -242,7 +522,71 @@ def backtest_between(db: Database, dataset_id: int, calibration_end: date, holdo
     return Backtest(fit, holdout_end, frame, by_decile, fit.messages)
 
 
-def backtest(db: Database, dataset_id: int, as_of: date, holdout_days: int | None = None) -> Backtest:
+@dataclass(frozen=True)
+class CandidateBacktests:
+    """Every candidate's backtest on one holdout, and the choice they lead to."""
+
+    choice: ModelChoice
+    backtests: dict[str, Backtest]  # by candidate name
+
+    @property
+    def chosen(self) -> Backtest:
+        return self.backtests[self.choice.chosen.name]
+
+
+def choose_model(db: Database, dataset_id: int | Scope, calibration_end: date, holdout_end: date,
+                 model: str = "auto") -> CandidateBacktests:
+    """Fit every candidate of ``model`` (all four for ``auto``, else the named
+    model by maximum likelihood) up to ``calibration_end``, backtest each on
+    (calibration_end, holdout_end] and choose by :data:`CHOICE_CRITERION`.
+    Kept on ``db`` per scope, dates and model."""
+    _check_model(model)
+    scope = _scope(dataset_id)
+    return db.memoised(("clv_choice", scope, calibration_end, holdout_end, model),
+                       lambda: _choose_model(db, scope, calibration_end, holdout_end, model))
+
+
+def _choose_model(db: Database, scope: Scope, calibration_end: date, holdout_end: date,
+                  model: str) -> CandidateBacktests:
+    summary = _summary(db, scope, calibration_end)
+    gamma_gamma = _fit_spend(summary)
+    actual = db.run("holdout_purchases", dataset_id=scope, start_date=calibration_end, end_date=holdout_end)
+    candidates = CANDIDATES if model == "auto" else (Candidate(model),)
+    backtests, results = {}, []
+    for candidate in candidates:
+        placeholder = ModelChoice(model, candidate, "requested")
+        bt = _backtest_of(_fit_candidate(summary, calibration_end, placeholder, gamma_gamma), actual, holdout_end)
+        backtests[candidate.name] = bt
+        purchase = bt.fit.purchase
+        results.append(CandidateResult(candidate, bt.predicted_total, bt.actual_total, bt.mean_absolute_error,
+                                       float(getattr(purchase, "log_likelihood_", float("nan"))),
+                                       bool(purchase.penalized_), tuple(getattr(purchase, "boundary_", ()))))
+    winner = pick(results).candidate if model == "auto" else candidates[0]
+    choice = ModelChoice(model, winner, "backtest" if model == "auto" else "requested", calibration_end,
+                         holdout_end, tuple(results))
+    # Each backtest's fit carries the choice it took part in.
+    backtests = {name: Backtest(ClvFit(bt.fit.calibration_end, bt.fit.summary, bt.fit.purchase, bt.fit.gamma_gamma,
+                                       bt.fit.messages, choice), bt.holdout_end, bt.customers, bt.by_decile,
+                                bt.messages)
+                 for name, bt in backtests.items()}
+    return CandidateBacktests(choice, backtests)
+
+
+def backtest_between(db: Database, dataset_id: int | Scope, calibration_end: date, holdout_end: date,
+                     model: str = "auto") -> Backtest:
+    """Fit up to ``calibration_end``; compare each customer's predicted and actual
+    purchases in (calibration_end, holdout_end]. With ``auto`` this is the
+    backtest of the candidate that forecast the holdout best (module doc)."""
+    if not calibration_end < holdout_end:
+        raise CrmflowError(
+            f"The calibration end ({calibration_end}) must be before the end of the holdout ({holdout_end})",
+            "Choose an earlier calibration end, or a later as-of date",
+        )
+    return choose_model(db, dataset_id, calibration_end, holdout_end, model).chosen
+
+
+def backtest(db: Database, dataset_id: int | Scope, as_of: date, holdout_days: int | None = None,
+             model: str = "auto") -> Backtest:
     """The backtest of SPEC §2: fit up to D - h, predict (D - h, D]."""
     from crmflow.stages import data_range
 
@@ -250,12 +594,14 @@ def backtest(db: Database, dataset_id: int, as_of: date, holdout_days: int | Non
     h = default_holdout_days(first, as_of) if holdout_days is None else int(holdout_days)
     if h < 1:
         raise CrmflowError(f"The holdout must be at least one day (got {h})", "Pass a positive holdout")
-    return backtest_between(db, dataset_id, as_of - timedelta(days=h), as_of)
+    return backtest_between(db, dataset_id, as_of - timedelta(days=h), as_of, model)
 
 
-def customer_values(db: Database, dataset_id: int, as_of: date, horizon_weeks: float = DEFAULT_HORIZON_WEEKS,
-                    discount_rate: float = DEFAULT_DISCOUNT_RATE) -> tuple[pd.DataFrame, ClvFit]:
+def customer_values(db: Database, dataset_id: int | Scope, as_of: date,
+                    horizon_weeks: float = DEFAULT_HORIZON_WEEKS, discount_rate: float = DEFAULT_DISCOUNT_RATE,
+                    model: str = "auto", intervals: bool = False) -> tuple[pd.DataFrame, ClvFit]:
     """Per-customer predictions from a fit on everything up to D (the model behind
-    churn warnings, the value matrix and the Segments view)."""
-    fit = fit_clv(db, dataset_id, as_of)
-    return fit.predict(horizon_weeks, discount_rate), fit
+    churn warnings, the value matrix and the Segments view); the 90% interval
+    columns only with ``intervals`` (they cost DRAWS predictions)."""
+    fit = fit_clv(db, dataset_id, as_of, model)
+    return fit.predict(horizon_weeks, discount_rate, intervals=intervals), fit

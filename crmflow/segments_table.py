@@ -38,8 +38,12 @@ from crmflow.stages import customer_stages
 #: Columns of :func:`build_customer_table`, in download order.
 CUSTOMER_TABLE_COLUMNS = (
     "customer_id", "segment", "stage", "r_score", "f_score", "m_score", "recency_days", "frequency",
-    "monetary", "first_order_date", "last_order_date", "p_alive", "expected_orders", "expected_value",
+    "monetary", "first_order_date", "last_order_date", "p_alive", "expected_orders", "expected_orders_low",
+    "expected_orders_high", "expected_value", "expected_value_low", "expected_value_high",
 )
+#: The CLV prediction columns of the table (with their 90% intervals).
+PREDICTION_COLUMNS = ("p_alive", "expected_orders", "expected_orders_low", "expected_orders_high",
+                      "expected_value", "expected_value_low", "expected_value_high")
 #: Score columns: whole numbers, empty for customers without an order.
 SCORE_COLUMNS = ("r_score", "f_score", "m_score", "recency_days", "frequency")
 #: Relative error of the predicted holdout orders up to which the model is "close" / "rough".
@@ -65,15 +69,16 @@ def build_customer_table(stages: pd.DataFrame, scores: pd.DataFrame,
     rfm_cols = ["customer_id", "segment", "r_score", "f_score", "m_score", "recency_days", "frequency",
                 "monetary", "first_order_date", "last_order_date"]
     table = present.merge(scores[rfm_cols], on="customer_id", how="outer", validate="one_to_one")
+    shown = [c for c in PREDICTION_COLUMNS if predictions is not None and c in predictions.columns]
     if predictions is not None and not predictions.empty:
-        pred = predictions[["customer_id", "p_alive", "expected_orders", "expected_value"]]
-        table = table.merge(pred, on="customer_id", how="left", validate="one_to_one")
-    else:
-        for col in ("p_alive", "expected_orders", "expected_value"):
+        table = table.merge(predictions[["customer_id", *shown]], on="customer_id", how="left",
+                            validate="one_to_one")
+    for col in PREDICTION_COLUMNS:
+        if col not in table.columns:
             table[col] = np.nan
     for col in SCORE_COLUMNS:
         table[col] = table[col].astype("Int64")
-    for col in ("monetary", "p_alive", "expected_orders", "expected_value"):
+    for col in ("monetary", *PREDICTION_COLUMNS):
         table[col] = table[col].astype("float64")
     table["customer_id"] = table["customer_id"].astype(str)
     table["stage"] = table["stage"].astype(object)
@@ -90,8 +95,10 @@ def download_frame(table: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> pd.Data
     out["stage"] = [t(f"stage_{s}", lang) if isinstance(s, str) else "" for s in out["stage"]]
     out["monetary"] = out["monetary"].round(2)
     out["p_alive"] = out["p_alive"].round(4)
-    out["expected_orders"] = out["expected_orders"].round(3)
-    out["expected_value"] = out["expected_value"].round(2)
+    for col in ("expected_orders", "expected_orders_low", "expected_orders_high"):
+        out[col] = out[col].round(3)
+    for col in ("expected_value", "expected_value_low", "expected_value_high"):
+        out[col] = out[col].round(2)
     out.columns = [t(f"seg_col_{c}", lang) for c in out.columns]
     return out
 
@@ -99,14 +106,30 @@ def download_frame(table: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> pd.Data
 # --------------------------------------------------------------------------- the view's data
 @dataclass(frozen=True)
 class ModelNote:
-    """One sentence about the CLV fit, as a translation key and its values."""
+    """One sentence about the CLV fit, as a translation key and its values
+    (values named in :data:`TRANSLATED_VALUES` are label keys themselves)."""
 
     key: str
     values: dict[str, object] = field(default_factory=dict)
 
     def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        values = {k: (t(v, lang) if k == "model" else v) for k, v in self.values.items()}
+        values = {k: (t(v, lang) if k in TRANSLATED_VALUES else v) for k, v in self.values.items()}
         return t(self.key, lang, **values)
+
+    @property
+    def level(self) -> str:
+        """How the page shows it: ``success`` (a good fit), ``info`` (a fact about
+        the data) or ``warning`` (treat the numbers with care)."""
+        if self.key == "seg_clv_note_converged":
+            return "success"
+        return "info" if self.key in INFO_NOTES else "warning"
+
+
+#: ModelNote values that are translation keys.
+TRANSLATED_VALUES = ("model", "chosen")
+#: Notes that state a fact about the data or the choice rather than a problem.
+INFO_NOTES = ("clvchoice_note_no_dropout", "clvchoice_note_no_repeaters", "clvchoice_note_penalised",
+              "clvchoice_choice_backtest", "clvchoice_choice_requested", "clvchoice_choice_short")
 
 
 @dataclass(frozen=True)
@@ -119,6 +142,10 @@ class SegmentView:
     notes: tuple[ModelNote, ...] = ()  # the CLV fit in plain words (translated)
     messages: tuple[str, ...] = ()  # the model's own messages (English)
     error: str | None = None  # why there is no CLV prediction, when there is none
+    choice: ModelNote | None = None  # which purchase model and fit were chosen, and why
+    candidates: pd.DataFrame | None = None  # candidate_table
+    parameters: pd.DataFrame | None = None  # parameter_table
+    model: str | None = None  # "bgnbd" / "mbgnbd"
 
     @property
     def has_model(self) -> bool:
@@ -126,32 +153,104 @@ class SegmentView:
 
 
 def fit_notes(fit: model.ClvFit) -> tuple[ModelNote, ...]:
-    """The fit's status as translatable sentences: for the purchase and the
-    spend model, converged / regularised fallback / unusable, and the spend
-    fallback when no spend model could be fitted."""
+    """The fit's status as translatable sentences. The purchase model: nobody
+    repeats (no further orders expected) / a deliberately penalised fit chosen
+    by the backtest / the regularised fallback (converged or not) / customers
+    do not seem to drop out (maximum likelihood at a -> 0) / another parameter
+    at an edge / converged. The spend model: converged / regularised / failed,
+    or the spend fallback when none could be fitted."""
     summary = fit.summary
     customers = len(summary)
     repeat = int((summary["frequency"] > 0).sum())
-    notes = []
-    models = [("seg_clv_model_purchase", fit.bgnbd)]
+    base = {"customers": customers, "repeat": repeat}
+    choice = getattr(fit, "choice", None)
+    chosen_penalty = choice is not None and choice.chosen.penalizer is not None
+    notes = [_purchase_note(fit.bgnbd, chosen_penalty, base)]
     if fit.gamma_gamma is not None:
-        models.append(("seg_clv_model_spend", fit.gamma_gamma))
-    for name, m in models:
-        if not m.penalized_:
-            key = "seg_clv_note_converged"
-        elif _regularised_fit_converged(m):
-            key = "seg_clv_note_regularised"
-        else:
-            key = "seg_clv_note_failed"
-        notes.append(ModelNote(key, {"model": name, "customers": customers, "repeat": repeat}))
-    if fit.gamma_gamma is None:
+        notes.append(_fallback_note(fit.gamma_gamma, "seg_clv_model_spend", base))
+    else:
         notes.append(ModelNote("seg_clv_note_spend_fallback", {}))
     return tuple(notes)
+
+
+def _purchase_note(m: object, chosen_penalty: bool, base: dict) -> ModelNote:
+    name = "seg_clv_model_purchase"
+    boundary = tuple(getattr(m, "boundary_", ()))
+    if getattr(m, "no_repeaters_", False):
+        return ModelNote("clvchoice_note_no_repeaters", {"customers": base["customers"]})
+    if getattr(m, "penalized_", False):
+        if chosen_penalty:
+            return ModelNote("clvchoice_note_penalised", dict(base))
+        return _fallback_note(m, name, base)
+    if "a" in boundary:
+        return ModelNote("clvchoice_note_no_dropout", dict(base))
+    if boundary:
+        return ModelNote("clvchoice_note_boundary", {"model": name, "params": ", ".join(boundary), **base})
+    return ModelNote("seg_clv_note_converged", {"model": name, **base})
+
+
+def _fallback_note(m: object, name: str, base: dict) -> ModelNote:
+    if not getattr(m, "penalized_", False):
+        key = "seg_clv_note_converged"
+    elif _regularised_fit_converged(m):
+        key = "seg_clv_note_regularised"
+    else:
+        key = "seg_clv_note_failed"
+    return ModelNote(key, {"model": name, **base})
 
 
 def _regularised_fit_converged(m: object) -> bool:
     """Whether a regularised fallback fit converged (only its message says so)."""
     return "not even with regularisation" not in str(getattr(m, "message_", ""))
+
+
+def candidate_label(name: str) -> str:
+    """Translation key of a candidate fit (``bgnbd_ml`` ...) or a model (``bgnbd``)."""
+    return f"clvchoice_cand_{name}"
+
+
+def choice_note(choice: model.ModelChoice) -> ModelNote:
+    """Which purchase model and fit were chosen, and why, in one sentence."""
+    chosen = candidate_label(choice.chosen.name)
+    if choice.reason == "backtest":
+        result = choice.chosen_result
+        days = (choice.holdout_end - choice.calibration_end).days
+        return ModelNote("clvchoice_choice_backtest", {
+            "chosen": chosen, "calibration_end": choice.calibration_end.isoformat(), "days": days,
+            "predicted": result.predicted, "actual": result.actual, "n": len(choice.results)})
+    if choice.reason == "short_history":
+        return ModelNote("clvchoice_choice_short", {"chosen": chosen, "min_days": model.MIN_CHOICE_HISTORY_DAYS})
+    return ModelNote("clvchoice_choice_requested", {"chosen": chosen})
+
+
+#: Columns of :func:`candidate_table`.
+CANDIDATE_COLUMNS = ("candidate", "predicted", "actual", "absolute_error", "mean_absolute_error", "chosen")
+
+
+def candidate_table(choice: model.ModelChoice) -> pd.DataFrame:
+    """Every candidate's holdout forecast: one row per candidate fit (its name,
+    e.g. ``bgnbd_ml``), predicted and actual orders, the absolute error of the
+    total, the mean absolute error per customer and whether it was chosen.
+    Empty when there was no choice by backtest."""
+    rows = [(r.candidate.name, r.predicted, r.actual, r.absolute_error, r.mean_absolute_error,
+             r.candidate == choice.chosen) for r in choice.results]
+    return pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
+
+
+#: Columns of :func:`parameter_table`.
+PARAMETER_COLUMNS = ("model", "parameter", "estimate", "standard_error")
+
+
+def parameter_table(fit: model.ClvFit) -> pd.DataFrame:
+    """Each parameter of the purchase and the spend model with its estimate and
+    standard error (NaN where undefined: a parameter at an edge)."""
+    errors = fit.standard_errors()
+    rows = [("seg_clv_model_purchase", k, float(v), errors.get(k)) for k, v in fit.purchase.params_.items()]
+    if fit.gamma_gamma is not None:
+        rows += [("seg_clv_model_spend", k, float(v), errors.get(k)) for k, v in fit.gamma_gamma.params_.items()]
+    table = pd.DataFrame(rows, columns=list(PARAMETER_COLUMNS))
+    table["standard_error"] = table["standard_error"].astype("float64")
+    return table
 
 
 def segment_view(db: Database, dataset_id: int, as_of: date, params: Params = DEFAULT_PARAMS) -> SegmentView:
@@ -162,13 +261,16 @@ def segment_view(db: Database, dataset_id: int, as_of: date, params: Params = DE
     notes: tuple[ModelNote, ...] = ()
     messages: tuple[str, ...] = ()
     error = None
+    extra: dict[str, object] = {}
     try:
-        predictions, fit = model.customer_values(db, dataset_id, as_of)
+        predictions, fit = model.customer_values(db, dataset_id, as_of, intervals=True)
         notes, messages = fit_notes(fit), tuple(fit.messages)
+        extra = {"choice": choice_note(fit.choice), "candidates": candidate_table(fit.choice),
+                 "parameters": parameter_table(fit), "model": fit.model}
     except CrmflowError as exc:
         error = exc.line()
     return SegmentView(as_of, build_customer_table(stages, scores, predictions),
-                       analytics.summarise_segments(scores), notes, messages, error)
+                       analytics.summarise_segments(scores), notes, messages, error, **extra)
 
 
 # --------------------------------------------------------------------------- backtest

@@ -12,7 +12,9 @@ from crmflow.charts.segments import (
     value_histogram,
 )
 from crmflow.headlines import TABLE_MONEY, money
+from crmflow.model import DRAWS
 from crmflow.segments_table import (
+    candidate_label,
     cohort_headline,
     download_frame,
     segment_headline,
@@ -20,6 +22,51 @@ from crmflow.segments_table import (
     value_concentration,
 )
 from pages.common import context, download_buttons, show_chart, show_table
+
+#: Rows of the interval table (the customers with the highest expected value) and its columns.
+INTERVAL_ROWS = 20
+INTERVAL_TABLE_COLUMNS = ("expected_orders", "expected_orders_low", "expected_orders_high", "expected_value",
+                          "expected_value_low", "expected_value_high")
+
+
+
+def model_choice_section(ctx, view) -> None:
+    """The CLV model chosen by evidence and its uncertainty (issue 13 items 1-2):
+    the choice in words, every candidate's holdout forecast, the parameters with
+    their standard errors, and the customers with the highest expected value
+    with their 90% intervals."""
+    if view.choice is not None:
+        st.info(view.choice.text(ctx.lang))
+    if view.candidates is not None and not view.candidates.empty:
+        st.markdown("**" + ctx.tr("clvchoice_candidates_title") + "**")
+        cand = view.candidates.copy()
+        cand["candidate"] = [ctx.tr(candidate_label(c)) for c in cand["candidate"]]
+        cand["chosen"] = ["✓" if c else "" for c in cand["chosen"]]
+        cols = {c: ctx.tr(f"clvchoice_col_{c}") for c in cand.columns}
+        show_table(cand.rename(columns=cols), hide_index=True, width="stretch", key="segments:candidates",
+                   column_config={cols["predicted"]: st.column_config.NumberColumn(format="%.0f"),
+                                  cols["absolute_error"]: st.column_config.NumberColumn(format="%.0f"),
+                                  cols["mean_absolute_error"]: st.column_config.NumberColumn(format="%.3f")})
+    if view.parameters is not None:
+        st.markdown("**" + ctx.tr("clvchoice_parameters_title") + "**")
+        par = view.parameters.copy()
+        par["model"] = [ctx.tr(m) for m in par["model"]]
+        cols = {c: ctx.tr(f"clvchoice_col_{c}") for c in par.columns}
+        show_table(par.rename(columns=cols), hide_index=True, width="stretch", key="segments:parameters",
+                   column_config={cols["estimate"]: st.column_config.NumberColumn(format="%.4g"),
+                                  cols["standard_error"]: st.column_config.NumberColumn(format="%.3g")})
+        st.caption(ctx.tr("clvchoice_parameters_caption", draws=DRAWS))
+    top = view.customers.dropna(subset=["expected_value"]).sort_values(
+        ["expected_value", "customer_id"], ascending=[False, True]).head(INTERVAL_ROWS)
+    if not top.empty:
+        st.markdown("**" + ctx.tr("clvchoice_intervals_title") + "**")
+        shown = top[["customer_id", "p_alive", *INTERVAL_TABLE_COLUMNS]].copy()
+        shown[list(INTERVAL_TABLE_COLUMNS)] = shown[list(INTERVAL_TABLE_COLUMNS)].round(2)
+        cols = {c: ctx.tr(f"seg_col_{c}") for c in shown.columns}
+        show_table(shown.rename(columns=cols), hide_index=True, width="stretch", key="segments:intervals",
+                   column_config={cols["p_alive"]: st.column_config.NumberColumn(format="percent")})
+        st.caption(ctx.tr("clvchoice_interval_caption", customers=len(top)))
+
 
 ctx = context()
 st.header(ctx.tr("page_segments"))
@@ -130,7 +177,7 @@ with tab_value:
         st.warning(ctx.tr("seg_clv_unavailable", reason=view.error))
     else:
         for note in view.notes:
-            (st.success if note.key == "seg_clv_note_converged" else st.warning)(note.text(ctx.lang))
+            {"success": st.success, "info": st.info}.get(note.level, st.warning)(note.text(ctx.lang))
         values = view.customers["expected_value"].dropna()
         conc = value_concentration(values)
         if conc.top10_share is not None:
@@ -143,7 +190,9 @@ with tab_value:
         right.metric(ctx.tr("seg_clv_metric_alive"), f"{view.customers['p_alive'].mean():.0%}",
                      help=ctx.tr("gl_def_p_alive"))
         show_chart(ctx, value_histogram(values, title, ctx.tr("seg_clv_x"), ctx.tr("seg_clv_y")), "clv-distribution")
-        st.caption(ctx.tr("seg_clv_caption", as_of=ctx.as_of.isoformat()))
+        st.caption(ctx.tr("clvchoice_clv_caption", as_of=ctx.as_of.isoformat(),
+                          model=ctx.tr(f"clvchoice_model_{view.model}")))
+        model_choice_section(ctx, view)
         with st.expander(ctx.tr("seg_clv_details")):
             for message in view.messages:
                 st.text(message)

@@ -128,9 +128,11 @@ def test_segment_view_and_backtest_never_raise_on_a_single_order(load):
     store, ds = load(SINGLE)
     view = segment_view(store.db, ds, date(2024, 5, 2), Params())
     assert len(view.customers) == 1 and view.customers.loc[0, "segment"] == "lost"
-    # one buyer without repeats: a regularised purchase model and no spend model, said in words
+    # one buyer without repeats (issue 13): nobody repeats, so no further orders are expected,
+    # and no spend model, said in words; too short a history for a choice by backtest
     assert view.has_model
-    assert [n.key for n in view.notes] == ["seg_clv_note_regularised", "seg_clv_note_spend_fallback"]
+    assert [n.key for n in view.notes] == ["clvchoice_note_no_repeaters", "seg_clv_note_spend_fallback"]
+    assert view.choice.key == "clvchoice_choice_short"
     bt = backtest_view(store.db, ds, date(2024, 5, 2))
     assert bt.result is None and bt.verdict is None and "nothing to fit" in bt.error
 
