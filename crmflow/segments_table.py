@@ -107,29 +107,29 @@ def download_frame(table: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> pd.Data
 @dataclass(frozen=True)
 class ModelNote:
     """One sentence about the CLV fit, as a translation key and its values
-    (values named in :data:`TRANSLATED_VALUES` are label keys themselves)."""
+    (the values named in ``translated`` are label keys themselves)."""
 
     key: str
     values: dict[str, object] = field(default_factory=dict)
+    translated: tuple[str, ...] = ("model", "chosen")
 
     def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        values = {k: (t(v, lang) if k in TRANSLATED_VALUES else v) for k, v in self.values.items()}
+        values = {k: (t(v, lang) if k in self.translated else v) for k, v in self.values.items()}
         return t(self.key, lang, **values)
 
     @property
     def level(self) -> str:
-        """How the page shows it: ``success`` (a good fit), ``info`` (a fact about
-        the data) or ``warning`` (treat the numbers with care)."""
+        """How the page shows it: ``success`` (a good fit), ``warning`` (the fit
+        failed or fell back to a regularised one: treat the numbers with care)
+        or ``info`` (a fact about the data or the choice)."""
         if self.key == "seg_clv_note_converged":
             return "success"
-        return "info" if self.key in INFO_NOTES else "warning"
+        return "warning" if self.key in WARNING_NOTES else "info"
 
 
-#: ModelNote values that are translation keys.
-TRANSLATED_VALUES = ("model", "chosen")
-#: Notes that state a fact about the data or the choice rather than a problem.
-INFO_NOTES = ("clvchoice_note_no_dropout", "clvchoice_note_no_repeaters", "clvchoice_note_penalised",
-              "clvchoice_choice_backtest", "clvchoice_choice_requested", "clvchoice_choice_short")
+#: Notes that say the numbers need care.
+WARNING_NOTES = ("seg_clv_note_regularised", "seg_clv_note_failed", "seg_clv_note_spend_fallback",
+                 "clv_purchase_regularised", "clv_purchase_failed", "clv_spend_regularised", "clv_spend_failed")
 
 
 @dataclass(frozen=True)
@@ -153,43 +153,35 @@ class SegmentView:
 
 
 def fit_notes(fit: model.ClvFit) -> tuple[ModelNote, ...]:
-    """The fit's status as translatable sentences. The purchase model: nobody
-    repeats (no further orders expected) / a deliberately penalised fit chosen
-    by the backtest / the regularised fallback (converged or not) / customers
-    do not seem to drop out (maximum likelihood at a -> 0) / another parameter
-    at an edge / converged. The spend model: converged / regularised / failed,
-    or the spend fallback when none could be fitted."""
+    """The fit's status as translatable sentences, one for the purchase and one
+    for the spend model: the model's own note (:mod:`crmflow.clv`'s
+    ``note_key_``: e.g. "customers here do not seem to drop out" for a
+    maximum-likelihood fit at a -> 0, nobody repeats, a regularised fallback),
+    with a converged fit as ``seg_clv_note_converged`` and a penalised fit that
+    the backtest chose as ``clvchoice_note_penalised``; and the spend fallback
+    when no spend model could be fitted. Models without a ``note_key_`` say
+    converged / regularised / failed."""
     summary = fit.summary
-    customers = len(summary)
-    repeat = int((summary["frequency"] > 0).sum())
-    base = {"customers": customers, "repeat": repeat}
+    base = {"customers": len(summary), "repeat": int((summary["frequency"] > 0).sum())}
     choice = getattr(fit, "choice", None)
-    chosen_penalty = choice is not None and choice.chosen.penalizer is not None
-    notes = [_purchase_note(fit.bgnbd, chosen_penalty, base)]
+    notes = []
+    purchase = fit.bgnbd
+    if (choice is not None and choice.chosen.penalizer is not None and getattr(purchase, "penalized_", False)
+            and getattr(purchase, "note_key_", "") == "clv_purchase_penalised"):
+        notes.append(ModelNote("clvchoice_note_penalised", dict(base)))
+    else:
+        notes.append(_model_note(purchase, "seg_clv_model_purchase", base))
     if fit.gamma_gamma is not None:
-        notes.append(_fallback_note(fit.gamma_gamma, "seg_clv_model_spend", base))
+        notes.append(_model_note(fit.gamma_gamma, "seg_clv_model_spend", base))
     else:
         notes.append(ModelNote("seg_clv_note_spend_fallback", {}))
     return tuple(notes)
 
 
-def _purchase_note(m: object, chosen_penalty: bool, base: dict) -> ModelNote:
-    name = "seg_clv_model_purchase"
-    boundary = tuple(getattr(m, "boundary_", ()))
-    if getattr(m, "no_repeaters_", False):
-        return ModelNote("clvchoice_note_no_repeaters", {"customers": base["customers"]})
-    if getattr(m, "penalized_", False):
-        if chosen_penalty:
-            return ModelNote("clvchoice_note_penalised", dict(base))
-        return _fallback_note(m, name, base)
-    if "a" in boundary:
-        return ModelNote("clvchoice_note_no_dropout", dict(base))
-    if boundary:
-        return ModelNote("clvchoice_note_boundary", {"model": name, "params": ", ".join(boundary), **base})
-    return ModelNote("seg_clv_note_converged", {"model": name, **base})
-
-
-def _fallback_note(m: object, name: str, base: dict) -> ModelNote:
+def _model_note(m: object, name: str, base: dict) -> ModelNote:
+    key = getattr(m, "note_key_", None)
+    if key is not None and not key.endswith("_converged"):
+        return ModelNote(key, dict(getattr(m, "note_params_", {})), translated=())
     if not getattr(m, "penalized_", False):
         key = "seg_clv_note_converged"
     elif _regularised_fit_converged(m):

@@ -121,7 +121,10 @@ def test_segment_view_matches_rfm_stages_and_the_model(load):
     assert int(view.summary["customers"].sum()) == len(scores)
     preds, _ = model.customer_values(store.db, ds, d)
     assert np.allclose(merged.loc[preds["customer_id"], "expected_value"], preds["expected_value"])
-    assert view.has_model and view.notes and all(n.key.startswith("seg_clv_note_") for n in view.notes)
+    # the notes are the fit's own (issue 13: e.g. an edge fit in words), in both languages
+    assert view.has_model and view.notes and all(n.key.startswith(("seg_clv_note_", "clv_", "clvchoice_"))
+                                                 for n in view.notes)
+    assert all(n.text("en") and n.text("zh") for n in view.notes)
 
 
 def test_segment_view_and_backtest_never_raise_on_a_single_order(load):
@@ -131,7 +134,7 @@ def test_segment_view_and_backtest_never_raise_on_a_single_order(load):
     # one buyer without repeats (issue 13): nobody repeats, so no further orders are expected,
     # and no spend model, said in words; too short a history for a choice by backtest
     assert view.has_model
-    assert [n.key for n in view.notes] == ["clvchoice_note_no_repeaters", "seg_clv_note_spend_fallback"]
+    assert [n.key for n in view.notes] == ["clv_purchase_no_repeaters", "seg_clv_note_spend_fallback"]
     assert view.choice.key == "clvchoice_choice_short"
     bt = backtest_view(store.db, ds, date(2024, 5, 2))
     assert bt.result is None and bt.verdict is None and "nothing to fit" in bt.error
