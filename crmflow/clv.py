@@ -512,13 +512,13 @@ class _FittedParameters:
             raise ValueError("n must be 0 or more.")
         theta = self._to_log(self.params_)
         cov = getattr(self, "covariance_", None)
+        free = np.isfinite(np.diag(cov)) if cov is not None else np.zeros(theta.size, dtype=bool)
+        if not np.any(free) or n == 0:
+            return [dict(self.params_) for _ in range(n)]
         draws = np.tile(theta, (n, 1))
-        if cov is not None and n:
-            free = np.isfinite(np.diag(cov))
-            if np.any(free):
-                block = cov[np.ix_(free, free)]
-                draws[:, free] = rng.multivariate_normal(theta[free], block, size=n, method="cholesky")
-        return [self._from_log(row) for row in draws]
+        draws[:, free] = rng.multivariate_normal(theta[free], cov[np.ix_(free, free)], size=n, method="cholesky")
+        fixed = [name for name, f in zip(self.PARAMS, free) if not f]
+        return [{**self._from_log(row), **{name: self.params_[name] for name in fixed}} for row in draws]
 
     def with_params(self, params: dict[str, float]):
         """A copy of this fitted model with other parameter values (all of
