@@ -167,8 +167,9 @@ log-likelihood): a deliberate candidate with ``penalized_`` True.
 When nobody made a repeat purchase, the maximum-likelihood fit has r -> 0
 (and a, b do not matter): ``no_repeaters_`` is True and every expected
 purchase, and so every CLV, is exactly 0; P(alive) stays defined (1 for
-BG/NBD; about b / (a + b) for MBG/NBD, the chance of surviving the first
-purchase).
+BG/NBD; for MBG/NBD the data cannot tell "nobody buys" from "everybody left
+right after the first purchase", and the fit lands near the latter, with
+P(alive) near 0).
 
 Predictions at an edge stay finite: where the posterior mean drop-out
 probability a / (a + b + x) is below 1e-12 the expected purchases are the
