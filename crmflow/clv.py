@@ -1,4 +1,4 @@
-"""Customer lifetime value: BG/NBD purchase counts and Gamma-Gamma spend.
+"""Customer lifetime value: BG/NBD or MBG/NBD purchase counts and Gamma-Gamma spend.
 
 The pure numerical core of the CLV view: it imports only numpy, scipy and the
 standard library. Turning transactions into the per-customer summary below is
@@ -74,6 +74,25 @@ each repeat purchase the customer drops out with probability p ~ Beta(a, b).
   over the posterior p ~ Beta(a, b + x), s = t / (alpha + T), by
   Gauss-Jacobi quadrature.
 
+* P(X(t) = n) for a new customer (paper eq. 8), with NB(n) the negative
+  binomial probability of n purchases of a customer who never drops out and
+  k = 0::
+
+      P = B(a, b + n + k) / B(a, b) NB(n)
+          + [n + k > 0] B(a + 1, b + n + k - 1) / B(a, b) P(NB >= n)
+
+MBG/NBD (Batislam, Denizel & Filiztekin 2007, "Empirical validation and
+comparison of models for customer base analysis", IJRM 24(3); lifetimes'
+``ModifiedBetaGeoFitter``): as BG/NBD, but a customer may also drop out right
+after the first purchase, so one-time buyers are not all alive forever. Every
+formula above holds with one more drop-out opportunity, k = 1: the
+likelihood has ``B(a, b + x + 1) / B(a, b)`` and ``a / (b + x)`` instead of
+``B(a, b + x) / B(a, b)`` and ``a / (b + x - 1)``, and A4 for x = 0 too;
+P(alive) = 1 / (1 + a / (b + x) ((alpha + T) / (alpha + t_x))^(r + x)); the
+expectation of a customer alive at T is BG/NBD's with b + 1 (the posterior
+of p is Beta(a, b + x + 1)); E[X(t)] of a new customer is P(alive at 0) =
+b / (a + b) times that with x = T = 0; P(X(t) = n) takes k = 1.
+
 Gamma-Gamma (Fader, Hardie & Lee 2005b, "RFM and CLV: using iso-value curves
 for customer base analysis", JMR 42(4); Hardie note 025, "The Gamma-Gamma
 model of monetary value"): a customer's order values are Gamma(p, nu), and
@@ -113,18 +132,69 @@ Fitting: speed
 
 Fitting: robustness
 -------------------
-The optimiser runs from up to three fixed starting points. A run is accepted
-if it converged and the shape parameters (r, a, b; p, q - 1) lie in [1e-4,
-1e4]: a shape running off beyond that means the data cannot identify it (for
-example every customer's drop-out probability is the same, or nobody ever
-drops out). If no run is accepted, or nobody made a repeat purchase (then a
-and b do not enter the likelihood), the fit is redone with a small L2 penalty
-on the log-parameters, which keeps them finite: ``penalized_`` is then True
-and ``message_`` says so in plain words. Data never raise an exception except
-when there is no customer at all or, for Gamma-Gamma, no repeat buyer with a
-positive spend. Gamma-Gamma is optimised in (log p, log(q - 1), log gamma):
-q > 1 is needed for a finite mean spend, and the maximum is the same as the
-unconstrained one whenever that has q > 1.
+The optimiser runs from up to three fixed starting points, in a box of
+|log-parameter| <= log(1e8) (time and money rescaled to order one). A run is
+*done* when it converged (or its line search stalled on rounding noise with a
+tiny gradient) with a finite likelihood, and wherever it stopped on the box,
+the likelihood is flat there: it tends to a limit at that edge of the
+parameter space. The first done run with every (rescaled) parameter in
+[1e-4, 1e4] and no less likely than the runs before it is taken; failing
+that, the done run with the highest likelihood. That
+maximum-likelihood fit is **kept at an edge**: it is a valid answer, and
+``boundary_`` names the parameters at the edge while ``message_`` (and the
+label ``note_key_`` with ``note_params_``) says what the edge means in plain
+words:
+
+* a -> 0 (or b -> infinity alone): the drop-out probability p ~ Beta(a, b)
+  is ~0 for everybody -- "customers here do not seem to drop out";
+* a and b -> infinity together: p is the same a / (a + b) for everybody;
+* b -> 0 (or a -> infinity alone): customers drop out soon after a purchase;
+* r -> infinity (with alpha): everybody buys at the same rate r / alpha;
+* r -> 0: most customers buy very rarely and a few often;
+* Gamma-Gamma: p -> infinity, a customer's orders are all of one value;
+  q -> infinity (with gamma), every customer has the same mean spend;
+  q -> 1, a few customers spend far more than the rest.
+
+Only when no run is done -- the likelihood is not finite, or rises without
+bound at the box (e.g. every repeat purchase on the first day: alpha -> 0)
+-- is the fit redone with a small L2 penalty on the log-parameters
+(``penalized_`` True, ``converged_`` False, and the message says so).
+``fit(..., penalizer=w)`` asks for that penalised fit with weight w (w times
+the squared norm of the rescaled log-parameters, added to the mean negative
+log-likelihood): a deliberate candidate with ``penalized_`` True.
+``log_likelihood_`` is always the plain log-likelihood at ``params_``.
+
+When nobody made a repeat purchase, the maximum-likelihood fit has r -> 0
+(and a, b do not matter): ``no_repeaters_`` is True and every expected
+purchase, and so every CLV, is exactly 0; P(alive) stays defined (1 for
+BG/NBD; for MBG/NBD the data cannot tell "nobody buys" from "everybody left
+right after the first purchase", and the fit lands near the latter, with
+P(alive) near 0).
+
+Predictions at an edge stay finite: where the posterior mean drop-out
+probability a / (a + b + x) is below 1e-12 the expected purchases are the
+no-drop-out (NBD) limit (r + x) t / (alpha + T); for very large a and b
+(where 2F1 and Gauss-Jacobi fail) the quadrature runs over the posterior's
+quantiles (Gauss-Legendre).
+
+Data never raise an exception except when there is no customer at all or,
+for Gamma-Gamma, no repeat buyer with a positive spend. Gamma-Gamma is
+optimised in (log p, log(q - 1), log gamma): q > 1 is needed for a finite
+mean spend, and the maximum is the same as the unconstrained one whenever
+that has q > 1.
+
+Uncertainty
+-----------
+``covariance_`` is the inverse Hessian of the total negative log-likelihood
+(penalised if the fit was) in log-parameter space, the Hessian taken by
+central differences of the analytic gradient; ``standard_errors_`` its
+delta-method image in natural parameters (se = |d param / d log-param|
+sqrt(var)), as lifetimes' ``summary`` reports ``se(coef)`` (CDNOW: equal to
+lifetimes' within 0.1%). Parameters at an edge, or so weakly identified that
+their log has a standard deviation above 3, get NaN and are held at their
+estimate; ``sample_params`` draws the others from the asymptotic normal in
+log space (a parametric bootstrap), and ``with_params`` gives a fitted copy
+with other values, so any prediction can be repeated over the draws.
 """
 
 from __future__ import annotations
@@ -326,10 +396,10 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None):
     ``|theta| = _LOG_BOUND`` the objective is flat there (gradient below
     ``_FLAT_GRADIENT``): the likelihood tends to a limit at that edge of the
     parameter space, as when customers never drop out (a -> 0). A likelihood
-    still rising at the box is unbounded and the run is not done. The first
-    done run with every log-parameter within ``log(_SHAPE_LIMIT)`` is
-    returned at once; otherwise the done run with the lowest objective (an
-    edge fit, kept: it is the maximum-likelihood answer).
+    still rising at the box is unbounded and the run is not done. A done run
+    with every log-parameter within ``log(_SHAPE_LIMIT)`` that is the best
+    so far is returned at once; otherwise the done run with the lowest
+    objective (an edge fit, kept: it is the maximum-likelihood answer).
 
     Only when no run is done does it fall back to the objective plus
     ``_PENALTY * |theta|^2`` from the first start (``fallback`` True). A
@@ -367,10 +437,11 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None):
                 theta, value, done = run(objective, np.asarray(start, dtype=np.float64))
                 if not done:
                     continue
-                if np.all(np.abs(theta) <= math.log(_SHAPE_LIMIT)):
-                    return _Solution(theta, True, False, 0.0, False)
+                interior = bool(np.all(np.abs(theta) <= math.log(_SHAPE_LIMIT)))
                 if best is None or value < best[1]:
                     best = (theta, value)
+                if interior and best[0] is theta:
+                    return _Solution(theta, True, False, 0.0, False)
             if best is not None:
                 return _Solution(best[0], True, False, 0.0, False)
             weight, fallback = _PENALTY, True
@@ -512,13 +583,13 @@ class _FittedParameters:
             raise ValueError("n must be 0 or more.")
         theta = self._to_log(self.params_)
         cov = getattr(self, "covariance_", None)
+        free = np.isfinite(np.diag(cov)) if cov is not None else np.zeros(theta.size, dtype=bool)
+        if not np.any(free) or n == 0:
+            return [dict(self.params_) for _ in range(n)]
         draws = np.tile(theta, (n, 1))
-        if cov is not None and n:
-            free = np.isfinite(np.diag(cov))
-            if np.any(free):
-                block = cov[np.ix_(free, free)]
-                draws[:, free] = rng.multivariate_normal(theta[free], block, size=n, method="cholesky")
-        return [self._from_log(row) for row in draws]
+        draws[:, free] = rng.multivariate_normal(theta[free], cov[np.ix_(free, free)], size=n, method="cholesky")
+        fixed = [name for name, f in zip(self.PARAMS, free) if not f]
+        return [{**self._from_log(row), **{name: self.params_[name] for name in fixed}} for row in draws]
 
     def with_params(self, params: dict[str, float]):
         """A copy of this fitted model with other parameter values (all of
@@ -788,7 +859,8 @@ class _PurchaseModel(_FittedParameters):
                 reason = "no customer made a repeat purchase"
             else:
                 verb = "does" if n == 1 else "do"
-                reason = f"{_count(n, 'customer')} with {_count(n_repeat, 'repeat buyer')} {verb} not pin the model down"
+                who_all = f"{_count(n, 'customer')} with {_count(n_repeat, 'repeat buyer')}"
+                reason = f"{who_all} {verb} not pin the model down"
             self.note_params_["reason"] = reason
             self.note_key_ = "clv_purchase_regularised" if sol.converged else "clv_purchase_failed"
             self.message_ = _fit_message("purchase", sol.converged, True, reason)
@@ -1097,7 +1169,8 @@ class GammaGamma(_FittedParameters):
                              "boundary": ", ".join(self.boundary_), "left_out": n_left_out}
         if sol.fallback:
             self.note_key_ = "clv_spend_regularised" if sol.converged else "clv_spend_failed"
-            self.message_ = _fit_message("spend", sol.converged, True, f"the spend of {buyers} does not pin the model down")
+            reason = f"the spend of {buyers} does not pin the model down"
+            self.message_ = _fit_message("spend", sol.converged, True, reason)
         elif sol.penalized:
             self.note_key_ = "clv_spend_penalised"
             state = "converged" if sol.converged else "did not converge"
@@ -1179,19 +1252,21 @@ class GammaGamma(_FittedParameters):
 
 
 def customer_lifetime_value(
-    bgnbd, gg, frequency, recency, T, monetary, *, horizon_weeks=52, discount_rate_annual=0.10, step_weeks=4
+    purchase_model, gamma_gamma, frequency, recency, T, monetary, *,
+    horizon_weeks=52, discount_rate_annual=0.10, step_weeks=4,
 ) -> np.ndarray:
     """Discounted expected spend of each customer over the next ``horizon_weeks``.
 
     The horizon is cut into steps of ``step_weeks`` (the last one shorter if
     needed); the expected purchases of each step (difference of
-    :meth:`BGNBD.expected_purchases` at its end and start) times
+    ``purchase_model.expected_purchases`` at its end and start; a
+    :class:`BGNBD` or :class:`MBGNBD`) times
     :meth:`GammaGamma.expected_spend` are discounted at the step's end by
     ``(1 + discount_rate_annual) ** (-weeks / WEEKS_PER_YEAR)`` and summed, as
     lifetimes' ``customer_lifetime_value`` does. Never negative.
     """
-    _need_fit(bgnbd)
-    _need_fit(gg)
+    _need_fit(purchase_model)
+    _need_fit(gamma_gamma)
     if not all(math.isfinite(w) and w > 0 for w in (horizon_weeks, step_weeks)):
         raise ValueError("horizon_weeks and step_weeks must be positive numbers of weeks.")
     if not (math.isfinite(discount_rate_annual) and discount_rate_annual > -1):
@@ -1200,8 +1275,8 @@ def customer_lifetime_value(
         frequency=frequency, recency=recency, T=T, monetary=monetary
     )
     x, tx, T = _summary(frequency, recency, T)
-    spend = gg.expected_spend(x, monetary)
-    alive = bgnbd._p_alive(x, tx, T)
+    spend = gamma_gamma.expected_spend(x, monetary)
+    alive = purchase_model._p_alive(x, tx, T)
     # The expected purchases of an alive customer depend on (x, T) only.
     (ux, uT), inverse, _ = _compress(x.ravel(), T.ravel())
     n_steps = math.ceil(horizon_weeks / step_weeks - 1e-9)
@@ -1210,7 +1285,7 @@ def customer_lifetime_value(
     previous = np.zeros(ux.size)
     discounted_purchases = np.zeros(ux.size)
     for end, factor in zip(ends, discount):
-        current = bgnbd._expected_if_alive(end, ux, uT)
+        current = purchase_model._expected_if_alive(end, ux, uT)
         discounted_purchases += factor * np.maximum(current - previous, 0.0)
         previous = current
     return spend * alive * discounted_purchases[inverse].reshape(x.shape)
