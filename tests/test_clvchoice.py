@@ -3,7 +3,7 @@ holdout backtest, standard errors, and 90% bootstrap intervals (crmflow.model,
 `crmflow clv`, crmflow.segments_table).
 
 Checked against: the CDNOW sample's holdout purchases counted in plain pandas;
-histories simulated from MBG/NBD (tests/clvchoice_sim.py), where the BG/NBD
+histories simulated from MBG/NBD (simulate() below), where the BG/NBD
 fits are clearly worse; an independent bootstrap written from the interval's
 definition (sample_params + with_params + np.quantile); hand-made data where
 nobody repeats or the history is too short.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -31,11 +31,41 @@ from crmflow.segments_table import (
     segment_view,
 )
 from crmflow.stages import data_range
-from crmflow.store import Store, load_file_dataset
-from tests.clvchoice_sim import simulate
+from crmflow.store import load_file_dataset
 from tests.conftest import CDNOW_SAMPLE
 
 CDNOW_END = date(1998, 6, 30)
+
+
+# --------------------------------------------------------------------------- simulated histories
+START = date(2022, 1, 1)
+
+
+def simulate(n: int, *, kind: str, r: float, alpha: float, a: float, b: float, days: int,
+             arrival_days: int, seed: int) -> pd.DataFrame:
+    """Transactions (customer_id, order_date, amount) of ``n`` customers over
+    ``days`` days from START: each arrives (first purchase) uniformly in the
+    first ``arrival_days``, buys at rate lambda ~ Gamma(r, alpha) per week while
+    alive and, after each purchase, drops out with probability p ~ Beta(a, b);
+    under MBG/NBD also right after the first purchase."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        first = rng.uniform(0, arrival_days)
+        lam = rng.gamma(r, 1 / alpha) / 7  # per day
+        p = rng.beta(a, b)
+        times = [first]
+        alive = not (kind == "mbgnbd" and rng.random() < p)
+        t = first
+        while alive:
+            t += rng.exponential(1 / lam) if lam > 0 else np.inf
+            if t >= days:
+                break
+            times.append(t)
+            alive = rng.random() >= p
+        for when in times:
+            rows.append((f"C{i:05d}", START + timedelta(days=int(when)), round(float(rng.gamma(4, 10)), 2)))
+    return pd.DataFrame(rows, columns=["customer_id", "order_date", "amount"])
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +134,10 @@ def test_a_named_model_is_fitted_by_maximum_likelihood_without_a_choice(cdnow):
         model.fit_clv(store.db, ds, CDNOW_END, model="pareto")
 
 
-def test_on_mbgnbd_histories_the_clearly_better_mbgnbd_is_chosen(load, tmp_path):
+def test_on_mbgnbd_histories_the_clearly_better_mbgnbd_is_chosen(load):
     # Half the customers (p ~ Beta(1, 1)) drop out right after their first purchase:
     # BG/NBD keeps every one-time buyer alive and over-forecasts the holdout.
-    df = simulate(3000, model="mbgnbd", r=1.0, alpha=4, a=1, b=1, days=730, arrival_days=365, seed=7)
+    df = simulate(3000, kind="mbgnbd", r=1.0, alpha=4, a=1, b=1, days=730, arrival_days=365, seed=7)
     store, ds = load(df.to_csv(index=False))
     d = data_range(store.db, ds)[1]
     choice = model.fit_clv(store.db, ds, d).choice
@@ -181,7 +211,7 @@ def test_intervals_are_the_bootstrap_of_their_definition(cdnow):
 def test_intervals_hold_the_point_are_reproducible_and_shrink_with_more_data(load):
     widths = []
     for n in (400, 3200):
-        df = simulate(n, model="bgnbd", r=0.8, alpha=6, a=1.5, b=4, days=730, arrival_days=365, seed=3)
+        df = simulate(n, kind="bgnbd", r=0.8, alpha=6, a=1.5, b=4, days=730, arrival_days=365, seed=3)
         store, ds = load(df.to_csv(index=False))
         d = data_range(store.db, ds)[1]
         fit = model.fit_clv(store.db, ds, d, model="bgnbd")
