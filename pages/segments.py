@@ -63,8 +63,12 @@ def model_choice_section(ctx, view) -> None:
         shown = top[["customer_id", "p_alive", *INTERVAL_TABLE_COLUMNS]].copy()
         shown[list(INTERVAL_TABLE_COLUMNS)] = shown[list(INTERVAL_TABLE_COLUMNS)].round(2)
         cols = {c: ctx.tr(f"seg_col_{c}") for c in shown.columns}
+        formats = {cols["p_alive"]: st.column_config.NumberColumn(format="percent")}
+        for c in INTERVAL_TABLE_COLUMNS:
+            money_column = c.startswith("expected_value")
+            formats[cols[c]] = st.column_config.NumberColumn(format=TABLE_MONEY if money_column else "%.2f")
         show_table(shown.rename(columns=cols), hide_index=True, width="stretch", key="segments:intervals",
-                   column_config={cols["p_alive"]: st.column_config.NumberColumn(format="percent")})
+                   column_config=formats)
         st.caption(ctx.tr("clvchoice_interval_caption", customers=len(top)))
 
 
