@@ -605,7 +605,13 @@ def _choose_model(db: Database, scope: Scope, calibration_end: date, holdout_end
     backtests, results = {}, []
     for candidate in candidates:
         placeholder = ModelChoice(model, candidate, "requested")
-        bt = _backtest_of(_fit_candidate(summary, calibration_end, placeholder, gamma_gamma), actual, holdout_end)
+        try:
+            fitted = _fit_candidate(summary, calibration_end, placeholder, gamma_gamma)
+        except ValueError:  # a candidate the data cannot fit at all is left out of the choice
+            if candidate is candidates[-1] and not results:
+                raise
+            continue
+        bt = _backtest_of(fitted, actual, holdout_end)
         backtests[candidate.name] = bt
         purchase = bt.fit.purchase
         results.append(CandidateResult(candidate, bt.predicted_total, bt.actual_total, bt.mean_absolute_error,
