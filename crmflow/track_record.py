@@ -18,6 +18,10 @@ peer libraries show it, and one customer's P(alive) over time.
     :data:`TOP_GROUP` or more), each group's mean actual orders in the
     holdout beside the model's mean prediction.
 
+* :func:`new_customer_orders` -- P(X(t) = n) for a new customer: the chance of
+  0, 1, ... repeat orders in the first t weeks (the last row: that many or
+  more), from the fit at D.
+
 * :func:`alive_path` -- after each day of one customer's history up to D,
   P(alive) from the fit at D applied to the history up to that day
   (lifetimes' ``calculate_alive_path``).
@@ -47,9 +51,10 @@ STEP_DAYS = 7
 
 
 def purchase_model(fit: model.ClvFit):
-    """The fitted purchase-count model of a CLV fit (BG/NBD today; the one place
-    to change when the fit carries a chosen model instead)."""
-    return fit.bgnbd
+    """The fitted purchase-count model of a CLV fit: ``fit.purchase`` where the
+    fit carries a chosen model (BG/NBD or MBG/NBD), else ``fit.bgnbd``."""
+    chosen = getattr(fit, "purchase", None)
+    return chosen if chosen is not None else fit.bgnbd
 
 
 # --------------------------------------------------------------------------- tracking plot
@@ -183,6 +188,45 @@ def track_record_view(db: Database, dataset_id: int | Scope, as_of: date) -> Tra
         return TrackRecordView(track_record(db, dataset_id, as_of))
     except CrmflowError as exc:
         return TrackRecordView(None, exc.line())
+
+
+# --------------------------------------------------------------------------- a new customer's repeat orders
+def new_customer_orders(purchase, weeks: float, top: int = TOP_GROUP) -> pd.DataFrame:
+    """P(X(t) = n) of a new customer for n = 0 .. top - 1 and P(X(t) >= top)
+    (the rest), t = ``weeks``; ``purchase`` a fitted purchase model. Columns:
+    repeat_orders, probability (summing to 1)."""
+    n = np.arange(top)
+    p = np.clip(np.asarray(purchase.probability_of_n_purchases(float(weeks), n), dtype=np.float64), 0.0, 1.0)
+    rest = max(0.0, 1.0 - float(p.sum()))
+    return pd.DataFrame({"repeat_orders": np.arange(top + 1), "probability": np.append(p, rest)})
+
+
+@dataclass(frozen=True)
+class NewCustomerOutlook:
+    """A new customer's repeat orders in their first ``weeks`` weeks, from the fit at D."""
+
+    as_of: date
+    weeks: float
+    table: pd.DataFrame  # new_customer_orders
+    expected: float  # E[X(t)]
+    top: int = TOP_GROUP
+
+    def label(self, n: int) -> str:
+        return f"{n}+" if n >= self.top else str(n)
+
+
+def new_customer_outlook(db: Database, dataset_id: int | Scope, as_of: date,
+                         weeks: float = model.DEFAULT_HORIZON_WEEKS) -> NewCustomerOutlook:
+    """:func:`new_customer_orders` from the CLV fit at ``as_of``."""
+    purchase = purchase_model(model.fit_clv(db, dataset_id, as_of))
+    return NewCustomerOutlook(as_of, float(weeks), new_customer_orders(purchase, weeks),
+                              float(purchase.expected_purchases_new(float(weeks))))
+
+
+def new_customer_title(outlook: NewCustomerOutlook, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The finding: the chance of at least one repeat order, and the expected number."""
+    some = 1.0 - float(outlook.table["probability"].iloc[0])
+    return t("newc_title", lang, weeks=outlook.weeks, some=some, expected=outlook.expected)
 
 
 # --------------------------------------------------------------------------- P(alive) over time

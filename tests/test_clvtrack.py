@@ -28,7 +28,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow import model, report, track_record
-from crmflow.charts.track import alive_chart, by_group_chart, tracking_chart
+from crmflow.charts.track import alive_chart, by_group_chart, new_customer_chart, tracking_chart
 from crmflow.config import Params
 from crmflow.i18n import LANGUAGES, TRANSLATIONS, t
 from crmflow.store import Store, load_file_dataset
@@ -262,12 +262,20 @@ def record(cdnow):
     return track_record.track_record(store.db, ds, D, holdout_days=HOLDOUT)
 
 
-def lifetimes_model(params: dict[str, float]):
-    """A lifetimes BG/NBD in days at the given weekly parameters (alpha scales with time)."""
+def lifetimes_model(purchase):
+    """The lifetimes model of a fitted crmflow purchase model (BG/NBD, or MBG/NBD
+    where the fit chose it), in days: alpha scales with time."""
     lifetimes = pytest.importorskip("lifetimes")
-    fitter = lifetimes.BetaGeoFitter()
-    fitter.params_ = pd.Series({"r": params["r"], "alpha": params["alpha"] * 7, "a": params["a"], "b": params["b"]})
+    fitter = (lifetimes.ModifiedBetaGeoFitter() if getattr(purchase, "name", "bgnbd") == "mbgnbd"
+              else lifetimes.BetaGeoFitter())
+    p = purchase.params_
+    fitter.params_ = pd.Series({"r": p["r"], "alpha": p["alpha"] * 7, "a": p["a"], "b": p["b"]})
     return fitter
+
+
+def backtest_model(store, ds):
+    """The purchase model the track record uses: the backtest's fit up to CAL."""
+    return track_record.purchase_model(model.backtest_between(store.db, ds, CAL, D).fit)
 
 
 def lifetimes_tracking(fitter, raw: pd.DataFrame) -> pd.DataFrame:
@@ -289,9 +297,9 @@ def assert_same_tracking(record: TrackRecord, reference: pd.DataFrame, start: da
 def test_tracking_plot_equals_lifetimes_expected_cumulative_transactions(cdnow, raw, record):
     store, ds = cdnow
     assert record.calibration_end == CAL and record.holdout_end == D
-    params = model.fit_clv(store.db, ds, CAL).bgnbd.params_
     start = raw.date.min().date()
-    assert_same_tracking(record, lifetimes_tracking(lifetimes_model(params), raw), start, rtol=1e-8)
+    assert_same_tracking(record, lifetimes_tracking(lifetimes_model(backtest_model(store, ds)), raw), start,
+                         rtol=1e-8)
     # weekly steps from the calibration end, which is marked, to D
     dates = [d.date() for d in record.cumulative["date"]]
     assert dates[0] == start and dates[-1] == D and CAL in dates
@@ -304,14 +312,14 @@ def test_tracking_plot_equals_lifetimes_expected_cumulative_transactions(cdnow, 
     assert record.holdout_expected == pytest.approx(record.holdout_actual, rel=0.15)
 
 
-def test_tracking_plot_is_close_to_lifetimes_own_fit(raw, record):
-    """A fully independent oracle: lifetimes fits on its own calibration data (in days)."""
-    lifetimes = pytest.importorskip("lifetimes")
+def test_tracking_plot_is_close_to_lifetimes_own_fit(cdnow, raw, record):
+    """A fully independent oracle: lifetimes fits the same model on its own
+    calibration data (in days)."""
     from lifetimes.utils import calibration_and_holdout_data
 
     ch = calibration_and_holdout_data(raw[["m", "date", "usd"]], "m", "date", calibration_period_end=CAL,
                                       observation_period_end=D, freq="D", monetary_value_col="usd")
-    fitter = lifetimes.BetaGeoFitter().fit(ch.frequency_cal, ch.recency_cal, ch.T_cal)
+    fitter = type(lifetimes_model(backtest_model(*cdnow)))().fit(ch.frequency_cal, ch.recency_cal, ch.T_cal)
     assert_same_tracking(record, lifetimes_tracking(fitter, raw), raw.date.min().date(), rtol=0.01)
 
 
@@ -325,7 +333,7 @@ def test_by_group_equals_lifetimes_calibration_and_holdout(cdnow, raw, record):
     store, ds = cdnow
     ch = calibration_and_holdout_data(raw[["m", "date", "usd"]], "m", "date", calibration_period_end=CAL,
                                       observation_period_end=D, freq="D", monetary_value_col="usd")
-    fitter = lifetimes_model(model.fit_clv(store.db, ds, CAL).bgnbd.params_)
+    fitter = lifetimes_model(backtest_model(store, ds))
     ch["predicted"] = fitter.conditional_expected_number_of_purchases_up_to_time(
         ch.duration_holdout, ch.frequency_cal, ch.recency_cal, ch.T_cal)
     ch["group"] = np.minimum(ch.frequency_cal, 6).astype(int)
@@ -355,7 +363,8 @@ def test_alive_path_equals_lifetimes_calculate_alive_path(cdnow, raw, pandas3_fi
     from lifetimes.utils import calculate_alive_path
 
     store, ds = cdnow
-    fitter = lifetimes_model(model.fit_clv(store.db, ds, D).bgnbd.params_)
+    purchase = track_record.purchase_model(model.fit_clv(store.db, ds, D))
+    fitter = lifetimes_model(purchase)
     days = raw.groupby("m").date.nunique()
     for customer in (days.idxmax(), days[days == 3].index[0], days[days == 1].index[0]):
         path = alive_path(store.db, ds, customer, D)
@@ -366,8 +375,40 @@ def test_alive_path_equals_lifetimes_calculate_alive_path(cdnow, raw, pandas3_fi
         assert len(path) == span + 1
         np.testing.assert_allclose(path["p_alive"].to_numpy(), want, rtol=1e-8, atol=1e-12)
         assert path["frequency"].iloc[-1] == days[customer] - 1
-    # the one-time buyer is alive throughout (BG/NBD), the frequent buyer is not
-    assert (path["p_alive"] == 1).all()
+    if getattr(purchase, "name", "bgnbd") == "bgnbd":  # in BG/NBD a one-time buyer is alive throughout
+        assert (path["p_alive"] == 1).all()
+
+
+def test_new_customer_orders_equal_lifetimes(cdnow):
+    """P(X(t) = n) of a new customer against lifetimes' probability_of_n_purchases_up_to_time
+    (days), and the identities sum P = 1 and sum n P(n) = E[X(t)]."""
+    store, ds = cdnow
+    purchase = track_record.purchase_model(model.fit_clv(store.db, ds, D))
+    outlook = track_record.new_customer_outlook(store.db, ds, D, weeks=52)
+    table = outlook.table
+    assert list(table["repeat_orders"]) == [0, 1, 2, 3, 4, 5, 6] and outlook.label(6) == "6+"
+    fitter = lifetimes_model(purchase)
+    want = [fitter.probability_of_n_purchases_up_to_time(52 * 7, n) for n in range(6)]
+    np.testing.assert_allclose(table["probability"].iloc[:6], want, rtol=1e-6)
+    assert table["probability"].sum() == pytest.approx(1.0)
+    assert table["probability"].iloc[6] == pytest.approx(1 - sum(want), rel=1e-6)
+    many = purchase.probability_of_n_purchases(52.0, np.arange(400))
+    assert float((np.arange(400) * many).sum()) == pytest.approx(outlook.expected, rel=1e-6)
+    assert outlook.expected == pytest.approx(fitter.expected_number_of_purchases_up_to_time(52 * 7), rel=1e-8)
+    assert track_record.new_customer_title(outlook, "en") == t(
+        "newc_title", "en", weeks=52, some=1 - want[0], expected=outlook.expected)
+
+
+def test_new_customer_orders_by_hand():
+    class Fixed:  # P(X = n) = 0.5, 0.25, 0.125, ...: the rest beyond n = 2 is 0.125
+        def probability_of_n_purchases(self, t, n):
+            return 0.5 ** (np.asarray(n) + 1.0)
+
+    table = track_record.new_customer_orders(Fixed(), 52, top=3)
+    assert list(table["repeat_orders"]) == [0, 1, 2, 3]
+    np.testing.assert_allclose(table["probability"], [0.5, 0.25, 0.125, 0.125])
+    fig = new_customer_chart(table, ["0", "1", "2", "3+"], {"x": "X", "y": "Y"}, "T")
+    assert list(fig.data[0].text) == ["50%", "25%", "12%", "12%"] and list(fig.data[0].x) == ["0", "1", "2", "3+"]
 
 
 # =========================================================================== report
@@ -407,6 +448,7 @@ def world(tmp_path_factory):
         store.ensure_demo()
         ds = store.ingest("cdnow", CDNOW_SAMPLE).dataset.dataset_id
         expected["record"] = track_record.track_record(store.db, ds, D)
+        expected["outlook"] = track_record.new_customer_outlook(store.db, ds, D)
         expected["customer"] = "00004"
         expected["path"] = alive_path(store.db, ds, "00004", D)
     return db, expected
@@ -469,6 +511,10 @@ def test_segments_page_shows_the_track_record(app, world, lang):
              holdout_end=rec.holdout_end.isoformat()) in captions
     table = next(d.value for d in at.dataframe if t("trk_col_group", lang) in d.value.columns)
     assert list(table[t("trk_col_group", lang)]) == ["0", "1", "2", "3", "4", "5", "6+"]
+    outlook = expected["outlook"]
+    assert t("newc_heading", lang) in [s.value for s in at.subheader]
+    new = shown[track_record.new_customer_title(outlook, lang)]
+    np.testing.assert_allclose(values(new[0]["y"]), outlook.table["probability"])
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

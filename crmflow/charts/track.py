@@ -88,3 +88,16 @@ def alive_chart(path: pd.DataFrame, purchase_dates: Sequence, labels: Mapping[st
     fig.update_xaxes(tickformatstops=DATE_TICKS, hoverformat="%Y-%m-%d")
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
     return finish(fig, title, labels["x"], labels["y"], height=320)
+
+
+def new_customer_chart(table: pd.DataFrame, names: Sequence[str], labels: Mapping[str, str], title: str) -> go.Figure:
+    """A new customer's chance of each number of repeat orders (``table``:
+    repeat_orders, probability; ``names`` the x labels, e.g. "6+").
+
+    ``labels`` keys: x, y."""
+    fig = go.Figure(go.Bar(x=list(names), y=table["probability"], marker_color=ACCENT,
+                           text=[f"{p:.0%}" for p in table["probability"]], textposition="outside",
+                           hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    return finish(fig, title, labels["x"], labels["y"], height=360, legend=False)

@@ -13,8 +13,8 @@ from pages.common import Context, show_chart, show_table
 
 def show_track_record(ctx: Context) -> None:
     """Segments page, under the backtest: the tracking plot (expected vs actual
-    cumulative repeat orders) and holdout orders by repeat orders before the
-    calibration end."""
+    cumulative repeat orders), holdout orders by repeat orders before the
+    calibration end, then a new customer's repeat orders (P(X(t) = n))."""
     from crmflow.charts.track import by_group_chart, tracking_chart
     from crmflow.track_record import group_table, group_title, tracking_title
 
@@ -23,6 +23,7 @@ def show_track_record(ctx: Context) -> None:
     st.subheader(ctx.tr("trk_heading"))
     if view.record is None:
         st.info(ctx.tr("trk_unavailable", reason=view.error))
+        show_new_customer(ctx)
         return
     rec = view.record
     st.caption(ctx.tr("trk_intro"))
@@ -37,6 +38,28 @@ def show_track_record(ctx: Context) -> None:
     show_chart(ctx, by_group_chart(rec.by_group, names, labels, group_title(rec, ctx.lang)), "clv-by-repeat-orders")
     st.caption(ctx.tr("trk_group_caption", top=rec.top_group, **dates))
     show_table(group_table(rec, ctx.lang), hide_index=True, width="stretch", key="segments:track_groups")
+    show_new_customer(ctx)
+
+
+def show_new_customer(ctx: Context) -> None:
+    """Segments page, after the track record: P(X(t) = n) of a new customer
+    over the next 12 months, from the fit at D."""
+    from crmflow.charts.track import new_customer_chart
+    from crmflow.errors import CrmflowError
+    from crmflow.track_record import new_customer_title
+
+    st.subheader(ctx.tr("newc_heading"))
+    try:
+        with st.spinner(ctx.tr("loading")):
+            outlook = ctx.call("crmflow.track_record.new_customer_outlook", ctx.as_of)
+    except CrmflowError as exc:
+        st.info(ctx.tr("newc_unavailable", reason=exc.line()))
+        return
+    names = [outlook.label(int(n)) for n in outlook.table["repeat_orders"]]
+    labels = {"x": ctx.tr("newc_x", weeks=outlook.weeks), "y": ctx.tr("newc_y")}
+    show_chart(ctx, new_customer_chart(outlook.table, names, labels, new_customer_title(outlook, ctx.lang)),
+               "clv-new-customer")
+    st.caption(ctx.tr("newc_caption", as_of=ctx.as_of.isoformat(), weeks=outlook.weeks, top=outlook.top))
 
 
 def show_alive_path(ctx: Context, customer: str) -> None:
