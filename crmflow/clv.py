@@ -137,8 +137,9 @@ The optimiser runs from up to three fixed starting points, in a box of
 *done* when it converged (or its line search stalled on rounding noise with a
 tiny gradient) with a finite likelihood, and wherever it stopped on the box,
 the likelihood is flat there: it tends to a limit at that edge of the
-parameter space. The first done run with every shape parameter in [1e-4,
-1e4] is taken; failing that, the done run with the highest likelihood. That
+parameter space. The first done run with every (rescaled) parameter in
+[1e-4, 1e4] and no less likely than the runs before it is taken; failing
+that, the done run with the highest likelihood. That
 maximum-likelihood fit is **kept at an edge**: it is a valid answer, and
 ``boundary_`` names the parameters at the edge while ``message_`` (and the
 label ``note_key_`` with ``note_params_``) says what the edge means in plain
@@ -166,8 +167,9 @@ log-likelihood): a deliberate candidate with ``penalized_`` True.
 When nobody made a repeat purchase, the maximum-likelihood fit has r -> 0
 (and a, b do not matter): ``no_repeaters_`` is True and every expected
 purchase, and so every CLV, is exactly 0; P(alive) stays defined (1 for
-BG/NBD; about b / (a + b) for MBG/NBD, the chance of surviving the first
-purchase).
+BG/NBD; for MBG/NBD the data cannot tell "nobody buys" from "everybody left
+right after the first purchase", and the fit lands near the latter, with
+P(alive) near 0).
 
 Predictions at an edge stay finite: where the posterior mean drop-out
 probability a / (a + b + x) is below 1e-12 the expected purchases are the
@@ -394,10 +396,10 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None):
     ``|theta| = _LOG_BOUND`` the objective is flat there (gradient below
     ``_FLAT_GRADIENT``): the likelihood tends to a limit at that edge of the
     parameter space, as when customers never drop out (a -> 0). A likelihood
-    still rising at the box is unbounded and the run is not done. The first
-    done run with every log-parameter within ``log(_SHAPE_LIMIT)`` is
-    returned at once; otherwise the done run with the lowest objective (an
-    edge fit, kept: it is the maximum-likelihood answer).
+    still rising at the box is unbounded and the run is not done. A done run
+    with every log-parameter within ``log(_SHAPE_LIMIT)`` that is the best
+    so far is returned at once; otherwise the done run with the lowest
+    objective (an edge fit, kept: it is the maximum-likelihood answer).
 
     Only when no run is done does it fall back to the objective plus
     ``_PENALTY * |theta|^2`` from the first start (``fallback`` True). A
@@ -435,10 +437,11 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None):
                 theta, value, done = run(objective, np.asarray(start, dtype=np.float64))
                 if not done:
                     continue
-                if np.all(np.abs(theta) <= math.log(_SHAPE_LIMIT)):
-                    return _Solution(theta, True, False, 0.0, False)
+                interior = bool(np.all(np.abs(theta) <= math.log(_SHAPE_LIMIT)))
                 if best is None or value < best[1]:
                     best = (theta, value)
+                if interior and best[0] is theta:
+                    return _Solution(theta, True, False, 0.0, False)
             if best is not None:
                 return _Solution(best[0], True, False, 0.0, False)
             weight, fallback = _PENALTY, True

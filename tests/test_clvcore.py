@@ -166,6 +166,42 @@ def test_expected_purchases_are_continuous_as_a_goes_to_zero(cls, a):
     np.testing.assert_allclose(value, limit, rtol=10 * a)
 
 
+def test_mbgnbd_expected_purchases_continuous_through_a_equal_one():
+    values = [
+        float(with_params(clv.MBGNBD, r=0.525, alpha=6.183, a=a, b=1.614).expected_purchases(52, 2, 30.43, 38.86))
+        for a in (1 - 1e-3, 1 - 1e-5, 1 - 1e-9, 1.0, 1 + 1e-9, 1 + 1e-5, 1 + 1e-3)
+    ]
+    assert np.all(np.isfinite(values))
+    assert np.all(np.abs(np.diff(values)) < 1e-3 * values[0])
+    # and equal to the quadrature of its definition at a = 1 (posterior Beta(1, b + x + 1))
+    model = with_params(clv.MBGNBD, r=0.525, alpha=6.183, a=1.0, b=1.614)
+    alive = model._expected_if_alive(52.0, 2.0, 38.86)
+    quadrature = clv._expected_if_alive_quadrature(0.525, 1.0, 2.614, np.array([2.0]), np.array([52 / 45.043]))
+    assert float(alive) == pytest.approx(float(quadrature[0]), rel=1e-6)
+
+
+def test_spend_model_keeps_its_edge_when_every_customer_has_the_same_mean_spend():
+    # Order values Gamma(3 x, 0.1 x) for everybody: nu does not vary, q and v -> infinity.
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 8, 3000).astype(float)
+    m = rng.gamma(3.0 * x, 1 / (0.1 * x))
+    model = clv.GammaGamma().fit(x, m)
+    assert model.converged_ and not model.penalized_
+    assert model.boundary_ == ("q", "v")
+    assert model.note_key_ == "clv_spend_edge_same_spend"
+    assert "every customer seems to have the same average order value" in model.message_
+    assert model.params_["p"] == pytest.approx(3.0, rel=0.1)
+    # Everybody's expected spend is the common mean p / nu = 30 (by the data: the sample mean).
+    spend = model.expected_spend(x, m)
+    np.testing.assert_allclose(spend, np.sum(x * m) / np.sum(x), rtol=1e-3)
+    assert spend[0] == pytest.approx(30.0, rel=0.02)
+    assert math.isnan(model.standard_errors_["q"]) and model.standard_errors_["p"] > 0
+    penalised = clv.GammaGamma().fit(x, m, penalizer=0.01)
+    assert penalised.penalized_ and model.log_likelihood_ > penalised.log_likelihood_ + 10
+    # (q ~ 1e6: both sums lose some digits to cancellation)
+    assert model.log_likelihood(x, m).sum() == pytest.approx(model.log_likelihood_, abs=1e-2)
+
+
 def test_unbounded_likelihood_still_falls_back():
     # Repeat purchases all at the first purchase (recency 0): the likelihood
     # grows without bound as alpha -> 0, which is a failure, not an edge.
