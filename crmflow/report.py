@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 #: The slides of the report, in the order they are shown.
 SLIDE_KEYS = ("kpis", "stages", "flow", "pareto", "churn", "risk", "accounts", "matrix", "segments", "cohorts",
-              "clv", "backtest")
+              "clv", "backtest", "track")
 #: Tallest chart in the HTML report (px), so that a view fits on a printed page.
 HTML_CHART_HEIGHT = 480
 #: Report file formats (by the output file's extension).
@@ -131,7 +131,8 @@ def _section(inp: _Inputs, key: str) -> str:
     return inp.tr({"kpis": "page_overview", "stages": "page_overview", "flow": "page_flow",
                    "pareto": "page_overview", "churn": "page_churn", "risk": "page_churn",
                    "accounts": "page_key_accounts", "matrix": "page_key_accounts", "segments": "page_segments",
-                   "cohorts": "page_segments", "clv": "page_segments", "backtest": "page_segments"}[key])
+                   "cohorts": "page_segments", "clv": "page_segments", "backtest": "page_segments",
+                   "track": "page_segments"}[key])
 
 
 def _missing(inp: _Inputs, key: str, title: str, message: str) -> Slide:
@@ -459,10 +460,28 @@ def _slide_backtest(inp: _Inputs) -> Slide:
     return Slide("backtest", _section(inp, "backtest"), title, fig, caption, bullets)
 
 
+def _slide_track(inp: _Inputs) -> Slide:
+    """The backtest's track record: the tracking plot, the by-group numbers as the table."""
+    from crmflow.charts.track import tracking_chart
+    from crmflow.track_record import group_table, group_title, track_record_view, tracking_title
+
+    view = track_record_view(inp.db, inp.scope, inp.as_of)
+    if view.record is None:
+        return _missing(inp, "track", inp.tr("rep_heading_track"), inp.tr("trk_unavailable", reason=view.error))
+    rec = view.record
+    labels = {k: inp.tr(f"trk_{k}") for k in ("actual", "expected", "calibration_end", "x", "y")}
+    title = tracking_title(rec, inp.lang)
+    dates = {"calibration_end": rec.calibration_end.isoformat(), "holdout_end": rec.holdout_end.isoformat()}
+    caption = inp.tr("trk_caption", **dates) + " " + inp.tr("trk_group_caption", top=rec.top_group, **dates)
+    return Slide("track", _section(inp, "track"), title, tracking_chart(rec.cumulative, rec.calibration_end, labels,
+                 title), caption, (group_title(rec, inp.lang),), group_table(rec, inp.lang))
+
+
 _BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
     "kpis": _slide_kpis, "stages": _slide_stages, "flow": _slide_flow, "pareto": _slide_pareto,
     "churn": _slide_churn, "risk": _slide_risk, "accounts": _slide_accounts, "matrix": _slide_matrix,
     "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
+    "track": _slide_track,
 }
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import context, download_buttons, need, show_chart, show_table
+from pages.sections.clvtrack import show_alive_path
 
 ctx = context()
 st.header(ctx.tr("page_account"))
@@ -149,6 +150,7 @@ else:
                               labels, title)
     show_chart(ctx, figure, "account-timeline")
     st.caption(ctx.tr("acc_timeline_caption"))
+show_alive_path(ctx, customer)  # P(alive) over time, beneath the timeline (pages/sections/clvtrack.py)
 need(ctx, "due_date", "acc_unlock_due_date")
 need(ctx, "interactions", "acc_unlock_interactions")
 with st.expander(ctx.tr("acc_data")):

@@ -22,6 +22,7 @@ from crmflow.segments_table import (
     value_concentration,
 )
 from pages.common import context, download_buttons, show_chart, show_table
+from pages.sections.clvtrack import show_track_record
 
 #: Rows of the interval table (the customers with the highest expected value) and its columns.
 INTERVAL_ROWS = 20
@@ -224,6 +225,7 @@ with tab_value:
                                       ctx.tr("seg_bt_x"), ctx.tr("seg_bt_y")), "clv-backtest")
         st.caption(ctx.tr("seg_bt_caption", calibration_end=res["calibration_end"], holdout_end=res["holdout_end"],
                           customers=res["customers"]))
+    show_track_record(ctx)  # the track record of the same backtest (pages/sections/clvtrack.py)
 
 # ----------------------------------------------------------------------------- download
 with tab_download:

@@ -329,7 +329,7 @@ def test_account_page_from_the_url(app, world, lang):
     assert shown[t("acc_stage", lang, as_of=expected["demo"]["last"].isoformat())] == t(
         f"stage_{risk['stage']}", lang)
     titles = chart_titles(at)
-    assert len(titles) == 2
+    assert len(titles) == 3  # timeline, P(alive) over time, health history
     assert titles[0].split(" ")[0].split("：")[0] in {t(f"acc_pace_{k}", lang, recent=0, previous=0, months=6,
                                                         double=12, last="").split(" ")[0].split("：")[0]
                                                       for k in ("slowed", "grew", "steady", "none")}
@@ -373,7 +373,7 @@ def test_account_page_with_only_the_required_columns(app, world):
     assert t("acc_unlock_due_date", "en") in infos and t("acc_unlock_interactions", "en") in infos
     assert metrics(at)[t("health_score", "en")] == f"{first['health_score']:.1f}"
     assert t("acc_owner", "en") not in "\n".join(texts(at.caption))      # no owner in this data
-    assert len(chart_titles(at)) == 2
+    assert len(chart_titles(at)) == 3
 
 
 def test_account_page_on_degenerate_data(app):

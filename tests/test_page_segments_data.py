@@ -354,7 +354,7 @@ def test_segments_page_shows_the_cli_segments_and_the_model(app, world, lang):
     assert title == t("seg_title", lang, segment=t("segment_champions", lang), customer_share=share,
                       revenue_share=revenue) == expected_title(e["summary"], lang)
     titles = chart_titles(at)
-    assert len(titles) == 4  # treemap, cohort heatmap, value histogram, backtest
+    assert len(titles) == 7  # treemap, cohort heatmap, value histogram, backtest; track record, groups, new customer
     assert t("seg_cohort_title_retention", lang, share=0)[:6] in titles[1]
     # CLV and backtest numbers are the package's
     shown = metrics(at)
