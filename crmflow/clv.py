@@ -375,6 +375,7 @@ class _Solution(NamedTuple):
     penalized: bool
     penalty: float
     fallback: bool
+    kind: str = "log"
 
 
 def _check_penalizer(penalizer):
@@ -386,7 +387,25 @@ def _check_penalizer(penalizer):
     return penalizer if penalizer > 0 else None
 
 
-def _maximise(objective, starts, *, max_iter, tol, penalizer=None):
+def _penalty_terms(theta, weight, kind):
+    """Value and gradient of the penalty at the log-parameters ``theta``:
+    ``log`` is ``weight * |theta|^2`` (pulls every parameter towards 1);
+    ``ridge`` is ``weight * |exp(theta)|^2``, lifetimes' ``penalizer_coef``
+    term on the (time-rescaled) parameters themselves."""
+    if kind == "ridge":
+        e2 = np.exp(2 * theta)
+        return weight * float(e2.sum()), 2 * weight * e2
+    return weight * _dot(theta, theta), 2 * weight * theta
+
+
+def _penalty_hessian(theta, weight, kind):
+    """Diagonal of the penalty's Hessian in log-parameters."""
+    if kind == "ridge":
+        return 4 * weight * np.exp(2 * theta)
+    return np.full(theta.shape, 2 * weight)
+
+
+def _maximise(objective, starts, *, max_iter, tol, penalizer=None, kind="log"):
     """Minimise ``objective(theta) -> (value, gradient)`` over log-parameters.
 
     With ``penalizer=None``, runs L-BFGS-B from each start in turn. A run is
@@ -404,7 +423,8 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None):
     Only when no run is done does it fall back to the objective plus
     ``_PENALTY * |theta|^2`` from the first start (``fallback`` True). A
     positive ``penalizer`` asks for that penalised fit with the given weight
-    from the start (``fallback`` False).
+    from the start (``fallback`` False), of the form ``kind`` (see
+    :func:`_penalty_terms`; the fallback is always ``log``).
     """
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(starts[0])
     options = {"maxiter": max_iter, "gtol": tol, "ftol": 1e-14}
@@ -423,10 +443,11 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None):
         flat = np.all(np.abs(grad[at_box]) <= _FLAT_GRADIENT)
         return theta, float(value), bool(done and flat)
 
-    def penalised(weight):
+    def penalised(weight, kind):
         def fun(theta):
             value, grad = objective(theta)
-            return value + weight * _dot(theta, theta), grad + 2 * weight * theta
+            p_value, p_grad = _penalty_terms(theta, weight, kind)
+            return value + p_value, grad + p_grad
 
         return fun
 
@@ -444,11 +465,11 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None):
                     return _Solution(theta, True, False, 0.0, False)
             if best is not None:
                 return _Solution(best[0], True, False, 0.0, False)
-            weight, fallback = _PENALTY, True
+            weight, fallback, kind = _PENALTY, True, "log"
         else:
             weight, fallback = penalizer, False
-        theta, _, converged = run(penalised(weight), np.asarray(starts[0], dtype=np.float64))
-    return _Solution(theta, converged, True, weight, fallback)
+        theta, _, converged = run(penalised(weight, kind), np.asarray(starts[0], dtype=np.float64))
+    return _Solution(theta, converged, True, weight, fallback, kind)
 
 
 def _edges(theta):
@@ -458,7 +479,7 @@ def _edges(theta):
     return np.where(theta < -limit, -1, np.where(theta > limit, 1, 0))
 
 
-def _hessian(objective, theta, free, n, penalty):
+def _hessian(objective, theta, free, n, penalty, kind="log"):
     """Hessian of the total (n times the mean) objective, plus the penalty
     if any, over the ``free`` log-parameters, by central differences of the
     analytic gradient; None when it is not finite."""
@@ -471,11 +492,11 @@ def _hessian(objective, theta, free, n, penalty):
             up[i] += h
             down[i] -= h
             hess[:, j] = (objective(up)[1][idx] - objective(down)[1][idx]) / (2 * h)
-    hess = n * (hess + hess.T) / 2 + 2 * penalty * n * np.eye(idx.size)
+    hess = n * (hess + hess.T) / 2 + n * np.diag(_penalty_hessian(theta[idx], penalty, kind))
     return hess if np.all(np.isfinite(hess)) else None
 
 
-def _covariance(objective, theta, edges, n, penalty):
+def _covariance(objective, theta, edges, n, penalty, kind="log"):
     """Covariance of the log-parameters: the inverse Hessian of the total
     negative log-likelihood (penalised if the fit was) over the parameters not
     at an edge; NaN rows and columns for those at an edge and for those the
@@ -486,7 +507,7 @@ def _covariance(objective, theta, edges, n, penalty):
     k = theta.size
     cov = np.full((k, k), np.nan)
     free = edges == 0
-    hess = _hessian(objective, theta, free, n, penalty) if np.any(free) else None
+    hess = _hessian(objective, theta, free, n, penalty, kind) if np.any(free) else None
     if hess is None:
         return cov
     idx = np.flatnonzero(free)
@@ -557,8 +578,8 @@ class _FittedParameters:
 
     PARAMS: tuple[str, ...] = ()
 
-    def _set_uncertainty(self, objective, theta, edges, penalty):
-        cov = _covariance(objective, theta, edges, objective.n, penalty)
+    def _set_uncertainty(self, objective, theta, edges, penalty, kind="log"):
+        cov = _covariance(objective, theta, edges, objective.n, penalty, kind)
         self.covariance_ = cov
         natural_theta = self._to_log(self.params_)
         slope = self._slope(natural_theta)
@@ -805,11 +826,17 @@ class _PurchaseModel(_FittedParameters):
 
     # -- fitting ---------------------------------------------------------
 
-    def fit(self, frequency, recency, T, *, penalizer: float | None = None, max_iter=1000, tol=1e-8):
+    def fit(self, frequency, recency, T, *, penalizer: float | None = None, penalty: str = "log",
+            max_iter=1000, tol=1e-8):
         """Fit by maximum likelihood (``penalizer=None``) or a deliberately
-        penalised likelihood (module doc); ``tol`` bounds the gradient of the
-        mean log-likelihood with respect to the log-parameters."""
+        penalised likelihood (module doc) of the form ``penalty``: ``"log"``
+        (the log-parameters' squared norm) or ``"ridge"`` (the parameters'
+        squared norm, time rescaled so the oldest customer's age is 1: the
+        same objective as lifetimes' ``penalizer_coef``); ``tol`` bounds the
+        gradient of the mean log-likelihood with respect to the log-parameters."""
         penalizer = _check_penalizer(penalizer)
+        if penalty not in ("log", "ridge"):
+            raise ValueError("penalty must be 'log' or 'ridge'.")
         x, tx, T = (v.ravel() for v in _summary(frequency, recency, T))
         if x.size == 0:
             raise ValueError("There are no customers to fit the purchase model on.")
@@ -826,20 +853,21 @@ class _PurchaseModel(_FittedParameters):
         ]
         starts = np.clip(starts, -_LOG_BOUND / 2, _LOG_BOUND / 2)
         n_repeat = int(np.count_nonzero(x))
-        sol = _maximise(objective, starts, max_iter=max_iter, tol=tol, penalizer=penalizer)
+        sol = _maximise(objective, starts, max_iter=max_iter, tol=tol, penalizer=penalizer, kind=penalty)
         theta = sol.theta
         r, alpha, a, b = np.exp(theta)
         self.params_ = {"r": float(r), "alpha": float(alpha * scale), "a": float(a), "b": float(b)}
         self.converged_ = bool(sol.converged and not sol.fallback)
         self.penalized_ = bool(sol.penalized)
         self.penalizer_ = float(sol.penalty)
+        self.penalty_ = sol.kind
         self.no_repeaters_ = n_repeat == 0
         # Back to weeks: each repeat purchase's density gains a factor 1/scale.
         self.log_likelihood_ = float(-objective.n * objective(theta)[0] - math.log(scale) * purchases)
         self.loglik_ = self.log_likelihood_
         self.n_customers_ = int(x.size)
         edges = _edges(theta)
-        self._set_uncertainty(objective, theta, edges, sol.penalty)
+        self._set_uncertainty(objective, theta, edges, sol.penalty, sol.kind)
         self._set_note(sol, edges, n_repeat)
         return self
 

@@ -95,13 +95,14 @@ def assert_chosen_is_best(choice: model.ModelChoice) -> None:
 
 
 # --------------------------------------------------------------------------- the choice
-def test_choice_on_cdnow_compares_four_fits_on_the_real_holdout_and_fits_the_winner_at_d(cdnow):
+def test_choice_on_cdnow_compares_eight_fits_on_the_real_holdout_and_fits_the_winner_at_d(cdnow):
     store, ds = cdnow
     fit = model.fit_clv(store.db, ds, CDNOW_END)
     choice = fit.choice
     assert choice.requested == "auto" and choice.reason == "backtest"
     assert [r.candidate.name for r in choice.results] == [
-        "bgnbd_ml", "bgnbd_penalised", "mbgnbd_ml", "mbgnbd_penalised"]
+        f"{m}_{fit}" for m in ("bgnbd", "mbgnbd")
+        for fit in ("ml", "penalised_0.001", "penalised_0.01", "penalised_0.1")]
     # the holdout is the default backtest's: a quarter of the history before D
     first = data_range(store.db, ds)[0]
     assert (CDNOW_END - choice.calibration_end).days == model.default_holdout_days(first, CDNOW_END)
@@ -110,7 +111,7 @@ def test_choice_on_cdnow_compares_four_fits_on_the_real_holdout_and_fits_the_win
     assert all(r.actual == actual for r in choice.results)
     assert_chosen_is_best(choice)
     # the fits differ, and the choice is not a foregone conclusion
-    assert len({round(r.predicted, 3) for r in choice.results}) == 4
+    assert len({round(r.predicted, 3) for r in choice.results}) == 8
     # the winner is fitted on everything up to D, as that model and fit
     assert fit.calibration_end == CDNOW_END
     assert fit.purchase.name == choice.chosen.model == fit.model
@@ -144,7 +145,7 @@ def test_on_mbgnbd_histories_the_clearly_better_mbgnbd_is_chosen(load):
     assert choice.chosen.model == "mbgnbd"
     assert_chosen_is_best(choice)
     errors = {r.candidate.name: r.absolute_error for r in choice.results}
-    assert min(errors["bgnbd_ml"], errors["bgnbd_penalised"]) > 3 * errors[choice.chosen.name]
+    assert min(v for k, v in errors.items() if k.startswith("bgnbd")) > 3 * errors[choice.chosen.name]
     # the actual holdout purchases, counted from the simulated rows
     start = pd.Timestamp(choice.calibration_end)
     days = df.assign(order_date=pd.to_datetime(df.order_date)).drop_duplicates(["customer_id", "order_date"])
