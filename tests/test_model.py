@@ -120,7 +120,7 @@ def test_backtest_matches_an_independent_count(cdnow_sample):
     import pandas as pd
 
     store, ds = cdnow_sample
-    bt = model.backtest_between(store.db, ds, date(1997, 9, 30), date(1998, 6, 30))
+    bt = model.backtest_between(store.db, ds, date(1997, 9, 30), date(1998, 6, 30), model="bgnbd")
     raw = pd.read_csv(CDNOW_SAMPLE, sep=r"\s+", header=None, names=["m", "id", "d", "n", "usd"],
                       dtype={"m": str, "d": str})
     raw = raw[raw.usd > 0]
