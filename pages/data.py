@@ -9,7 +9,7 @@ from crmflow.config import DEMO_DATASET
 from crmflow.errors import CrmflowError
 from crmflow.mapping import TABLES
 from crmflow.messages import note_text
-from pages.common import context, download_buttons, get_store, show_table
+from crmflow.ui.common import context, download_buttons, get_store, show_table
 
 ctx = context()
 store = get_store()

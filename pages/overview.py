@@ -27,7 +27,7 @@ from crmflow.overview import (
     trend_start,
 )
 from crmflow.plain import md
-from pages.common import amount, context, show_chart
+from crmflow.ui.common import amount, context, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_overview"))

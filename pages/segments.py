@@ -19,7 +19,7 @@ from crmflow.segments_table import (
     top_revenue_segment,
     value_concentration,
 )
-from pages.common import context, download_buttons, show_chart, show_table
+from crmflow.ui.common import context, download_buttons, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_segments"))
