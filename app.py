@@ -30,12 +30,14 @@ PAGES = (
 
 #: Layout fixes Streamlit has no option for (static CSS, no user text):
 #: a card's comparison ("vs 2025-04-01") wraps under its delta instead of being
-#: cut; on a phone the cards sit two to a row (not nine screens of cards before
+#: cut; a card's label wraps instead of ending in "…" (Lost (no order > 180 days)
+#: on five cards at 1440 px); on a phone the cards sit two to a row (not nine screens of cards before
 #: the first chart) and a chart's toolbar, which has no hover there and
 #: would cover the chart's title, is hidden.
 LAYOUT_CSS = """<style>
 div:has(> [data-testid='stMetricDelta']) {flex-wrap: wrap; row-gap: 0.15rem}
-[data-testid='stMetricDeltaDescription'], [data-testid='stMetricDeltaDescription'] * {
+[data-testid='stMetricDeltaDescription'], [data-testid='stMetricDeltaDescription'] *,
+[data-testid='stMetricLabel'], [data-testid='stMetricLabel'] * {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important}
 @media (max-width: 640px) {
   [data-testid='stHorizontalBlock']:has(> [data-testid='stColumn'] [data-testid='stMetric']) {
