@@ -35,7 +35,7 @@ Definitions
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -216,3 +216,37 @@ def revenue_headline(table: pd.DataFrame) -> RevenueHeadline:
     group = max(table.columns, key=lambda c: (float(totals[c]), -list(table.columns).index(c)))
     share = float(totals[group]) / total if total > 0 else None
     return RevenueHeadline(total, group, share)
+
+
+@dataclass(frozen=True)
+class RevenueChart:
+    """The revenue-by-month chart as the Overview and the meeting report draw
+    it: the groups shown (at most eight, the rest as "Other"), their shown
+    names, the title computed from the same table, and the totals behind it."""
+
+    shown: pd.DataFrame
+    names: dict[object, str]
+    title: str
+    head: RevenueHeadline
+
+
+def revenue_chart(months: pd.DataFrame, split: str, start: date, as_of: date, lang: str,
+                  total_text: Callable[[float], str]) -> RevenueChart:
+    """Title and groups of the chart of a :func:`revenue_by_month` table split
+    by ``split``; ``total_text`` writes the total (the view's money format,
+    with its currency)."""
+    from crmflow.i18n import t
+
+    shown = top_groups(months)
+    names = {g: (t("mg_group_other", lang) if g == "__other__" else
+                 t(f"mg_group_none_{split}", lang) if g is None else str(g)) for g in shown.columns}
+    head = revenue_headline(months)
+    span = {"start": month_start(start).isoformat(), "end": as_of.isoformat()}
+    if head.share is None:
+        title = t("mg_revenue_title_empty", lang, **span)
+    elif months.shape[1] == 1:
+        title = t("mg_revenue_title_total", lang, total=total_text(head.total), **span)
+    else:
+        title = t("mg_revenue_title", lang, group=names.get(head.group, t(f"mg_group_none_{split}", lang)),
+                  share=head.share, total=total_text(head.total), **span)
+    return RevenueChart(shown, names, title, head)
