@@ -118,9 +118,14 @@ MEASURE = """(titleSelector) => {
       }
     }
   }
+  // icons are Material ligatures ("dashboard", "warning"): drawn as icons, not words
+  const hide = document.createElement('style');
+  hide.textContent = '[data-testid="stIconMaterial"] { display: none !important; }';
+  document.head.appendChild(hide);
+  const text = main.innerText + '\\n' + svgText, sideText = sideOpen ? side.innerText : '';
+  hide.remove();
   return {
-    text: main.innerText + '\\n' + svgText,
-    side: sideOpen ? side.innerText : '',
+    text, side: sideText,
     title: title ? title.innerText : null,
     titleBox: box ? [box.top, box.bottom] : null,
     scroll: main.scrollTop,
