@@ -28,13 +28,11 @@ Definitions
         lists (same model, same 80% rule) that belong to those customers.
     currency
         A label only (no conversion): an ISO code chosen per view (URL
-        ``currency``), default none. :func:`detect_currency` names the one
-        currency symbol found in a column's raw text, when there is one.
+        ``currency``), default none.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -49,11 +47,6 @@ SPLITS = ("region", "owner")
 DEFAULT_SPLIT = "region"
 #: Currencies offered (ISO 4217 codes); "" = none (no unit in the labels).
 CURRENCIES = ("", "CNY", "USD", "EUR", "GBP", "JPY", "HKD")
-#: Symbols (and codes) recognised in raw amount text -> ISO code.
-_SYMBOLS = {"¥": "CNY", "￥": "CNY", "元": "CNY", "RMB": "CNY", "CNY": "CNY", "$": "USD", "USD": "USD",
-            "US$": "USD", "€": "EUR", "EUR": "EUR", "£": "GBP", "GBP": "GBP", "JPY": "JPY", "円": "JPY",
-            "HK$": "HKD", "HKD": "HKD"}
-_SYMBOL_RE = re.compile(r"US\$|HK\$|RMB|CNY|USD|EUR|GBP|JPY|HKD|[¥￥元$€£円]")
 
 
 # --------------------------------------------------------------------------- revenue by month
@@ -182,19 +175,6 @@ def currency(value: str | None) -> str:
     """A URL value if it is a known currency code, else none ("")."""
     value = (value or "").strip().upper()
     return value if value in CURRENCIES else ""
-
-
-def detect_currency(texts: Iterable[object]) -> str:
-    """The ISO code of the one currency whose symbol or code appears in the
-    raw texts (e.g. an amount column read as text: "¥1,200", "$35.00");
-    "" when none or more than one appears."""
-    found = set()
-    for text in texts:
-        if isinstance(text, str):
-            found.update(_SYMBOLS[m] for m in _SYMBOL_RE.findall(text))
-            if len(found) > 1:
-                return ""
-    return found.pop() if len(found) == 1 else ""
 
 
 @dataclass(frozen=True)
