@@ -2,7 +2,7 @@
 
 Start it with `make run` (or `streamlit run app.py`). Every page is its own
 file under pages/, registered here with st.Page; the sidebar (language,
-dataset, as-of date, definitions, filters) is drawn once by pages.common.frame
+dataset, as-of date, definitions, filters) is drawn once by crmflow.ui.common.frame
 and its choices reach the pages through st.session_state. `?present=1` in the
 URL switches to presentation mode: no sidebar, large type, one chart per
 screen.
@@ -10,7 +10,8 @@ screen.
 
 import streamlit as st
 
-from pages.common import current_query, frame
+from crmflow.ui.common import current_query, frame
+from crmflow.ui.report import report_buttons
 
 st.set_page_config(page_title="crmflow", page_icon=":material/monitoring:", layout="wide")
 
@@ -29,12 +30,14 @@ PAGES = (
 
 #: Layout fixes Streamlit has no option for (static CSS, no user text):
 #: a card's comparison ("vs 2025-04-01") wraps under its delta instead of being
-#: cut; on a phone the cards sit two to a row (not nine screens of cards before
+#: cut; a card's label wraps instead of ending in "…" (Lost (no order > 180 days)
+#: on five cards at 1440 px); on a phone the cards sit two to a row (not nine screens of cards before
 #: the first chart) and a chart's toolbar, which has no hover there and
 #: would cover the chart's title, is hidden.
 LAYOUT_CSS = """<style>
 div:has(> [data-testid='stMetricDelta']) {flex-wrap: wrap; row-gap: 0.15rem}
-[data-testid='stMetricDeltaDescription'], [data-testid='stMetricDeltaDescription'] * {
+[data-testid='stMetricDeltaDescription'], [data-testid='stMetricDeltaDescription'] *,
+[data-testid='stMetricLabel'], [data-testid='stMetricLabel'] * {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important}
 @media (max-width: 640px) {
   [data-testid='stHorizontalBlock']:has(> [data-testid='stColumn'] [data-testid='stMetric']) {
@@ -64,7 +67,7 @@ if present:
 page = st.navigation(list(pages.values()), position="hidden" if present else "sidebar")
 
 
-# A page reached the old way (see pages.common.context) asks for itself with
+# A page reached the old way (see crmflow.ui.common.context) asks for itself with
 # `goto`; presentation mode always shows the presentation page.
 wanted = pages["present"] if present else pages.get(goto or "")
 if wanted is not None and wanted.url_path != page.url_path:
@@ -73,7 +76,5 @@ if not present:
     with st.sidebar:
         # one way into the slides: the "Presentation" page above, whose
         # full-screen button starts presentation mode (present=1)
-        from pages.present import report_buttons
-
         report_buttons(ctx, key="sidebar-report")
 page.run()

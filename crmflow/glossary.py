@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crmflow.config import STAGES, Params
 from crmflow.i18n import LANGUAGES, t
 
 
@@ -28,8 +29,11 @@ class Concept:
     def name(self, lang: str) -> str:
         return t(self.name_key, lang)
 
-    def definition(self, lang: str) -> str:
-        return t(self.def_key, lang)
+    def definition(self, lang: str, params: Params | None = None) -> str:
+        """The one-line definition, with the definition parameters in force
+        (``params``; the defaults when None): e.g. lost after 180 days."""
+        p = params or Params()
+        return t(self.def_key, lang, days=p.lost_after_days, orders=p.loyal_orders, window=p.loyal_window_days)
 
 
 def _c(group: str, cid: str, name_key: str, def_key: str | None = None) -> Concept:
@@ -70,6 +74,13 @@ def concept(group: str, cid: str) -> Concept:
 def name(group: str, cid: str, lang: str) -> str:
     """The one name of a concept in ``lang``."""
     return concept(group, cid).name(lang)
+
+
+def stage_definitions(lang: str, params: Params | None = None) -> list[str]:
+    """"Name: definition" of each stage (potential to lost), with the
+    definition parameters in force: the meeting report's title page."""
+    return [t("polish3_term", lang, name=c.name(lang), definition=c.definition(lang, params))
+            for c in (concept("stage", s) for s in STAGES)]
 
 
 def _cell(text: str) -> str:

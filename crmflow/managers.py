@@ -28,14 +28,12 @@ Definitions
         lists (same model, same 80% rule) that belong to those customers.
     currency
         A label only (no conversion): an ISO code chosen per view (URL
-        ``currency``), default none. :func:`detect_currency` names the one
-        currency symbol found in a column's raw text, when there is one.
+        ``currency``), default none.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -49,11 +47,6 @@ SPLITS = ("region", "owner")
 DEFAULT_SPLIT = "region"
 #: Currencies offered (ISO 4217 codes); "" = none (no unit in the labels).
 CURRENCIES = ("", "CNY", "USD", "EUR", "GBP", "JPY", "HKD")
-#: Symbols (and codes) recognised in raw amount text -> ISO code.
-_SYMBOLS = {"¥": "CNY", "￥": "CNY", "元": "CNY", "RMB": "CNY", "CNY": "CNY", "$": "USD", "USD": "USD",
-            "US$": "USD", "€": "EUR", "EUR": "EUR", "£": "GBP", "GBP": "GBP", "JPY": "JPY", "円": "JPY",
-            "HK$": "HKD", "HKD": "HKD"}
-_SYMBOL_RE = re.compile(r"US\$|HK\$|RMB|CNY|USD|EUR|GBP|JPY|HKD|[¥￥元$€£円]")
 
 
 # --------------------------------------------------------------------------- revenue by month
@@ -184,19 +177,6 @@ def currency(value: str | None) -> str:
     return value if value in CURRENCIES else ""
 
 
-def detect_currency(texts: Iterable[object]) -> str:
-    """The ISO code of the one currency whose symbol or code appears in the
-    raw texts (e.g. an amount column read as text: "¥1,200", "$35.00");
-    "" when none or more than one appears."""
-    found = set()
-    for text in texts:
-        if isinstance(text, str):
-            found.update(_SYMBOLS[m] for m in _SYMBOL_RE.findall(text))
-            if len(found) > 1:
-                return ""
-    return found.pop() if len(found) == 1 else ""
-
-
 @dataclass(frozen=True)
 class RevenueHeadline:
     """What the revenue-by-month chart's title states."""
@@ -216,3 +196,37 @@ def revenue_headline(table: pd.DataFrame) -> RevenueHeadline:
     group = max(table.columns, key=lambda c: (float(totals[c]), -list(table.columns).index(c)))
     share = float(totals[group]) / total if total > 0 else None
     return RevenueHeadline(total, group, share)
+
+
+@dataclass(frozen=True)
+class RevenueChart:
+    """The revenue-by-month chart as the Overview and the meeting report draw
+    it: the groups shown (at most eight, the rest as "Other"), their shown
+    names, the title computed from the same table, and the totals behind it."""
+
+    shown: pd.DataFrame
+    names: dict[object, str]
+    title: str
+    head: RevenueHeadline
+
+
+def revenue_chart(months: pd.DataFrame, split: str, start: date, as_of: date, lang: str,
+                  total_text: Callable[[float], str]) -> RevenueChart:
+    """Title and groups of the chart of a :func:`revenue_by_month` table split
+    by ``split``; ``total_text`` writes the total (the view's money format,
+    with its currency)."""
+    from crmflow.i18n import t
+
+    shown = top_groups(months)
+    names = {g: (t("mg_group_other", lang) if g == "__other__" else
+                 t(f"mg_group_none_{split}", lang) if g is None else str(g)) for g in shown.columns}
+    head = revenue_headline(months)
+    span = {"start": month_start(start).isoformat(), "end": as_of.isoformat()}
+    if head.share is None:
+        title = t("mg_revenue_title_empty", lang, **span)
+    elif months.shape[1] == 1:
+        title = t("mg_revenue_title_total", lang, total=total_text(head.total), **span)
+    else:
+        title = t("mg_revenue_title", lang, group=names.get(head.group, t(f"mg_group_none_{split}", lang)),
+                  share=head.share, total=total_text(head.total), **span)
+    return RevenueChart(shown, names, title, head)

@@ -51,8 +51,8 @@ from crmflow.i18n import DEFAULT_LANGUAGE, t
 log = logging.getLogger(__name__)
 
 #: The slides of the report, in the order they are shown.
-SLIDE_KEYS = ("kpis", "stages", "flow", "pareto", "churn", "risk", "accounts", "matrix", "segments", "cohorts",
-              "clv", "backtest", "track")
+SLIDE_KEYS = ("kpis", "stages", "revenue", "flow", "pareto", "churn", "risk", "accounts", "matrix", "segments",
+              "cohorts", "clv", "backtest", "track")
 #: Tallest chart in the HTML report (px), so that a view fits on a printed page.
 HTML_CHART_HEIGHT = 480
 #: Report file formats (by the output file's extension).
@@ -128,8 +128,8 @@ def _table(rows: Sequence[Sequence[object]], columns: Sequence[str]) -> pd.DataF
 
 
 def _section(inp: _Inputs, key: str) -> str:
-    return inp.tr({"kpis": "page_overview", "stages": "page_overview", "flow": "page_flow",
-                   "pareto": "page_overview", "churn": "page_churn", "risk": "page_churn",
+    return inp.tr({"kpis": "page_overview", "stages": "page_overview", "revenue": "page_overview",
+                   "flow": "page_flow", "pareto": "page_overview", "churn": "page_churn", "risk": "page_churn",
                    "accounts": "page_key_accounts", "matrix": "page_key_accounts", "segments": "page_segments",
                    "cohorts": "page_segments", "clv": "page_segments", "backtest": "page_segments",
                    "track": "page_segments"}[key])
@@ -185,6 +185,28 @@ def _slide_stages(inp: _Inputs) -> Slide:
     fig = stage_area(snapshots, labels, title, inp.tr("ov_axis_month_end"), inp.tr("ov_axis_customers"))
     return Slide("stages", _section(inp, "stages"), title, fig,
                  inp.tr("rep_stages_caption", start=start.isoformat(), end=inp.as_of.isoformat()))
+
+
+def _slide_revenue(inp: _Inputs) -> Slide:
+    """The Overview's revenue by month (its default view: 24 months, by
+    region), drawn and titled by the same functions as on the page."""
+    from crmflow.charts.managers import revenue_months
+    from crmflow.headlines import money
+    from crmflow.managers import DEFAULT_SPLIT, revenue_by_month, revenue_chart
+    from crmflow.overview import DEFAULT_PERIOD, trend_start
+
+    start = trend_start(inp.as_of, inp.first(), DEFAULT_PERIOD)
+    months = revenue_by_month(inp.db, inp.scope, start, inp.as_of, DEFAULT_SPLIT)
+    chart = revenue_chart(months, DEFAULT_SPLIT, start, inp.as_of, inp.lang, lambda v: money(v, inp.lang))
+    if chart.head.share is None:
+        return _missing(inp, "revenue", chart.title, inp.tr("empty_data"))
+    fig = revenue_months(chart.shown, chart.names, chart.title, inp.tr("mg_axis_month"), inp.tr("mg_axis_revenue"))
+    totals = months.sum().sort_values(ascending=False, kind="stable")
+    rows = [(inp.tr(f"mg_group_none_{DEFAULT_SPLIT}") if g is None else str(g), money(v, inp.lang),
+             f"{v / chart.head.total:.0%}") for g, v in totals.head(TABLE_ROWS).items()]
+    table = _table(rows, (inp.tr(f"mg_split_{DEFAULT_SPLIT}"), inp.tr("gl_revenue"), inp.tr("polish3_col_share")))
+    return Slide("revenue", _section(inp, "revenue"), chart.title, fig,
+                 inp.tr("polish3_rep_revenue_caption", as_of=inp.as_of.isoformat()), table=table)
 
 
 def _slide_flow(inp: _Inputs) -> Slide:
@@ -478,7 +500,8 @@ def _slide_track(inp: _Inputs) -> Slide:
 
 
 _BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
-    "kpis": _slide_kpis, "stages": _slide_stages, "flow": _slide_flow, "pareto": _slide_pareto,
+    "kpis": _slide_kpis, "stages": _slide_stages, "revenue": _slide_revenue, "flow": _slide_flow,
+    "pareto": _slide_pareto,
     "churn": _slide_churn, "risk": _slide_risk, "accounts": _slide_accounts, "matrix": _slide_matrix,
     "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
     "track": _slide_track,
@@ -538,11 +561,11 @@ class ReportInfo:
         return t(key, self.lang, **values)
 
     def definitions(self) -> list[str]:
-        p = self.params
-        return [self.tr("rep_def_potential"), self.tr("rep_def_first", days=p.lost_after_days),
-                self.tr("rep_def_repeat"),
-                self.tr("rep_def_loyal", orders=p.loyal_orders, window=p.loyal_window_days),
-                self.tr("rep_def_lost", days=p.lost_after_days)]
+        """The stages' names and definitions from the glossary (the words the
+        pages and the README use), with this report's parameters."""
+        from crmflow.glossary import stage_definitions
+
+        return stage_definitions(self.lang, self.params)
 
     def filter_lines(self) -> list[str]:
         f = self.filters

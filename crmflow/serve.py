@@ -7,7 +7,7 @@ store to open and, on a new database, for the demo data to be generated and
 stored. Here a background thread does that work while the server starts and
 the browser loads the page's scripts; the first script run then finds the
 modules imported and takes the opened store (:func:`take_store`, called by
-``pages.common.get_store``). If the head start fails, nothing is lost: the
+``crmflow.ui.common.get_store``). If the head start fails, nothing is lost: the
 script opens the store itself and reports any problem as usual.
 """
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # run the copy that pages.common imports (as crmflow.serve), not this __main__ one
+    # run the copy that crmflow.ui.common imports (as crmflow.serve), not this __main__ one
     from crmflow import serve
 
     sys.exit(serve.main())

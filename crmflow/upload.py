@@ -86,7 +86,7 @@ T = TypeVar("T")
 MONEY_FIELDS = ("amount", "cost", "margin", "credit_limit", "unit_price")
 CENT = Decimal("0.01")
 
-#: Optional data of :func:`pages.common.cached_coverage` (``data_coverage``
+#: Optional data of :func:`crmflow.ui.common.cached_coverage` (``data_coverage``
 #: query) the Data view lists, each with what it unlocks (``data_unlock_<key>``).
 COVERAGE_ITEMS = ("customers", "created_at", "key_accounts", "interactions", "complaints", "cost", "category",
                   "channel", "region", "owner", "due_date", "paid_date", "order_id")

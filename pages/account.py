@@ -7,8 +7,8 @@ crmflow.account_view, crmflow.health, crmflow.churn and crmflow.analytics."""
 import pandas as pd
 import streamlit as st
 
-from pages.common import context, download_buttons, need, show_chart, show_table
-from pages.sections.clvtrack import show_alive_path
+from crmflow.ui.common import context, download_buttons, need, show_chart, show_table
+from crmflow.ui.clvtrack import show_alive_path
 
 ctx = context()
 st.header(ctx.tr("page_account"))

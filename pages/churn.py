@@ -5,7 +5,7 @@ Layout only: the list is crmflow.churn.churn_warnings (the numbers of
 
 import streamlit as st
 
-from pages.common import context, download_buttons, need, show_chart, show_table
+from crmflow.ui.common import context, download_buttons, need, show_chart, show_table
 
 #: Churn list layout (px): Streamlit wraps cell text when rows are taller than 64 px.
 NAME_WIDTH, VALUE_WIDTH, REASONS_WIDTH, REASON_ROW_HEIGHT = 120, 90, 560, 98

@@ -9,7 +9,7 @@ from crmflow.config import DEMO_DATASET
 from crmflow.errors import CrmflowError
 from crmflow.mapping import TABLES
 from crmflow.messages import note_text
-from pages.common import context, download_buttons, get_store, show_table
+from crmflow.ui.common import context, download_buttons, get_store, show_table
 
 ctx = context()
 store = get_store()
@@ -202,10 +202,24 @@ for column, table in zip(st.columns(len(TABLES)), TABLES):
 # A refused file (too big, or not an accepted type) never reaches the page, and
 # the upload box gives its reason only in an English tooltip: say it under the
 # box, in the page's language (static CSS text from the translation tables).
+def css_text(text: str) -> str:
+    """A label from the translation tables as a CSS string (quotes, backslashes and angle brackets escaped)."""
+    return '"' + "".join(f"\\{ord(c):x} " if c in '"\\<>' else c for c in text) + '"'
+
+
 refused = ctx.tr("polish_upload_refused", mb=MAX_MB)
-refused_css = '"' + "".join(f"\\{ord(c):x} " if c in '"\\<>' else c for c in refused) + '"'
 st.html("<style>[data-testid='stFileUploader']:has([data-testid='stFileChip'][aria-invalid='true'])::after"
-        "{content:" + refused_css + ";display:block;margin-top:0.4rem;color:#b91c1c;font-size:0.9rem}</style>")
+        "{content:" + css_text(refused) + ";display:block;margin-top:0.4rem;color:#b91c1c;font-size:0.9rem}</style>")
+# The upload box's own words ("Upload", "500MB per file") are Streamlit's, in English only: they are
+# replaced by the page's language (the English text is hidden, the label drawn by CSS in its place).
+types = ", ".join(x.lstrip(".").upper() for x in upload.ACCEPTED_TYPES)
+st.html("<style>[data-testid='stFileUploaderDropzone'] button [data-testid='stMarkdownContainer'] p{display:none}"
+        "[data-testid='stFileUploaderDropzone'] button [data-testid='stMarkdownContainer']::after"
+        "{content:" + css_text(ctx.tr("polish3_upload_button")) + "}"
+        "[data-testid='stFileUploaderDropzoneInstructions'] > div > span{display:none}"
+        "[data-testid='stFileUploaderDropzoneInstructions'] > div::after{content:"
+        + css_text(ctx.tr("polish3_upload_instructions", mb=MAX_MB, types=types))
+        + ";font-size:0.875rem;color:rgba(49,51,63,0.6)}</style>")
 
 files = st.session_state.get("data:files", {})
 previews = {t: files[t]["preview"] for t in TABLES if t in files and "preview" in files[t]}

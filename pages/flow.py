@@ -30,7 +30,7 @@ from crmflow.transitions import (
     start_bounds,
     transition_matrix,
 )
-from pages.common import context, digest, download_buttons, show_chart, show_table
+from crmflow.ui.common import context, digest, download_buttons, show_chart, show_table
 
 #: Most bands offered as buttons under the Sankey (the largest moves between stages).
 PILL_BANDS = 8

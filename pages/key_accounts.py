@@ -6,7 +6,7 @@ account's own page. Layout only: the numbers are crmflow.health's (those of
 
 import streamlit as st
 
-from pages.common import context, download_buttons, need, show_chart, show_table
+from crmflow.ui.common import context, download_buttons, need, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_key_accounts"))

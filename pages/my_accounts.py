@@ -26,7 +26,7 @@ from crmflow.filters import filter_options
 from crmflow.headlines import TABLE_MONEY
 from crmflow.managers import month_start, owner_customers, owner_rows, revenue_headline
 from crmflow.overview import months_before
-from pages.common import _scope, amount, cached_attributes, context, download_buttons, get_store, show_chart, show_table
+from crmflow.ui.common import _scope, amount, cached_attributes, context, download_buttons, get_store, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_my_accounts"))

@@ -12,7 +12,7 @@ from crmflow.charts.overview import pareto_curve, stage_area, trend_line
 from crmflow.config import STAGES
 from crmflow.errors import CrmflowError
 from crmflow.headlines import overview_headline
-from crmflow.managers import DEFAULT_SPLIT, SPLITS, month_start, revenue_headline, top_groups
+from crmflow.managers import DEFAULT_SPLIT, SPLITS, revenue_chart
 from crmflow.overview import (
     COMPARE_CHOICES,
     DEFAULT_COMPARE,
@@ -27,7 +27,7 @@ from crmflow.overview import (
     trend_start,
 )
 from crmflow.plain import md
-from pages.common import amount, context, show_chart
+from crmflow.ui.common import amount, context, show_chart
 
 ctx = context()
 st.header(ctx.tr("page_overview"))
@@ -202,20 +202,9 @@ except CrmflowError as exc:
 if months is not None:
     if list(months.columns) == [None]:     # nobody has a region / an account manager
         st.caption(ctx.tr("mg_no_split", split=ctx.tr(f"mg_split_{split}")))
-    shown = top_groups(months)
-    names = {g: (ctx.tr("mg_group_other") if g == "__other__" else
-                 ctx.tr(f"mg_group_none_{split}") if g is None else str(g)) for g in shown.columns}
-    head = revenue_headline(months)
-    span = {"start": month_start(start).isoformat(), "end": ctx.as_of.isoformat()}
-    total = amount(ctx, head.total)
-    if head.share is None:
-        title = ctx.tr("mg_revenue_title_empty", **span)
-    elif months.shape[1] == 1:
-        title = ctx.tr("mg_revenue_title_total", total=total, **span)
-    else:
-        title = ctx.tr("mg_revenue_title", group=names.get(head.group, ctx.tr(f"mg_group_none_{split}")),
-                       share=head.share, total=total, **span)
-    show_chart(ctx, revenue_months(shown, names, title, ctx.tr("mg_axis_month"), ctx.money(ctx.tr("mg_axis_revenue")),
+    chart = revenue_chart(months, split, start, ctx.as_of, ctx.lang, lambda total: amount(ctx, total))
+    show_chart(ctx, revenue_months(chart.shown, chart.names, chart.title, ctx.tr("mg_axis_month"),
+                                   ctx.money(ctx.tr("mg_axis_revenue")),
                                    subtitle=ctx.tr("mg_revenue_subtitle", as_of=ctx.as_of.isoformat())),
                f"revenue-by-{split}")
 

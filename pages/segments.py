@@ -21,8 +21,8 @@ from crmflow.segments_table import (
     top_revenue_segment,
     value_concentration,
 )
-from pages.common import context, download_buttons, show_chart, show_table
-from pages.sections.clvtrack import show_track_record
+from crmflow.ui.clvtrack import show_track_record
+from crmflow.ui.common import context, download_buttons, show_chart, show_table
 
 #: Rows of the interval table (the customers with the highest expected value) and its columns.
 INTERVAL_ROWS = 20

@@ -27,7 +27,7 @@ def test_placeholders_agree_between_languages():
 
 def test_every_key_used_in_the_interface_exists():
     used = set()
-    for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")]:
+    for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "crmflow" / "ui").glob("*.py")]:
         used |= set(re.findall(r"""tr\(\s*["']([a-z0-9_]+)["']""", path.read_text(encoding="utf-8")))
         used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']""", path.read_text(encoding="utf-8")))
     assert used, "no translation keys found in the pages"

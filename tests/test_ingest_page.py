@@ -274,9 +274,12 @@ def test_terms_localize_inside_messages_and_survive_pickling():
 
 
 def error_keys() -> set[str]:
-    """Every ``key="..."`` keyword an error is raised with in the package."""
+    """Every ``key="..."`` keyword an error is raised with in the package
+    (crmflow/ui/, the shared page code, names widgets with ``key=``)."""
     keys: set[str] = set()
     for path in (ROOT / "crmflow").rglob("*.py"):
+        if "ui" in path.relative_to(ROOT / "crmflow").parts[:-1]:
+            continue
         keys |= set(re.findall(r"""[(,]\s*key=["']([a-z0-9_]+)["']""", path.read_text(encoding="utf-8")))
     return keys
 

@@ -330,24 +330,27 @@ def test_clv_csv_neutralises_formula_ids(world):
 # --------------------------------------------------------------------------- architecture
 def test_every_page_table_goes_through_the_safe_helper():
     """No page hands a frame to Streamlit's table elements directly: st.dataframe and
-    st.data_editor only in pages.common.show_table; st.table only with escaped cells."""
-    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+    st.data_editor only in crmflow.ui.common.show_table; st.table only with escaped cells."""
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "crmflow" / "ui").glob("*.py"))]:
         text = path.read_text(encoding="utf-8")
         body = text
         if path.name == "common.py":
             body = re.sub(r"def show_table\(.*?(?=\n\S|\Z)", "", text, flags=re.S)
         assert "st.data_editor(" not in text, path
-        assert "st.dataframe(" not in body, f"{path.name}: use pages.common.show_table"
+        assert "st.dataframe(" not in body, f"{path.name}: use crmflow.ui.common.show_table"
         for m in re.finditer(r"st\.table\(([^\n]*)", body):
             assert ".map(md)" in m.group(1) and "rename(columns=md)" in m.group(1), f"{path.name}: {m.group(0)}"
 
 
 def test_downloads_only_through_the_safe_buttons():
-    """A table's download is pages.common.download_buttons (safe_csv / safe_excel); the only
-    other download buttons are the presentation's report files and chart image."""
-    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
-        if path.name in ("common.py", "present.py"):
+    """A table's download is crmflow.ui.common.download_buttons (safe_csv / safe_excel); the only
+    other download buttons are the report files (crmflow.ui.report) and the presentation's chart image."""
+    ui = ROOT / "crmflow" / "ui"
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted(ui.glob("*.py"))]:
+        if path.name in ("common.py", "present.py", "report.py"):
             continue
         assert "download_button(" not in path.read_text(encoding="utf-8"), path.name
     present = (ROOT / "pages" / "present.py").read_text(encoding="utf-8")
-    assert re.findall(r"st\.download_button\([^,]+, ([^,]+),", present) == ["html", "pptx", "st.session_state[name][1]"]
+    assert re.findall(r"st\.download_button\([^,]+, ([^,]+),", present) == ["st.session_state[name][1]"]
+    report = (ui / "report.py").read_text(encoding="utf-8")
+    assert re.findall(r"st\.download_button\([^,]+, ([^,]+),", report) == ["html", "pptx"]

@@ -359,14 +359,43 @@ def digest(*parts: object) -> str:
     return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:10]
 
 
+def _money_columns(frame: pd.DataFrame, config: dict) -> list[str]:
+    """The columns a page configured as money (``NumberColumn(format=TABLE_MONEY)``)."""
+    from crmflow.headlines import TABLE_MONEY
+
+    return [name for name, column in config.items()
+            if name in frame.columns and isinstance(column, dict)
+            and (column.get("type_config") or {}).get("format") == TABLE_MONEY]
+
+
 def show_table(frame: pd.DataFrame, *, style: Callable[[pd.DataFrame], Any] | None = None, **kwargs: Any) -> Any:
     """``st.dataframe`` of a copy whose formula-looking text cells (= + - @,
     tab, CR) are neutralised (:func:`crmflow.plain.table`), so the table
     toolbar's own "Download as CSV" is as safe as :func:`download_buttons`.
     ``style`` turns the neutralised copy into a Styler (cell colours), so
     styling never sees or shows the raw cells. Every table on every page goes
-    through here (tests/test_safe.py)."""
+    through here (tests/test_safe.py).
+
+    Money columns (``column_config`` ``NumberColumn(format=TABLE_MONEY)``)
+    show the one money format of the headlines and cards in the view's
+    language (:func:`crmflow.headlines.money`: 37.0万 beside a 37.0万
+    headline, not the browser's "37K"), as the Styler's display text; the
+    cells keep their numbers, so the column still sorts by amount."""
     from crmflow.plain import table
 
     safe = table(frame)
-    return st.dataframe(style(safe) if style is not None else safe, **kwargs)
+    config = dict(kwargs.get("column_config") or {})
+    money_columns = _money_columns(safe, config)
+    if not money_columns:
+        return st.dataframe(style(safe) if style is not None else safe, **kwargs)
+    from crmflow.headlines import money
+
+    ctx = st.session_state.get("ctx")
+    lang = ctx.lang if isinstance(ctx, Context) else DEFAULT_LANGUAGE
+    for name in money_columns:  # the Styler's text is shown only where the column sets no format
+        column = dict(config[name])
+        column["type_config"] = {**column["type_config"], "format": None}
+        config[name] = column
+    styler = style(safe) if style is not None else safe.style
+    styler = styler.format({name: (lambda v: money(v, lang)) for name in money_columns})
+    return st.dataframe(styler, **{**kwargs, "column_config": config})

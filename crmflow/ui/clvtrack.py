@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.common import Context, show_chart, show_table
+from crmflow.ui.common import Context, show_chart, show_table
 
 
 def show_track_record(ctx: Context) -> None:
