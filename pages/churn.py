@@ -120,8 +120,7 @@ else:
             labels["days_since_last_order"]: st.column_config.NumberColumn(format="%d"),
         })
     if not show_all:
-        st.caption(ctx.tr("ct_list_caption", share=CALL_LIST_VALUE_SHARE, listed=len(at_risk_rows(everyone)),
-                          scored=len(everyone)))
+        st.caption(ctx.tr("ct_list_caption", share=CALL_LIST_VALUE_SHARE, listed=len(listed), scored=len(shown_all)))
     st.caption(ctx.tr("cp_table_caption"))
     rows = event.selection.rows if event is not None else []
     if rows:
@@ -134,21 +133,6 @@ else:
     st.caption(ctx.tr("cp_call_list_caption"))
     download_buttons(ctx, translate_columns(calls, "cp_col_", ctx.lang),
                      f"call-list-{ctx.as_of}", "churn:call_list")
-
-need(ctx, "interactions", "cp_unlock_interactions")
-need(ctx, "due_date", "cp_unlock_due_date")
-
-# ---------------------------------------------------------------- risk distribution
-st.subheader(ctx.tr("cp_distribution"))
-distribution = risk_distribution(shown_all)
-at_risk = int((shown_all["risk_score"].astype(float) >= AT_RISK_SCORE).sum()) if len(shown_all) else 0
-title = ctx.tr("cp_dist_title", at_risk=at_risk, total=len(shown_all), threshold=AT_RISK_SCORE)
-show_chart(ctx, risk_histogram(distribution, title, ctx.tr("cp_dist_x"), ctx.tr("cp_dist_y"), AT_RISK_SCORE,
-                               ctx.tr("cp_dist_threshold", threshold=AT_RISK_SCORE)), "churn-risk-distribution")
-st.caption(ctx.tr("cp_dist_caption"))
-note = scorer_caption(everyone, ctx.lang)
-if note:
-    st.caption(note)
 
 # ---------------------------------------------------------------- track record (this data's own past)
 st.subheader(ctx.tr("ct_track"))
@@ -165,13 +149,13 @@ if record["auc"] is not None:
     past = record["as_of"]
     st.caption(ctx.tr("ct_track_intro", past=past, end=record["outcome_end"], days=record["horizon_days"]))
 
-    def pct(value: float | None) -> str:
-        return "–" if value is None else f"{value:.0%}"
+    def pct(value: float | None, digits: int = 0) -> str:
+        return "–" if value is None else f"{value:.{digits}%}"
 
     cards = st.columns(4)
-    cards[0].metric(ctx.tr("ct_metric_auc"), pct(record["auc"]), border=True,
+    cards[0].metric(ctx.tr("ct_metric_auc"), pct(record["auc"], 1), border=True,
                     help=ctx.tr("ct_metric_auc_help", past=past))
-    cards[1].metric(ctx.tr("ct_metric_recency_auc"), pct(record["recency_auc"]), border=True,
+    cards[1].metric(ctx.tr("ct_metric_recency_auc"), pct(record["recency_auc"], 1), border=True,
                     help=ctx.tr("ct_metric_recency_auc_help"))
     cards[2].metric(ctx.tr("ct_metric_caught"), pct(record["caught_share"]), border=True,
                     help=ctx.tr("ct_metric_caught_help", past=past, caught=record["caught"], left=record["left"],
@@ -185,3 +169,19 @@ if record["auc"] is not None:
                                       ctx.tr("ct_cal_predicted"), ctx.tr("ct_cal_actual")),
                "churn-track-record")
     st.caption(ctx.tr("ct_cal_caption"))
+
+need(ctx, "interactions", "cp_unlock_interactions")
+need(ctx, "due_date", "cp_unlock_due_date")
+
+# ---------------------------------------------------------------- risk distribution
+st.subheader(ctx.tr("cp_distribution"))
+distribution = risk_distribution(shown_all)
+at_risk = int((shown_all["risk_score"].astype(float) >= AT_RISK_SCORE).sum()) if len(shown_all) else 0
+title = ctx.tr("cp_dist_title", at_risk=at_risk, total=len(shown_all), threshold=AT_RISK_SCORE)
+show_chart(ctx, risk_histogram(distribution, title, ctx.tr("cp_dist_x"), ctx.tr("cp_dist_y"), AT_RISK_SCORE,
+                               ctx.tr("cp_dist_threshold", threshold=AT_RISK_SCORE)), "churn-risk-distribution")
+st.caption(ctx.tr("cp_dist_caption"))
+note = scorer_caption(everyone, ctx.lang)
+if note:
+    st.caption(note)
+
