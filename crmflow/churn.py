@@ -265,7 +265,8 @@ REASON_CODES = tuple(REASON_TERM) + ("low_p_alive", "few_expected_orders", "valu
 #: days; p_alive; expected_orders in the next h days; expected_value over the
 #: next 52 weeks (10% discount); value_at_risk = expected_value *
 #: probability_leave; on_call_list: on the call list (:func:`call_list_mask`);
-#: days_since_last_order and median_gap_days (order_rhythm); owner (customers table, else the latest transaction's; None when neither);
+#: days_since_last_order and median_gap_days (order_rhythm); owner (customers
+#: table, else the latest transaction's; None when neither);
 #: reasons (list of dicts: code, strength, the numbers) and reasons_text (words).
 COLUMNS = ("customer_id", "stage", "risk_score", "probability_leave", "probability_model", "p_alive",
            "expected_orders", "expected_value", "value_at_risk", "on_call_list", "days_since_last_order",
