@@ -321,15 +321,16 @@ def test_clv_nonnegative_and_equal_to_the_stepwise_sum(bgnbd, gamma_gamma, cdnow
 # ---------------------------------------------------------------------------
 
 
-def test_all_customers_without_repeats_fall_back_with_a_message():
+def test_all_customers_without_repeats_expect_no_purchases_with_a_message():
+    # Behaviour changed in issue 13: no penalised fallback any more; the
+    # maximum-likelihood answer (r -> 0) is kept and predicts exactly 0.
     T = np.linspace(1, 50, 1000)
     model = clv.BGNBD().fit(np.zeros_like(T), np.zeros_like(T), T)
-    assert model.penalized_ and not model.converged_
-    assert "no customer made a repeat purchase" in model.message_
-    assert "regularised" in model.message_
+    assert not model.penalized_ and model.converged_ and model.no_repeaters_
+    assert "Nobody made a repeat purchase" in model.message_
     assert all(np.isfinite(v) and v > 0 for v in model.params_.values())
     assert np.all(model.p_alive(0, 0, T) == 1)
-    assert np.all(np.isfinite(model.expected_purchases(52, 0, 0, T)))
+    assert np.all(model.expected_purchases(52, 0, 0, T) == 0)
 
 
 @pytest.mark.parametrize(
