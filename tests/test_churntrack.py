@@ -252,15 +252,12 @@ def test_a_list_with_no_value_at_risk_says_why(load):
     store, ds = load("customer_id,order_date,amount\n" + rows + "\n")
     everyone = churn.churn_warnings(store.db, ds, date(2024, 6, 30), include_all=True)
     listed = churn.churn_warnings(store.db, ds, date(2024, 6, 30))
-    if everyone["value_at_risk"].sum() > 0:
-        # the purchase model (as fitted today) still gives one-time buyers some value: then the list holds them
-        assert len(listed) > 0 and churn.empty_list_note(everyone, 180) is None
-        return
+    assert len(everyone) == 12 and everyone["value_at_risk"].sum() == 0     # no repeaters: no expected orders
     assert not everyone["on_call_list"].any() and listed.empty
     note = churn.empty_list_note(everyone, 180, "en")
     leavers = everyone["probability_leave"].sum()
     assert note == t("ct_empty_no_value", "en", leavers=leavers, scored=len(everyone), days=180)
-    assert note.startswith("The call list is empty: the model expects")
+    assert note.startswith("The call list is empty: the model expects 12 of 12 customers not lost")
 
 
 def test_empty_list_note_by_hand():
@@ -357,6 +354,10 @@ def page_db(tmp_path_factory):
         last = data_range(store.db, ds)[1]
         record = churn.track_record(store.db, ds, last)
         everyone = churn.churn_warnings(store.db, ds, last, include_all=True)
+        once = folder / "once.csv"
+        once.write_text("customer_id,order_date,amount\n" + "\n".join(
+            f"N{i},2024-0{1 + i % 6}-{10 + i},{50 + i}" for i in range(12)) + "\n", encoding="utf-8")
+        store.ingest("once", once)
     return db, record, everyone
 
 
@@ -422,3 +423,31 @@ def test_track_record_on_real_files(name, capsys):
     sentence = churn.track_verdict(record, "en")
     if record["auc"] < churn.CHANCE_AUC:
         assert "no better than chance" in sentence
+
+
+def test_churn_page_says_why_the_list_is_empty(page_db, monkeypatch):
+    """Nobody repeats: nobody carries value at risk, and the page says so in words (never an empty table)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    db, _, _ = page_db
+    monkeypatch.setenv("CRMFLOW_DB", str(db))
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["dataset"] = "once"
+    at.query_params["lang"] = "zh"
+    at.run()
+    at.switch_page("pages/churn.py")
+    at.run()
+    assert not at.exception, at.exception
+    try:
+        with Store(db) as store:
+            ds = store.get("once").dataset_id
+            everyone = churn.churn_warnings(store.db, ds, date(2024, 6, 21), include_all=True)
+        assert len(everyone) == 12 and not at.dataframe
+        assert churn.empty_list_note(everyone, 180, "zh") in [i.value for i in at.info]
+    finally:
+        st.cache_resource.clear()
+        gc.collect()
