@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _analysis_command(sub, "churn", "customers at risk of leaving at D: risk score, value at risk and reasons")
     p.add_argument("--all", dest="include_all", action="store_true",
-                   help="list every customer who is not lost, not only those at risk (risk score 50 or more)")
+                   help="list every customer who is not lost, not only the call list (the customers who together "
+                        "carry 80%% of the value at risk)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
     p.add_argument("--track-record", nargs="?", const="json", choices=("json", "text"), metavar="json|text",
                    help="print instead how the warnings did on this data's own past (warnings of D - h against "
