@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from crmflow import churn
-from crmflow.churn import AT_RISK_SCORE, COMPLAINT_PATTERN, reason_text
+from crmflow.churn import COMPLAINT_PATTERN, reason_text
 from crmflow.config import Params
 from crmflow.db import Database, Scope
 from crmflow.health import (
@@ -222,15 +222,16 @@ def reasons_in(frame: pd.DataFrame, lang: str) -> list[list[str]]:
 
 
 def at_risk_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The at-risk list of :func:`crmflow.churn.churn_warnings` taken from its
-    ``include_all`` frame (risk score >= AT_RISK_SCORE with at least one reason,
-    in the same order), so a page scores every customer once for both the list
-    and the distribution. tests/test_account_view.py checks it equals the
-    package's own list."""
+    """The call list of :func:`crmflow.churn.churn_warnings` taken from its
+    ``include_all`` frame (the rows marked ``on_call_list``: the customers who
+    together carry CALL_LIST_VALUE_SHARE of the value at risk of every
+    customer scored, in the same order), so a page scores every customer once
+    for both the list and the distribution; filtering by owner before or
+    after gives the same rows. tests/test_account_view.py checks it equals
+    the package's own list."""
     if frame.empty:
         return frame
-    listed = (frame["risk_score"].astype("float64") >= AT_RISK_SCORE) & frame["reasons"].map(bool)
-    return frame[listed.to_numpy()].reset_index(drop=True)
+    return frame[frame["on_call_list"].astype(bool).to_numpy()].reset_index(drop=True)
 
 
 def scorer_caption(frame: pd.DataFrame, lang: str) -> str | None:

@@ -118,6 +118,9 @@ Reasons (code: when it fires; strength)
   * logit(P0); MODEL-ONLY: the whole log-odds) puts the risk score at
   :data:`AT_RISK_SCORE` or above; so every customer with a risk score of 50
   or more has at least one reason, under either scorer.
+* ``value_at_risk``: only for a customer on the call list none of whose
+  other reasons fires: it is listed for the value it carries (its share of
+  all value at risk, its chance of leaving in the next h days); strength 0.
 
 Complaint and contact reasons are evaluated only when the data has
 interactions; late payments only when transactions carry due dates. A
@@ -129,13 +132,40 @@ log-odds for the model's. The reasons are computed, shown and sorted for
 every customer whichever scorer is used: a manager still wants to read
 "overdue" in words, even where it does not move the forecast.
 
-At risk
--------
-The default list holds customers with risk score >= :data:`AT_RISK_SCORE`
-(50: more likely to leave than not) and at least one reason (which, by the
-construction above, every such customer has), sorted by value at risk
-(largest first, ties by customer id). ``include_all`` lists every not-lost
-customer.
+At risk (the call list)
+-----------------------
+The list is sized by value, not by a risk threshold: it holds the smallest
+set of customers who, taken in order of value at risk (largest first, ties
+by customer id), together carry at least :data:`CALL_LIST_VALUE_SHARE` (80%)
+of the expected value at risk of every customer not lost
+(:func:`call_list_mask`). A threshold on the risk score left the list empty
+on data where nobody is more likely to leave than not, although many were
+expected to leave (Superstore: 43% left within 180 days); a list sized by
+value always holds the customers where most of the money is, and 80% is the
+usual Pareto cut (as for key accounts). Every listed row says why in words:
+a listed customer none of whose reasons fires gets ``value_at_risk`` (its
+share of all value at risk and its chance of leaving). The list is empty
+only when no customer carries any value at risk (the purchase model expects
+no further spending), and :func:`empty_list_note` then says so in words.
+The frame's ``on_call_list`` column marks the listed rows; ``include_all``
+lists every not-lost customer.
+
+Track record
+------------
+:func:`track_record` shows how the warnings did on this dataset's own past:
+the warnings that would have been given at D - h (h = lost_after_days),
+with the terms learned on the data up to D - h only (:func:`calibrate` at
+D - h), against who then placed no order in (D - h, D]. It reports the ROC
+AUC of the risk score and of recency alone (days since the last order), the
+share of the leavers (and of their expected value at D - h) that the call
+list of D - h held, the same for a recency list of the same length, and
+predicted vs actual share leaving in :data:`TRACK_BANDS` bands of predicted
+risk. :func:`track_verdict` puts it in one sentence; the rule
+(:func:`verdict_code`): fewer than :data:`MIN_TRACK_EVENTS` leavers or
+stayers -> too little history; AUC below :data:`CHANCE_AUC` (0.6: a ranking
+that puts a leaver above a stayer less than 6 times in 10 is too close to a
+coin flip to act on) -> no better than chance; AUC at most recency's -> no
+better than recency alone; else better than recency.
 
 How good is it? :func:`evaluate_auc` measures, on data with at least h days
 after D, the ROC AUC of the risk score for "no order in the next h days"
@@ -162,8 +192,20 @@ from crmflow.model import DEFAULT_DISCOUNT_RATE, DEFAULT_HORIZON_WEEKS, customer
 
 #: The definition parameters' defaults (lost_after_days 180, loyal_orders 4, loyal_window_days 365).
 DEFAULT_PARAMS = Params()
-#: Risk score from which a customer is listed as at risk.
+#: Risk score from which a customer is more likely to leave than not (the
+#: dashed line of the risk distribution; every customer at or above it has a reason).
 AT_RISK_SCORE = 50
+#: The call list holds the customers who together carry this share of the
+#: expected value at risk (module docstring, "At risk").
+CALL_LIST_VALUE_SHARE = 0.8
+#: Track record: bands of predicted risk (equal numbers of customers) of the calibration table.
+TRACK_BANDS = 5
+#: Track record: a ROC AUC below this is "no better than chance".
+CHANCE_AUC = 0.6
+#: Track record: at least this many leavers and this many stayers, else "too little history".
+MIN_TRACK_EVENTS = 10
+#: The track record's verdicts (:func:`verdict_code`).
+VERDICTS = ("no_history", "too_few", "no_better_than_chance", "no_better_than_recency", "better_than_recency")
 #: Length of the recent window and of the previous one compared with it (days).
 TREND_WINDOW_DAYS = 180
 #: Payments: invoices due in this many days before D count.
@@ -215,19 +257,20 @@ REASON_TERM = {"overdue": "overdue", "falling_orders": "falling_business", "fall
                "unresolved_complaints": "unresolved_complaints", "falling_contact": "falling_contact",
                "late_payments": "late_payments"}
 #: Reason codes; the model's come last.
-REASON_CODES = tuple(REASON_TERM) + ("low_p_alive", "few_expected_orders")
+REASON_CODES = tuple(REASON_TERM) + ("low_p_alive", "few_expected_orders", "value_at_risk")
 
 #: The columns of :func:`churn_warnings`: stage at D; risk_score = 100 *
 #: probability_leave (0-100, 6 decimals);
 #: probability_model = P0, the BG/NBD probability of no order in the next h
 #: days; p_alive; expected_orders in the next h days; expected_value over the
 #: next 52 weeks (10% discount); value_at_risk = expected_value *
-#: probability_leave; days_since_last_order and median_gap_days (order_rhythm);
-#: owner (customers table, else the latest transaction's; None when neither);
+#: probability_leave; on_call_list: on the call list (:func:`call_list_mask`);
+#: days_since_last_order and median_gap_days (order_rhythm); owner (customers
+#: table, else the latest transaction's; None when neither);
 #: reasons (list of dicts: code, strength, the numbers) and reasons_text (words).
 COLUMNS = ("customer_id", "stage", "risk_score", "probability_leave", "probability_model", "p_alive",
-           "expected_orders", "expected_value", "value_at_risk", "days_since_last_order", "median_gap_days",
-           "owner", "reasons", "reasons_text")
+           "expected_orders", "expected_value", "value_at_risk", "on_call_list", "days_since_last_order",
+           "median_gap_days", "owner", "reasons", "reasons_text")
 
 
 # --------------------------------------------------------------------------- the model base
@@ -618,19 +661,46 @@ def _empty(columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
+def call_list_mask(value_at_risk: np.ndarray | pd.Series, customer_id: np.ndarray | pd.Series,
+                   share: float = CALL_LIST_VALUE_SHARE) -> np.ndarray:
+    """Which customers are on the call list: the smallest set that, taken in
+    order of value at risk (largest first, ties by customer id), carries at
+    least ``share`` of the total value at risk (module docstring, "At risk").
+    A customer with no value at risk is never listed, so the list is empty
+    when nobody carries any. Boolean, in the input's order."""
+    v = np.nan_to_num(np.asarray(value_at_risk, dtype=np.float64)).clip(min=0.0)
+    ids = np.asarray(customer_id).astype(str)
+    out = np.zeros(len(v), dtype=bool)
+    total = float(v.sum())
+    if not len(v) or total <= 0:
+        return out
+    order = np.lexsort((ids, -v))
+    before = np.cumsum(v[order]) - v[order]
+    # the relative tolerance keeps a sum that reaches the share exactly from admitting one more
+    out[order] = (before < share * total * (1 - 1e-9)) & (v[order] > 0)
+    return out
+
+
+def _probability(frame: pd.DataFrame, calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """(model part's log-odds, probability of leaving) of every row of the signals ``frame``."""
+    model_logit, logit = _logits(frame, calibration.scorer, calibration.terms)
+    return model_logit, special.expit(logit)
+
+
 def _score(frame: pd.DataFrame, calibration: Calibration, h: int, lang: str, as_of: date,
            only_listed: bool = False) -> pd.DataFrame:
     """The signals ``frame`` scored with ``calibration`` (the columns of
-    :data:`COLUMNS`). With ``only_listed`` only the customers the at-risk list
-    shows (risk score >= AT_RISK_SCORE with a reason) are kept and worded."""
-    model_logit, logit = _logits(frame, calibration.scorer, calibration.terms)
-    probability = special.expit(logit)
+    :data:`COLUMNS`). With ``only_listed`` only the customers on the call list
+    (:func:`call_list_mask`) are kept and worded."""
+    model_logit, probability = _probability(frame, calibration)
     model_score = risk_score(special.expit(model_logit))
+    value_at_risk = frame["expected_value"].to_numpy(np.float64) * probability
+    listed = call_list_mask(value_at_risk, frame["customer_id"])
+    total = float(value_at_risk.sum())
     if only_listed:
-        fires = np.column_stack([frame["level_" + c].to_numpy(np.float64) > 0 for c in DATA_REASONS])
-        keep = (risk_score(probability) >= AT_RISK_SCORE) & (fires.any(axis=1) | (model_score >= AT_RISK_SCORE))
-        frame, probability, model_score, model_logit = (frame[keep], probability[keep], model_score[keep],
-                                                        model_logit[keep])
+        frame, probability, model_score, model_logit, value_at_risk, listed = (
+            frame[listed], probability[listed], model_score[listed], model_logit[listed], value_at_risk[listed],
+            listed[listed])
     frame = frame.copy()
     all_reasons: list[list[dict]] = []
     data_reasons = _reason_rows(frame, as_of)
@@ -645,11 +715,15 @@ def _score(frame: pd.DataFrame, calibration: Calibration, h: int, lang: str, as_
                 reasons.append({"code": "few_expected_orders", "strength": float(model_logit[i]),
                                 "p_order": float(special.expit(-model_logit[i])),
                                 "orders": float(row.expected_orders), "days": h})
+        if listed[i] and not reasons:
+            reasons.append({"code": "value_at_risk", "strength": 0.0, "share": float(value_at_risk[i] / total),
+                            "probability": float(probability[i]), "days": h})
         reasons.sort(key=lambda r: (-r["strength"], REASON_CODES.index(r["code"])))
         all_reasons.append([_round_reason(r) for r in reasons])
     frame["probability_leave"] = probability
     frame["risk_score"] = risk_score(probability)
-    frame["value_at_risk"] = frame["expected_value"] * probability
+    frame["value_at_risk"] = value_at_risk
+    frame["on_call_list"] = listed
     frame["reasons"] = all_reasons
     frame["reasons_text"] = [[reason_text(r, lang) for r in rs] for rs in all_reasons]
     frame["owner"] = frame["owner"].astype("object").where(frame["owner"].notna(), None)
@@ -665,7 +739,7 @@ def score_customers(db: Database, dataset_id: int | Scope, as_of: date, params: 
     unsorted and unfiltered; ``horizon_days`` (default lost_after_days) is h.
     ``calibration`` defaults to :func:`calibrate` at ``as_of``; its
     :meth:`Calibration.summary` is in the frame's ``attrs["calibration"]``.
-    ``only_listed`` keeps only the customers :func:`churn_warnings` lists."""
+    ``only_listed`` keeps only the customers on the call list."""
     h = params.lost_after_days if horizon_days is None else int(horizon_days)
     frame = _signals(db, dataset_id, as_of, params, h)
     if frame.empty:
@@ -677,8 +751,9 @@ def score_customers(db: Database, dataset_id: int | Scope, as_of: date, params: 
 
 def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
                    include_all: bool = False, lang: str = "en", horizon_days: int | None = None) -> pd.DataFrame:
-    """The at-risk list (risk score >= AT_RISK_SCORE with a reason), or with
-    ``include_all`` every customer not lost at ``as_of``; sorted by value at
+    """The call list (the customers who together carry CALL_LIST_VALUE_SHARE of
+    the value at risk, :func:`call_list_mask`), or with ``include_all`` every
+    customer not lost at ``as_of`` (``on_call_list`` marks the listed); sorted by value at
     risk, largest first, ties by customer id. Columns: :data:`COLUMNS`
     (risk_score: 0-100, not rounded). Which scorer the risk uses and why
     is in ``attrs["calibration"]`` (:meth:`Calibration.summary`; in words:
@@ -792,3 +867,156 @@ def evaluate_auc(db: Database, dataset_id: int | Scope, as_of: date, horizon_day
         "terms": {k: round(v, 4) for k, v in calibration.terms.items()},
         "terms_full": {k: round(v, 4) for k, v in calibration.candidates.get("full", calibration.terms).items()},
     }
+
+
+# --------------------------------------------------------------------------- the empty list, in words
+def empty_list_note(everyone: pd.DataFrame, days: int, lang: str = "en") -> str | None:
+    """Why the call list of ``everyone`` (a scored include_all frame) is
+    empty, in words; None when it is not empty or nobody is scored (the page
+    then says there is nothing to warn about). The list is empty only when no
+    customer carries value at risk (:func:`call_list_mask`)."""
+    if everyone.empty or bool(everyone["on_call_list"].astype(bool).any()):
+        return None
+    leavers = float(everyone["probability_leave"].astype("float64").sum())
+    return t("ct_empty_no_value", lang, leavers=leavers, scored=len(everyone), days=int(days))
+
+
+# --------------------------------------------------------------------------- track record
+def verdict_code(auc: float | None, recency_auc: float | None, left: int, stayed: int) -> str:
+    """The track record's verdict (one of :data:`VERDICTS`; module docstring,
+    "Track record"): ``no_history`` without anybody scored at D - h,
+    ``too_few`` with fewer than MIN_TRACK_EVENTS leavers or stayers,
+    ``no_better_than_chance`` with an AUC below CHANCE_AUC,
+    ``no_better_than_recency`` with an AUC at most recency's, else
+    ``better_than_recency``."""
+    if left + stayed == 0:
+        return "no_history"
+    if min(left, stayed) < MIN_TRACK_EVENTS or auc is None or math.isnan(auc):
+        return "too_few"
+    if auc < CHANCE_AUC:
+        return "no_better_than_chance"
+    if recency_auc is not None and not math.isnan(recency_auc) and auc <= recency_auc:
+        return "no_better_than_recency"
+    return "better_than_recency"
+
+
+def _share(part: float, whole: float) -> float | None:
+    return float(part / whole) if whole > 0 else None
+
+
+def calibration_bands(probability: np.ndarray, left: np.ndarray, customer_id: np.ndarray | None = None,
+                      bands: int = TRACK_BANDS) -> list[dict]:
+    """Predicted vs actual share leaving in ``bands`` bands of predicted risk
+    with equal numbers of customers (lowest risk first; ties by customer id;
+    band k holds the customers ranked floor(k n / bands) to floor((k + 1) n /
+    bands) - 1): per band its number (1 = lowest), customers, the lowest and
+    highest probability, the mean probability (``predicted``) and the share
+    who left (``actual``). Fewer bands when there are fewer customers."""
+    p = np.asarray(probability, dtype=np.float64)
+    y = np.asarray(left, dtype=bool)
+    n = len(p)
+    ids = np.arange(n).astype(str) if customer_id is None else np.asarray(customer_id).astype(str)
+    order = np.lexsort((ids, p))
+    band = np.empty(n, dtype=np.int64)
+    band[order] = np.arange(n) * bands // max(n, 1)
+    out = []
+    for k in range(bands):
+        inside = band == k
+        if not inside.any():
+            continue
+        out.append({"band": len(out) + 1, "customers": int(inside.sum()),
+                    "low": round(float(p[inside].min()), 4), "high": round(float(p[inside].max()), 4),
+                    "predicted": round(float(p[inside].mean()), 4), "actual": round(float(y[inside].mean()), 4)})
+    return out
+
+
+def track_numbers(customer_id, probability, value_at_risk, expected_value, days_since_last_order,
+                  left) -> dict[str, object]:
+    """The track record's numbers from the warnings of one date and who then
+    left (one entry per customer scored then): ``auc`` (of the risk score, as
+    shown) and ``recency_auc`` (of days since the last order); the call list
+    then (:func:`call_list_mask` on the value at risk then) and its
+    ``caught_share`` of the leavers and ``caught_value_share`` of their
+    expected value then (None when the leavers had none); a recency list of
+    the same length (longest since the last order first, ties by customer
+    id) and its ``recency_caught_share`` / ``recency_caught_value_share``;
+    the expected and actual number of leavers; the calibration bands
+    (:func:`calibration_bands`); and the ``verdict`` (:func:`verdict_code`)."""
+    ids = np.asarray(customer_id).astype(str)
+    p = np.asarray(probability, dtype=np.float64)
+    var = np.asarray(value_at_risk, dtype=np.float64)
+    ev = np.nan_to_num(np.asarray(expected_value, dtype=np.float64))
+    days = np.asarray(days_since_last_order, dtype=np.float64)
+    y = np.asarray(left, dtype=bool)
+    n, n_left = len(y), int(y.sum())
+    listed = call_list_mask(var, ids)
+    by_recency = np.zeros(n, dtype=bool)
+    by_recency[np.lexsort((ids, -days))[:int(listed.sum())]] = True
+    auc = roc_auc(risk_score(p), y) if n else float("nan")
+    recency = roc_auc(days, y) if n else float("nan")
+    value_left = float(ev[y].sum())
+    return {
+        "customers": n,
+        "left": n_left,
+        "stayed": n - n_left,
+        "expected_leavers": round(float(p.sum()), 4),
+        "auc": _rounded(auc),
+        "recency_auc": _rounded(recency),
+        "listed": int(listed.sum()),
+        "caught": int((listed & y).sum()),
+        "caught_share": _rounded(_share(float((listed & y).sum()), n_left)),
+        "caught_value_share": _rounded(_share(float(ev[listed & y].sum()), value_left)),
+        "recency_caught_share": _rounded(_share(float((by_recency & y).sum()), n_left)),
+        "recency_caught_value_share": _rounded(_share(float(ev[by_recency & y].sum()), value_left)),
+        "calibration": calibration_bands(p, y, ids),
+        "verdict": verdict_code(auc, recency, n_left, n - n_left),
+    }
+
+
+def track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS, *,
+                 horizon_days: int | None = None) -> dict[str, object]:
+    """How the warnings did on this dataset's own past (module docstring,
+    "Track record"): the warnings of D - h (h = ``horizon_days``, default
+    lost_after_days), scored with :func:`calibrate` at D - h (nothing after
+    D - h is used), against who placed no order in (D - h, D]. The numbers of
+    :func:`track_numbers` plus ``as_of`` (D - h, the warnings' date),
+    ``outcome_end`` (D) and ``horizon_days``; with ``verdict`` ``no_history``
+    (D - h before the first order, or nobody not lost then) the numbers are
+    None. Kept on ``db`` per (scope, as_of, params, h) like the CLV fit."""
+    h = params.lost_after_days if horizon_days is None else int(horizon_days)
+    return db.memoised(("churn_track_record", dataset_id, as_of, params, h),
+                       lambda: _track_record(db, dataset_id, as_of, params, h))
+
+
+def _track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Params, h: int) -> dict[str, object]:
+    past = as_of - timedelta(days=h)
+    head = {"as_of": past.isoformat(), "outcome_end": as_of.isoformat(), "horizon_days": h}
+    first = db.run("last_order_date", dataset_id=dataset_id).iloc[0]["first_order_date"]
+    signals = (pd.DataFrame() if pd.isna(first) or past < pd.Timestamp(first).date()
+               else _signals(db, dataset_id, past, params, h))
+    if signals.empty:
+        return {**head, **dict.fromkeys(("customers", "left", "stayed", "expected_leavers", "auc", "recency_auc",
+                                         "listed", "caught", "caught_share", "caught_value_share",
+                                         "recency_caught_share", "recency_caught_value_share")),
+                "calibration": [], "verdict": "no_history"}
+    calibration = calibrate(db, dataset_id, past, params, horizon_days=h)
+    _, probability = _probability(signals, calibration)
+    actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=past, end_date=as_of)
+    frame = signals.merge(actual, on="customer_id", how="left")
+    if len(frame) != len(signals):  # cannot happen: holdout_purchases has one row per customer
+        raise CrmflowError("The holdout has a customer twice", "Please report this bug")
+    expected = frame["expected_value"].to_numpy(np.float64)
+    numbers = track_numbers(frame["customer_id"], probability, expected * probability, expected,
+                            frame["days_since_last_order"], frame["actual_purchases"].fillna(0).to_numpy() == 0)
+    return {**head, **numbers, "scorer": calibration.scorer}
+
+
+def track_verdict(record: dict, lang: str = "en") -> str:
+    """The track record's verdict in one plain sentence."""
+    verdict = record["verdict"]
+    values = {"past": record["as_of"], "end": record["outcome_end"], "days": record["horizon_days"]}
+    if verdict in ("no_better_than_chance", "no_better_than_recency", "better_than_recency"):
+        values.update(auc=record["auc"], recency=record["recency_auc"], chance=CHANCE_AUC)
+    if verdict == "too_few":
+        values.update(left=record["left"], stayed=record["stayed"], minimum=MIN_TRACK_EVENTS)
+    return t("ct_verdict_" + verdict, lang, **values)

@@ -175,8 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _analysis_command(sub, "churn", "customers at risk of leaving at D: risk score, value at risk and reasons")
     p.add_argument("--all", dest="include_all", action="store_true",
-                   help="list every customer who is not lost, not only those at risk (risk score 50 or more)")
+                   help="list every customer who is not lost, not only the call list (the customers who together "
+                        "carry 80%% of the value at risk)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
+    p.add_argument("--track-record", nargs="?", const="json", choices=("json", "text"), metavar="json|text",
+                   help="print instead how the warnings did on this data's own past (warnings of D - h against "
+                        "who left by D): JSON with the key track_record (default), or a few lines of text")
 
     p = sub.add_parser("report", help="write the meeting report (HTML or PowerPoint, by the --out extension)")
     _report_options(p)
@@ -572,22 +576,49 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 CHURN_CLI_COLUMNS = ("customer_id", "stage", "risk_score", "value_at_risk", "reasons", "owner",
-                     "probability_leave", "p_alive", "expected_value")
+                     "probability_leave", "p_alive", "expected_value", "on_call_list")
+
+
+def _churn_track_lines(record: dict, lang: str) -> list[str]:
+    """The track record as a few lines of text (``crmflow churn --track-record text``)."""
+    from crmflow.churn import track_verdict
+    from crmflow.i18n import t
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.0%}"
+
+    lines = [track_verdict(record, lang)]
+    if record["auc"] is not None:
+        lines.append(t("ct_cli_track", lang, past=record["as_of"], end=record["outcome_end"],
+                       auc=f"{record['auc']:.3f}", recency=f"{record['recency_auc']:.3f}"))
+        lines.append(t("ct_cli_caught", lang, caught=pct(record["caught_share"]),
+                       value=pct(record["caught_value_share"]), r_caught=pct(record["recency_caught_share"]),
+                       r_value=pct(record["recency_caught_value_share"])))
+        lines += [t("ct_cli_band", lang, **band) for band in record["calibration"]]
+    return lines
 
 
 def cmd_churn(args: argparse.Namespace) -> int:
-    from crmflow.churn import churn_warnings
+    from crmflow.churn import churn_warnings, track_record
     from crmflow.stages import resolve_as_of
 
     with open_source(args) as src:
         as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        if args.track_record:
+            record = track_record(src.store.db, src.dataset_id, as_of, _params(args))
+            if args.track_record == "text":
+                print("\n".join(_churn_track_lines(record, args.lang)))
+            else:
+                _print_json({"as_of": as_of.isoformat(), "track_record": record})
+            return 0
         df = churn_warnings(src.store.db, src.dataset_id, as_of, _params(args), include_all=args.include_all,
                             lang=args.lang)
     rows = [{"customer_id": r.customer_id, "stage": r.stage, "risk_score": round(float(r.risk_score), 4),
              "value_at_risk": round(float(r.value_at_risk), 2),
              "reasons": "; ".join(r.reasons_text) if args.format == "csv" else list(r.reasons_text),
              "owner": r.owner, "probability_leave": round(float(r.probability_leave), 4),
-             "p_alive": round(float(r.p_alive), 4), "expected_value": round(float(r.expected_value), 2)}
+             "p_alive": round(float(r.p_alive), 4), "expected_value": round(float(r.expected_value), 2),
+             "on_call_list": bool(r.on_call_list)}
             for r in df.itertuples(index=False)]
     _write_rows(rows, CHURN_CLI_COLUMNS, args.format)
     return 0

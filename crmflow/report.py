@@ -260,7 +260,7 @@ def _slide_churn(inp: _Inputs) -> Slide:
         display_name,
         reasons_in,
     )
-    from crmflow.churn import AT_RISK_SCORE
+    from crmflow.churn import empty_list_note
 
     everyone = inp.churn_all()
     listed = at_risk_rows(everyone)  # from the one scoring shared with the "risk" slide
@@ -271,7 +271,8 @@ def _slide_churn(inp: _Inputs) -> Slide:
                   if not coverage.get(column))
     if head.customers == 0:
         slide = _missing(inp, "churn", inp.tr("rep_heading_churn"),
-                         inp.tr("cp_none", as_of=inp.as_of.isoformat(), threshold=AT_RISK_SCORE))
+                         empty_list_note(everyone, inp.params.lost_after_days, inp.lang)
+                         or inp.tr("cp_empty", as_of=inp.as_of.isoformat()))
         slide.bullets = hints
         return slide
     from crmflow.headlines import churn_headline as churn_finding

@@ -29,8 +29,8 @@ with st.spinner(ctx.tr("polish_loading_churn")):
         scorer_caption,
         translate_columns,
     )
-    from crmflow.charts.churn import risk_histogram
-    from crmflow.churn import AT_RISK_SCORE, risk_distribution
+    from crmflow.charts.churn import calibration_chart, risk_histogram
+    from crmflow.churn import AT_RISK_SCORE, CALL_LIST_VALUE_SHARE, empty_list_note, risk_distribution, track_verdict
     from crmflow.errors import CrmflowError
     from crmflow.headlines import TABLE_MONEY
     from crmflow.headlines import churn_headline as churn_finding
@@ -39,7 +39,7 @@ with st.spinner(ctx.tr("polish_loading_churn")):
 left, right = st.columns([3, 2], vertical_alignment="bottom")
 with right:
     show_all = st.toggle(ctx.tr("cp_show_all"), value=st.query_params.get("all") == "1", key="churn:all",
-                         help=ctx.tr("cp_show_all_help", threshold=AT_RISK_SCORE))
+                         help=ctx.tr("ct_show_all_help", share=CALL_LIST_VALUE_SHARE))
 if show_all:
     st.query_params["all"] = "1"
 elif "all" in st.query_params:
@@ -84,8 +84,8 @@ head = churn_headline(listed)
 value = compact(head.value_at_risk, ctx.lang)
 suffix = "_all" if show_all else ""
 if head.customers == 0:
-    st.success(ctx.tr("cp_none_owner") if owners else ctx.tr("cp_none", as_of=ctx.as_of.isoformat(),
-                                                               threshold=AT_RISK_SCORE))
+    # the list is empty only when nobody carries value at risk: say so, never an empty table
+    st.info(ctx.tr("ct_none_owner") if owners else empty_list_note(shown_all, ctx.params.lost_after_days, ctx.lang))
 else:
     cards = st.columns(4)
     cards[0].metric(ctx.tr(f"cp_metric_customers{suffix}"), f"{head.customers:,}", border=True)
@@ -119,6 +119,8 @@ else:
             labels["probability_leave"]: st.column_config.NumberColumn(format="percent"),
             labels["days_since_last_order"]: st.column_config.NumberColumn(format="%d"),
         })
+    if not show_all:
+        st.caption(ctx.tr("ct_list_caption", share=CALL_LIST_VALUE_SHARE, listed=len(listed), scored=len(shown_all)))
     st.caption(ctx.tr("cp_table_caption"))
     rows = event.selection.rows if event is not None else []
     if rows:
@@ -131,6 +133,42 @@ else:
     st.caption(ctx.tr("cp_call_list_caption"))
     download_buttons(ctx, translate_columns(calls, "cp_col_", ctx.lang),
                      f"call-list-{ctx.as_of}", "churn:call_list")
+
+# ---------------------------------------------------------------- track record (this data's own past)
+st.subheader(ctx.tr("ct_track"))
+with st.spinner(ctx.tr("polish_loading_churn")):
+    record = ctx.call("crmflow.churn.track_record", ctx.as_of, ctx.params)
+verdict = track_verdict(record, ctx.lang)
+if record["verdict"] == "better_than_recency":
+    st.success(verdict)
+elif record["verdict"] in ("no_better_than_chance", "no_better_than_recency"):
+    st.warning(verdict)
+else:
+    st.info(verdict)
+if record["auc"] is not None:
+    past = record["as_of"]
+    st.caption(ctx.tr("ct_track_intro", past=past, end=record["outcome_end"], days=record["horizon_days"]))
+
+    def pct(value: float | None, digits: int = 0) -> str:
+        return "–" if value is None else f"{value:.{digits}%}"
+
+    cards = st.columns(4)
+    cards[0].metric(ctx.tr("ct_metric_auc"), pct(record["auc"], 1), border=True,
+                    help=ctx.tr("ct_metric_auc_help", past=past))
+    cards[1].metric(ctx.tr("ct_metric_recency_auc"), pct(record["recency_auc"], 1), border=True,
+                    help=ctx.tr("ct_metric_recency_auc_help"))
+    cards[2].metric(ctx.tr("ct_metric_caught"), pct(record["caught_share"]), border=True,
+                    help=ctx.tr("ct_metric_caught_help", past=past, caught=record["caught"], left=record["left"],
+                                recency=pct(record["recency_caught_share"])))
+    cards[3].metric(ctx.tr("ct_metric_caught_value"), pct(record["caught_value_share"]), border=True,
+                    help=ctx.tr("ct_metric_caught_value_help", past=past,
+                                recency=pct(record["recency_caught_value_share"])))
+    bands = record["calibration"]
+    show_chart(ctx, calibration_chart(bands, ctx.tr("ct_cal_title", bands=len(bands), past=past),
+                                      ctx.tr("ct_cal_x"), ctx.tr("ct_cal_y", days=record["horizon_days"]),
+                                      ctx.tr("ct_cal_predicted"), ctx.tr("ct_cal_actual")),
+               "churn-track-record")
+    st.caption(ctx.tr("ct_cal_caption"))
 
 need(ctx, "interactions", "cp_unlock_interactions")
 need(ctx, "due_date", "cp_unlock_due_date")
@@ -146,3 +184,4 @@ st.caption(ctx.tr("cp_dist_caption"))
 note = scorer_caption(everyone, ctx.lang)
 if note:
     st.caption(note)
+

@@ -560,10 +560,13 @@ def test_demo_invariants(demo):
         assert frame["customer_id"].tolist() == ordered["customer_id"].tolist()
         assert frame["owner"].notna().all()
     assert len(listed) > 0 and listed["reasons"].map(len).gt(0).all()
-    assert set(listed["customer_id"]) == set(everyone.loc[everyone["risk_score"] >= 50, "customer_id"])
-    # the list (picked before wording, from the reason levels) = everyone with risk >= 50 and a reason
-    expected = everyone[(everyone["risk_score"] >= churn.AT_RISK_SCORE) & everyone["reasons"].map(bool)]
-    assert len(listed) > 0
+    # the call list (picked before wording) = the largest values at risk until 80% of the total is reached
+    # (issue 13: sized by value, no longer risk score >= 50)
+    value = everyone["value_at_risk"]
+    expected = everyone[(value.cumsum() - value < 0.8 * value.sum()) & (value > 0)]
+    assert expected["value_at_risk"].sum() >= 0.8 * value.sum() > expected["value_at_risk"].iloc[:-1].sum()
+    assert list(everyone["on_call_list"]) == list(everyone["customer_id"].isin(expected["customer_id"]))
+    assert set(everyone.loc[everyone["risk_score"] >= 50, "customer_id"]) - set(listed["customer_id"])
     pd.testing.assert_frame_equal(listed.reset_index(drop=True), expected.reset_index(drop=True))
     for reasons in everyone["reasons"]:
         strengths = [r["strength"] for r in reasons]
@@ -676,6 +679,10 @@ R,2024-09-01,投诉,否
 """
 
 
+def by_id_of(rows: list[dict]) -> set[str]:
+    return {r["customer_id"] for r in rows}
+
+
 def test_cli_json_csv_and_all(tmp_path, capsys):
     t = write(tmp_path, "t.csv", CLI_TX)
     i = write(tmp_path, "i.csv", CLI_INTERACTIONS)
@@ -694,9 +701,16 @@ def test_cli_json_csv_and_all(tmp_path, capsys):
         assert r["probability_leave"] == round(r["probability_leave"], 4)
     assert main(base) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [r["customer_id"] for r in listed] == [r["customer_id"] for r in everyone if r["risk_score"] >= 50]
-    assert [r["customer_id"] for r in listed] == ["R"] and len(listed[0]["reasons"]) >= 3
-    assert listed[0]["reasons"][0] == "No order for 174 days, 17.4× their usual 10-day gap"
+    # issue 13: the list holds the largest values at risk up to 80% of the total (no longer risk score >= 50)
+    total = sum(r["value_at_risk"] for r in everyone)
+    carried = [sum(r["value_at_risk"] for r in everyone[:k]) for k in range(len(everyone) + 1)]
+    k = next(k for k in range(len(everyone) + 1) if carried[k] >= 0.8 * total - 0.01)
+    assert [r["customer_id"] for r in listed] == [r["customer_id"] for r in everyone[:k]]
+    assert [r["on_call_list"] for r in everyone] == [i < k for i in range(len(everyone))]
+    assert [r["customer_id"] for r in everyone if r["risk_score"] >= 50] == ["R"] and "R" in by_id_of(listed)
+    r = next(r for r in listed if r["customer_id"] == "R")
+    assert len(r["reasons"]) >= 3 and r["reasons"][0] == "No order for 174 days, 17.4× their usual 10-day gap"
+    assert all(r["reasons"] for r in listed)
     assert main(base + ["--all", "--format", "csv", "--lang", "zh"]) == 0
     csv_rows = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"customer_id": str})
     assert list(csv_rows.columns) == list(CHURN_CLI_COLUMNS)

@@ -41,3 +41,24 @@ def risk_histogram(distribution: pd.DataFrame, title: str, x_title: str, y_title
     fig.update_xaxes(range=[0, 100], tickvals=list(range(0, 101, 10)))
     fig.update_yaxes(rangemode="tozero")
     return finish(fig, title, x_title, y_title, height=400, legend=False)
+
+
+def calibration_chart(bands: list[dict], title: str, x_title: str, y_title: str, predicted_label: str,
+                      actual_label: str) -> go.Figure:
+    """Predicted vs actual share leaving per band of predicted risk (the
+    ``calibration`` of :func:`crmflow.churn.track_record`): two bars per band,
+    the predicted share in grey, the actual one coloured like its risk band."""
+    x = [int(b["band"]) for b in bands]
+    fig = go.Figure([
+        go.Bar(name=predicted_label, x=x, y=[float(b["predicted"]) for b in bands], marker_color="#9aa5b1",
+               text=[f"{float(b['predicted']):.0%}" for b in bands], textposition="outside",
+               hovertemplate=predicted_label + " %{y:.1%}<extra></extra>"),
+        go.Bar(name=actual_label, x=x, y=[float(b["actual"]) for b in bands], marker_color=band_colours(len(bands)),
+               text=[f"{float(b['actual']):.0%}" for b in bands], textposition="outside",
+               customdata=[int(b["customers"]) for b in bands],
+               hovertemplate=actual_label + " %{y:.1%} (%{customdata:,})<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(tickvals=x)
+    fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
+    return finish(fig, title, x_title, y_title, height=380, legend=True)
