@@ -115,7 +115,7 @@ PARAMETERS = ("r", "alpha", "a", "b", "p", "q", "v")
 
 CHOICE_CRITERION = ("smallest absolute error of the total holdout purchases; ties (within 0.1% of the actual "
                     "purchases) by the mean absolute error per customer, then the simpler fit (BG/NBD before MBG/NBD, maximum likelihood "
-                    "before penalised)")
+                    "before penalised); only fits that converged compete")
 
 
 def _model_class(name: str) -> type:
@@ -161,6 +161,7 @@ class CandidateResult:
     log_likelihood: float
     penalized: bool
     boundary: tuple[str, ...]
+    converged: bool = True
 
     @property
     def absolute_error(self) -> float:
@@ -173,7 +174,8 @@ class CandidateResult:
                 "actual_orders": self.actual, "absolute_error": round(self.absolute_error, 4),
                 "mean_absolute_error": round(self.mean_absolute_error, 6),
                 "log_likelihood": round(ll, 4) if math.isfinite(ll) else None,
-                "penalized": self.penalized, "boundary": list(self.boundary), "chosen": chosen}
+                "penalized": self.penalized, "boundary": list(self.boundary), "converged": self.converged,
+                "chosen": chosen}
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,11 @@ class ModelChoice:
 
 
 def pick(results: tuple[CandidateResult, ...] | list[CandidateResult]) -> CandidateResult:
-    """The winner by :data:`CHOICE_CRITERION` (``results`` in candidate order)."""
+    """The winner by :data:`CHOICE_CRITERION` (``results`` in candidate order)
+    among the fits that converged (all of them if none did: a fit whose
+    optimiser stopped short is no evidence, however well it happened to
+    forecast)."""
+    results = [r for r in results if r.converged] or list(results)
     best_error = min(r.absolute_error for r in results)
     tied = [r for r in results if r.absolute_error <= best_error + TIE_RELATIVE * max(r.actual, 1)]
     best_mae = min(r.mean_absolute_error for r in tied)
@@ -623,7 +629,8 @@ def _choose_model(db: Database, scope: Scope, calibration_end: date, holdout_end
         purchase = bt.fit.purchase
         results.append(CandidateResult(candidate, bt.predicted_total, bt.actual_total, bt.mean_absolute_error,
                                        float(getattr(purchase, "log_likelihood_", float("nan"))),
-                                       bool(purchase.penalized_), tuple(getattr(purchase, "boundary_", ()))))
+                                       bool(purchase.penalized_), tuple(getattr(purchase, "boundary_", ())),
+                                       bool(purchase.converged_)))
     winner = pick(results).candidate if model == "auto" else candidates[0]
     choice = ModelChoice(model, winner, "backtest" if model == "auto" else "requested", calibration_end,
                          holdout_end, tuple(results))

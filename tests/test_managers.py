@@ -14,6 +14,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
@@ -341,10 +342,13 @@ def test_my_accounts_for_an_owner_in_the_url(app, world, lang):
     assert t("ma_revenue_title", lang, total=compact(220.0, lang), start="2024-06-01", end=D.isoformat()) in titles
     calls = expected["calls"]
     bob_calls = calls[calls["customer_id"].isin(["B", "C"])]
-    # issue 13: the call list is sized by value (80% of the value at risk): A, C and D carry it, B (the
-    # smallest value at risk) is left off, so Bob's calls are C only
-    assert set(bob_calls["customer_id"]) == {"C"} and set(calls["customer_id"]) == {"A", "C", "D"}
-    assert calls["value_at_risk"].sum() >= 0.8 * expected["everyone"]["value_at_risk"].sum()
+    # issue 13: the call list is sized by value: the largest values at risk until they carry 80% of
+    # the total (which customers that is depends on the purchase model the backtest chose)
+    everyone = expected["everyone"].sort_values(["value_at_risk", "customer_id"], ascending=[False, True])
+    carried = everyone["value_at_risk"].cumsum().to_numpy()
+    k = int(np.searchsorted(carried, 0.8 * everyone["value_at_risk"].sum() - 1e-9) + 1)
+    assert set(calls["customer_id"]) == set(everyone["customer_id"].iloc[:k])
+    assert len(calls) > 0
     tables = [d.value for d in at.dataframe]
     id_label = t("cp_col_customer_id", lang)
     shown_calls = next((tb for tb in tables if t("cp_col_risk_score", lang) in tb.columns), None)
