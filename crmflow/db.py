@@ -210,6 +210,20 @@ def _busy_message(path: str) -> DatabaseBusyError:
 _LOCK_RE = re.compile(r"\block\b", re.IGNORECASE)
 #: Bytes a write needs beyond its own data (DuckDB's journal, the checkpoint's new blocks).
 FREE_SPACE_MARGIN = 16 * 1024 * 1024
+#: Sets the margin in MB; 0 turns the free-space check off.
+FREE_SPACE_ENV_VAR = "CRMFLOW_FREE_SPACE_MARGIN_MB"
+
+
+def free_space_margin() -> int | None:
+    """The margin in bytes (None: the check is off)."""
+    text = os.environ.get(FREE_SPACE_ENV_VAR, "").strip()
+    if not text:
+        return FREE_SPACE_MARGIN
+    try:
+        mb = float(text)
+    except ValueError:
+        return FREE_SPACE_MARGIN
+    return None if mb <= 0 else int(mb * 1024 * 1024)
 
 
 def _size_text(n: float) -> str:
@@ -277,14 +291,15 @@ def ensure_free_space(path: str | os.PathLike, data_bytes: int = 0) -> None:
     tenth of the file (DuckDB's journal and checkpoint). DuckDB can abort the
     whole process when a commit meets a full disk, so this is checked first."""
     path = Path(path)
+    margin = free_space_margin()
     free = _free_bytes(path)
-    if free is None:
+    if free is None or margin is None:
         return
     try:
         size = path.stat().st_size
     except OSError:
         size = 0
-    needed = int(data_bytes) + FREE_SPACE_MARGIN + size // 10
+    needed = int(data_bytes) + margin + size // 10
     if free < needed:
         raise CrmflowError(key="db_disk_full", path=str(path), free=_size_text(free), needed=_size_text(needed))
 

@@ -39,7 +39,7 @@ from typing import Any, Self
 import pandas as pd
 
 from crmflow.config import DEFAULT_DATASET_ENV_VAR, DEMO_DATASET, database_path
-from crmflow.db import Database, ensure_free_space, storage_error
+from crmflow.db import FREE_SPACE_MARGIN, Database, _free_bytes, _size_text, ensure_free_space, storage_error
 from crmflow import errors as _errors
 from crmflow.errors import CrmflowError, DatasetError
 from crmflow.ingest import ReadOptions, TableReport, prepare, use_parsed
@@ -363,10 +363,10 @@ def run_in_child(path: str, op: str, args: tuple, kwargs: dict) -> Any:
                 return value
             raise _error_from(value)
     # no answer: the child died (DuckDB aborts on a fatal error; the OOM killer; a signal)
-    try:
-        ensure_free_space(path)
-    except CrmflowError as full:
-        raise full from None
+    free = _free_bytes(path)
+    if free is not None and free < FREE_SPACE_MARGIN:
+        raise CrmflowError(key="db_disk_full", path=str(path), free=_size_text(free),
+                           needed=_size_text(FREE_SPACE_MARGIN)) from None
     raise CrmflowError(key="db_engine_failed", path=str(path)) from None
 
 
