@@ -363,6 +363,7 @@ class Database:
         self.write_lock = threading.RLock()
         # readers (every cursor) and the one writer that may close the connection
         self._gate = threading.Condition()
+        self._writer = threading.RLock()  # one suspension at a time (not write_lock: readers may take that)
         self._readers = 0
         self._suspended = False
         self._local = threading.local()
@@ -442,7 +443,7 @@ class Database:
         """Close the file for the duration (after the running queries end;
         new ones wait), then open it again as before: for a writer in another
         process, or to recover after a fatal engine error."""
-        with self.write_lock:
+        with self._writer:
             deadline = time.monotonic() + timeout
             with self._gate:
                 while self._suspended:

@@ -461,3 +461,88 @@ def test_config_refuses_foreign_hosts():
         assert not ws.is_host_allowed("127.0.0.1.rebind.example")
     finally:
         st_config.set_option("server.allowedHosts", [])
+
+
+def test_an_upload_is_stored_through_the_child_process_with_its_report(tmp_path):
+    """The Data page's path: a GBK file with a decimal comma, mapped by the
+    user, saved into the dashboard's (shared) store; the validation report
+    comes back from the writing process."""
+    from crmflow import upload
+
+    text = "客户编号;下单日期;金额\r\n001;2024-01-05;12,50\r\n002;2024-02-01;1.234,50\r\n;2024-02-02;3,00\r\n"
+    path = upload.save_upload(text.encode("gbk"), "销售.csv", tmp_path)
+    preview = upload.inspect_file(path, "transactions")
+    plan = upload.plan(preview, upload.default_choices(preview))
+    with Store(tmp_path / "s.duckdb", shared=True) as store:
+        saved = upload.save(store, "销售 2024", [plan])
+        report = saved.reports[0]
+        assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (3, 2, 1)
+        assert report.rejected_by_reason == {"missing customer id": 1}
+        assert saved.dataset.name == "销售 2024" and saved.dataset.n_transactions == 2
+        rows = store.db.run("list_datasets")
+        assert list(rows["name"]) == ["销售 2024"]
+        with pytest.raises(CrmflowError) as err:  # a refusal inside the child comes back as the same error
+            upload.save(store, "销售 2024", [plan])
+        assert err.value.key == "dataset_exists" and "销售 2024" in str(err.value)
+    upload.discard(path)
+
+
+# --------------------------------------------------------------------------- a real server
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_server_refuses_a_rebound_host_and_removes_uploads_when_stopped(base_store, tmp_path):
+    import asyncio
+    import urllib.request
+
+    import websockets
+
+    store = copy_of(base_store, tmp_path / "db")
+    with Store(store) as s:  # the server's head start finds its demo
+        s.ingest("demo", write_sales(tmp_path / "d.csv", 500, 9))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    port = free_port()
+    env = {**os.environ, "CRMFLOW_DB": str(store), "TMPDIR": str(temp)}
+    server = subprocess.Popen([PY, "-m", "crmflow.serve", "--server.port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start")
+
+        async def handshake(host: str) -> str:
+            try:
+                # to 127.0.0.1, with the Host and Origin a browser sends for a page on ``host``
+                async with websockets.connect(f"ws://{host}/_stcore/stream", host="127.0.0.1", port=port,
+                                              open_timeout=10, origin=f"http://{host}") as ws:
+                    del ws
+                    return "open"
+            except websockets.exceptions.InvalidStatus as exc:
+                return str(exc.response.status_code)
+
+        assert asyncio.run(handshake(f"127.0.0.1:{port}")) == "open"
+        assert asyncio.run(handshake(f"localhost:{port}")) == "open"
+        assert asyncio.run(handshake(f"rebind.example:{port}")) == "403"  # DNS rebinding: refused
+        # the reading command works beside the running dashboard
+        listed = cli("datasets", "list", "--db", str(store))
+        assert listed.returncode == 0 and "demo" in listed.stdout, listed.stderr
+        upload_dir = temp / "crmflow-upload-abc"  # what the Data page leaves while a file is shown
+        upload_dir.mkdir()
+        (upload_dir / "sales.csv").write_bytes(b"x" * 1000)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _ = server.communicate(timeout=60)
+    assert not (temp / "crmflow-upload-abc").exists(), out[-2000:]
+    assert "External URL" not in out and "checkip" not in out
