@@ -341,6 +341,10 @@ class Scope:
                      tuple(sorted({str(c) for c in customer_ids})))
 
 
+#: Read-write Database objects open per file in this process (reclaim only when alone).
+_OPEN_FILES: dict[str, int] = {}
+_OPEN_LOCK = threading.Lock()
+
 #: How many customer sets the scratch database keeps (oldest dropped first).
 MAX_CUSTOMER_SETS = 16
 
@@ -403,6 +407,10 @@ class Database:
                     "Check the path; if the file is damaged, restore it from a backup (keep the file)",
                 ) from None
         self._con = con
+        if not self.read_only and self.path != ":memory:":
+            with _OPEN_LOCK:
+                key = os.path.realpath(self.path)
+                _OPEN_FILES[key] = _OPEN_FILES.get(key, 0) + 1
         cur = con.cursor()  # not self.cursor(): a writer may hold the gate
         try:
             self._execute_all(cur, [q for q in _strip_comments(compiled("create_scratch")[0]).split(";")
@@ -469,6 +477,10 @@ class Database:
 
     def _disconnect(self) -> None:
         con, self._con = self._con, None
+        if con is not None and not self.read_only and self.path != ":memory:":
+            with _OPEN_LOCK:
+                key = os.path.realpath(self.path)
+                _OPEN_FILES[key] = max(0, _OPEN_FILES.get(key, 0) - 1)
         if con is not None:
             try:
                 con.close()
@@ -496,13 +508,17 @@ class Database:
         and is cut off."""
         if self.read_only or self.path == ":memory:":
             return 0
+        key = os.path.realpath(self.path)
+        with _OPEN_LOCK:
+            if _OPEN_FILES.get(key, 0) > 1:  # another Database of this process shares the file: leave it
+                return 0
         with self.write_lock, self.cursor() as cur:
             try:
-                cur.execute("FORCE CHECKPOINT")
+                cur.execute("CHECKPOINT")
                 row = cur.execute("SELECT block_size, total_blocks, wal_size FROM pragma_database_size() "
                                   "WHERE database_name = current_database()").fetchone()
-            except duckdb.Error as exc:
-                raise translate_error(exc, "Checkpoint", self.path) from None
+            except duckdb.Error:
+                return 0  # e.g. another transaction is running: nothing is cut then
             if row is None:
                 return 0
             block_size, total_blocks, wal_size = int(row[0]), int(row[1]), str(row[2])
@@ -526,7 +542,7 @@ class Database:
             return
         with self.write_lock, self.cursor() as cur:
             try:
-                cur.execute("FORCE CHECKPOINT")
+                cur.execute("CHECKPOINT")
             except duckdb.Error as exc:
                 raise translate_error(exc, "Checkpoint", self.path) from None
 
