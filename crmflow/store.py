@@ -99,8 +99,7 @@ class Store:
             self.db = Database(":memory:")
             return
         file = database_path(path)
-        if self.shared or not file.exists():
-            _prepare_file(file)
+        _prepare_file(file)  # a new or older file made ready first (skipped while another process holds it)
         self.db = Database(file, read_only=read_only or self.shared)
 
     @property
