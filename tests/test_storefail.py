@@ -546,3 +546,50 @@ def test_real_server_refuses_a_rebound_host_and_removes_uploads_when_stopped(bas
         out, _ = server.communicate(timeout=60)
     assert not (temp / "crmflow-upload-abc").exists(), out[-2000:]
     assert "External URL" not in out and "checkip" not in out
+
+
+@needs_mount
+def test_the_data_page_rename_on_a_full_disk_is_one_message(small_disk, tmp_path, monkeypatch):
+    """What killed the dashboard for every session: the Data page's rename on
+    a full disk. Now the page shows one error, and after space is freed the
+    same session renames."""
+    import gc
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    path = small_disk / "crmflow.duckdb"
+    with Store(path) as store:
+        store.ingest("demo", write_sales(tmp_path / "d.csv", 3000, 4))  # the page's default dataset
+        store.ingest("old name", write_sales(tmp_path / "o.csv", 500, 5))
+    before = fingerprint(path)
+    monkeypatch.setenv("CRMFLOW_DB", str(path))
+    monkeypatch.setenv("CRMFLOW_FREE_SPACE_MARGIN_MB", "0")  # let DuckDB itself meet the full disk
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.query_params["dataset"] = "demo"
+        at.run()
+        at.switch_page("pages/data.py")
+        at.run()
+        assert not at.exception, at.exception
+        fill(small_disk)
+        at.selectbox(key="data:manage").set_value("old name").run()
+        at.text_input(key="data:rename_to").input("new name").run()
+        at.button(key="data:rename").click().run()
+        assert not at.exception, at.exception
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1 and ("disk space" in errors[0] or "engine stopped" in errors[0]), errors
+        assert "bug" not in errors[0] and "Traceback" not in errors[0]
+        (small_disk / "filler").unlink()
+        at.button(key="data:rename").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert at.selectbox(key="data:manage").value == "new name"
+    finally:
+        st.cache_resource.clear()
+        gc.collect()
+    after = fingerprint(path)
+    assert after["new name"] == before["old name"] and after["demo"] == before["demo"]
