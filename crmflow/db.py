@@ -33,6 +33,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -344,6 +345,16 @@ class Scope:
 #: Read-write Database objects open per file in this process (reclaim only when alone).
 _OPEN_FILES: dict[str, int] = {}
 _OPEN_LOCK = threading.Lock()
+#: Every read-only Database of this process (they share one DuckDB instance per file:
+#: a writer in another process needs all of them closed, see :func:`readers_of`).
+_READERS: weakref.WeakSet = weakref.WeakSet()
+
+
+def readers_of(path: str | os.PathLike) -> list[Database]:
+    """The read-only Database objects of this process open on ``path``."""
+    key = os.path.realpath(str(path))
+    with _OPEN_LOCK:
+        return [db for db in list(_READERS) if os.path.realpath(db.path) == key]
 
 #: How many customer sets the scratch database keeps (oldest dropped first).
 MAX_CUSTOMER_SETS = 16
@@ -372,6 +383,7 @@ class Database:
         self._suspended = False
         self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._closed = False
         self._customer_sets: list[str] = []
         self._set_frames: dict[str, pd.DataFrame] = {}
         self._memo: OrderedDict[tuple, object] = OrderedDict()
@@ -379,6 +391,9 @@ class Database:
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._connect(wait=read_only)
+        if read_only:
+            with _OPEN_LOCK:
+                _READERS.add(self)
         if not read_only:
             self.execute("create_schema")
             self._drop_leftovers()
@@ -431,7 +446,7 @@ class Database:
                 self._gate.wait()
             self._readers += 1
         self._local.depth = depth + 1
-        if self._con is None:  # a reopen failed earlier: try again now
+        if self._con is None and not self._closed:  # a reopen failed earlier: try again now
             with self.write_lock:
                 if self._con is None:
                     try:
@@ -469,7 +484,8 @@ class Database:
                 yield
             finally:
                 try:
-                    self._connect(wait=True)
+                    if not self._closed:
+                        self._connect(wait=True)
                 finally:
                     with self._gate:
                         self._suspended = False
@@ -604,6 +620,9 @@ class Database:
                     raise
 
     def close(self) -> None:
+        with _OPEN_LOCK:
+            _READERS.discard(self)
+        self._closed = True
         self._disconnect()
 
     def __enter__(self) -> Database:

@@ -113,7 +113,16 @@ class Store:
     def _in_child(self, op: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``Store(path).<op>(*args, **kwargs)`` in a child process while
         this process has the file closed (see the module's docstring)."""
-        with self.db.suspended():
+        import contextlib
+
+        from crmflow.db import readers_of
+
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self.db.suspended())
+            # any other store of this process on the file (they share one DuckDB instance) closes too
+            for other in readers_of(self.path):
+                if other is not self.db:
+                    stack.enter_context(other.suspended())
             return run_in_child(self.path, op, args, kwargs)
 
     def close(self) -> None:
@@ -313,11 +322,11 @@ def _prepare_file(path: Path) -> None:
     reading it still works."""
     try:
         Database(path).close()
-    except CrmflowError as exc:
+    except CrmflowError:
         if not path.exists():
             raise
-        if exc.key not in ("db_busy", "db_read_only_file", "db_read_only_folder", "db_disk_full"):
-            raise
+        # held by another process or another store of this one, read-only, damaged …: opening it
+        # read-only next says what is wrong if it cannot be read
 
 
 def _error_record(exc: BaseException, path: str) -> dict[str, Any]:

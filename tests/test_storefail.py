@@ -593,3 +593,21 @@ def test_the_data_page_rename_on_a_full_disk_is_one_message(small_disk, tmp_path
         gc.collect()
     after = fingerprint(path)
     assert after["new name"] == before["old name"] and after["demo"] == before["demo"]
+
+
+def test_two_dashboard_stores_in_one_process_share_the_file(base_store, tmp_path):
+    """Streamlit can leave an earlier cached store open (a cleared cache does
+    not close it): a write through the new one must not be refused by the old
+    one, and both read the change; a closed store stays closed."""
+    path = copy_of(base_store, tmp_path)
+    old = Store(path, shared=True)
+    new = Store(path, shared=True)
+    closed = Store(path, shared=True)
+    closed.close()
+    try:
+        new.rename("north", "east")
+        assert sorted(old.names()) == sorted(new.names()) == ["east", "south"]
+        assert closed.db._con is None
+    finally:
+        old.close()
+        new.close()
