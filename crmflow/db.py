@@ -227,7 +227,7 @@ def free_space_margin() -> int | None:
     return None if mb <= 0 else int(mb * 1024 * 1024)
 
 
-def _size_text(n: float) -> str:
+def size_text(n: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if abs(n) < 1024 or unit == "GB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
@@ -249,9 +249,9 @@ def storage_error(exc: BaseException, path: str | os.PathLike) -> CrmflowError |
     if _LOCK_RE.search(text):
         return _busy_message(path)
     if "no space left" in low or "disk is full" in low or "not enough space" in low:
-        free = _free_bytes(path)
-        return CrmflowError(key="db_disk_full", path=path, free=_size_text(free) if free is not None else "?",
-                            needed=_size_text(FREE_SPACE_MARGIN))
+        free = free_bytes(path)
+        return CrmflowError(key="db_disk_full", path=path, free=size_text(free) if free is not None else "?",
+                            needed=size_text(FREE_SPACE_MARGIN))
     if "permission denied" in low or "read-only file system" in low or "read only file system" in low:
         if ".wal" in low or "failed to commit" in low or not _writable(folder):
             return CrmflowError(key="db_read_only_folder", folder=folder, name=Path(path).name)
@@ -267,7 +267,7 @@ def storage_error(exc: BaseException, path: str | os.PathLike) -> CrmflowError |
     return None
 
 
-def _free_bytes(path: str | os.PathLike) -> int | None:
+def free_bytes(path: str | os.PathLike) -> int | None:
     try:
         return shutil.disk_usage(Path(path).parent).free
     except OSError:
@@ -293,7 +293,7 @@ def ensure_free_space(path: str | os.PathLike, data_bytes: int = 0) -> None:
     whole process when a commit meets a full disk, so this is checked first."""
     path = Path(path)
     margin = free_space_margin()
-    free = _free_bytes(path)
+    free = free_bytes(path)
     if free is None or margin is None:
         return
     try:
@@ -302,7 +302,7 @@ def ensure_free_space(path: str | os.PathLike, data_bytes: int = 0) -> None:
         size = 0
     needed = int(data_bytes) + margin + size // 10
     if free < needed:
-        raise CrmflowError(key="db_disk_full", path=str(path), free=_size_text(free), needed=_size_text(needed))
+        raise CrmflowError(key="db_disk_full", path=str(path), free=size_text(free), needed=size_text(needed))
 
 
 def translate_error(exc: duckdb.Error, what: str, path: str = "") -> CrmflowError:

@@ -23,6 +23,7 @@ Three ways to open the file:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -39,8 +40,16 @@ from typing import Any, Self
 import pandas as pd
 
 from crmflow.config import DEFAULT_DATASET_ENV_VAR, DEMO_DATASET, database_path
-from crmflow.db import FREE_SPACE_MARGIN, Database, _free_bytes, _size_text, ensure_free_space, storage_error
 from crmflow import errors as _errors
+from crmflow.db import (
+    FREE_SPACE_MARGIN,
+    Database,
+    ensure_free_space,
+    free_bytes,
+    readers_of,
+    size_text,
+    storage_error,
+)
 from crmflow.errors import CrmflowError, DatasetError
 from crmflow.ingest import ReadOptions, TableReport, prepare, use_parsed
 from crmflow.messages import REASON_KEYS, Term, TermList
@@ -113,10 +122,6 @@ class Store:
     def _in_child(self, op: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``Store(path).<op>(*args, **kwargs)`` in a child process while
         this process has the file closed (see the module's docstring)."""
-        import contextlib
-
-        from crmflow.db import readers_of
-
         with contextlib.ExitStack() as stack:
             stack.enter_context(self.db.suspended())
             # any other store of this process on the file (they share one DuckDB instance) closes too
@@ -371,10 +376,10 @@ def run_in_child(path: str, op: str, args: tuple, kwargs: dict) -> Any:
                 return value
             raise _error_from(value)
     # no answer: the child died (DuckDB aborts on a fatal error; the OOM killer; a signal)
-    free = _free_bytes(path)
+    free = free_bytes(path)
     if free is not None and free < FREE_SPACE_MARGIN:
-        raise CrmflowError(key="db_disk_full", path=str(path), free=_size_text(free),
-                           needed=_size_text(FREE_SPACE_MARGIN)) from None
+        raise CrmflowError(key="db_disk_full", path=str(path), free=size_text(free),
+                           needed=size_text(FREE_SPACE_MARGIN)) from None
     raise CrmflowError(key="db_engine_failed", path=str(path)) from None
 
 
