@@ -396,10 +396,13 @@ def test_killed_ingests_do_not_grow_the_store(base_store, tmp_path):
             grew += 1
         with Store(path, shared=True) as store:  # what the next dashboard or command does on open
             assert sorted(n for n in store.names() if not n.startswith("big")) == sorted(before)
-        if proc.returncode == 0:  # it finished before the kill: drop it, the bound is for the unchanged store
+            finished = [n for n in store.names() if n.startswith("big")]
+        # an ingest that committed before the kill (or finished) is a stored dataset: drop it, the bound
+        # is for the store as it was (its freed blocks stay in the file for the next ingest to reuse)
+        for name in finished:
             with Store(path) as store:
-                store.delete(f"big{i}")
-        assert path.stat().st_size <= base_size + 256 * 1024, (i, path.stat().st_size, base_size)
+                store.delete(name)
+        assert path.stat().st_size <= base_size + 1024 * 1024, (i, path.stat().st_size, base_size)
     assert grew >= 1, "no kill landed while the ingest was writing (the test did not exercise the bug)"
     assert fingerprint(path) == before
 
