@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from crmflow import __version__
@@ -242,7 +243,7 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
     if getattr(args, "dataset", None):
         if args.file:
             raise CrmflowError("Give either a FILE or --dataset, not both", "Drop one of them")
-        store = Store(args.db)
+        store = Store(args.db, read_only=True)  # reading only: works beside an open dashboard
         try:
             ds = store.get(args.dataset)
             yield Source(store, ds.dataset_id, ds.name)
@@ -322,7 +323,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from crmflow.store import Store
 
-    with Store(args.db) as store:
+    with Store(args.db, shared=True) as store:
         result = store.ingest(args.name, args.file, args.customers, args.interactions,
                               overrides=_overrides(args.map), date_preference=date_format_option(args.date_format),
                               read_options=_read_options(args), replace=args.replace)
@@ -343,7 +344,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     if len(args.names) != need:
         raise CrmflowError(f"`datasets {args.action}` takes {need} name(s), got {len(args.names)}",
                            "e.g. crmflow datasets rename OLD NEW")
-    with Store(args.db) as store:
+    # reading actions open the file read-only (they work beside an open dashboard)
+    with Store(args.db, read_only=args.action in ("list", "report", "rejected"),
+               shared=args.action in ("rename", "delete")) as store:
         if args.action == "list":
             df = store.datasets()
             if df.empty:
@@ -630,7 +633,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.store:
         from crmflow.store import Store
 
-        with Store(args.db) as store:
+        with Store(args.db, shared=True) as store:
             ds = store.ensure_demo()
         print(f"Dataset {ds.name!r}: {ds.n_transactions} transactions, {ds.n_customers} customers, "
               f"{ds.n_interactions} interactions.")
@@ -714,6 +717,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               "with more memory.", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if isinstance(exc, duckdb.Error):  # the database file itself failed: its own true message
+            from crmflow.config import database_path
+            from crmflow.db import storage_error
+
+            known = storage_error(exc, database_path(getattr(locals().get("args"), "db", None)))
+            if known is not None:
+                print(f"crmflow: error: {known.line()}", file=sys.stderr)
+                return EXIT_BAD_INPUT
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         print(f"crmflow: error: Unexpected problem ({type(exc).__name__}{': ' + first if first else ''}). "
               "Check the input file; if it looks right, please report this.", file=sys.stderr)

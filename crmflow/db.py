@@ -27,8 +27,13 @@ call, and writes are serialised with a lock (see :mod:`crmflow.store`).
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -202,11 +207,110 @@ def _busy_message(path: str) -> DatabaseBusyError:
     return DatabaseBusyError(key="db_busy", path=path)
 
 
+#: "lock" as a word (DuckDB: "Could not set lock on file", "Conflicting lock is held"), never "block".
+_LOCK_RE = re.compile(r"\block\b", re.IGNORECASE)
+#: Bytes a write needs beyond its own data (DuckDB's journal, the checkpoint's new blocks).
+FREE_SPACE_MARGIN = 16 * 1024 * 1024
+#: Sets the margin in MB; 0 turns the free-space check off.
+FREE_SPACE_ENV_VAR = "CRMFLOW_FREE_SPACE_MARGIN_MB"
+
+
+def free_space_margin() -> int | None:
+    """The margin in bytes (None: the check is off)."""
+    text = os.environ.get(FREE_SPACE_ENV_VAR, "").strip()
+    if not text:
+        return FREE_SPACE_MARGIN
+    try:
+        mb = float(text)
+    except ValueError:
+        return FREE_SPACE_MARGIN
+    return None if mb <= 0 else int(mb * 1024 * 1024)
+
+
+def size_text(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TB"  # pragma: no cover
+
+
+def storage_error(exc: BaseException, path: str | os.PathLike) -> CrmflowError | None:
+    """The true message for a failure of the database file itself (busy,
+    read-only file or folder, damaged, cut short, not a database, full disk,
+    a fatal engine error), or None when the failure is not about the file.
+
+    Each gets its own key: what is wrong and what to do (never "delete it",
+    never "report this as a bug")."""
+    text = str(exc)
+    low = text.lower()
+    path = str(path or "crmflow.duckdb")
+    folder = str(Path(path).parent)
+    if _LOCK_RE.search(text):
+        return _busy_message(path)
+    if "no space left" in low or "disk is full" in low or "not enough space" in low:
+        free = free_bytes(path)
+        return CrmflowError(key="db_disk_full", path=path, free=size_text(free) if free is not None else "?",
+                            needed=size_text(FREE_SPACE_MARGIN))
+    if "permission denied" in low or "read-only file system" in low or "read only file system" in low:
+        if ".wal" in low or "failed to commit" in low or not _writable(folder):
+            return CrmflowError(key="db_read_only_folder", folder=folder, name=Path(path).name)
+        return CrmflowError(key="db_read_only_file", path=path)
+    if "corrupt database file" in low or "checksum" in low:
+        return CrmflowError(key="db_damaged", path=path)
+    if "could not read enough bytes" in low or "could not read all bytes" in low:
+        return CrmflowError(key="db_truncated", path=path)
+    if "not a valid duckdb database file" in low:
+        return CrmflowError(key="db_not_a_store", path=path)
+    if isinstance(exc, duckdb.FatalException) or "database has been invalidated" in low:
+        return CrmflowError(key="db_engine_failed", path=path)
+    return None
+
+
+def free_bytes(path: str | os.PathLike) -> int | None:
+    try:
+        return shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        return None
+
+
+def _writable(folder: str | os.PathLike) -> bool:
+    """Whether files can be created in ``folder`` (tried, not guessed from the
+    mode bits: root ignores them, a read-only mount does not)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".crmflow-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+def ensure_free_space(path: str | os.PathLike, data_bytes: int = 0) -> None:
+    """Refuse a write before it starts when the disk of ``path`` has less
+    free space than the write's own data plus :data:`FREE_SPACE_MARGIN` and a
+    tenth of the file (DuckDB's journal and checkpoint). DuckDB can abort the
+    whole process when a commit meets a full disk, so this is checked first."""
+    path = Path(path)
+    margin = free_space_margin()
+    free = free_bytes(path)
+    if free is None or margin is None:
+        return
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    needed = int(data_bytes) + margin + size // 10
+    if free < needed:
+        raise CrmflowError(key="db_disk_full", path=str(path), free=size_text(free), needed=size_text(needed))
+
+
 def translate_error(exc: duckdb.Error, what: str, path: str = "") -> CrmflowError:
     """Map a DuckDB error to the project's own error with a human sentence."""
+    known = storage_error(exc, path or "crmflow.duckdb")
+    if known is not None:
+        return known
     text = str(exc)
-    if isinstance(exc, duckdb.IOException) and ("lock" in text.lower() or "Conflicting lock" in text):
-        return _busy_message(path or "crmflow.duckdb")
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     # the engine's own words only on the command line; the page names the kind of error
     return QueryError(f"{what} failed: {first}", key="db_query_failed", what=what, kind=type(exc).__name__)
@@ -238,6 +342,20 @@ class Scope:
                      tuple(sorted({str(c) for c in customer_ids})))
 
 
+#: Read-write Database objects open per file in this process (reclaim only when alone).
+_OPEN_FILES: dict[str, int] = {}
+_OPEN_LOCK = threading.Lock()
+#: Every read-only Database of this process (they share one DuckDB instance per file:
+#: a writer in another process needs all of them closed, see :func:`readers_of`).
+_READERS: weakref.WeakSet = weakref.WeakSet()
+
+
+def readers_of(path: str | os.PathLike) -> list[Database]:
+    """The read-only Database objects of this process open on ``path``."""
+    key = os.path.realpath(str(path))
+    with _OPEN_LOCK:
+        return [db for db in list(_READERS) if os.path.realpath(db.path) == key]
+
 #: How many customer sets the scratch database keeps (oldest dropped first).
 MAX_CUSTOMER_SETS = 16
 
@@ -251,30 +369,198 @@ class Database:
     lock keeps other processes out, reported as :class:`DatabaseBusyError`.
     """
 
+    #: How long opening waits while another process writes to the file.
+    BUSY_WAIT_SECONDS = 10.0
+
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
         self.read_only = read_only
         self.write_lock = threading.RLock()
-        if self.path != ":memory:":
+        # readers (every cursor) and the one writer that may close the connection
+        self._gate = threading.Condition()
+        self._writer = threading.RLock()  # one suspension at a time (not write_lock: readers may take that)
+        self._readers = 0
+        self._suspended = False
+        self._local = threading.local()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._closed = False
+        self._customer_sets: list[str] = []
+        self._set_frames: dict[str, pd.DataFrame] = {}
+        self._memo: OrderedDict[tuple, object] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.Error as exc:
-            text = str(exc).lower()
-            if "lock" in text:
-                raise _busy_message(self.path) from None
-            raise CrmflowError(
-                f"Cannot open the database file {self.path}: {str(exc).splitlines()[0]}",
-                "Check the path, or delete a damaged file and ingest the data again",
-            ) from None
+        self._connect(wait=read_only)
+        if read_only:
+            with _OPEN_LOCK:
+                _READERS.add(self)
         if not read_only:
             self.execute("create_schema")
             self._drop_leftovers()
             self._complete_datasets()
-        self.execute("create_scratch")
-        self._customer_sets: list[str] = []
-        self._memo: OrderedDict[tuple, object] = OrderedDict()
-        self._memo_lock = threading.Lock()
+            self.reclaim()
+
+    def _connect(self, wait: bool = False) -> None:
+        """Open the file (read-write, or read-only: then other processes may
+        read it at the same time) and the scratch database, with the kept
+        customer sets. With ``wait``, a file another
+        process is writing is tried again for :data:`BUSY_WAIT_SECONDS`."""
+        deadline = time.monotonic() + (self.BUSY_WAIT_SECONDS if wait else 0)
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=self.read_only)
+                break
+            except duckdb.Error as exc:
+                known = storage_error(exc, self.path)
+                if isinstance(known, DatabaseBusyError) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                if known is not None:
+                    raise known from None
+                raise CrmflowError(
+                    f"Cannot open the database file {self.path}: {str(exc).splitlines()[0]}",
+                    "Check the path; if the file is damaged, restore it from a backup (keep the file)",
+                ) from None
+        self._con = con
+        if not self.read_only and self.path != ":memory:":
+            with _OPEN_LOCK:
+                key = os.path.realpath(self.path)
+                _OPEN_FILES[key] = _OPEN_FILES.get(key, 0) + 1
+        cur = con.cursor()  # not self.cursor(): a writer may hold the gate
+        try:
+            self._execute_all(cur, [q for q in _strip_comments(compiled("create_scratch")[0]).split(";")
+                                    if q.strip()], {})
+            if self._set_frames:
+                for set_id in self._customer_sets:
+                    cur.register("kept_set", self._set_frames[set_id])
+                    cur.execute("INSERT INTO crm_scratch.filter_sets SELECT set_id, customer_id FROM kept_set")
+                    cur.unregister("kept_set")
+        finally:
+            cur.close()
+
+    def _enter_reader(self) -> None:
+        depth = getattr(self._local, "depth", 0)
+        with self._gate:
+            # a thread already reading goes on (no deadlock with a waiting writer)
+            while self._suspended and depth == 0:
+                self._gate.wait()
+            self._readers += 1
+        self._local.depth = depth + 1
+        if self._con is None and not self._closed:  # a reopen failed earlier: try again now
+            with self.write_lock:
+                if self._con is None:
+                    try:
+                        self._connect(wait=True)
+                    except BaseException:
+                        self._exit_reader()
+                        raise
+
+    def _exit_reader(self) -> None:
+        self._local.depth = getattr(self._local, "depth", 1) - 1
+        with self._gate:
+            self._readers -= 1
+            self._gate.notify_all()
+
+    @contextmanager
+    def suspended(self, timeout: float = 300.0) -> Iterator[None]:
+        """Close the file for the duration (after the running queries end;
+        new ones wait), then open it again as before: for a writer in another
+        process, or to recover after a fatal engine error."""
+        with self._writer:
+            deadline = time.monotonic() + timeout
+            with self._gate:
+                while self._suspended:
+                    self._gate.wait(1.0)
+                self._suspended = True
+                mine = getattr(self._local, "depth", 0)
+                while self._readers > mine:
+                    if time.monotonic() > deadline:
+                        self._suspended = False
+                        self._gate.notify_all()
+                        raise _busy_message(self.path)
+                    self._gate.wait(1.0)
+            try:
+                self._disconnect()
+                yield
+            finally:
+                try:
+                    if not self._closed:
+                        self._connect(wait=True)
+                finally:
+                    with self._gate:
+                        self._suspended = False
+                        self._gate.notify_all()
+
+    def _disconnect(self) -> None:
+        con, self._con = self._con, None
+        if con is not None and not self.read_only and self.path != ":memory:":
+            with _OPEN_LOCK:
+                key = os.path.realpath(self.path)
+                _OPEN_FILES[key] = max(0, _OPEN_FILES.get(key, 0) - 1)
+        if con is not None:
+            try:
+                con.close()
+            except duckdb.Error:
+                pass
+
+    def recover(self) -> None:
+        """Close and reopen the file after a fatal engine error (which
+        invalidates the whole database instance)."""
+        with self.suspended():
+            pass
+
+    #: DuckDB's file header and its two database headers, before the first block.
+    HEADER_BYTES = 3 * 4096
+
+    def reclaim(self) -> int:
+        """Give back the space a killed writer left at the end of the file;
+        returns the bytes given back.
+
+        A process killed in the middle of a large insert has written blocks
+        past the end the file's last checkpoint records; DuckDB never reads
+        nor frees them, so each such kill grew the file for good. After a
+        checkpoint (nothing in the journal, no transaction open: this process
+        holds the file alone) everything past the recorded blocks is unused
+        and is cut off."""
+        if self.read_only or self.path == ":memory:":
+            return 0
+        key = os.path.realpath(self.path)
+        with _OPEN_LOCK:
+            if _OPEN_FILES.get(key, 0) > 1:  # another Database of this process shares the file: leave it
+                return 0
+        with self.write_lock, self.cursor() as cur:
+            try:
+                cur.execute("CHECKPOINT")
+                row = cur.execute("SELECT block_size, total_blocks, wal_size FROM pragma_database_size() "
+                                  "WHERE database_name = current_database()").fetchone()
+            except duckdb.Error:
+                return 0  # e.g. another transaction is running: nothing is cut then
+            if row is None:
+                return 0
+            block_size, total_blocks, wal_size = int(row[0]), int(row[1]), str(row[2])
+            wal = Path(self.path + ".wal")
+            if wal_size not in ("0 bytes", "0") or (wal.exists() and wal.stat().st_size > 0):
+                return 0
+            used = self.HEADER_BYTES + total_blocks * block_size
+            size = Path(self.path).stat().st_size
+            if block_size <= 0 or size <= used:
+                return 0
+            try:
+                os.truncate(self.path, used)
+            except OSError:
+                return 0
+            return size - used
+
+    def checkpoint(self) -> None:
+        """Write the journal into the file and give back the space that
+        deleted or abandoned rows held (the file shrinks when its tail is free)."""
+        if self.read_only or self.path == ":memory:":
+            return
+        with self.write_lock, self.cursor() as cur:
+            try:
+                cur.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                raise translate_error(exc, "Checkpoint", self.path) from None
 
     #: How many results :meth:`memoised` keeps (least recently used dropped first).
     MEMO_SIZE = 8
@@ -334,7 +620,10 @@ class Database:
                     raise
 
     def close(self) -> None:
-        self._con.close()
+        with _OPEN_LOCK:
+            _READERS.discard(self)
+        self._closed = True
+        self._disconnect()
 
     def __enter__(self) -> Database:
         return self
@@ -345,8 +634,14 @@ class Database:
     @contextmanager
     def cursor(self, dataset_id: int | Scope | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor; with ``dataset_id`` (or a :class:`Scope`) the staging
-        views read that dataset, filtered by the scope."""
-        cur = self._con.cursor()
+        views read that dataset, filtered by the scope. While a writer has
+        the file closed (:meth:`suspended`), this waits for it."""
+        self._enter_reader()
+        try:
+            cur = self._con.cursor()
+        except BaseException:
+            self._exit_reader()
+            raise
         try:
             if dataset_id is not None:
                 scope = dataset_id if isinstance(dataset_id, Scope) else Scope(int(dataset_id))
@@ -367,6 +662,7 @@ class Database:
             yield cur
         finally:
             cur.close()
+            self._exit_reader()
 
     def store_customer_set(self, customer_ids: pd.Series | list[str]) -> str:
         """Keep a set of customer ids in the scratch database; returns its id
@@ -380,16 +676,16 @@ class Database:
             if set_id in self._customer_sets:
                 return set_id
             frame = pd.DataFrame({"set_id": set_id, "customer_id": ids})
-            cur = self._con.cursor()
-            try:
+            with self.cursor() as cur:
                 cur.register("new_set", frame)
                 cur.execute("INSERT INTO crm_scratch.filter_sets SELECT set_id, customer_id FROM new_set")
+                cur.unregister("new_set")
                 self._customer_sets.append(set_id)
+                self._set_frames[set_id] = frame  # restored when the file is opened again
                 while len(self._customer_sets) > MAX_CUSTOMER_SETS:
                     old = self._customer_sets.pop(0)
+                    self._set_frames.pop(old, None)
                     cur.execute("DELETE FROM crm_scratch.filter_sets WHERE set_id = $s", {"s": old})
-            finally:
-                cur.close()
         return set_id
 
     @staticmethod
@@ -418,7 +714,7 @@ class Database:
             with self.cursor(dataset_id) as c:
                 return c.execute(sql, params).df()
         except duckdb.Error as exc:
-            raise translate_error(exc, f"Query {name}", self.path) from None
+            raise self._failed(exc, f"Query {name}", cur) from None
 
     def materialise(self, name: str, table: str, *, cur: duckdb.DuckDBPyConnection,
                     **params: object) -> None:
@@ -445,7 +741,19 @@ class Database:
             else:
                 self._execute_all(cur, statements, params)
         except duckdb.Error as exc:
-            raise translate_error(exc, f"Statement {name}", self.path) from None
+            raise self._failed(exc, f"Statement {name}", cur) from None
+
+    def _failed(self, exc: duckdb.Error, what: str, cur: object = None) -> CrmflowError:
+        """The message for a failed call; after a fatal engine error (which
+        invalidates the database instance) the file is closed and opened
+        again, so the next call works (not inside a caller's cursor: that
+        caller recovers when its cursor is closed)."""
+        if isinstance(exc, duckdb.FatalException) and cur is None and self.path != ":memory:":
+            try:
+                self.recover()
+            except CrmflowError as reopen:
+                return reopen
+        return translate_error(exc, what, self.path)
 
     @staticmethod
     def _execute_all(cur: duckdb.DuckDBPyConnection, statements: list[str],

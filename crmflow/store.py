@@ -4,12 +4,32 @@ An ingest runs under the database's write lock: the rows of every input file
 are parsed into temporary tables first, then stored and the dataset registered
 in one transaction; any failure rolls everything back, so earlier datasets are
 never touched.
+
+Three ways to open the file:
+
+- ``Store(path)``: read-write for the life of the object (one process only;
+  tests, the benchmark).
+- ``Store(path, read_only=True)``: reading only; any number of processes may
+  read the file at once (the command line's reading commands).
+- ``Store(path, shared=True)``: the dashboard's and the command line's writing
+  commands. The file is held read-only, so reading commands work beside it;
+  each change (ingest, rename, delete) first checks the free disk space, then
+  closes the file (running queries finish first, new ones wait) and runs in a
+  child process that opens it read-write, writes, checkpoints and exits.
+  DuckDB can abort the whole process on a fatal engine error (a commit on a
+  full disk: "FatalException ... duplicate key"); then only the child dies,
+  and the caller gets one clear message with the file opened again as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pickle
+import subprocess
+import sys
+import tempfile
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +40,16 @@ from typing import Any, Self
 import pandas as pd
 
 from crmflow.config import DEFAULT_DATASET_ENV_VAR, DEMO_DATASET, database_path
-from crmflow.db import Database
+from crmflow import errors as _errors
+from crmflow.db import (
+    FREE_SPACE_MARGIN,
+    Database,
+    ensure_free_space,
+    free_bytes,
+    readers_of,
+    size_text,
+    storage_error,
+)
 from crmflow.errors import CrmflowError, DatasetError
 from crmflow.ingest import ReadOptions, TableReport, prepare, use_parsed
 from crmflow.messages import REASON_KEYS, Term, TermList
@@ -71,8 +100,35 @@ def rejected_terms(by_reason: Mapping[str, int]) -> TermList:
 class Store:
     """The datasets in one database file (or in memory for one-off CLI runs)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, *, in_memory: bool = False) -> None:
-        self.db = Database(":memory:" if in_memory else database_path(path))
+    def __init__(self, path: str | os.PathLike | None = None, *, in_memory: bool = False,
+                 read_only: bool = False, shared: bool = False) -> None:
+        self.read_only = read_only
+        self.shared = shared and not in_memory and not read_only
+        if in_memory:
+            self.db = Database(":memory:")
+            return
+        file = database_path(path)
+        _prepare_file(file)  # a new or older file made ready first (skipped while another process holds it)
+        self.db = Database(file, read_only=read_only or self.shared)
+
+    @property
+    def path(self) -> str:
+        return self.db.path
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise CrmflowError(key="db_read_only_mode", path=self.path)
+
+    def _in_child(self, op: str, *args: Any, **kwargs: Any) -> Any:
+        """Run ``Store(path).<op>(*args, **kwargs)`` in a child process while
+        this process has the file closed (see the module's docstring)."""
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self.db.suspended())
+            # any other store of this process on the file (they share one DuckDB instance) closes too
+            for other in readers_of(self.path):
+                if other is not self.db:
+                    stack.enter_context(other.suspended())
+            return run_in_child(self.path, op, args, kwargs)
 
     def close(self) -> None:
         self.db.close()
@@ -130,6 +186,12 @@ class Store:
         """Parse the inputs and store them as dataset ``name`` (all or nothing).
         ``overrides`` and ``read_options`` are per table."""
         name = clean_name(name)
+        self._check_writable()
+        if self.path != ":memory:":
+            ensure_free_space(self.path, 2 * sum(_input_bytes(x) for x in (transactions, customers, interactions)))
+        if self.shared:
+            return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
+                                  date_preference=date_preference, read_options=read_options, replace=replace)
         overrides = overrides or {}
         read_options = read_options or {}
         inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions)]
@@ -179,6 +241,12 @@ class Store:
 
     def rename(self, old: str, new: str) -> Dataset:
         new = clean_name(new)
+        self._check_writable()
+        if self.path != ":memory:":
+            ensure_free_space(self.path)
+        if self.shared:
+            self.get(old)  # a missing dataset is told without a child process
+            return self._in_child("rename", old, new)
         with self.db.write_lock:
             ds = self.get(old)
             if new != ds.name and new in self.names():
@@ -187,6 +255,13 @@ class Store:
         return self.get(new)
 
     def delete(self, name: str) -> None:
+        self._check_writable()
+        if self.path != ":memory:":
+            ensure_free_space(self.path)
+        if self.shared:
+            self.get(name)
+            self._in_child("delete", name)
+            return
         with self.db.write_lock, self.db.cursor() as cur:
             ds = self.get(name)
             cur.begin()
@@ -202,6 +277,10 @@ class Store:
         with self.db.write_lock:
             if DEMO_DATASET in self.names():
                 return self.get(DEMO_DATASET)
+            if self.shared:
+                self._check_writable()
+                ensure_free_space(self.path, 64 * 1024 * 1024)
+                return self._in_child("ensure_demo")
             from crmflow.demo import generate
 
             data = generate()
@@ -222,3 +301,103 @@ def load_file_dataset(transactions: str | Path, customers: str | Path | None = N
         store.close()
         raise
     return store, result
+
+
+# --------------------------------------------------------------------------- writing in a child process
+#: The changes a child process may make (``Store`` methods).
+CHILD_OPS = ("ingest", "rename", "delete", "ensure_demo")
+
+
+def _input_bytes(source: Any) -> int:
+    """Roughly how many bytes an input brings (for the free-space check)."""
+    if source is None:
+        return 0
+    if isinstance(source, pd.DataFrame):
+        return int(source.memory_usage(index=False, deep=True).sum())
+    try:
+        return Path(source).stat().st_size
+    except (OSError, TypeError, ValueError):
+        return 0
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the file and its tables, bring an older file up to date and give
+    back space a killed writer left (read-write, briefly). When another
+    process holds the file, or the file is read-only, it is left as it is:
+    reading it still works."""
+    try:
+        Database(path).close()
+    except CrmflowError:
+        if not path.exists():
+            raise
+        # held by another process or another store of this one, read-only, damaged …: opening it
+        # read-only next says what is wrong if it cannot be read
+
+
+def _error_record(exc: BaseException, path: str) -> dict[str, Any]:
+    if not isinstance(exc, CrmflowError):
+        known = storage_error(exc, path)
+        if known is None:
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            known = CrmflowError(f"Unexpected problem while writing ({type(exc).__name__}"
+                                 f"{': ' + first if first else ''})",
+                                 "Try again; if it fails again, please report this")
+        exc = known
+    return {"class": type(exc).__name__, "key": exc.key, "params": exc.params, "message": exc.message,
+            "hint": exc.hint}
+
+
+def _error_from(record: dict[str, Any]) -> CrmflowError:
+    cls = getattr(_errors, record["class"], CrmflowError)
+    if not (isinstance(cls, type) and issubclass(cls, CrmflowError)):
+        cls = CrmflowError
+    if record["key"] is not None:
+        return cls(key=record["key"], **record["params"])
+    return cls(record["message"], record["hint"])
+
+
+def run_in_child(path: str, op: str, args: tuple, kwargs: dict) -> Any:
+    """``Store(path).<op>(*args, **kwargs)`` in a new Python process; its
+    result, or its error as the same CrmflowError. A child that dies (a
+    fatal engine error aborts it) gives a disk-full or engine-failed message."""
+    if op not in CHILD_OPS:
+        raise ValueError(op)
+    with tempfile.TemporaryDirectory(prefix="crmflow-write-") as tmp:
+        answer = Path(tmp) / "answer.pickle"
+        request = pickle.dumps({"path": str(path), "op": op, "args": args, "kwargs": kwargs, "answer": str(answer)})
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        proc = subprocess.run([sys.executable, "-m", "crmflow.store"], input=request, capture_output=True,
+                              env=env, cwd=root, check=False)
+        if answer.exists():
+            status, value = pickle.loads(answer.read_bytes())
+            if status == "ok":
+                return value
+            raise _error_from(value)
+    # no answer: the child died (DuckDB aborts on a fatal error; the OOM killer; a signal)
+    free = free_bytes(path)
+    if free is not None and free < FREE_SPACE_MARGIN:
+        raise CrmflowError(key="db_disk_full", path=str(path), free=size_text(free),
+                           needed=size_text(FREE_SPACE_MARGIN)) from None
+    raise CrmflowError(key="db_engine_failed", path=str(path)) from None
+
+
+def _child_main() -> int:
+    request = pickle.loads(sys.stdin.buffer.read())
+    path, answer = request["path"], Path(request["answer"])
+    try:
+        with Store(path) as store:
+            value = getattr(store, request["op"])(*request["args"], **request["kwargs"])
+            store.db.checkpoint()
+        result: tuple[str, Any] = ("ok", value)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent as one message
+        result = ("error", _error_record(exc, path))
+    answer.write_bytes(pickle.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    from crmflow import store as _store  # the classes the parent unpickles live in crmflow.store
+
+    sys.exit(_store._child_main())

@@ -51,7 +51,7 @@ def get_store() -> Store:
     the demo stored while the browser loaded the page."""
     from crmflow import serve
 
-    store = serve.take_store() or Store()
+    store = serve.take_store() or Store(shared=True)  # held read-only: the command line can read beside it
     store.ensure_demo()
     return store
 
