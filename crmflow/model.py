@@ -599,7 +599,7 @@ class CandidateBacktests:
 
 def choose_model(db: Database, dataset_id: int | Scope, calibration_end: date, holdout_end: date,
                  model: str = "auto") -> CandidateBacktests:
-    """Fit every candidate of ``model`` (all four for ``auto``, else the named
+    """Fit every candidate of ``model`` (all eight for ``auto``, else the named
     model by maximum likelihood) up to ``calibration_end``, backtest each on
     (calibration_end, holdout_end] and choose by :data:`CHOICE_CRITERION`.
     Kept on ``db`` per scope, dates and model."""
