@@ -19,15 +19,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-
-import duckdb
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from crmflow import __version__
 from crmflow.config import DB_ENV_VAR, Params
 from crmflow.errors import CrmflowError
-from crmflow.ingest import ReadOptions, date_format_option, report_text
 from crmflow.mapping import TABLES, parse_overrides
+
+if TYPE_CHECKING:  # the heavy libraries are imported where a command needs them: `--help`,
+    import pandas as pd  # `--version` and a usage error start in a fraction of a second
+
+    from crmflow.ingest import ReadOptions
 
 EXIT_BAD_INPUT = 2
 
@@ -232,12 +234,15 @@ def _read_options(args: argparse.Namespace) -> dict[str, ReadOptions]:
                 raise CrmflowError(f"{option} {item!r} gives no value", f"Write it like {option} VALUE")
             else:
                 values.setdefault(table, {})[attr] = value
+    from crmflow.ingest import ReadOptions
+
     return {table: ReadOptions(**fields) for table, fields in values.items()}
 
 
 @contextlib.contextmanager
 def open_source(args: argparse.Namespace) -> Iterator[Source]:
     """The data an analysis command reads: a file loaded in memory, or a stored dataset."""
+    from crmflow.ingest import date_format_option
     from crmflow.store import Store, load_file_dataset
 
     if getattr(args, "dataset", None):
@@ -321,6 +326,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from crmflow.ingest import date_format_option, report_text
     from crmflow.store import Store
 
     with Store(args.db, shared=True) as store:
@@ -531,7 +537,7 @@ def _score_rows(frame: pd.DataFrame, columns: Sequence[str], score_columns: Sequ
     for values in frame[list(columns)].itertuples(index=False):
         row = {}
         for c, v in zip(columns, values):
-            if not isinstance(v, str) and pd.isna(v):
+            if not isinstance(v, str) and _is_missing(v):
                 v = None
             elif hasattr(v, "item"):
                 v = v.item()
@@ -702,6 +708,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 COMMANDS.update({"report": cmd_report})
 
 
+def _is_missing(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def _is_engine_error(exc: BaseException) -> bool:
+    duckdb = sys.modules.get("duckdb")  # an engine error means the engine was imported
+    return duckdb is not None and isinstance(exc, duckdb.Error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -717,7 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "with more memory.", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
-        if isinstance(exc, duckdb.Error):  # the database file itself failed: its own true message
+        if _is_engine_error(exc):  # the database file itself failed: its own true message
             from crmflow.config import database_path
             from crmflow.db import storage_error
 
