@@ -230,6 +230,11 @@ _A_ONE_GAP = 1e-5
 # at the box |theta| = _LOG_BOUND for the likelihood to count as flat there
 # (tending to a limit at that edge rather than rising without bound).
 _FLAT_GRADIENT = 1e-6
+# The same for a deliberately penalised fit. Its penalty bounds every direction
+# except the edges where it vanishes (a -> 0, b -> 0 under ``ridge``): there the
+# objective tends to a finite limit, and a run stopped at the box with a
+# gradient this small is that limit to well under 1e-4 per customer.
+_FLAT_GRADIENT_PENALISED = 1e-4
 # Below this posterior mean drop-out probability a / (a + b + x), expected
 # purchases take the no-drop-out (NBD) limit.
 _NO_DROPOUT = 1e-12
@@ -429,7 +434,7 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None, kind="log"):
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(starts[0])
     options = {"maxiter": max_iter, "gtol": tol, "ftol": 1e-14}
 
-    def run(fun, start):
+    def run(fun, start, flat_tol=_FLAT_GRADIENT):
         res = optimize.minimize(fun, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
         theta = res.x
         with np.errstate(all="ignore"):
@@ -440,7 +445,7 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None, kind="log"):
         at_box = np.abs(theta) >= _LOG_BOUND * (1 - 1e-9)
         projected = np.where(at_box, 0.0, grad)
         done = res.success or (res.status == 2 and np.max(np.abs(projected)) <= 1e3 * tol)
-        flat = np.all(np.abs(grad[at_box]) <= _FLAT_GRADIENT)
+        flat = np.all(np.abs(grad[at_box]) <= flat_tol)
         return theta, float(value), bool(done and flat)
 
     def penalised(weight, kind):
@@ -468,7 +473,8 @@ def _maximise(objective, starts, *, max_iter, tol, penalizer=None, kind="log"):
             weight, fallback, kind = _PENALTY, True, "log"
         else:
             weight, fallback = penalizer, False
-        theta, _, converged = run(penalised(weight, kind), np.asarray(starts[0], dtype=np.float64))
+        theta, _, converged = run(penalised(weight, kind), np.asarray(starts[0], dtype=np.float64),
+                                  _FLAT_GRADIENT if fallback else _FLAT_GRADIENT_PENALISED)
     return _Solution(theta, converged, True, weight, fallback, kind)
 
 
