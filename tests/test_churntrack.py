@@ -431,10 +431,15 @@ def test_churn_page_says_why_the_list_is_empty(page_db, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     db, _, _ = page_db
+    # the expected frame first: the dashboard then holds the file read-only in this process
+    with Store(db) as store:
+        ds = store.get("once").dataset_id
+        everyone = churn.churn_warnings(store.db, ds, date(2024, 6, 21), include_all=True)
     monkeypatch.setenv("CRMFLOW_DB", str(db))
     monkeypatch.chdir(ROOT)
     st.cache_resource.clear()
     st.cache_data.clear()
+    gc.collect()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.query_params["dataset"] = "once"
     at.query_params["lang"] = "zh"
@@ -443,9 +448,6 @@ def test_churn_page_says_why_the_list_is_empty(page_db, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     try:
-        with Store(db) as store:
-            ds = store.get("once").dataset_id
-            everyone = churn.churn_warnings(store.db, ds, date(2024, 6, 21), include_all=True)
         assert len(everyone) == 12 and not at.dataframe
         assert churn.empty_list_note(everyone, 180, "zh") in [i.value for i in at.info]
     finally:
