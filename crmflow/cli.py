@@ -390,10 +390,18 @@ def cmd_clv(args: argparse.Namespace) -> int:
         db = src.store.db
         end = resolve_as_of(db, src.dataset_id, args.as_of)
         if args.calibration_end is not None:
+            # SPEC §4: the fit at the calibration end, and its forecast of (calibration end, D]
             bt = model.backtest_between(db, src.dataset_id, args.calibration_end, end, args.model)
+            fit = bt.fit
         else:
+            # the fit the pages use (at D) for parameters and predictions; the backtest at D - h
             bt = model.backtest(db, src.dataset_id, end, model=args.model)
-    fit = bt.fit
+            fit = model.fit_clv(db, src.dataset_id, end, args.model)
+        # SPEC §2's reference fits at the same date: BG/NBD (the published CDNOW
+        # parameters) and MBG/NBD by maximum likelihood, whichever fit was chosen
+        reference = {name: (fit if fit.choice.chosen.name == f"{name}_ml"
+                            else model.fit_clv(db, src.dataset_id, fit.calibration_end, name))
+                     for name in model.MODELS}
     for message in fit.messages:
         if "converged (" not in message:
             print(f"crmflow: note: {message}", file=sys.stderr)
@@ -411,8 +419,9 @@ def cmd_clv(args: argparse.Namespace) -> int:
         "model": fit.model,
         "fit": fit.choice.chosen.fit_kind,
         "choice": fit.choice.as_dict(),
-        "bgnbd": params["bgnbd"],
-        "mbgnbd": params["mbgnbd"],
+        "purchase": params["purchase"],
+        "bgnbd": dict(reference["bgnbd"].purchase.params_),
+        "mbgnbd": dict(reference["mbgnbd"].purchase.params_),
         "gamma_gamma": params["gamma_gamma"],
         "standard_errors": fit.standard_errors(),
         "customers": fit.customers,

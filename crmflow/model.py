@@ -546,6 +546,8 @@ class Backtest:
             "holdout_days": self.holdout_days,
             "customers": len(self.customers),
             "model": self.fit.choice.chosen.name,
+            "choice_reason": self.fit.choice.reason,  # "backtest": this holdout chose the fit among
+            "candidates": len(self.fit.choice.results),  # this many candidates
             "predicted_orders": round(self.predicted_total, 4),
             "actual_orders": self.actual_total,
             "mean_absolute_error": round(self.mean_absolute_error, 4),

@@ -225,6 +225,8 @@ with tab_value:
                                       ctx.tr("seg_bt_x"), ctx.tr("seg_bt_y")), "clv-backtest")
         st.caption(ctx.tr("seg_bt_caption", calibration_end=res["calibration_end"], holdout_end=res["holdout_end"],
                           customers=res["customers"]))
+        if res.get("choice_reason") == "backtest":
+            st.caption(ctx.tr("seg_bt_caption_chosen", n=res["candidates"]))
     show_track_record(ctx)  # the track record of the same backtest (pages/sections/clvtrack.py)
 
 # ----------------------------------------------------------------------------- download

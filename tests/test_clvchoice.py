@@ -263,13 +263,19 @@ def test_clv_json_says_which_model_was_chosen_why_and_how_sure(capsys):
     assert all(c["actual_orders"] == actual for c in cands)
     assert chosen["absolute_error"] <= min(c["absolute_error"] for c in cands) + model.TIE_RELATIVE * actual
     assert doc["backtest"]["predicted_orders"] == pytest.approx(chosen["predicted_orders"])
-    assert doc[doc["model"]] is not None and doc["mbgnbd" if doc["model"] == "bgnbd" else "bgnbd"] is None
+    # the chosen fit's parameters, and both reference fits by maximum likelihood at the same date
+    assert set(doc["purchase"]) == set(doc["bgnbd"]) == set(doc["mbgnbd"]) == {"r", "alpha", "a", "b"}
+    if chosen["fit"] == "maximum_likelihood":
+        assert doc["purchase"] == doc[doc["model"]]
+    else:
+        assert doc["purchase"] != doc[doc["model"]]
+    assert doc["bgnbd"]["r"] == pytest.approx(0.243, abs=1e-3)
     assert set(doc["standard_errors"]) == {"r", "alpha", "a", "b", "p", "q", "v"}
     assert all(v is None or v > 0 for v in doc["standard_errors"].values())
 
     code, out = run_clv(capsys, "--model", "mbgnbd")
     doc = json.loads(out)
-    assert doc["model"] == "mbgnbd" and doc["bgnbd"] is None and set(doc["mbgnbd"]) == {"r", "alpha", "a", "b"}
+    assert doc["model"] == "mbgnbd" and doc["purchase"] == doc["mbgnbd"] and doc["bgnbd"]["r"] == pytest.approx(0.243, abs=1e-3)
     assert doc["choice"]["reason"] == "requested" and len(doc["choice"]["candidates"]) == 1
 
 
@@ -283,6 +289,22 @@ def test_clv_csv_has_the_interval_columns(capsys):
     for r in rows:
         for name in ("expected_orders", "expected_value"):
             assert float(r[name + "_low"]) <= float(r[name]) <= float(r[name + "_high"])
+
+
+def test_clv_without_a_calibration_end_prints_the_fit_the_pages_use(capsys, cdnow):
+    """No --calibration-end: parameters, standard errors and predictions are the fit at D
+    (what the Segments page shows); the backtest is the one at D - h."""
+    store, ds = cdnow
+    assert main(["clv", str(CDNOW_SAMPLE), "--as-of", CDNOW_END.isoformat()]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    fit = model.fit_clv(store.db, ds, CDNOW_END)
+    assert doc["calibration_end"] == CDNOW_END.isoformat() and doc["model"] == fit.model
+    assert doc["purchase"] == pytest.approx(fit.purchase.params_, rel=1e-9)
+    assert doc["standard_errors"] == pytest.approx(fit.standard_errors(), rel=1e-9)
+    bt = model.backtest(store.db, ds, CDNOW_END)
+    assert doc["backtest"]["calibration_end"] == bt.calibration_end.isoformat() < CDNOW_END.isoformat()
+    assert doc["holdout_expected_orders"] == pytest.approx(bt.predicted_total, abs=1e-4)
+    assert doc["bgnbd"] == pytest.approx(model.fit_clv(store.db, ds, CDNOW_END, "bgnbd").purchase.params_, rel=1e-9)
 
 
 # --------------------------------------------------------------------------- the Segments view's data

@@ -91,3 +91,6 @@ def test_segments_page_says_which_model_was_chosen_and_shows_the_intervals(page,
     assert top[high].iloc[0] == pytest.approx(round(best["expected_value_high"], 2))
     # the members' table and the download carry the interval columns too
     assert sum(t("seg_col_expected_orders_low", lang) in d.value.columns for d in at.dataframe) >= 2
+    # the backtest shown is the one the fit was chosen on, and the page says so
+    fit_choice = view.candidates
+    assert t("seg_bt_caption_chosen", lang, n=len(fit_choice)) in [c.value for c in at.caption]
