@@ -458,8 +458,9 @@ def _slide_clv(inp: _Inputs) -> Slide:
                f"{inp.tr('seg_clv_metric_median')}: {conc.median:,.0f}",
                f"{inp.tr('seg_clv_metric_alive')}: {view.customers['p_alive'].mean():.0%}"]
     bullets += [note.text(inp.lang) for note in view.notes if note.key != "seg_clv_note_converged"]
-    return Slide("clv", _section(inp, "clv"), title, fig, inp.tr("seg_clv_caption", as_of=inp.as_of.isoformat()),
-                 tuple(bullets))
+    caption = inp.tr("clvchoice_clv_caption", as_of=inp.as_of.isoformat(),
+                     model=inp.tr(f"clvchoice_model_{view.model}"))
+    return Slide("clv", _section(inp, "clv"), title, fig, caption, tuple(bullets))
 
 
 def _slide_backtest(inp: _Inputs) -> Slide:
