@@ -116,7 +116,7 @@ class TrackRecord:
 
     calibration_end: date
     holdout_end: date
-    cumulative: pd.DataFrame  # date, actual, expected (cumulative repeat orders of everyone)
+    cumulative: pd.DataFrame  # date, actual, expected (cumulative repeat orders of everyone, new customers too)
     by_group: pd.DataFrame  # group (repeat orders before the calibration end, TOP_GROUP = or more),
     #                         customers, actual, predicted (mean orders per customer in the holdout)
     top_group: int = TOP_GROUP
@@ -137,6 +137,23 @@ class TrackRecord:
     def holdout_expected(self) -> float:
         """Repeat orders the model expected in the holdout (of every customer)."""
         return float(self._at(self.holdout_end)["expected"] - self._at(self.calibration_end)["expected"])
+
+    @property
+    def known_customers(self) -> int:
+        """Customers who had ordered by the calibration end (the backtest's customers)."""
+        return int(self.by_group["customers"].sum())
+
+    @property
+    def known_actual(self) -> float:
+        """Holdout orders of the customers who had ordered by the calibration end:
+        the backtest's actual total (the tracking plot's lines also count the
+        customers first seen in the holdout)."""
+        return float(np.round((self.by_group["customers"] * self.by_group["actual"]).sum()))
+
+    @property
+    def known_expected(self) -> float:
+        """The backtest's predicted holdout orders of the same customers."""
+        return float((self.by_group["customers"] * self.by_group["predicted"]).sum())
 
     @property
     def calibration_actual(self) -> float:
@@ -264,12 +281,15 @@ def alive_path(db: Database, dataset_id: int | Scope, customer_id: str, as_of: d
 
 # --------------------------------------------------------------------------- titles and tables
 def tracking_title(record: TrackRecord, lang: str = DEFAULT_LANGUAGE) -> str:
-    """The tracking plot's finding: expected vs actual repeat orders in the holdout."""
-    actual, expected = record.holdout_actual, record.holdout_expected
+    """The tracking plot's finding: expected vs actual repeat orders in the
+    holdout of the customers who had ordered by the calibration end -- the
+    backtest's numbers (the caption says the lines also count new customers)."""
+    actual, expected = record.known_actual, record.known_expected
+    common = {"days": record.holdout_days, "expected": expected, "customers": record.known_customers,
+              "calibration_end": record.calibration_end.isoformat()}
     if actual <= 0:
-        return t("trk_title_no_actual", lang, days=record.holdout_days, expected=expected)
-    return t("trk_title", lang, days=record.holdout_days, expected=expected, actual=actual,
-             gap=(actual - expected) / expected if expected > 0 else 0.0)
+        return t("trk_title_no_actual", lang, **common)
+    return t("trk_title", lang, actual=actual, gap=(actual - expected) / expected if expected > 0 else 0.0, **common)
 
 
 def group_title(record: TrackRecord, lang: str = DEFAULT_LANGUAGE) -> str:

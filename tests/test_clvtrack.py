@@ -173,10 +173,16 @@ def test_titles_state_the_numbers():
     record = TrackRecord(date(2024, 1, 10), date(2024, 1, 22), cumulative, groups)
     assert (record.holdout_actual, record.holdout_expected) == (6.0, 8.0)
     assert (record.calibration_actual, record.calibration_expected) == (4.0, 5.0)
-    assert tracking_title(record, "en") == t("trk_title", "en", days=12, expected=8.0, actual=6.0, gap=-0.25)
-    assert "-25%" in tracking_title(record, "en") and "-25%" in tracking_title(record, "zh")
-    none = TrackRecord(date(2024, 1, 10), date(2024, 1, 22), cumulative.assign(actual=4.0), groups)
-    assert tracking_title(none, "zh") == t("trk_title_no_actual", "zh", days=12, expected=8.0)
+    # the title counts the backtest's customers (those of the groups): 1 + 2 actual, 1.2 + 2.1 expected
+    assert (record.known_customers, record.known_actual, record.known_expected) == (2, 3.0, pytest.approx(3.3))
+    known = {"customers": 2, "calibration_end": "2024-01-10"}
+    assert tracking_title(record, "en") == t("trk_title", "en", days=12, expected=record.known_expected, actual=3.0,
+                                             gap=(3.0 - 3.3) / 3.3, **known)
+    assert "-9%" in tracking_title(record, "en") and "-9%" in tracking_title(record, "zh")
+    none = TrackRecord(date(2024, 1, 10), date(2024, 1, 22), cumulative.assign(actual=4.0),
+                       groups.assign(actual=0.0))
+    assert tracking_title(none, "zh") == t("trk_title_no_actual", "zh", days=12, expected=none.known_expected,
+                                           **known)
     assert group_title(record, "en") == t("trk_group_title", "en", calibration_end="2024-01-10", group="0",
                                           predicted=1.2, actual=1.0)
 
