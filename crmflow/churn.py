@@ -979,7 +979,7 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Par
     "Track record"): the warnings of D - h (h = ``horizon_days``, default
     lost_after_days), scored with :func:`calibrate` at D - h (nothing after
     D - h is used), against who placed no order in (D - h, D]. The numbers of
-    :func:`track_numbers` plus ``as_of`` (D - h, the warnings' date),
+    :func:`track_numbers` plus ``scored_at`` (D - h, the warnings' date),
     ``outcome_end`` (D) and ``horizon_days``; with ``verdict`` ``no_history``
     (D - h before the first order, or nobody not lost then) the numbers are
     None. Kept on ``db`` per (scope, as_of, params, h) like the CLV fit."""
@@ -990,7 +990,7 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Par
 
 def _track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Params, h: int) -> dict[str, object]:
     past = as_of - timedelta(days=h)
-    head = {"as_of": past.isoformat(), "outcome_end": as_of.isoformat(), "horizon_days": h}
+    head = {"scored_at": past.isoformat(), "outcome_end": as_of.isoformat(), "horizon_days": h}
     first = db.run("last_order_date", dataset_id=dataset_id).iloc[0]["first_order_date"]
     signals = (pd.DataFrame() if pd.isna(first) or past < pd.Timestamp(first).date()
                else _signals(db, dataset_id, past, params, h))
@@ -1012,11 +1012,18 @@ def _track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Pa
 
 
 def track_verdict(record: dict, lang: str = "en") -> str:
-    """The track record's verdict in one plain sentence."""
+    """The track record's verdict in one plain sentence; when the warnings
+    worked but their call list caught fewer of the leavers than a recency list
+    of the same length, a second sentence says so."""
     verdict = record["verdict"]
-    values = {"past": record["as_of"], "end": record["outcome_end"], "days": record["horizon_days"]}
+    values = {"past": record["scored_at"], "end": record["outcome_end"], "days": record["horizon_days"]}
     if verdict in ("no_better_than_chance", "no_better_than_recency", "better_than_recency"):
         values.update(auc=record["auc"], recency=record["recency_auc"], chance=CHANCE_AUC)
     if verdict == "too_few":
         values.update(left=record["left"], stayed=record["stayed"], minimum=MIN_TRACK_EVENTS)
-    return t("ct_verdict_" + verdict, lang, **values)
+    text = t("ct_verdict_" + verdict, lang, **values)
+    caught, by_recency = record.get("caught_share"), record.get("recency_caught_share")
+    if verdict == "better_than_recency" and caught is not None and by_recency is not None and caught < by_recency:
+        text += (" " if lang != "zh" else "") + t("clvmend_fewer_caught", lang, past=record["scored_at"],
+                                                  caught=caught, recency=by_recency)
+    return text

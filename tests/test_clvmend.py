@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from crmflow import model
+from crmflow import churn, model
+from crmflow.cli import main
 from crmflow.i18n import t
 from crmflow.report import build_slide
 from crmflow.stages import data_range
@@ -57,7 +58,9 @@ def demo_world(tmp_path_factory):
     with Store(db) as store:
         ds = store.ensure_demo().dataset_id
         last = data_range(store.db, ds)[1]
-        expected = {"backtest": backtest_view(store.db, ds, last), "record": track_record(store.db, ds, last)}
+        expected = {"backtest": backtest_view(store.db, ds, last), "record": track_record(store.db, ds, last),
+                    "everyone": churn.churn_warnings(store.db, ds, last, include_all=True),
+                    "churn_record": churn.track_record(store.db, ds, last)}
     return db, expected
 
 
@@ -111,3 +114,90 @@ def test_the_segments_page_shows_one_expected_and_actual_holdout_count(demo_app,
     captions = [c.value for c in at.caption]
     assert t("trk_caption", lang, calibration_end=rec.calibration_end.isoformat(),
              holdout_end=rec.holdout_end.isoformat()) in captions
+
+
+# --------------------------------------------------------------------------- 3. the churn warnings
+BASE = {"verdict": "better_than_recency", "scored_at": "2024-07-04", "outcome_end": "2024-12-31",
+        "horizon_days": 180, "auc": 0.78, "recency_auc": 0.736, "left": 346, "stayed": 1026}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_worked_but_caught_fewer_leavers_than_recency_says_so(lang):
+    fewer = churn.track_verdict({**BASE, "caught_share": 0.6, "recency_caught_share": 0.73}, lang)
+    plain = t("ct_verdict_better_than_recency", lang, past="2024-07-04", end="2024-12-31", days=180, auc=0.78,
+              recency=0.736)
+    clause = t("clvmend_fewer_caught", lang, past="2024-07-04", caught=0.6, recency=0.73)
+    assert fewer.startswith(plain) and fewer.endswith(clause) and "60%" in clause and "73%" in clause
+    # as many or more caught, or another verdict: the sentence alone
+    assert churn.track_verdict({**BASE, "caught_share": 0.73, "recency_caught_share": 0.73}, lang) == plain
+    other = {**BASE, "verdict": "no_better_than_recency", "caught_share": 0.6, "recency_caught_share": 0.73}
+    assert clause not in churn.track_verdict(other, lang)
+
+
+def test_the_demo_verdict_carries_the_clause_when_its_list_caught_fewer(demo_world):
+    rec = demo_world[1]["churn_record"]
+    clause = t("clvmend_fewer_caught", "en", past=rec["scored_at"], caught=rec["caught_share"],
+               recency=rec["recency_caught_share"])
+    fewer = rec["verdict"] == "better_than_recency" and rec["caught_share"] < rec["recency_caught_share"]
+    assert fewer  # the README's table: the demo's list caught 60% of the leavers, recency 73%
+    assert (clause in churn.track_verdict(rec, "en")) == fewer
+
+
+def test_an_empty_call_list_says_why_on_stderr(tmp_path, capsys):
+    rows = "\n".join(f"N{i},2024-0{1 + i % 6}-{10 + i},{50 + i}" for i in range(12))
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id,order_date,amount\n" + rows + "\n", encoding="utf-8")
+    for lang in ("en", "zh"):
+        assert main(["churn", str(path), "--as-of", "2024-06-30", "--lang", lang]) == 0
+        out, err = capsys.readouterr()
+        assert out.strip() == "[]"
+        want = t("ct_empty_no_value", lang, leavers=12.0, scored=12, days=180)
+        assert err.strip().startswith(want[:30]) and ("12 of 12" in err if lang == "en" else "12 位" in err)
+    # a list that is not empty says nothing on stderr
+    path.write_text("customer_id,order_date,amount\n" + rows + "\nN1,2024-03-01,40\nN1,2024-05-01,40\n",
+                    encoding="utf-8")
+    assert main(["churn", str(path), "--as-of", "2024-06-30"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() != "[]" and err == ""
+
+
+def history(tmp_path):
+    from tests.test_churntrack import history_csv
+
+    path = tmp_path / "t.csv"
+    path.write_text(history_csv(), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("order", ["flag_first", "file_first"])
+def test_track_record_flag_before_or_after_the_file(tmp_path, capsys, order):
+    import json
+
+    path = history(tmp_path)
+    args = ["--track-record", str(path)] if order == "flag_first" else [str(path), "--track-record"]
+    assert main(["churn", *args, "--as-of", "2024-12-31"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["as_of"] == "2024-12-31" and "as_of" not in doc["track_record"]
+    assert (doc["track_record"]["scored_at"], doc["track_record"]["outcome_end"]) == ("2024-07-04", "2024-12-31")
+    fmt = ["--track-record-format", "text"]
+    args = [*fmt, str(path)] if order == "flag_first" else [str(path), "--track-record", *fmt]
+    assert main(["churn", *args, "--as-of", "2024-12-31"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == churn.track_verdict(doc["track_record"], "en")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_owner_filtered_list_caption_is_true_for_the_subset(demo_app, demo_world, lang):
+    from crmflow.churn import CALL_LIST_VALUE_SHARE
+
+    everyone = demo_world[1]["everyone"]
+    owner = everyone.loc[everyone["on_call_list"].astype(bool), "owner"].iloc[0]
+    mine = everyone[everyone["owner"] == owner]
+    listed = int(mine["on_call_list"].astype(bool).sum())
+    assert 0 < listed < len(mine)
+    at = demo_app("churn", lang=lang, call_owner=owner)
+    captions = [c.value for c in at.caption]
+    assert t("clvmend_list_caption_owner", lang, share=CALL_LIST_VALUE_SHARE, listed=listed,
+             scored=len(mine)) in captions
+    assert not any(c.startswith(t("ct_list_caption", lang, share=CALL_LIST_VALUE_SHARE, listed=0, scored=0)[:20])
+                   for c in captions)
