@@ -431,7 +431,7 @@ def _scope(dataset_id: int | Scope) -> Scope:
 
 def _check_model(model: str) -> None:
     if model not in MODEL_CHOICES:
-        raise CrmflowError(f"Unknown CLV model {model!r}", "Choose one of " + ", ".join(MODEL_CHOICES))
+        raise CrmflowError(key="clv_model_unknown", model=model, choices=", ".join(MODEL_CHOICES))
 
 
 def fit_clv(db: Database, dataset_id: int | Scope, calibration_end: date, model: str = "auto") -> ClvFit:
@@ -475,11 +475,7 @@ def _choice_at(db: Database, scope: Scope, as_of: date) -> ModelChoice:
 def _summary(db: Database, scope: Scope, calibration_end: date) -> pd.DataFrame:
     summary = db.run("clv_summary", dataset_id=scope, calibration_end=calibration_end)
     if summary.empty:
-        raise CrmflowError(
-            f"No customer made a purchase on or before {calibration_end}, so there is nothing to fit the "
-            "CLV model on",
-            "Choose a later calibration end (or as-of date)",
-        )
+        raise CrmflowError(key="clv_no_customers", calibration_end=calibration_end.isoformat())
     for col in ("frequency", "recency_weeks", "t_weeks", "monetary", "mean_purchase_value"):
         summary[col] = summary[col].astype(np.float64)
     return summary
@@ -648,10 +644,8 @@ def backtest_between(db: Database, dataset_id: int | Scope, calibration_end: dat
     purchases in (calibration_end, holdout_end]. With ``auto`` this is the
     backtest of the candidate that forecast the holdout best (module doc)."""
     if not calibration_end < holdout_end:
-        raise CrmflowError(
-            f"The calibration end ({calibration_end}) must be before the end of the holdout ({holdout_end})",
-            "Choose an earlier calibration end, or a later as-of date",
-        )
+        raise CrmflowError(key="clv_calibration_order", calibration_end=calibration_end.isoformat(),
+                           holdout_end=holdout_end.isoformat())
     return choose_model(db, dataset_id, calibration_end, holdout_end, model).chosen
 
 
@@ -663,7 +657,7 @@ def backtest(db: Database, dataset_id: int | Scope, as_of: date, holdout_days: i
     first, _ = data_range(db, dataset_id)
     h = default_holdout_days(first, as_of) if holdout_days is None else int(holdout_days)
     if h < 1:
-        raise CrmflowError(f"The holdout must be at least one day (got {h})", "Pass a positive holdout")
+        raise CrmflowError(key="clv_holdout_short", days=h)
     return backtest_between(db, dataset_id, as_of - timedelta(days=h), as_of, model)
 
 

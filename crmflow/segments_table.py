@@ -141,7 +141,7 @@ class SegmentView:
     summary: pd.DataFrame  # analytics.summarise_segments
     notes: tuple[ModelNote, ...] = ()  # the CLV fit in plain words (translated)
     messages: tuple[str, ...] = ()  # the model's own messages (English)
-    error: str | None = None  # why there is no CLV prediction, when there is none
+    error: CrmflowError | None = None  # why there is no CLV prediction (error.localized(lang)), when there is none
     choice: ModelNote | None = None  # which purchase model and fit were chosen, and why
     candidates: pd.DataFrame | None = None  # candidate_table
     parameters: pd.DataFrame | None = None  # parameter_table
@@ -260,7 +260,7 @@ def segment_view(db: Database, dataset_id: int, as_of: date, params: Params = DE
         extra = {"choice": choice_note(fit.choice), "candidates": candidate_table(fit.choice),
                  "parameters": parameter_table(fit), "model": fit.model}
     except CrmflowError as exc:
-        error = exc.line()
+        error = exc
     return SegmentView(as_of, build_customer_table(stages, scores, predictions),
                        analytics.summarise_segments(scores), notes, messages, error, **extra)
 
@@ -274,7 +274,7 @@ class BacktestView:
     by_decile: pd.DataFrame | None
     notes: tuple[ModelNote, ...] = ()
     messages: tuple[str, ...] = ()
-    error: str | None = None
+    error: CrmflowError | None = None  # shown with error.localized(lang)
 
     @property
     def verdict(self) -> str | None:
@@ -299,7 +299,7 @@ def backtest_view(db: Database, dataset_id: int, as_of: date) -> BacktestView:
     try:
         bt = model.backtest(db, dataset_id, as_of)
     except CrmflowError as exc:
-        return BacktestView(None, None, error=exc.line())
+        return BacktestView(None, None, error=exc)
     return BacktestView(bt.as_dict(), bt.by_decile.copy(), fit_notes(bt.fit), tuple(bt.messages))
 
 

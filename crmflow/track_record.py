@@ -195,7 +195,7 @@ class TrackRecordView:
     """:func:`track_record` for the pages, or why it could not be made."""
 
     record: TrackRecord | None
-    error: str | None = None
+    error: CrmflowError | None = None  # shown with error.localized(lang)
 
 
 def track_record_view(db: Database, dataset_id: int | Scope, as_of: date) -> TrackRecordView:
@@ -204,7 +204,7 @@ def track_record_view(db: Database, dataset_id: int | Scope, as_of: date) -> Tra
     try:
         return TrackRecordView(track_record(db, dataset_id, as_of))
     except CrmflowError as exc:
-        return TrackRecordView(None, exc.line())
+        return TrackRecordView(None, exc)
 
 
 # --------------------------------------------------------------------------- a new customer's repeat orders

@@ -7,6 +7,8 @@ on which the holdout choice picks MBG/NBD; the glossary and locale tables.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from crmflow import churn, model
@@ -201,3 +203,72 @@ def test_the_owner_filtered_list_caption_is_true_for_the_subset(demo_app, demo_w
              scored=len(mine)) in captions
     assert not any(c.startswith(t("ct_list_caption", lang, share=CALL_LIST_VALUE_SHARE, listed=0, scored=0)[:20])
                    for c in captions)
+
+
+# --------------------------------------------------------------------------- 4. errors in the page's language
+@pytest.fixture(scope="module")
+def single_db(tmp_path_factory):
+    """One customer with one order: nobody had bought by the backtest's calibration end."""
+    from crmflow.store import Store
+
+    folder = tmp_path_factory.mktemp("clvmend_single")
+    (folder / "single.csv").write_text("customer_id,order_date,amount\nS1,2024-05-02,250\n", encoding="utf-8")
+    with Store(folder / "crmflow.duckdb") as store:
+        store.ensure_demo()
+        store.ingest("single", folder / "single.csv")
+    return folder / "crmflow.duckdb"
+
+
+def english_words(texts: list[str]) -> set[str]:
+    import re
+
+    return {w for text in texts for w in re.findall(r"[A-Za-z]{4,}", text)} - {"Gamma", "NBD"}
+
+
+def test_the_model_errors_have_keys_in_both_languages(load):
+    from crmflow.errors import CrmflowError
+    from crmflow.track_record import track_record_view
+
+    store, ds = load("customer_id,order_date,amount\nS1,2024-05-02,250\n")
+    view = track_record_view(store.db, ds, date(2024, 5, 2))
+    assert isinstance(view.error, CrmflowError) and view.error.key == "clv_no_customers"
+    assert view.error.line() == ("No customer made a purchase on or before 2024-05-01, so there is nothing to fit "
+                                 "the CLV model on. Choose a later calibration end (or as-of date).")
+    assert view.error.localized("zh") == (t("err_clv_no_customers", "zh", calibration_end="2024-05-01") + "。"
+                                          + t("err_clv_no_customers_page", "zh") + "。")
+    for call, key in [(lambda: model.fit_clv(store.db, ds, date(2024, 5, 2), model="pareto"), "clv_model_unknown"),
+                      (lambda: model.backtest(store.db, ds, date(2024, 5, 2), holdout_days=0), "clv_holdout_short"),
+                      (lambda: model.backtest_between(store.db, ds, date(2024, 5, 2), date(2024, 5, 1)),
+                       "clv_calibration_order")]:
+        with pytest.raises(CrmflowError) as caught:
+            call()
+        assert caught.value.key == key and not english_words([caught.value.localized("zh")]) - {"pareto", "auto",
+                                                                                                "bgnbd", "mbgnbd"}
+
+
+def test_a_zh_segments_page_without_a_track_record_shows_no_english(single_db, monkeypatch):
+    import gc
+
+    import streamlit as st
+
+    from tests.test_page_segments_data import start_app
+
+    start = start_app(monkeypatch, single_db)
+    try:
+        at = start("segments", dataset="single", lang="zh")
+        boxes = [b.value for kind in ("info", "warning", "error") for b in at.get(kind)]
+        reason = t("err_clv_no_customers", "zh", calibration_end="2024-05-01")
+        assert any(reason in b for b in boxes)
+        assert t("trk_unavailable", "zh", reason=reason + "。" + t("err_clv_no_customers_page", "zh") + "。") in boxes
+        shown = boxes + [c.value for c in at.caption] + [s.value for s in at.subheader] + [m.value for m in at.markdown]
+        assert not english_words(shown), english_words(shown)
+    finally:
+        st.cache_resource.clear()
+        gc.collect()
+
+
+def test_a_zh_report_without_a_track_record_shows_no_english(load):
+    store, ds = load("customer_id,order_date,amount\nS1,2024-05-02,250\n")
+    for key in ("backtest", "track"):
+        slide = build_slide(store.db, ds, key, date(2024, 5, 2), lang="zh")
+        assert slide.message and not english_words([slide.message]), slide.message

@@ -137,7 +137,7 @@ def test_segment_view_and_backtest_never_raise_on_a_single_order(load):
     assert [n.key for n in view.notes] == ["clv_purchase_no_repeaters", "seg_clv_note_spend_fallback"]
     assert view.choice.key == "clvchoice_choice_short"
     bt = backtest_view(store.db, ds, date(2024, 5, 2))
-    assert bt.result is None and bt.verdict is None and "nothing to fit" in bt.error
+    assert bt.result is None and bt.verdict is None and "nothing to fit" in bt.error.line()
 
 
 def test_fit_notes_say_in_words_how_the_fit_went():
