@@ -274,14 +274,16 @@ COLUMNS = ("customer_id", "stage", "risk_score", "probability_leave", "probabili
 
 
 # --------------------------------------------------------------------------- the model base
-def p_no_purchase(bgnbd_params: dict[str, float], p_alive: np.ndarray, frequency: np.ndarray,
+def p_no_purchase(purchase_params: dict[str, float], p_alive: np.ndarray, frequency: np.ndarray,
                   t_weeks_age: np.ndarray, t: float) -> np.ndarray:
-    """BG/NBD probability of no purchase in (T, T + t] (module docstring, step 1).
+    """The purchase model's probability of no purchase in (T, T + t] (module
+    docstring, step 1); the same under BG/NBD and MBG/NBD, whose purchases
+    while alive are both Poisson with a Gamma(r, alpha) rate.
 
-    ``bgnbd_params`` has r and alpha (weeks); ``p_alive`` is P(alive | x, t_x, T);
+    ``purchase_params`` has r and alpha (weeks); ``p_alive`` is P(alive | x, t_x, T);
     ``frequency`` is x, ``t_weeks_age`` is T and ``t`` the horizon, in weeks.
     """
-    r, alpha = bgnbd_params["r"], bgnbd_params["alpha"]
+    r, alpha = purchase_params["r"], purchase_params["alpha"]
     x = np.asarray(frequency, dtype=np.float64)
     T = np.asarray(t_weeks_age, dtype=np.float64)
     buys_if_alive = -np.expm1(-(r + x) * np.log1p(t / (alpha + T)))
@@ -387,8 +389,8 @@ def _signals(db: Database, dataset_id: int | Scope, as_of: date, params: Params,
     s = fit.summary
     x, tx, T = (s[c].to_numpy(np.float64) for c in ("frequency", "recency_weeks", "t_weeks"))
     values = values[["customer_id", "p_alive", "expected_value"]].copy()
-    values["probability_model"] = p_no_purchase(fit.bgnbd.params_, values["p_alive"].to_numpy(), x, T, h / 7)
-    values["expected_orders"] = fit.bgnbd.expected_purchases(h / 7, x, tx, T)
+    values["probability_model"] = p_no_purchase(fit.purchase.params_, values["p_alive"].to_numpy(), x, T, h / 7)
+    values["expected_orders"] = fit.purchase.expected_purchases(h / 7, x, tx, T)
     # both sides have one row per customer (their queries group by it); a length
     # check instead of pandas' one-to-one validation, which costs seconds at 1M customers
     frame = signals.merge(values, on="customer_id", how="left")

@@ -235,12 +235,6 @@ class ClvFit:
     _intervals: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def bgnbd(self):
-        """The purchase model (BG/NBD or MBG/NBD; :attr:`model` says which).
-        The old name, kept for callers that only need its common API."""
-        return self.purchase
-
-    @property
     def model(self) -> str:
         return self.choice.chosen.model
 
@@ -410,19 +404,14 @@ def _values(purchase, gg, x, tx, T, m, spend, horizon_weeks: float, discount_rat
     return np.maximum(np.nan_to_num(value, nan=0.0), 0.0)
 
 
-def _discounted_orders(purchase, x, tx, T, horizon_weeks: float, discount_rate: float,
-                       step_weeks: float = 4) -> np.ndarray:
+def _discounted_orders(purchase, x, tx, T, horizon_weeks: float, discount_rate: float) -> np.ndarray:
     """The stepwise discounted purchases of :func:`crmflow.clv.customer_lifetime_value`
     (used with a given spend per purchase when no spend model could be fitted)."""
-    n_steps = math.ceil(horizon_weeks / step_weeks - 1e-9)
-    total = np.zeros(len(x))
-    previous = np.zeros(len(x))
-    for i in range(1, n_steps + 1):
-        end = min(step_weeks * i, horizon_weeks)
-        current = _orders(purchase, end, x, tx, T)
-        total += (1.0 + discount_rate) ** (-end / (365.25 / 7)) * np.maximum(current - previous, 0.0)
-        previous = current
-    return total
+    if horizon_weeks <= 0:
+        return np.zeros(len(x))
+    value = clv.discounted_purchases(purchase, x, tx, T, horizon_weeks=horizon_weeks,
+                                     discount_rate_annual=discount_rate)
+    return np.maximum(np.nan_to_num(value, nan=0.0, posinf=0.0), 0.0)
 
 
 def _scope(dataset_id: int | Scope) -> Scope:

@@ -50,13 +50,6 @@ TOP_GROUP = 6
 STEP_DAYS = 7
 
 
-def purchase_model(fit: model.ClvFit):
-    """The fitted purchase-count model of a CLV fit: ``fit.purchase`` where the
-    fit carries a chosen model (BG/NBD or MBG/NBD), else ``fit.bgnbd``."""
-    chosen = getattr(fit, "purchase", None)
-    return chosen if chosen is not None else fit.bgnbd
-
-
 # --------------------------------------------------------------------------- tracking plot
 def tracking_dates(first: date, calibration_end: date, holdout_end: date, step_days: int = STEP_DAYS) -> list[date]:
     """The dates of the tracking plot: every ``step_days`` days before and after
@@ -182,7 +175,7 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, holdout_day
     cal, end = bt.calibration_end, bt.holdout_end
     days = db.run("purchase_days_by_date", dataset_id=dataset_id, end_date=end)
     first = pd.Timestamp(days["purchase_date"].min()).date()
-    cumulative = cumulative_repeat_orders(days, purchase_model(fit).expected_purchases_new, end,
+    cumulative = cumulative_repeat_orders(days, fit.purchase.expected_purchases_new, end,
                                           tracking_dates(first, cal, end))
     customers = bt.customers.merge(fit.summary[["customer_id", "frequency"]], on="customer_id",
                                    validate="one_to_one")
@@ -235,7 +228,7 @@ class NewCustomerOutlook:
 def new_customer_outlook(db: Database, dataset_id: int | Scope, as_of: date,
                          weeks: float = model.DEFAULT_HORIZON_WEEKS) -> NewCustomerOutlook:
     """:func:`new_customer_orders` from the CLV fit at ``as_of``."""
-    purchase = purchase_model(model.fit_clv(db, dataset_id, as_of))
+    purchase = model.fit_clv(db, dataset_id, as_of).purchase
     return NewCustomerOutlook(as_of, float(weeks), new_customer_orders(purchase, weeks),
                               float(purchase.expected_purchases_new(float(weeks))))
 
@@ -276,7 +269,7 @@ def alive_path(db: Database, dataset_id: int | Scope, customer_id: str, as_of: d
     if days.empty:
         return alive_path_from_days([], as_of, None)
     fit = model.fit_clv(db, dataset_id, as_of)
-    return alive_path_from_days(days["purchase_date"], as_of, purchase_model(fit).p_alive)
+    return alive_path_from_days(days["purchase_date"], as_of, fit.purchase.p_alive)
 
 
 # --------------------------------------------------------------------------- titles and tables

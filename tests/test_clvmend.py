@@ -272,3 +272,41 @@ def test_a_zh_report_without_a_track_record_shows_no_english(load):
     for key in ("backtest", "track"):
         slide = build_slide(store.db, ds, key, date(2024, 5, 2), lang="zh")
         assert slide.message and not english_words([slide.message]), slide.message
+
+
+# --------------------------------------------------------------------------- 6. one implementation of each thing
+def test_discounted_purchases_by_hand(load):
+    import numpy as np
+
+    from crmflow import clv
+
+    df = simulate(400, kind="bgnbd", r=0.8, alpha=6, a=1.5, b=4, days=730, arrival_days=365, seed=3)
+    store, ds = load(df.to_csv(index=False))
+    fit = model.fit_clv(store.db, ds, data_range(store.db, ds)[1], model="bgnbd")
+    x, tx, T, m = fit._arrays()
+    p = fit.purchase
+    year = 365.25 / 7
+    # one step: the purchases of the whole horizon discounted at its end
+    one = clv.discounted_purchases(p, x, tx, T, horizon_weeks=26, discount_rate_annual=0.1, step_weeks=26)
+    np.testing.assert_allclose(one, 1.1 ** (-26 / year) * p.expected_purchases(26, x, tx, T), rtol=1e-9)
+    # 4-week steps, the last one shorter, from the public expected_purchases
+    ends = [4, 8, 10]
+    cum = [np.zeros(len(x))] + [p.expected_purchases(e, x, tx, T) for e in ends]
+    want = sum(1.1 ** (-e / year) * (cum[i + 1] - cum[i]) for i, e in enumerate(ends))
+    got = clv.discounted_purchases(p, x, tx, T, horizon_weeks=10, discount_rate_annual=0.1)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    # the CLV is that times the expected spend; the model's no-spend-model path uses the same
+    np.testing.assert_allclose(clv.customer_lifetime_value(p, fit.gamma_gamma, x, tx, T, m, horizon_weeks=10),
+                               fit.gamma_gamma.expected_spend(x, m) * want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model._discounted_orders(p, x, tx, T, 10, 0.1), want, rtol=1e-9, atol=1e-12)
+
+
+def test_the_old_names_are_gone():
+    from crmflow import segments_table, track_record
+    from crmflow.i18n import TRANSLATIONS
+
+    assert not hasattr(model.ClvFit, "bgnbd") and not hasattr(track_record, "purchase_model")
+    assert not hasattr(segments_table, "PREDICTION_COLUMNS")
+    assert set(segments_table.SHOWN_PREDICTION_COLUMNS) < set(model.PREDICTION_COLUMNS)
+    for lang in ("en", "zh"):
+        assert not {"seg_clv_note_regularised", "seg_clv_note_failed", "seg_clv_caption"} & set(TRANSLATIONS[lang])
