@@ -274,14 +274,16 @@ COLUMNS = ("customer_id", "stage", "risk_score", "probability_leave", "probabili
 
 
 # --------------------------------------------------------------------------- the model base
-def p_no_purchase(bgnbd_params: dict[str, float], p_alive: np.ndarray, frequency: np.ndarray,
+def p_no_purchase(purchase_params: dict[str, float], p_alive: np.ndarray, frequency: np.ndarray,
                   t_weeks_age: np.ndarray, t: float) -> np.ndarray:
-    """BG/NBD probability of no purchase in (T, T + t] (module docstring, step 1).
+    """The purchase model's probability of no purchase in (T, T + t] (module
+    docstring, step 1); the same under BG/NBD and MBG/NBD, whose purchases
+    while alive are both Poisson with a Gamma(r, alpha) rate.
 
-    ``bgnbd_params`` has r and alpha (weeks); ``p_alive`` is P(alive | x, t_x, T);
+    ``purchase_params`` has r and alpha (weeks); ``p_alive`` is P(alive | x, t_x, T);
     ``frequency`` is x, ``t_weeks_age`` is T and ``t`` the horizon, in weeks.
     """
-    r, alpha = bgnbd_params["r"], bgnbd_params["alpha"]
+    r, alpha = purchase_params["r"], purchase_params["alpha"]
     x = np.asarray(frequency, dtype=np.float64)
     T = np.asarray(t_weeks_age, dtype=np.float64)
     buys_if_alive = -np.expm1(-(r + x) * np.log1p(t / (alpha + T)))
@@ -387,8 +389,8 @@ def _signals(db: Database, dataset_id: int | Scope, as_of: date, params: Params,
     s = fit.summary
     x, tx, T = (s[c].to_numpy(np.float64) for c in ("frequency", "recency_weeks", "t_weeks"))
     values = values[["customer_id", "p_alive", "expected_value"]].copy()
-    values["probability_model"] = p_no_purchase(fit.bgnbd.params_, values["p_alive"].to_numpy(), x, T, h / 7)
-    values["expected_orders"] = fit.bgnbd.expected_purchases(h / 7, x, tx, T)
+    values["probability_model"] = p_no_purchase(fit.purchase.params_, values["p_alive"].to_numpy(), x, T, h / 7)
+    values["expected_orders"] = fit.purchase.expected_purchases(h / 7, x, tx, T)
     # both sides have one row per customer (their queries group by it); a length
     # check instead of pandas' one-to-one validation, which costs seconds at 1M customers
     frame = signals.merge(values, on="customer_id", how="left")
@@ -979,7 +981,7 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Par
     "Track record"): the warnings of D - h (h = ``horizon_days``, default
     lost_after_days), scored with :func:`calibrate` at D - h (nothing after
     D - h is used), against who placed no order in (D - h, D]. The numbers of
-    :func:`track_numbers` plus ``as_of`` (D - h, the warnings' date),
+    :func:`track_numbers` plus ``scored_at`` (D - h, the warnings' date),
     ``outcome_end`` (D) and ``horizon_days``; with ``verdict`` ``no_history``
     (D - h before the first order, or nobody not lost then) the numbers are
     None. Kept on ``db`` per (scope, as_of, params, h) like the CLV fit."""
@@ -990,7 +992,7 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Par
 
 def _track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Params, h: int) -> dict[str, object]:
     past = as_of - timedelta(days=h)
-    head = {"as_of": past.isoformat(), "outcome_end": as_of.isoformat(), "horizon_days": h}
+    head = {"scored_at": past.isoformat(), "outcome_end": as_of.isoformat(), "horizon_days": h}
     first = db.run("last_order_date", dataset_id=dataset_id).iloc[0]["first_order_date"]
     signals = (pd.DataFrame() if pd.isna(first) or past < pd.Timestamp(first).date()
                else _signals(db, dataset_id, past, params, h))
@@ -1012,11 +1014,18 @@ def _track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Pa
 
 
 def track_verdict(record: dict, lang: str = "en") -> str:
-    """The track record's verdict in one plain sentence."""
+    """The track record's verdict in one plain sentence; when the warnings
+    worked but their call list caught fewer of the leavers than a recency list
+    of the same length, a second sentence says so."""
     verdict = record["verdict"]
-    values = {"past": record["as_of"], "end": record["outcome_end"], "days": record["horizon_days"]}
+    values = {"past": record["scored_at"], "end": record["outcome_end"], "days": record["horizon_days"]}
     if verdict in ("no_better_than_chance", "no_better_than_recency", "better_than_recency"):
         values.update(auc=record["auc"], recency=record["recency_auc"], chance=CHANCE_AUC)
     if verdict == "too_few":
         values.update(left=record["left"], stayed=record["stayed"], minimum=MIN_TRACK_EVENTS)
-    return t("ct_verdict_" + verdict, lang, **values)
+    text = t("ct_verdict_" + verdict, lang, **values)
+    caught, by_recency = record.get("caught_share"), record.get("recency_caught_share")
+    if verdict == "better_than_recency" and caught is not None and by_recency is not None and caught < by_recency:
+        text += (" " if lang != "zh" else "") + t("clvmend_fewer_caught", lang, past=record["scored_at"],
+                                                  caught=caught, recency=by_recency)
+    return text

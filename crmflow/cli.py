@@ -181,9 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list every customer who is not lost, not only the call list (the customers who together "
                         "carry 80%% of the value at risk)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
-    p.add_argument("--track-record", nargs="?", const="json", choices=("json", "text"), metavar="json|text",
+    p.add_argument("--track-record", action="store_true",
                    help="print instead how the warnings did on this data's own past (warnings of D - h against "
-                        "who left by D): JSON with the key track_record (default), or a few lines of text")
+                        "who left by D), as JSON with the key track_record")
+    p.add_argument("--track-record-format", choices=("json", "text"),
+                   help="the track record as json (default) or a few lines of text; implies --track-record")
 
     p = sub.add_parser("report", help="write the meeting report (HTML or PowerPoint, by the --out extension)")
     _report_options(p)
@@ -598,7 +600,7 @@ CHURN_CLI_COLUMNS = ("customer_id", "stage", "risk_score", "value_at_risk", "rea
 
 
 def _churn_track_lines(record: dict, lang: str) -> list[str]:
-    """The track record as a few lines of text (``crmflow churn --track-record text``)."""
+    """The track record as a few lines of text (``crmflow churn --track-record-format text``)."""
     from crmflow.churn import track_verdict
     from crmflow.i18n import t
 
@@ -607,7 +609,7 @@ def _churn_track_lines(record: dict, lang: str) -> list[str]:
 
     lines = [track_verdict(record, lang)]
     if record["auc"] is not None:
-        lines.append(t("ct_cli_track", lang, past=record["as_of"], end=record["outcome_end"],
+        lines.append(t("ct_cli_track", lang, past=record["scored_at"], end=record["outcome_end"],
                        auc=f"{record['auc']:.3f}", recency=f"{record['recency_auc']:.3f}"))
         lines.append(t("ct_cli_caught", lang, caught=pct(record["caught_share"]),
                        value=pct(record["caught_value_share"]), r_caught=pct(record["recency_caught_share"]),
@@ -617,20 +619,26 @@ def _churn_track_lines(record: dict, lang: str) -> list[str]:
 
 
 def cmd_churn(args: argparse.Namespace) -> int:
-    from crmflow.churn import churn_warnings, track_record
+    from crmflow.churn import churn_warnings, empty_list_note, track_record
     from crmflow.stages import resolve_as_of
 
     with open_source(args) as src:
         as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
-        if args.track_record:
+        if args.track_record or args.track_record_format:
             record = track_record(src.store.db, src.dataset_id, as_of, _params(args))
-            if args.track_record == "text":
+            if args.track_record_format == "text":
                 print("\n".join(_churn_track_lines(record, args.lang)))
             else:
                 _print_json({"as_of": as_of.isoformat(), "track_record": record})
             return 0
         df = churn_warnings(src.store.db, src.dataset_id, as_of, _params(args), include_all=args.include_all,
                             lang=args.lang)
+        if not args.include_all and df.empty:  # say why the list is empty (nobody carries value at risk)
+            everyone = churn_warnings(src.store.db, src.dataset_id, as_of, _params(args), include_all=True,
+                                      lang=args.lang)
+            note = empty_list_note(everyone, _params(args).lost_after_days, args.lang)
+            if note:
+                print(note, file=sys.stderr)
     rows = [{"customer_id": r.customer_id, "stage": r.stage, "risk_score": round(float(r.risk_score), 4),
              "value_at_risk": round(float(r.value_at_risk), 2),
              "reasons": "; ".join(r.reasons_text) if args.format == "csv" else list(r.reasons_text),

@@ -211,7 +211,7 @@ import numpy as np
 import scipy
 from scipy import optimize, special
 
-__all__ = ["BGNBD", "MBGNBD", "GammaGamma", "NotFittedError", "customer_lifetime_value"]
+__all__ = ["BGNBD", "MBGNBD", "GammaGamma", "NotFittedError", "customer_lifetime_value", "discounted_purchases"]
 
 #: Weeks per year, for turning an annual discount rate into a weekly one.
 WEEKS_PER_YEAR = 365.25 / 7
@@ -1297,19 +1297,32 @@ def customer_lifetime_value(
     :class:`BGNBD` or :class:`MBGNBD`) times
     :meth:`GammaGamma.expected_spend` are discounted at the step's end by
     ``(1 + discount_rate_annual) ** (-weeks / WEEKS_PER_YEAR)`` and summed, as
-    lifetimes' ``customer_lifetime_value`` does. Never negative.
+    lifetimes' ``customer_lifetime_value`` does (:func:`discounted_purchases`
+    times the expected spend). Never negative.
     """
     _need_fit(purchase_model)
     _need_fit(gamma_gamma)
-    if not all(math.isfinite(w) and w > 0 for w in (horizon_weeks, step_weeks)):
-        raise ValueError("horizon_weeks and step_weeks must be positive numbers of weeks.")
-    if not (math.isfinite(discount_rate_annual) and discount_rate_annual > -1):
-        raise ValueError("discount_rate_annual must be a number above -1 (0.10 means 10% a year).")
     frequency, recency, T, monetary = _float_arrays(
         frequency=frequency, recency=recency, T=T, monetary=monetary
     )
     x, tx, T = _summary(frequency, recency, T)
     spend = gamma_gamma.expected_spend(x, monetary)
+    return spend * discounted_purchases(purchase_model, x, tx, T, horizon_weeks=horizon_weeks,
+                                        discount_rate_annual=discount_rate_annual, step_weeks=step_weeks)
+
+
+def discounted_purchases(
+    purchase_model, frequency, recency, T, *, horizon_weeks=52, discount_rate_annual=0.10, step_weeks=4,
+) -> np.ndarray:
+    """The stepwise discounted expected purchases of each customer over the
+    next ``horizon_weeks`` (:func:`customer_lifetime_value` before the spend
+    per purchase): each step's expected purchases discounted at its end."""
+    _need_fit(purchase_model)
+    if not all(math.isfinite(w) and w > 0 for w in (horizon_weeks, step_weeks)):
+        raise ValueError("horizon_weeks and step_weeks must be positive numbers of weeks.")
+    if not (math.isfinite(discount_rate_annual) and discount_rate_annual > -1):
+        raise ValueError("discount_rate_annual must be a number above -1 (0.10 means 10% a year).")
+    x, tx, T = _summary(frequency, recency, T)
     alive = purchase_model._p_alive(x, tx, T)
     # The expected purchases of an alive customer depend on (x, T) only.
     (ux, uT), inverse, _ = _compress(x.ravel(), T.ravel())
@@ -1317,9 +1330,9 @@ def customer_lifetime_value(
     ends = np.minimum(step_weeks * np.arange(1, n_steps + 1), horizon_weeks)
     discount = (1.0 + discount_rate_annual) ** (-ends / WEEKS_PER_YEAR)
     previous = np.zeros(ux.size)
-    discounted_purchases = np.zeros(ux.size)
+    total = np.zeros(ux.size)
     for end, factor in zip(ends, discount):
         current = purchase_model._expected_if_alive(end, ux, uT)
-        discounted_purchases += factor * np.maximum(current - previous, 0.0)
+        total += factor * np.maximum(current - previous, 0.0)
         previous = current
-    return spend * alive * discounted_purchases[inverse].reshape(x.shape)
+    return alive * total[inverse].reshape(x.shape)

@@ -235,12 +235,6 @@ class ClvFit:
     _intervals: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def bgnbd(self):
-        """The purchase model (BG/NBD or MBG/NBD; :attr:`model` says which).
-        The old name, kept for callers that only need its common API."""
-        return self.purchase
-
-    @property
     def model(self) -> str:
         return self.choice.chosen.model
 
@@ -410,19 +404,14 @@ def _values(purchase, gg, x, tx, T, m, spend, horizon_weeks: float, discount_rat
     return np.maximum(np.nan_to_num(value, nan=0.0), 0.0)
 
 
-def _discounted_orders(purchase, x, tx, T, horizon_weeks: float, discount_rate: float,
-                       step_weeks: float = 4) -> np.ndarray:
+def _discounted_orders(purchase, x, tx, T, horizon_weeks: float, discount_rate: float) -> np.ndarray:
     """The stepwise discounted purchases of :func:`crmflow.clv.customer_lifetime_value`
     (used with a given spend per purchase when no spend model could be fitted)."""
-    n_steps = math.ceil(horizon_weeks / step_weeks - 1e-9)
-    total = np.zeros(len(x))
-    previous = np.zeros(len(x))
-    for i in range(1, n_steps + 1):
-        end = min(step_weeks * i, horizon_weeks)
-        current = _orders(purchase, end, x, tx, T)
-        total += (1.0 + discount_rate) ** (-end / (365.25 / 7)) * np.maximum(current - previous, 0.0)
-        previous = current
-    return total
+    if horizon_weeks <= 0:
+        return np.zeros(len(x))
+    value = clv.discounted_purchases(purchase, x, tx, T, horizon_weeks=horizon_weeks,
+                                     discount_rate_annual=discount_rate)
+    return np.maximum(np.nan_to_num(value, nan=0.0, posinf=0.0), 0.0)
 
 
 def _scope(dataset_id: int | Scope) -> Scope:
@@ -431,7 +420,7 @@ def _scope(dataset_id: int | Scope) -> Scope:
 
 def _check_model(model: str) -> None:
     if model not in MODEL_CHOICES:
-        raise CrmflowError(f"Unknown CLV model {model!r}", "Choose one of " + ", ".join(MODEL_CHOICES))
+        raise CrmflowError(key="clv_model_unknown", model=model, choices=", ".join(MODEL_CHOICES))
 
 
 def fit_clv(db: Database, dataset_id: int | Scope, calibration_end: date, model: str = "auto") -> ClvFit:
@@ -475,11 +464,7 @@ def _choice_at(db: Database, scope: Scope, as_of: date) -> ModelChoice:
 def _summary(db: Database, scope: Scope, calibration_end: date) -> pd.DataFrame:
     summary = db.run("clv_summary", dataset_id=scope, calibration_end=calibration_end)
     if summary.empty:
-        raise CrmflowError(
-            f"No customer made a purchase on or before {calibration_end}, so there is nothing to fit the "
-            "CLV model on",
-            "Choose a later calibration end (or as-of date)",
-        )
+        raise CrmflowError(key="clv_no_customers", calibration_end=calibration_end.isoformat())
     for col in ("frequency", "recency_weeks", "t_weeks", "monetary", "mean_purchase_value"):
         summary[col] = summary[col].astype(np.float64)
     return summary
@@ -650,10 +635,8 @@ def backtest_between(db: Database, dataset_id: int | Scope, calibration_end: dat
     purchases in (calibration_end, holdout_end]. With ``auto`` this is the
     backtest of the candidate that forecast the holdout best (module doc)."""
     if not calibration_end < holdout_end:
-        raise CrmflowError(
-            f"The calibration end ({calibration_end}) must be before the end of the holdout ({holdout_end})",
-            "Choose an earlier calibration end, or a later as-of date",
-        )
+        raise CrmflowError(key="clv_calibration_order", calibration_end=calibration_end.isoformat(),
+                           holdout_end=holdout_end.isoformat())
     return choose_model(db, dataset_id, calibration_end, holdout_end, model).chosen
 
 
@@ -665,7 +648,7 @@ def backtest(db: Database, dataset_id: int | Scope, as_of: date, holdout_days: i
     first, _ = data_range(db, dataset_id)
     h = default_holdout_days(first, as_of) if holdout_days is None else int(holdout_days)
     if h < 1:
-        raise CrmflowError(f"The holdout must be at least one day (got {h})", "Pass a positive holdout")
+        raise CrmflowError(key="clv_holdout_short", days=h)
     return backtest_between(db, dataset_id, as_of - timedelta(days=h), as_of, model)
 
 

@@ -446,7 +446,7 @@ def _slide_clv(inp: _Inputs) -> Slide:
 
     view = segment_view(inp.db, inp.scope, inp.as_of, inp.params)
     if not view.has_model:
-        return _missing(inp, "clv", inp.tr("rep_heading_clv"), inp.tr("seg_clv_unavailable", reason=view.error))
+        return _missing(inp, "clv", inp.tr("rep_heading_clv"), inp.tr("seg_clv_unavailable", reason=view.error.localized(inp.lang)))
     values = view.customers["expected_value"].dropna()
     conc = value_concentration(values)
     if conc.top10_share is not None:
@@ -458,8 +458,9 @@ def _slide_clv(inp: _Inputs) -> Slide:
                f"{inp.tr('seg_clv_metric_median')}: {conc.median:,.0f}",
                f"{inp.tr('seg_clv_metric_alive')}: {view.customers['p_alive'].mean():.0%}"]
     bullets += [note.text(inp.lang) for note in view.notes if note.key != "seg_clv_note_converged"]
-    return Slide("clv", _section(inp, "clv"), title, fig, inp.tr("seg_clv_caption", as_of=inp.as_of.isoformat()),
-                 tuple(bullets))
+    caption = inp.tr("clvchoice_clv_caption", as_of=inp.as_of.isoformat(),
+                     model=inp.tr(f"clvchoice_model_{view.model}"))
+    return Slide("clv", _section(inp, "clv"), title, fig, caption, tuple(bullets))
 
 
 def _slide_backtest(inp: _Inputs) -> Slide:
@@ -468,7 +469,7 @@ def _slide_backtest(inp: _Inputs) -> Slide:
 
     bt = backtest_view(inp.db, inp.scope, inp.as_of)
     if bt.result is None:
-        return _missing(inp, "backtest", inp.tr("rep_heading_backtest"), inp.tr("seg_bt_unavailable", reason=bt.error))
+        return _missing(inp, "backtest", inp.tr("rep_heading_backtest"), inp.tr("seg_bt_unavailable", reason=bt.error.localized(inp.lang)))
     res = bt.result
     title = inp.tr("seg_bt_title", predicted=res["predicted_orders"], actual=res["actual_orders"],
                    days=res["holdout_days"])
@@ -490,7 +491,7 @@ def _slide_track(inp: _Inputs) -> Slide:
 
     view = track_record_view(inp.db, inp.scope, inp.as_of)
     if view.record is None:
-        return _missing(inp, "track", inp.tr("rep_heading_track"), inp.tr("trk_unavailable", reason=view.error))
+        return _missing(inp, "track", inp.tr("rep_heading_track"), inp.tr("trk_unavailable", reason=view.error.localized(inp.lang)))
     rec = view.record
     labels = {k: inp.tr(f"trk_{k}") for k in ("actual", "expected", "calibration_end", "x", "y")}
     title = tracking_title(rec, inp.lang)
@@ -528,7 +529,7 @@ def _build(inp: _Inputs, key: str) -> Slide:
     try:
         return _BUILDERS[key](inp)
     except CrmflowError as exc:  # a data problem: the slide says what it is
-        return _missing(inp, key, slide_heading(key, lang), exc.line())
+        return _missing(inp, key, slide_heading(key, lang), exc.localized(lang))
     except Exception as exc:  # anything else: the slide says it failed, the report goes on
         log.exception("report slide %s failed", key)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

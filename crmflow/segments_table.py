@@ -42,8 +42,8 @@ CUSTOMER_TABLE_COLUMNS = (
     "expected_orders_high", "expected_value", "expected_value_low", "expected_value_high",
 )
 #: The CLV prediction columns of the table (with their 90% intervals).
-PREDICTION_COLUMNS = ("p_alive", "expected_orders", "expected_orders_low", "expected_orders_high",
-                      "expected_value", "expected_value_low", "expected_value_high")
+SHOWN_PREDICTION_COLUMNS = ("p_alive", "expected_orders", "expected_orders_low", "expected_orders_high",
+                            "expected_value", "expected_value_low", "expected_value_high")
 #: Score columns: whole numbers, empty for customers without an order.
 SCORE_COLUMNS = ("r_score", "f_score", "m_score", "recency_days", "frequency")
 #: Relative error of the predicted holdout orders up to which the model is "close" / "rough".
@@ -69,16 +69,16 @@ def build_customer_table(stages: pd.DataFrame, scores: pd.DataFrame,
     rfm_cols = ["customer_id", "segment", "r_score", "f_score", "m_score", "recency_days", "frequency",
                 "monetary", "first_order_date", "last_order_date"]
     table = present.merge(scores[rfm_cols], on="customer_id", how="outer", validate="one_to_one")
-    shown = [c for c in PREDICTION_COLUMNS if predictions is not None and c in predictions.columns]
+    shown = [c for c in SHOWN_PREDICTION_COLUMNS if predictions is not None and c in predictions.columns]
     if predictions is not None and not predictions.empty:
         table = table.merge(predictions[["customer_id", *shown]], on="customer_id", how="left",
                             validate="one_to_one")
-    for col in PREDICTION_COLUMNS:
+    for col in SHOWN_PREDICTION_COLUMNS:
         if col not in table.columns:
             table[col] = np.nan
     for col in SCORE_COLUMNS:
         table[col] = table[col].astype("Int64")
-    for col in ("monetary", *PREDICTION_COLUMNS):
+    for col in ("monetary", *SHOWN_PREDICTION_COLUMNS):
         table[col] = table[col].astype("float64")
     table["customer_id"] = table["customer_id"].astype(str)
     table["stage"] = table["stage"].astype(object)
@@ -128,8 +128,7 @@ class ModelNote:
 
 
 #: Notes that say the numbers need care.
-WARNING_NOTES = ("seg_clv_note_regularised", "seg_clv_note_failed", "seg_clv_note_spend_fallback",
-                 "clv_purchase_regularised", "clv_purchase_failed", "clv_spend_regularised", "clv_spend_failed")
+WARNING_NOTES = ("seg_clv_note_spend_fallback", "clv_purchase_regularised", "clv_purchase_failed", "clv_spend_regularised", "clv_spend_failed")
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ class SegmentView:
     summary: pd.DataFrame  # analytics.summarise_segments
     notes: tuple[ModelNote, ...] = ()  # the CLV fit in plain words (translated)
     messages: tuple[str, ...] = ()  # the model's own messages (English)
-    error: str | None = None  # why there is no CLV prediction, when there is none
+    error: CrmflowError | None = None  # why there is no CLV prediction (error.localized(lang)), when there is none
     choice: ModelNote | None = None  # which purchase model and fit were chosen, and why
     candidates: pd.DataFrame | None = None  # candidate_table
     parameters: pd.DataFrame | None = None  # parameter_table
@@ -159,13 +158,12 @@ def fit_notes(fit: model.ClvFit) -> tuple[ModelNote, ...]:
     maximum-likelihood fit at a -> 0, nobody repeats, a regularised fallback),
     with a converged fit as ``seg_clv_note_converged`` and a penalised fit that
     the backtest chose as ``clvchoice_note_penalised``; and the spend fallback
-    when no spend model could be fitted. Models without a ``note_key_`` say
-    converged / regularised / failed."""
+    when no spend model could be fitted."""
     summary = fit.summary
     base = {"customers": len(summary), "repeat": int((summary["frequency"] > 0).sum())}
     choice = getattr(fit, "choice", None)
     notes = []
-    purchase = fit.bgnbd
+    purchase = fit.purchase
     if (choice is not None and choice.chosen.penalizer is not None and getattr(purchase, "penalized_", False)
             and getattr(purchase, "note_key_", "") == "clv_purchase_penalised"):
         notes.append(ModelNote("clvchoice_note_penalised", dict(base)))
@@ -179,21 +177,12 @@ def fit_notes(fit: model.ClvFit) -> tuple[ModelNote, ...]:
 
 
 def _model_note(m: object, name: str, base: dict) -> ModelNote:
-    key = getattr(m, "note_key_", None)
-    if key is not None and not key.endswith("_converged"):
-        return ModelNote(key, dict(getattr(m, "note_params_", {})), translated=())
-    if not getattr(m, "penalized_", False):
-        key = "seg_clv_note_converged"
-    elif _regularised_fit_converged(m):
-        key = "seg_clv_note_regularised"
-    else:
-        key = "seg_clv_note_failed"
-    return ModelNote(key, {"model": name, **base})
-
-
-def _regularised_fit_converged(m: object) -> bool:
-    """Whether a regularised fallback fit converged (only its message says so)."""
-    return "not even with regularisation" not in str(getattr(m, "message_", ""))
+    """The model's own note (every :mod:`crmflow.clv` model sets ``note_key_``);
+    a converged fit as ``seg_clv_note_converged`` with the customer counts."""
+    key = m.note_key_
+    if not key.endswith("_converged"):
+        return ModelNote(key, dict(m.note_params_), translated=())
+    return ModelNote("seg_clv_note_converged", {"model": name, **base})
 
 
 def candidate_label(name: str) -> str:
@@ -260,7 +249,7 @@ def segment_view(db: Database, dataset_id: int, as_of: date, params: Params = DE
         extra = {"choice": choice_note(fit.choice), "candidates": candidate_table(fit.choice),
                  "parameters": parameter_table(fit), "model": fit.model}
     except CrmflowError as exc:
-        error = exc.line()
+        error = exc
     return SegmentView(as_of, build_customer_table(stages, scores, predictions),
                        analytics.summarise_segments(scores), notes, messages, error, **extra)
 
@@ -274,7 +263,7 @@ class BacktestView:
     by_decile: pd.DataFrame | None
     notes: tuple[ModelNote, ...] = ()
     messages: tuple[str, ...] = ()
-    error: str | None = None
+    error: CrmflowError | None = None  # shown with error.localized(lang)
 
     @property
     def verdict(self) -> str | None:
@@ -299,7 +288,7 @@ def backtest_view(db: Database, dataset_id: int, as_of: date) -> BacktestView:
     try:
         bt = model.backtest(db, dataset_id, as_of)
     except CrmflowError as exc:
-        return BacktestView(None, None, error=exc.line())
+        return BacktestView(None, None, error=exc)
     return BacktestView(bt.as_dict(), bt.by_decile.copy(), fit_notes(bt.fit), tuple(bt.messages))
 
 

@@ -50,13 +50,6 @@ TOP_GROUP = 6
 STEP_DAYS = 7
 
 
-def purchase_model(fit: model.ClvFit):
-    """The fitted purchase-count model of a CLV fit: ``fit.purchase`` where the
-    fit carries a chosen model (BG/NBD or MBG/NBD), else ``fit.bgnbd``."""
-    chosen = getattr(fit, "purchase", None)
-    return chosen if chosen is not None else fit.bgnbd
-
-
 # --------------------------------------------------------------------------- tracking plot
 def tracking_dates(first: date, calibration_end: date, holdout_end: date, step_days: int = STEP_DAYS) -> list[date]:
     """The dates of the tracking plot: every ``step_days`` days before and after
@@ -116,7 +109,7 @@ class TrackRecord:
 
     calibration_end: date
     holdout_end: date
-    cumulative: pd.DataFrame  # date, actual, expected (cumulative repeat orders of everyone)
+    cumulative: pd.DataFrame  # date, actual, expected (cumulative repeat orders of everyone, new customers too)
     by_group: pd.DataFrame  # group (repeat orders before the calibration end, TOP_GROUP = or more),
     #                         customers, actual, predicted (mean orders per customer in the holdout)
     top_group: int = TOP_GROUP
@@ -137,6 +130,23 @@ class TrackRecord:
     def holdout_expected(self) -> float:
         """Repeat orders the model expected in the holdout (of every customer)."""
         return float(self._at(self.holdout_end)["expected"] - self._at(self.calibration_end)["expected"])
+
+    @property
+    def known_customers(self) -> int:
+        """Customers who had ordered by the calibration end (the backtest's customers)."""
+        return int(self.by_group["customers"].sum())
+
+    @property
+    def known_actual(self) -> float:
+        """Holdout orders of the customers who had ordered by the calibration end:
+        the backtest's actual total (the tracking plot's lines also count the
+        customers first seen in the holdout)."""
+        return float(np.round((self.by_group["customers"] * self.by_group["actual"]).sum()))
+
+    @property
+    def known_expected(self) -> float:
+        """The backtest's predicted holdout orders of the same customers."""
+        return float((self.by_group["customers"] * self.by_group["predicted"]).sum())
 
     @property
     def calibration_actual(self) -> float:
@@ -165,7 +175,7 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, holdout_day
     cal, end = bt.calibration_end, bt.holdout_end
     days = db.run("purchase_days_by_date", dataset_id=dataset_id, end_date=end)
     first = pd.Timestamp(days["purchase_date"].min()).date()
-    cumulative = cumulative_repeat_orders(days, purchase_model(fit).expected_purchases_new, end,
+    cumulative = cumulative_repeat_orders(days, fit.purchase.expected_purchases_new, end,
                                           tracking_dates(first, cal, end))
     customers = bt.customers.merge(fit.summary[["customer_id", "frequency"]], on="customer_id",
                                    validate="one_to_one")
@@ -178,7 +188,7 @@ class TrackRecordView:
     """:func:`track_record` for the pages, or why it could not be made."""
 
     record: TrackRecord | None
-    error: str | None = None
+    error: CrmflowError | None = None  # shown with error.localized(lang)
 
 
 def track_record_view(db: Database, dataset_id: int | Scope, as_of: date) -> TrackRecordView:
@@ -187,7 +197,7 @@ def track_record_view(db: Database, dataset_id: int | Scope, as_of: date) -> Tra
     try:
         return TrackRecordView(track_record(db, dataset_id, as_of))
     except CrmflowError as exc:
-        return TrackRecordView(None, exc.line())
+        return TrackRecordView(None, exc)
 
 
 # --------------------------------------------------------------------------- a new customer's repeat orders
@@ -218,7 +228,7 @@ class NewCustomerOutlook:
 def new_customer_outlook(db: Database, dataset_id: int | Scope, as_of: date,
                          weeks: float = model.DEFAULT_HORIZON_WEEKS) -> NewCustomerOutlook:
     """:func:`new_customer_orders` from the CLV fit at ``as_of``."""
-    purchase = purchase_model(model.fit_clv(db, dataset_id, as_of))
+    purchase = model.fit_clv(db, dataset_id, as_of).purchase
     return NewCustomerOutlook(as_of, float(weeks), new_customer_orders(purchase, weeks),
                               float(purchase.expected_purchases_new(float(weeks))))
 
@@ -259,17 +269,20 @@ def alive_path(db: Database, dataset_id: int | Scope, customer_id: str, as_of: d
     if days.empty:
         return alive_path_from_days([], as_of, None)
     fit = model.fit_clv(db, dataset_id, as_of)
-    return alive_path_from_days(days["purchase_date"], as_of, purchase_model(fit).p_alive)
+    return alive_path_from_days(days["purchase_date"], as_of, fit.purchase.p_alive)
 
 
 # --------------------------------------------------------------------------- titles and tables
 def tracking_title(record: TrackRecord, lang: str = DEFAULT_LANGUAGE) -> str:
-    """The tracking plot's finding: expected vs actual repeat orders in the holdout."""
-    actual, expected = record.holdout_actual, record.holdout_expected
+    """The tracking plot's finding: expected vs actual repeat orders in the
+    holdout of the customers who had ordered by the calibration end -- the
+    backtest's numbers (the caption says the lines also count new customers)."""
+    actual, expected = record.known_actual, record.known_expected
+    common = {"days": record.holdout_days, "expected": expected, "customers": record.known_customers,
+              "calibration_end": record.calibration_end.isoformat()}
     if actual <= 0:
-        return t("trk_title_no_actual", lang, days=record.holdout_days, expected=expected)
-    return t("trk_title", lang, days=record.holdout_days, expected=expected, actual=actual,
-             gap=(actual - expected) / expected if expected > 0 else 0.0)
+        return t("trk_title_no_actual", lang, **common)
+    return t("trk_title", lang, actual=actual, gap=(actual - expected) / expected if expected > 0 else 0.0, **common)
 
 
 def group_title(record: TrackRecord, lang: str = DEFAULT_LANGUAGE) -> str:

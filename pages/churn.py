@@ -120,7 +120,8 @@ else:
             labels["days_since_last_order"]: st.column_config.NumberColumn(format="%d"),
         })
     if not show_all:
-        st.caption(ctx.tr("ct_list_caption", share=CALL_LIST_VALUE_SHARE, listed=len(listed), scored=len(shown_all)))
+        st.caption(ctx.tr("clvmend_list_caption_owner" if owners else "ct_list_caption", share=CALL_LIST_VALUE_SHARE,
+                          listed=len(listed), scored=len(shown_all)))
     st.caption(ctx.tr("cp_table_caption"))
     rows = event.selection.rows if event is not None else []
     if rows:
@@ -146,7 +147,7 @@ elif record["verdict"] in ("no_better_than_chance", "no_better_than_recency"):
 else:
     st.info(verdict)
 if record["auc"] is not None:
-    past = record["as_of"]
+    past = record["scored_at"]
     st.caption(ctx.tr("ct_track_intro", past=past, end=record["outcome_end"], days=record["horizon_days"]))
 
     def pct(value: float | None, digits: int = 0) -> str:

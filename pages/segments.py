@@ -179,7 +179,7 @@ with tab_cohorts:
 # ----------------------------------------------------------------------------- CLV and backtest
 with tab_value:
     if not view.has_model:
-        st.warning(ctx.tr("seg_clv_unavailable", reason=view.error))
+        st.warning(ctx.tr("seg_clv_unavailable", reason=view.error.localized(ctx.lang)))
     else:
         for note in view.notes:
             {"success": st.success, "info": st.info}.get(note.level, st.warning)(note.text(ctx.lang))
@@ -206,7 +206,7 @@ with tab_value:
     with st.spinner(ctx.tr("loading")):
         bt = ctx.call("crmflow.segments_table.backtest_view", ctx.as_of)
     if bt.result is None:
-        st.info(ctx.tr("seg_bt_unavailable", reason=bt.error))
+        st.info(ctx.tr("seg_bt_unavailable", reason=bt.error.localized(ctx.lang)))
     else:
         res = bt.result
         left, middle, right = st.columns(3)

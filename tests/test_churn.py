@@ -424,7 +424,7 @@ def test_model_probability_is_the_formula_on_the_fitted_model(load):
     store, ds = load(FALLING)
     frame = churn.churn_warnings(store.db, ds, D_FALLING, include_all=True)
     values, fit = model.customer_values(store.db, ds, D_FALLING)
-    p = fit.bgnbd.params_
+    p = fit.purchase.params_
     v = values.set_index("customer_id")
     for row in frame.itertuples():
         x, T, alive = v.loc[row.customer_id, "frequency"], v.loc[row.customer_id, "t_weeks"], row.p_alive

@@ -200,7 +200,7 @@ def test_clv_fit_is_kept_per_scope_and_date_and_forgotten_on_request():
         store.db.forget()
         again = model.fit_clv(store.db, ds, d)
         assert again is not first
-        assert again.bgnbd.params_ == first.bgnbd.params_  # same data, same fit
+        assert again.purchase.params_ == first.purchase.params_  # same data, same fit
         for k in range(store.db.MEMO_SIZE):
             model.fit_clv(store.db, ds, date(2025, 1, 1 + k))
         assert model.fit_clv(store.db, ds, d) is not again  # the oldest was dropped

@@ -137,22 +137,23 @@ def test_segment_view_and_backtest_never_raise_on_a_single_order(load):
     assert [n.key for n in view.notes] == ["clv_purchase_no_repeaters", "seg_clv_note_spend_fallback"]
     assert view.choice.key == "clvchoice_choice_short"
     bt = backtest_view(store.db, ds, date(2024, 5, 2))
-    assert bt.result is None and bt.verdict is None and "nothing to fit" in bt.error
+    assert bt.result is None and bt.verdict is None and "nothing to fit" in bt.error.line()
 
 
 def test_fit_notes_say_in_words_how_the_fit_went():
     summary = pd.DataFrame({"frequency": [0.0, 2.0, 3.0]})
-    ok = SimpleNamespace(penalized_=False, converged_=True, message_="The purchase model converged.")
-    soft = SimpleNamespace(penalized_=True, converged_=False, message_="did not converge ... regularised fit")
-    bad = SimpleNamespace(penalized_=True, converged_=False,
-                          message_="could not be fitted (x), not even with regularisation; ...")
-    notes = fit_notes(SimpleNamespace(summary=summary, bgnbd=ok, gamma_gamma=soft))
-    assert [n.key for n in notes] == ["seg_clv_note_converged", "seg_clv_note_regularised"]
+    ok = SimpleNamespace(penalized_=False, note_key_="clv_purchase_converged", note_params_={})
+    soft = SimpleNamespace(penalized_=True, note_key_="clv_spend_regularised", note_params_={"customers": 2})
+    bad = SimpleNamespace(penalized_=True, note_key_="clv_purchase_failed",
+                          note_params_={"model": "BG/NBD", "customers": 3, "repeat": 2})
+    notes = fit_notes(SimpleNamespace(summary=summary, purchase=ok, gamma_gamma=soft))
+    assert [n.key for n in notes] == ["seg_clv_note_converged", "clv_spend_regularised"]
     assert notes[0].values == {"model": "seg_clv_model_purchase", "customers": 3, "repeat": 2}
     assert notes[0].text("en") == "The purchase model fitted well (3 customers, 2 of them bought more than once)."
-    assert notes[1].text("zh").startswith("消费金额模型在这份数据上未收敛")
-    notes = fit_notes(SimpleNamespace(summary=summary, bgnbd=bad, gamma_gamma=None))
-    assert [n.key for n in notes] == ["seg_clv_note_failed", "seg_clv_note_spend_fallback"]
+    assert notes[1].text("zh").startswith("消费金额模型在这份数据上未收敛") and notes[1].level == "warning"
+    notes = fit_notes(SimpleNamespace(summary=summary, purchase=bad, gamma_gamma=None))
+    assert [n.key for n in notes] == ["clv_purchase_failed", "seg_clv_note_spend_fallback"]
+    assert notes[0].text("en").startswith("The purchase model (BG/NBD) could not be fitted")
     assert ModelNote("seg_clv_note_spend_fallback").text("zh").startswith("无法拟合消费金额模型")
 
 

@@ -22,7 +22,7 @@ def show_track_record(ctx: Context) -> None:
         view = ctx.call("crmflow.track_record.track_record_view", ctx.as_of)
     st.subheader(ctx.tr("trk_heading"))
     if view.record is None:
-        st.info(ctx.tr("trk_unavailable", reason=view.error))
+        st.info(ctx.tr("trk_unavailable", reason=view.error.localized(ctx.lang)))
         show_new_customer(ctx)
         return
     rec = view.record
@@ -53,7 +53,7 @@ def show_new_customer(ctx: Context) -> None:
         with st.spinner(ctx.tr("loading")):
             outlook = ctx.call("crmflow.track_record.new_customer_outlook", ctx.as_of)
     except CrmflowError as exc:
-        st.info(ctx.tr("newc_unavailable", reason=exc.line()))
+        st.info(ctx.tr("newc_unavailable", reason=exc.localized(ctx.lang)))
         return
     names = [outlook.label(int(n)) for n in outlook.table["repeat_orders"]]
     labels = {"x": ctx.tr("newc_x", weeks=outlook.weeks), "y": ctx.tr("newc_y")}
@@ -74,7 +74,7 @@ def show_alive_path(ctx: Context, customer: str) -> None:
         with st.spinner(ctx.tr("loading")):
             path = ctx.call("crmflow.track_record.alive_path", customer, ctx.as_of)
     except CrmflowError as exc:
-        st.info(ctx.tr("alive_unavailable", reason=exc.line()))
+        st.info(ctx.tr("alive_unavailable", reason=exc.localized(ctx.lang)))
         return
     title = alive_title(path, ctx.as_of, ctx.lang)
     if title is None:
