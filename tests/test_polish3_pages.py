@@ -88,7 +88,7 @@ def test_every_registered_page_runs_and_shows_its_title(db, monkeypatch, lang):
     del at
     st.cache_resource.clear()
     gc.collect()
-    with Store(db) as store:
+    with Store(db, read_only=True) as store:  # the dashboard may still hold it read-only here
         ds = store.get("demo").dataset_id
         first_slide = build_slide(store.db, ds, SLIDE_KEYS[0], data_range(store.db, ds)[1], lang=lang)
     assert md(first_slide.title) in shown["present"], shown["present"]  # escaped: shown as text
