@@ -190,6 +190,7 @@ class Store:
         if self.path != ":memory:":
             ensure_free_space(self.path, 2 * sum(_input_bytes(x) for x in (transactions, customers, interactions)))
         if self.shared:
+            transactions, customers, interactions = (_absolute(x) for x in (transactions, customers, interactions))
             return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
                                   date_preference=date_preference, read_options=read_options, replace=replace)
         overrides = overrides or {}
@@ -320,6 +321,16 @@ def _input_bytes(source: Any) -> int:
         return 0
 
 
+def _absolute(source: Any) -> Any:
+    """A file path made absolute (the child process may run in another
+    folder); anything else (a frame, an upload) as it is."""
+    if isinstance(source, str):
+        return os.path.abspath(os.path.expanduser(source))
+    if isinstance(source, os.PathLike):
+        return Path(os.path.abspath(os.path.expanduser(source)))
+    return source
+
+
 def _prepare_file(path: Path) -> None:
     """Create the file and its tables, bring an older file up to date and give
     back space a killed writer left (read-write, briefly). When another
@@ -364,12 +375,13 @@ def run_in_child(path: str, op: str, args: tuple, kwargs: dict) -> Any:
         raise ValueError(op)
     with tempfile.TemporaryDirectory(prefix="crmflow-write-") as tmp:
         answer = Path(tmp) / "answer.pickle"
-        request = pickle.dumps({"path": str(path), "op": op, "args": args, "kwargs": kwargs, "answer": str(answer)})
+        path = os.path.abspath(path)
+        request = pickle.dumps({"path": path, "op": op, "args": args, "kwargs": kwargs, "answer": str(answer)})
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         proc = subprocess.run([sys.executable, "-m", "crmflow.store"], input=request, capture_output=True,
-                              env=env, cwd=root, check=False)
+                              env=env, check=False)
         if answer.exists():
             status, value = pickle.loads(answer.read_bytes())
             if status == "ok":
