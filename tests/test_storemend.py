@@ -51,3 +51,69 @@ def test_ingest_with_relative_db_and_file_writes_in_the_current_folder(tmp_path)
     finally:
         stray.unlink(missing_ok=True)
         Path(str(stray) + ".wal").unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- 2. upload folders of two servers
+_SERVER = ("import sys, tempfile; from crmflow import serve; serve._install_cleanup(); "
+           "sys.stdout.write('ready\\n'); sys.stdout.flush(); sys.stdin.readline(); "
+           "from crmflow.upload import save_upload; print(save_upload(b'a,b', 'x.csv'), flush=True); "
+           "sys.stdin.readline()")
+
+
+def _server(tmp_path: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([PY, "-c", _SERVER], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)})
+    assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+    return proc
+
+
+def _upload(proc: subprocess.Popen) -> Path:
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline().strip()
+    assert line, proc.stderr.read()
+    return Path(line)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+
+
+def test_stopping_one_server_keeps_the_other_servers_uploads(tmp_path):
+    leftover = tmp_path / "crmflow-upload-crashed"  # a crashed server's, two days old: goes at start
+    leftover.mkdir()
+    two_days = __import__("time").time() - 48 * 3600
+    os.utime(leftover, (two_days, two_days))
+    first = _server(tmp_path)  # started first ...
+    assert not leftover.exists()
+    second = _server(tmp_path)
+    theirs = _upload(second)  # ... the second server's upload is newer than the first's start
+    mine = _upload(first)
+    _stop(first)
+    assert not mine.exists() and not mine.parent.exists()
+    assert theirs.exists()  # still being used by the second server's page
+    _stop(second)
+    assert not theirs.parent.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_by_age_and_by_owner(tmp_path):
+    from crmflow import upload
+
+    old = tmp_path / "crmflow-upload-old"
+    old.mkdir()
+    t = __import__("time").time() - 25 * 3600
+    os.utime(old, (t, t))
+    young = tmp_path / "crmflow-upload-young"  # another process's, an hour old: kept
+    young.mkdir()
+    t = __import__("time").time() - 3600
+    os.utime(young, (t, t))
+    mine = upload.save_upload(b"x", "a.csv", tmp_path)  # the save sweeps the day-old one first
+    assert not old.exists() and young.exists() and mine.exists()
+    assert upload.sweep(tmp_path, max_age_hours=None, mine_only=True) == 1
+    assert not mine.parent.exists() and young.exists()
+    assert upload.sweep(tmp_path, max_age_hours=None) == 1
+    assert list(tmp_path.iterdir()) == []
