@@ -117,3 +117,71 @@ def test_sweep_by_age_and_by_owner(tmp_path):
     assert not mine.parent.exists() and young.exists()
     assert upload.sweep(tmp_path, max_age_hours=None) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- 3./4. errors on the pages
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    from crmflow.store import Store
+
+    folder = tmp_path_factory.mktemp("storemend")
+    db = folder / "crmflow.duckdb"
+    with Store(db) as store:
+        store.ensure_demo()
+        store.ingest("other", _sales(folder / "s.csv"))
+    return db
+
+
+def _app(monkeypatch, db: Path, lang: str, page: str | None = None):
+    import gc
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CRMFLOW_DB", str(db))
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["lang"] = lang
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def clean_cache():
+    import gc
+
+    import streamlit as st
+
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_recreating_the_demo_on_a_full_disk_is_one_message(demo_db, tmp_path, monkeypatch, clean_cache, lang):
+    import shutil
+
+    from crmflow.i18n import t
+
+    db = tmp_path / "crmflow.duckdb"
+    shutil.copy(demo_db, db)
+    at = _app(monkeypatch, db, lang, "data")
+    at.selectbox(key="data:manage").set_value("demo").run()
+    at.button(key="data:delete").click().run()
+    at.button(key="data:delete_yes").click().run()
+    assert not at.exception, at.exception
+    assert t("data_demo_missing", lang) in [i.value for i in at.info]
+    monkeypatch.setenv("CRMFLOW_FREE_SPACE_MARGIN_MB", str(10**12))  # more than any disk has: refused
+    at.button(key="data:demo").click().run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and t("err_db_disk_full", lang).split("{")[0] in errors[0], errors
