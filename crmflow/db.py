@@ -417,10 +417,9 @@ class Database:
                     continue
                 if known is not None:
                     raise known from None
-                raise CrmflowError(
-                    f"Cannot open the database file {self.path}: {str(exc).splitlines()[0]}",
-                    "Check the path; if the file is damaged, restore it from a backup (keep the file)",
-                ) from None
+                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise CrmflowError(key="db_cannot_open", path=self.path, kind=type(exc).__name__,
+                                   detail=detail) from None
         self._con = con
         if not self.read_only and self.path != ":memory:":
             with _OPEN_LOCK:

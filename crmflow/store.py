@@ -349,10 +349,8 @@ def _error_record(exc: BaseException, path: str) -> dict[str, Any]:
     if not isinstance(exc, CrmflowError):
         known = storage_error(exc, path)
         if known is None:
-            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-            known = CrmflowError(f"Unexpected problem while writing ({type(exc).__name__}"
-                                 f"{': ' + first if first else ''})",
-                                 "Try again; if it fails again, please report this")
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            known = CrmflowError(key="store_write_unexpected", path=path, kind=type(exc).__name__, detail=first)
         exc = known
     return {"class": type(exc).__name__, "key": exc.key, "params": exc.params, "message": exc.message,
             "hint": exc.hint}

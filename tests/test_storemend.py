@@ -185,3 +185,87 @@ def test_recreating_the_demo_on_a_full_disk_is_one_message(demo_db, tmp_path, mo
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and t("err_db_disk_full", lang).split("{")[0] in errors[0], errors
+
+
+def _no_english(text: str, key: str) -> None:
+    from crmflow.i18n import t
+
+    for label in (f"err_{key}", f"err_{key}_page", f"err_{key}_cli"):
+        english = t(label, "en").split("{")[0].strip()
+        if english:
+            assert english not in text, (label, text)
+
+
+@pytest.mark.parametrize("what", ["text_file", "folder"])
+def test_a_store_that_cannot_be_opened_is_told_in_the_pages_language(tmp_path, monkeypatch, clean_cache, what):
+    from crmflow.i18n import t
+
+    db = tmp_path / "crmflow.duckdb"
+    if what == "text_file":
+        db.write_text("customer_id,amount\n1,2\n", encoding="utf-8")
+        key = "db_not_a_store"
+    else:
+        db.mkdir()
+        key = "db_cannot_open"
+    at = _app(monkeypatch, db, "zh")
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(t("error_title", "zh"))
+    assert t(f"err_{key}", "zh").split("{")[0] in errors[0]
+    assert t(f"err_{key}_page", "zh").split("{")[0][:20] in errors[0]
+    _no_english(errors[0], key)
+    assert "--db" not in errors[0]  # no command-line advice on a page
+
+
+def test_a_dataset_deleted_by_another_session_while_the_page_starts(demo_db, tmp_path, monkeypatch, clean_cache):
+    import shutil
+
+    from crmflow.i18n import t
+    from crmflow.store import Store
+
+    db = tmp_path / "crmflow.duckdb"
+    shutil.copy(demo_db, db)
+    names = Store.names
+    deleted = []
+
+    def names_then_deleted(self):
+        listed = names(self)
+        # the page frame's call (the sidebar's list), not the demo check before it
+        if not deleted and "other" in listed and sys._getframe(1).f_code.co_name == "frame":
+            deleted.append(True)
+            with Store(db, shared=True) as other_session:  # another browser session deletes it just now
+                other_session.delete("other")
+        return listed
+
+    monkeypatch.setattr(Store, "names", names_then_deleted)
+    import gc
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CRMFLOW_DB", str(db))
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["lang"] = "zh"
+    at.query_params["dataset"] = "other"
+    at.run()
+    assert deleted
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and t("err_dataset_unknown", "zh").split("{")[0] in errors[0], errors
+
+
+def test_an_unexpected_failure_in_the_writing_process_has_a_key():
+    from crmflow.i18n import t
+    from crmflow.store import _error_from, _error_record
+
+    err = _error_from(_error_record(RuntimeError("something odd\nsecond line"), "/data/x.duckdb"))
+    assert err.key == "store_write_unexpected"
+    assert "something odd" in err.line() and "second line" not in err.line()  # the command line gets the detail
+    zh = err.localized("zh")
+    assert zh.startswith(t("err_store_write_unexpected", "zh", path="/data/x.duckdb", kind="RuntimeError"))
+    assert "something odd" not in zh
+    _no_english(zh, "store_write_unexpected")
