@@ -207,8 +207,10 @@ def _busy_message(path: str) -> DatabaseBusyError:
     return DatabaseBusyError(key="db_busy", path=path)
 
 
-#: "lock" as a word (DuckDB: "Could not set lock on file", "Conflicting lock is held"), never "block".
-_LOCK_RE = re.compile(r"\block\b", re.IGNORECASE)
+#: DuckDB's own phrases for a file another process holds, matched on the message
+#: with the file's path (quoted) taken out: a folder named "lock" is not "busy".
+_LOCK_RE = re.compile(r"could not set lock on file|conflicting lock is held", re.IGNORECASE)
+_QUOTED_RE = re.compile(r'"[^"]*"|\'[^\']*\'')
 #: Bytes a write needs beyond its own data (DuckDB's journal, the checkpoint's new blocks).
 FREE_SPACE_MARGIN = 16 * 1024 * 1024
 #: Sets the margin in MB; 0 turns the free-space check off.
@@ -246,7 +248,7 @@ def storage_error(exc: BaseException, path: str | os.PathLike) -> CrmflowError |
     low = text.lower()
     path = str(path or "crmflow.duckdb")
     folder = str(Path(path).parent)
-    if _LOCK_RE.search(text):
+    if _LOCK_RE.search(_QUOTED_RE.sub('""', text.replace(path, ""))):
         return _busy_message(path)
     if "no space left" in low or "disk is full" in low or "not enough space" in low:
         free = free_bytes(path)

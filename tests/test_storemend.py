@@ -269,3 +269,34 @@ def test_an_unexpected_failure_in_the_writing_process_has_a_key():
     assert zh.startswith(t("err_store_write_unexpected", "zh", path="/data/x.duckdb", kind="RuntimeError"))
     assert "something odd" not in zh
     _no_english(zh, "store_write_unexpected")
+
+
+# ---------------------------------------------------------------- 5. a folder named "lock"
+def test_a_folder_named_lock_is_not_busy(tmp_path):
+    import duckdb
+
+    from crmflow.db import storage_error
+    from crmflow.errors import DatabaseBusyError
+
+    folder = tmp_path / "lock"
+    folder.mkdir()
+    not_a_store = folder / "block lock.duckdb"
+    not_a_store.write_text("hello\n", encoding="utf-8")
+    with pytest.raises(duckdb.Error) as caught:
+        duckdb.connect(str(not_a_store))
+    err = storage_error(caught.value, not_a_store)
+    assert err is not None and err.key == "db_not_a_store"
+
+    held = folder / "lock.duckdb"
+    holder = subprocess.Popen([PY, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); sys.stdin.readline()", str(held)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(duckdb.Error) as caught:
+            duckdb.connect(str(held), read_only=True)
+        assert isinstance(storage_error(caught.value, held), DatabaseBusyError)
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=60)
