@@ -27,6 +27,7 @@ call, and writes are serialised with a lock (see :mod:`crmflow.store`).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -54,6 +55,7 @@ _IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _LEADING_WITH_RE = re.compile(r"^\s*WITH\s", re.IGNORECASE)
 KINDS = ("query", "view", "script", "macro")
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -374,7 +376,9 @@ class Database:
     #: How long opening waits while another process writes to the file.
     BUSY_WAIT_SECONDS = 10.0
 
-    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False, wait: bool | None = None) -> None:
+        """``wait``: retry a file another process holds for :data:`BUSY_WAIT_SECONDS`
+        (default: only when reading; the store's writing process waits too)."""
         self.path = str(path)
         self.read_only = read_only
         self.write_lock = threading.RLock()
@@ -392,7 +396,7 @@ class Database:
         self._memo_lock = threading.Lock()
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._connect(wait=read_only)
+        self._connect(wait=read_only if wait is None else wait)
         if read_only:
             with _OPEN_LOCK:
                 _READERS.add(self)
@@ -487,6 +491,10 @@ class Database:
                 try:
                     if not self._closed:
                         self._connect(wait=True)
+                except Exception:  # noqa: BLE001 - never replaces what the suspended work gave
+                    # the next reader tries to open the file again (_enter_reader) and reports it
+                    _log.info("crmflow: reopening %s failed; the next reader tries again", self.path,
+                                 exc_info=True)
                 finally:
                     with self._gate:
                         self._suspended = False

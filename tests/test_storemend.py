@@ -300,3 +300,124 @@ def test_a_folder_named_lock_is_not_busy(tmp_path):
         holder.stdin.write("\n")
         holder.stdin.flush()
         holder.wait(timeout=60)
+
+
+# ---------------------------------------------------------------- 6. a write that succeeded is told as done
+@pytest.fixture
+def small_store(tmp_path):
+    from crmflow.store import Store
+
+    db = tmp_path / "s.duckdb"
+    with Store(db) as store:
+        store.ingest("one", _sales(tmp_path / "one.csv"))
+    return db
+
+
+def test_a_failed_reopen_does_not_replace_the_result(small_store, tmp_path):
+    from crmflow.db import Database
+
+    db = Database(small_store, read_only=True)
+    aside = tmp_path / "aside.duckdb"
+    with db.suspended():
+        small_store.rename(aside)
+        small_store.write_text("not a database\n", encoding="utf-8")  # the reopen fails
+        result = "written"
+    assert result == "written"
+    small_store.unlink()
+    aside.rename(small_store)
+    assert list(db.run("list_datasets")["name"]) == ["one"]  # the next reader opens it again
+    db.close()
+
+
+def test_the_writing_process_answers_ok_when_only_the_checkpoint_fails(small_store, tmp_path, monkeypatch):
+    import pickle
+
+    from crmflow import store as store_module
+    from crmflow.db import Database
+    from crmflow.errors import CrmflowError
+
+    def broken_checkpoint(self):
+        raise CrmflowError(key="db_disk_full", path=self.path, free="0 bytes", needed="16 MB")
+
+    monkeypatch.setattr(Database, "checkpoint", broken_checkpoint)
+    answer = tmp_path / "answer.pickle"
+    assert store_module._child_run(str(small_store), "rename", ("one", "two"), {}, answer) == 0
+    status, value = pickle.loads(answer.read_bytes())
+    assert status == "ok" and value.name == "two"
+    with store_module.Store(small_store, read_only=True) as s:
+        assert s.names() == ["two"]
+
+
+@pytest.mark.parametrize("op", ["rename", "delete", "ingest"])
+def test_a_child_without_an_answer_whose_change_is_stored_counts_as_done(small_store, tmp_path, monkeypatch, op):
+    from crmflow import store as store_module
+
+    real = store_module.run_in_child
+
+    def died_after_commit(path, op_, args, kwargs):
+        real(path, op_, args, kwargs)  # the change is committed ...
+        raise store_module.NoAnswerError(key="db_engine_failed", path=str(path))  # ... then the child died
+
+    monkeypatch.setattr(store_module, "run_in_child", died_after_commit)
+    with store_module.Store(small_store, shared=True) as s:
+        if op == "rename":
+            assert s.rename("one", "two").name == "two"
+            assert s.names() == ["two"]
+        elif op == "delete":
+            s.delete("one")
+            assert s.names() == []
+        else:
+            result = s.ingest("one", _sales(tmp_path / "again.csv"), replace=True)
+            assert result.dataset.n_transactions == 4
+            assert [r.table for r in result.reports] == ["transactions"]
+            assert result.reports[0].rows_loaded == 4
+
+
+def test_a_child_without_an_answer_and_no_change_is_an_error(small_store, monkeypatch):
+    from crmflow import store as store_module
+
+    def died_before_commit(path, op_, args, kwargs):
+        raise store_module.NoAnswerError(key="db_engine_failed", path=str(path))
+
+    monkeypatch.setattr(store_module, "run_in_child", died_before_commit)
+    with store_module.Store(small_store, shared=True) as s:
+        with pytest.raises(store_module.CrmflowError) as caught:
+            s.rename("one", "two")
+        assert caught.value.key == "db_engine_failed"
+        with pytest.raises(store_module.CrmflowError):
+            s.ingest("one", _sales(small_store.parent / "again.csv"), replace=True)  # the old one stays
+        assert s.names() == ["one"]
+
+
+def test_the_writing_process_waits_for_a_passing_reader(small_store, tmp_path, monkeypatch):
+    import pickle
+    import types
+
+    from crmflow import db as db_module
+    from crmflow import store as store_module
+
+    reader = subprocess.Popen([PY, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+                               "print('reading', flush=True); sys.stdin.readline()", str(small_store)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    met = []
+
+    def sleep(seconds):  # the writer met the reader: the reader finishes now
+        if not met:
+            met.append(seconds)
+            reader.stdin.write("\n")
+            reader.stdin.flush()
+            reader.wait(timeout=60)
+
+    real_time = db_module.time
+    monkeypatch.setattr(db_module, "time", types.SimpleNamespace(monotonic=real_time.monotonic, sleep=sleep))
+    try:
+        assert reader.stdout.readline().strip() == "reading"
+        answer = tmp_path / "answer.pickle"
+        store_module._child_run(str(small_store), "rename", ("one", "two"), {}, answer)
+        status, value = pickle.loads(answer.read_bytes())
+        assert met and status == "ok" and value.name == "two", value
+    finally:
+        if reader.poll() is None:
+            reader.stdin.write("\n")
+            reader.stdin.flush()
+            reader.wait(timeout=60)
