@@ -132,7 +132,7 @@ def demo_db(tmp_path_factory):
     return db
 
 
-def _app(monkeypatch, db: Path, lang: str, page: str | None = None):
+def _app(monkeypatch, db: Path, lang: str, page: str | None = None, **query: str):
     import gc
 
     import streamlit as st
@@ -145,6 +145,8 @@ def _app(monkeypatch, db: Path, lang: str, page: str | None = None):
     gc.collect()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["lang"] = lang
+    for k, v in query.items():
+        at.query_params[k] = v
     at.run()
     assert not at.exception, at.exception
     if page:
@@ -421,3 +423,25 @@ def test_the_writing_process_waits_for_a_passing_reader(small_store, tmp_path, m
             reader.stdin.write("\n")
             reader.stdin.flush()
             reader.wait(timeout=60)
+
+
+# ---------------------------------------------------------------- 7. the report after a rename
+def test_a_report_prepared_before_a_rename_is_prepared_again(small_store, clean_cache):
+    import dataclasses
+    from datetime import date
+
+    from crmflow.config import Params
+    from crmflow.filters import Filters
+    from crmflow.store import Store
+    from crmflow.ui.common import Context, dataset_version
+    from crmflow.ui.report import report_state
+
+    with Store(small_store) as store:
+        before = store.get("one")
+        after = store.rename("one", "renamed")
+    assert dataset_version(before) == dataset_version(after)  # same id and creation time
+    ctx = Context("en", before, date(2023, 4, 1), Params(), date(2023, 1, 5), date(2023, 4, 1), Filters(),
+                  before.dataset_id, {}, "")
+    renamed = dataclasses.replace(ctx, dataset=after)
+    assert report_state(renamed) != report_state(ctx)  # the old files carry the old name
+    assert report_state(dataclasses.replace(ctx)) == report_state(ctx)
