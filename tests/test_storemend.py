@@ -445,3 +445,83 @@ def test_a_report_prepared_before_a_rename_is_prepared_again(small_store, clean_
     renamed = dataclasses.replace(ctx, dataset=after)
     assert report_state(renamed) != report_state(ctx)  # the old files carry the old name
     assert report_state(dataclasses.replace(ctx)) == report_state(ctx)
+
+
+# ---------------------------------------------------------------- 7./8. the server started from another folder
+def test_server_started_elsewhere_keeps_the_repos_settings_and_looks_nothing_up(small_store, tmp_path):
+    """``python -m crmflow.serve`` run from another folder still applies the
+    repo's .streamlit/config.toml (allowedHosts refuses a rebound host), and a
+    WebSocket from a foreign origin makes no external-IP lookup (every web
+    request of the server goes to a local proxy that counts them)."""
+    import asyncio
+    import socket
+    import threading
+    import time
+    import urllib.request
+
+    import websockets
+
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(8)
+    proxy.settimeout(0.2)
+    lookups: list[bytes] = []
+    stop = threading.Event()
+
+    def count() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = proxy.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    lookups.append(conn.recv(200))
+                except OSError:
+                    lookups.append(b"?")
+
+    threading.Thread(target=count, daemon=True).start()
+    proxy_url = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "CRMFLOW_DB": str(small_store), "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path),
+           "HTTP_PROXY": proxy_url, "HTTPS_PROXY": proxy_url, "http_proxy": proxy_url, "https_proxy": proxy_url,
+           "NO_PROXY": "", "no_proxy": ""}
+    server = subprocess.Popen([PY, "-m", "crmflow.serve", "--server.port", str(port)], cwd=elsewhere, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                        f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start")
+
+        async def handshake(host: str, origin: str) -> str:
+            try:
+                async with websockets.connect(f"ws://{host}/_stcore/stream", host="127.0.0.1", port=port,
+                                              open_timeout=10, origin=origin, proxy=None) as ws:
+                    del ws
+                    return "open"
+            except websockets.exceptions.InvalidStatus as exc:
+                return str(exc.response.status_code)
+
+        assert asyncio.run(handshake(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}")) == "open"
+        # the repo's server.allowedHosts applies although the server runs in another folder
+        assert asyncio.run(handshake(f"rebind.example:{port}", f"http://rebind.example:{port}")) == "403"
+        # a local Host with a foreign Origin: Streamlit checks the origin (and would look up the external IP)
+        asyncio.run(handshake(f"127.0.0.1:{port}", "http://rebind.example"))
+    finally:
+        server.send_signal(__import__("signal").SIGTERM)
+        out, _ = server.communicate(timeout=60)
+        stop.set()
+        proxy.close()
+    assert lookups == [], (lookups, out[-2000:])
