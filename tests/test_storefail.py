@@ -549,7 +549,8 @@ def test_real_server_refuses_a_rebound_host_and_keeps_other_uploads_when_stopped
         out, _ = server.communicate(timeout=60)
     # a stopping server removes only the uploads it made (tests/test_storemend.py), never another's
     assert (temp / "crmflow-upload-abc" / "sales.csv").exists(), out[-2000:]
-    assert "External URL" not in out and "checkip" not in out
+    # that no external-IP lookup happens (also for a local Host with a foreign Origin) is checked
+    # at a counting proxy in tests/test_storemend.py (the printed output could not show it)
 
 
 @needs_mount
