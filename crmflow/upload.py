@@ -164,9 +164,10 @@ def sweep(directory: str | os.PathLike | None = None, max_age_hours: float | Non
     """Remove upload folders (``crmflow-upload-*``) older than
     ``max_age_hours`` (None: of any age) — a closed browser tab never discards
     its files; with ``mine_only``, only the folders :func:`save_upload` made in
-    this process (wherever they are). Returns how many were removed."""
-    if mine_only:
-        candidates = sorted(_MINE)
+    this process (in ``directory`` when given, else wherever they are).
+    Returns how many were removed."""
+    if mine_only:  # wherever they are, or only those in ``directory`` when it is given
+        candidates = sorted(f for f in _MINE if directory is None or f.parent == Path(directory))
     else:
         candidates = list(Path(directory or tempfile.gettempdir()).glob("crmflow-upload-*"))
     cutoff = None if max_age_hours is None else time.time() - max_age_hours * 3600
