@@ -5,8 +5,10 @@ succeeded, the server's config."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -85,7 +87,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def test_stopping_one_server_keeps_the_other_servers_uploads(tmp_path):
     leftover = tmp_path / "crmflow-upload-crashed"  # a crashed server's, two days old: goes at start
     leftover.mkdir()
-    two_days = __import__("time").time() - 48 * 3600
+    two_days = time.time() - 48 * 3600
     os.utime(leftover, (two_days, two_days))
     first = _server(tmp_path)  # started first ...
     assert not leftover.exists()
@@ -105,11 +107,11 @@ def test_sweep_by_age_and_by_owner(tmp_path):
 
     old = tmp_path / "crmflow-upload-old"
     old.mkdir()
-    t = __import__("time").time() - 25 * 3600
+    t = time.time() - 25 * 3600
     os.utime(old, (t, t))
     young = tmp_path / "crmflow-upload-young"  # another process's, an hour old: kept
     young.mkdir()
-    t = __import__("time").time() - 3600
+    t = time.time() - 3600
     os.utime(young, (t, t))
     mine = upload.save_upload(b"x", "a.csv", tmp_path)  # the save sweeps the day-old one first
     assert not old.exists() and young.exists() and mine.exists()
@@ -456,7 +458,6 @@ def test_server_started_elsewhere_keeps_the_repos_settings_and_looks_nothing_up(
     import asyncio
     import socket
     import threading
-    import time
     import urllib.request
 
     import websockets
@@ -520,7 +521,7 @@ def test_server_started_elsewhere_keeps_the_repos_settings_and_looks_nothing_up(
         # a local Host with a foreign Origin: Streamlit checks the origin (and would look up the external IP)
         asyncio.run(handshake(f"127.0.0.1:{port}", "http://rebind.example"))
     finally:
-        server.send_signal(__import__("signal").SIGTERM)
+        server.send_signal(signal.SIGTERM)
         out, _ = server.communicate(timeout=60)
         stop.set()
         proxy.close()
