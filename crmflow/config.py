@@ -46,12 +46,13 @@ class Params:
 
 
 def database_path(explicit: str | os.PathLike | None = None) -> Path:
-    """The store's file: the explicit path, else $CRMFLOW_DB, else data/crmflow.duckdb."""
+    """The store's file, absolute (a child process that writes it must find the
+    same file): the explicit path, else $CRMFLOW_DB, else data/crmflow.duckdb."""
     if explicit:
-        return Path(explicit).expanduser()
+        return Path(os.path.abspath(Path(explicit).expanduser()))
     env = os.environ.get(DB_ENV_VAR)
     if env:
-        return Path(env).expanduser()
+        return Path(os.path.abspath(Path(env).expanduser()))
     return DEFAULT_DB_PATH
 
 #: One colour per stage, used by every chart.

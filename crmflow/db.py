@@ -27,6 +27,7 @@ call, and writes are serialised with a lock (see :mod:`crmflow.store`).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -54,6 +55,7 @@ _IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _LEADING_WITH_RE = re.compile(r"^\s*WITH\s", re.IGNORECASE)
 KINDS = ("query", "view", "script", "macro")
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -207,8 +209,10 @@ def _busy_message(path: str) -> DatabaseBusyError:
     return DatabaseBusyError(key="db_busy", path=path)
 
 
-#: "lock" as a word (DuckDB: "Could not set lock on file", "Conflicting lock is held"), never "block".
-_LOCK_RE = re.compile(r"\block\b", re.IGNORECASE)
+#: DuckDB's own phrases for a file another process holds, matched on the message
+#: with the file's path (quoted) taken out: a folder named "lock" is not "busy".
+_LOCK_RE = re.compile(r"could not set lock on file|conflicting lock is held", re.IGNORECASE)
+_QUOTED_RE = re.compile(r'"[^"]*"|\'[^\']*\'')
 #: Bytes a write needs beyond its own data (DuckDB's journal, the checkpoint's new blocks).
 FREE_SPACE_MARGIN = 16 * 1024 * 1024
 #: Sets the margin in MB; 0 turns the free-space check off.
@@ -246,7 +250,7 @@ def storage_error(exc: BaseException, path: str | os.PathLike) -> CrmflowError |
     low = text.lower()
     path = str(path or "crmflow.duckdb")
     folder = str(Path(path).parent)
-    if _LOCK_RE.search(text):
+    if _LOCK_RE.search(_QUOTED_RE.sub('""', text.replace(path, ""))):
         return _busy_message(path)
     if "no space left" in low or "disk is full" in low or "not enough space" in low:
         free = free_bytes(path)
@@ -372,7 +376,9 @@ class Database:
     #: How long opening waits while another process writes to the file.
     BUSY_WAIT_SECONDS = 10.0
 
-    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False, wait: bool | None = None) -> None:
+        """``wait``: retry a file another process holds for :data:`BUSY_WAIT_SECONDS`
+        (default: only when reading; the store's writing process waits too)."""
         self.path = str(path)
         self.read_only = read_only
         self.write_lock = threading.RLock()
@@ -390,7 +396,7 @@ class Database:
         self._memo_lock = threading.Lock()
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._connect(wait=read_only)
+        self._connect(wait=read_only if wait is None else wait)
         if read_only:
             with _OPEN_LOCK:
                 _READERS.add(self)
@@ -417,10 +423,9 @@ class Database:
                     continue
                 if known is not None:
                     raise known from None
-                raise CrmflowError(
-                    f"Cannot open the database file {self.path}: {str(exc).splitlines()[0]}",
-                    "Check the path; if the file is damaged, restore it from a backup (keep the file)",
-                ) from None
+                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise CrmflowError(key="db_cannot_open", path=self.path, kind=type(exc).__name__,
+                                   detail=detail) from None
         self._con = con
         if not self.read_only and self.path != ":memory:":
             with _OPEN_LOCK:
@@ -486,6 +491,10 @@ class Database:
                 try:
                     if not self._closed:
                         self._connect(wait=True)
+                except Exception:  # noqa: BLE001 - never replaces what the suspended work gave
+                    # the next reader tries to open the file again (_enter_reader) and reports it
+                    _log.info("crmflow: reopening %s failed; the next reader tries again", self.path,
+                                 exc_info=True)
                 finally:
                     with self._gate:
                         self._suspended = False

@@ -88,11 +88,6 @@ def take_store() -> Store | None:
     return store
 
 
-#: Host names the dashboard answers on by default (Streamlit's ``server.allowedHosts``:
-#: a WebSocket whose Host header names anything else is refused, which stops DNS rebinding).
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
-
-
 def no_external_ip_lookup() -> None:
     """Streamlit looks up the machine's external IP on the internet
     (checkip.amazonaws.com) to print an "External URL" and when it checks the
@@ -104,58 +99,16 @@ def no_external_ip_lookup() -> None:
     net_util.get_external_ip = lambda: None
 
 
-def upload_root() -> Path:
-    """Where the Data page keeps uploaded copies (the system's temp folder)."""
-    import tempfile
-
-    return Path(tempfile.gettempdir())
-
-
-def remove_uploads(root: Path | None = None, *, only_stale_seconds: float | None = None) -> int:
-    """Remove the upload folders (``crmflow-upload-*``) under ``root``; with
-    ``only_stale_seconds``, only those untouched for that long (left by a
-    server that crashed). Returns how many were removed."""
-    import shutil
-    import time
-
-    root = upload_root() if root is None else root
-    removed = 0
-    for folder in root.glob("crmflow-upload-*"):
-        try:
-            if not folder.is_dir() or folder.is_symlink():
-                continue
-            if only_stale_seconds is not None and time.time() - folder.stat().st_mtime < only_stale_seconds:
-                continue
-            shutil.rmtree(folder)
-            removed += 1
-        except OSError:
-            continue
-    return removed
-
-
-#: At start, upload folders older than this are leftovers of a crashed run (a running
-#: dashboard's own uploads are newer: it keeps a file only while its page shows it).
-STALE_UPLOAD_SECONDS = 3600.0
-
-
-def _remove_uploads_at_exit(started: float) -> None:
-    """At exit: the upload folders this server made (created since it started)."""
-    import shutil
-
-    for folder in upload_root().glob("crmflow-upload-*"):
-        try:
-            if folder.is_dir() and not folder.is_symlink() and folder.stat().st_mtime >= started - 1:
-                shutil.rmtree(folder)
-        except OSError:
-            continue
-
-
 def _install_cleanup() -> None:
+    """Upload folders: at start those older than a day (left by a server that
+    crashed; :func:`crmflow.upload.sweep`'s rule), at exit the ones this
+    server made (never another running server's)."""
     import atexit
-    import time
 
-    remove_uploads(only_stale_seconds=STALE_UPLOAD_SECONDS)
-    atexit.register(_remove_uploads_at_exit, time.time())
+    from crmflow import upload
+
+    upload.sweep()
+    atexit.register(upload.sweep, max_age_hours=None, mine_only=True)
 
 
 def main(argv: list[str] | None = None) -> int:

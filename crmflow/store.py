@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import pickle
 import subprocess
@@ -55,6 +56,7 @@ from crmflow.ingest import ReadOptions, TableReport, prepare, use_parsed
 from crmflow.messages import REASON_KEYS, Term, TermList
 
 MAX_NAME_LENGTH = 100
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,15 +103,16 @@ class Store:
     """The datasets in one database file (or in memory for one-off CLI runs)."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, in_memory: bool = False,
-                 read_only: bool = False, shared: bool = False) -> None:
+                 read_only: bool = False, shared: bool = False, wait: bool | None = None) -> None:
         self.read_only = read_only
         self.shared = shared and not in_memory and not read_only
         if in_memory:
             self.db = Database(":memory:")
             return
         file = database_path(path)
-        _prepare_file(file)  # a new or older file made ready first (skipped while another process holds it)
-        self.db = Database(file, read_only=read_only or self.shared)
+        if read_only or self.shared:
+            _prepare_file(file)  # a new or older file made ready first (skipped while another process holds it)
+        self.db = Database(file, read_only=read_only or self.shared, wait=wait)
 
     @property
     def path(self) -> str:
@@ -121,14 +124,56 @@ class Store:
 
     def _in_child(self, op: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``Store(path).<op>(*args, **kwargs)`` in a child process while
-        this process has the file closed (see the module's docstring)."""
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(self.db.suspended())
-            # any other store of this process on the file (they share one DuckDB instance) closes too
-            for other in readers_of(self.path):
-                if other is not self.db:
-                    stack.enter_context(other.suspended())
-            return run_in_child(self.path, op, args, kwargs)
+        this process has the file closed (see the module's docstring). A
+        child that died without an answer may have committed first: then the
+        change is visible once the file is open again, and it counts as done."""
+        before = self._state_of(op, args)
+        try:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(self.db.suspended())
+                # any other store of this process on the file (they share one DuckDB instance) closes too
+                for other in readers_of(self.path):
+                    if other is not self.db:
+                        stack.enter_context(other.suspended())
+                return run_in_child(self.path, op, args, kwargs)
+        except NoAnswerError as exc:
+            done = self._done_anyway(op, args, before)
+            if done is None:
+                raise
+            _log.info("crmflow: the writing process gave no answer, but its %s is stored: %s", op, exc.line())
+            return done
+
+    def _state_of(self, op: str, args: tuple) -> Any:
+        """What the store holds of the dataset ``op`` changes (to tell afterwards whether it happened)."""
+        if op != "ingest":
+            return None
+        try:
+            return self.get(args[0]).dataset_id
+        except CrmflowError:
+            return None
+
+    def _done_anyway(self, op: str, args: tuple, before: Any) -> Any:
+        """The result of ``op`` when its change is visible in the store, else None."""
+        from crmflow.ingest import TableReport
+
+        try:
+            names = self.names()
+            if op == "ingest" and args[0] in names:
+                ds = self.get(args[0])
+                if ds.dataset_id == before:
+                    return None  # the old dataset of that name (a replace that did not happen)
+                reports = [TableReport(**{**r, "warnings": [str(w) for w in r.get("warnings", [])]})
+                           for r in ds.report.get("tables", [])]
+                return IngestResult(ds, reports)
+            if op == "rename" and args[1] in names and (args[0] == args[1] or args[0] not in names):
+                return self.get(args[1])
+            if op == "delete" and args[0] not in names:
+                return True
+            if op == "ensure_demo" and DEMO_DATASET in names:
+                return self.get(DEMO_DATASET)
+        except (CrmflowError, TypeError, KeyError):
+            return None
+        return None
 
     def close(self) -> None:
         self.db.close()
@@ -190,6 +235,7 @@ class Store:
         if self.path != ":memory:":
             ensure_free_space(self.path, 2 * sum(_input_bytes(x) for x in (transactions, customers, interactions)))
         if self.shared:
+            transactions, customers, interactions = (_absolute(x) for x in (transactions, customers, interactions))
             return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
                                   date_preference=date_preference, read_options=read_options, replace=replace)
         overrides = overrides or {}
@@ -260,7 +306,7 @@ class Store:
             ensure_free_space(self.path)
         if self.shared:
             self.get(name)
-            self._in_child("delete", name)
+            self._in_child("delete", name)  # (the answer: True)
             return
         with self.db.write_lock, self.db.cursor() as cur:
             ds = self.get(name)
@@ -320,6 +366,16 @@ def _input_bytes(source: Any) -> int:
         return 0
 
 
+def _absolute(source: Any) -> Any:
+    """A file path made absolute (the child process may run in another
+    folder); anything else (a frame, an upload) as it is."""
+    if isinstance(source, str):
+        return os.path.abspath(os.path.expanduser(source))
+    if isinstance(source, os.PathLike):
+        return Path(os.path.abspath(os.path.expanduser(source)))
+    return source
+
+
 def _prepare_file(path: Path) -> None:
     """Create the file and its tables, bring an older file up to date and give
     back space a killed writer left (read-write, briefly). When another
@@ -338,10 +394,8 @@ def _error_record(exc: BaseException, path: str) -> dict[str, Any]:
     if not isinstance(exc, CrmflowError):
         known = storage_error(exc, path)
         if known is None:
-            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-            known = CrmflowError(f"Unexpected problem while writing ({type(exc).__name__}"
-                                 f"{': ' + first if first else ''})",
-                                 "Try again; if it fails again, please report this")
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            known = CrmflowError(key="store_write_unexpected", path=path, kind=type(exc).__name__, detail=first)
         exc = known
     return {"class": type(exc).__name__, "key": exc.key, "params": exc.params, "message": exc.message,
             "hint": exc.hint}
@@ -364,36 +418,70 @@ def run_in_child(path: str, op: str, args: tuple, kwargs: dict) -> Any:
         raise ValueError(op)
     with tempfile.TemporaryDirectory(prefix="crmflow-write-") as tmp:
         answer = Path(tmp) / "answer.pickle"
-        request = pickle.dumps({"path": str(path), "op": op, "args": args, "kwargs": kwargs, "answer": str(answer)})
+        path = os.path.abspath(path)
+        request = pickle.dumps({"path": path, "op": op, "args": args, "kwargs": kwargs, "answer": str(answer)})
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         proc = subprocess.run([sys.executable, "-m", "crmflow.store"], input=request, capture_output=True,
-                              env=env, cwd=root, check=False)
+                              env=env, check=False)
+        status, value = None, None
         if answer.exists():
-            status, value = pickle.loads(answer.read_bytes())
-            if status == "ok":
-                return value
+            try:
+                status, value = pickle.loads(answer.read_bytes())
+            except Exception:  # noqa: BLE001 - a cut-short answer is no answer
+                status = None
+        if status == "ok":
+            return value
+        if status == "error":
             raise _error_from(value)
     # no answer: the child died (DuckDB aborts on a fatal error; the OOM killer; a signal)
+    stderr = proc.stderr.decode("utf-8", "replace").strip()[-4000:]
+    _log.info("crmflow: the writing process (%s on %s) ended with status %s and no answer; its errors: %s",
+                 op, path, proc.returncode, stderr or "(none)")
     free = free_bytes(path)
     if free is not None and free < FREE_SPACE_MARGIN:
-        raise CrmflowError(key="db_disk_full", path=str(path), free=size_text(free),
-                           needed=size_text(FREE_SPACE_MARGIN)) from None
-    raise CrmflowError(key="db_engine_failed", path=str(path)) from None
+        raise NoAnswerError(key="db_disk_full", path=str(path), free=size_text(free),
+                            needed=size_text(FREE_SPACE_MARGIN)) from None
+    raise NoAnswerError(key="db_engine_failed", path=str(path)) from None
+
+
+class NoAnswerError(CrmflowError):
+    """The writing process ended without an answer (the caller checks whether
+    its change is stored before telling this)."""
 
 
 def _child_main() -> int:
     request = pickle.loads(sys.stdin.buffer.read())
-    path, answer = request["path"], Path(request["answer"])
+    return _child_run(request["path"], request["op"], request["args"], request["kwargs"], Path(request["answer"]))
+
+
+def _child_run(path: str, op: str, args: tuple, kwargs: dict, answer: Path) -> int:
+    """The child's work: the change, then (once it is committed) the
+    checkpoint and the answer, whose failures never turn it into an error."""
+    store = None
     try:
-        with Store(path) as store:
-            value = getattr(store, request["op"])(*request["args"], **request["kwargs"])
-            store.db.checkpoint()
-        result: tuple[str, Any] = ("ok", value)
+        # wait=True: a command-line reader passing by does not make the page's write fail
+        store = Store(path, wait=True)
+        result: tuple[str, Any] = ("ok", getattr(store, op)(*args, **kwargs))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent as one message
         result = ("error", _error_record(exc, path))
-    answer.write_bytes(pickle.dumps(result))
+    if store is not None:
+        try:
+            if result[0] == "ok":
+                store.db.checkpoint()  # the change is committed (in the journal) already
+        except BaseException:  # noqa: BLE001
+            _log.warning("crmflow: checkpoint after %s on %s failed; the change is kept", op, path, exc_info=True)
+        try:
+            store.close()
+        except BaseException:  # noqa: BLE001
+            _log.warning("crmflow: closing %s after %s failed", path, op, exc_info=True)
+    try:
+        data = pickle.dumps(result)
+    except Exception:  # noqa: BLE001 - no answer: the parent checks whether the change is stored
+        _log.warning("crmflow: the answer of %s could not be written", op, exc_info=True)
+        return 1
+    answer.write_bytes(data)
     return 0
 
 

@@ -139,6 +139,11 @@ def safe_file_name(name: str, default: str = "upload") -> str:
     return (stem[: 120 - len(suffix)] or default) + suffix
 
 
+#: The upload folders :func:`save_upload` made in this process (a server removes
+#: only these when it stops: another server's live uploads are not its to remove).
+_MINE: set[Path] = set()
+
+
 def save_upload(data: bytes, file_name: str, directory: str | os.PathLike | None = None) -> Path:
     """Write uploaded bytes to a new private temporary folder under the file's
     own (cleaned) name; returns the path. Remove it with :func:`discard`
@@ -146,6 +151,7 @@ def save_upload(data: bytes, file_name: str, directory: str | os.PathLike | None
     sweep(directory)
     try:
         folder = Path(tempfile.mkdtemp(prefix="crmflow-upload-", dir=directory))
+        _MINE.add(folder)
         path = folder / safe_file_name(file_name)
         path.write_bytes(data)
     except OSError as exc:
@@ -153,17 +159,32 @@ def save_upload(data: bytes, file_name: str, directory: str | os.PathLike | None
     return path
 
 
-def sweep(directory: str | os.PathLike | None = None, max_age_hours: float = 24) -> None:
-    """Remove upload folders older than ``max_age_hours`` (a closed browser tab
-    never discards its files)."""
-    root = Path(directory or tempfile.gettempdir())
-    cutoff = time.time() - max_age_hours * 3600
-    for folder in root.glob("crmflow-upload-*"):
+def sweep(directory: str | os.PathLike | None = None, max_age_hours: float | None = 24, *,
+          mine_only: bool = False) -> int:
+    """Remove upload folders (``crmflow-upload-*``) older than
+    ``max_age_hours`` (None: of any age) — a closed browser tab never discards
+    its files; with ``mine_only``, only the folders :func:`save_upload` made in
+    this process (in ``directory`` when given, else wherever they are).
+    Returns how many were removed."""
+    if mine_only:  # wherever they are, or only those in ``directory`` when it is given
+        candidates = sorted(f for f in _MINE if directory is None or f.parent == Path(directory))
+    else:
+        candidates = list(Path(directory or tempfile.gettempdir()).glob("crmflow-upload-*"))
+    cutoff = None if max_age_hours is None else time.time() - max_age_hours * 3600
+    removed = 0
+    for folder in candidates:
         try:
-            if folder.is_dir() and folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
+            if not folder.is_dir() or folder.is_symlink():
+                _MINE.discard(folder)
+                continue
+            if cutoff is not None and folder.stat().st_mtime >= cutoff:
+                continue
+            shutil.rmtree(folder)
+            _MINE.discard(folder)
+            removed += 1
         except OSError:
             continue
+    return removed
 
 
 def discard(path: str | os.PathLike | None) -> None:
@@ -174,6 +195,7 @@ def discard(path: str | os.PathLike | None) -> None:
     folder = Path(path).parent
     if folder.name.startswith("crmflow-upload-"):
         shutil.rmtree(folder, ignore_errors=True)
+        _MINE.discard(folder)
 
 
 # --------------------------------------------------------------------------- scratch database

@@ -349,10 +349,14 @@ names = list(listing["name"])
 if DEMO_DATASET not in names:
     st.info(ctx.tr("data_demo_missing"))
     if st.button(ctx.tr("data_demo_recreate"), key="data:demo"):
-        with st.spinner(ctx.tr("loading")):
-            store.ensure_demo()
-        st.session_state["data:flash"] = ctx.tr("data_demo_created")
-        st.rerun()
+        try:
+            with st.spinner(ctx.tr("loading")):
+                store.ensure_demo()
+        except CrmflowError as exc:  # refused (free space) or failed in the writing process
+            show_error(exc)
+        else:
+            st.session_state["data:flash"] = ctx.tr("data_demo_created")
+            st.rerun()
 else:
     st.caption(ctx.tr("data_demo_note"))
 

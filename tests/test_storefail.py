@@ -411,11 +411,11 @@ def test_upload_copies_go_when_the_server_stops(tmp_path):
     stale = tmp_path / "crmflow-upload-old"
     stale.mkdir()
     (stale / "sales.csv").write_text("x", encoding="utf-8")
-    old = time.time() - 3 * 3600
+    old = time.time() - 25 * 3600  # older than upload.sweep's day: a crashed server's
     os.utime(stale, (old, old))
-    other = tmp_path / "crmflow-upload-recent"  # a running server's upload: kept at start
+    other = tmp_path / "crmflow-upload-recent"  # a running server's upload (hours old): kept at start and exit
     other.mkdir()
-    os.utime(other, (time.time() - 60, time.time() - 60))
+    os.utime(other, (time.time() - 3 * 3600, time.time() - 3 * 3600))
     keep = tmp_path / "not-ours"
     keep.mkdir()
     code = ("import tempfile, sys; from crmflow import serve; serve._install_cleanup(); "
@@ -499,7 +499,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_real_server_refuses_a_rebound_host_and_removes_uploads_when_stopped(base_store, tmp_path):
+def test_real_server_refuses_a_rebound_host_and_keeps_other_uploads_when_stopped(base_store, tmp_path):
     import asyncio
     import urllib.request
 
@@ -541,14 +541,16 @@ def test_real_server_refuses_a_rebound_host_and_removes_uploads_when_stopped(bas
         # the reading command works beside the running dashboard
         listed = cli("datasets", "list", "--db", str(store))
         assert listed.returncode == 0 and "demo" in listed.stdout, listed.stderr
-        upload_dir = temp / "crmflow-upload-abc"  # what the Data page leaves while a file is shown
+        upload_dir = temp / "crmflow-upload-abc"  # another server's upload (not made by this one)
         upload_dir.mkdir()
         (upload_dir / "sales.csv").write_bytes(b"x" * 1000)
     finally:
         server.send_signal(signal.SIGTERM)
         out, _ = server.communicate(timeout=60)
-    assert not (temp / "crmflow-upload-abc").exists(), out[-2000:]
-    assert "External URL" not in out and "checkip" not in out
+    # a stopping server removes only the uploads it made (tests/test_storemend.py), never another's
+    assert (temp / "crmflow-upload-abc" / "sales.csv").exists(), out[-2000:]
+    # that no external-IP lookup happens (also for a local Host with a foreign Origin) is checked
+    # at a counting proxy in tests/test_storemend.py (the printed output could not show it)
 
 
 @needs_mount

@@ -188,7 +188,7 @@ def frame() -> Context:
         store = get_store()
         names = store.names()
     except CrmflowError as exc:
-        st.error(t("error_title", lang) + ": " + exc.line())
+        st.error(t("error_title", lang) + ": " + exc.localized(lang))
         st.stop()
     with st.sidebar:
         st.title(t("app_title", lang))
@@ -203,12 +203,12 @@ def frame() -> Context:
                             index=names.index(default if stale else wanted))
         if stale is None or name != default:
             _set_query("dataset", name)  # a stale link stays in the URL (and is named) until another is picked
-        dataset = store.get(name)
-        version = dataset_version(dataset)
         try:
+            dataset = store.get(name)  # deleted by another session since names(): one message
+            version = dataset_version(dataset)
             first, last = cached_range(dataset.dataset_id, version)
         except CrmflowError as exc:
-            st.error(exc.line())
+            st.error(exc.localized(lang))
             st.stop()
         try:
             default_as_of = date.fromisoformat(_query_value("as_of", last.isoformat()))

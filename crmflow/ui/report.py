@@ -32,12 +32,18 @@ def get_slide(ctx: Context, key: str) -> Slide:
     return ctx.call("crmflow.report.build_slide", key, ctx.as_of, ctx.params, ctx.lang)
 
 
+def report_state(ctx: Context) -> str:
+    """What the prepared files depend on: a change of any (a renamed dataset
+    too: its name is in the file name and on the title page) prepares them again."""
+    return digest(ctx.version, ctx.dataset.name, ctx.scope, ctx.as_of, ctx.params, ctx.lang, ctx.filters)
+
+
 def report_buttons(ctx: Context, key: str = "report") -> None:
     """The meeting report for the user's current view: a "Prepare the report"
     button that builds it (with a spinner), then download buttons for the
     HTML file and the PowerPoint deck. ``key`` keeps two copies on one
     screen apart (e.g. in the sidebar and on a page)."""
-    state = digest(ctx.version, ctx.scope, ctx.as_of, ctx.params, ctx.lang, ctx.filters)
+    state = report_state(ctx)
     files = st.session_state.get(f"{key}:files")
     if files is None or files[0] != state:
         if not st.button(ctx.tr("rep_prepare"), key=f"{key}:prepare", help=ctx.tr("rep_report_help"),
