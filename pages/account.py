@@ -44,7 +44,7 @@ try:
         key_health = ctx.call("crmflow.account_view.key_account_health", ctx.as_of, ctx.params, (), DEFAULT_SHARE,
                               DEFAULT_MAX_ACCOUNTS)
 except CrmflowError as exc:
-    st.error(exc.line())
+    st.error(exc.localized(ctx.lang))
     st.stop()
 
 # ---------------------------------------------------------------- which customer
@@ -87,7 +87,7 @@ try:
                            history_dates(ctx.as_of, months), ctx.params)
         activity = ctx.call("crmflow.account_view.account_activity", customer, ctx.as_of)
 except CrmflowError as exc:
-    st.error(exc.line())
+    st.error(exc.localized(ctx.lang))
     st.stop()
 
 stage_rows = stages[stages["customer_id"] == customer]
@@ -195,7 +195,7 @@ else:
         with st.spinner(ctx.tr("loading")):
             everyone = ctx.call("crmflow.churn.churn_warnings", ctx.as_of, ctx.params, include_all=True)
     except CrmflowError as exc:
-        st.error(exc.line())
+        st.error(exc.localized(ctx.lang))
         st.stop()
     risk = churn_row(everyone, customer)
     if risk is None:
@@ -220,7 +220,7 @@ try:
     with st.spinner(ctx.tr("loading")):
         rfm = ctx.call("crmflow.analytics.rfm", ctx.as_of)
 except CrmflowError as exc:
-    st.error(exc.line())
+    st.error(exc.localized(ctx.lang))
     st.stop()
 rfm_rows = rfm[rfm["customer_id"] == customer]
 if rfm_rows.empty:

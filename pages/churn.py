@@ -50,7 +50,7 @@ try:
         everyone = ctx.call("crmflow.churn.churn_warnings", ctx.as_of, ctx.params, include_all=True)
         people = ctx.call("crmflow.account_view.directory", ctx.as_of)
 except CrmflowError as exc:
-    st.error(exc.line())
+    st.error(exc.localized(ctx.lang))
     st.stop()
 
 if everyone.empty:

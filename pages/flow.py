@@ -58,7 +58,7 @@ try:
     with st.spinner(ctx.tr("loading")):
         flow = ctx.call("crmflow.stages.flow", start, end, ctx.params)
 except CrmflowError as exc:
-    st.error(exc.line())
+    st.error(exc.localized(ctx.lang))
     st.stop()
 if flow.empty or int(flow["customers"].sum()) == 0:
     st.info(ctx.tr("empty_data"))

@@ -87,7 +87,7 @@ try:
                           max_accounts)
         coverage = ctx.call("crmflow.health.health_coverage", ctx.as_of)
 except CrmflowError as exc:
-    st.error(exc.line())
+    st.error(exc.localized(ctx.lang))
     st.stop()
 
 head = key_account_headline(health, ctx.params.lost_after_days)
@@ -201,7 +201,7 @@ try:
                           potential_cut=None if potential_cut is None else float(potential_cut),
                           share=share, max_accounts=max_accounts)
 except CrmflowError as exc:
-    st.error(exc.line())
+    st.error(exc.localized(ctx.lang))
     st.stop()
 
 if matrix.empty:

@@ -54,7 +54,7 @@ try:
                                                           ctx.params))
         counts = mine.call("crmflow.stages.stage_counts", ctx.as_of, ctx.params)
 except CrmflowError as exc:
-    st.error(exc.line())
+    st.error(exc.localized(ctx.lang))
     st.stop()
 customers = owner_customers(attributes, owner)
 labels = {s: ctx.tr(f"stage_{s}") for s in STAGES}
@@ -92,7 +92,7 @@ try:
         people = ctx.call("crmflow.account_view.directory", ctx.as_of)
     listed = owner_rows(at_risk_rows(everyone), customers)
 except CrmflowError as exc:
-    st.info(exc.line())
+    st.info(exc.localized(ctx.lang))
     listed = None
 if listed is not None:
     if listed.empty:
@@ -122,7 +122,7 @@ try:
     with st.spinner(ctx.tr("loading")):
         health = owner_rows(ctx.call("crmflow.account_view.key_account_health", ctx.as_of, ctx.params), customers)
 except CrmflowError as exc:
-    st.info(exc.line())
+    st.info(exc.localized(ctx.lang))
     health = None
 if health is not None:
     if health.empty:

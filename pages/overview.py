@@ -65,7 +65,7 @@ try:
     with st.spinner(ctx.tr("loading")):
         kpis = ctx.call("crmflow.overview.overview_kpis", ctx.as_of, since, ctx.params)
 except CrmflowError as exc:
-    st.error(exc.line())
+    st.error(exc.localized(ctx.lang))
     st.stop()
 
 # ---------------------------------------------------------------- headline + KPI cards
@@ -125,7 +125,7 @@ try:
     with st.spinner(ctx.tr("loading")):
         trends = ctx.call("crmflow.analytics.ntd_trends", start, ctx.as_of, ctx.params)
 except CrmflowError as exc:
-    st.info(exc.line())
+    st.info(exc.localized(ctx.lang))
     trends = None
 if trends is not None and len(trends):
     specs = [
@@ -160,7 +160,7 @@ for column, measure in zip(st.columns(len(measures)), measures):
             with st.spinner(ctx.tr("loading")):
                 curve = ctx.call("crmflow.analytics.pareto", ctx.as_of, measure)
         except CrmflowError as exc:
-            st.info(exc.line())
+            st.info(exc.localized(ctx.lang))
             continue
         head = pareto_headline(curve)
         if head.top20_share is None:
@@ -197,7 +197,7 @@ try:
     with st.spinner(ctx.tr("loading")):
         months = ctx.call("crmflow.managers.revenue_by_month", start, ctx.as_of, split)
 except CrmflowError as exc:
-    st.info(exc.line())
+    st.info(exc.localized(ctx.lang))
     months = None
 if months is not None:
     if list(months.columns) == [None]:     # nobody has a region / an account manager

@@ -140,7 +140,7 @@ def _png_button(ctx: Context, slide: Slide) -> None:
             with st.spinner(ctx.tr("loading")):
                 png = figure_png(report_figure(slide.figure, font_size=PROJECTOR_FONT), 1400, 700)
         except CrmflowError as exc:
-            st.info(exc.line())
+            st.info(exc.localized(ctx.lang))
             return
         st.session_state[name] = ((slide.title, ctx.version), png)
     st.download_button(ctx.tr("rep_png_download"), st.session_state[name][1],

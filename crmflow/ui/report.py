@@ -58,7 +58,7 @@ def report_buttons(ctx: Context, key: str = "report") -> None:
             try:
                 pptx, problem = write_pptx(slides, info), None
             except CrmflowError as exc:
-                pptx, problem = None, exc.line()
+                pptx, problem = None, exc.localized(ctx.lang)
         files = (state, info.file_stem(), html, pptx, problem)
         st.session_state[f"{key}:files"] = files
     _, stem, html, pptx, problem = files
