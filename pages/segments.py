@@ -51,7 +51,10 @@ def model_choice_section(ctx, view) -> None:
     if view.parameters is not None:
         st.markdown("**" + ctx.tr("clvchoice_parameters_title") + "**")
         par = view.parameters.copy()
-        par["model"] = [ctx.tr(m) for m in par["model"]]
+        model_names = {"seg_clv_model_purchase": ctx.tr("clvchoice_table_model_purchase",
+                                                        model=ctx.tr(f"clvchoice_model_{view.model}")),
+                       "seg_clv_model_spend": ctx.tr("clvchoice_table_model_spend")}
+        par["model"] = [model_names[m] for m in par["model"]]
         cols = {c: ctx.tr(f"clvchoice_col_{c}") for c in par.columns}
         show_table(par.rename(columns=cols), hide_index=True, width="stretch", key="segments:parameters",
                    column_config={cols["estimate"]: st.column_config.NumberColumn(format="%.4g"),

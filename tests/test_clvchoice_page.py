@@ -94,3 +94,6 @@ def test_segments_page_says_which_model_was_chosen_and_shows_the_intervals(page,
     # the backtest shown is the one the fit was chosen on, and the page says so
     fit_choice = view.candidates
     assert t("seg_bt_caption_chosen", lang, n=len(fit_choice)) in [c.value for c in at.caption]
+    # the parameter table names each model in words, not by its key
+    purchase = t("clvchoice_table_model_purchase", lang, model=t(f"clvchoice_model_{view.model}", lang))
+    assert list(par[t("clvchoice_col_model", lang)]) == [purchase] * 4 + [t("clvchoice_table_model_spend", lang)] * 3
