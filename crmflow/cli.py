@@ -542,13 +542,15 @@ def _key_account_options(p: argparse.ArgumentParser) -> None:
 
 def _score_rows(frame: pd.DataFrame, columns: Sequence[str], score_columns: Sequence[str]) -> list[dict]:
     """Rows ready for JSON/CSV: scores to one decimal, other floats to 4 places, NaN as null."""
+    import pandas as pd
+
     from crmflow.health import round_score
 
     rows = []
     for values in frame[list(columns)].itertuples(index=False):
         row = {}
         for c, v in zip(columns, values):
-            if not isinstance(v, str) and _is_missing(v):
+            if not isinstance(v, str) and pd.isna(v):
                 v = None
             elif hasattr(v, "item"):
                 v = v.item()
@@ -723,12 +725,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 COMMANDS.update({"report": cmd_report})
-
-
-def _is_missing(value: object) -> bool:
-    import pandas as pd
-
-    return bool(pd.isna(value))
 
 
 def _is_engine_error(exc: BaseException) -> bool:

@@ -59,6 +59,11 @@ def unmd(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text).replace(JOINER, "")
 
 
+def css_text(text: str) -> str:
+    """A label from the translation tables as a CSS string (quotes, backslashes and angle brackets escaped)."""
+    return '"' + "".join(f"\\{ord(c):x} " if c in '"\\<>' else c for c in text) + '"'
+
+
 def is_formula(value: object) -> bool:
     """Whether a cell would be read as a formula by a spreadsheet program."""
     return isinstance(value, str) and value.startswith(FORMULA_STARTS)

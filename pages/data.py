@@ -9,6 +9,7 @@ from crmflow.config import DEMO_DATASET
 from crmflow.errors import CrmflowError
 from crmflow.mapping import TABLES
 from crmflow.messages import note_text
+from crmflow.plain import css_text
 from crmflow.ui.common import context, download_buttons, get_store, show_table
 
 ctx = context()
@@ -202,11 +203,6 @@ for column, table in zip(st.columns(len(TABLES)), TABLES):
 # A refused file (too big, or not an accepted type) never reaches the page, and
 # the upload box gives its reason only in an English tooltip: say it under the
 # box, in the page's language (static CSS text from the translation tables).
-def css_text(text: str) -> str:
-    """A label from the translation tables as a CSS string (quotes, backslashes and angle brackets escaped)."""
-    return '"' + "".join(f"\\{ord(c):x} " if c in '"\\<>' else c for c in text) + '"'
-
-
 refused = ctx.tr("polish_upload_refused", mb=MAX_MB)
 st.html("<style>[data-testid='stFileUploader']:has([data-testid='stFileChip'][aria-invalid='true'])::after"
         "{content:" + css_text(refused) + ";display:block;margin-top:0.4rem;color:#b91c1c;font-size:0.9rem}</style>")
