@@ -402,6 +402,7 @@ class Database:
                 _READERS.add(self)
         if not read_only:
             self.execute("create_schema")
+            self.execute("create_audit")  # who changed which dataset (crmflow.store)
             self._drop_leftovers()
             self._complete_datasets()
             self.reclaim()

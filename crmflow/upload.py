@@ -826,13 +826,14 @@ def check(plans: Sequence[ReadPlan], date_preference: str | None = None) -> Chec
 
 @one_line_errors
 def save(store: Store, name: str, plans: Sequence[ReadPlan], *, date_preference: str | None = None,
-         replace: bool = False) -> IngestResult:
+         replace: bool = False, actor: str | None = None, via: str | None = None) -> IngestResult:
     """Store the files as dataset ``name`` (all or nothing: on any error the
-    store is as before, including a dataset being replaced)."""
+    store is as before, including a dataset being replaced); the audit trail
+    names ``actor`` and ``via`` (crmflow.store.Store.ingest)."""
     paths, overrides, options = _arguments(plans)
     result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
                           overrides=overrides, date_preference=date_preference, read_options=options,
-                          replace=replace)
+                          replace=replace, actor=actor, via=via)
     return result
 
 
