@@ -838,6 +838,19 @@ def save(store: Store, name: str, plans: Sequence[ReadPlan], *, date_preference:
 
 
 # --------------------------------------------------------------------------- words for the interface
+def audit_frame(store: Store, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """The store's audit trail for the Data page: when, who, through, change,
+    dataset, before (a rename's old name), labelled in ``lang``."""
+    trail = store.audit()
+    if trail.empty:
+        return trail
+    trail = trail.drop(columns=["dataset_id"])
+    trail["changed_at"] = pd.to_datetime(trail["changed_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    trail["action"] = [t(f"login_audit_action_{a}", lang) for a in trail["action"]]
+    trail["detail"] = trail["detail"].fillna("")
+    return trail.rename(columns={c: t(f"login_audit_col_{c}", lang) for c in trail.columns})
+
+
 def reason_label(reason: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """A rejection reason in ``lang`` (unknown reasons as they are)."""
     key = REASON_KEYS.get(str(reason))

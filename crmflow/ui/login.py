@@ -106,3 +106,31 @@ def user_box(lang: str, user: auth.User | None) -> None:
         not user.sees_all else t("login_signed_in", lang, name=md(user.name), role=role)
     st.caption(text)
     st.button(t("login_sign_out", lang), on_click=sign_out, key="login:sign-out", icon=":material/logout:")
+
+
+def who() -> dict[str, str | None]:
+    """``actor`` and ``via`` keywords for a store write from the dashboard
+    (no login: the server's operating-system user)."""
+    user = current_user()
+    return {"actor": user.name if user is not None else None, "via": "dashboard"}
+
+
+def may_upload() -> bool:
+    user = current_user()
+    return user is None or user.can_upload
+
+
+def sees_audit() -> bool:
+    """Admins (and the single local user when no login is configured) see the audit trail."""
+    user = current_user()
+    return user is None or user.role == "admin"
+
+
+def check_may_change(store, name: str) -> None:
+    """Refuse (``auth_not_allowed``) a replace, rename or delete of dataset
+    ``name`` the signed-in user's role does not allow (crmflow.auth.User.can_change)."""
+    user = current_user()
+    if user is None or user.role == "admin":
+        return
+    if not user.can_change(store.uploaded_by(name)):
+        raise CrmflowError(key="auth_not_allowed", name=name)
