@@ -246,3 +246,65 @@ def test_without_login_nothing_changes(world, monkeypatch):
     assert t("page_overview", "en") in [h.value for h in at.header]
     data = element_bytes(open_page(None, "account"))
     assert b"DANIEL" in data and b"OLIVIA" in data
+
+
+#: An [auth] section as .streamlit/secrets.toml has it for Streamlit's st.login
+#: (no identity provider can be reached from the tests: only what the page does
+#: with it is tested, and the user the provider would return is seeded).
+AUTH_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
+                         "cookie_secret": "a-test-cookie-secret",
+                         "client_id": "crmflow-test", "client_secret": "not-a-secret",
+                         "server_metadata_url": "https://idp.example.com/.well-known/openid-configuration"}}
+
+
+def oidc_app(world, monkeypatch, users: bool, user: dict | None) -> AppTest:
+    monkeypatch.setenv("CRMFLOW_DB", str(world["db"]))
+    if users:
+        monkeypatch.setenv("CRMFLOW_USERS", str(world["users"]))
+    else:
+        monkeypatch.delenv("CRMFLOW_USERS", raising=False)
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.secrets = AUTH_SECRETS
+    if user is not None:
+        at.user = user
+    at.query_params["goto"] = "churn"
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_oidc_configured_shows_the_provider_button_and_nothing_else(world, monkeypatch):
+    at = oidc_app(world, monkeypatch, users=False, user={"is_logged_in": False})
+    assert [b.label for b in at.button] == [t("login_with_provider", "en")]
+    assert not at.text_input  # no users file: no password form
+    assert [h.value for h in at.header] == [t("login_title", "en")]
+    data = element_bytes(at)
+    assert b"OLIVIA" not in data and b"DANIEL" not in data
+
+
+def test_oidc_and_users_file_offer_both(world, monkeypatch):
+    at = oidc_app(world, monkeypatch, users=True, user={"is_logged_in": False})
+    assert t("login_with_provider", "en") in [b.label for b in at.button]
+    assert at.text_input(key="login:password").label == t("login_password", "en")
+
+
+def test_oidc_user_is_mapped_by_email_to_role_and_owner(world, monkeypatch):
+    auth.add_user(world["users"], "Olivia.Brown@Example.com", "manager", MINE, email=True)
+    at = oidc_app(world, monkeypatch, users=True,
+                  user={"is_logged_in": True, "email": "olivia.brown@example.com", "name": "Olivia"})
+    assert at.session_state["_crmflow_user"] == auth.User("olivia.brown@example.com", "manager", MINE)
+    assert t("page_churn", "en") in [h.value for h in at.header]
+    data = element_bytes(at)
+    assert b"OLIVIA-" in data
+    assert not any(token in data for token in FOREIGN)
+
+
+def test_oidc_user_without_a_mapping_is_refused(world, monkeypatch):
+    at = oidc_app(world, monkeypatch, users=True, user={"is_logged_in": True, "email": "stranger@example.com"})
+    assert [e.value for e in at.error] == [
+        t("err_auth_not_mapped", "en", email="stranger@example.com") + ". " + t("err_auth_not_mapped_page", "en") + "."]
+    assert [b.label for b in at.button] == [t("login_sign_out", "en")]
+    assert "_crmflow_user" not in at.session_state
+    data = element_bytes(at)
+    assert b"OLIVIA" not in data and b"DANIEL" not in data
