@@ -35,12 +35,11 @@ FOREIGN = [tag.encode() for owner, tag in OWNERS.items() if owner != MINE] + [
 PAGES = ("overview", "flow", "churn", "key_accounts", "account", "my_accounts", "segments", "data", "present")
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def build_world(folder: Path) -> dict:
+    """The store file (dataset "demo": three owners, tagged ids and names) and the users file."""
     from crmflow.demo import generate
     from crmflow.store import Store
 
-    folder = tmp_path_factory.mktemp("login_pages")
     data = generate()
     customers = data.customers[data.customers["owner"].isin(OWNERS)].copy()
     tag = {c: OWNERS[o] for c, o in zip(customers["customer_id"], customers["owner"])}
@@ -58,6 +57,11 @@ def world(tmp_path_factory):
     auth.add_user(users, "root", "admin", password="root pw")
     return {"db": db, "users": users,
             "daniel": sorted(customers.loc[customers["owner"] == "Daniel Schmidt", "customer_id"])}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("login_pages"))
 
 
 def element_bytes(at: AppTest) -> bytes:
