@@ -312,3 +312,29 @@ def test_oidc_user_without_a_mapping_is_refused(world, monkeypatch):
     assert "_crmflow_user" not in at.session_state
     data = element_bytes(at)
     assert b"OLIVIA" not in data and b"DANIEL" not in data
+
+
+def test_an_analyst_cannot_delete_or_rename_a_dataset_someone_else_stored(world, monkeypatch):
+    """The demo dataset was stored by the test (not by "ana"): her delete and
+    rename are refused with one message, and the dataset and the audit trail
+    are as before."""
+    from crmflow.store import Store
+
+    monkeypatch.setenv("CRMFLOW_DB", str(world["db"]))
+    monkeypatch.setenv("CRMFLOW_USERS", str(world["users"]))
+    monkeypatch.chdir(ROOT)
+    at = open_page(auth.User("ana", "analyst"), "data")
+    assert t("login_not_yours_note", "en") in [c.value for c in at.caption]
+    assert t("login_audit_heading", "en") not in [s.value for s in at.subheader]  # admins only
+    at.button(key="data:delete").click().run()
+    at.button(key="data:delete_yes").click().run()
+    refused = t("err_auth_not_allowed", "en", name="demo") + ". " + t("err_auth_not_allowed_page", "en") + "."
+    assert refused in [e.value.replace("\\", "") for e in at.error]  # shown Markdown-escaped
+    at.text_input(key="data:rename_to").input("mine now")
+    at.button(key="data:rename").click().run()
+    assert refused in [e.value.replace("\\", "") for e in at.error]
+    st.cache_resource.clear()  # the app's store lets go of the file
+    gc.collect()
+    with Store(world["db"], read_only=True) as store:
+        assert "demo" in store.names() and "mine now" not in store.names()
+        assert list(store.audit()["action"]) == ["upload"]
