@@ -102,6 +102,8 @@ def sign_in(tab, name: str, password: str) -> None:
 def test_wrong_password_is_refused_with_one_message(browser, server):
     profile, tab, frames = session(browser, server)
     try:
+        # before signing in, no list of pages either
+        assert tab.locator('[data-testid="stSidebarNavLink"]').count() == 0
         sign_in(tab, "olivia", "not her password")
         tab.get_by_text(t("err_auth_wrong", "en")).wait_for()
         settle(tab)

@@ -64,14 +64,32 @@ def require_user(lang: str) -> auth.User | None:
         try:
             user = auth.oidc_user(st.user.get("email"))
         except CrmflowError as exc:
+            _no_navigation(lang)
             st.error(exc.localized(lang))
             st.button(t("login_sign_out", lang), on_click=st.logout, key="login:oidc-out")
             st.stop()
         st.session_state[_USER] = user
         return user
+    _no_navigation(lang)
     _sign_in_page(lang)
     st.stop()
     return None  # pragma: no cover - st.stop ends the run
+
+
+def _no_navigation(lang: str) -> None:
+    """Before signing in, no list of pages: without a navigation of this run,
+    Streamlit would list the files of pages/ in the sidebar (their links lead
+    back here, but the list should not be shown)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.navigation([st.Page(_nothing, title=t("login_title", lang), default=True)], position="hidden")
+    except StreamlitAPIException:  # inside a page's own run (crmflow.ui.common.context): nothing to hide
+        pass
+
+
+def _nothing() -> None:
+    """The one (empty) page of the navigation before signing in."""
 
 
 def _sign_in_page(lang: str) -> None:
