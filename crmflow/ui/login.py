@@ -40,7 +40,11 @@ def current_user() -> auth.User | None:
 
 
 def sign_out() -> None:
-    st.session_state.pop(_USER, None)
+    """Forget the user and everything the session kept for them (choices,
+    prepared report files, uploads in progress): the next person at this
+    browser tab starts afresh."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
     if oidc_configured() and _oidc_logged_in():
         st.logout()
 
