@@ -838,6 +838,11 @@ def save(store: Store, name: str, plans: Sequence[ReadPlan], *, date_preference:
 
 
 # --------------------------------------------------------------------------- words for the interface
+#: The label of each ``via`` of the audit trail (crmflow.store.Store.ingest and the callers).
+AUDIT_VIA = {"dashboard": "login_via_dashboard", "command line": "login_via_command_line",
+             "local": "login_via_local", "demo": "login_via_demo"}
+
+
 def audit_frame(store: Store, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
     """The store's audit trail for the Data page: when, who, through, change,
     dataset, before (a rename's old name), labelled in ``lang``."""
@@ -847,6 +852,7 @@ def audit_frame(store: Store, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
     trail = trail.drop(columns=["dataset_id"])
     trail["changed_at"] = pd.to_datetime(trail["changed_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
     trail["action"] = [t(f"login_audit_action_{a}", lang) for a in trail["action"]]
+    trail["via"] = [t(AUDIT_VIA[v], lang) if v in AUDIT_VIA else v for v in trail["via"]]
     trail["detail"] = trail["detail"].fillna("")
     return trail.rename(columns={c: t(f"login_audit_col_{c}", lang) for c in trail.columns})
 

@@ -272,3 +272,20 @@ def test_cli_users_add_list_and_datasets_audit(tmp_path):
     assert lines[1].split()[2:] == [getpass.getuser(), "command", "line", "rename", "sales", "2024", "sales"]
     assert lines[2].split()[2:] == [getpass.getuser(), "command", "line", "upload", "sales"]
     assert len(lines) == 3
+
+
+def test_audit_table_of_the_data_page_in_both_languages(tmp_path):
+    from crmflow.upload import audit_frame
+
+    file = tmp_path / "t.csv"
+    file.write_text(TX, encoding="utf-8")
+    with Store(tmp_path / "s.duckdb") as store:
+        store.ingest("sales", file, actor="ana", via="dashboard")
+        store.rename("sales", "sales 2024", actor="ana", via="command line")
+        zh = audit_frame(store, "zh")
+        en = audit_frame(store, "en")
+    assert list(zh.columns) == ["时间", "操作人", "途径", "变更", "数据集", "原名"]
+    assert zh[["操作人", "途径", "变更", "数据集", "原名"]].values.tolist() == [
+        ["ana", "命令行", "重命名", "sales 2024", "sales"], ["ana", "仪表盘", "上传", "sales", ""]]
+    assert en[["Who", "Through", "Change"]].values.tolist() == [
+        ["ana", "command line", "rename"], ["ana", "dashboard", "upload"]]
