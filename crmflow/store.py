@@ -38,12 +38,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+import duckdb
 import pandas as pd
 
 from crmflow.config import DEFAULT_DATASET_ENV_VAR, DEMO_DATASET, database_path
 from crmflow import errors as _errors
 from crmflow.db import (
     FREE_SPACE_MARGIN,
+    translate_error,
     Database,
     ensure_free_space,
     free_bytes,
@@ -340,8 +342,11 @@ class Store:
                 self.db.execute("rename_dataset", cur=cur, target_id=ds.dataset_id, new_name=new)
                 self._record(cur, "rename", ds.dataset_id, new, actor, via, ds.name)
                 cur.commit()
-            except BaseException:
-                cur.rollback()
+            except BaseException as exc:
+                with contextlib.suppress(Exception):  # a failed commit has ended the transaction already
+                    cur.rollback()
+                if isinstance(exc, duckdb.Error):  # e.g. the commit meets a read-only folder: its own message
+                    raise translate_error(exc, "Statement rename_dataset", self.path) from None
                 raise
         return self.get(new)
 
