@@ -383,7 +383,11 @@ class Prospects:
         return max(1, int(round(self.expected_movers()))) if len(self.frame) else 0
 
 
-def _unlock_notes(db: Database, dataset_id: int | Scope, models: dict[str, StepModel]) -> tuple[str, ...]:
+def _unlock_notes(db: Database, dataset_id: int | Scope, models: dict[str, StepModel],
+                  stages_now: set[str]) -> tuple[str, ...]:
+    """Keys of what the list lacks: the customers table or its created_at
+    (no potential -> first model), interactions (no contacts), and a step
+    with customers at D but nobody in its stage at D - h (no past)."""
     cov = db.run("data_coverage", dataset_id=dataset_id).iloc[0]
     notes = []
     if int(cov["customers"]) == 0:
@@ -393,7 +397,7 @@ def _unlock_notes(db: Database, dataset_id: int | Scope, models: dict[str, StepM
     if int(cov["interactions"]) == 0:
         notes.append("pr_unlock_interactions")
     for stage, model in models.items():
-        if model.base is None:
+        if model.base is None and stage in stages_now:
             notes.append(f"pr_no_past_{stage}")
     return tuple(notes)
 
@@ -407,8 +411,9 @@ def prospects(db: Database, dataset_id: int | Scope, as_of: date, params: Params
         raise CrmflowError("The horizon must be at least one day", "Pass --horizon-days 1 or more")
     x = as_of - timedelta(days=h)
     models = learn(db, dataset_id, x, params, h)
-    frame = score(_features(db, dataset_id, as_of, params, h), models, params, lang)
-    return Prospects(as_of, h, x, frame, models, _unlock_notes(db, dataset_id, models))
+    now = _features(db, dataset_id, as_of, params, h)
+    frame = score(now, models, params, lang)
+    return Prospects(as_of, h, x, frame, models, _unlock_notes(db, dataset_id, models, set(now["stage"])))
 
 
 # --------------------------------------------------------------------------- track record
