@@ -112,3 +112,42 @@ def test_the_global_filters_apply(app):
     at = app("en", region="North")
     table = next(d.value for d in at.dataframe if t("pr_col_reasons", "en") in d.value.columns)
     assert set(table[t("pr_col_region", "en")].dropna()) == {"North"}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_report_slide_shows_the_top_of_the_list(world, lang):
+    from crmflow.headlines import money
+    from crmflow.prospects import prospects, track_record, track_verdict
+    from crmflow.report import SLIDE_KEYS, build_slide, write_html
+    from crmflow.stages import resolve_as_of
+
+    db, _ = world
+    assert "prospects" in SLIDE_KEYS
+    with Store(db, read_only=True) as store:
+        ds = store.get("demo").dataset_id
+        as_of = resolve_as_of(store.db, ds)
+        slide = build_slide(store.db, ds, "prospects", as_of, lang=lang)
+        result = prospects(store.db, ds, as_of, lang=lang)
+        verdict = track_verdict(track_record(store.db, ds, as_of), lang)
+        plain = build_slide(store.db, store.get("plain").dataset_id, "prospects",
+                            resolve_as_of(store.db, store.get("plain").dataset_id), lang=lang)
+    frame = result.frame
+    assert not slide.failed and slide.message is None
+    assert slide.section == t("page_flow", lang)
+    assert slide.title == t("pr_slide_title", lang, expected=result.expected_movers(),
+                            customers=int(frame["probability"].notna().sum()), days=90,
+                            value=money(float(frame["expected_value"].sum()), lang))
+    assert len(slide.table) == 10
+    assert list(slide.table[t("pr_col_expected_value", lang)]) == [money(v, lang) for v in
+                                                                  frame["expected_value"].head(10)]
+    assert list(slide.table[t("rep_col_main_reason", lang)]) == [w[0] for w in frame["reasons_text"].head(10)]
+    assert verdict in slide.caption
+    # without a customers table the slide says which file unlocks the leads
+    assert not plain.failed and t("pr_unlock_customers", lang) in plain.bullets
+    assert "slide-prospects" in write_html([slide], _info(lang, as_of))
+
+
+def _info(lang, as_of):
+    from crmflow.report import ReportInfo
+
+    return ReportInfo("demo", as_of, lang=lang)
