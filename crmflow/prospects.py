@@ -383,6 +383,18 @@ class Prospects:
         return max(1, int(round(self.expected_movers()))) if len(self.frame) else 0
 
 
+def step_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per step with customers at D: ``stage``, ``next_stage``, ``customers``
+    (in the stage at D) and ``expected`` (the sum of their probabilities)."""
+    rows = []
+    for stage, target in STEPS.items():
+        inside = frame["stage"] == stage
+        if inside.any():
+            rows.append({"stage": stage, "next_stage": target, "customers": int(inside.sum()),
+                         "expected": float(pd.to_numeric(frame.loc[inside, "probability"]).fillna(0).sum())})
+    return pd.DataFrame(rows, columns=["stage", "next_stage", "customers", "expected"])
+
+
 def _unlock_notes(db: Database, dataset_id: int | Scope, models: dict[str, StepModel],
                   stages_now: set[str]) -> tuple[str, ...]:
     """Keys of what the list lacks: the customers table or its created_at

@@ -505,7 +505,8 @@ def _slide_prospects(inp: _Inputs) -> Slide:
     """Conversion prospects: the top of the list by expected value, the backtest's verdict."""
     from crmflow.account_view import directory, display_name
     from crmflow.headlines import money
-    from crmflow.prospects import DEFAULT_HORIZON_DAYS, prospects, track_record, track_verdict
+    from crmflow.charts.prospects import step_bars
+    from crmflow.prospects import DEFAULT_HORIZON_DAYS, prospects, step_summary, track_record, track_verdict
 
     h = DEFAULT_HORIZON_DAYS
     result = prospects(inp.db, inp.scope, inp.as_of, inp.params, h, inp.lang)
@@ -530,7 +531,12 @@ def _slide_prospects(inp: _Inputs) -> Slide:
     table = _table(rows, (inp.tr("cp_col_name"), inp.tr("pr_col_step"), inp.tr("pr_col_probability"),
                           inp.tr("pr_col_expected_value"), inp.tr("rep_col_main_reason")))
     verdict = track_verdict(track_record(inp.db, inp.scope, inp.as_of, inp.params, h), inp.lang)
-    return Slide("prospects", _section(inp, "prospects"), title,
+    steps = step_summary(frame)
+    steps["step"] = [inp.tr("pr_step", source=stages[a], target=stages[b])
+                     for a, b in zip(steps["stage"], steps["next_stage"])]
+    fig = step_bars(steps, inp.tr("pr_col_now"), inp.tr("pr_col_expected"), title, inp.tr("pr_col_step"),
+                    inp.tr("pr_axis_customers"))
+    return Slide("prospects", _section(inp, "prospects"), title, fig,
                  caption=inp.tr("pr_slide_caption", verdict=verdict), bullets=notes, table=table)
 
 

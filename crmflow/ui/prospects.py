@@ -15,8 +15,6 @@ from crmflow.ui.common import Context, amount, digest, download_buttons, show_ta
 #: Horizons offered (days); 90 is the default of crmflow.prospects.
 HORIZONS = (30, 60, 90, 180)
 DEFAULT_HORIZON = 90
-#: The steps, by the stage a customer steps from (crmflow.prospects.STEPS, not imported here: SciPy).
-NEXT = {"potential": "first", "first": "repeat", "repeat": "loyal"}
 
 
 def prospects_table(ctx: Context, frame: pd.DataFrame) -> pd.DataFrame:
@@ -62,19 +60,17 @@ def prospects_view(ctx: Context) -> None:
                     help=ctx.tr("pr_metric_value_help", days=horizon), border=True)
     cards[3].metric(ctx.tr("pr_metric_top"), f"{result.top():,}", help=ctx.tr("pr_metric_top_help"), border=True)
 
-    steps = []
-    for stage, target in NEXT.items():
-        inside = frame["stage"] == stage
-        if inside.any():
-            model = result.models[stage]
-            steps.append({
-                ctx.tr("pr_col_step"): ctx.tr("pr_step", source=ctx.tr(f"stage_{stage}"),
-                                              target=ctx.tr(f"stage_{target}")),
-                ctx.tr("pr_col_now"): int(inside.sum()),
-                ctx.tr("pr_col_expected"): float(pd.to_numeric(frame.loc[inside, "probability"]).fillna(0).sum()),
-                ctx.tr("pr_col_past_rate"): model.base,
-            })
-    show_table(pd.DataFrame(steps), hide_index=True, column_config={
+    from crmflow.prospects import step_summary, track_verdict
+
+    summary = step_summary(frame)
+    steps = pd.DataFrame({
+        ctx.tr("pr_col_step"): [ctx.tr("pr_step", source=ctx.tr(f"stage_{a}"), target=ctx.tr(f"stage_{b}"))
+                                for a, b in zip(summary["stage"], summary["next_stage"])],
+        ctx.tr("pr_col_now"): summary["customers"],
+        ctx.tr("pr_col_expected"): summary["expected"],
+        ctx.tr("pr_col_past_rate"): [result.models[s].base for s in summary["stage"]],
+    })
+    show_table(steps, hide_index=True, column_config={
         ctx.tr("pr_col_expected"): st.column_config.NumberColumn(format="%.1f"),
         ctx.tr("pr_col_past_rate"): st.column_config.NumberColumn(format="percent")})
     st.caption(ctx.tr("pr_steps_caption", learned=result.learned_at.isoformat(), as_of=ctx.as_of.isoformat(),
@@ -95,8 +91,6 @@ def prospects_view(ctx: Context) -> None:
     st.subheader(ctx.tr("pr_track"))
     with st.spinner(ctx.tr("loading")):
         record = ctx.call("crmflow.prospects.track_record", ctx.as_of, ctx.params, horizon)
-    from crmflow.prospects import track_verdict
-
     st.markdown(track_verdict(record, ctx.lang))
     if record["auc"] is None:
         return
