@@ -524,12 +524,9 @@ def _slide_prospects(inp: _Inputs) -> Slide:
     names = directory(inp.db, inp.scope, inp.as_of).set_index("customer_id")["name"] if len(top) else None
     stages = inp.labels()
     rows = [(display_name(c, names.get(c) if names is not None else None),
-             inp.tr("pr_step", source=stages[s], target=stages[n]),
-             "" if p != p else f"{p:.0%}", money(ev, inp.lang), words[0] if words else "")
-            for c, s, n, p, ev, words in zip(top["customer_id"], top["stage"], top["next_stage"],
-                                              top["probability"], top["expected_value"], top["reasons_text"])]
-    table = _table(rows, (inp.tr("cp_col_name"), inp.tr("pr_col_step"), inp.tr("pr_col_probability"),
-                          inp.tr("pr_col_expected_value"), inp.tr("rep_col_main_reason")))
+             inp.tr("pr_chance_value", probability=p, value=money(ev, inp.lang)))
+            for c, p, ev in zip(top["customer_id"], top["probability"], top["expected_value"])]
+    table = _table(rows, (inp.tr("cp_col_name"), inp.tr("pr_col_chance_value")))
     verdict = track_verdict(track_record(inp.db, inp.scope, inp.as_of, inp.params, h), inp.lang)
     steps = step_summary(frame)
     steps["step"] = [inp.tr("pr_step", source=stages[a], target=stages[b])

@@ -138,9 +138,12 @@ def test_the_report_slide_shows_the_top_of_the_list(world, lang):
                             customers=int(frame["probability"].notna().sum()), days=90,
                             value=money(float(frame["expected_value"].sum()), lang))
     assert len(slide.table) == 10
-    assert list(slide.table[t("pr_col_expected_value", lang)]) == [money(v, lang) for v in
-                                                                  frame["expected_value"].head(10)]
-    assert list(slide.table[t("rep_col_main_reason", lang)]) == [w[0] for w in frame["reasons_text"].head(10)]
+    assert list(slide.table[t("pr_col_chance_value", lang)]) == [
+        f"{p:.0%} · {money(v, lang)}" for p, v in zip(frame["probability"].head(10), frame["expected_value"].head(10))]
+    order = ["potential", "first", "repeat"]
+    assert slide.figure is not None and [list(b.y) for b in slide.figure.data] == [
+        list(frame.groupby("stage").size()[order]),
+        [pytest.approx(v) for v in frame.groupby("stage")["probability"].sum()[order]]]
     assert verdict in slide.caption
     # without a customers table the slide says which file unlocks the leads
     assert not plain.failed and t("pr_unlock_customers", lang) in plain.bullets
