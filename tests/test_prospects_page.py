@@ -4,14 +4,12 @@ without a customers table, the global filters, and the report slide."""
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow.i18n import t
@@ -42,31 +40,19 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture
-def app(world, monkeypatch):
+def app(world, app_factory):
+    """Open the Customer flow page on its Prospects tab (conftest's AppTest starter)."""
     db, _ = world
-    monkeypatch.setenv("CRMFLOW_DB", str(db))
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    gc.collect()
 
     def start(lang: str = "en", **query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-        for k, v in {"dataset": "demo", "lang": lang, **query}.items():
-            at.query_params[k] = v
-        at.run()
-        at.switch_page("pages/flow.py")
-        at.run()
-        assert not at.exception, at.exception
+        at = app_factory(db)("flow", **{"dataset": "demo", "lang": lang, **query})
         at.session_state["flow:tab"] = t("pr_tab", lang)
         at.run()
         assert not at.exception, at.exception
         assert not at.error, [e.value for e in at.error]
         return at
 
-    yield start
-    st.cache_resource.clear()
-    gc.collect()
+    return start
 
 
 def test_cli_notes_say_what_unlocks_the_leads(world):
