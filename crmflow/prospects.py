@@ -501,6 +501,3 @@ def track_verdict(record: dict, lang: str = "en") -> str:
         values.update(moved=record["moved"] or 0, stayed=record["stayed"] or 0, minimum=MIN_TRACK_EVENTS)
     return t("pr_verdict_" + v, lang, **values)
 
-
-def note_text(key: str, lang: str = "en") -> str:
-    return t(key, lang)

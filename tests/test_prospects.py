@@ -15,6 +15,7 @@ from scipy import special
 
 from crmflow import prospects as P
 from crmflow.config import Params
+from crmflow.i18n import t
 from crmflow.store import load_file_dataset
 from tests.conftest import CDNOW_MASTER
 
@@ -132,8 +133,34 @@ def test_without_a_customers_table_the_leads_say_what_unlocks_them(load):
     result = P.prospects(store.db, ds, D)
     assert "pr_unlock_customers" in result.notes and "pr_no_past_potential" not in result.notes
     assert not (result.frame["stage"] == "potential").any()
-    assert "customers file" in P.note_text("pr_unlock_customers") and "created_at" in P.note_text(
-        "pr_unlock_customers", "zh")
+    assert "customers file" in t("pr_unlock_customers", "en") and "created_at" in t("pr_unlock_customers", "zh")
+
+
+def test_the_command_line_prints_the_hand_worked_list(tmp_path):
+    import csv
+    import io
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, write
+
+    data = write(tmp_path, "t.csv", TRANSACTIONS)
+    people = write(tmp_path, "c.csv", CUSTOMERS)
+    done = subprocess.run([sys.executable, "-m", "crmflow", "prospects", str(data), "--customers", str(people),
+                           "--as-of", D.isoformat(), "--format", "csv"], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    rows = {r["customer_id"]: r for r in csv.DictReader(io.StringIO(done.stdout))}
+    assert list(rows) == ["L3", "L1", "B2", "B3", "A2", "B1", "L2", "A1", "A3", "A4"]
+    for cid, (stage, p, ev) in EXPECTED.items():
+        assert rows[cid]["stage"] == stage
+        assert float(rows[cid]["probability"]) == pytest.approx(p, abs=1e-4)
+        assert float(rows[cid]["expected_value"]) == pytest.approx(ev, abs=1e-4)
+    assert rows["B2"]["reasons"] == "Region South: 82% of such customers took the step, against 75% of all"
+    assert rows["A1"]["probability"] == "" and rows["A1"]["next_stage"] == "loyal"
+    assert t("pr_unlock_interactions", "en") in done.stderr and t("pr_no_past_repeat", "en", days=90) in done.stderr
+    bad = subprocess.run([sys.executable, "-m", "crmflow", "prospects", str(data), "--horizon-days", "0"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
 def test_without_created_at_the_note_names_the_column(load):
