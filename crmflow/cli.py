@@ -187,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track-record-format", choices=("json", "text"),
                    help="the track record as json (default) or a few lines of text; implies --track-record")
 
+    p = _analysis_command(sub, "prospects", "conversion prospects at D: who is likely to take the next stage step "
+                                        "(potential -> first, first -> repeat, repeat -> loyal), why, and its value")
+    p.add_argument("--horizon-days", type=_positive_int, default=90, metavar="N",
+                   help="the step within N days after D (default 90); learned on the N days before D")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
+    p.add_argument("--track-record", action="store_true",
+                   help="print instead how the list did on this data's own past (the list of D - N against who "
+                        "took a step by D), as JSON with the key track_record")
+
     p = sub.add_parser("report", help="write the meeting report (HTML or PowerPoint, by the --out extension)")
     _report_options(p)
 
@@ -671,6 +680,33 @@ def cmd_churn(args: argparse.Namespace) -> int:
     return 0
 
 
+PROSPECTS_CLI_COLUMNS = ("customer_id", "stage", "next_stage", "probability", "expected_value", "move_value",
+                         "reasons", "owner", "region", "days_in_stage", "first_order_value", "first_category",
+                         "contacts")
+
+
+def cmd_prospects(args: argparse.Namespace) -> int:
+    from crmflow.i18n import t
+    from crmflow.prospects import prospects, track_record
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        if args.track_record:
+            record = track_record(src.store.db, src.dataset_id, as_of, _params(args), args.horizon_days)
+            _print_json({"as_of": as_of.isoformat(), "track_record": record})
+            return 0
+        result = prospects(src.store.db, src.dataset_id, as_of, _params(args), args.horizon_days, args.lang)
+    for key in result.notes:  # what is missing, and which file unlocks it
+        print(f"crmflow: note: {t(key, args.lang, days=result.horizon_days)}", file=sys.stderr)
+    rows = _score_rows(result.frame.drop(columns=["reasons"]), [c for c in PROSPECTS_CLI_COLUMNS if c != "reasons"],
+                       ())
+    for row, words in zip(rows, result.frame["reasons_text"]):
+        row["reasons"] = "; ".join(words) if args.format == "csv" else list(words)
+    _emit_rows([{c: row[c] for c in PROSPECTS_CLI_COLUMNS} for row in rows], PROSPECTS_CLI_COLUMNS, args.format)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crmflow.demo import generate
 
@@ -698,6 +734,7 @@ COMMANDS = {"clv": cmd_clv, "stages": cmd_stages, "flow": cmd_flow, "ingest": cm
 
 COMMANDS.update({"health": cmd_health, "matrix": cmd_matrix})
 COMMANDS.update({"churn": cmd_churn})
+COMMANDS.update({"prospects": cmd_prospects})
 
 
 def cmd_users(args: argparse.Namespace) -> int:
