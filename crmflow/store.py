@@ -227,20 +227,26 @@ class Store:
     # ------------------------------------------------------------------ writing
     def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
-               read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False) -> IngestResult:
+               read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False,
+               surveys: Any = None) -> IngestResult:
         """Parse the inputs and store them as dataset ``name`` (all or nothing).
-        ``overrides`` and ``read_options`` are per table."""
+        ``overrides`` and ``read_options`` are per table; ``surveys`` is the
+        optional Servqual survey (crmflow.servqual)."""
         name = clean_name(name)
         self._check_writable()
         if self.path != ":memory:":
-            ensure_free_space(self.path, 2 * sum(_input_bytes(x) for x in (transactions, customers, interactions)))
+            ensure_free_space(self.path, 2 * sum(_input_bytes(x) for x in (transactions, customers, interactions,
+                                                                          surveys)))
         if self.shared:
-            transactions, customers, interactions = (_absolute(x) for x in (transactions, customers, interactions))
+            transactions, customers, interactions, surveys = (
+                _absolute(x) for x in (transactions, customers, interactions, surveys))
             return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
-                                  date_preference=date_preference, read_options=read_options, replace=replace)
+                                  date_preference=date_preference, read_options=read_options, replace=replace,
+                                  **({"surveys": surveys} if surveys is not None else {}))
         overrides = overrides or {}
         read_options = read_options or {}
-        inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions)]
+        inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions),
+                  ("surveys", surveys)]
         inputs = [(t, s) for t, s in inputs if s is not None]
         with self.db.write_lock, self.db.cursor() as cur:
             existing = self.db.run("get_dataset", cur=cur, dataset_name=name)
@@ -330,19 +336,22 @@ class Store:
             from crmflow.demo import generate
 
             data = generate()
-            return self.ingest(DEMO_DATASET, data.transactions, data.customers, data.interactions).dataset
+            return self.ingest(DEMO_DATASET, data.transactions, data.customers, data.interactions,
+                               surveys=data.surveys).dataset
 
 
 def load_file_dataset(transactions: str | Path, customers: str | Path | None = None,
                       interactions: str | Path | None = None, *,
                       overrides: dict[str, dict[str, str]] | None = None,
                       date_preference: str | None = None,
-                      read_options: Mapping[str, ReadOptions] | None = None) -> tuple[Store, IngestResult]:
+                      read_options: Mapping[str, ReadOptions] | None = None,
+                      surveys: str | Path | None = None) -> tuple[Store, IngestResult]:
     """Load files into an in-memory store (for one-off command-line runs)."""
     store = Store(in_memory=True)
     try:
         result = store.ingest(Path(transactions).name or "file", transactions, customers, interactions,
-                              overrides=overrides, date_preference=date_preference, read_options=read_options)
+                              overrides=overrides, date_preference=date_preference, read_options=read_options,
+                              surveys=surveys)
     except BaseException:
         store.close()
         raise

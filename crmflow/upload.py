@@ -814,7 +814,8 @@ def check(plans: Sequence[ReadPlan], date_preference: str | None = None) -> Chec
     name = f"{CHECK_NAME}-{uuid.uuid4().hex}"
     try:
         result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
-                              overrides=overrides, date_preference=date_preference, read_options=options)
+                              overrides=overrides, date_preference=date_preference, read_options=options,
+                              surveys=paths.get("surveys"))
         rejected = store.rejected_rows(name)
     finally:
         if name in store.names():
@@ -832,7 +833,7 @@ def save(store: Store, name: str, plans: Sequence[ReadPlan], *, date_preference:
     paths, overrides, options = _arguments(plans)
     result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
                           overrides=overrides, date_preference=date_preference, read_options=options,
-                          replace=replace)
+                          replace=replace, surveys=paths.get("surveys"))
     return result
 
 
