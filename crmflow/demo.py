@@ -886,7 +886,7 @@ SURVEY_DIMENSIONS = ("tangibles",) * 4 + ("reliability",) * 5 + ("responsiveness
 #: mean perception − expectation per dimension for customers who stay
 SURVEY_GAP = {"tangibles": -0.2, "reliability": -0.7, "responsiveness": -0.5, "assurance": -0.3, "empathy": -0.4}
 #: extra gap for customers who later stop buying (churners, and one-off buyers a little)
-SURVEY_CHURNER_GAP = {"reliability": -1.3, "responsiveness": -0.5}
+SURVEY_CHURNER_GAP = {"reliability": -0.6, "responsiveness": -0.3}
 SURVEY_ONE_OFF_FACTOR = 0.5
 SURVEY_SCALE = 7
 
