@@ -318,3 +318,65 @@ def servqual_view(db: Database, dataset_id: int | Scope, as_of: date, *, period:
     churn = churn_relation(db, dataset_id, as_of, responses, dimension, params) if has_ids else None
     return ServqualView(cov, item_gaps(db, dataset_id, as_of), dimension_gaps(responses), trend, by_group, churn,
                         period, by)
+
+
+# --------------------------------------------------------------------------- words and tables for the view
+def headline(dimensions: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The finding: the dimension that falls furthest short (or, when none does, the best one)."""
+    if dimensions.empty:
+        return t("sq_headline_none", lang)
+    worst = dimensions.loc[dimensions["gap"].idxmin()]
+    key = "sq_headline_short" if worst["gap"] < 0 else "sq_headline_met"
+    return t(key, lang, dimension=dimension_label(str(worst["dimension"]), lang), gap=float(worst["gap"]))
+
+
+def group_name(by: str, group: object, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A group as shown: an RFM segment by its name, a region or owner as written."""
+    if by == "segment":
+        from crmflow.analytics import segment_name
+
+        return segment_name(str(group), lang)
+    return str(group)
+
+
+def gap_table(view: ServqualView, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """The gap table the view shows and downloads: each dimension, then its items,
+    with count, mean expectation, perception, gap and the 95% interval (labels in ``lang``)."""
+    rows = []
+    for dim in view.dimensions.itertuples(index=False):
+        rows.append({"dimension": dimension_label(dim.dimension, lang), "item": t("sq_all_items", lang),
+                     "count": dim.responses, "expectation": dim.expectation, "perception": dim.perception,
+                     "gap": dim.gap, "ci_low": dim.ci_low, "ci_high": dim.ci_high})
+        for it in view.items[view.items["dimension"] == dim.dimension].itertuples(index=False):
+            rows.append({"dimension": dimension_label(it.dimension, lang), "item": it.item, "count": it.answers,
+                         "expectation": it.expectation, "perception": it.perception, "gap": it.gap,
+                         "ci_low": it.ci_low, "ci_high": it.ci_high})
+    frame = pd.DataFrame(rows, columns=["dimension", "item", "count", "expectation", "perception", "gap", "ci_low",
+                                        "ci_high"])
+    return frame.rename(columns={c: t(f"sq_col_{c}", lang) for c in frame.columns})
+
+
+def group_table(view: ServqualView, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """Dimension gaps per group, one row per group (responses and one column per dimension)."""
+    if view.by_group.empty:
+        return pd.DataFrame()
+    wide = view.by_group.pivot(index="group", columns="dimension", values="gap")
+    wide = wide[[d for d in DIMENSIONS if d in wide.columns]]
+    counts = view.by_group.groupby("group")["responses"].max()
+    wide.insert(0, "responses", counts.reindex(wide.index))
+    wide = wide.reset_index()
+    wide["group"] = [group_name(view.group, g, lang) for g in wide["group"]]
+    names = {"group": t(f"sq_by_{view.group}", lang), "responses": t("sq_col_responses", lang)}
+    names.update({d: dimension_label(d, lang) for d in DIMENSIONS})
+    return wide.rename(columns=names)
+
+
+def churn_table(rel: ChurnRelation, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """The two groups of the churn comparison: customers, lost, share lost."""
+    return pd.DataFrame({
+        t("sq_col_customers_group", lang): [t("sq_worst_quartile", lang, dimension=dimension_label(rel.dimension, lang),
+                                              cut=rel.cut), t("sq_rest", lang)],
+        t("sq_col_customers", lang): [rel.worst_customers, rel.rest_customers],
+        t("sq_col_lost", lang): [rel.worst_lost, rel.rest_lost],
+        t("sq_col_lost_share", lang): [rel.worst_rate, rel.rest_rate],
+    })
