@@ -422,3 +422,32 @@ def test_page_without_a_survey_says_what_unlocks_it(page_db, monkeypatch, lang):
         del at
         st.cache_resource.clear()
         gc.collect()
+
+
+# =========================================================================== the report slide
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_slide(lang, tmp_path):
+    from crmflow import report
+
+    assert report.SLIDE_KEYS[-1] == "servqual"
+    with Store(in_memory=True) as store:
+        ds = store.ensure_demo().dataset_id
+        from crmflow.stages import resolve_as_of
+
+        d = resolve_as_of(store.db, ds)
+        view = servqual.servqual_view(store.db, ds, d)
+        slide = report.build_slide(store.db, ds, "servqual", d, lang=lang)
+        assert not slide.failed and slide.message is None
+        assert slide.title == servqual.headline(view.dimensions, lang)
+        assert slide.section == t("page_servqual", lang)
+        assert slide.bullets == (servqual.churn_sentence(view.churn, lang),)
+        assert slide.table[t("sq_col_dimension", lang)].tolist() == [
+            servqual.dimension_label(x, lang) for x in servqual.DIMENSIONS]
+        assert slide.table[t("sq_col_gap", lang)].tolist() == [f"{g:+.2f}" for g in view.dimensions["gap"]]
+        page = report.write_html([slide], report.ReportInfo("demo", d, lang=lang))
+        assert slide.title in page
+        # a dataset without a survey: the slide says what to upload
+        (tmp_path / "t.csv").write_text(TX, encoding="utf-8")
+        plain = store.ingest("plain", tmp_path / "t.csv").dataset.dataset_id
+        empty = report.build_slide(store.db, plain, "servqual", date(2024, 6, 30), lang=lang)
+        assert not empty.failed and empty.message == t("sq_unlock", lang) and empty.figure is None
