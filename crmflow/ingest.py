@@ -1292,6 +1292,9 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
                                                                 auto_map(table, sniffed.headers), overrides or {}))
         melted = melt_wide_survey(cur, sniffed.headers, long_form) if rows_read else None
         if melted is not None:
+            from crmflow.survey_ingest import overrides_by_name
+
+            overrides = overrides_by_name(sniffed.headers, overrides)  # positions change with the melt
             sniffed.notes = [*sniffed.notes, Note("survey_wide", responses=rows_read, items=melted[1] // rows_read)]
             sniffed.headers, rows_read = melted
     if rows_read == 0:

@@ -31,6 +31,8 @@ WIDE_WORDS = {
     "expectation": ("expectations", "expectation", "expected", "期望值", "期望分", "期望", "exp", "e"),
     "perception": ("perceptions", "perception", "perceived", "感知值", "感知分", "感知", "perc", "per", "p"),
 }
+#: the fields a wide survey's column pairs give (the melted columns)
+WIDE_FIELDS = ("item", "expectation", "perception")
 SCALES = (5, 7, 10)
 #: share of the scores a scale must hold to be chosen
 SCALE_SHARE = 0.98
@@ -112,7 +114,7 @@ def melt_wide_survey(cur: duckdb.DuckDBPyConnection, headers: list[str], long_fo
         cur.unregister("survey_melt_source")
     cur.register("ingest_raw", cur.table("ingest_survey_cells"))
     rows = cur.execute("SELECT COUNT(*) FROM ingest_survey_cells").fetchone()[0]
-    return [headers[i] for i in kept] + ["item", "expectation", "perception"], int(rows)
+    return [headers[i] for i in kept] + list(WIDE_FIELDS), int(rows)
 
 
 def choose_scale(db: Database, cur: duckdb.DuckDBPyConnection, decimal_comma: bool) -> int:
@@ -125,3 +127,14 @@ def choose_scale(db: Database, cur: duckdb.DuckDBPyConnection, decimal_comma: bo
         if int(row[f"within_{top}"] or 0) >= SCALE_SHARE * n:
             return top
     return 7
+
+
+def overrides_by_name(headers: Sequence[str], overrides: dict[str, str] | None) -> dict[str, str]:
+    """``--map`` overrides by position (``#3``) turned into the header's name, so
+    they still name the same column after a wide survey is melted."""
+    out = {}
+    for f, column in (overrides or {}).items():
+        if column.startswith("#") and column[1:].isdigit() and 0 < int(column[1:]) <= len(headers):
+            column = headers[int(column[1:]) - 1]
+        out[f] = column
+    return out

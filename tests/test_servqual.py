@@ -451,3 +451,64 @@ def test_report_slide(lang, tmp_path):
         plain = store.ingest("plain", tmp_path / "t.csv").dataset.dataset_id
         empty = report.build_slide(store.db, plain, "servqual", date(2024, 6, 30), lang=lang)
         assert not empty.failed and empty.message == t("sq_unlock", lang) and empty.figure is None
+
+
+# =========================================================================== the Data page's upload path
+def test_upload_of_a_wide_survey_with_a_column_switched_off(tmp_path):
+    from crmflow import upload
+
+    (tmp_path / "t.csv").write_text(TX, encoding="utf-8")
+    (tmp_path / "s.csv").write_bytes("客户编号,期望1,感知1,填写日期,期望5,感知5\nA,6,5,2024-01-10,7,4\n"
+                                     "B,5,5,2024-02-10,6,6\n".encode("gbk"))
+    survey = upload.inspect_file(tmp_path / "s.csv", "surveys")
+    assert survey.problem is None  # item and scores come from the column pairs
+    choices = upload.default_choices(survey)
+    assert choices["date"] == 3 and choices["customer_id"] == 0 and choices["item"] is None
+    tx = upload.inspect_file(tmp_path / "t.csv", "transactions")
+    result = upload.check([upload.plan(tx, upload.default_choices(tx)), upload.plan(survey, choices)])
+    report = next(r for r in result.reports if r.table == "surveys")
+    assert report.rows_loaded == 4 and report.mapping["date"] == "填写日期"
+    # the customer id switched off: the positions still name the right columns after the melt
+    plan = upload.plan(survey, {**choices, "customer_id": None})
+    result = upload.check([upload.plan(tx, upload.default_choices(tx)), plan])
+    report = next(r for r in result.reports if r.table == "surveys")
+    assert report.rows_loaded == 4 and "customer_id" not in report.mapping and report.mapping["date"] == "填写日期"
+    # a long survey without its scores is still a problem to fix in the mapping
+    (tmp_path / "bad.csv").write_text("date,item\n2024-01-02,Q1\n", encoding="utf-8")
+    bad = upload.inspect_file(tmp_path / "bad.csv", "surveys")
+    assert bad.problem is not None and bad.problem.key == "upload_required_not_chosen"
+
+
+@pytest.mark.parametrize("lang", ["zh"])
+def test_data_page_takes_the_survey_as_a_fourth_upload(page_db, monkeypatch, lang):
+    """Upload transactions and a wide survey on the Data page, save: the stored
+    dataset has the survey, and the Service quality page shows it."""
+    db, _ = page_db
+    monkeypatch.setenv("CRMFLOW_DB", str(db))
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page("pages/data.py")
+    at.run()
+    try:
+        assert t("data_upload_surveys", lang) in [u.label for u in at.get("file_uploader")]
+        at.file_uploader(key="data:upload:transactions").upload("t.csv", TX.encode("utf-8"), "text/csv").run()
+        wide = "填写日期,客户编号,期望5,感知5,期望6,感知6\n2024-02-01,A,6,4,7,6\n2024-03-15,B,5,5,6,3\n"
+        at.file_uploader(key="data:upload:surveys").upload("s.csv", wide.encode("gbk"), "text/csv").run()
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        at.text_input(key="data:name").input("with survey").run()
+        at.button(key="data:save").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+    finally:
+        del at
+        st.cache_resource.clear()
+        gc.collect()
+    with Store(db, read_only=True) as store:
+        ds = store.get("with survey").dataset_id
+        items = servqual.item_gaps(store.db, ds, date(2024, 6, 30)).set_index("item")
+        assert items.loc["Q5", "gap"] == pytest.approx(-1.0) and items.loc["Q6", "gap"] == pytest.approx(-2.0)
