@@ -512,3 +512,11 @@ def test_data_page_takes_the_survey_as_a_fourth_upload(page_db, monkeypatch, lan
         ds = store.get("with survey").dataset_id
         items = servqual.item_gaps(store.db, ds, date(2024, 6, 30)).set_index("item")
         assert items.loc["Q5", "gap"] == pytest.approx(-1.0) and items.loc["Q6", "gap"] == pytest.approx(-2.0)
+
+
+def test_servqual_help_does_not_import_the_heavy_libraries():
+    from test_startup import HEAVY, run_probe
+
+    result = run_probe("servqual", "--help")
+    assert result["code"] == 0 and "--surveys" in result["out"] and "--dimension" in result["out"]
+    assert not {m.split(".")[0] for m in result["modules"]} & set(HEAVY)

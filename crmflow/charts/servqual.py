@@ -37,4 +37,5 @@ def gap_trend_lines(trend: pd.DataFrame, labels: dict[str, str], title: str, x_t
         fig.add_trace(go.Scatter(x=pd.to_datetime(part["period"]), y=part["gap"], mode="lines+markers",
                                  name=labels[dimension], line={"color": DIMENSION_COLORS.get(dimension, ACCENT)}))
     fig.add_hline(y=0, line_color="#334155", line_width=1)
+    fig.update_xaxes(tickformat="%Y-%m", hoverformat="%Y-%m")  # numbers only: no English month names
     return finish(fig, title, x_title, y_title, height=400)
