@@ -2,7 +2,8 @@
 a real headless Chromium, in English and Chinese, at 1440x900, 1920x1080 and
 390x844 — the checks of tests/test_polish3_browser.py (no placeholder, no
 translation key, no English on a Chinese screen, the title on screen, no cut
-text, no sideways scrolling), for this page and slide only."""
+text, no sideways scrolling), for this page and slide only; on a projector the
+slide fits the screen (tests/test_present_fit.py's rule)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,12 @@ def test_servqual_page_and_slide_read_whole(started, lang, size):  # noqa: F811
         assert t("sq_unlock", lang) not in seen["text"]
 
         page.goto(f"{server.url}/?present=1&dataset=demo&slide={SLIDE}{suffix}", wait_until="domcontentloaded")
-        wait_for_slide(page, lang, SLIDE)
+        fit = wait_for_slide(page, lang, SLIDE)  # test_present_fit's measure of the slide's parts
+        if width >= 1024:  # on a projector the slide fits the screen, nothing clipped (test_present_fit's rule)
+            if fit["bottom"] > height + 2:
+                problems.append(f"slide: needs scrolling (ends at {fit['bottom']:.0f} px of {height})")
+            problems += [f"slide: clipped {c}" for c in fit["clipped"]]
+        problems += [f"slide: table cell cut {c!r}" for c in fit["cut"]]
         seen = page.evaluate(MEASURE, ".st-key-present-slide h1")
         page.screenshot(path=str(SHOTS / f"{lang}_{width}x{height}_slide_servqual.png"))
         problems += [f"slide: {p}" for p in problems_of(seen, lang, height, width, None)]
