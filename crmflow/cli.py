@@ -713,6 +713,8 @@ def cmd_servqual(args: argparse.Namespace) -> int:
                                       dimension=args.dimension, params=_params(args))
         if not view.has_survey:
             raise CrmflowError(key="servqual_no_survey", name=src.name)
+    if view.dimensions.empty:
+        print(f"crmflow: note: no survey answer is dated on or before {as_of} (give a later --as-of)", file=sys.stderr)
     dims = view.dimensions.rename(columns={"responses": "count"}).assign(level="dimension", item=None)
     items = view.items.rename(columns={"answers": "count"}).assign(level="item")
     rows = _records(dims, SERVQUAL_CSV_COLUMNS) + _records(items, SERVQUAL_CSV_COLUMNS)

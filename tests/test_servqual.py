@@ -330,6 +330,16 @@ def servqual_csv_columns():
     return SERVQUAL_CSV_COLUMNS
 
 
+def test_cli_servqual_says_when_every_answer_is_after_d(tmp_path):
+    (tmp_path / "t.csv").write_text(TX, encoding="utf-8")
+    (tmp_path / "s.csv").write_text("date,item,expectation,perception\n2024-08-01,Q1,5,4\n", encoding="utf-8")
+    done = cli("servqual", str(tmp_path / "t.csv"), "--surveys", str(tmp_path / "s.csv"))
+    assert done.returncode == 0 and json.loads(done.stdout)["dimensions"] == []
+    assert "no survey answer is dated on or before 2024-06-30" in done.stderr
+    done = cli("servqual", str(tmp_path / "t.csv"), "--surveys", str(tmp_path / "s.csv"), "--as-of", "2024-08-31")
+    assert json.loads(done.stdout)["dimensions"][0]["gap"] == -1.0 and not done.stderr
+
+
 def test_cli_servqual_without_survey_says_what_to_give(tmp_path):
     (tmp_path / "t.csv").write_text(TX, encoding="utf-8")
     done = cli("servqual", str(tmp_path / "t.csv"))
