@@ -21,7 +21,9 @@ def dimension_gap_bars(dimensions: pd.DataFrame, labels: dict[str, str], title: 
         marker_color=[DIMENSION_COLORS.get(d, ACCENT) for d in dimensions["dimension"]],
         error_x={"type": "data", "symmetric": False, "array": dimensions["ci_high"] - dimensions["gap"],
                  "arrayminus": dimensions["gap"] - dimensions["ci_low"], "color": "#334155"},
-        text=[f"{g:+.2f}" for g in dimensions["gap"]], textposition="outside", cliponaxis=False,
+        # the value inside the bar, by the zero line: the interval's whisker is at the bar's end
+        text=[f"{g:+.2f}" for g in dimensions["gap"]], textposition="inside", insidetextanchor="start",
+        textfont={"color": "white"},
     ))
     fig.update_yaxes(autorange="reversed")
     fig.add_vline(x=0, line_color="#334155", line_width=1)
