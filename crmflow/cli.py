@@ -66,6 +66,9 @@ def _source_options(p: argparse.ArgumentParser, *, file_required: bool = False) 
         p.add_argument("--dataset", metavar="NAME", help="use a stored dataset instead of a file")
     p.add_argument("--customers", metavar="FILE", help="optional customers file")
     p.add_argument("--interactions", metavar="FILE", help="optional interactions file")
+    p.add_argument("--surveys", metavar="FILE",
+                   help="optional Servqual survey file (date, item, expectation and perception scores; "
+                        "long or wide form, see `crmflow servqual`); prefix surveys. in --map")
     p.add_argument("--map", metavar="FIELD=COLUMN", action="append", default=[],
                    help="map a field to a column by name or #position; prefix customers. or interactions. "
                         "for those files (e.g. --map amount=销售额 --map customers.created_at=建档日期); "
@@ -215,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", default="data/demo")
     p.add_argument("--store", action="store_true", help="store it as the dataset 'demo' instead")
     p.add_argument("--db", metavar="PATH")
+    _servqual_parser(sub)
     return parser
 
 
@@ -283,7 +287,7 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
     store, result = load_file_dataset(args.file, args.customers, args.interactions,
                                       overrides=_overrides(args.map),
                                       date_preference=date_format_option(args.date_format),
-                                      read_options=_read_options(args))
+                                      read_options=_read_options(args), surveys=args.surveys)
     try:
         for report in result.reports:
             if report.rows_rejected:
@@ -355,7 +359,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with Store(args.db, shared=True) as store:
         result = store.ingest(args.name, args.file, args.customers, args.interactions,
                               overrides=_overrides(args.map), date_preference=date_format_option(args.date_format),
-                              read_options=_read_options(args), replace=args.replace, via="command line")
+                              read_options=_read_options(args), replace=args.replace, via="command line",
+                              surveys=args.surveys)
     ds = result.dataset
     if args.format == "json":
         _print_json({"dataset": ds.name, "dataset_id": ds.dataset_id, "report": ds.report})
@@ -721,10 +726,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = generate()
-    for table in ("transactions", "customers", "interactions"):
+    for table in ("transactions", "customers", "interactions", "surveys"):
         frame: pd.DataFrame = getattr(data, table)
         frame.to_csv(out / f"{table}.csv", index=False, date_format="%Y-%m-%d")
-    print(f"Wrote transactions.csv, customers.csv and interactions.csv to {out}/")
+    print(f"Wrote transactions.csv, customers.csv, interactions.csv and surveys.csv (a Servqual survey) to {out}/")
     return 0
 
 
@@ -770,6 +775,59 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 COMMANDS.update({"users": cmd_users})
+
+
+# --------------------------------------------------------------------------- servqual (issue 17)
+SERVQUAL_CSV_COLUMNS = ("level", "dimension", "item", "count", "expectation", "perception", "gap", "ci_low",
+                        "ci_high")
+
+
+def _servqual_parser(sub: argparse._SubParsersAction) -> None:
+    p = _analysis_command(sub, "servqual", "Servqual service-quality gaps (perception - expectation) per "
+                                           "dimension and item, over time, by group, and against churn")
+    p.add_argument("--period", choices=("month", "quarter"), default="quarter",
+                   help="period of the gap trend (default quarter)")
+    p.add_argument("--by", choices=("region", "owner", "segment"), default="region",
+                   help="group the dimension gaps by region, account manager or RFM segment (default region)")
+    p.add_argument("--dimension", choices=("tangibles", "reliability", "responsiveness", "assurance", "empathy"),
+                   default="reliability", help="the dimension whose worst quartile is compared for churn "
+                                               "(default reliability)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the churn sentence (default en)")
+
+
+def cmd_servqual(args: argparse.Namespace) -> int:
+    from crmflow import servqual
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        view = servqual.servqual_view(src.store.db, src.dataset_id, as_of, period=args.period, by=args.by,
+                                      dimension=args.dimension, params=_params(args))
+        if not view.has_survey:
+            raise CrmflowError(key="servqual_no_survey", name=src.name)
+    if view.dimensions.empty:
+        print(f"crmflow: note: no survey answer is dated on or before {as_of} (give a later --as-of)", file=sys.stderr)
+    dims = view.dimensions.rename(columns={"responses": "count"}).assign(level="dimension", item=None)
+    items = view.items.rename(columns={"answers": "count"}).assign(level="item")
+    rows = _records(dims, SERVQUAL_CSV_COLUMNS) + _records(items, SERVQUAL_CSV_COLUMNS)
+    if args.format == "csv":
+        _write_rows(rows, SERVQUAL_CSV_COLUMNS, "csv")
+        return 0
+    _print_json({
+        "as_of": as_of.isoformat(),
+        "answers": view.coverage["answers"], "answers_with_customer": view.coverage["answers_with_customer"],
+        "scale": f"1-{view.coverage['scale_max']}",
+        "dimensions": _records(view.dimensions, servqual.DIMENSION_COLUMNS),
+        "items": _records(view.items, servqual.ITEM_COLUMNS),
+        "trend": {"period": view.period, "rows": _records(view.trend, servqual.TREND_COLUMNS)},
+        "by_group": {"by": view.group, "rows": _records(view.by_group, servqual.GROUP_COLUMNS)},
+        "churn": None if view.churn is None else {k: _number(v) for k, v in view.churn.to_dict().items()},
+        "churn_text": servqual.churn_sentence(view.churn, args.lang),
+    })
+    return 0
+
+
+COMMANDS.update({"servqual": cmd_servqual})
 
 
 def _report_options(p: argparse.ArgumentParser) -> None:

@@ -132,7 +132,8 @@ def _section(inp: _Inputs, key: str) -> str:
                    "flow": "page_flow", "pareto": "page_overview", "churn": "page_churn", "risk": "page_churn",
                    "accounts": "page_key_accounts", "matrix": "page_key_accounts", "segments": "page_segments",
                    "cohorts": "page_segments", "clv": "page_segments", "backtest": "page_segments",
-                   "track": "page_segments", "prospects": "page_flow"}[key])
+                   "track": "page_segments", "prospects": "page_flow",
+                   "servqual": "page_servqual"}[key])
 
 
 def _missing(inp: _Inputs, key: str, title: str, message: str) -> Slide:
@@ -544,6 +545,35 @@ _BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
     "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
     "track": _slide_track, "prospects": _slide_prospects,
 }
+
+
+def _slide_servqual(inp: _Inputs) -> Slide:
+    """Service quality (Servqual): the gap per dimension with its interval, the
+    churn comparison in words, the dimension gaps as the table."""
+    from crmflow import servqual
+    from crmflow.charts.servqual import dimension_gap_bars
+
+    view = servqual.servqual_view(inp.db, inp.scope, inp.as_of, params=inp.params)
+    if not view.has_survey or view.dimensions.empty:
+        return _missing(inp, "servqual", inp.tr("rep_heading_servqual"), inp.tr("sq_unlock"))
+    labels = {d: servqual.dimension_label(d, inp.lang) for d in servqual.DIMENSIONS}
+    title = servqual.headline(view.dimensions, inp.lang)
+    cov = view.coverage
+    caption = inp.tr("sq_caption", answers=int(view.items["answers"].sum()),
+                     responses=int(view.dimensions["responses"].max()), first=cov["first_date"],
+                     last=min(cov["last_date"], inp.as_of), top=cov["scale_max"])
+    bullets = (servqual.churn_sentence(view.churn, inp.lang),) if cov["answers_with_customer"] else ()
+    rows = [(labels[d.dimension], f"{d.gap:+.2f}", f"{d.ci_low:+.2f} … {d.ci_high:+.2f}", f"{int(d.responses):,}")
+            for d in view.dimensions.itertuples(index=False)]
+    table = _table(rows, [inp.tr("sq_col_dimension"), inp.tr("sq_col_gap"), inp.tr("sq_col_interval"),
+                          inp.tr("sq_col_responses")])
+    return Slide("servqual", _section(inp, "servqual"), title,
+                 dimension_gap_bars(view.dimensions, labels, title, inp.tr("sq_axis_gap")), caption, bullets, table)
+
+
+# Service quality (issue 17): the last slide
+_BUILDERS["servqual"] = _slide_servqual
+SLIDE_KEYS += ("servqual",)
 
 
 def slide_heading(key: str, lang: str = DEFAULT_LANGUAGE) -> str:

@@ -263,23 +263,27 @@ class Store:
     def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
                read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False,
-               actor: str | None = None, via: str | None = None) -> IngestResult:
+               actor: str | None = None, via: str | None = None, surveys: Any = None) -> IngestResult:
         """Parse the inputs and store them as dataset ``name`` (all or nothing).
-        ``overrides`` and ``read_options`` are per table. The audit trail
+        ``overrides`` and ``read_options`` are per table; ``surveys`` is the
+        optional Servqual survey (crmflow.servqual). The audit trail
         records the upload (or replace) by ``actor`` through ``via`` in the
         same transaction (:func:`_who` for the defaults)."""
         name = clean_name(name)
         self._check_writable()
         if self.path != ":memory:":
-            ensure_free_space(self.path, 2 * sum(_input_bytes(x) for x in (transactions, customers, interactions)))
+            ensure_free_space(self.path, 2 * sum(_input_bytes(x) for x in (transactions, customers, interactions,
+                                                                          surveys)))
         if self.shared:
-            transactions, customers, interactions = (_absolute(x) for x in (transactions, customers, interactions))
+            transactions, customers, interactions, surveys = (
+                _absolute(x) for x in (transactions, customers, interactions, surveys))
             return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
                                   date_preference=date_preference, read_options=read_options, replace=replace,
-                                  actor=actor, via=via)
+                                  actor=actor, via=via, surveys=surveys)
         overrides = overrides or {}
         read_options = read_options or {}
-        inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions)]
+        inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions),
+                  ("surveys", surveys)]
         inputs = [(t, s) for t, s in inputs if s is not None]
         with self.db.write_lock, self.db.cursor() as cur:
             existing = self.db.run("get_dataset", cur=cur, dataset_name=name)
@@ -382,19 +386,21 @@ class Store:
 
             data = generate()
             return self.ingest(DEMO_DATASET, data.transactions, data.customers, data.interactions,
-                               actor="crmflow", via="demo").dataset
+                               actor="crmflow", via="demo", surveys=data.surveys).dataset
 
 
 def load_file_dataset(transactions: str | Path, customers: str | Path | None = None,
                       interactions: str | Path | None = None, *,
                       overrides: dict[str, dict[str, str]] | None = None,
                       date_preference: str | None = None,
-                      read_options: Mapping[str, ReadOptions] | None = None) -> tuple[Store, IngestResult]:
+                      read_options: Mapping[str, ReadOptions] | None = None,
+                      surveys: str | Path | None = None) -> tuple[Store, IngestResult]:
     """Load files into an in-memory store (for one-off command-line runs)."""
     store = Store(in_memory=True)
     try:
         result = store.ingest(Path(transactions).name or "file", transactions, customers, interactions,
-                              overrides=overrides, date_preference=date_preference, read_options=read_options)
+                              overrides=overrides, date_preference=date_preference, read_options=read_options,
+                              surveys=surveys)
     except BaseException:
         store.close()
         raise

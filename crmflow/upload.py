@@ -557,6 +557,11 @@ def validate_choices(table: str, headers: Sequence[str], choices: Mapping[str, i
     chosen = {f: int(i) for f, i in choices.items() if i is not None}  # amount may come from quantity × unit price
     missing = [f for f in REQUIRED[table]
                if choices.get(f) is None and not (f == "amount" and derives_amount(table, chosen))]
+    if table == "surveys" and missing:  # a wide survey: item and scores come from its Q1_E/Q1_P column pairs
+        from crmflow.survey_ingest import WIDE_FIELDS, wide_pairs
+
+        if wide_pairs(headers):
+            missing = [f for f in missing if f not in WIDE_FIELDS]
     if missing:
         raise MappingError(key="upload_required_not_chosen", table=table_term(table),
                            fields=TermList(field_term(f) for f in missing))
@@ -799,6 +804,11 @@ def _verify(plans: Sequence[ReadPlan], reports: Sequence[TableReport]) -> None:
     for p in plans:
         report = by_table.get(p.table)
         used = [f for f in p.unused if report is not None and f in report.mapping]
+        if p.table == "surveys" and report is not None and any(getattr(w, "key", "") == "survey_wide"
+                                                               for w in report.warnings):
+            from crmflow.survey_ingest import WIDE_FIELDS
+
+            used = [f for f in used if f not in WIDE_FIELDS]  # the melted columns of a wide survey
         if used:
             raise MappingError(key="upload_not_switched_off", table=table_term(p.table),
                                fields=TermList(field_term(f) for f in used))
@@ -814,7 +824,8 @@ def check(plans: Sequence[ReadPlan], date_preference: str | None = None) -> Chec
     name = f"{CHECK_NAME}-{uuid.uuid4().hex}"
     try:
         result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
-                              overrides=overrides, date_preference=date_preference, read_options=options)
+                              overrides=overrides, date_preference=date_preference, read_options=options,
+                              surveys=paths.get("surveys"))
         rejected = store.rejected_rows(name)
     finally:
         if name in store.names():
@@ -833,7 +844,8 @@ def save(store: Store, name: str, plans: Sequence[ReadPlan], *, date_preference:
     paths, overrides, options = _arguments(plans)
     result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
                           overrides=overrides, date_preference=date_preference, read_options=options,
-                          replace=replace, actor=actor, via=via)
+                          replace=replace, actor=actor, via=via,
+                          surveys=paths.get("surveys"))
     return result
 
 

@@ -81,6 +81,18 @@ CREATE TABLE IF NOT EXISTS interactions (
     satisfaction DOUBLE,
     note         VARCHAR
 );
+CREATE TABLE IF NOT EXISTS surveys (
+    dataset_id   INTEGER NOT NULL,
+    row_number   BIGINT NOT NULL,
+    response_id  VARCHAR,
+    customer_id  VARCHAR,
+    date         DATE NOT NULL,
+    item         VARCHAR NOT NULL,
+    dimension    VARCHAR NOT NULL,
+    expectation  DOUBLE NOT NULL,
+    perception   DOUBLE NOT NULL,
+    scale_max    INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rejected_rows (
     dataset_id  INTEGER NOT NULL,
     source      VARCHAR NOT NULL,

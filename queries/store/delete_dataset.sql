@@ -9,5 +9,6 @@ DELETE FROM orders WHERE dataset_id = $target_id;
 DELETE FROM transaction_customers WHERE dataset_id = $target_id;
 DELETE FROM customers WHERE dataset_id = $target_id;
 DELETE FROM interactions WHERE dataset_id = $target_id;
+DELETE FROM surveys WHERE dataset_id = $target_id;
 DELETE FROM rejected_rows WHERE dataset_id = $target_id;
 DELETE FROM datasets WHERE dataset_id = $target_id

@@ -1,0 +1,140 @@
+"""Reading a Servqual survey (the optional ``surveys`` table, see crmflow.servqual).
+
+Two shapes are read:
+
+- long: one row per response × item, with an item column and an expectation
+  and a perception column (names mapped like every table, crmflow.mapping);
+- wide: one row per response, a pair of columns per item whose names carry an
+  expectation or perception word before or after the item: ``Q1_E``/``Q1_P``,
+  ``E1``/``P1``, ``期望1``/``感知1``, ``Q3 expectation``/``Q3 perception``. Such
+  a file is melted to the long shape (the other columns, e.g. date and
+  customer id, repeated on each item's row; the row number stays the file's).
+
+The score scale is read from the scores: 1-5, 1-7 or 1-10, the smallest that
+holds 98% of them (Servqual's own scale is 1-7). A score outside it is
+rejected with its reason (crmflow/queries/ingest/parse_surveys.sql).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import reduce
+
+import duckdb
+
+from crmflow.db import Database
+
+#: words that mark an expectation / a perception column of a wide survey (longest first)
+WIDE_WORDS = {
+    "expectation": ("expectations", "expectation", "expected", "期望值", "期望分", "期望", "exp", "e"),
+    "perception": ("perceptions", "perception", "perceived", "感知值", "感知分", "感知", "perc", "per", "p"),
+}
+#: the fields a wide survey's column pairs give (the melted columns)
+WIDE_FIELDS = ("item", "expectation", "perception")
+SCALES = (5, 7, 10)
+#: share of the scores a scale must hold to be chosen
+SCALE_SHARE = 0.98
+_SEP = r"[\s_\-.:：()（）\[\]]*"
+
+
+def _alternation(words: Sequence[str]) -> str:
+    return "|".join(re.escape(w) for w in words)
+
+
+def _wide_side(header: str) -> tuple[str, str] | None:
+    """(``expectation``|``perception``, item) when the header names one side of a wide item pair."""
+    text = unicodedata.normalize("NFKC", str(header)).strip()
+    for pattern in (r"(?P<item>.+?){sep}(?P<tok>{alt})", r"(?P<tok>{alt}){sep}(?P<item>.+)"):
+        for side, words in WIDE_WORDS.items():
+            m = re.fullmatch(pattern.format(sep=_SEP, alt=_alternation(words)), text, re.IGNORECASE)
+            if m and m.group("item").strip():
+                return side, m.group("item").strip()
+    return None
+
+
+def item_label(item: str) -> str:
+    """``1`` -> ``Q1``; anything else as written."""
+    return f"Q{int(item)}" if item.isdigit() else item
+
+
+def wide_pairs(headers: Sequence[str]) -> list[tuple[str, int, int]]:
+    """(item label, expectation column, perception column) for each item that has
+    exactly one column of each side, in the order of the expectation columns."""
+    sides: dict[str, dict[str, list[int]]] = {}
+    order: list[str] = []
+    for i, h in enumerate(headers):
+        found = _wide_side(h)
+        if found is None:
+            continue
+        side, item = found
+        key = item.lower()
+        if key not in sides:
+            sides[key] = {"expectation": [], "perception": []}
+            order.append(key)
+        sides[key][side].append(i)
+    pairs = []
+    for key in order:
+        e, p = sides[key]["expectation"], sides[key]["perception"]
+        if len(e) == 1 and len(p) == 1:
+            pairs.append((item_label(_wide_side(headers[e[0]])[1]), e[0], p[0]))
+    return pairs
+
+
+def melt_wide_survey(cur: duckdb.DuckDBPyConnection, headers: list[str], long_form: bool) -> tuple[list[str], int] | None:
+    """Melt a wide survey staged as the view ingest_raw(row_number, c0..cN) into the
+    long shape, in place (ingest_raw then reads the melted rows). Returns the new
+    headers and the number of long rows, or None when the file is not wide
+    (``long_form``: the long columns are mapped already, or no item pair is found)."""
+    if long_form:
+        return None
+    pairs = wide_pairs(headers)
+    if not pairs:
+        return None
+    used = {i for _, e, p in pairs for i in (e, p)}
+    kept = [i for i in range(len(headers)) if i not in used]
+    raw = cur.table("ingest_raw")
+    varchar = duckdb.sqltype("VARCHAR")
+    parts = []
+    for k, (label, e, p) in enumerate(pairs):
+        exprs = [duckdb.ColumnExpression("row_number"), duckdb.ConstantExpression(k).alias("pair_index")]
+        exprs += [duckdb.ColumnExpression(f"c{i}").alias(f"c{j}") for j, i in enumerate(kept)]
+        n = len(kept)
+        exprs += [duckdb.ConstantExpression(label).cast(varchar).alias(f"c{n}"),
+                  duckdb.ColumnExpression(f"c{e}").alias(f"c{n + 1}"),
+                  duckdb.ColumnExpression(f"c{p}").alias(f"c{n + 2}")]
+        parts.append(raw.select(*exprs))
+    melted = reduce(lambda a, b: a.union(b), parts).order("row_number, pair_index")
+    cur.register("survey_melt_source", melted)
+    try:
+        cur.execute("CREATE OR REPLACE TEMP TABLE ingest_survey_cells AS "
+                    "SELECT * EXCLUDE (pair_index) FROM survey_melt_source")
+    finally:
+        cur.unregister("survey_melt_source")
+    cur.register("ingest_raw", cur.table("ingest_survey_cells"))
+    rows = cur.execute("SELECT COUNT(*) FROM ingest_survey_cells").fetchone()[0]
+    return [headers[i] for i in kept] + list(WIDE_FIELDS), int(rows)
+
+
+def choose_scale(db: Database, cur: duckdb.DuckDBPyConnection, decimal_comma: bool) -> int:
+    """The top of the score scale (5, 7 or 10) of the staged survey (view ingest_stage)."""
+    row = db.run("profile_scores", cur=cur, decimal_comma=decimal_comma).iloc[0]
+    n = int(row["n_scores"] or 0)
+    if n == 0:
+        return 7
+    for top in SCALES:
+        if int(row[f"within_{top}"] or 0) >= SCALE_SHARE * n:
+            return top
+    return 7
+
+
+def overrides_by_name(headers: Sequence[str], overrides: dict[str, str] | None) -> dict[str, str]:
+    """``--map`` overrides by position (``#3``) turned into the header's name, so
+    they still name the same column after a wide survey is melted."""
+    out = {}
+    for f, column in (overrides or {}).items():
+        if column.startswith("#") and column[1:].isdigit() and 0 < int(column[1:]) <= len(headers):
+            column = headers[int(column[1:]) - 1]
+        out[f] = column
+    return out
