@@ -227,9 +227,12 @@ class Store:
     # ------------------------------------------------------------------ writing
     def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
-               read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False) -> IngestResult:
+               read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False,
+               results: bool = True) -> IngestResult:
         """Parse the inputs and store them as dataset ``name`` (all or nothing).
-        ``overrides`` and ``read_options`` are per table."""
+        ``overrides`` and ``read_options`` are per table. With ``results``, the
+        dataset's stored results (crmflow.results) are computed right after it
+        is stored; a one-off in-memory load skips them."""
         name = clean_name(name)
         self._check_writable()
         if self.path != ":memory:":
@@ -237,7 +240,8 @@ class Store:
         if self.shared:
             transactions, customers, interactions = (_absolute(x) for x in (transactions, customers, interactions))
             return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
-                                  date_preference=date_preference, read_options=read_options, replace=replace)
+                                  date_preference=date_preference, read_options=read_options, replace=replace,
+                                  results=results)
         overrides = overrides or {}
         read_options = read_options or {}
         inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions)]
@@ -283,6 +287,8 @@ class Store:
             except BaseException:
                 cur.rollback()
                 raise
+        if results:
+            _store_results(self.db, dataset_id)
         return IngestResult(self.get(name), reports)
 
     def rename(self, old: str, new: str) -> Dataset:
@@ -342,11 +348,24 @@ def load_file_dataset(transactions: str | Path, customers: str | Path | None = N
     store = Store(in_memory=True)
     try:
         result = store.ingest(Path(transactions).name or "file", transactions, customers, interactions,
-                              overrides=overrides, date_preference=date_preference, read_options=read_options)
+                              overrides=overrides, date_preference=date_preference, read_options=read_options,
+                              results=False)  # one run reads it once: stored results would only cost time
     except BaseException:
         store.close()
         raise
     return store, result
+
+
+def _store_results(db: Database, dataset_id: int) -> None:
+    """The dataset's stored results (crmflow.results). A failure leaves the
+    dataset stored without them: the pages compute on demand, and the next
+    process that opens the file for writing tries again."""
+    from crmflow import results
+
+    try:
+        results.compute(db, dataset_id)
+    except Exception:  # noqa: BLE001 - the dataset is committed; its results are an optimisation
+        _log.warning("crmflow: storing the results of dataset %s failed", dataset_id, exc_info=True)
 
 
 # --------------------------------------------------------------------------- writing in a child process

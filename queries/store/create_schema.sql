@@ -88,6 +88,63 @@ CREATE TABLE IF NOT EXISTS rejected_rows (
     reason      VARCHAR NOT NULL,
     raw         VARCHAR
 );
+-- Results stored per dataset (crmflow.results): the rows a named query returns
+-- for one dataset and one definitions key (its parameters other than the
+-- dates, as JSON), written by the writing process after an ingest; result_runs
+-- lists what is stored (an empty result is still a stored one).
+CREATE TABLE IF NOT EXISTS result_stage_snapshots (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    stage       VARCHAR,
+    customers   BIGINT
+);
+CREATE TABLE IF NOT EXISTS result_ntd_monthly (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    active_customers BIGINT,
+    mean_relationship_days DOUBLE,
+    revenue     DECIMAL(38,4),
+    revenue_per_active DOUBLE,
+    categories_per_active DOUBLE
+);
+CREATE TABLE IF NOT EXISTS result_won_back_lost_monthly (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    month       DATE,
+    won_back    BIGINT,
+    lost        BIGINT
+);
+CREATE TABLE IF NOT EXISTS result_stage_summary (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    stage       VARCHAR,
+    customers   BIGINT,
+    buyers      HUGEINT,
+    repeat_buyers HUGEINT
+);
+CREATE TABLE IF NOT EXISTS result_revenue_to_date (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    revenue     DECIMAL(38,4)
+);
+CREATE TABLE IF NOT EXISTS result_won_back_lost_to_date (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    won_back    HUGEINT,
+    lost        HUGEINT
+);
+CREATE TABLE IF NOT EXISTS result_runs (
+    dataset_id  INTEGER NOT NULL,
+    query       VARCHAR NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    dates       DATE[],
+    computed_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dataset_counter (
     last_id INTEGER NOT NULL
 );
