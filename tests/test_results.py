@@ -23,7 +23,7 @@ import pytest
 from conftest import CDNOW_SAMPLE, write
 from crmflow import results
 from crmflow.config import Params
-from crmflow.db import Database, Scope
+from crmflow.db import Database, Scope, registry
 from crmflow.stages import data_range
 from crmflow.store import Store
 
@@ -97,6 +97,7 @@ def assert_stored_equal_fresh(db: Database, dataset_id: int, seed: int = 0) -> N
         fresh = db.run(name, dataset_id=dataset_id, **params)
         assert len(fresh) > 0 or name in ("stage_snapshots", "stage_summary"), name
         pd.testing.assert_frame_equal(stored, fresh, obj=name)
+        assert list(stored.columns) == list(registry()[f"read_{name}"].columns) == list(registry()[name].columns)
         if "dates" in params and len(params["dates"]) > 1:
             for _ in range(3):
                 some = sorted(rng.sample(params["dates"], rng.randint(1, len(params["dates"]))))
