@@ -52,14 +52,12 @@ _PERIOD_MONTHS = (12, 24, 36)
 
 @dataclass(frozen=True)
 class Stored:
-    """One stored query: its name and, for a query over ``dates``, the dates
-    it is stored at for a dataset whose orders run from ``first`` to D."""
+    """One stored query: its name and the calls stored for a dataset whose
+    orders run from ``first`` to D (``variants(first, D)``: each call's whole
+    parameters, its dates among them for a query over dates)."""
 
     query: str
-    dates: Callable[[date, date], list[date]] | None = None
-    #: The definitions it takes (Params fields), beside ``as_of`` = D when ``dated_as_of``.
-    definitions: tuple[str, ...] = ()
-    dated_as_of: bool = False
+    variants: Callable[[date, date], list[dict[str, Any]]]
 
 
 def _month_ends(first: date, last: date) -> list[date]:
@@ -89,15 +87,59 @@ def _revenue_dates(first: date, last: date) -> list[date]:
     return sorted({last, years_before(last, 1), years_before(last, 2)})
 
 
+def _defs(*names: str) -> dict[str, Any]:
+    values = Params().as_sql_params()
+    return {k: values[k] for k in names}
+
+
 _STAGE_DEFS = ("lost_after_days", "loyal_orders", "loyal_window_days")
+
+
+def _churn_dates(first: date, last: date) -> list[date]:
+    """The dates the churn page scores at by default: D, and for the
+    calibration and the track record D - h, D - 2h, D - 3h (h =
+    lost_after_days), those on or after the first order."""
+    h = Params().lost_after_days
+    return [d for d in (last - timedelta(days=k * h) for k in range(4)) if d >= first]
+
+
+def _churn_signals(first: date, last: date) -> list[dict[str, Any]]:
+    from crmflow.churn import COMPLAINT_PATTERN, PAYMENT_WINDOW_DAYS, TREND_WINDOW_DAYS
+
+    return [{"dates": [d], "as_of": d, "window_days": TREND_WINDOW_DAYS, "complaint_pattern": COMPLAINT_PATTERN,
+             "payment_window_days": PAYMENT_WINDOW_DAYS, **_defs(*_STAGE_DEFS)} for d in _churn_dates(first, last)]
+
+
+def _backtest_pairs(first: date, last: date) -> list[tuple[date, date]]:
+    """(calibration end, holdout end) of the CLV model choice at each churn date
+    (crmflow.model._choice_at) and of the churn outcome windows."""
+    from crmflow.model import MIN_CHOICE_HISTORY_DAYS, default_holdout_days
+
+    dates = _churn_dates(first, last)
+    pairs = {(d - timedelta(days=default_holdout_days(first, d)), d) for d in dates
+             if (d - first).days >= MIN_CHOICE_HISTORY_DAYS}
+    pairs |= {(dates[k + 1], dates[k]) for k in range(len(dates) - 1)}
+    return sorted(pairs)
+
+
+def _clv_summaries(first: date, last: date) -> list[dict[str, Any]]:
+    ends = set(_churn_dates(first, last)) | {start for start, _ in _backtest_pairs(first, last)}
+    return [{"calibration_end": d} for d in sorted(ends)]
+
+
 #: What is stored, per query.
 STORED: dict[str, Stored] = {s.query: s for s in (
-    Stored("stage_snapshots", _month_ends, _STAGE_DEFS),
-    Stored("ntd_monthly", _month_ends, ("lost_after_days", "loyal_window_days")),
-    Stored("won_back_lost_monthly", None, ("lost_after_days",), dated_as_of=True),
-    Stored("stage_summary", _comparison_dates, _STAGE_DEFS),
-    Stored("revenue_to_date", _revenue_dates),
-    Stored("won_back_lost_to_date", _event_dates, ("lost_after_days",), dated_as_of=True),
+    Stored("stage_snapshots", lambda f, d: [{"dates": _month_ends(f, d), **_defs(*_STAGE_DEFS)}]),
+    Stored("ntd_monthly", lambda f, d: [{"dates": _month_ends(f, d),
+                                         **_defs("lost_after_days", "loyal_window_days")}]),
+    Stored("won_back_lost_monthly", lambda f, d: [{"as_of": d, **_defs("lost_after_days")}]),
+    Stored("stage_summary", lambda f, d: [{"dates": _comparison_dates(f, d), **_defs(*_STAGE_DEFS)}]),
+    Stored("revenue_to_date", lambda f, d: [{"dates": _revenue_dates(f, d)}]),
+    Stored("won_back_lost_to_date", lambda f, d: [{"dates": _event_dates(f, d), "as_of": d,
+                                                   **_defs("lost_after_days")}]),
+    Stored("churn_signals", _churn_signals),
+    Stored("clv_summary", _clv_summaries),
+    Stored("holdout_purchases", lambda f, d: [{"start_date": a, "end_date": b} for a, b in _backtest_pairs(f, d)]),
 )}
 
 
@@ -105,15 +147,6 @@ def defs_key(params: dict[str, Any]) -> str:
     """The definitions key of a call: its parameters other than ``dates``, as JSON."""
     return json.dumps({k: (v.isoformat() if isinstance(v, date) else v)
                        for k, v in sorted(params.items()) if k != "dates"}, sort_keys=True)
-
-
-def default_params(stored: Stored, last: date, params: Params = Params()) -> dict[str, Any]:
-    """The parameters (without dates) of the stored call: default definitions, as-of D."""
-    values = params.as_sql_params()
-    out: dict[str, Any] = {k: values[k] for k in stored.definitions}
-    if stored.dated_as_of:
-        out["as_of"] = last
-    return out
 
 
 def whole_dataset(dataset_id: int | Scope) -> int | None:
@@ -130,25 +163,27 @@ def whole_dataset(dataset_id: int | Scope) -> int | None:
 # --------------------------------------------------------------------------- reading
 def stored_rows(db: Database, name: str, dataset_id: int | Scope, **params: Any) -> pd.DataFrame | None:
     """The stored rows of ``name(**params)`` on the dataset, or None when they are not stored."""
-    stored = STORED.get(name)
+    from crmflow.db import get_query
+
     target = whole_dataset(dataset_id)
-    if stored is None or target is None:
+    if name not in STORED or target is None:
         return None
     dates = params.get("dates")
-    if stored.dates is not None:
-        if not dates or len(set(dates)) != len(dates):
-            return None
+    if "dates" in get_query(name).params and (not dates or len(set(dates)) != len(dates)):
+        return None
     key = defs_key(params)
     runs = db.run("result_runs", target_id=target, query_name=name)
     match = runs[runs["defs_key"] == key]
     if match.empty:
         return None
-    if stored.dates is None:
+    if dates is None:
         return db.run(f"read_{name}", target_id=target, defs_key=key)
     have = {pd.Timestamp(d).date() for d in match.iloc[0]["dates"]}
     wanted = [pd.Timestamp(d).date() for d in dates]
     if not set(wanted) <= have:
         return None
+    if "dates" not in get_query(f"read_{name}").params:  # one date, the key's as-of date
+        return db.run(f"read_{name}", target_id=target, defs_key=key)
     return db.run(f"read_{name}", target_id=target, defs_key=key, dates=wanted)
 
 
@@ -184,15 +219,11 @@ def compute(db: Database, dataset_id: int, queries: Iterable[str] | None = None)
         try:
             db.execute("drop_results", cur=cur, target_id=dataset_id)
             for name in names:
-                stored = STORED[name]
-                params = default_params(stored, last)
-                key = defs_key(params)
-                dates = stored.dates(first, last) if stored.dates is not None else None
-                if dates is not None:
-                    params["dates"] = dates
-                db.execute(f"store_{name}", cur=cur, target_id=dataset_id, defs_key=key, **params)
-                db.execute("record_result_run", cur=cur, target_id=dataset_id, query_name=name, defs_key=key,
-                           dates=dates)
+                for params in STORED[name].variants(first, last):
+                    key = defs_key(params)
+                    db.execute(f"store_{name}", cur=cur, target_id=dataset_id, defs_key=key, **params)
+                    db.execute("record_result_run", cur=cur, target_id=dataset_id, query_name=name, defs_key=key,
+                               dates=params.get("dates"))
             cur.commit()
         except BaseException:
             cur.rollback()

@@ -228,11 +228,12 @@ class Store:
     def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
                read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False,
-               results: bool = True) -> IngestResult:
+               results: bool | None = None) -> IngestResult:
         """Parse the inputs and store them as dataset ``name`` (all or nothing).
         ``overrides`` and ``read_options`` are per table. With ``results``, the
         dataset's stored results (crmflow.results) are computed right after it
-        is stored; a one-off in-memory load skips them."""
+        is stored; by default only in a store file (an in-memory store lives
+        for one run, where they would only cost time)."""
         name = clean_name(name)
         self._check_writable()
         if self.path != ":memory:":
@@ -287,7 +288,7 @@ class Store:
             except BaseException:
                 cur.rollback()
                 raise
-        if results:
+        if results or (results is None and self.path != ":memory:"):
             _store_results(self.db, dataset_id)
         return IngestResult(self.get(name), reports)
 
@@ -348,8 +349,7 @@ def load_file_dataset(transactions: str | Path, customers: str | Path | None = N
     store = Store(in_memory=True)
     try:
         result = store.ingest(Path(transactions).name or "file", transactions, customers, interactions,
-                              overrides=overrides, date_preference=date_preference, read_options=read_options,
-                              results=False)  # one run reads it once: stored results would only cost time
+                              overrides=overrides, date_preference=date_preference, read_options=read_options)
     except BaseException:
         store.close()
         raise

@@ -79,13 +79,7 @@ class Recorder:
 def stored_calls(db: Database, dataset_id: int) -> list[tuple[str, dict]]:
     """Every stored (query, parameters) of a dataset, dates included."""
     first, last = data_range(db, dataset_id)
-    calls = []
-    for name, stored in results.STORED.items():
-        params = results.default_params(stored, last)
-        if stored.dates is not None:
-            params["dates"] = stored.dates(first, last)
-        calls.append((name, params))
-    return calls
+    return [(name, params) for name, stored in results.STORED.items() for params in stored.variants(first, last)]
 
 
 def assert_stored_equal_fresh(db: Database, dataset_id: int, seed: int = 0) -> None:
@@ -95,7 +89,7 @@ def assert_stored_equal_fresh(db: Database, dataset_id: int, seed: int = 0) -> N
         stored = results.stored_rows(db, name, dataset_id, **params)
         assert stored is not None, name
         fresh = db.run(name, dataset_id=dataset_id, **params)
-        assert len(fresh) > 0 or name in ("stage_snapshots", "stage_summary"), name
+        assert len(fresh) > 0, name
         pd.testing.assert_frame_equal(stored, fresh, obj=name)
         assert list(stored.columns) == list(registry()[f"read_{name}"].columns) == list(registry()[name].columns)
         if "dates" in params and len(params["dates"]) > 1:
@@ -121,7 +115,7 @@ def files(tmp_path):
 # --------------------------------------------------------------------------- stored = fresh
 def test_stored_results_equal_fresh_after_an_ingest_of_files(files):
     with Store(in_memory=True) as store:
-        ds = store.ingest("x", *files).dataset.dataset_id
+        ds = store.ingest("x", *files, results=True).dataset.dataset_id
         assert results.has_results(store.db, ds)
         assert_stored_equal_fresh(store.db, ds)
         # the month ends run from the first order's month (Dec 2022) to D (2024-02-29), D last
@@ -137,22 +131,23 @@ def test_stored_results_equal_fresh_after_an_ingest_of_frames():
 
     data = generate(n_customers=300, seed=7)
     with Store(in_memory=True) as store:
-        ds = store.ingest("demo", data.transactions, data.customers, data.interactions).dataset.dataset_id
+        ds = store.ingest("demo", data.transactions, data.customers, data.interactions,
+                          results=True).dataset.dataset_id
         assert_stored_equal_fresh(store.db, ds, seed=1)
 
 
 def test_stored_results_equal_fresh_on_cdnow():
     with Store(in_memory=True) as store:
-        ds = store.ingest("cdnow", CDNOW_SAMPLE).dataset.dataset_id
+        ds = store.ingest("cdnow", CDNOW_SAMPLE, results=True).dataset.dataset_id
         assert_stored_equal_fresh(store.db, ds, seed=2)
 
 
 def test_replace_stores_the_new_rows_and_drops_the_old(files, tmp_path):
     with Store(in_memory=True) as store:
-        old = store.ingest("x", *files).dataset.dataset_id
-        other = store.ingest("y", files[0]).dataset.dataset_id
+        old = store.ingest("x", *files, results=True).dataset.dataset_id
+        other = store.ingest("y", files[0], results=True).dataset.dataset_id
         smaller = write(tmp_path, "u.csv", "customer_id,order_date,amount\nq,2024-05-01,8\nq,2024-07-02,9\n")
-        new = store.ingest("x", smaller, replace=True).dataset.dataset_id
+        new = store.ingest("x", smaller, replace=True, results=True).dataset.dataset_id
         assert new != old
         counts = result_counts(store.db)
         for table in RESULT_TABLES:
@@ -167,8 +162,8 @@ def test_replace_stores_the_new_rows_and_drops_the_old(files, tmp_path):
 
 def test_delete_drops_the_stored_results(files):
     with Store(in_memory=True) as store:
-        keep = store.ingest("keep", files[0]).dataset.dataset_id
-        gone = store.ingest("gone", *files).dataset.dataset_id
+        keep = store.ingest("keep", files[0], results=True).dataset.dataset_id
+        gone = store.ingest("gone", *files, results=True).dataset.dataset_id
         store.delete("gone")
         for table, rows in result_counts(store.db).items():
             assert [d for d, _ in rows] == [keep], table
@@ -180,7 +175,7 @@ def test_the_writing_child_process_stores_them(files, tmp_path):
     """The dashboard's path: Store(shared=True) ingests, replaces and deletes in a child process."""
     path = tmp_path / "shared.duckdb"
     with Store(path, shared=True) as store:
-        first = store.ingest("x", *files).dataset.dataset_id
+        first = store.ingest("x", *files, results=True).dataset.dataset_id
         second = store.ingest("x", files[0], replace=True).dataset.dataset_id
         store.ingest("z", *files)
         store.delete("z")
@@ -193,7 +188,7 @@ def test_the_writing_child_process_stores_them(files, tmp_path):
 def test_a_store_made_before_results_gets_them_when_opened_for_writing(files, tmp_path):
     path = tmp_path / "old.duckdb"
     with Store(path) as store:
-        ds = store.ingest("x", *files).dataset.dataset_id
+        ds = store.ingest("x", *files, results=True).dataset.dataset_id
         returns = store.ingest("returns", write(tmp_path, "r.csv", "customer_id,order_date,amount\n"
                                                 "z,2024-01-01,-3\n")).dataset.dataset_id
     con = duckdb.connect(str(path))  # what an older crmflow left: no result tables at all
@@ -213,8 +208,8 @@ def test_a_store_made_before_results_gets_them_when_opened_for_writing(files, tm
 def _twin(files) -> tuple[Store, int, Store, int]:
     """The same data twice: with stored results, and without (computed on every call)."""
     with_results, without = Store(in_memory=True), Store(in_memory=True)
-    a = with_results.ingest("x", *files).dataset.dataset_id
-    b = without.ingest("x", *files, results=False).dataset.dataset_id
+    a = with_results.ingest("x", *files, results=True).dataset.dataset_id
+    b = without.ingest("x", *files).dataset.dataset_id  # in memory: none stored by default
     assert not results.has_results(without.db, b)
     return with_results, a, without, b
 
@@ -288,7 +283,7 @@ def test_the_command_line_reads_the_stored_rows(files, tmp_path, monkeypatch, ca
 
     path = tmp_path / "cli.duckdb"
     with Store(path) as store:
-        store.ingest("x", *files)
+        store.ingest("x", *files, results=True)
         store.ingest("plain", *files, results=False)
     recorder = Recorder(monkeypatch)
     assert main(["trends", "--dataset", "x", "--db", str(path), "--format", "csv"]) == 0
@@ -330,3 +325,29 @@ def test_the_overview_page_reads_the_stored_rows(files, tmp_path, monkeypatch):
     finally:
         st.cache_resource.clear()
         st.cache_data.clear()
+
+
+def test_the_churn_page_reads_the_stored_signals_summaries_and_outcomes(monkeypatch):
+    """The churn list and its track record at D: every churn_signals, clv_summary and
+    holdout_purchases call is served from the store, with the same numbers."""
+    from crmflow.churn import churn_warnings, track_record
+    from crmflow.demo import generate
+
+    data = generate(n_customers=400, seed=11)
+    stored, fresh = Store(in_memory=True), Store(in_memory=True)
+    try:
+        a = stored.ingest("d", data.transactions, data.customers, data.interactions, results=True).dataset.dataset_id
+        b = fresh.ingest("d", data.transactions, data.customers, data.interactions).dataset.dataset_id
+        last = data_range(fresh.db, b)[1]
+        want = (churn_warnings(fresh.db, b, last, include_all=True), track_record(fresh.db, b, last))
+        recorder = Recorder(monkeypatch)
+        got = (churn_warnings(stored.db, a, last, include_all=True), track_record(stored.db, a, last))
+        pd.testing.assert_frame_equal(got[0], want[0])
+        assert got[0].attrs["calibration"] == want[0].attrs["calibration"]
+        assert got[1] == want[1]
+        heavy = [n for n in recorder.names if n in ("churn_signals", "clv_summary", "holdout_purchases")]
+        assert not heavy, heavy
+        assert recorder.ran("read_churn_signals") >= 3 and recorder.ran("read_clv_summary") >= 2
+    finally:
+        stored.close()
+        fresh.close()

@@ -138,6 +138,52 @@ CREATE TABLE IF NOT EXISTS result_won_back_lost_to_date (
     won_back    HUGEINT,
     lost        HUGEINT
 );
+CREATE TABLE IF NOT EXISTS result_churn_signals (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    stage       VARCHAR,
+    orders      BIGINT,
+    order_days  BIGINT,
+    days_since_last_order BIGINT,
+    median_gap_days DOUBLE,
+    overdue_ratio DOUBLE,
+    orders_recent BIGINT,
+    orders_previous BIGINT,
+    revenue_recent DOUBLE,
+    revenue_previous DOUBLE,
+    has_interactions BOOLEAN,
+    complaints  BIGINT,
+    unresolved_complaints BIGINT,
+    last_unresolved_date DATE,
+    contacts_recent BIGINT,
+    contacts_previous BIGINT,
+    has_payment_terms BOOLEAN,
+    invoices_due BIGINT,
+    invoices_late BIGINT,
+    invoices_unpaid BIGINT,
+    mean_days_late DOUBLE,
+    max_days_late BIGINT,
+    owner       VARCHAR
+);
+CREATE TABLE IF NOT EXISTS result_clv_summary (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    frequency   BIGINT,
+    recency_weeks DOUBLE,
+    t_weeks     DOUBLE,
+    monetary    DOUBLE,
+    mean_purchase_value DOUBLE,
+    first_purchase_date DATE,
+    last_purchase_date DATE
+);
+CREATE TABLE IF NOT EXISTS result_holdout_purchases (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    actual_purchases BIGINT
+);
 CREATE TABLE IF NOT EXISTS result_runs (
     dataset_id  INTEGER NOT NULL,
     query       VARCHAR NOT NULL,
