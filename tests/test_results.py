@@ -351,3 +351,36 @@ def test_the_churn_page_reads_the_stored_signals_summaries_and_outcomes(monkeypa
     finally:
         stored.close()
         fresh.close()
+
+
+def test_an_identical_request_in_flight_is_computed_once():
+    """Database.memoised (the CLV fit, the churn track record): a second thread
+    asking for the same key while the first builds it waits and gets the same
+    object; another key is built meanwhile."""
+    import threading
+    import time
+
+    db = Database(":memory:")
+    started, release = threading.Event(), threading.Event()
+    builds: list[str] = []
+
+    def slow():
+        builds.append("slow")
+        started.set()
+        release.wait(30)
+        return object()
+
+    got: list[object] = []
+    first = threading.Thread(target=lambda: got.append(db.memoised(("k",), slow)))
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=lambda: got.append(db.memoised(("k",), slow)))
+    second.start()
+    time.sleep(0.2)  # lets the second thread reach the key's lock (no time is asserted)
+    assert db.memoised(("other",), lambda: "other") == "other"  # not held up by the key being built
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert builds == ["slow"]
+    assert len(got) == 2 and got[0] is got[1]
+    db.close()
