@@ -405,9 +405,6 @@ class Database:
             self.execute("create_schema")
             self._drop_leftovers()
             self._complete_datasets()
-            from crmflow.results import complete
-
-            complete(self)  # the stored results of datasets stored before they were kept
             self.reclaim()
 
     def _connect(self, wait: bool = False) -> None:

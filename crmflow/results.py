@@ -23,8 +23,10 @@ stored definitions key, at stored dates; otherwise (another as-of date, other
 definitions, filters, a store without results) it runs the query as before.
 The rows are the same either way (tests/test_results.py).
 
-A store made before this module gets its results computed when a process
-opens it read-write (:func:`complete`, from :class:`crmflow.db.Database`).
+A store made before this module gets its results computed by the next
+writing process (:func:`complete`, from ``Store(path)``: the child process
+that the dashboard's and the command line's writes run in); reading
+processes compute on demand meanwhile.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from crmflow.config import Params
+from crmflow.errors import CrmflowError
 
 if TYPE_CHECKING:
     from crmflow.db import Database, Scope
@@ -172,7 +175,10 @@ def stored_rows(db: Database, name: str, dataset_id: int | Scope, **params: Any)
     if "dates" in get_query(name).params and (not dates or len(set(dates)) != len(dates)):
         return None
     key = defs_key(params)
-    runs = db.run("result_runs", target_id=target, query_name=name)
+    try:
+        runs = db.run("result_runs", target_id=target, query_name=name)
+    except CrmflowError:  # a file opened read-only as an older crmflow left it: no result tables
+        return None
     match = runs[runs["defs_key"] == key]
     if match.empty:
         return None
@@ -206,8 +212,6 @@ def compute(db: Database, dataset_id: int, queries: Iterable[str] | None = None)
     in one transaction: all of them or none. Writing processes only."""
     from crmflow.stages import data_range
 
-    from crmflow.errors import CrmflowError
-
     dataset_id = int(dataset_id)
     try:
         first, last = data_range(db, dataset_id)
@@ -238,8 +242,9 @@ def complete(db: Database) -> list[int]:
     for dataset_id in db.run("datasets_without_results")["dataset_id"]:
         try:
             compute(db, int(dataset_id))
-        except Exception:  # noqa: BLE001 - the pages fall back to computing; never blocks opening the store
-            _log.warning("crmflow: storing the results of dataset %s failed", dataset_id, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the pages fall back to computing; never blocks opening the store
+            # quietly: whatever is wrong (a damaged file) the reading query that follows says in one line
+            _log.info("crmflow: storing the results of dataset %s failed: %s", dataset_id, exc)
             continue
         done.append(int(dataset_id))
     return done

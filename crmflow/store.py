@@ -113,6 +113,12 @@ class Store:
         if read_only or self.shared:
             _prepare_file(file)  # a new or older file made ready first (skipped while another process holds it)
         self.db = Database(file, read_only=read_only or self.shared, wait=wait)
+        if not (read_only or self.shared):
+            # a writing process (the dashboard's and the command line's writing child, tests, scripts)
+            # stores the results of datasets stored before results were kept; readers compute on demand
+            from crmflow.results import complete
+
+            complete(self.db)
 
     @property
     def path(self) -> str:
@@ -364,8 +370,8 @@ def _store_results(db: Database, dataset_id: int) -> None:
 
     try:
         results.compute(db, dataset_id)
-    except Exception:  # noqa: BLE001 - the dataset is committed; its results are an optimisation
-        _log.warning("crmflow: storing the results of dataset %s failed", dataset_id, exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - the dataset is committed; its results are an optimisation
+        _log.info("crmflow: storing the results of dataset %s failed: %s", dataset_id, exc)
 
 
 # --------------------------------------------------------------------------- writing in a child process

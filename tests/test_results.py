@@ -185,7 +185,7 @@ def test_the_writing_child_process_stores_them(files, tmp_path):
         assert_stored_equal_fresh(store.db, second)
 
 
-def test_a_store_made_before_results_gets_them_when_opened_for_writing(files, tmp_path):
+def test_a_store_made_before_results_gets_them_from_the_next_writing_process(files, tmp_path):
     path = tmp_path / "old.duckdb"
     with Store(path) as store:
         ds = store.ingest("x", *files, results=True).dataset.dataset_id
@@ -195,9 +195,17 @@ def test_a_store_made_before_results_gets_them_when_opened_for_writing(files, tm
     for table in RESULT_TABLES:
         con.execute(f"DROP TABLE {table}")
     con.close()
-    with Store(path, read_only=True) as store:  # read-only: nothing is written, the query runs
-        pass
-    with Store(path) as store:
+    from crmflow.analytics import ntd_trends
+
+    with Database(path, read_only=True) as db:  # as an older crmflow left it, no result tables: computed
+        first, last = data_range(db, ds)
+        assert len(ntd_trends(db, ds, first, last)) == 15
+    for _ in range(2):  # reading processes (the command line, the dashboard) leave the file as it is
+        with Store(path, read_only=True) as store:
+            assert not results.has_results(store.db, ds)
+        with Store(path, shared=True) as store:
+            assert not results.has_results(store.db, ds)
+    with Store(path) as store:  # what the writing child process opens
         assert results.has_results(store.db, ds)
         assert not results.has_results(store.db, returns)  # no order, nothing to store
         assert store.db.run("datasets_without_results").empty  # no recomputation on every open
@@ -293,9 +301,12 @@ def test_the_command_line_reads_the_stored_rows(files, tmp_path, monkeypatch, ca
     assert main(["trends", str(files[0]), "--customers", str(files[1]), "--format", "csv"]) == 0
     assert capsys.readouterr().out == stored_out
     assert recorder.ran("ntd_monthly") == 1 and recorder.ran("read_ntd_monthly") == 1
-    # "plain" was stored without results: the command line's opening of the file computed them
+    # "plain" was stored without results: a reading command computes on demand, stores nothing
+    assert main(["trends", "--dataset", "plain", "--db", str(path), "--format", "csv"]) == 0
+    assert capsys.readouterr().out == stored_out
+    assert recorder.ran("ntd_monthly") == 2
     with Store(path, read_only=True) as store:
-        assert results.has_results(store.db, store.get("plain").dataset_id)
+        assert not results.has_results(store.db, store.get("plain").dataset_id)
     assert len(stored_out.strip().splitlines()) == 1 + 15
 
 
