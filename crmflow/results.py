@@ -23,16 +23,18 @@ stored definitions key, at stored dates; otherwise (another as-of date, other
 definitions, filters, a store without results) it runs the query as before.
 The rows are the same either way (tests/test_results.py).
 
-A store made before this module gets its results computed by the next
-writing process (:func:`complete`, from ``Store(path)``: the child process
-that the dashboard's and the command line's writes run in); reading
-processes compute on demand meanwhile.
+A store made before this module gets the results of its datasets computed
+with the next ingest into it (:func:`complete`, from ``Store.ingest``: the
+writing child process of the dashboard and the command line); reading
+processes compute on demand meanwhile, and a rename or delete never grows
+the file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -237,9 +239,22 @@ def compute(db: Database, dataset_id: int, queries: Iterable[str] | None = None)
 def complete(db: Database) -> list[int]:
     """Compute the results of every dataset that has none (a store made before
     results were kept); a dataset whose computation fails is left to the
-    pages, which compute on demand. Returns the datasets completed."""
+    pages, which compute on demand. Nothing is computed unless the disk has
+    room for results as large as the file itself (beside the margin every
+    write keeps). Returns the datasets completed."""
+    from crmflow.db import ensure_free_space
+
+    todo = list(db.run("datasets_without_results")["dataset_id"])
+    if not todo:
+        return []
+    if db.path != ":memory:":
+        try:
+            ensure_free_space(db.path, os.path.getsize(db.path))
+        except (CrmflowError, OSError) as exc:
+            _log.info("crmflow: the stored results wait for free disk space: %s", exc)
+            return []
     done = []
-    for dataset_id in db.run("datasets_without_results")["dataset_id"]:
+    for dataset_id in todo:
         try:
             compute(db, int(dataset_id))
         except Exception as exc:  # noqa: BLE001 - the pages fall back to computing; never blocks opening the store

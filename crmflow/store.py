@@ -113,12 +113,6 @@ class Store:
         if read_only or self.shared:
             _prepare_file(file)  # a new or older file made ready first (skipped while another process holds it)
         self.db = Database(file, read_only=read_only or self.shared, wait=wait)
-        if not (read_only or self.shared):
-            # a writing process (the dashboard's and the command line's writing child, tests, scripts)
-            # stores the results of datasets stored before results were kept; readers compute on demand
-            from crmflow.results import complete
-
-            complete(self.db)
 
     @property
     def path(self) -> str:
@@ -296,6 +290,9 @@ class Store:
                 raise
         if results or (results is None and self.path != ":memory:"):
             _store_results(self.db, dataset_id)
+            from crmflow.results import complete
+
+            complete(self.db)  # and those of datasets stored before results were kept (never fails)
         return IngestResult(self.get(name), reports)
 
     def rename(self, old: str, new: str) -> Dataset:

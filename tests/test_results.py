@@ -185,7 +185,9 @@ def test_the_writing_child_process_stores_them(files, tmp_path):
         assert_stored_equal_fresh(store.db, second)
 
 
-def test_a_store_made_before_results_gets_them_from_the_next_writing_process(files, tmp_path):
+def test_a_store_made_before_results_gets_them_with_the_next_ingest(files, tmp_path):
+    from crmflow.analytics import ntd_trends
+
     path = tmp_path / "old.duckdb"
     with Store(path) as store:
         ds = store.ingest("x", *files, results=True).dataset.dataset_id
@@ -195,20 +197,21 @@ def test_a_store_made_before_results_gets_them_from_the_next_writing_process(fil
     for table in RESULT_TABLES:
         con.execute(f"DROP TABLE {table}")
     con.close()
-    from crmflow.analytics import ntd_trends
-
     with Database(path, read_only=True) as db:  # as an older crmflow left it, no result tables: computed
         first, last = data_range(db, ds)
         assert len(ntd_trends(db, ds, first, last)) == 15
-    for _ in range(2):  # reading processes (the command line, the dashboard) leave the file as it is
-        with Store(path, read_only=True) as store:
-            assert not results.has_results(store.db, ds)
-        with Store(path, shared=True) as store:
-            assert not results.has_results(store.db, ds)
-    with Store(path) as store:  # what the writing child process opens
-        assert results.has_results(store.db, ds)
+    # reading processes (the command line, the dashboard), a rename: the file keeps no results
+    with Store(path, read_only=True) as store:
+        assert not results.has_results(store.db, ds)
+    with Store(path, shared=True) as store:
+        store.rename("x", "y")
+        assert not results.has_results(store.db, ds)
+        new = store.ingest("z", files[0]).dataset.dataset_id  # the writing child stores them, old ones too
+        for dataset_id in (ds, new):
+            assert results.has_results(store.db, dataset_id)
         assert not results.has_results(store.db, returns)  # no order, nothing to store
-        assert store.db.run("datasets_without_results").empty  # no recomputation on every open
+        assert store.db.run("datasets_without_results").empty
+    with Store(path) as store:
         assert_stored_equal_fresh(store.db, ds)
 
 
