@@ -394,6 +394,7 @@ class Database:
         self._set_frames: dict[str, pd.DataFrame] = {}
         self._memo: OrderedDict[tuple, object] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self._building: dict[tuple, threading.Lock] = {}  # a lock per key being built (memoised)
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._connect(wait=read_only if wait is None else wait)
@@ -578,17 +579,28 @@ class Database:
         :class:`Scope` or dataset id among them: a dataset id is never reused
         and a stored dataset never changes (a replace gets a new id), so a kept
         result cannot go stale. The result is shared: callers must not modify it.
-        Two threads asking at once may both build it; the first one is kept."""
+        Threads asking for the same key at once build it once: the others
+        wait for it (a lock per key; other keys are not held up)."""
         with self._memo_lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
                 return self._memo[key]  # type: ignore[return-value]
-        value = build()
-        with self._memo_lock:
-            value = self._memo.setdefault(key, value)  # type: ignore[assignment]
-            self._memo.move_to_end(key)
-            while len(self._memo) > self.MEMO_SIZE:
-                self._memo.popitem(last=False)
+            lock = self._building.setdefault(key, threading.Lock())
+        with lock:
+            with self._memo_lock:
+                if key in self._memo:  # built by the thread this one waited for
+                    self._memo.move_to_end(key)
+                    return self._memo[key]  # type: ignore[return-value]
+            try:
+                value = build()
+                with self._memo_lock:
+                    self._memo[key] = value
+                    self._memo.move_to_end(key)
+                    while len(self._memo) > self.MEMO_SIZE:
+                        self._memo.popitem(last=False)
+            finally:
+                with self._memo_lock:
+                    self._building.pop(key, None)
         return value
 
     def forget(self) -> None:

@@ -263,12 +263,16 @@ class Store:
     def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
                read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False,
-               actor: str | None = None, via: str | None = None, surveys: Any = None) -> IngestResult:
+               actor: str | None = None, via: str | None = None, surveys: Any = None,
+               results: bool | None = None) -> IngestResult:
         """Parse the inputs and store them as dataset ``name`` (all or nothing).
         ``overrides`` and ``read_options`` are per table; ``surveys`` is the
         optional Servqual survey (crmflow.servqual). The audit trail
         records the upload (or replace) by ``actor`` through ``via`` in the
-        same transaction (:func:`_who` for the defaults)."""
+        same transaction (:func:`_who` for the defaults). With ``results``, the
+        dataset's stored results (crmflow.results) are computed right after it
+        is stored; by default only in a store file (an in-memory store lives
+        for one run, where they would only cost time)."""
         name = clean_name(name)
         self._check_writable()
         if self.path != ":memory:":
@@ -279,7 +283,7 @@ class Store:
                 _absolute(x) for x in (transactions, customers, interactions, surveys))
             return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
                                   date_preference=date_preference, read_options=read_options, replace=replace,
-                                  actor=actor, via=via, surveys=surveys)
+                                  actor=actor, via=via, surveys=surveys, results=results)
         overrides = overrides or {}
         read_options = read_options or {}
         inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions),
@@ -327,6 +331,11 @@ class Store:
             except BaseException:
                 cur.rollback()
                 raise
+        if results or (results is None and self.path != ":memory:"):
+            _store_results(self.db, dataset_id)
+            from crmflow.results import complete
+
+            complete(self.db)  # and those of datasets stored before results were kept (never fails)
         return IngestResult(self.get(name), reports)
 
     def rename(self, old: str, new: str, *, actor: str | None = None, via: str | None = None) -> Dataset:
@@ -405,6 +414,18 @@ def load_file_dataset(transactions: str | Path, customers: str | Path | None = N
         store.close()
         raise
     return store, result
+
+
+def _store_results(db: Database, dataset_id: int) -> None:
+    """The dataset's stored results (crmflow.results). A failure leaves the
+    dataset stored without them: the pages compute on demand, and the next
+    process that opens the file for writing tries again."""
+    from crmflow import results
+
+    try:
+        results.compute(db, dataset_id)
+    except Exception as exc:  # noqa: BLE001 - the dataset is committed; its results are an optimisation
+        _log.info("crmflow: storing the results of dataset %s failed: %s", dataset_id, exc)
 
 
 # --------------------------------------------------------------------------- writing in a child process
