@@ -218,3 +218,76 @@ def loyalty_view(db: Database, scope: int | Scope, as_of: date, start: date, par
     """The measures by group at ``as_of`` and over time from ``start``."""
     return LoyaltyView(as_of, by, by_group(db, scope, as_of, params, by), over_time(db, scope, start, as_of, params),
                        availability(db, scope))
+
+
+# --------------------------------------------------------------------------- display
+#: The share measures of the trend chart and the table, in order, and the input each needs.
+SHARE_MEASURES = ("repeat_rate", "breadth", "reorder_share")
+
+
+def group_name(group: str, by: str, lang: str) -> str:
+    """A stage's or segment's name in ``lang`` (the glossary's), or "all customers with an order"."""
+    from crmflow.i18n import t
+
+    if group == ALL:
+        return t("loy_all", lang)
+    return t(f"stage_{group}", lang) if by == "stage" else t(f"segment_{group}", lang)
+
+
+def _share(value: object) -> str:
+    return "–" if value is None or pd.isna(value) else f"{float(value):.1%}"
+
+
+def display_table(groups: pd.DataFrame, by: str, available: Availability, lang: str) -> pd.DataFrame:
+    """The by-group table as shown on the Overview page and the report slide:
+    group names and headers in ``lang``, shares as percentages, the interval
+    CV to two places, "–" where a measure is empty; the columns of a measure
+    whose input the data lacks are left out (the view says what unlocks it)."""
+    from crmflow.i18n import t
+
+    shown = {
+        f"loy_col_group_{by}": [group_name(g, by, lang) for g in groups["group"]],
+        "loy_col_customers": [f"{int(n):,}" for n in groups["customers"]],
+        "loy_repeat_rate": [_share(v) for v in groups["repeat_rate"]],
+    }
+    if available.category:
+        shown["loy_breadth"] = [_share(v) for v in groups["breadth"]]
+    shown["loy_interval_cv"] = ["–" if pd.isna(v) else f"{float(v):.2f}" for v in groups["interval_cv"]]
+    shown["loy_col_measured_regularity"] = [f"{int(n):,}" for n in groups["measured_regularity"]]
+    if available.complaints:
+        shown["loy_col_complainers"] = [f"{int(n):,}" for n in groups["complainers"]]
+        shown["loy_reorder_share"] = [_share(v) for v in groups["reorder_share"]]
+        shown["loy_col_orders_after_complaint"] = [f"{int(n):,}" for n in groups["orders_after_complaint"]]
+    return pd.DataFrame({t(key, lang): values for key, values in shown.items()})
+
+
+def shown_shares(available: Availability) -> tuple[str, ...]:
+    """The share measures the data supports (the others need an input it lacks)."""
+    return tuple(m for m in SHARE_MEASURES if NEEDS[m] is None or getattr(available, NEEDS[m]))
+
+
+def trend_title(trend: pd.DataFrame, lang: str) -> str:
+    """The trend chart's title: its month-end range."""
+    from crmflow.i18n import t
+
+    dates = list(trend["snapshot_date"])
+    if len(dates) < 2:
+        return t("loy_trend_title_single", lang, end=dates[-1].isoformat() if dates else "")
+    return t("loy_trend_title", lang, start=dates[0].isoformat(), end=dates[-1].isoformat())
+
+
+def slide_title(groups: pd.DataFrame, lang: str) -> str:
+    """The report slide's title: the repeat-purchase rate of everyone buying in the window."""
+    from crmflow.i18n import t
+
+    rate = groups.loc[groups["group"] == ALL, "repeat_rate"].iloc[0]
+    if rate is None or pd.isna(rate):
+        return t("loy_slide_title_empty", lang)
+    return t("loy_slide_title", lang, all_rate=f"{float(rate):.1%}")
+
+
+def unlock_notes(available: Availability, lang: str) -> list[str]:
+    """What to upload for each measure the data cannot show yet, in ``lang``."""
+    from crmflow.i18n import t
+
+    return [t(UNLOCKS[need], lang) for need in available.missing()]
