@@ -238,11 +238,13 @@ def _share(value: object) -> str:
     return "–" if value is None or pd.isna(value) else f"{float(value):.1%}"
 
 
-def display_table(groups: pd.DataFrame, by: str, available: Availability, lang: str) -> pd.DataFrame:
+def display_table(groups: pd.DataFrame, by: str, available: Availability, lang: str,
+                  compact: bool = False) -> pd.DataFrame:
     """The by-group table as shown on the Overview page and the report slide:
     group names and headers in ``lang``, shares as percentages, the interval
     CV to two places, "–" where a measure is empty; the columns of a measure
-    whose input the data lacks are left out (the view says what unlocks it)."""
+    whose input the data lacks are left out (the view says what unlocks it).
+    ``compact`` (the report slide) keeps only the group, its customers and the measures."""
     from crmflow.i18n import t
 
     shown = {
@@ -253,11 +255,14 @@ def display_table(groups: pd.DataFrame, by: str, available: Availability, lang: 
     if available.category:
         shown["loy_breadth"] = [_share(v) for v in groups["breadth"]]
     shown["loy_interval_cv"] = ["–" if pd.isna(v) else f"{float(v):.2f}" for v in groups["interval_cv"]]
-    shown["loy_col_measured_regularity"] = [f"{int(n):,}" for n in groups["measured_regularity"]]
+    if not compact:
+        shown["loy_col_measured_regularity"] = [f"{int(n):,}" for n in groups["measured_regularity"]]
     if available.complaints:
-        shown["loy_col_complainers"] = [f"{int(n):,}" for n in groups["complainers"]]
+        if not compact:
+            shown["loy_col_complainers"] = [f"{int(n):,}" for n in groups["complainers"]]
         shown["loy_reorder_share"] = [_share(v) for v in groups["reorder_share"]]
-        shown["loy_col_orders_after_complaint"] = [f"{int(n):,}" for n in groups["orders_after_complaint"]]
+        if not compact:
+            shown["loy_col_orders_after_complaint"] = [f"{int(n):,}" for n in groups["orders_after_complaint"]]
     return pd.DataFrame({t(key, lang): values for key, values in shown.items()})
 
 
