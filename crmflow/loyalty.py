@@ -244,14 +244,13 @@ def display_table(groups: pd.DataFrame, by: str, available: Availability, lang: 
     group names and headers in ``lang``, shares as percentages, the interval
     CV to two places, "–" where a measure is empty; the columns of a measure
     whose input the data lacks are left out (the view says what unlocks it).
-    ``compact`` (the report slide) keeps only the group, its customers and the measures."""
+    ``compact`` (the report slide, beside a chart) keeps only the group and the measures."""
     from crmflow.i18n import t
 
-    shown = {
-        f"loy_col_group_{by}": [group_name(g, by, lang) for g in groups["group"]],
-        "loy_col_customers": [f"{int(n):,}" for n in groups["customers"]],
-        "loy_repeat_rate": [_share(v) for v in groups["repeat_rate"]],
-    }
+    shown = {f"loy_col_group_{by}": [group_name(g, by, lang) for g in groups["group"]]}
+    if not compact:
+        shown["loy_col_customers"] = [f"{int(n):,}" for n in groups["customers"]]
+    shown["loy_repeat_rate"] = [_share(v) for v in groups["repeat_rate"]]
     if available.category:
         shown["loy_breadth"] = [_share(v) for v in groups["breadth"]]
     shown["loy_interval_cv"] = ["–" if pd.isna(v) else f"{float(v):.2f}" for v in groups["interval_cv"]]

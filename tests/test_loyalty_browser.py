@@ -39,6 +39,9 @@ def test_overview_and_loyalty_slide_read_whole(started, lang, size):  # noqa: F8
         page.screenshot(path=str(SHOTS / f"loyalty_{lang}_{width}x{height}_overview.png"), full_page=True)
         problems += [f"overview: {p}" for p in problems_of(seen, lang, height, width, t("page_overview", lang))]
         assert t("loy_regularity_chart", lang) in seen["text"]
+        page.get_by_text(t("loy_heading", lang), exact=True).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(SHOTS / f"loyalty_{lang}_{width}x{height}_section.png"))
 
         n = SLIDE_KEYS.index("loyalty") + 1
         page.goto(f"{server.url}/?present=1&slide={n}&dataset=demo{suffix}", wait_until="domcontentloaded")
