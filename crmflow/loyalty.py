@@ -85,8 +85,8 @@ def _rows(db: Database, scope: int | Scope, dates: list[date], params: Params) -
                 loyal_window_days=params.loyal_window_days, complaint_pattern=COMPLAINT_PATTERN)
     df = df.astype({"orders": "int64", "orders_in_window": "int64", "buying_days": "int64",
                     "categories_bought": "int64", "categories_total": "int64", "interval_cv": "float64"})
-    df["snapshot_date"] = pd.to_datetime(df["snapshot_date"]).dt.date.astype(object)
-    df["complaint_date"] = [None if pd.isna(d) else pd.Timestamp(d).date() for d in df["complaint_date"]]
+    df["snapshot_date"] = pd.to_datetime(df["snapshot_date"])
+    df["complaint_date"] = pd.to_datetime(df["complaint_date"])
     df["orders_after_complaint"] = df["orders_after_complaint"].astype("Int64")
     total = df["categories_total"].astype(float)
     df["breadth"] = (df["categories_bought"] / total).where(total > 0)
@@ -98,8 +98,9 @@ def customer_measures(db: Database, scope: int | Scope, as_of: date, params: Par
     :data:`CUSTOMER_COLUMNS` (``interval_cv`` empty with fewer than 3 buying
     days, ``breadth`` empty without categories, ``complaint_date`` and
     ``orders_after_complaint`` empty for customers who did not complain)."""
-    df = _rows(db, scope, [as_of], params)
-    return df[list(CUSTOMER_COLUMNS)].reset_index(drop=True)
+    df = _rows(db, scope, [as_of], params)[list(CUSTOMER_COLUMNS)].reset_index(drop=True)
+    df["complaint_date"] = [None if pd.isna(d) else d.date() for d in df["complaint_date"]]
+    return df
 
 
 def summarise(frame: pd.DataFrame) -> dict[str, object]:
@@ -175,10 +176,9 @@ def over_time(db: Database, scope: int | Scope, start: date, as_of: date, params
 
     dates = month_ends(start, as_of)
     df = _rows(db, scope, dates, params)
-    rows = []
-    for day in dates:
-        part = df[df["snapshot_date"] == day]
-        rows.append({"snapshot_date": day, **summarise(part)})
+    parts = dict(iter(df.groupby("snapshot_date", sort=False)))
+    empty = df.iloc[0:0]
+    rows = [{"snapshot_date": day, **summarise(parts.get(pd.Timestamp(day), empty))} for day in dates]
     return pd.DataFrame(rows, columns=list(TIME_COLUMNS))
 
 

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from crmflow import loyalty
-from crmflow.config import Params
 from crmflow.db import Scope
 
 from conftest import CDNOW_SAMPLE
