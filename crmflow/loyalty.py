@@ -38,11 +38,16 @@ those with an order on or before D)
         the day of the customer's first complaint and <= D. A group shows the
         share of its complainers with at least one such order, and those orders'
         total. Needs an interactions file with complaints.
-    price sensitivity
-        The share of a customer's orders bought at a discount. The stored
-        transaction table has no discount or list-price column yet, so this
-        measure is reported as missing with what would unlock it (see
-        :data:`UNLOCKS`).
+    orders at a discount (price sensitivity)
+        A priced order is an order <= D with a line (amount > 0) that carries a
+        discount or a list price (the optional transaction columns
+        ``discount`` / ``list_price``). A line is at a discount when its
+        discount is above zero (an amount or a rate: only its sign is used), or
+        when its amount is below list price x quantity (1 when empty) by more
+        than half a cent; an order is at a discount when one of its lines is.
+        A customer's share is discounted / priced orders; a group's is the
+        same over all its customers' priced orders (pooled). Needs one of the
+        two columns (query ``loyalty_prices``).
 """
 
 from __future__ import annotations
@@ -60,13 +65,15 @@ COMPLAINT_PATTERN = "complaint|投诉|抱怨|客诉"
 
 #: Per-customer columns of :func:`customer_measures`, in download order.
 CUSTOMER_COLUMNS = ("customer_id", "orders", "orders_in_window", "buying_days", "interval_cv",
-                    "categories_bought", "breadth", "complaint_date", "orders_after_complaint")
+                    "categories_bought", "breadth", "complaint_date", "orders_after_complaint", "priced_orders",
+                    "discounted_orders", "discount_share")
 #: The columns the Segments download gains (the per-customer measures without the id).
 DOWNLOAD_COLUMNS = CUSTOMER_COLUMNS[1:]
 #: Per-group columns of :func:`summarise`.
 GROUP_COLUMNS = ("group", "customers", "window_buyers", "repeat_buyers", "repeat_rate", "breadth",
                  "measured_regularity", "interval_cv", "complainers", "complainers_reordered",
-                 "reorder_share", "orders_after_complaint")
+                 "reorder_share", "orders_after_complaint", "priced_orders", "discounted_orders",
+                 "price_sensitivity")
 #: Columns of :func:`over_time`.
 TIME_COLUMNS = ("snapshot_date", *GROUP_COLUMNS[1:])
 #: The measures and the optional data each needs (None: orders alone suffice).
@@ -90,7 +97,25 @@ def _rows(db: Database, scope: int | Scope, dates: list[date], params: Params) -
     df["orders_after_complaint"] = df["orders_after_complaint"].astype("Int64")
     total = df["categories_total"].astype(float)
     df["breadth"] = (df["categories_bought"] / total).where(total > 0)
+    prices = _prices(db, scope, dates)
+    prices["snapshot_date"] = pd.to_datetime(prices["snapshot_date"])
+    df = df.merge(prices, on=["snapshot_date", "customer_id"], how="left", validate="one_to_one")
+    df[["priced_orders", "discounted_orders"]] = df[["priced_orders", "discounted_orders"]].fillna(0).astype("int64")
+    df["discount_share"] = (df["discounted_orders"] / df["priced_orders"].astype(float)).where(df["priced_orders"] > 0)
     return df
+
+
+def _prices(db: Database, scope: int | Scope, dates: list[date]) -> pd.DataFrame:
+    """``loyalty_prices`` at ``dates``; empty when the store predates its table
+    (a database file opened read-only that was made by an older crmflow)."""
+    from crmflow.errors import QueryError
+
+    columns = ["snapshot_date", "customer_id", "priced_orders", "discounted_orders"]
+    try:
+        return db.run("loyalty_prices", dataset_id=scope, dates=list(dates))[columns]
+    except QueryError:
+        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "snapshot_date" else
+                                           ("object" if c == "customer_id" else "int64")) for c in columns})
 
 
 def customer_measures(db: Database, scope: int | Scope, as_of: date, params: Params = Params()) -> pd.DataFrame:
@@ -124,6 +149,10 @@ def summarise(frame: pd.DataFrame) -> dict[str, object]:
         "complainers_reordered": int((after > 0).sum()),
         "reorder_share": float((after > 0).sum()) / n_complained if n_complained else None,
         "orders_after_complaint": int(after.sum()),
+        "priced_orders": int(frame["priced_orders"].sum()),
+        "discounted_orders": int(frame["discounted_orders"].sum()),
+        "price_sensitivity": (float(frame["discounted_orders"].sum()) / float(frame["priced_orders"].sum())
+                              if frame["priced_orders"].sum() else None),
     }
 
 
@@ -197,9 +226,10 @@ class Availability:
 
 def availability(db: Database, scope: int | Scope) -> Availability:
     """What the (filtered) dataset carries: a category on some line, a complaint
-    among the interactions. Discounts are not stored (module docstring)."""
+    among the interactions, a discount or list price on some line."""
     row = db.run("data_coverage", dataset_id=scope).iloc[0]
-    return Availability(category=int(row["category"]) > 0, complaints=int(row["complaints"]) > 0)
+    priced = len(_prices(db, scope, [date(9999, 12, 31)])) > 0
+    return Availability(category=int(row["category"]) > 0, complaints=int(row["complaints"]) > 0, discount=priced)
 
 
 @dataclass(frozen=True)
@@ -222,7 +252,7 @@ def loyalty_view(db: Database, scope: int | Scope, as_of: date, start: date, par
 
 # --------------------------------------------------------------------------- display
 #: The share measures of the trend chart and the table, in order, and the input each needs.
-SHARE_MEASURES = ("repeat_rate", "breadth", "reorder_share")
+SHARE_MEASURES = ("repeat_rate", "breadth", "reorder_share", "price_sensitivity")
 
 
 def group_name(group: str, by: str, lang: str) -> str:
@@ -262,6 +292,8 @@ def display_table(groups: pd.DataFrame, by: str, available: Availability, lang: 
         shown["loy_reorder_share"] = [_share(v) for v in groups["reorder_share"]]
         if not compact:
             shown["loy_col_orders_after_complaint"] = [f"{int(n):,}" for n in groups["orders_after_complaint"]]
+    if available.discount:
+        shown["loy_price_sensitivity"] = [_share(v) for v in groups["price_sensitivity"]]
     return pd.DataFrame({t(key, lang): values for key, values in shown.items()})
 
 

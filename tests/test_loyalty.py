@@ -24,22 +24,24 @@ D = date(2024, 7, 15)
 # C: two buying days, one before the window (365 days to D), no category on its lines; repeat.
 # D: four buying days 10 days apart (CV 0), three categories; loyal.
 # E: one order long ago, music; lost.  F: one order near D, toys; first.
+# Prices: A1 discount 0 (priced, full price), A2 discount 2, A3 none, A4 a return (not an order);
+# B1 below its list price, B2 at it; D1 a discount rate 0.1, D2-D4 discount 0; the others none.
 TRANSACTIONS = """
-order_id,customer,date,amount,category
-A1,A,2024-01-10,10,books
-A2,A,2024-01-20,10,music
-A3,A,2024-02-09,10,books
-A4,A,2024-02-10,-5,games
-B1,B,2024-06-01,10,books
-B2,B,2024-06-01,10,books
-C1,C,2023-03-01,10,
-C2,C,2024-05-01,10,
-D1,D,2024-01-01,10,books
-D2,D,2024-01-11,10,music
-D3,D,2024-01-21,10,toys
-D4,D,2024-01-31,10,books
-E1,E,2023-01-01,10,music
-F1,F,2024-07-10,10,toys
+order_id,customer,date,amount,category,discount,list_price
+A1,A,2024-01-10,10,books,0,
+A2,A,2024-01-20,10,music,2,
+A3,A,2024-02-09,10,books,,
+A4,A,2024-02-10,-5,games,1,
+B1,B,2024-06-01,10,books,,12
+B2,B,2024-06-01,10,books,,10
+C1,C,2023-03-01,10,,,
+C2,C,2024-05-01,10,,,
+D1,D,2024-01-01,10,books,0.1,
+D2,D,2024-01-11,10,music,0,
+D3,D,2024-01-21,10,toys,0,
+D4,D,2024-01-31,10,books,0,
+E1,E,2023-01-01,10,music,,
+F1,F,2024-07-10,10,toys,,
 """
 INTERACTIONS = """
 customer_id,date,type
@@ -72,6 +74,10 @@ def test_customer_measures_by_hand(fixture):
     # C's visit is no complaint, D's complaint is after D
     assert df.loc[["C", "D", "E", "F"], "complaint_date"].isna().all()
     assert df.loc[["C", "D", "E", "F"], "orders_after_complaint"].isna().all()
+    assert df["priced_orders"].to_dict() == {"A": 2, "B": 2, "C": 0, "D": 4, "E": 0, "F": 0}
+    assert df["discounted_orders"].to_dict() == {"A": 1, "B": 1, "C": 0, "D": 1, "E": 0, "F": 0}
+    assert df.loc[["A", "B", "D"], "discount_share"].tolist() == [0.5, 0.5, 0.25]
+    assert df.loc[["C", "E", "F"], "discount_share"].isna().all()
 
 
 def test_by_stage_by_hand(fixture):
@@ -92,6 +98,10 @@ def test_by_stage_by_hand(fixture):
     assert df.loc["repeat", "complainers"] == 2 and df.loc["repeat", "complainers_reordered"] == 1
     assert df.loc["repeat", "reorder_share"] == 0.5 and df.loc["repeat", "orders_after_complaint"] == 2
     assert df.loc["loyal", "complainers"] == 0 and pd.isna(df.loc["loyal", "reorder_share"])
+    # orders at a discount, pooled: repeat 2 of 4 priced orders, loyal 1 of 4, all 3 of 8; none priced for F, E
+    assert df.loc["repeat", "price_sensitivity"] == 0.5 and df.loc["loyal", "price_sensitivity"] == 0.25
+    assert df.loc["all", "price_sensitivity"] == 3 / 8 and df.loc["all", "priced_orders"] == 8
+    assert pd.isna(df.loc["first", "price_sensitivity"]) and pd.isna(df.loc["lost", "price_sensitivity"])
 
 
 def test_by_segment_covers_every_customer_once(fixture):
@@ -126,6 +136,26 @@ def test_without_category_or_interactions_the_measures_are_empty(load):
     assert df.loc["all", "interval_cv"] == pytest.approx(np.std([4, 15]) / np.mean([4, 15]))
     avail = loyalty.availability(store.db, ds)
     assert avail.missing() == ("category", "complaints", "discount")
+    assert pd.isna(df.loc["all", "price_sensitivity"]) and df.loc["all", "priced_orders"] == 0
+
+
+def test_prices_follow_the_filters_and_the_date(fixture):
+    store, ds = fixture
+    assert loyalty.availability(store.db, ds).missing() == ()
+    df = loyalty.customer_measures(store.db, Scope(ds).narrowed(["B", "C"]), D)
+    assert df["priced_orders"].tolist() == [2, 0] and df["discounted_orders"].tolist() == [1, 0]
+    # on 2024-01-15 only A1 (full price) and D1-D2 (D1 at a rate of 0.1) were bought
+    early = loyalty.customer_measures(store.db, ds, date(2024, 1, 15)).set_index("customer_id")
+    assert early.loc["A", ["priced_orders", "discounted_orders"]].tolist() == [1, 0]
+    assert early.loc["D", ["priced_orders", "discounted_orders"]].tolist() == [2, 1]
+
+
+def test_discount_and_list_price_are_mapped_by_their_chinese_names(load):
+    store, ds = load("客户编号,订单日期,金额,数量,原价,折扣\nA,2024-01-01,18,2,10,\nA,2024-01-05,20,2,10,\n"
+                     "A,2024-01-09,5,1,,0.5\n")
+    df = loyalty.customer_measures(store.db, ds, date(2024, 1, 31))
+    # 18 < 2 x 10 (below the list price); 20 = 2 x 10 (at it); a discount of 0.5
+    assert df.loc[0, ["priced_orders", "discounted_orders"]].tolist() == [3, 2]
 
 
 def test_the_global_filters_narrow_the_measures(fixture):

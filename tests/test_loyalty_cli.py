@@ -40,13 +40,13 @@ def test_json_by_stage_by_hand(files, tmp_path):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["as_of"] == "2024-07-15" and doc["by"] == "stage" and doc["window_days"] == 365
-    assert doc["missing"] == ["discount"]
-    assert "discount" in proc.stderr and "category column" not in proc.stderr
+    assert doc["missing"] == [] and proc.stderr == ""
     groups = {g["group"]: g for g in doc["groups"]}
     assert list(groups) == ["first", "repeat", "loyal", "lost", "all"]
     assert groups["all"]["repeat_rate"] == 0.6 and groups["all"]["breadth"] == round(4 / 9, 4)
     assert groups["all"]["interval_cv"] == round(1 / 6, 4) and groups["lost"]["repeat_rate"] is None
     assert groups["repeat"]["reorder_share"] == 0.5 and groups["repeat"]["orders_after_complaint"] == 2
+    assert groups["all"]["price_sensitivity"] == 0.375 and groups["first"]["price_sensitivity"] is None
 
 
 def test_csv_per_customer_by_segment(files, tmp_path):
@@ -57,10 +57,12 @@ def test_csv_per_customer_by_segment(files, tmp_path):
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [r["customer_id"] for r in rows] == list("ABCDEF")
     assert list(rows[0]) == ["customer_id", "segment", "orders", "orders_in_window", "buying_days", "interval_cv",
-                             "categories_bought", "breadth", "complaint_date", "orders_after_complaint"]
+                             "categories_bought", "breadth", "complaint_date", "orders_after_complaint",
+                             "priced_orders", "discounted_orders", "discount_share"]
     a, b = rows[0], rows[1]
     assert a["interval_cv"] == "0.3333" and a["complaint_date"] == "2024-01-15" and a["orders_after_complaint"] == "2"
     assert b["interval_cv"] == "" and b["orders_after_complaint"] == "0" and b["buying_days"] == "1"
+    assert b["discount_share"] == "0.5" and rows[2]["discount_share"] == ""
     assert rows[2]["breadth"] == "0.0" and rows[2]["complaint_date"] == ""
     assert all(r["segment"] for r in rows)
 

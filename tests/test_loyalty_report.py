@@ -18,20 +18,22 @@ def test_the_slide_by_hand(load, lang):
     assert not slide.failed and slide.message is None
     assert slide.section == t("page_overview", lang)
     assert slide.title == t("loy_slide_title", lang, all_rate="60.0%")
-    assert slide.bullets == (t("loy_unlock_discount", lang),)
-    assert list(slide.table.columns) == [t(k, lang) for k in ("loy_col_group_stage", "loy_repeat_rate", "loy_breadth", "loy_interval_cv",
-                                                              "loy_reorder_share")]
+    assert slide.bullets == ()
+    assert list(slide.table.columns) == [t(k, lang) for k in (
+        "loy_col_group_stage", "loy_repeat_rate", "loy_breadth", "loy_interval_cv", "loy_reorder_share",
+        "loy_price_sensitivity")]
     names = [t(f"stage_{s}", lang) for s in ("first", "repeat", "loyal", "lost")] + [t("loy_all", lang)]
     assert slide.table.values.tolist() == [
-        [names[0], "0.0%", "33.3%", "–", "–"],
-        [names[1], "66.7%", "33.3%", "0.33", "50.0%"],
-        [names[2], "100.0%", "100.0%", "0.00", "–"],
-        [names[3], "–", "33.3%", "–", "–"],
-        [names[4], "60.0%", "44.4%", "0.17", "50.0%"],
+        [names[0], "0.0%", "33.3%", "–", "–", "–"],
+        [names[1], "66.7%", "33.3%", "0.33", "50.0%", "50.0%"],
+        [names[2], "100.0%", "100.0%", "0.00", "–", "25.0%"],
+        [names[3], "–", "33.3%", "–", "–", "–"],
+        [names[4], "60.0%", "44.4%", "0.17", "50.0%", "37.5%"],
     ]
     # one line per share measure; the last point of the repeat-purchase rate is D's
-    assert [tr.name for tr in slide.figure.data] == [t(f"loy_{m}", lang) for m in
-                                                    ("repeat_rate", "breadth", "reorder_share")]
+    measures = ("repeat_rate", "breadth", "reorder_share", "price_sensitivity")
+    assert [tr.name for tr in slide.figure.data] == [t(f"loy_{m}", lang) for m in measures]
+    assert slide.figure.data[3].y[-1] == pytest.approx(37.5)
     assert slide.figure.data[0].y[-1] == pytest.approx(60.0)
 
 

@@ -19,12 +19,14 @@ def test_the_table_gains_the_measures(load):
     store, ds = load(TRANSACTIONS, customers=CUSTOMERS, interactions=INTERACTIONS)
     table = segment_view(store.db, ds, D).customers
     assert list(table.columns) == [*CUSTOMER_TABLE_COLUMNS, "orders_in_window", "buying_days", "interval_cv",
-                                   "categories_bought", "breadth", "complaint_date", "orders_after_complaint"]
+                                   "categories_bought", "breadth", "complaint_date", "orders_after_complaint",
+                                   "priced_orders", "discounted_orders", "discount_share"]
     rows = table.set_index("customer_id")
     assert rows.loc["A", "buying_days"] == 3 and rows.loc["A", "interval_cv"] == pytest.approx(1 / 3)
     assert rows.loc["A", "complaint_date"] == date(2024, 1, 15) and rows.loc["A", "orders_after_complaint"] == 2
     assert rows.loc["B", "orders_after_complaint"] == 0 and pd.isna(rows.loc["B", "interval_cv"])
     assert rows.loc["C", "orders_in_window"] == 1 and rows.loc["C", "breadth"] == 0
+    assert rows.loc["D", "discount_share"] == 0.25 and rows.loc["C", "priced_orders"] == 0
     # P is a listed lead without an order: a row, no measures
     assert rows.loc["P", "stage"] == "potential"
     assert rows.loc["P", ["orders_in_window", "buying_days", "interval_cv", "breadth"]].isna().all()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from crmflow.charts import ACCENT, GOOD, WARN, finish
+from crmflow.charts import ACCENT, BAD, GOOD, WARN, finish
 
-COLOURS = {"repeat_rate": ACCENT, "breadth": GOOD, "reorder_share": WARN}
+COLOURS = {"repeat_rate": ACCENT, "breadth": GOOD, "reorder_share": WARN, "price_sensitivity": BAD}
 
 
 def loyalty_trend(trend: pd.DataFrame, measures: tuple[str, ...], names: dict[str, str], title: str,
