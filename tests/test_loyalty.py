@@ -254,3 +254,25 @@ def test_demo_matches_a_plain_pandas_reading():
     theirs = pandas_measures(lines, complaints, as_of)
     compare(ours, theirs)
     assert ours["breadth"].between(0, 1).all() and ours["complaint_date"].notna().sum() > 10
+
+
+def test_a_store_made_before_the_prices_table_still_reads(tmp_path):
+    """A database file of an older crmflow opened read-only (the command line's
+    --dataset) has no transaction_prices: everything but the price measure works."""
+    import duckdb
+
+    from crmflow.store import Store
+
+    path = tmp_path / "old.duckdb"
+    data = tmp_path / "t.csv"
+    data.write_text(TRANSACTIONS.lstrip("\n"), encoding="utf-8")
+    with Store(path) as store:
+        store.ingest("old", data)
+    con = duckdb.connect(str(path))
+    con.execute("DROP TABLE transaction_prices")
+    con.close()
+    with Store(path, read_only=True) as store:
+        ds = store.get("old").dataset_id
+        df = loyalty.customer_measures(store.db, ds, D)
+        assert df["orders"].sum() == 13 and df["priced_orders"].sum() == 0
+        assert "discount" in loyalty.availability(store.db, ds).missing()
