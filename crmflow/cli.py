@@ -188,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the track record as json (default) or a few lines of text; implies --track-record")
 
     p = _analysis_command(sub, "loyalty", "loyalty measures at D by stage or RFM segment: repeat-purchase rate, "
-                                          "category breadth, purchase regularity, complainers who ordered again, orders at a discount")
+                                          "category breadth, purchase regularity, complainers who ordered again, "
+                                          "orders at a discount")
     p.add_argument("--by", choices=("stage", "segment"), default="stage",
                    help="group the customers by their stage (default) or RFM segment at D")
     p.add_argument("--per-customer", action="store_true",
