@@ -514,8 +514,7 @@ def _slide_loyalty(inp: _Inputs) -> Slide:
     shares = shown_shares(view.available)
     fig = loyalty_trend(view.trend, shares, {m: inp.tr(f"loy_{m}") for m in shares},
                         trend_title(view.trend, inp.lang), inp.tr("loy_axis_month_end"), inp.tr("loy_axis_share"))
-    caption = inp.tr("loy_caption", as_of=inp.as_of.isoformat(), by=inp.tr("loy_by_stage"),
-                     window=inp.params.loyal_window_days)
+    caption = inp.tr("loy_caption_stage", as_of=inp.as_of.isoformat(), window=inp.params.loyal_window_days)
     return Slide("loyalty", _section(inp, "loyalty"), slide_title(view.groups, inp.lang), fig, caption,
                  tuple(unlock_notes(view.available, inp.lang)),
                  display_table(view.groups, "stage", view.available, inp.lang, compact=True))

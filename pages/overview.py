@@ -133,8 +133,7 @@ except CrmflowError as exc:
     st.info(exc.localized(ctx.lang))
     loyal = None
 if loyal is not None:
-    st.caption(ctx.tr("loy_caption", as_of=ctx.as_of.isoformat(), by=ctx.tr(f"loy_by_{by}"),
-                      window=ctx.params.loyal_window_days))
+    st.caption(ctx.tr(f"loy_caption_{by}", as_of=ctx.as_of.isoformat(), window=ctx.params.loyal_window_days))
     show_table(loyalty_table(loyal.groups, by, loyal.available, ctx.lang), hide_index=True, width="stretch",
                key="overview:loyalty_table")
     shares = shown_shares(loyal.available)
