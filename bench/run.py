@@ -17,6 +17,8 @@ then measures, each in fresh processes (bench/worker.py):
 * once: the dashboard's first page, from starting streamlit to the Overview's
   stage cards visible in headless Chromium (on a new database, so the demo
   data are generated on the way, and again on a restart).
+* once: ten concurrent browser sessions on the demo data (bench/sessions.py),
+  each opening pages at random as-of dates: median and 95th percentile page time.
 
 It writes RESULTS.md (machine, versions, medians, ratios, a verdict per
 budget line) and the raw figures as JSON. Absolute times on a shared 2-core
@@ -285,6 +287,9 @@ def parse_args(argv):
     ap.add_argument("--no-dashboard", action="store_true", help="skip the dashboard start-up measurement")
     ap.add_argument("--dashboard-repeat", type=int, default=3)
     ap.add_argument("--dashboard-timeout", type=float, default=120.0)
+    ap.add_argument("--sessions", type=int, default=10,
+                    help="concurrent browser sessions on the demo data (bench/sessions.py; skipped with --no-dashboard); 0 to skip")
+    ap.add_argument("--session-pages", type=int, default=6, help="pages each concurrent session opens")
     ap.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
     ap.add_argument("--pages-only", action="store_true",
                     help="measure the pages (and their pandas baseline) only: no CLV, ingest or dashboard")
@@ -333,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_dashboard and not args.pages_only:
             log("dashboard")
             results["dashboard"] = measure_dashboard(args)
+        if args.sessions > 0 and not args.pages_only and not args.no_dashboard:
+            from bench import sessions
+
+            log(f"{args.sessions} concurrent sessions")
+            results["sessions"] = sessions.measure(args.sessions, args.session_pages)
     results["seconds"] = time.perf_counter() - started
     _save(results, args)
     log(f"wrote {args.out} and {args.json} in {results['seconds']:.0f} s")

@@ -131,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="replace a dataset of the same name")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
-    p = sub.add_parser("datasets", help="list, rename or delete stored datasets")
-    p.add_argument("action", choices=("list", "rename", "delete", "rejected", "report"))
+    p = sub.add_parser("datasets", help="list, rename or delete stored datasets; `audit`: who changed which, when")
+    p.add_argument("action", choices=("list", "rename", "delete", "rejected", "report", "audit"))
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--db", metavar="PATH")
     p.add_argument("--out", metavar="FILE", help="for `rejected`: write the rows to this CSV file")
@@ -195,8 +195,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-customer", action="store_true",
                    help="one row per customer with an order on or before D instead of one per group")
 
+    p = _analysis_command(sub, "prospects", "conversion prospects at D: who is likely to take the next stage step "
+                                        "(potential -> first, first -> repeat, repeat -> loyal), why, and its value")
+    p.add_argument("--horizon-days", type=_positive_int, default=90, metavar="N",
+                   help="the step within N days after D (default 90); learned on the N days before D")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
+    p.add_argument("--track-record", action="store_true",
+                   help="print instead how the list did on this data's own past (the list of D - N against who "
+                        "took a step by D), as JSON with the key track_record")
+
     p = sub.add_parser("report", help="write the meeting report (HTML or PowerPoint, by the --out extension)")
     _report_options(p)
+
+    p = sub.add_parser("users", help="the dashboard's sign-in users file (CRMFLOW_USERS): add or list users")
+    p.add_argument("action", choices=("add", "list"))
+    p.add_argument("name", nargs="?", metavar="NAME", help="for `add`: the user name (with --email: the e-mail "
+                   "address the identity provider signs in)")
+    p.add_argument("--role", choices=("admin", "analyst", "manager"), help="for `add`: the user's role")
+    p.add_argument("--owner", metavar="OWNER", help="for `add`: the owner (account manager) a manager sees")
+    p.add_argument("--email", action="store_true",
+                   help="for `add`: an identity-provider (OIDC) user, mapped by e-mail address; no password")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="for `add`: read the password from standard input (default: asked without echo)")
+    p.add_argument("--users", metavar="PATH", help="the users file (default: $CRMFLOW_USERS), .toml or .json")
 
     p = sub.add_parser("demo", help="write the demo data as CSV files (or store it with --store)")
     p.add_argument("--out", metavar="DIR", default="data/demo")
@@ -342,7 +363,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with Store(args.db, shared=True) as store:
         result = store.ingest(args.name, args.file, args.customers, args.interactions,
                               overrides=_overrides(args.map), date_preference=date_format_option(args.date_format),
-                              read_options=_read_options(args), replace=args.replace)
+                              read_options=_read_options(args), replace=args.replace, via="command line")
     ds = result.dataset
     if args.format == "json":
         _print_json({"dataset": ds.name, "dataset_id": ds.dataset_id, "report": ds.report})
@@ -356,12 +377,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from crmflow.store import Store
 
-    need = {"list": 0, "rename": 2, "delete": 1, "rejected": 1, "report": 1}[args.action]
+    need = {"list": 0, "rename": 2, "delete": 1, "rejected": 1, "report": 1, "audit": 0}[args.action]
     if len(args.names) != need:
         raise CrmflowError(f"`datasets {args.action}` takes {need} name(s), got {len(args.names)}",
                            "e.g. crmflow datasets rename OLD NEW")
     # reading actions open the file read-only (they work beside an open dashboard)
-    with Store(args.db, read_only=args.action in ("list", "report", "rejected"),
+    with Store(args.db, read_only=args.action in ("list", "report", "rejected", "audit"),
                shared=args.action in ("rename", "delete")) as store:
         if args.action == "list":
             df = store.datasets()
@@ -370,13 +391,20 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             else:
                 print(df.to_string(index=False))
         elif args.action == "rename":
-            ds = store.rename(*args.names)
+            ds = store.rename(*args.names, via="command line")
             print(f"Renamed {args.names[0]!r} to {ds.name!r}.")
         elif args.action == "delete":
-            store.delete(args.names[0])
+            store.delete(args.names[0], via="command line")
             print(f"Deleted dataset {args.names[0]!r}.")
         elif args.action == "report":
             _print_json(store.get(args.names[0]).report)
+        elif args.action == "audit":
+            df = store.audit()
+            if df.empty:
+                print("No changes recorded yet.")
+            else:
+                df["changed_at"] = df["changed_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+                print(df.drop(columns=["dataset_id"]).fillna("").to_string(index=False))
         else:
             from crmflow.exports import safe_csv
 
@@ -660,6 +688,33 @@ def cmd_churn(args: argparse.Namespace) -> int:
     return 0
 
 
+PROSPECTS_CLI_COLUMNS = ("customer_id", "stage", "next_stage", "probability", "expected_value", "move_value",
+                         "reasons", "owner", "region", "days_in_stage", "first_order_value", "first_category",
+                         "contacts")
+
+
+def cmd_prospects(args: argparse.Namespace) -> int:
+    from crmflow.i18n import t
+    from crmflow.prospects import prospects, track_record
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        if args.track_record:
+            record = track_record(src.store.db, src.dataset_id, as_of, _params(args), args.horizon_days)
+            _print_json({"as_of": as_of.isoformat(), "track_record": record})
+            return 0
+        result = prospects(src.store.db, src.dataset_id, as_of, _params(args), args.horizon_days, args.lang)
+    for key in result.notes:  # what is missing, and which file unlocks it
+        print(f"crmflow: note: {t(key, args.lang, days=result.horizon_days)}", file=sys.stderr)
+    rows = _score_rows(result.frame.drop(columns=["reasons"]), [c for c in PROSPECTS_CLI_COLUMNS if c != "reasons"],
+                       ())
+    for row, words in zip(rows, result.frame["reasons_text"]):
+        row["reasons"] = "; ".join(words) if args.format == "csv" else list(words)
+    _emit_rows([{c: row[c] for c in PROSPECTS_CLI_COLUMNS} for row in rows], PROSPECTS_CLI_COLUMNS, args.format)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crmflow.demo import generate
 
@@ -687,6 +742,42 @@ COMMANDS = {"clv": cmd_clv, "stages": cmd_stages, "flow": cmd_flow, "ingest": cm
 
 COMMANDS.update({"health": cmd_health, "matrix": cmd_matrix})
 COMMANDS.update({"churn": cmd_churn})
+COMMANDS.update({"prospects": cmd_prospects})
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """``users add NAME --role ROLE [--owner OWNER] [--email]`` and ``users list``."""
+    from crmflow import auth
+
+    path = args.users or auth.users_path()
+    if path is None:
+        raise CrmflowError(key="auth_no_users_file")
+    if args.action == "list":
+        rows = auth.list_users(path)
+        if not rows:
+            print(f"No users in {path}.")
+        for row in rows:
+            owner = f"  owner: {row['owner']}" if row["owner"] else ""
+            print(f"{row['name']}  ({row['kind']})  {row['role']}{owner}")
+        return 0
+    if not args.name or not args.role:
+        raise CrmflowError(key="auth_add_usage")
+    password = None
+    if not args.email:
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            import getpass
+
+            password = getpass.getpass(f"Password for {args.name}: ")
+            if getpass.getpass("Again: ") != password:
+                raise CrmflowError(key="auth_password_mismatch")
+    auth.add_user(path, args.name, args.role, args.owner, password=password, email=args.email)
+    print(f"Saved {'identity-provider user' if args.email else 'user'} {args.name!r} ({args.role}) in {path}.")
+    return 0
+
+
+COMMANDS.update({"users": cmd_users})
 
 
 def _report_options(p: argparse.ArgumentParser) -> None:

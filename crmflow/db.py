@@ -402,6 +402,7 @@ class Database:
                 _READERS.add(self)
         if not read_only:
             self.execute("create_schema")
+            self.execute("create_audit")  # who changed which dataset (crmflow.store)
             self._drop_leftovers()
             self._complete_datasets()
             self.reclaim()
@@ -511,12 +512,6 @@ class Database:
                 con.close()
             except duckdb.Error:
                 pass
-
-    def recover(self) -> None:
-        """Close and reopen the file after a fatal engine error (which
-        invalidates the whole database instance)."""
-        with self.suspended():
-            pass
 
     #: DuckDB's file header and its two database headers, before the first block.
     HEADER_BYTES = 3 * 4096
@@ -759,7 +754,8 @@ class Database:
         caller recovers when its cursor is closed)."""
         if isinstance(exc, duckdb.FatalException) and cur is None and self.path != ":memory:":
             try:
-                self.recover()
+                with self.suspended():  # close and open the file again
+                    pass
             except CrmflowError as reopen:
                 return reopen
         return translate_error(exc, what, self.path)

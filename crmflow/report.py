@@ -51,8 +51,8 @@ from crmflow.i18n import DEFAULT_LANGUAGE, t
 log = logging.getLogger(__name__)
 
 #: The slides of the report, in the order they are shown.
-SLIDE_KEYS = ("kpis", "stages", "revenue", "flow", "pareto", "loyalty", "churn", "risk", "accounts", "matrix", "segments",
-              "cohorts", "clv", "backtest", "track")
+SLIDE_KEYS = ("kpis", "stages", "revenue", "flow", "pareto", "loyalty", "churn", "risk", "accounts", "matrix",
+              "segments", "cohorts", "clv", "backtest", "track", "prospects")
 #: Tallest chart in the HTML report (px), so that a view fits on a printed page.
 HTML_CHART_HEIGHT = 480
 #: Report file formats (by the output file's extension).
@@ -129,10 +129,11 @@ def _table(rows: Sequence[Sequence[object]], columns: Sequence[str]) -> pd.DataF
 
 def _section(inp: _Inputs, key: str) -> str:
     return inp.tr({"kpis": "page_overview", "stages": "page_overview", "revenue": "page_overview",
-                   "flow": "page_flow", "pareto": "page_overview", "loyalty": "page_overview", "churn": "page_churn", "risk": "page_churn",
+                   "flow": "page_flow", "pareto": "page_overview", "loyalty": "page_overview",
+                   "churn": "page_churn", "risk": "page_churn",
                    "accounts": "page_key_accounts", "matrix": "page_key_accounts", "segments": "page_segments",
                    "cohorts": "page_segments", "clv": "page_segments", "backtest": "page_segments",
-                   "track": "page_segments"}[key])
+                   "track": "page_segments", "prospects": "page_flow"}[key])
 
 
 def _missing(inp: _Inputs, key: str, title: str, message: str) -> Slide:
@@ -520,12 +521,48 @@ def _slide_loyalty(inp: _Inputs) -> Slide:
                  display_table(view.groups, "stage", view.available, inp.lang, compact=True))
 
 
+def _slide_prospects(inp: _Inputs) -> Slide:
+    """Conversion prospects: the top of the list by expected value, the backtest's verdict."""
+    from crmflow.account_view import directory, display_name
+    from crmflow.headlines import money
+    from crmflow.charts.prospects import step_bars
+    from crmflow.prospects import DEFAULT_HORIZON_DAYS, prospects, step_summary, track_record, track_verdict
+
+    h = DEFAULT_HORIZON_DAYS
+    result = prospects(inp.db, inp.scope, inp.as_of, inp.params, h, inp.lang)
+    notes = tuple(inp.tr(k, days=h) for k in result.notes)
+    frame = result.frame
+    if frame.empty:
+        slide = _missing(inp, "prospects", inp.tr("rep_heading_prospects"),
+                         inp.tr("pr_empty", as_of=inp.as_of.isoformat()))
+        slide.bullets = notes
+        return slide
+    value = float(frame["expected_value"].fillna(0).sum())
+    title = inp.tr("pr_slide_title", expected=result.expected_movers(),
+                   customers=int(frame["probability"].notna().sum()), days=h, value=money(value, inp.lang))
+    top = frame.head(TABLE_ROWS)
+    names = directory(inp.db, inp.scope, inp.as_of).set_index("customer_id")["name"] if len(top) else None
+    stages = inp.labels()
+    rows = [(display_name(c, names.get(c) if names is not None else None),
+             inp.tr("pr_chance_value", probability=p, value=money(ev, inp.lang)))
+            for c, p, ev in zip(top["customer_id"], top["probability"], top["expected_value"])]
+    table = _table(rows, (inp.tr("cp_col_name"), inp.tr("pr_col_chance_value")))
+    verdict = track_verdict(track_record(inp.db, inp.scope, inp.as_of, inp.params, h), inp.lang)
+    steps = step_summary(frame)
+    steps["step"] = [inp.tr("pr_step", source=stages[a], target=stages[b])
+                     for a, b in zip(steps["stage"], steps["next_stage"])]
+    fig = step_bars(steps, inp.tr("pr_col_now"), inp.tr("pr_col_expected"), title, inp.tr("pr_col_step"),
+                    inp.tr("pr_axis_customers"))
+    return Slide("prospects", _section(inp, "prospects"), title, fig,
+                 caption=inp.tr("pr_slide_caption", verdict=verdict), bullets=notes, table=table)
+
+
 _BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
     "kpis": _slide_kpis, "stages": _slide_stages, "revenue": _slide_revenue, "flow": _slide_flow,
     "pareto": _slide_pareto, "loyalty": _slide_loyalty,
     "churn": _slide_churn, "risk": _slide_risk, "accounts": _slide_accounts, "matrix": _slide_matrix,
     "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
-    "track": _slide_track,
+    "track": _slide_track, "prospects": _slide_prospects,
 }
 
 

@@ -38,12 +38,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+import duckdb
 import pandas as pd
 
 from crmflow.config import DEFAULT_DATASET_ENV_VAR, DEMO_DATASET, database_path
 from crmflow import errors as _errors
 from crmflow.db import (
     FREE_SPACE_MARGIN,
+    translate_error,
     Database,
     ensure_free_space,
     free_bytes,
@@ -91,6 +93,23 @@ def clean_name(name: str) -> str:
     if any(unicodedata.category(ch).startswith("C") for ch in text):
         raise DatasetError(key="dataset_name_control")
     return text
+
+
+#: ``via`` of a change made without a signed-in user (the command line, tests, the benchmark).
+VIA_LOCAL = "local"
+
+
+def _who(actor: str | None, via: str | None) -> tuple[str, str]:
+    """(actor, via) of an audit row: the signed-in user and "dashboard", or by
+    default the operating-system user of this process and :data:`VIA_LOCAL`."""
+    if not actor:
+        import getpass
+
+        try:
+            actor = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no user name in this environment
+            actor = "?"
+    return str(actor), str(via or VIA_LOCAL)
 
 
 def rejected_terms(by_reason: Mapping[str, int]) -> TermList:
@@ -224,12 +243,31 @@ class Store:
     def rejected_rows(self, name: str) -> pd.DataFrame:
         return self.db.run("rejected_rows", target_id=self.get(name).dataset_id)
 
+    def audit(self) -> pd.DataFrame:
+        """The audit trail, newest first: changed_at, actor, via, action (upload,
+        replace, rename, delete), dataset_id, dataset, detail."""
+        return self.db.run("list_audit")
+
+    def uploaded_by(self, name: str) -> str | None:
+        """Who stored dataset ``name`` as it is now (None: not recorded)."""
+        rows = self.db.run("dataset_uploader", target_id=self.get(name).dataset_id)
+        return None if rows.empty else str(rows.iloc[0]["actor"])
+
+    def _record(self, cur: Any, action: str, dataset_id: int, name: str, actor: str | None, via: str | None,
+                detail: str | None = None) -> None:
+        who, through = _who(actor, via)
+        self.db.execute("insert_audit", cur=cur, changed_at=datetime.now(), actor=who, via=through, action=action,
+                        target_id=int(dataset_id), dataset_name=name, detail=detail)
+
     # ------------------------------------------------------------------ writing
     def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
-               read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False) -> IngestResult:
+               read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False,
+               actor: str | None = None, via: str | None = None) -> IngestResult:
         """Parse the inputs and store them as dataset ``name`` (all or nothing).
-        ``overrides`` and ``read_options`` are per table."""
+        ``overrides`` and ``read_options`` are per table. The audit trail
+        records the upload (or replace) by ``actor`` through ``via`` in the
+        same transaction (:func:`_who` for the defaults)."""
         name = clean_name(name)
         self._check_writable()
         if self.path != ":memory:":
@@ -237,7 +275,8 @@ class Store:
         if self.shared:
             transactions, customers, interactions = (_absolute(x) for x in (transactions, customers, interactions))
             return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
-                                  date_preference=date_preference, read_options=read_options, replace=replace)
+                                  date_preference=date_preference, read_options=read_options, replace=replace,
+                                  actor=actor, via=via)
         overrides = overrides or {}
         read_options = read_options or {}
         inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions)]
@@ -280,40 +319,52 @@ class Store:
                     has_order_id="order_id" in reports[0].mapping,
                     report=json.dumps(report_doc, ensure_ascii=False, default=str),
                 )
+                self._record(cur, "upload" if existing.empty else "replace", dataset_id, name, actor, via)
                 cur.commit()
             except BaseException:
                 cur.rollback()
                 raise
         return IngestResult(self.get(name), reports)
 
-    def rename(self, old: str, new: str) -> Dataset:
+    def rename(self, old: str, new: str, *, actor: str | None = None, via: str | None = None) -> Dataset:
         new = clean_name(new)
         self._check_writable()
         if self.path != ":memory:":
             ensure_free_space(self.path)
         if self.shared:
             self.get(old)  # a missing dataset is told without a child process
-            return self._in_child("rename", old, new)
-        with self.db.write_lock:
+            return self._in_child("rename", old, new, actor=actor, via=via)
+        with self.db.write_lock, self.db.cursor() as cur:
             ds = self.get(old)
             if new != ds.name and new in self.names():
                 raise DatasetError(key="dataset_name_taken", name=new)
-            self.db.execute("rename_dataset", target_id=ds.dataset_id, new_name=new)
+            cur.begin()
+            try:
+                self.db.execute("rename_dataset", cur=cur, target_id=ds.dataset_id, new_name=new)
+                self._record(cur, "rename", ds.dataset_id, new, actor, via, ds.name)
+                cur.commit()
+            except BaseException as exc:
+                with contextlib.suppress(Exception):  # a failed commit has ended the transaction already
+                    cur.rollback()
+                if isinstance(exc, duckdb.Error):  # e.g. the commit meets a read-only folder: its own message
+                    raise translate_error(exc, "Statement rename_dataset", self.path) from None
+                raise
         return self.get(new)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, *, actor: str | None = None, via: str | None = None) -> None:
         self._check_writable()
         if self.path != ":memory:":
             ensure_free_space(self.path)
         if self.shared:
             self.get(name)
-            self._in_child("delete", name)  # (the answer: True)
+            self._in_child("delete", name, actor=actor, via=via)  # (the answer: True)
             return
         with self.db.write_lock, self.db.cursor() as cur:
             ds = self.get(name)
             cur.begin()
             try:
                 self.db.execute("delete_dataset", cur=cur, target_id=ds.dataset_id)
+                self._record(cur, "delete", ds.dataset_id, ds.name, actor, via)
                 cur.commit()
             except BaseException:
                 cur.rollback()
@@ -331,7 +382,8 @@ class Store:
             from crmflow.demo import generate
 
             data = generate()
-            return self.ingest(DEMO_DATASET, data.transactions, data.customers, data.interactions).dataset
+            return self.ingest(DEMO_DATASET, data.transactions, data.customers, data.interactions,
+                               actor="crmflow", via="demo").dataset
 
 
 def load_file_dataset(transactions: str | Path, customers: str | Path | None = None,

@@ -826,17 +826,37 @@ def check(plans: Sequence[ReadPlan], date_preference: str | None = None) -> Chec
 
 @one_line_errors
 def save(store: Store, name: str, plans: Sequence[ReadPlan], *, date_preference: str | None = None,
-         replace: bool = False) -> IngestResult:
+         replace: bool = False, actor: str | None = None, via: str | None = None) -> IngestResult:
     """Store the files as dataset ``name`` (all or nothing: on any error the
-    store is as before, including a dataset being replaced)."""
+    store is as before, including a dataset being replaced); the audit trail
+    names ``actor`` and ``via`` (crmflow.store.Store.ingest)."""
     paths, overrides, options = _arguments(plans)
     result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
                           overrides=overrides, date_preference=date_preference, read_options=options,
-                          replace=replace)
+                          replace=replace, actor=actor, via=via)
     return result
 
 
 # --------------------------------------------------------------------------- words for the interface
+#: The label of each ``via`` of the audit trail (crmflow.store.Store.ingest and the callers).
+AUDIT_VIA = {"dashboard": "login_via_dashboard", "command line": "login_via_command_line",
+             "local": "login_via_local", "demo": "login_via_demo"}
+
+
+def audit_frame(store: Store, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """The store's audit trail for the Data page: when, who, through, change,
+    dataset, before (a rename's old name), labelled in ``lang``."""
+    trail = store.audit()
+    if trail.empty:
+        return trail
+    trail = trail.drop(columns=["dataset_id"])
+    trail["changed_at"] = pd.to_datetime(trail["changed_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    trail["action"] = [t(f"login_audit_action_{a}", lang) for a in trail["action"]]
+    trail["via"] = [t(AUDIT_VIA[v], lang) if v in AUDIT_VIA else v for v in trail["via"]]
+    trail["detail"] = trail["detail"].fillna("")
+    return trail.rename(columns={c: t(f"login_audit_col_{c}", lang) for c in trail.columns})
+
+
 def reason_label(reason: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """A rejection reason in ``lang`` (unknown reasons as they are)."""
     key = REASON_KEYS.get(str(reason))

@@ -81,6 +81,7 @@ SAMPLE_PARAMS = {
     "max_categories": 3,
     "has_interactions": True,
     "has_complaints": False,
+    "horizon_end": date(2024, 9, 28),
     **Params().as_sql_params(),
 }
 

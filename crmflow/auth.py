@@ -1,0 +1,280 @@
+"""Who may use a shared dashboard, and what each may see and change (opt-in).
+
+Without a users file and without an ``[auth]`` section in
+``.streamlit/secrets.toml`` nothing here is used: the dashboard is local-only,
+as for a single user on their own machine (it listens on 127.0.0.1).
+
+For a team's shared server:
+
+* A **users file** (``CRMFLOW_USERS=path``, TOML or JSON) lists the local
+  accounts -- name, role, owner, and the password hashed with Argon2id by
+  argon2-cffi (never a hand-written hash) -- and, under ``oidc``, the e-mail
+  addresses an identity provider signs in (Streamlit's ``st.login``) with
+  their role and owner. Written by ``crmflow users add``::
+
+      {"users": {"wang": {"role": "manager", "owner": "Wang Fang",
+                          "password_hash": "$argon2id$..."}},
+       "oidc":  {"li@example.com": {"role": "analyst"}}}
+
+* **Roles** (:data:`ROLES`): ``admin`` sees every customer and may upload,
+  replace, rename and delete any dataset; ``analyst`` sees every customer
+  and may upload, but may replace, rename or delete only the datasets they
+  uploaded themselves; ``manager`` is tied to one owner (account manager),
+  sees only that owner's customers and changes no dataset.
+
+* **Wrong passwords** get one message that does not say whether the name or
+  the password was wrong; after :data:`MAX_FAILURES` failures within
+  :data:`WINDOW_SECONDS` the name is refused until the window has passed
+  (:class:`Attempts`, per name, shared by all sessions of the process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crmflow.errors import CrmflowError
+
+#: Environment variable naming the users file.
+USERS_ENV_VAR = "CRMFLOW_USERS"
+ROLES = ("admin", "analyst", "manager")
+MAX_FAILURES = 5
+WINDOW_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in person: ``name`` (the local name or the e-mail address),
+    ``role`` and, for a manager, the ``owner`` whose customers they see."""
+
+    name: str
+    role: str
+    owner: str | None = None
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role != "manager"
+
+    @property
+    def scope_owner(self) -> str | None:
+        """The owner every view is narrowed to (None: no narrowing)."""
+        return None if self.sees_all else (self.owner or "")
+
+    @property
+    def can_upload(self) -> bool:
+        return self.role in ("admin", "analyst")
+
+    def can_change(self, uploaded_by: str | None) -> bool:
+        """Whether this user may replace, rename or delete a dataset last
+        uploaded by ``uploaded_by`` (None: unknown, e.g. stored before the
+        audit, by the command line or the bundled demo)."""
+        if self.role == "admin":
+            return True
+        return self.role == "analyst" and uploaded_by == self.name
+
+
+# ---------------------------------------------------------------------------- passwords
+def _hasher() -> Any:
+    try:
+        from argon2 import PasswordHasher
+    except ImportError:  # pragma: no cover - a requirement; told clearly if missing
+        raise CrmflowError(key="auth_no_argon2") from None
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash of ``password`` (argon2-cffi's recommended parameters, random salt)."""
+    if not password:
+        raise CrmflowError(key="auth_empty_password")
+    return _hasher().hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``stored_hash`` (False for a wrong or damaged hash)."""
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+    try:
+        return bool(_hasher().verify(stored_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+#: Verified against when the name is unknown, so an unknown name costs the same time as a wrong password.
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_password("crmflow-no-such-user"))
+    return _DUMMY_HASH[0]
+
+
+# ---------------------------------------------------------------------------- the users file
+def users_path() -> Path | None:
+    value = os.environ.get(USERS_ENV_VAR, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def _check_entry(name: str, entry: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(entry, dict) or entry.get("role") not in ROLES:
+        raise CrmflowError(key="auth_users_bad_entry", name=name, path=str(path), roles=", ".join(ROLES))
+    if entry["role"] == "manager" and not str(entry.get("owner") or "").strip():
+        raise CrmflowError(key="auth_manager_needs_owner", name=name, path=str(path))
+    return entry
+
+
+def load_users(path: str | os.PathLike | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{"users": {name: entry}, "oidc": {email: entry}}`` from a TOML or
+    JSON users file (by its extension: ``.toml``, else JSON). A missing file
+    is an empty one; a damaged one is one clear error."""
+    file = Path(path) if path is not None else users_path()
+    if file is None or not file.exists():
+        return {"users": {}, "oidc": {}}
+    try:
+        text = file.read_text(encoding="utf-8")
+        doc = tomllib.loads(text) if file.suffix.lower() == ".toml" else json.loads(text or "{}")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CrmflowError(key="auth_users_unreadable", path=str(file), detail=type(exc).__name__) from None
+    if not isinstance(doc, dict):
+        raise CrmflowError(key="auth_users_unreadable", path=str(file), detail="not a table")
+    users = {str(k): _check_entry(str(k), v, file) for k, v in (doc.get("users") or {}).items()}
+    oidc = {str(k).strip().lower(): _check_entry(str(k), v, file) for k, v in (doc.get("oidc") or {}).items()}
+    return {"users": users, "oidc": oidc}
+
+
+def _toml_text(doc: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """TOML of the users file (strings only; json.dumps quoting is valid TOML basic-string quoting)."""
+    lines: list[str] = []
+    for section in ("users", "oidc"):
+        for name, entry in doc.get(section, {}).items():
+            lines.append(f"[{section}.{json.dumps(name, ensure_ascii=False)}]")
+            lines += [f"{k} = {json.dumps(str(v), ensure_ascii=False)}" for k, v in entry.items() if v is not None]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def save_users(doc: dict[str, dict[str, dict[str, Any]]], path: str | os.PathLike) -> None:
+    """Write the users file atomically, readable by its owner only."""
+    file = Path(path)
+    text = _toml_text(doc) if file.suffix.lower() == ".toml" else json.dumps(doc, ensure_ascii=False, indent=2)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(file.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, file)
+
+
+def add_user(path: str | os.PathLike, name: str, role: str, owner: str | None = None, *,
+             password: str | None = None, email: bool = False) -> None:
+    """Add or update one entry: a local account (with ``password``) or, with
+    ``email``, an identity-provider address (no password)."""
+    name = str(name).strip()
+    if not name:
+        raise CrmflowError(key="auth_empty_name")
+    if role not in ROLES:
+        raise CrmflowError(key="auth_bad_role", role=role, roles=", ".join(ROLES))
+    owner = (owner or "").strip() or None
+    if role == "manager" and owner is None:
+        raise CrmflowError(key="auth_manager_needs_owner", name=name, path=str(path))
+    doc = load_users(path)
+    entry: dict[str, Any] = {"role": role}
+    if owner is not None:
+        entry["owner"] = owner
+    if email:
+        doc["oidc"][name.lower()] = entry
+    else:
+        entry["password_hash"] = hash_password(password or "")
+        doc["users"][name] = entry
+    save_users(doc, path)
+
+
+def list_users(path: str | os.PathLike) -> list[dict[str, str]]:
+    """Every entry, without its hash: name, kind (password / identity provider), role, owner."""
+    doc = load_users(path)
+    rows = [{"name": n, "kind": "password", "role": e["role"], "owner": e.get("owner") or ""}
+            for n, e in sorted(doc["users"].items())]
+    rows += [{"name": n, "kind": "oidc", "role": e["role"], "owner": e.get("owner") or ""}
+             for n, e in sorted(doc["oidc"].items())]
+    return rows
+
+
+def _user(name: str, entry: dict[str, Any]) -> User:
+    return User(name, entry["role"], (entry.get("owner") or None))
+
+
+# ---------------------------------------------------------------------------- signing in
+class Attempts:
+    """Failed sign-ins per name within a sliding window (``clock``: seconds,
+    time.monotonic by default), shared by every session of the process."""
+
+    def __init__(self, limit: int = MAX_FAILURES, window: float = WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, name: str, now: float) -> list[float]:
+        kept = [t for t in self._failures.get(name, []) if now - t < self.window]
+        self._failures[name] = kept
+        return kept
+
+    def blocked_for(self, name: str) -> float:
+        """Seconds until ``name`` may try again (0: now)."""
+        with self._lock:
+            now = self.clock()
+            recent = self._recent(name, now)
+            return max(0.0, recent[0] + self.window - now) if len(recent) >= self.limit else 0.0
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            self._recent(name, self.clock()).append(self.clock())
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name, None)
+
+
+ATTEMPTS = Attempts()
+
+
+def sign_in(name: str, password: str, path: str | os.PathLike | None = None,
+            attempts: Attempts = ATTEMPTS) -> User:
+    """The local user ``name`` if ``password`` is theirs. Otherwise one error
+    (``auth_wrong``) that does not tell which part was wrong, or
+    ``auth_too_many`` after too many recent failures for that name."""
+    key = str(name).strip()
+    wait = attempts.blocked_for(key.lower())
+    if wait > 0:
+        raise CrmflowError(key="auth_too_many", minutes=max(1, round(wait / 60)))
+    entry = load_users(path)["users"].get(key)
+    stored = entry.get("password_hash") if entry else None
+    ok = verify_password(stored if isinstance(stored, str) else _dummy_hash(), password or "")
+    if not (ok and entry):
+        attempts.failed(key.lower())
+        raise CrmflowError(key="auth_wrong")
+    attempts.succeeded(key.lower())
+    return _user(key, entry)
+
+
+def oidc_user(email: str | None, path: str | os.PathLike | None = None) -> User:
+    """The user an identity provider signed in, by their e-mail address
+    (case-insensitive) in the users file's ``oidc`` table; an address
+    without an entry is refused (``auth_not_mapped``)."""
+    address = str(email or "").strip().lower()
+    entry = load_users(path)["oidc"].get(address) if address else None
+    if entry is None:
+        raise CrmflowError(key="auth_not_mapped", email=address or "?")
+    return _user(address, entry)
+
+
+def local_login_configured() -> bool:
+    """Whether a users file is named (``CRMFLOW_USERS``): then the dashboard asks who you are."""
+    return users_path() is not None
