@@ -190,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track-record-format", choices=("json", "text"),
                    help="the track record as json (default) or a few lines of text; implies --track-record")
 
+    p = _analysis_command(sub, "loyalty", "loyalty measures at D by stage or RFM segment: repeat-purchase rate, "
+                                          "category breadth, purchase regularity, complainers who ordered again, "
+                                          "orders at a discount")
+    p.add_argument("--by", choices=("stage", "segment"), default="stage",
+                   help="group the customers by their stage (default) or RFM segment at D")
+    p.add_argument("--per-customer", action="store_true",
+                   help="one row per customer with an order on or before D instead of one per group")
+
     p = _analysis_command(sub, "prospects", "conversion prospects at D: who is likely to take the next stage step "
                                         "(potential -> first, first -> repeat, repeat -> loyal), why, and its value")
     p.add_argument("--horizon-days", type=_positive_int, default=90, metavar="N",
@@ -874,6 +882,35 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 COMMANDS.update({"report": cmd_report})
+
+
+def cmd_loyalty(args: argparse.Namespace) -> int:
+    from crmflow.i18n import t
+    from crmflow.loyalty import CUSTOMER_COLUMNS, GROUP_COLUMNS, UNLOCKS, availability, by_group, with_groups
+    from crmflow.stages import resolve_as_of
+
+    params = _params(args)
+    with open_source(args) as src:
+        db = src.store.db
+        as_of = resolve_as_of(db, src.dataset_id, args.as_of)
+        missing = availability(db, src.dataset_id).missing()
+        if args.per_customer:
+            frame = with_groups(db, src.dataset_id, as_of, params, args.by).rename(columns={"group": args.by})
+            columns = (CUSTOMER_COLUMNS[0], args.by, *CUSTOMER_COLUMNS[1:])
+        else:
+            frame, columns = by_group(db, src.dataset_id, as_of, params, args.by), GROUP_COLUMNS
+    for need in missing:
+        print(f"crmflow: note: {t(UNLOCKS[need], 'en')}", file=sys.stderr)
+    rows = _records(frame.astype(object).where(frame.notna(), None), columns)
+    if args.format == "csv":
+        _write_rows(rows, columns, "csv")
+    else:
+        _print_json({"as_of": as_of.isoformat(), "by": args.by, "window_days": params.loyal_window_days,
+                     "missing": list(missing), "customers" if args.per_customer else "groups": rows})
+    return 0
+
+
+COMMANDS.update({"loyalty": cmd_loyalty})
 
 
 def _is_engine_error(exc: BaseException) -> bool:

@@ -103,6 +103,11 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "订单付款时间", "付款时间",
         ),
         "status": ("status", "order_status", "financial status", "状态", "订单状态", "单据状态", "交易状态"),
+        # price sensitivity (crmflow.loyalty): a discount (amount or rate) or the list price per unit
+        "discount": ("discount", "discount_amount", "discount_rate", "disc", "rebate", "折扣", "折扣金额", "优惠",
+                     "优惠金额", "减免金额", "折让"),
+        "list_price": ("list_price", "list price", "listprice", "msrp", "rrp", "original_price", "regular_price",
+                       "标价", "原价", "吊牌价", "市场价", "零售价"),
     },
     "customers": {
         "customer_id": (
@@ -189,8 +194,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 
 #: fields parsed as dates / numbers / booleans (the rest are text)
 DATE_FIELDS = {"order_date", "due_date", "paid_date", "created_at", "date"}
-NUMBER_FIELDS = {"amount", "quantity", "unit_price", "cost", "margin", "credit_limit", "satisfaction",
-                 "expectation", "perception"}
+NUMBER_FIELDS = {"amount", "quantity", "unit_price", "cost", "margin", "credit_limit", "satisfaction", "discount",
+                 "list_price", "expectation", "perception"}
 #: id fields: text, but a column of integral numbers written as floats (12349.0) is read as integers
 ID_FIELDS = {"customer_id", "order_id"}
 BOOL_FIELDS = {"is_key_account", "resolved"}

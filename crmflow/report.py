@@ -51,8 +51,8 @@ from crmflow.i18n import DEFAULT_LANGUAGE, t
 log = logging.getLogger(__name__)
 
 #: The slides of the report, in the order they are shown.
-SLIDE_KEYS = ("kpis", "stages", "revenue", "flow", "pareto", "churn", "risk", "accounts", "matrix", "segments",
-              "cohorts", "clv", "backtest", "track", "prospects")
+SLIDE_KEYS = ("kpis", "stages", "revenue", "flow", "pareto", "loyalty", "churn", "risk", "accounts", "matrix",
+              "segments", "cohorts", "clv", "backtest", "track", "prospects")
 #: Tallest chart in the HTML report (px), so that a view fits on a printed page.
 HTML_CHART_HEIGHT = 480
 #: Report file formats (by the output file's extension).
@@ -129,7 +129,8 @@ def _table(rows: Sequence[Sequence[object]], columns: Sequence[str]) -> pd.DataF
 
 def _section(inp: _Inputs, key: str) -> str:
     return inp.tr({"kpis": "page_overview", "stages": "page_overview", "revenue": "page_overview",
-                   "flow": "page_flow", "pareto": "page_overview", "churn": "page_churn", "risk": "page_churn",
+                   "flow": "page_flow", "pareto": "page_overview", "loyalty": "page_overview",
+                   "churn": "page_churn", "risk": "page_churn",
                    "accounts": "page_key_accounts", "matrix": "page_key_accounts", "segments": "page_segments",
                    "cohorts": "page_segments", "clv": "page_segments", "backtest": "page_segments",
                    "track": "page_segments", "prospects": "page_flow",
@@ -502,6 +503,25 @@ def _slide_track(inp: _Inputs) -> Slide:
                  title), caption, (group_title(rec, inp.lang),), group_table(rec, inp.lang))
 
 
+def _slide_loyalty(inp: _Inputs) -> Slide:
+    """The Overview's loyalty section: the share measures over the trend
+    months as the chart, the measures by stage at D as the table, and what
+    would unlock the measures the data cannot show."""
+    from crmflow.charts.loyalty import loyalty_trend
+    from crmflow.loyalty import display_table, loyalty_view, shown_shares, slide_title, trend_title, unlock_notes
+    from crmflow.overview import trend_start
+
+    start = trend_start(inp.as_of, inp.first(), str(TREND_MONTHS))
+    view = loyalty_view(inp.db, inp.scope, inp.as_of, start, inp.params, "stage")
+    shares = shown_shares(view.available)
+    fig = loyalty_trend(view.trend, shares, {m: inp.tr(f"loy_{m}") for m in shares},
+                        trend_title(view.trend, inp.lang), inp.tr("loy_axis_month_end"), inp.tr("loy_axis_share"))
+    caption = inp.tr("loy_caption_stage", as_of=inp.as_of.isoformat(), window=inp.params.loyal_window_days)
+    return Slide("loyalty", _section(inp, "loyalty"), slide_title(view.groups, inp.lang), fig, caption,
+                 tuple(unlock_notes(view.available, inp.lang)),
+                 display_table(view.groups, "stage", view.available, inp.lang, compact=True))
+
+
 def _slide_prospects(inp: _Inputs) -> Slide:
     """Conversion prospects: the top of the list by expected value, the backtest's verdict."""
     from crmflow.account_view import directory, display_name
@@ -540,7 +560,7 @@ def _slide_prospects(inp: _Inputs) -> Slide:
 
 _BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
     "kpis": _slide_kpis, "stages": _slide_stages, "revenue": _slide_revenue, "flow": _slide_flow,
-    "pareto": _slide_pareto,
+    "pareto": _slide_pareto, "loyalty": _slide_loyalty,
     "churn": _slide_churn, "risk": _slide_risk, "accounts": _slide_accounts, "matrix": _slide_matrix,
     "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
     "track": _slide_track, "prospects": _slide_prospects,

@@ -314,6 +314,7 @@ class Store:
                     if report.table == "transactions":
                         self.db.execute("insert_orders", cur=cur, target_id=dataset_id)
                         self.db.execute("insert_transaction_customers", cur=cur, target_id=dataset_id)
+                        self.db.execute("insert_transaction_prices", cur=cur, target_id=dataset_id)
                     self.db.execute("insert_rejected", cur=cur, target_id=dataset_id, source=report.table)
                 report_doc = {"dataset": name, "tables": [r.to_dict() for r in reports]}
                 self.db.execute(

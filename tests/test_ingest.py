@@ -878,5 +878,5 @@ def test_ingest_leaves_nothing_in_the_file_and_old_leftovers_are_cleared(tmp_pat
             "AND database_name = current_database()").fetchall()
         assert sorted(n for (n,) in kept) == ["customers", "dataset_counter", "datasets", "interactions",
                                              "orders", "rejected_rows", "surveys", "transaction_customers",
-                                             "transactions"]
+                                             "transaction_prices", "transactions"]
         assert store.rejected_rows("two")["row_number"].tolist() == [2]

@@ -144,7 +144,8 @@ def test_overview_shows_the_cli_numbers(app, world, lang):
     # the Pareto headline is the command line's top-20% share
     titles = chart_titles(at)
     assert t("pareto_headline_revenue", lang, share=e["pareto"]["top20_share"]) in titles
-    assert len(titles) == 1 + 4 + 2 + 1  # stages over time, N/t/D (with categories), revenue + profit Pareto, revenue by month
+    # stages over time, loyalty (shares + regularity), N/t/D (with categories), revenue + profit Pareto, revenue by month
+    assert len(titles) == 1 + 2 + 4 + 2 + 1
 
 
 def test_overview_comparison_choice_comes_from_the_url(app, world):
@@ -213,7 +214,7 @@ def test_required_columns_only(app, world):
     assert e["stages"]["potential"] == 0                      # no customers table
     captions = [c.value for c in at.caption]
     assert t("ov_categories_unlock", "en") in captions and t("profit_needs_cost", "en") in captions
-    assert len(chart_titles(at)) == 1 + 3 + 1 + 1             # no categories, no profit; revenue by month
+    assert len(chart_titles(at)) == 1 + 2 + 3 + 1 + 1         # loyalty; no categories, no profit; revenue by month
     at = app("flow", dataset="plain", lang="zh")
     assert matrix_counts(at, "zh") == {k: v for k, v in e["flow"].items() if v}
     assert len(drill_table(at).value) == e["flow"][default_band_of(e["flow"])]

@@ -54,6 +54,16 @@ CREATE TABLE IF NOT EXISTS orders (
 -- Every customer id that has a transaction line in a dataset (any amount),
 -- written with the transactions (queries/store/insert_transaction_customers.sql)
 -- so that the customer universe does not scan every line for distinct ids.
+-- The discount and list price of the transaction lines that carry one (price
+-- sensitivity, crmflow/loyalty.py), keyed by the line's row_number: a table of
+-- its own, so that a database made before it existed still opens read-only
+-- (only the price measure is then missing).
+CREATE TABLE IF NOT EXISTS transaction_prices (
+    dataset_id  INTEGER NOT NULL,
+    row_number  BIGINT NOT NULL,
+    discount    DECIMAL(18, 4),
+    list_price  DECIMAL(18, 4)
+);
 CREATE TABLE IF NOT EXISTS transaction_customers (
     dataset_id  INTEGER NOT NULL,
     customer_id VARCHAR NOT NULL

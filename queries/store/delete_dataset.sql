@@ -6,6 +6,7 @@
 -- columns: none
 DELETE FROM transactions WHERE dataset_id = $target_id;
 DELETE FROM orders WHERE dataset_id = $target_id;
+DELETE FROM transaction_prices WHERE dataset_id = $target_id;
 DELETE FROM transaction_customers WHERE dataset_id = $target_id;
 DELETE FROM customers WHERE dataset_id = $target_id;
 DELETE FROM interactions WHERE dataset_id = $target_id;
