@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 #: The slides of the report, in the order they are shown.
 SLIDE_KEYS = ("kpis", "stages", "revenue", "flow", "pareto", "loyalty", "churn", "risk", "accounts", "matrix",
-              "segments", "cohorts", "clv", "backtest", "track", "prospects")
+              "segments", "cohorts", "clv", "backtest", "track", "prospects", "servqual")
 #: Tallest chart in the HTML report (px), so that a view fits on a printed page.
 HTML_CHART_HEIGHT = 480
 #: Report file formats (by the output file's extension).
@@ -558,15 +558,6 @@ def _slide_prospects(inp: _Inputs) -> Slide:
                  caption=inp.tr("pr_slide_caption", verdict=verdict), bullets=notes, table=table)
 
 
-_BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
-    "kpis": _slide_kpis, "stages": _slide_stages, "revenue": _slide_revenue, "flow": _slide_flow,
-    "pareto": _slide_pareto, "loyalty": _slide_loyalty,
-    "churn": _slide_churn, "risk": _slide_risk, "accounts": _slide_accounts, "matrix": _slide_matrix,
-    "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
-    "track": _slide_track, "prospects": _slide_prospects,
-}
-
-
 def _slide_servqual(inp: _Inputs) -> Slide:
     """Service quality (Servqual): the gap per dimension with its interval, the
     churn comparison in words, the dimension gaps as the table."""
@@ -591,9 +582,13 @@ def _slide_servqual(inp: _Inputs) -> Slide:
                  dimension_gap_bars(view.dimensions, labels, title, inp.tr("sq_axis_gap")), caption, bullets, table)
 
 
-# Service quality (issue 17): the last slide
-_BUILDERS["servqual"] = _slide_servqual
-SLIDE_KEYS += ("servqual",)
+_BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
+    "kpis": _slide_kpis, "stages": _slide_stages, "revenue": _slide_revenue, "flow": _slide_flow,
+    "pareto": _slide_pareto, "loyalty": _slide_loyalty,
+    "churn": _slide_churn, "risk": _slide_risk, "accounts": _slide_accounts, "matrix": _slide_matrix,
+    "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
+    "track": _slide_track, "prospects": _slide_prospects, "servqual": _slide_servqual,
+}
 
 
 def slide_heading(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
