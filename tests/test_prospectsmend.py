@@ -1,0 +1,38 @@
+"""Fixes to the conversion prospects (crmflow/prospects.py, its report slide,
+command line and tab): unscored customers kept out of counts and tables,
+reasons with observed numbers, the backtest verdict on per-step AUCs, value
+bins worded as binned, and a horizon before the data's first date. Every
+number is worked out by hand on small fixtures."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from crmflow import prospects as P
+from crmflow.i18n import t
+from crmflow.report import build_slide
+from tests.test_prospects import CUSTOMERS, D, TRANSACTIONS
+
+TWO = "customer_id,order_date,amount\nA,2024-01-01,10\nB,2024-01-05,20\n"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_slide_with_nobody_scored_says_so_in_words(load, lang):
+    # A and B are first-time buyers on 2024-01-05; 90 days before, nobody was a customer
+    store, ds = load(TWO)
+    slide = build_slide(store.db, ds, "prospects", date(2024, 1, 5), lang=lang)
+    assert not slide.failed and slide.table is None and slide.figure is None
+    assert slide.message == t("pr_none_scored", lang, as_of="2024-01-05", customers=2, days=90)
+    assert t("pr_no_past_first", lang, days=90) in slide.bullets
+
+
+def test_slide_table_lists_only_scored_customers(load):
+    # 7 of the 10 are scored (the repeat buyers A1, A3, A4 have no past): the table has 7 rows
+    store, ds = load(TRANSACTIONS, CUSTOMERS)
+    slide = build_slide(store.db, ds, "prospects", D)
+    cells = slide.table.iloc[:, 1].tolist()
+    assert len(cells) == 7 and not any("nan" in c or "—" in c for c in cells)
+    # 3.5/6 + 1/2 + 5.75/7 + 3/4 + 3 x 4.75/7 = 4.69 expected of the 7 scored
+    assert slide.title.startswith("5 of 7 leads and buyers")
