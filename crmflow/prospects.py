@@ -293,8 +293,9 @@ def _reasons(model: StepModel, row: dict, bins: dict, parts: dict, i: int, lang:
         if abs(c) < MIN_REASON:
             continue
         b = bins["bin_" + trait]
-        n, _, rate = model.rates[trait].get(b, (0, 0, model.base))
-        reason = {"trait": trait, "strength": round(c, 4), "rate": rate, "base": model.base, "n": n}
+        n, m, rate = model.rates[trait].get(b, (0, 0, model.base))
+        # the words give what was observed (m of n at X); ``rate`` (shrunk) is what the score used
+        reason = {"trait": trait, "strength": round(c, 4), "rate": rate, "base": model.base, "n": n, "moved": m}
         if trait == "days":
             days = row["days_in_stage"]
             reason.update(days=("?" if pd.isna(days) else f"{int(days):,}"), clock=clock,

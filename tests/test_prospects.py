@@ -117,15 +117,15 @@ def test_reasons_say_the_rates_in_words(tiny):
     south = frame.loc["B2", "reasons"]
     assert [r["trait"] for r in south] == ["region"]
     assert south[0]["strength"] == pytest.approx(special.logit(SOUTH) - special.logit(FIRST_BASE), abs=1e-4)
-    assert frame.loc["B2", "reasons_text"] == ["Region South: 82% of such customers took the step, against 75% of all"]
+    assert frame.loc["B2", "reasons_text"] == ["Region South: 2 of 2 such customers took the step, against 75% of all"]
     lead = frame.loc["L3", "reasons_text"]
     assert lead == ["21 days since the lead was created (those who took the step took a median of 56 days): "
-                    "58% of such customers took it, against 50% of all"]
+                    "1 of 1 such customers took it, against 50% of all"]
     # B3's region was never seen and its other traits are everybody's: the base rate, said so
     assert frame.loc["B3", "reasons_text"] == [
         "No trait stands out: 75% of the 4 customers who were First purchase in the past took the step"]
     zh = P.prospects(store.db, ds, D, lang="zh").frame.set_index("customer_id")
-    assert zh.loc["B2", "reasons_text"] == ["区域 South：此类客户 82% 迈出了这一步，全体为 75%"]
+    assert zh.loc["B2", "reasons_text"] == ["区域 South：此类客户 2 位中 2 位迈出了这一步，全体为 75%"]
 
 
 def test_without_a_customers_table_the_leads_say_what_unlocks_them(load):
@@ -155,7 +155,7 @@ def test_the_command_line_prints_the_hand_worked_list(tmp_path):
         assert rows[cid]["stage"] == stage
         assert float(rows[cid]["probability"]) == pytest.approx(p, abs=1e-4)
         assert float(rows[cid]["expected_value"]) == pytest.approx(ev, abs=1e-4)
-    assert rows["B2"]["reasons"] == "Region South: 82% of such customers took the step, against 75% of all"
+    assert rows["B2"]["reasons"] == "Region South: 2 of 2 such customers took the step, against 75% of all"
     assert rows["A1"]["probability"] == "" and rows["A1"]["next_stage"] == "loyal"
     assert t("pr_unlock_interactions", "en") in done.stderr and t("pr_no_past_repeat", "en", days=90) in done.stderr
     bad = subprocess.run([sys.executable, "-m", "crmflow", "prospects", str(data), "--horizon-days", "0"], cwd=ROOT,
