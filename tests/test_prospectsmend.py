@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from crmflow import prospects as P
@@ -36,3 +37,16 @@ def test_slide_table_lists_only_scored_customers(load):
     assert len(cells) == 7 and not any("nan" in c or "—" in c for c in cells)
     # 3.5/6 + 1/2 + 5.75/7 + 3/4 + 3 x 4.75/7 = 4.69 expected of the 7 scored
     assert slide.title.startswith("5 of 7 leads and buyers")
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("en", ["below 20", "20 to under 30", "20 to under 30", "30 to under 40", "40 or more", "40 or more"]),
+    ("zh", ["低于 20", "20 及以上、低于 30", "20 及以上、低于 30", "30 及以上、低于 40", "40 及以上", "40 及以上"]),
+])
+def test_value_bins_are_worded_as_they_are_binned(lang, words):
+    # quartile edges of 10, 20, 30, 40, 50: 20, 30, 40; a value on an edge goes to the bin above it
+    edges = P.value_edges(pd.Series([10, 20, 30, 40, 50]))
+    model = P.StepModel("first", date(2024, 1, 1), 5, 2, 0.4, edges=edges)
+    values = (19.9, 20, 29.9, 30, 40, 99)
+    assert [P._value_bin(v, edges) for v in values] == ["q1", "q2", "q2", "q3", "q4", "q4"]
+    assert [P._bin_words("value", P._value_bin(v, edges), model, lang) for v in values] == words
