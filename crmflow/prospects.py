@@ -174,7 +174,7 @@ class StepModel:
     base: float | None  # moved / customers; None with nobody in the stage at X
     rates: dict = field(default_factory=dict)  # trait -> bin -> (customers, moved, shrunk rate)
     edges: tuple[float, ...] = ()
-    move_value: float = 0.0  # mean net revenue in (X, X + h] of those who moved
+    move_value: float | None = None  # mean net revenue in (X, X + h] of those who moved; None with nobody at X
     took_days: float | None = None  # median days from the stage's start to the step, of those who moved
     intercept: float = 0.0
     slope: float = 1.0
@@ -352,8 +352,9 @@ def score(frame: pd.DataFrame, models: dict[str, StepModel], params: Params, lan
                     "owner", "contacts"]].copy()
         out["next_stage"] = STEPS[stage]
         out["probability"] = p
-        out["move_value"] = model.move_value
-        out["expected_value"] = p * model.move_value
+        value = np.nan if model.move_value is None else float(model.move_value)
+        out["move_value"] = value  # NaN (like the probability) when the step has no past
+        out["expected_value"] = p * value
         out["reasons"] = reasons
         out["reasons_text"] = texts
         pieces.append(out)
@@ -379,20 +380,26 @@ class Prospects:
     def expected_movers(self) -> float:
         return float(pd.to_numeric(self.frame["probability"]).fillna(0).sum())
 
+    def scored(self) -> int:
+        """How many customers have a probability."""
+        return int(pd.to_numeric(self.frame["probability"]).notna().sum())
+
     def top(self) -> int:
-        """Length of the list's top: as many as it expects to move (at least 1)."""
-        return max(1, int(round(self.expected_movers()))) if len(self.frame) else 0
+        """Length of the list's top: as many as it expects to move (at least 1
+        when anybody is scored, 0 when nobody is)."""
+        return max(1, int(round(self.expected_movers()))) if self.scored() else 0
 
 
 def step_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per step with customers at D: ``stage``, ``next_stage``, ``customers``
-    (in the stage at D) and ``expected`` (the sum of their probabilities)."""
+    (in the stage at D) and ``expected`` (the sum of their probabilities;
+    NaN when none of them is scored: the step has no past)."""
     rows = []
     for stage, target in STEPS.items():
         inside = frame["stage"] == stage
         if inside.any():
             rows.append({"stage": stage, "next_stage": target, "customers": int(inside.sum()),
-                         "expected": float(pd.to_numeric(frame.loc[inside, "probability"]).fillna(0).sum())})
+                         "expected": float(pd.to_numeric(frame.loc[inside, "probability"]).sum(min_count=1))})
     return pd.DataFrame(rows, columns=["stage", "next_stage", "customers", "expected"])
 
 

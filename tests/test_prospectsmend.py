@@ -50,3 +50,30 @@ def test_value_bins_are_worded_as_they_are_binned(lang, words):
     values = (19.9, 20, 29.9, 30, 40, 99)
     assert [P._value_bin(v, edges) for v in values] == ["q1", "q2", "q2", "q3", "q4", "q4"]
     assert [P._bin_words("value", P._value_bin(v, edges), model, lang) for v in values] == words
+
+
+def test_unscored_rows_have_no_value_no_expected_and_no_bar(load):
+    store, ds = load(TRANSACTIONS, CUSTOMERS)
+    result = P.prospects(store.db, ds, D)
+    rows = result.frame.set_index("customer_id")
+    # the repeat buyers A1, A3, A4: nobody was a repeat buyer at X, so no probability and no value
+    assert rows.loc[["A1", "A3", "A4"], "move_value"].isna().all()
+    assert rows.loc[["A1", "A3", "A4"], "expected_value"].isna().all()
+    assert rows.loc["B2", "move_value"] == pytest.approx(50.0)  # (50 + 70 + 30) / 3
+    assert result.models["repeat"].move_value is None
+    assert (result.scored(), result.top()) == (7, 5)  # 4.69 expected of the 7 scored
+    steps = P.step_summary(result.frame).set_index("stage")
+    assert steps.loc["repeat", "customers"] == 3 and pd.isna(steps.loc["repeat", "expected"])
+    assert steps.loc["first", "expected"] == pytest.approx(5.75 / 7 + 0.75 + 3 * 4.75 / 7)
+    slide = build_slide(store.db, ds, "prospects", D)
+    expected_bars = slide.figure.data[1]
+    assert list(expected_bars.y)[2] is None and list(expected_bars.text)[2] == ""
+    assert list(expected_bars.text)[:2] == ["1", "4"]  # 1.08 leads, 3.61 first-time buyers
+
+
+def test_top_is_empty_when_nobody_is_scored(load):
+    store, ds = load(TWO)
+    result = P.prospects(store.db, ds, date(2024, 1, 5))
+    assert len(result.frame) == 2 and (result.scored(), result.top()) == (0, 0)
+    assert result.frame["move_value"].isna().all()
+    assert pd.isna(P.step_summary(result.frame).set_index("stage").loc["first", "expected"])
