@@ -449,11 +449,44 @@ def _r(v: float | None) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4)
 
 
-def track_numbers(frame: pd.DataFrame, moved: np.ndarray) -> dict[str, object]:
+def stage_only_caught(frame: pd.DataFrame, moved: np.ndarray, bases: dict[str, float | None], top: int) -> float:
+    """The expected catch of a list that knows only each customer's stage: the
+    scored rows ordered by their stage's base rate (largest first), ties (a
+    stage's customers, or stages of the same rate) in random order, cut at
+    ``top`` rows. A stage cut in the middle catches its share of movers."""
+    y = np.asarray(moved, dtype=bool)
+    known = pd.to_numeric(frame["probability"]).notna().to_numpy()
+    stages = frame["stage"].to_numpy()
+    groups: dict[float, list[int]] = {}
+    for stage in STEPS:
+        inside = known & (stages == stage)
+        if inside.any() and bases.get(stage) is not None:
+            g = groups.setdefault(float(bases[stage]), [0, 0])
+            g[0] += int(inside.sum())
+            g[1] += int(y[inside].sum())
+    left, caught = top, 0.0
+    for rate in sorted(groups, reverse=True):
+        customers, movers = groups[rate]
+        take = min(left, customers)
+        caught += take * movers / customers
+        left -= take
+        if left <= 0:
+            break
+    return caught
+
+
+def track_numbers(frame: pd.DataFrame, moved: np.ndarray,
+                  bases: dict[str, float | None] | None = None) -> dict[str, object]:
     """The backtest numbers of a scored list (``frame``, sorted as shown) and
-    who then ``moved``: pooled and per-step ROC AUC, the top of the list (as
-    many as expected to move), the movers it caught, a random list's
-    expected catch, calibration bands and the verdict."""
+    who then ``moved``: ROC AUC per step and their customer-weighted mean
+    (``auc``, over the steps with both movers and stayers: what the verdict
+    judges, since the pooled AUC ``pooled_auc`` also rewards telling the
+    steps apart), the top of the list (as many as expected to move), the
+    movers it caught, a random list's expected catch and a list by stage
+    alone (``stage_caught``, with ``bases`` the stages' base rates; by
+    default each stage's mean probability), calibration bands, the verdict,
+    and the customers left out because they had no probability (``unscored``,
+    ``unscored_moved``)."""
     y = np.asarray(moved, dtype=bool)
     p = pd.to_numeric(frame["probability"]).to_numpy(np.float64)
     known = ~np.isnan(p)
@@ -461,19 +494,28 @@ def track_numbers(frame: pd.DataFrame, moved: np.ndarray) -> dict[str, object]:
     top = max(1, int(round(float(p[known].sum())))) if n else 0
     listed = np.zeros(len(y), dtype=bool)
     listed[np.flatnonzero(known)[:top]] = True  # the frame is in list order
-    auc = roc_auc(p[known], y[known]) if n else float("nan")
+    pooled = roc_auc(p[known], y[known]) if n else float("nan")
     by_step = {}
     stages = frame["stage"].to_numpy()
+    weighted, weight = 0.0, 0
     for stage in STEPS:
         inside = known & (stages == stage)
+        auc = roc_auc(p[inside], y[inside]) if inside.any() else float("nan")
         by_step[stage] = {"customers": int(inside.sum()), "moved": int(y[inside].sum()),
-                          "expected": _r(float(p[inside].sum())),
-                          "auc": _r(roc_auc(p[inside], y[inside])) if inside.any() else None}
+                          "expected": _r(float(p[inside].sum())), "auc": _r(auc) if inside.any() else None}
+        if not math.isnan(auc):
+            weighted += int(inside.sum()) * auc
+            weight += int(inside.sum())
+    auc = weighted / weight if weight else float("nan")
+    if bases is None:
+        bases = {s: float(p[known & (stages == s)].mean()) for s in STEPS if (known & (stages == s)).any()}
     return {
         "customers": n, "moved": n_moved, "stayed": n - n_moved, "expected_movers": _r(float(p[known].sum())),
-        "auc": _r(auc), "top": top, "caught": int((listed & y).sum()),
+        "auc": _r(auc), "pooled_auc": _r(pooled), "top": top, "caught": int((listed & y).sum()),
         "caught_share": _r(float((listed & y).sum()) / n_moved) if n_moved else None,
         "random_caught": _r(top * n_moved / n) if n else None,
+        "stage_caught": _r(stage_only_caught(frame, y, bases, top)) if n else None,
+        "unscored": int((~known).sum()), "unscored_moved": int(y[~known].sum()),
         "by_step": by_step,
         "calibration": calibration_bands(p[known], y[known], frame["customer_id"].to_numpy()[known]),
         "verdict": verdict_code(auc, n_moved, n - n_moved),
@@ -490,12 +532,14 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Par
     models = learn(db, dataset_id, past - timedelta(days=h), params, h)
     frame = _features(db, dataset_id, past, params, h)
     if frame.empty or all(m.base is None for m in models.values()):
-        return {**head, **dict.fromkeys(("customers", "moved", "stayed", "expected_movers", "auc", "top", "caught",
-                                         "caught_share", "random_caught")),
+        return {**head, **dict.fromkeys(("customers", "moved", "stayed", "expected_movers", "auc", "pooled_auc", "top",
+                                         "caught", "caught_share", "random_caught", "stage_caught")),
+                "unscored": int(len(frame)), "unscored_moved": int(frame["moved"].astype(bool).sum()),
                 "by_step": {}, "calibration": [], "verdict": "no_history"}
     listed = score(frame, models, params)
     moved = listed[["customer_id"]].merge(frame[["customer_id", "moved"]], on="customer_id", how="left")["moved"]
-    return {**head, **track_numbers(listed, moved.astype(bool).to_numpy())}
+    bases = {s: m.base for s, m in models.items()}
+    return {**head, **track_numbers(listed, moved.astype(bool).to_numpy(), bases)}
 
 
 def track_verdict(record: dict, lang: str = "en") -> str:
@@ -504,8 +548,11 @@ def track_verdict(record: dict, lang: str = "en") -> str:
     values = {"past": record["scored_at"], "end": record["outcome_end"], "days": record["horizon_days"]}
     if v in ("no_better_than_chance", "better_than_chance"):
         values.update(auc=record["auc"], top=record["top"], caught=record["caught"], moved=record["moved"],
-                      random=record["random_caught"])
+                      random=record["random_caught"], stage=record["stage_caught"])
     if v == "too_few":
         values.update(moved=record["moved"] or 0, stayed=record["stayed"] or 0, minimum=MIN_TRACK_EVENTS)
-    return t("pr_verdict_" + v, lang, **values)
+    text = t("pr_verdict_" + v, lang, **values)
+    if v != "no_history" and record.get("unscored_moved"):
+        text += ("" if lang == "zh" else " ") + t("pr_verdict_unscored", lang, moved=record["unscored_moved"], customers=record["unscored"])
+    return text
 

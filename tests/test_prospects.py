@@ -228,10 +228,14 @@ def test_backtest_numbers_by_hand():
                           "probability": [0.9, 0.2, 0.6, 0.1]})
     moved = np.array([True, False, False, True])
     out = P.track_numbers(frame, moved)
-    # movers a (0.9) and d (0.1) against stayers b (0.2) and c (0.6): 2 of 4 pairs right
-    assert out["auc"] == 0.5
-    # the top: round(0.9 + 0.2 + 0.6 + 0.1) = 2 rows (a, b), catching a; a random 2 of 4 catch 1
+    # pooled: movers a (0.9) and d (0.1) against stayers b (0.2) and c (0.6): 2 of 4 pairs right
+    assert out["pooled_auc"] == 0.5
+    # within the steps: only first -> repeat has a mover (a) and a stayer (b), ranked right
+    assert out["auc"] == 1.0
+    # the top: round(0.9 + 0.2 + 0.6 + 0.1) = 2 rows (a, b), catching a; a random 2 of 4 catch 1;
+    # by stage alone (mean probabilities: first 0.55, repeat 0.6, potential 0.1): c, then one of a, b: 0.5
     assert (out["top"], out["caught"], out["caught_share"], out["random_caught"]) == (2, 1, 0.5, 1.0)
+    assert out["stage_caught"] == 0.5 and (out["unscored"], out["unscored_moved"]) == (0, 0)
     assert out["by_step"]["first"] == {"customers": 2, "moved": 1, "expected": 1.1, "auc": 1.0}
     assert out["verdict"] == "too_few"
     assert P.verdict_code(0.59, 10, 10) == "no_better_than_chance"
@@ -242,9 +246,25 @@ def test_backtest_numbers_by_hand():
 def test_track_record_on_the_tiny_data_has_too_little_history(tiny):
     store, ds = tiny
     record = P.track_record(store.db, ds, D)
+    # Rules learned at 2024-01-03 on (2024-01-03, 2024-04-02]: the leads then were A1..A4 (created
+    # 2023-12-01, 33 days: all four bought on 2024-03-01) and L1 (created 2024-01-01, 2 days: did not),
+    # base 4/5; days < 30: (0 + 4) / 6 = 2/3; North (A1, A2, L1: 2 moved) (2 + 4) / 8 = 3/4. Nobody was
+    # first or repeat then. Scored on 2024-04-02: the leads L1 (92 days: an unseen bin; North) and L2
+    # (18 days; North): P(L1) = 3/4, P(L2) = sigmoid(logit 2/3 + logit 3/4 - logit 4/5) = 0.6. L2 bought
+    # on 2024-05-10, L1 did not: the mover below the stayer, AUC 0. The top round(1.35) = 1 row is L1
+    # (expected value 75 against 60): caught 0; a random 1 of 2 or the stage alone: 0.5. A1..A4 were
+    # first-time buyers with no past: left out, A1, A3 and A4 ordered again.
     assert record["scored_at"] == "2024-04-02"
-    assert record["verdict"] in ("no_history", "too_few")
-    assert P.track_verdict(record, "zh")
+    assert (record["customers"], record["moved"], record["stayed"]) == (2, 1, 1)
+    assert (record["auc"], record["pooled_auc"], record["expected_movers"]) == (0.0, 0.0, 1.35)
+    assert (record["top"], record["caught"], record["random_caught"], record["stage_caught"]) == (1, 0, 0.5, 0.5)
+    assert (record["unscored"], record["unscored_moved"]) == (4, 3)
+    assert record["verdict"] == "too_few"
+    assert P.track_verdict(record, "en") == (
+        "Too little history to judge: 1 customers took a step and 1 did not between 2024-04-02 and 2024-07-01 "
+        "(at least 10 of each are needed). Left out: 4 customers with no probability (their stage had no past), "
+        "3 of whom took a step.")
+    assert P.track_verdict(record, "zh").endswith("未计入：4 位客户没有概率（其阶段没有历史），其中 3 位迈出了下一步。")
 
 
 # --------------------------------------------------------------------------- CDNOW

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -77,3 +78,34 @@ def test_top_is_empty_when_nobody_is_scored(load):
     assert len(result.frame) == 2 and (result.scored(), result.top()) == (0, 0)
     assert result.frame["move_value"].isna().all()
     assert pd.isna(P.step_summary(result.frame).set_index("stage").loc["first", "expected"])
+
+
+def test_a_list_by_stage_alone_is_judged_no_better_than_chance():
+    # 20 repeat buyers all at 0.8 (16 moved) and 20 first-time buyers all at 0.2 (4 moved):
+    # the list tells the steps apart and nothing within a step
+    frame = pd.DataFrame({"customer_id": [f"c{i:02d}" for i in range(40)],
+                          "stage": ["repeat"] * 20 + ["first"] * 20, "probability": [0.8] * 20 + [0.2] * 20})
+    moved = np.array([True] * 16 + [False] * 4 + [True] * 4 + [False] * 16)
+    out = P.track_numbers(frame, moved)
+    # pooled: of 20 x 20 pairs, 16 x 16 right, 16 x 4 + 4 x 16 tied (half each), 4 x 4 wrong: 320 / 400
+    assert out["pooled_auc"] == 0.8
+    assert out["by_step"]["repeat"]["auc"] == 0.5 and out["by_step"]["first"]["auc"] == 0.5
+    assert out["auc"] == 0.5 and out["verdict"] == "no_better_than_chance"
+    # the top round(20 x 0.8 + 20 x 0.2) = 20 rows: the repeat buyers, 16 caught; a random 20 of 40: 10;
+    # by stage alone the same 20 rows: 16
+    assert (out["top"], out["caught"], out["random_caught"], out["stage_caught"]) == (20, 16, 10.0, 16.0)
+    text = P.track_verdict({**out, "scored_at": "2024-01-01", "outcome_end": "2024-03-31", "horizon_days": 90})
+    assert text == ("On the past the list did little better than chance: ROC AUC 50.0% within each step (the mean "
+                    "over the steps, weighted by customers) for the steps taken between 2024-01-01 and 2024-03-31; "
+                    "its top 20 caught 16 of 20 (a random list: 10.0; a list by stage alone: 16.0).")
+
+
+def test_the_stage_only_list_cuts_a_stage_in_the_middle():
+    frame = pd.DataFrame({"customer_id": list("abcde"), "stage": ["first", "first", "repeat", "potential", "first"],
+                          "probability": [0.9, 0.2, 0.6, 0.1, None]})
+    moved = np.array([True, False, False, True, True])  # e moved but has no probability: left out
+    bases = {"first": 0.5, "repeat": 0.3, "potential": 0.1}
+    # first (a, b: 1 mover) then repeat (c) then potential (d)
+    assert [P.stage_only_caught(frame, moved, bases, top) for top in (1, 2, 3, 4)] == [0.5, 1.0, 1.0, 2.0]
+    out = P.track_numbers(frame, moved, bases)
+    assert (out["customers"], out["moved"], out["unscored"], out["unscored_moved"]) == (4, 2, 1, 1)
