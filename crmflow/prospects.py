@@ -422,6 +422,31 @@ def _unlock_notes(db: Database, dataset_id: int | Scope, models: dict[str, StepM
     return tuple(notes)
 
 
+def horizon_error(db: Database, dataset_id: int | Scope, as_of: date, h: int) -> CrmflowError:
+    """The keyed error of a horizon that reaches before the data's first order date."""
+    from crmflow.stages import data_range
+
+    first = data_range(db, dataset_id)[0]  # type: ignore[arg-type]  (a Scope runs as its dataset, filtered)
+    return CrmflowError(key="prospects_horizon", days=h, first=first.isoformat(), as_of=as_of.isoformat(),
+                        most=max((as_of - first).days, 0))
+
+
+def check_horizon(db: Database, dataset_id: int | Scope, as_of: date, h: int) -> None:
+    """Raise :func:`horizon_error` when D - h is before the data's first order
+    date (nothing to learn from: every probability would be missing)."""
+    from crmflow.stages import data_range
+
+    if (as_of - data_range(db, dataset_id)[0]).days < h:  # type: ignore[arg-type]
+        raise horizon_error(db, dataset_id, as_of, h)
+
+
+def _days_before(db: Database, dataset_id: int | Scope, as_of: date, h: int, days: int) -> date:
+    """D - ``days``; the keyed horizon error when that is before the first date a calendar holds."""
+    if days >= (as_of - date.min).days:
+        raise horizon_error(db, dataset_id, as_of, h)
+    return as_of - timedelta(days=days)
+
+
 def prospects(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS,
               horizon_days: int = DEFAULT_HORIZON_DAYS, lang: str = "en") -> Prospects:
     """The prospects list at D = ``as_of`` (module docstring): rules learned
@@ -429,7 +454,7 @@ def prospects(db: Database, dataset_id: int | Scope, as_of: date, params: Params
     h = int(horizon_days)
     if h < 1:
         raise CrmflowError("The horizon must be at least one day", "Pass --horizon-days 1 or more")
-    x = as_of - timedelta(days=h)
+    x = _days_before(db, dataset_id, as_of, h, h)
     models = learn(db, dataset_id, x, params, h)
     now = _features(db, dataset_id, as_of, params, h)
     frame = score(now, models, params, lang)
@@ -527,9 +552,9 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Par
     """How the prospects list did on the past: rules learned at D - 2h on
     (D - 2h, D - h], the list of D - h, checked against who moved in (D - h, D]."""
     h = int(horizon_days)
-    past = as_of - timedelta(days=h)
+    past = _days_before(db, dataset_id, as_of, h, h)
     head = {"scored_at": past.isoformat(), "outcome_end": as_of.isoformat(), "horizon_days": h}
-    models = learn(db, dataset_id, past - timedelta(days=h), params, h)
+    models = learn(db, dataset_id, _days_before(db, dataset_id, as_of, h, 2 * h), params, h)
     frame = _features(db, dataset_id, past, params, h)
     if frame.empty or all(m.base is None for m in models.values()):
         return {**head, **dict.fromkeys(("customers", "moved", "stayed", "expected_movers", "auc", "pooled_auc", "top",

@@ -109,3 +109,33 @@ def test_the_stage_only_list_cuts_a_stage_in_the_middle():
     assert [P.stage_only_caught(frame, moved, bases, top) for top in (1, 2, 3, 4)] == [0.5, 1.0, 1.0, 2.0]
     out = P.track_numbers(frame, moved, bases)
     assert (out["customers"], out["moved"], out["unscored"], out["unscored_moved"]) == (4, 2, 1, 1)
+
+
+def test_a_horizon_before_the_first_order_is_a_keyed_error(tmp_path, load):
+    import subprocess
+    import sys
+
+    from crmflow.errors import CrmflowError
+    from tests.conftest import ROOT, write
+
+    data = write(tmp_path, "one.csv", TWO)
+    # D = 2024-01-05 (the last order), the first order 2024-01-01: at most 4 days
+    values = dict(first="2024-01-01", as_of="2024-01-05", most=4)
+    for h in ("1000000", "5"):
+        done = subprocess.run([sys.executable, "-m", "crmflow", "prospects", str(data), "--horizon-days", h],
+                              cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 2 and "Traceback" not in done.stderr and "Overflow" not in done.stderr
+        line = t("err_prospects_horizon", "en", days=int(h), **values).rstrip(".")
+        assert line in done.stderr and t("err_prospects_horizon_cli", "en", **values) in done.stderr
+    ok = subprocess.run([sys.executable, "-m", "crmflow", "prospects", str(data), "--horizon-days", "4",
+                         "--format", "csv"], cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.count("\n") == 3  # header, A, B
+    # the library never overflows: D - h (or D - 2h for the backtest) before year 1 is the same error
+    store, ds = load(TWO)
+    with pytest.raises(CrmflowError) as caught:
+        P.prospects(store.db, ds, date(2024, 1, 5), horizon_days=1_000_000)
+    assert caught.value.key == "prospects_horizon" and caught.value.params["most"] == 4
+    with pytest.raises(CrmflowError) as caught:
+        P.track_record(store.db, ds, date(2024, 1, 5), horizon_days=400_000)
+    assert caught.value.key == "prospects_horizon"
+    assert "{" not in t("err_prospects_horizon_page", "zh") and caught.value.localized("zh")
