@@ -316,13 +316,14 @@ def test_cdnow_counts_of_who_took_a_step_match_plain_pandas(cdnow):
 
 @pytest.mark.parametrize("as_of", [date(1997, 9, 30), date(1997, 12, 31)])
 def test_cdnow_backtest_beats_chance(cdnow, as_of):
-    """Measured: 1997-09-30 AUC 0.639 (first -> repeat 0.538, repeat -> loyal 0.760), the top 3,036
-    caught 726 of 2,279 (a random list 325); 1997-12-31 AUC 0.756, top 722 caught 308 of 812 (133)."""
+    """Measured: 1997-09-30 AUC within steps 0.602 (first -> repeat 0.538 on 15,167, repeat -> loyal 0.760
+    on 6,100; pooled 0.639), the top 3,036 caught 726 of 2,279 (a random list 325, a list by stage alone
+    454); 1997-12-31 (repeat -> loyal only) AUC 0.756, top 722 caught 308 of 812 (random and by stage 133)."""
     store, ds = cdnow
     record = P.track_record(store.db, ds, as_of)
     assert record["verdict"] == "better_than_chance"
     assert record["auc"] > P.CHANCE_AUC
-    assert record["caught"] > 2 * record["random_caught"]
+    assert record["caught"] > 2 * record["random_caught"] and record["caught"] > 1.5 * record["stage_caught"]
     steps = record["by_step"]
     assert steps["repeat"]["auc"] > 0.7
     assert sum(s["customers"] for s in steps.values()) == record["customers"]
@@ -332,7 +333,8 @@ def test_cdnow_backtest_beats_chance(cdnow, as_of):
 
 
 def test_demo_backtest_beats_chance_and_every_step_is_scored():
-    """Measured on the demo data at 2025-06-30: AUC 0.81, the top 263 caught 142 of 274 (a random list 68)."""
+    """Measured on the demo data at 2025-06-30: AUC within steps 0.79 (pooled 0.81), the top 263 caught 142
+    of 274 (a random list 68, a list by stage alone 110)."""
     from crmflow.store import Store
 
     with Store(in_memory=True) as store:
@@ -341,7 +343,7 @@ def test_demo_backtest_beats_chance_and_every_step_is_scored():
         record = P.track_record(store.db, ds, as_of)
         result = P.prospects(store.db, ds, as_of)
     assert record["verdict"] == "better_than_chance" and record["auc"] > 0.75
-    assert record["caught"] > 2 * record["random_caught"]
+    assert record["caught"] > 2 * record["random_caught"] and record["caught"] > 1.2 * record["stage_caught"]
     assert all(m.calibrated for m in result.models.values()) and result.notes == ()
     assert set(result.frame["stage"]) == set(P.STEPS) and result.frame["probability"].notna().all()
     ev = result.frame["expected_value"].to_numpy()
