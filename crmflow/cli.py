@@ -200,8 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _analysis_command(sub, "prospects", "conversion prospects at D: who is likely to take the next stage step "
                                         "(potential -> first, first -> repeat, repeat -> loyal), why, and its value")
-    p.add_argument("--horizon-days", type=_positive_int, default=90, metavar="N",
-                   help="the step within N days after D (default 90); learned on the N days before D")
+    p.add_argument("--horizon-days", type=_positive_int, default=None, metavar="N",
+                   help="the step within N days after D (default 90); learned on the N days before D, so an N "
+                        "reaching before the data's first order date is refused")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
     p.add_argument("--track-record", action="store_true",
                    help="print instead how the list did on this data's own past (the list of D - N against who "
@@ -700,16 +701,19 @@ PROSPECTS_CLI_COLUMNS = ("customer_id", "stage", "next_stage", "probability", "e
 
 def cmd_prospects(args: argparse.Namespace) -> int:
     from crmflow.i18n import t
-    from crmflow.prospects import prospects, track_record
+    from crmflow.prospects import DEFAULT_HORIZON_DAYS, check_horizon, prospects, track_record
     from crmflow.stages import resolve_as_of
 
     with open_source(args) as src:
         as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        horizon = DEFAULT_HORIZON_DAYS if args.horizon_days is None else args.horizon_days
+        if args.horizon_days is not None:  # a chosen horizon must leave a past to learn from
+            check_horizon(src.store.db, src.dataset_id, as_of, horizon)
         if args.track_record:
-            record = track_record(src.store.db, src.dataset_id, as_of, _params(args), args.horizon_days)
+            record = track_record(src.store.db, src.dataset_id, as_of, _params(args), horizon)
             _print_json({"as_of": as_of.isoformat(), "track_record": record})
             return 0
-        result = prospects(src.store.db, src.dataset_id, as_of, _params(args), args.horizon_days, args.lang)
+        result = prospects(src.store.db, src.dataset_id, as_of, _params(args), horizon, args.lang)
     for key in result.notes:  # what is missing, and which file unlocks it
         print(f"crmflow: note: {t(key, args.lang, days=result.horizon_days)}", file=sys.stderr)
     rows = _score_rows(result.frame.drop(columns=["reasons"]), [c for c in PROSPECTS_CLI_COLUMNS if c != "reasons"],

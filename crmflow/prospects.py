@@ -174,7 +174,7 @@ class StepModel:
     base: float | None  # moved / customers; None with nobody in the stage at X
     rates: dict = field(default_factory=dict)  # trait -> bin -> (customers, moved, shrunk rate)
     edges: tuple[float, ...] = ()
-    move_value: float = 0.0  # mean net revenue in (X, X + h] of those who moved
+    move_value: float | None = None  # mean net revenue in (X, X + h] of those who moved; None with nobody at X
     took_days: float | None = None  # median days from the stage's start to the step, of those who moved
     intercept: float = 0.0
     slope: float = 1.0
@@ -293,8 +293,9 @@ def _reasons(model: StepModel, row: dict, bins: dict, parts: dict, i: int, lang:
         if abs(c) < MIN_REASON:
             continue
         b = bins["bin_" + trait]
-        n, _, rate = model.rates[trait].get(b, (0, 0, model.base))
-        reason = {"trait": trait, "strength": round(c, 4), "rate": rate, "base": model.base, "n": n}
+        n, m, rate = model.rates[trait].get(b, (0, 0, model.base))
+        # the words give what was observed (m of n at X); ``rate`` (shrunk) is what the score used
+        reason = {"trait": trait, "strength": round(c, 4), "rate": rate, "base": model.base, "n": n, "moved": m}
         if trait == "days":
             days = row["days_in_stage"]
             reason.update(days=("?" if pd.isna(days) else f"{int(days):,}"), clock=clock,
@@ -351,8 +352,9 @@ def score(frame: pd.DataFrame, models: dict[str, StepModel], params: Params, lan
                     "owner", "contacts"]].copy()
         out["next_stage"] = STEPS[stage]
         out["probability"] = p
-        out["move_value"] = model.move_value
-        out["expected_value"] = p * model.move_value
+        value = np.nan if model.move_value is None else float(model.move_value)
+        out["move_value"] = value  # NaN (like the probability) when the step has no past
+        out["expected_value"] = p * value
         out["reasons"] = reasons
         out["reasons_text"] = texts
         pieces.append(out)
@@ -378,20 +380,26 @@ class Prospects:
     def expected_movers(self) -> float:
         return float(pd.to_numeric(self.frame["probability"]).fillna(0).sum())
 
+    def scored(self) -> int:
+        """How many customers have a probability."""
+        return int(pd.to_numeric(self.frame["probability"]).notna().sum())
+
     def top(self) -> int:
-        """Length of the list's top: as many as it expects to move (at least 1)."""
-        return max(1, int(round(self.expected_movers()))) if len(self.frame) else 0
+        """Length of the list's top: as many as it expects to move (at least 1
+        when anybody is scored, 0 when nobody is)."""
+        return max(1, int(round(self.expected_movers()))) if self.scored() else 0
 
 
 def step_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per step with customers at D: ``stage``, ``next_stage``, ``customers``
-    (in the stage at D) and ``expected`` (the sum of their probabilities)."""
+    (in the stage at D) and ``expected`` (the sum of their probabilities;
+    NaN when none of them is scored: the step has no past)."""
     rows = []
     for stage, target in STEPS.items():
         inside = frame["stage"] == stage
         if inside.any():
             rows.append({"stage": stage, "next_stage": target, "customers": int(inside.sum()),
-                         "expected": float(pd.to_numeric(frame.loc[inside, "probability"]).fillna(0).sum())})
+                         "expected": float(pd.to_numeric(frame.loc[inside, "probability"]).sum(min_count=1))})
     return pd.DataFrame(rows, columns=["stage", "next_stage", "customers", "expected"])
 
 
@@ -414,6 +422,31 @@ def _unlock_notes(db: Database, dataset_id: int | Scope, models: dict[str, StepM
     return tuple(notes)
 
 
+def horizon_error(db: Database, dataset_id: int | Scope, as_of: date, h: int) -> CrmflowError:
+    """The keyed error of a horizon that reaches before the data's first order date."""
+    from crmflow.stages import data_range
+
+    first = data_range(db, dataset_id)[0]  # type: ignore[arg-type]  (a Scope runs as its dataset, filtered)
+    return CrmflowError(key="prospects_horizon", days=h, first=first.isoformat(), as_of=as_of.isoformat(),
+                        most=max((as_of - first).days, 0))
+
+
+def check_horizon(db: Database, dataset_id: int | Scope, as_of: date, h: int) -> None:
+    """Raise :func:`horizon_error` when D - h is before the data's first order
+    date (nothing to learn from: every probability would be missing)."""
+    from crmflow.stages import data_range
+
+    if (as_of - data_range(db, dataset_id)[0]).days < h:  # type: ignore[arg-type]
+        raise horizon_error(db, dataset_id, as_of, h)
+
+
+def _days_before(db: Database, dataset_id: int | Scope, as_of: date, h: int, days: int) -> date:
+    """D - ``days``; the keyed horizon error when that is before the first date a calendar holds."""
+    if days >= (as_of - date.min).days:
+        raise horizon_error(db, dataset_id, as_of, h)
+    return as_of - timedelta(days=days)
+
+
 def prospects(db: Database, dataset_id: int | Scope, as_of: date, params: Params = DEFAULT_PARAMS,
               horizon_days: int = DEFAULT_HORIZON_DAYS, lang: str = "en") -> Prospects:
     """The prospects list at D = ``as_of`` (module docstring): rules learned
@@ -421,7 +454,7 @@ def prospects(db: Database, dataset_id: int | Scope, as_of: date, params: Params
     h = int(horizon_days)
     if h < 1:
         raise CrmflowError("The horizon must be at least one day", "Pass --horizon-days 1 or more")
-    x = as_of - timedelta(days=h)
+    x = _days_before(db, dataset_id, as_of, h, h)
     models = learn(db, dataset_id, x, params, h)
     now = _features(db, dataset_id, as_of, params, h)
     frame = score(now, models, params, lang)
@@ -441,11 +474,44 @@ def _r(v: float | None) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4)
 
 
-def track_numbers(frame: pd.DataFrame, moved: np.ndarray) -> dict[str, object]:
+def stage_only_caught(frame: pd.DataFrame, moved: np.ndarray, bases: dict[str, float | None], top: int) -> float:
+    """The expected catch of a list that knows only each customer's stage: the
+    scored rows ordered by their stage's base rate (largest first), ties (a
+    stage's customers, or stages of the same rate) in random order, cut at
+    ``top`` rows. A stage cut in the middle catches its share of movers."""
+    y = np.asarray(moved, dtype=bool)
+    known = pd.to_numeric(frame["probability"]).notna().to_numpy()
+    stages = frame["stage"].to_numpy()
+    groups: dict[float, list[int]] = {}
+    for stage in STEPS:
+        inside = known & (stages == stage)
+        if inside.any() and bases.get(stage) is not None:
+            g = groups.setdefault(float(bases[stage]), [0, 0])
+            g[0] += int(inside.sum())
+            g[1] += int(y[inside].sum())
+    left, caught = top, 0.0
+    for rate in sorted(groups, reverse=True):
+        customers, movers = groups[rate]
+        take = min(left, customers)
+        caught += take * movers / customers
+        left -= take
+        if left <= 0:
+            break
+    return caught
+
+
+def track_numbers(frame: pd.DataFrame, moved: np.ndarray,
+                  bases: dict[str, float | None] | None = None) -> dict[str, object]:
     """The backtest numbers of a scored list (``frame``, sorted as shown) and
-    who then ``moved``: pooled and per-step ROC AUC, the top of the list (as
-    many as expected to move), the movers it caught, a random list's
-    expected catch, calibration bands and the verdict."""
+    who then ``moved``: ROC AUC per step and their customer-weighted mean
+    (``auc``, over the steps with both movers and stayers: what the verdict
+    judges, since the pooled AUC ``pooled_auc`` also rewards telling the
+    steps apart), the top of the list (as many as expected to move), the
+    movers it caught, a random list's expected catch and a list by stage
+    alone (``stage_caught``, with ``bases`` the stages' base rates; by
+    default each stage's mean probability), calibration bands, the verdict,
+    and the customers left out because they had no probability (``unscored``,
+    ``unscored_moved``)."""
     y = np.asarray(moved, dtype=bool)
     p = pd.to_numeric(frame["probability"]).to_numpy(np.float64)
     known = ~np.isnan(p)
@@ -453,19 +519,28 @@ def track_numbers(frame: pd.DataFrame, moved: np.ndarray) -> dict[str, object]:
     top = max(1, int(round(float(p[known].sum())))) if n else 0
     listed = np.zeros(len(y), dtype=bool)
     listed[np.flatnonzero(known)[:top]] = True  # the frame is in list order
-    auc = roc_auc(p[known], y[known]) if n else float("nan")
+    pooled = roc_auc(p[known], y[known]) if n else float("nan")
     by_step = {}
     stages = frame["stage"].to_numpy()
+    weighted, weight = 0.0, 0
     for stage in STEPS:
         inside = known & (stages == stage)
+        auc = roc_auc(p[inside], y[inside]) if inside.any() else float("nan")
         by_step[stage] = {"customers": int(inside.sum()), "moved": int(y[inside].sum()),
-                          "expected": _r(float(p[inside].sum())),
-                          "auc": _r(roc_auc(p[inside], y[inside])) if inside.any() else None}
+                          "expected": _r(float(p[inside].sum())), "auc": _r(auc) if inside.any() else None}
+        if not math.isnan(auc):
+            weighted += int(inside.sum()) * auc
+            weight += int(inside.sum())
+    auc = weighted / weight if weight else float("nan")
+    if bases is None:
+        bases = {s: float(p[known & (stages == s)].mean()) for s in STEPS if (known & (stages == s)).any()}
     return {
         "customers": n, "moved": n_moved, "stayed": n - n_moved, "expected_movers": _r(float(p[known].sum())),
-        "auc": _r(auc), "top": top, "caught": int((listed & y).sum()),
+        "auc": _r(auc), "pooled_auc": _r(pooled), "top": top, "caught": int((listed & y).sum()),
         "caught_share": _r(float((listed & y).sum()) / n_moved) if n_moved else None,
         "random_caught": _r(top * n_moved / n) if n else None,
+        "stage_caught": _r(stage_only_caught(frame, y, bases, top)) if n else None,
+        "unscored": int((~known).sum()), "unscored_moved": int(y[~known].sum()),
         "by_step": by_step,
         "calibration": calibration_bands(p[known], y[known], frame["customer_id"].to_numpy()[known]),
         "verdict": verdict_code(auc, n_moved, n - n_moved),
@@ -477,17 +552,19 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Par
     """How the prospects list did on the past: rules learned at D - 2h on
     (D - 2h, D - h], the list of D - h, checked against who moved in (D - h, D]."""
     h = int(horizon_days)
-    past = as_of - timedelta(days=h)
+    past = _days_before(db, dataset_id, as_of, h, h)
     head = {"scored_at": past.isoformat(), "outcome_end": as_of.isoformat(), "horizon_days": h}
-    models = learn(db, dataset_id, past - timedelta(days=h), params, h)
+    models = learn(db, dataset_id, _days_before(db, dataset_id, as_of, h, 2 * h), params, h)
     frame = _features(db, dataset_id, past, params, h)
     if frame.empty or all(m.base is None for m in models.values()):
-        return {**head, **dict.fromkeys(("customers", "moved", "stayed", "expected_movers", "auc", "top", "caught",
-                                         "caught_share", "random_caught")),
+        return {**head, **dict.fromkeys(("customers", "moved", "stayed", "expected_movers", "auc", "pooled_auc", "top",
+                                         "caught", "caught_share", "random_caught", "stage_caught")),
+                "unscored": int(len(frame)), "unscored_moved": int(frame["moved"].astype(bool).sum()),
                 "by_step": {}, "calibration": [], "verdict": "no_history"}
     listed = score(frame, models, params)
     moved = listed[["customer_id"]].merge(frame[["customer_id", "moved"]], on="customer_id", how="left")["moved"]
-    return {**head, **track_numbers(listed, moved.astype(bool).to_numpy())}
+    bases = {s: m.base for s, m in models.items()}
+    return {**head, **track_numbers(listed, moved.astype(bool).to_numpy(), bases)}
 
 
 def track_verdict(record: dict, lang: str = "en") -> str:
@@ -496,8 +573,11 @@ def track_verdict(record: dict, lang: str = "en") -> str:
     values = {"past": record["scored_at"], "end": record["outcome_end"], "days": record["horizon_days"]}
     if v in ("no_better_than_chance", "better_than_chance"):
         values.update(auc=record["auc"], top=record["top"], caught=record["caught"], moved=record["moved"],
-                      random=record["random_caught"])
+                      random=record["random_caught"], stage=record["stage_caught"])
     if v == "too_few":
         values.update(moved=record["moved"] or 0, stayed=record["stayed"] or 0, minimum=MIN_TRACK_EVENTS)
-    return t("pr_verdict_" + v, lang, **values)
+    text = t("pr_verdict_" + v, lang, **values)
+    if v != "no_history" and record.get("unscored_moved"):
+        text += ("" if lang == "zh" else " ") + t("pr_verdict_unscored", lang, moved=record["unscored_moved"], customers=record["unscored"])
+    return text
 

@@ -538,10 +538,16 @@ def _slide_prospects(inp: _Inputs) -> Slide:
                          inp.tr("pr_empty", as_of=inp.as_of.isoformat()))
         slide.bullets = notes
         return slide
+    scored = frame[frame["probability"].notna()]
+    if scored.empty:
+        slide = _missing(inp, "prospects", inp.tr("rep_heading_prospects"),
+                         inp.tr("pr_none_scored", as_of=inp.as_of.isoformat(), customers=len(frame), days=h))
+        slide.bullets = notes
+        return slide
     value = float(frame["expected_value"].fillna(0).sum())
     title = inp.tr("pr_slide_title", expected=result.expected_movers(),
-                   customers=int(frame["probability"].notna().sum()), days=h, value=money(value, inp.lang))
-    top = frame.head(TABLE_ROWS)
+                   customers=len(scored), days=h, value=money(value, inp.lang))
+    top = scored.head(TABLE_ROWS)
     names = directory(inp.db, inp.scope, inp.as_of).set_index("customer_id")["name"] if len(top) else None
     stages = inp.labels()
     rows = [(display_name(c, names.get(c) if names is not None else None),

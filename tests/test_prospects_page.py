@@ -72,6 +72,7 @@ def test_the_tab_shows_the_cli_list_and_backtest(app, world, lang):
     assert cards[t("pr_metric_expected", lang)] == f"{sum(r['probability'] for r in scored):,.0f}"
     assert cards[t("pr_metric_auc", lang)] == f"{record['auc']:.1%}"
     assert cards[t("pr_metric_caught", lang)] == f"{record['caught']:,} / {record['moved']:,}"
+    assert cards[t("pr_metric_stage", lang)] == f"{record['stage_caught']:,.1f}"
     table = next(d.value for d in at.dataframe if t("pr_col_reasons", lang) in d.value.columns)
     assert len(table) == len(rows)
     assert list(table[t("fl_col_customer", lang)].head(20)) == [r["customer_id"] for r in rows[:20]]

@@ -94,12 +94,14 @@ def prospects_view(ctx: Context) -> None:
     st.markdown(track_verdict(record, ctx.lang))
     if record["auc"] is None:
         return
-    cards = st.columns(3)
+    cards = st.columns(4)
     cards[0].metric(ctx.tr("pr_metric_auc"), f"{record['auc']:.1%}", help=ctx.tr("pr_metric_auc_help"), border=True)
     cards[1].metric(ctx.tr("pr_metric_caught"), f"{record['caught']:,} / {record['moved']:,}",
                     help=ctx.tr("pr_metric_caught_help", top=record["top"]), border=True)
     cards[2].metric(ctx.tr("pr_metric_random"), f"{record['random_caught']:,.1f}",
                     help=ctx.tr("pr_metric_random_help"), border=True)
+    cards[3].metric(ctx.tr("pr_metric_stage"), f"{record['stage_caught']:,.1f}",
+                    help=ctx.tr("pr_metric_stage_help"), border=True)
     bands = pd.DataFrame(record["calibration"])
     if not bands.empty:
         shown = pd.DataFrame({ctx.tr("pr_col_band"): bands["band"], ctx.tr("pr_col_customers"): bands["customers"],
