@@ -21,12 +21,27 @@ from crmflow.i18n import t
 _USER = "_crmflow_user"
 
 
+def _no_secrets_file() -> bool:
+    """Whether none of Streamlit's secrets paths (``secrets.files``) exists."""
+    import os
+
+    from streamlit import config
+
+    return not any(os.path.exists(path) for path in config.get_option("secrets.files") or [])
+
+
 def oidc_configured() -> bool:
-    """Whether ``.streamlit/secrets.toml`` has an ``[auth]`` section (Streamlit's st.login)."""
+    """Whether ``.streamlit/secrets.toml`` has an ``[auth]`` section (Streamlit's st.login).
+
+    Only "no secrets file at all" means no identity provider. A secrets file
+    that exists but cannot be read or parsed raises ``secrets_unreadable``:
+    sign-in must not silently turn itself off because of a typo."""
     try:
         return "auth" in st.secrets
-    except Exception:  # noqa: BLE001 - no secrets file, or an unreadable one: no identity provider
-        return False
+    except (FileNotFoundError, OSError, ValueError) as exc:  # StreamlitSecretNotFoundError is a FileNotFoundError
+        if _no_secrets_file():
+            return False
+        raise CrmflowError(key="secrets_unreadable", detail=str(exc).splitlines()[0][:300]) from exc
 
 
 def login_configured() -> bool:
@@ -58,8 +73,16 @@ def _oidc_logged_in() -> bool:
 
 def require_user(lang: str) -> auth.User | None:
     """The signed-in user, or None when no login is configured; when login
-    is configured and nobody is signed in, draw the sign-in page and stop."""
-    if not login_configured():
+    is configured and nobody is signed in, draw the sign-in page and stop.
+    A secrets file that exists but cannot be read: one error, nothing served."""
+    try:
+        configured = login_configured()
+    except CrmflowError as exc:
+        _no_navigation(lang)
+        st.error(exc.localized(lang))
+        st.stop()
+        return None  # pragma: no cover - st.stop ends the run
+    if not configured:
         return None
     user = current_user()
     if user is not None:

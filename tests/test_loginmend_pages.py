@@ -1,0 +1,69 @@
+"""Security fixes to signing in (loginmend), driven by Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit import config
+from streamlit.runtime.secrets import Secrets
+from streamlit.testing.v1 import AppTest
+
+from crmflow.i18n import t
+
+from tests.test_login_pages import ROOT, build_world, element_bytes
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("loginmend_pages"))
+
+
+@pytest.fixture
+def secrets_file(tmp_path, monkeypatch):
+    """Streamlit reads its secrets from one file of the test's own folder."""
+    path = tmp_path / "secrets.toml"
+    saved = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(path)])
+    monkeypatch.setattr(st, "secrets", Secrets())
+    yield path
+    config.set_option("secrets.files", saved)
+
+
+def run_app(world, monkeypatch, lang: str = "en", users: bool = False) -> AppTest:
+    monkeypatch.setenv("CRMFLOW_DB", str(world["db"]))
+    if users:
+        monkeypatch.setenv("CRMFLOW_USERS", str(world["users"]))
+    else:
+        monkeypatch.delenv("CRMFLOW_USERS", raising=False)
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.query_params["lang"] = lang
+    at.query_params["goto"] = "churn"
+    at.run()
+    return at
+
+
+@pytest.mark.parametrize("users", [False, True])
+def test_a_broken_secrets_file_stops_everything_with_one_error(world, monkeypatch, secrets_file, users):
+    secrets_file.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback\n', encoding="utf-8")
+    at = run_app(world, monkeypatch, lang="zh", users=users)
+    assert not at.exception, at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert message.startswith(t("err_secrets_unreadable", "zh", detail="")[:20])
+    assert t("err_secrets_unreadable_page", "zh") in message
+    data = element_bytes(at)
+    assert b"OLIVIA" not in data and b"DANIEL" not in data
+    assert t("page_churn", "zh") not in [h.value for h in at.header]
+    assert not at.text_input  # not even the password form
+
+
+def test_no_secrets_file_means_no_identity_provider(world, monkeypatch, secrets_file):
+    assert not secrets_file.exists()
+    at = run_app(world, monkeypatch)
+    assert not at.exception, at.exception
+    assert not at.error
+    assert t("page_churn", "en") in [h.value for h in at.header]
+    assert b"DANIEL" in element_bytes(at)
