@@ -47,6 +47,8 @@ USERS_ENV_VAR = "CRMFLOW_USERS"
 ROLES = ("admin", "analyst", "manager")
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60
+#: Password checks (Argon2id, slow by design) running at the same time, at most.
+MAX_CONCURRENT_CHECKS = 2
 
 
 @dataclass(frozen=True)
@@ -212,34 +214,71 @@ def _user(name: str, entry: dict[str, Any]) -> User:
 
 # ---------------------------------------------------------------------------- signing in
 class Attempts:
-    """Failed sign-ins per name within a sliding window (``clock``: seconds,
-    time.monotonic by default), shared by every session of the process."""
+    """Sign-in attempts per name within a sliding window (``clock``: seconds,
+    time.monotonic by default), shared by every session of the process.
+
+    An attempt is recorded (:meth:`begin`) *before* the password is checked
+    and cleared only by a success, so guesses sent at the same time cannot
+    slip past the limit while the (slow) check runs; at most ``concurrent``
+    checks run at once (:attr:`verifying`). Names whose attempts have all
+    left the window are dropped from the table."""
+
+    #: Prune the whole table once it holds more names than this.
+    PRUNE_ABOVE = 1024
 
     def __init__(self, limit: int = MAX_FAILURES, window: float = WINDOW_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, concurrent: int = MAX_CONCURRENT_CHECKS) -> None:
         self.limit, self.window, self.clock = limit, window, clock
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
+        self.verifying = threading.BoundedSemaphore(concurrent)
 
     def _recent(self, name: str, now: float) -> list[float]:
         kept = [t for t in self._failures.get(name, []) if now - t < self.window]
-        self._failures[name] = kept
+        if kept:
+            self._failures[name] = kept
+        else:
+            self._failures.pop(name, None)
         return kept
+
+    def _prune(self, now: float) -> None:
+        if len(self._failures) > self.PRUNE_ABOVE:
+            for name in list(self._failures):
+                self._recent(name, now)
+
+    def _wait(self, recent: list[float], now: float) -> float:
+        return max(0.0, recent[0] + self.window - now) if len(recent) >= self.limit else 0.0
 
     def blocked_for(self, name: str) -> float:
         """Seconds until ``name`` may try again (0: now)."""
         with self._lock:
             now = self.clock()
+            return self._wait(self._recent(name, now), now)
+
+    def begin(self, name: str) -> float:
+        """Record an attempt for ``name`` unless it is blocked: 0 when recorded
+        (the caller may check the password), else the seconds to wait."""
+        with self._lock:
+            now = self.clock()
+            self._prune(now)
             recent = self._recent(name, now)
-            return max(0.0, recent[0] + self.window - now) if len(recent) >= self.limit else 0.0
+            wait = self._wait(recent, now)
+            if wait == 0:
+                self._failures[name] = recent + [now]
+            return wait
 
     def failed(self, name: str) -> None:
         with self._lock:
-            self._recent(name, self.clock()).append(self.clock())
+            now = self.clock()
+            self._failures[name] = self._recent(name, now) + [now]
 
     def succeeded(self, name: str) -> None:
         with self._lock:
             self._failures.pop(name, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._failures)
 
 
 ATTEMPTS = Attempts()
@@ -249,16 +288,16 @@ def sign_in(name: str, password: str, path: str | os.PathLike | None = None,
             attempts: Attempts = ATTEMPTS) -> User:
     """The local user ``name`` if ``password`` is theirs. Otherwise one error
     (``auth_wrong``) that does not tell which part was wrong, or
-    ``auth_too_many`` after too many recent failures for that name."""
+    ``auth_too_many`` after too many recent attempts for that name."""
     key = str(name).strip()
-    wait = attempts.blocked_for(key.lower())
+    wait = attempts.begin(key.lower())  # counted before the check: concurrent guesses cannot pass the limit
     if wait > 0:
         raise CrmflowError(key="auth_too_many", minutes=max(1, round(wait / 60)))
     entry = load_users(path)["users"].get(key)
     stored = entry.get("password_hash") if entry else None
-    ok = verify_password(stored if isinstance(stored, str) else _dummy_hash(), password or "")
+    with attempts.verifying:
+        ok = verify_password(stored if isinstance(stored, str) else _dummy_hash(), password or "")
     if not (ok and entry):
-        attempts.failed(key.lower())
         raise CrmflowError(key="auth_wrong")
     attempts.succeeded(key.lower())
     return _user(key, entry)

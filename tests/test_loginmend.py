@@ -1,0 +1,103 @@
+"""Security fixes to signing in, roles and the audit trail (loginmend), without a browser."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from crmflow import auth
+from crmflow.errors import CrmflowError
+
+
+@pytest.fixture
+def users(tmp_path):
+    path = tmp_path / "users.toml"
+    auth.add_user(path, "wang", "manager", "Wang Fang", password="right")
+    return path
+
+
+def counting_verify(monkeypatch):
+    """verify_password, counted, with how many ran at the same time; each
+    check is made slow so that concurrent guesses overlap."""
+    seen = {"calls": 0, "running": 0, "most": 0}
+    lock = threading.Lock()
+    real = auth.verify_password
+
+    def slow(stored, password):
+        with lock:
+            seen["calls"] += 1
+            seen["running"] += 1
+            seen["most"] = max(seen["most"], seen["running"])
+        try:
+            time.sleep(0.05)
+            return real(stored, password)
+        finally:
+            with lock:
+                seen["running"] -= 1
+
+    monkeypatch.setattr(auth, "verify_password", slow)
+    return seen
+
+
+def guess_at_once(users, attempts, n: int, password: str = "wrong") -> list[str]:
+    start = threading.Barrier(n)
+    keys: list[str] = []
+
+    def guess():
+        start.wait()
+        try:
+            auth.sign_in("wang", password, users, attempts)
+            keys.append("ok")
+        except CrmflowError as exc:
+            keys.append(exc.key)
+
+    threads = [threading.Thread(target=guess) for _ in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return keys
+
+
+def test_concurrent_wrong_guesses_cannot_pass_the_limit(users, monkeypatch):
+    seen = counting_verify(monkeypatch)
+    attempts = auth.Attempts()  # 5 per name
+    keys = guess_at_once(users, attempts, 20)
+    assert seen["calls"] == auth.MAX_FAILURES == 5
+    assert sorted(keys) == ["auth_too_many"] * 15 + ["auth_wrong"] * 5
+    # and the right password is refused too, until the window has passed
+    with pytest.raises(CrmflowError) as info:
+        auth.sign_in("wang", "right", users, attempts)
+    assert info.value.key == "auth_too_many"
+
+
+def test_at_most_two_password_checks_run_at_once(users, monkeypatch):
+    seen = counting_verify(monkeypatch)
+    attempts = auth.Attempts(limit=50)
+    keys = guess_at_once(users, attempts, 8)
+    assert keys == ["auth_wrong"] * 8 and seen["calls"] == 8
+    assert seen["most"] == auth.MAX_CONCURRENT_CHECKS == 2
+
+
+def test_a_success_clears_the_recorded_attempt(users):
+    attempts = auth.Attempts(limit=2)
+    for _ in range(5):  # more successes than the limit: each clears its own attempt
+        assert auth.sign_in("wang", "right", users, attempts).name == "wang"
+    assert attempts.blocked_for("wang") == 0 and len(attempts) == 0
+
+
+def test_old_entries_of_the_attempts_table_are_dropped():
+    now = [0.0]
+    attempts = auth.Attempts(limit=3, window=60, clock=lambda: now[0])
+    attempts.PRUNE_ABOVE = 10
+    for i in range(30):
+        assert attempts.begin(f"name{i}") == 0
+    now[0] = 30.0
+    attempts.begin("late")  # the 30 are still within the window: kept
+    assert len(attempts) == 31
+    now[0] = 61.0
+    attempts.begin("later")  # all but "late" (30 s old) and "later" have left it
+    assert len(attempts) == 2
+    assert attempts.blocked_for("name0") == 0
