@@ -101,3 +101,48 @@ def test_old_entries_of_the_attempts_table_are_dropped():
     attempts.begin("later")  # all but "late" (30 s old) and "later" have left it
     assert len(attempts) == 2
     assert attempts.blocked_for("name0") == 0
+
+
+# ------------------------------------------------------------------ 4. an older store file without the audit trail
+def old_store_without_audit(folder):
+    """A store file as an older crmflow left it: a dataset, no audit table."""
+    import duckdb
+
+    from crmflow.demo import generate
+    from crmflow.store import Store
+
+    path = folder / "old.duckdb"
+    data = generate()
+    with Store(path) as store:
+        store.ingest("demo", data.transactions.head(200), data.customers)
+    con = duckdb.connect(str(path))
+    con.execute("DROP TABLE audit")
+    con.close()
+    return path
+
+
+def cannot_upgrade(monkeypatch) -> None:
+    """Opening the file read-write to bring it up to date fails, as when
+    another process holds it (crmflow.store._prepare_file then leaves it as it is)."""
+    from crmflow import store
+
+    monkeypatch.setattr(store, "_prepare_file", lambda path: None)
+
+
+def test_a_read_only_store_without_the_audit_table_has_an_empty_trail(tmp_path, capsys, monkeypatch):
+    from crmflow.cli import main
+    from crmflow.store import Store
+    from crmflow.upload import audit_frame
+
+    path = old_store_without_audit(tmp_path)
+    cannot_upgrade(monkeypatch)
+    with Store(path, read_only=True) as store:
+        trail = store.audit()
+        assert trail.empty and list(trail.columns) == [
+            "changed_at", "actor", "via", "action", "dataset_id", "dataset", "detail"]
+        assert store.uploaded_by("demo") is None
+        assert audit_frame(store, "zh").empty
+        with pytest.raises(CrmflowError):  # an unknown dataset is still an error
+            store.uploaded_by("no such dataset")
+    main(["datasets", "audit", "--db", str(path)])
+    assert "No changes recorded yet." in capsys.readouterr().out

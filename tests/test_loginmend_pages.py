@@ -67,3 +67,30 @@ def test_no_secrets_file_means_no_identity_provider(world, monkeypatch, secrets_
     assert not at.error
     assert t("page_churn", "en") in [h.value for h in at.header]
     assert b"DANIEL" in element_bytes(at)
+
+
+def test_the_data_page_of_an_older_store_without_the_audit_table_says_no_audit_yet(tmp_path, monkeypatch):
+    """An older store file the dashboard holds read-only (it could not be
+    upgraded): the administrator's Data page says there is no trail yet."""
+    import duckdb
+
+    from crmflow import auth
+
+    from tests.test_login_pages import open_page
+    from tests.test_loginmend import cannot_upgrade
+
+    old = build_world(tmp_path)
+    con = duckdb.connect(str(old["db"]))
+    con.execute("DROP TABLE audit")
+    con.close()
+    cannot_upgrade(monkeypatch)
+    monkeypatch.setenv("CRMFLOW_DB", str(old["db"]))
+    monkeypatch.setenv("CRMFLOW_USERS", str(old["users"]))
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = open_page(auth.User("root", "admin"), "data")
+    assert t("login_audit_heading", "en") in [s.value for s in at.subheader]
+    assert t("login_audit_empty", "en") in [i.value for i in at.info]
+    assert not at.error
+    st.cache_resource.clear()
