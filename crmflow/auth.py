@@ -303,11 +303,29 @@ def sign_in(name: str, password: str, path: str | os.PathLike | None = None,
     return _user(key, entry)
 
 
-def oidc_user(email: str | None, path: str | os.PathLike | None = None) -> User:
+#: Set to 1 to accept an identity provider's e-mail address without the
+#: ``email_verified`` claim (only for a provider that never sends it and
+#: verifies every address itself).
+TRUST_UNVERIFIED_EMAIL_ENV_VAR = "CRMFLOW_OIDC_TRUST_UNVERIFIED_EMAIL"
+
+
+def _email_verified(claim: Any) -> bool:
+    if os.environ.get(TRUST_UNVERIFIED_EMAIL_ENV_VAR, "").strip().lower() in ("1", "true", "yes"):
+        return True
+    return claim is True or (isinstance(claim, str) and claim.strip().lower() == "true")
+
+
+def oidc_user(email: str | None, path: str | os.PathLike | None = None, *,
+              email_verified: Any = None) -> User:
     """The user an identity provider signed in, by their e-mail address
     (case-insensitive) in the users file's ``oidc`` table; an address
-    without an entry is refused (``auth_not_mapped``)."""
+    without an entry is refused (``auth_not_mapped``), and so is one the
+    provider does not say it verified (``email_verified`` claim not true:
+    ``auth_email_unverified``), unless :data:`TRUST_UNVERIFIED_EMAIL_ENV_VAR`
+    is set."""
     address = str(email or "").strip().lower()
+    if address and not _email_verified(email_verified):
+        raise CrmflowError(key="auth_email_unverified", email=address)
     entry = load_users(path)["oidc"].get(address) if address else None
     if entry is None:
         raise CrmflowError(key="auth_not_mapped", email=address or "?")

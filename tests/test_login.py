@@ -146,11 +146,11 @@ def test_oidc_mapping_by_email_and_refusal(tmp_path):
     path = tmp_path / "users.toml"
     auth.add_user(path, "Wang.Fang@Example.com", "manager", "Wang Fang", email=True)
     auth.add_user(path, "boss@example.com", "admin", email=True)
-    assert auth.oidc_user("wang.fang@example.com", path) == auth.User("wang.fang@example.com", "manager", "Wang Fang")
-    assert auth.oidc_user(" BOSS@example.com ", path).role == "admin"
+    assert auth.oidc_user("wang.fang@example.com", path, email_verified=True) == auth.User("wang.fang@example.com", "manager", "Wang Fang")
+    assert auth.oidc_user(" BOSS@example.com ", path, email_verified=True).role == "admin"
     for unknown in ("stranger@example.com", "", None):
         with pytest.raises(CrmflowError) as info:
-            auth.oidc_user(unknown, path)
+            auth.oidc_user(unknown, path, email_verified=True)
         assert info.value.key == "auth_not_mapped"
     # an identity-provider entry is not a password account
     with pytest.raises(CrmflowError, match="Wrong"):

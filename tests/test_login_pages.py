@@ -296,7 +296,8 @@ def test_oidc_and_users_file_offer_both(world, monkeypatch):
 def test_oidc_user_is_mapped_by_email_to_role_and_owner(world, monkeypatch):
     auth.add_user(world["users"], "Olivia.Brown@Example.com", "manager", MINE, email=True)
     at = oidc_app(world, monkeypatch, users=True,
-                  user={"is_logged_in": True, "email": "olivia.brown@example.com", "name": "Olivia"})
+                  user={"is_logged_in": True, "email": "olivia.brown@example.com", "name": "Olivia",
+                        "email_verified": True})
     assert at.session_state["_crmflow_user"] == auth.User("olivia.brown@example.com", "manager", MINE)
     assert t("page_churn", "en") in [h.value for h in at.header]
     data = element_bytes(at)
@@ -305,7 +306,8 @@ def test_oidc_user_is_mapped_by_email_to_role_and_owner(world, monkeypatch):
 
 
 def test_oidc_user_without_a_mapping_is_refused(world, monkeypatch):
-    at = oidc_app(world, monkeypatch, users=True, user={"is_logged_in": True, "email": "stranger@example.com"})
+    at = oidc_app(world, monkeypatch, users=True, user={"is_logged_in": True, "email": "stranger@example.com",
+                                                              "email_verified": True})
     assert [e.value for e in at.error] == [
         t("err_auth_not_mapped", "en", email="stranger@example.com") + ". " + t("err_auth_not_mapped_page", "en") + "."]
     assert [b.label for b in at.button] == [t("login_sign_out", "en")]

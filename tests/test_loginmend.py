@@ -146,3 +146,26 @@ def test_a_read_only_store_without_the_audit_table_has_an_empty_trail(tmp_path, 
             store.uploaded_by("no such dataset")
     main(["datasets", "audit", "--db", str(path)])
     assert "No changes recorded yet." in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ 5. an identity provider's e-mail must be verified
+@pytest.mark.parametrize("claim", [None, False, "false", "", 0])
+def test_an_unverified_oidc_email_is_refused(tmp_path, monkeypatch, claim):
+    monkeypatch.delenv(auth.TRUST_UNVERIFIED_EMAIL_ENV_VAR, raising=False)
+    path = tmp_path / "users.toml"
+    auth.add_user(path, "boss@example.com", "admin", email=True)
+    with pytest.raises(CrmflowError) as info:
+        auth.oidc_user("boss@example.com", path, email_verified=claim)
+    assert info.value.key == "auth_email_unverified"
+    assert auth.oidc_user("boss@example.com", path, email_verified=True).role == "admin"
+    assert auth.oidc_user("boss@example.com", path, email_verified="true").role == "admin"  # sent as text by some
+
+
+def test_the_opt_out_accepts_a_provider_without_the_claim(tmp_path, monkeypatch):
+    path = tmp_path / "users.toml"
+    auth.add_user(path, "boss@example.com", "admin", email=True)
+    monkeypatch.setenv(auth.TRUST_UNVERIFIED_EMAIL_ENV_VAR, "1")
+    assert auth.oidc_user("boss@example.com", path).role == "admin"
+    with pytest.raises(CrmflowError) as info:  # the mapping still decides
+        auth.oidc_user("stranger@example.com", path)
+    assert info.value.key == "auth_not_mapped"

@@ -94,3 +94,21 @@ def test_the_data_page_of_an_older_store_without_the_audit_table_says_no_audit_y
     assert t("login_audit_empty", "en") in [i.value for i in at.info]
     assert not at.error
     st.cache_resource.clear()
+
+
+def test_an_oidc_user_without_a_verified_email_is_refused(world, monkeypatch):
+    from crmflow import auth
+
+    from tests.test_login_pages import MINE, oidc_app
+
+    monkeypatch.delenv(auth.TRUST_UNVERIFIED_EMAIL_ENV_VAR, raising=False)
+    auth.add_user(world["users"], "olivia.brown@example.com", "manager", MINE, email=True)
+    at = oidc_app(world, monkeypatch, users=True,
+                  user={"is_logged_in": True, "email": "olivia.brown@example.com", "name": "Olivia"})
+    assert [e.value for e in at.error] == [
+        t("err_auth_email_unverified", "en", email="olivia.brown@example.com") + ". "
+        + t("err_auth_email_unverified_page", "en") + "."]
+    assert [b.label for b in at.button] == [t("login_sign_out", "en")]
+    assert "_crmflow_user" not in at.session_state
+    data = element_bytes(at)
+    assert b"OLIVIA" not in data and b"DANIEL" not in data

@@ -89,7 +89,7 @@ def require_user(lang: str) -> auth.User | None:
         return user
     if oidc_configured() and _oidc_logged_in():
         try:
-            user = auth.oidc_user(st.user.get("email"))
+            user = auth.oidc_user(st.user.get("email"), email_verified=st.user.get("email_verified"))
         except CrmflowError as exc:
             _no_navigation(lang)
             st.error(exc.localized(lang))
