@@ -46,6 +46,8 @@ from crmflow.errors import CrmflowError
 USERS_ENV_VAR = "CRMFLOW_USERS"
 ROLES = ("admin", "analyst", "manager")
 MAX_FAILURES = 5
+#: ``via`` of the audit trail for a change made in the dashboard (crmflow.ui.login.who).
+DASHBOARD = "dashboard"
 WINDOW_SECONDS = 15 * 60
 #: Password checks (Argon2id, slow by design) running at the same time, at most.
 MAX_CONCURRENT_CHECKS = 2
@@ -59,6 +61,15 @@ class User:
     name: str
     role: str
     owner: str | None = None
+    #: How they signed in: "local" (the users file's password) or "oidc" (an identity provider).
+    kind: str = "local"
+
+    @property
+    def identity(self) -> str:
+        """Who they are in the audit trail: ``local:NAME`` or ``oidc:ADDRESS``
+        (a local name and an address, or the operating-system user of the
+        command line, can never stand for each other)."""
+        return f"{self.kind}:{self.name}"
 
     @property
     def sees_all(self) -> bool:
@@ -73,13 +84,17 @@ class User:
     def can_upload(self) -> bool:
         return self.role in ("admin", "analyst")
 
-    def can_change(self, uploaded_by: str | None) -> bool:
+    def can_change(self, uploaded_by: tuple[str, str] | None) -> bool:
         """Whether this user may replace, rename or delete a dataset last
-        uploaded by ``uploaded_by`` (None: unknown, e.g. stored before the
-        audit, by the command line or the bundled demo)."""
+        stored by ``uploaded_by`` -- (actor, via) of its audit row, None:
+        unknown (stored before the audit). An analyst only their own: stored
+        through the dashboard by this same signed-in identity; never the
+        demo, nor what the command line or a dashboard without sign-in
+        stored (whatever the operating-system user's name)."""
         if self.role == "admin":
             return True
-        return self.role == "analyst" and uploaded_by == self.name
+        return self.role == "analyst" and uploaded_by is not None and \
+            tuple(uploaded_by) == (self.identity, DASHBOARD)
 
 
 # ---------------------------------------------------------------------------- passwords
@@ -208,8 +223,8 @@ def list_users(path: str | os.PathLike) -> list[dict[str, str]]:
     return rows
 
 
-def _user(name: str, entry: dict[str, Any]) -> User:
-    return User(name, entry["role"], (entry.get("owner") or None))
+def _user(name: str, entry: dict[str, Any], kind: str = "local") -> User:
+    return User(name, entry["role"], (entry.get("owner") or None), kind)
 
 
 # ---------------------------------------------------------------------------- signing in
@@ -329,7 +344,7 @@ def oidc_user(email: str | None, path: str | os.PathLike | None = None, *,
     entry = load_users(path)["oidc"].get(address) if address else None
     if entry is None:
         raise CrmflowError(key="auth_not_mapped", email=address or "?")
-    return _user(address, entry)
+    return _user(address, entry, "oidc")
 
 
 def local_login_configured() -> bool:

@@ -255,13 +255,13 @@ class Store:
     def _has_audit(self) -> bool:
         return not self.db.run("table_exists", table_name="audit").empty
 
-    def uploaded_by(self, name: str) -> str | None:
-        """Who stored dataset ``name`` as it is now (None: not recorded)."""
+    def uploaded_by(self, name: str) -> tuple[str, str] | None:
+        """(actor, via) of whoever stored dataset ``name`` as it is now (None: not recorded)."""
         dataset_id = self.get(name).dataset_id
         if not self._has_audit():
             return None
         rows = self.db.run("dataset_uploader", target_id=dataset_id)
-        return None if rows.empty else str(rows.iloc[0]["actor"])
+        return None if rows.empty else (str(rows.iloc[0]["actor"]), str(rows.iloc[0]["via"]))
 
     def _record(self, cur: Any, action: str, dataset_id: int, name: str, actor: str | None, via: str | None,
                 detail: str | None = None) -> None:

@@ -298,7 +298,7 @@ def test_oidc_user_is_mapped_by_email_to_role_and_owner(world, monkeypatch):
     at = oidc_app(world, monkeypatch, users=True,
                   user={"is_logged_in": True, "email": "olivia.brown@example.com", "name": "Olivia",
                         "email_verified": True})
-    assert at.session_state["_crmflow_user"] == auth.User("olivia.brown@example.com", "manager", MINE)
+    assert at.session_state["_crmflow_user"] == auth.User("olivia.brown@example.com", "manager", MINE, "oidc")
     assert t("page_churn", "en") in [h.value for h in at.header]
     data = element_bytes(at)
     assert b"OLIVIA-" in data

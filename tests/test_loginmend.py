@@ -169,3 +169,42 @@ def test_the_opt_out_accepts_a_provider_without_the_claim(tmp_path, monkeypatch)
     with pytest.raises(CrmflowError) as info:  # the mapping still decides
         auth.oidc_user("stranger@example.com", path)
     assert info.value.key == "auth_not_mapped"
+
+
+# ------------------------------------------------------------------ 3. an analyst changes only what they stored
+TX = "customer_id,date,amount\nc1,2024-01-05,10\nc2,2024-02-01,20\n"
+
+
+def test_an_analyst_changes_only_what_the_same_identity_stored_through_the_dashboard(tmp_path, monkeypatch):
+    import getpass
+
+    from crmflow.store import Store
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "ana")  # the command line runs as the OS user "ana"
+    file = tmp_path / "t.csv"
+    file.write_text(TX, encoding="utf-8")
+    ana = auth.User("ana", "analyst")
+    crm = auth.User("crmflow", "analyst")
+    mail = auth.User("ana", "analyst", kind="oidc")  # an identity provider's account of the same spelling
+    with Store(tmp_path / "s.duckdb") as store:
+        store.ingest("cli", file)  # the command line: actor = the OS user "ana"
+        store.ingest("demo-like", file, actor="crmflow", via="demo")
+        store.ingest("mine", file, actor=ana.identity, via="dashboard")  # as crmflow.ui.login.who() records it
+        store.ingest("nobody", file, actor=None, via="dashboard")  # a dashboard without sign-in: OS user
+        assert store.uploaded_by("cli") == ("ana", "local")
+        assert store.uploaded_by("demo-like") == ("crmflow", "demo")
+        assert store.uploaded_by("mine") == ("local:ana", "dashboard")
+        assert store.uploaded_by("nobody") == ("ana", "dashboard")
+        assert [ana.can_change(store.uploaded_by(n)) for n in ("cli", "demo-like", "mine", "nobody")] == [
+            False, False, True, False]
+        assert not crm.can_change(store.uploaded_by("demo-like"))
+        assert not mail.can_change(store.uploaded_by("mine"))
+        assert auth.User("root", "admin").can_change(store.uploaded_by("cli"))
+
+
+def test_who_is_recorded_with_the_kind_of_sign_in(tmp_path):
+    path = tmp_path / "users.toml"
+    auth.add_user(path, "ana", "analyst", password="pw")
+    auth.add_user(path, "li@example.com", "analyst", email=True)
+    assert auth.sign_in("ana", "pw", path, auth.Attempts()).identity == "local:ana"
+    assert auth.oidc_user("LI@example.com", path, email_verified=True).identity == "oidc:li@example.com"

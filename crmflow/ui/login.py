@@ -157,7 +157,7 @@ def who() -> dict[str, str | None]:
     """``actor`` and ``via`` keywords for a store write from the dashboard
     (no login: the server's operating-system user)."""
     user = current_user()
-    return {"actor": user.name if user is not None else None, "via": "dashboard"}
+    return {"actor": user.identity if user is not None else None, "via": auth.DASHBOARD}
 
 
 def may_upload() -> bool:
