@@ -208,3 +208,58 @@ def test_who_is_recorded_with_the_kind_of_sign_in(tmp_path):
     auth.add_user(path, "li@example.com", "analyst", email=True)
     assert auth.sign_in("ana", "pw", path, auth.Attempts()).identity == "local:ana"
     assert auth.oidc_user("LI@example.com", path, email_verified=True).identity == "oidc:li@example.com"
+
+
+# ------------------------------------------------------------------ 6. a scope's customer set is kept or refused
+def many_owner_store(tmp_path):
+    """21 owners with 3 customers each, one order per customer."""
+    from crmflow.store import Store
+
+    lines = ["customer_id,date,amount,owner"]
+    for o in range(21):
+        for c in range(3):
+            lines.append(f"o{o}c{c},2024-01-0{c + 1},{10 + c},Owner {o}")
+    file = tmp_path / "owners.csv"
+    file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = Store(tmp_path / "owners.duckdb")
+    return store, store.ingest("owners", file).dataset.dataset_id
+
+
+def test_a_scope_still_reads_its_customers_after_twenty_other_scopes(tmp_path):
+    from datetime import date
+
+    from crmflow import analytics
+    from crmflow.filters import Filters, resolve
+
+    store, dataset_id = many_owner_store(tmp_path)
+    with store:
+        first = resolve(store.db, dataset_id, Filters(owners=("Owner 0",)))
+        others = [resolve(store.db, dataset_id, Filters(owners=(f"Owner {o}",))) for o in range(1, 21)]
+        assert len({s.customer_set for s in [first, *others]}) == 21
+        rows = analytics.rfm(store.db, first, date(2024, 2, 1))
+        assert sorted(rows["customer_id"]) == ["o0c0", "o0c1", "o0c2"]
+        assert sorted(analytics.rfm(store.db, others[-1], date(2024, 2, 1))["customer_id"]) == [
+            "o20c0", "o20c1", "o20c2"]
+
+
+def test_the_least_recently_used_set_goes_and_a_dropped_set_is_an_error(tmp_path, monkeypatch):
+    from datetime import date
+
+    from crmflow import analytics, db
+    from crmflow.filters import Filters, resolve
+
+    monkeypatch.setattr(db, "MAX_CUSTOMER_SETS", 2)
+    store, dataset_id = many_owner_store(tmp_path)
+    with store:
+        a = resolve(store.db, dataset_id, Filters(owners=("Owner 0",)))
+        b = resolve(store.db, dataset_id, Filters(owners=("Owner 1",)))
+        assert len(analytics.rfm(store.db, a, date(2024, 2, 1))) == 3  # a is now the most recently used
+        c = resolve(store.db, dataset_id, Filters(owners=("Owner 2",)))  # b goes
+        assert sorted(analytics.rfm(store.db, a, date(2024, 2, 1))["customer_id"]) == ["o0c0", "o0c1", "o0c2"]
+        assert len(analytics.rfm(store.db, c, date(2024, 2, 1))) == 3
+        with pytest.raises(CrmflowError) as info:
+            analytics.rfm(store.db, b, date(2024, 2, 1))
+        assert info.value.key == "filter_set_gone"
+        # resolving the filters again stores the set again
+        again = resolve(store.db, dataset_id, Filters(owners=("Owner 1",)))
+        assert again == b and len(analytics.rfm(store.db, again, date(2024, 2, 1))) == 3
