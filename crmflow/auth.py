@@ -178,15 +178,74 @@ def _toml_text(doc: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 
 def save_users(doc: dict[str, dict[str, dict[str, Any]]], path: str | os.PathLike) -> None:
-    """Write the users file atomically, readable by its owner only."""
+    """Write the users file atomically (a private temporary file of a unique
+    name in the same folder, then renamed over it), readable by its owner only."""
+    import tempfile
+
     file = Path(path)
     text = _toml_text(doc) if file.suffix.lower() == ".toml" else json.dumps(doc, ensure_ascii=False, indent=2)
     file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, file)
+    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def users_file_warning(path: str | os.PathLike | None = None, lang: str = "en") -> str | None:
+    """A warning when the users file can be written by its group or by
+    others (anyone who can write it can make themselves an administrator); None otherwise."""
+    file = Path(path) if path is not None else users_path()
+    if file is None:
+        return None
+    try:
+        mode = file.stat().st_mode
+    except OSError:
+        return None
+    if mode & 0o022:
+        from crmflow.i18n import t
+
+        return t("auth_users_writable", lang, path=str(file), mode=oct(mode & 0o777))
+    return None
+
+
+_USERS_SEEN: dict[str, tuple[tuple[int, int, int], dict[str, dict[str, dict[str, Any]]]]] = {}
+_USERS_SEEN_LOCK = threading.Lock()
+
+
+def _users_now(file: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`load_users`, read again only when the file's modification time,
+    size or inode changed (checked on every run of a page: one stat)."""
+    try:
+        st = file.stat()
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        stamp = (-1, -1, -1)
+    key = str(file)
+    with _USERS_SEEN_LOCK:
+        seen = _USERS_SEEN.get(key)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+    doc = load_users(file)
+    with _USERS_SEEN_LOCK:
+        _USERS_SEEN[key] = (stamp, doc)
+    return doc
+
+
+def still_valid(user: User, path: str | os.PathLike | None = None) -> bool:
+    """Whether ``user`` (signed in earlier in this session) still has the
+    same entry in the users file: False once their entry is removed or its
+    role or owner changed (they must sign in again)."""
+    file = Path(path) if path is not None else users_path()
+    if file is None:
+        return False
+    entry = _users_now(file)["oidc" if user.kind == "oidc" else "users"].get(user.name)
+    return entry is not None and _user(user.name, entry, user.kind) == user
 
 
 def add_user(path: str | os.PathLike, name: str, role: str, owner: str | None = None, *,

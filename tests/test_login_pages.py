@@ -325,6 +325,7 @@ def test_an_analyst_cannot_delete_or_rename_a_dataset_someone_else_stored(world,
     monkeypatch.setenv("CRMFLOW_DB", str(world["db"]))
     monkeypatch.setenv("CRMFLOW_USERS", str(world["users"]))
     monkeypatch.chdir(ROOT)
+    auth.add_user(world["users"], "ana", "analyst", password="ana pw")  # a session's user must be in the users file
     at = open_page(auth.User("ana", "analyst"), "data")
     assert t("login_not_yours_note", "en") in [c.value for c in at.caption]
     assert t("login_audit_heading", "en") not in [s.value for s in at.subheader]  # admins only

@@ -263,3 +263,51 @@ def test_the_least_recently_used_set_goes_and_a_dropped_set_is_an_error(tmp_path
         # resolving the filters again stores the set again
         again = resolve(store.db, dataset_id, Filters(owners=("Owner 1",)))
         assert again == b and len(analytics.rfm(store.db, again, date(2024, 2, 1))) == 3
+
+
+# ------------------------------------------------------------------ 7. the users file
+def test_saving_the_users_file_never_writes_through_a_planted_temporary_name(tmp_path):
+    path = tmp_path / "users.toml"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    (tmp_path / "users.toml.tmp").symlink_to(victim)  # the fixed name an older version wrote to
+    auth.add_user(path, "root", "admin", password="pw")
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    assert auth.list_users(path) == [{"name": "root", "kind": "password", "role": "admin", "owner": ""}]
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users.toml", "users.toml.tmp", "victim.txt"]
+
+
+def test_a_users_file_others_can_write_is_warned_about(tmp_path):
+    from tests.test_login import run_cli
+
+    path = tmp_path / "users.toml"
+    auth.add_user(path, "root", "admin", password="pw")
+    out = run_cli("users", "list", "--users", str(path))
+    assert out.returncode == 0 and out.stderr == ""
+    assert auth.users_file_warning(path) is None
+    for mode in (0o620, 0o602, 0o666):
+        path.chmod(mode)
+        assert auth.users_file_warning(path) == auth.users_file_warning(path, "en")
+        assert oct(mode) in auth.users_file_warning(path) and "chmod 600" in auth.users_file_warning(path)
+    out = run_cli("users", "list", "--users", str(path))
+    assert out.returncode == 0 and "root" in out.stdout
+    assert str(path) in out.stderr and "chmod 600" in out.stderr
+    path.chmod(0o644)  # readable by others is not writable by them
+    assert auth.users_file_warning(path) is None
+
+
+def test_a_removed_or_changed_user_is_no_longer_valid(tmp_path):
+    path = tmp_path / "users.toml"
+    auth.add_user(path, "wang", "manager", "Wang Fang", password="pw")
+    auth.add_user(path, "li@example.com", "analyst", email=True)
+    wang = auth.sign_in("wang", "pw", path, auth.Attempts())
+    li = auth.oidc_user("li@example.com", path, email_verified=True)
+    assert auth.still_valid(wang, path) and auth.still_valid(li, path)
+    assert not auth.still_valid(auth.User("wang", "manager", "Wang Fang", "oidc"), path)  # not the same account
+    auth.add_user(path, "wang", "manager", "Chen Jing", password="pw")  # another owner now
+    assert not auth.still_valid(wang, path)
+    doc = auth.load_users(path)
+    del doc["oidc"]["li@example.com"]
+    auth.save_users(doc, path)
+    assert not auth.still_valid(li, path)

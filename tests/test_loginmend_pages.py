@@ -112,3 +112,30 @@ def test_an_oidc_user_without_a_verified_email_is_refused(world, monkeypatch):
     assert "_crmflow_user" not in at.session_state
     data = element_bytes(at)
     assert b"OLIVIA" not in data and b"DANIEL" not in data
+
+
+def test_a_user_removed_from_the_users_file_is_signed_out_at_the_next_run(tmp_path, monkeypatch):
+    from crmflow import auth
+
+    from tests.test_login_pages import signed_in
+
+    world = build_world(tmp_path)
+    auth.add_user(world["users"], "ana", "analyst", password="ana pw")
+    user = signed_in(world, monkeypatch, "ana", "ana pw")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["_crmflow_user"] = user
+    at.query_params["goto"] = "churn"
+    at.run()
+    assert t("page_churn", "en") in [h.value for h in at.header]
+    doc = auth.load_users(world["users"])
+    del doc["users"]["ana"]
+    auth.save_users(doc, world["users"])
+    # the session's next run (app.py first, as the dashboard runs it, with the same session state)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["_crmflow_user"] = user
+    at.query_params["goto"] = "churn"
+    at.run()
+    assert not at.exception, at.exception
+    assert [h.value for h in at.header] == [t("login_title", "en")]
+    assert "_crmflow_user" not in at.session_state
+    assert b"OLIVIA" not in element_bytes(at)

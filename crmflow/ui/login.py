@@ -85,8 +85,14 @@ def require_user(lang: str) -> auth.User | None:
     if not configured:
         return None
     user = current_user()
-    if user is not None:
+    if user is not None and _still_valid(user):
         return user
+    if user is not None:  # removed from the users file, or its role or owner changed: sign in again
+        if user.kind == "oidc":
+            st.session_state.pop(_USER, None)  # the provider's account is mapped again below
+        else:
+            for key in list(st.session_state.keys()):
+                del st.session_state[key]
     if oidc_configured() and _oidc_logged_in():
         try:
             user = auth.oidc_user(st.user.get("email"), email_verified=st.user.get("email_verified"))
@@ -101,6 +107,14 @@ def require_user(lang: str) -> auth.User | None:
     _sign_in_page(lang)
     st.stop()
     return None  # pragma: no cover - st.stop ends the run
+
+
+def _still_valid(user: auth.User) -> bool:
+    """The users file is checked again on every run (one stat; read again when it changed)."""
+    try:
+        return auth.still_valid(user)
+    except CrmflowError:  # a damaged users file: nobody stays signed in
+        return False
 
 
 def _no_navigation(lang: str) -> None:
