@@ -46,7 +46,11 @@ from crmflow.errors import CrmflowError
 USERS_ENV_VAR = "CRMFLOW_USERS"
 ROLES = ("admin", "analyst", "manager")
 MAX_FAILURES = 5
+#: ``via`` of the audit trail for a change made in the dashboard (crmflow.ui.login.who).
+DASHBOARD = "dashboard"
 WINDOW_SECONDS = 15 * 60
+#: Password checks (Argon2id, slow by design) running at the same time, at most.
+MAX_CONCURRENT_CHECKS = 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,15 @@ class User:
     name: str
     role: str
     owner: str | None = None
+    #: How they signed in: "local" (the users file's password) or "oidc" (an identity provider).
+    kind: str = "local"
+
+    @property
+    def identity(self) -> str:
+        """Who they are in the audit trail: ``local:NAME`` or ``oidc:ADDRESS``
+        (a local name and an address, or the operating-system user of the
+        command line, can never stand for each other)."""
+        return f"{self.kind}:{self.name}"
 
     @property
     def sees_all(self) -> bool:
@@ -71,13 +84,17 @@ class User:
     def can_upload(self) -> bool:
         return self.role in ("admin", "analyst")
 
-    def can_change(self, uploaded_by: str | None) -> bool:
+    def can_change(self, uploaded_by: tuple[str, str] | None) -> bool:
         """Whether this user may replace, rename or delete a dataset last
-        uploaded by ``uploaded_by`` (None: unknown, e.g. stored before the
-        audit, by the command line or the bundled demo)."""
+        stored by ``uploaded_by`` -- (actor, via) of its audit row, None:
+        unknown (stored before the audit). An analyst only their own: stored
+        through the dashboard by this same signed-in identity; never the
+        demo, nor what the command line or a dashboard without sign-in
+        stored (whatever the operating-system user's name)."""
         if self.role == "admin":
             return True
-        return self.role == "analyst" and uploaded_by == self.name
+        return self.role == "analyst" and uploaded_by is not None and \
+            tuple(uploaded_by) == (self.identity, DASHBOARD)
 
 
 # ---------------------------------------------------------------------------- passwords
@@ -161,15 +178,74 @@ def _toml_text(doc: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 
 def save_users(doc: dict[str, dict[str, dict[str, Any]]], path: str | os.PathLike) -> None:
-    """Write the users file atomically, readable by its owner only."""
+    """Write the users file atomically (a private temporary file of a unique
+    name in the same folder, then renamed over it), readable by its owner only."""
+    import tempfile
+
     file = Path(path)
     text = _toml_text(doc) if file.suffix.lower() == ".toml" else json.dumps(doc, ensure_ascii=False, indent=2)
     file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, file)
+    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def users_file_warning(path: str | os.PathLike | None = None, lang: str = "en") -> str | None:
+    """A warning when the users file can be written by its group or by
+    others (anyone who can write it can make themselves an administrator); None otherwise."""
+    file = Path(path) if path is not None else users_path()
+    if file is None:
+        return None
+    try:
+        mode = file.stat().st_mode
+    except OSError:
+        return None
+    if mode & 0o022:
+        from crmflow.i18n import t
+
+        return t("auth_users_writable", lang, path=str(file), mode=oct(mode & 0o777))
+    return None
+
+
+_USERS_SEEN: dict[str, tuple[tuple[int, int, int], dict[str, dict[str, dict[str, Any]]]]] = {}
+_USERS_SEEN_LOCK = threading.Lock()
+
+
+def _users_now(file: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`load_users`, read again only when the file's modification time,
+    size or inode changed (checked on every run of a page: one stat)."""
+    try:
+        st = file.stat()
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        stamp = (-1, -1, -1)
+    key = str(file)
+    with _USERS_SEEN_LOCK:
+        seen = _USERS_SEEN.get(key)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+    doc = load_users(file)
+    with _USERS_SEEN_LOCK:
+        _USERS_SEEN[key] = (stamp, doc)
+    return doc
+
+
+def still_valid(user: User, path: str | os.PathLike | None = None) -> bool:
+    """Whether ``user`` (signed in earlier in this session) still has the
+    same entry in the users file: False once their entry is removed or its
+    role or owner changed (they must sign in again)."""
+    file = Path(path) if path is not None else users_path()
+    if file is None:
+        return False
+    entry = _users_now(file)["oidc" if user.kind == "oidc" else "users"].get(user.name)
+    return entry is not None and _user(user.name, entry, user.kind) == user
 
 
 def add_user(path: str | os.PathLike, name: str, role: str, owner: str | None = None, *,
@@ -206,40 +282,77 @@ def list_users(path: str | os.PathLike) -> list[dict[str, str]]:
     return rows
 
 
-def _user(name: str, entry: dict[str, Any]) -> User:
-    return User(name, entry["role"], (entry.get("owner") or None))
+def _user(name: str, entry: dict[str, Any], kind: str = "local") -> User:
+    return User(name, entry["role"], (entry.get("owner") or None), kind)
 
 
 # ---------------------------------------------------------------------------- signing in
 class Attempts:
-    """Failed sign-ins per name within a sliding window (``clock``: seconds,
-    time.monotonic by default), shared by every session of the process."""
+    """Sign-in attempts per name within a sliding window (``clock``: seconds,
+    time.monotonic by default), shared by every session of the process.
+
+    An attempt is recorded (:meth:`begin`) *before* the password is checked
+    and cleared only by a success, so guesses sent at the same time cannot
+    slip past the limit while the (slow) check runs; at most ``concurrent``
+    checks run at once (:attr:`verifying`). Names whose attempts have all
+    left the window are dropped from the table."""
+
+    #: Prune the whole table once it holds more names than this.
+    PRUNE_ABOVE = 1024
 
     def __init__(self, limit: int = MAX_FAILURES, window: float = WINDOW_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, concurrent: int = MAX_CONCURRENT_CHECKS) -> None:
         self.limit, self.window, self.clock = limit, window, clock
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
+        self.verifying = threading.BoundedSemaphore(concurrent)
 
     def _recent(self, name: str, now: float) -> list[float]:
         kept = [t for t in self._failures.get(name, []) if now - t < self.window]
-        self._failures[name] = kept
+        if kept:
+            self._failures[name] = kept
+        else:
+            self._failures.pop(name, None)
         return kept
+
+    def _prune(self, now: float) -> None:
+        if len(self._failures) > self.PRUNE_ABOVE:
+            for name in list(self._failures):
+                self._recent(name, now)
+
+    def _wait(self, recent: list[float], now: float) -> float:
+        return max(0.0, recent[0] + self.window - now) if len(recent) >= self.limit else 0.0
 
     def blocked_for(self, name: str) -> float:
         """Seconds until ``name`` may try again (0: now)."""
         with self._lock:
             now = self.clock()
+            return self._wait(self._recent(name, now), now)
+
+    def begin(self, name: str) -> float:
+        """Record an attempt for ``name`` unless it is blocked: 0 when recorded
+        (the caller may check the password), else the seconds to wait."""
+        with self._lock:
+            now = self.clock()
+            self._prune(now)
             recent = self._recent(name, now)
-            return max(0.0, recent[0] + self.window - now) if len(recent) >= self.limit else 0.0
+            wait = self._wait(recent, now)
+            if wait == 0:
+                self._failures[name] = recent + [now]
+            return wait
 
     def failed(self, name: str) -> None:
         with self._lock:
-            self._recent(name, self.clock()).append(self.clock())
+            now = self.clock()
+            self._failures[name] = self._recent(name, now) + [now]
 
     def succeeded(self, name: str) -> None:
         with self._lock:
             self._failures.pop(name, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._failures)
 
 
 ATTEMPTS = Attempts()
@@ -249,30 +362,48 @@ def sign_in(name: str, password: str, path: str | os.PathLike | None = None,
             attempts: Attempts = ATTEMPTS) -> User:
     """The local user ``name`` if ``password`` is theirs. Otherwise one error
     (``auth_wrong``) that does not tell which part was wrong, or
-    ``auth_too_many`` after too many recent failures for that name."""
+    ``auth_too_many`` after too many recent attempts for that name."""
     key = str(name).strip()
-    wait = attempts.blocked_for(key.lower())
+    wait = attempts.begin(key.lower())  # counted before the check: concurrent guesses cannot pass the limit
     if wait > 0:
         raise CrmflowError(key="auth_too_many", minutes=max(1, round(wait / 60)))
     entry = load_users(path)["users"].get(key)
     stored = entry.get("password_hash") if entry else None
-    ok = verify_password(stored if isinstance(stored, str) else _dummy_hash(), password or "")
+    with attempts.verifying:
+        ok = verify_password(stored if isinstance(stored, str) else _dummy_hash(), password or "")
     if not (ok and entry):
-        attempts.failed(key.lower())
         raise CrmflowError(key="auth_wrong")
     attempts.succeeded(key.lower())
     return _user(key, entry)
 
 
-def oidc_user(email: str | None, path: str | os.PathLike | None = None) -> User:
+#: Set to 1 to accept an identity provider's e-mail address without the
+#: ``email_verified`` claim (only for a provider that never sends it and
+#: verifies every address itself).
+TRUST_UNVERIFIED_EMAIL_ENV_VAR = "CRMFLOW_OIDC_TRUST_UNVERIFIED_EMAIL"
+
+
+def _email_verified(claim: Any) -> bool:
+    if os.environ.get(TRUST_UNVERIFIED_EMAIL_ENV_VAR, "").strip().lower() in ("1", "true", "yes"):
+        return True
+    return claim is True or (isinstance(claim, str) and claim.strip().lower() == "true")
+
+
+def oidc_user(email: str | None, path: str | os.PathLike | None = None, *,
+              email_verified: Any = None) -> User:
     """The user an identity provider signed in, by their e-mail address
     (case-insensitive) in the users file's ``oidc`` table; an address
-    without an entry is refused (``auth_not_mapped``)."""
+    without an entry is refused (``auth_not_mapped``), and so is one the
+    provider does not say it verified (``email_verified`` claim not true:
+    ``auth_email_unverified``), unless :data:`TRUST_UNVERIFIED_EMAIL_ENV_VAR`
+    is set."""
     address = str(email or "").strip().lower()
+    if address and not _email_verified(email_verified):
+        raise CrmflowError(key="auth_email_unverified", email=address)
     entry = load_users(path)["oidc"].get(address) if address else None
     if entry is None:
         raise CrmflowError(key="auth_not_mapped", email=address or "?")
-    return _user(address, entry)
+    return _user(address, entry, "oidc")
 
 
 def local_login_configured() -> bool:

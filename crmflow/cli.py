@@ -761,6 +761,9 @@ def cmd_users(args: argparse.Namespace) -> int:
     path = args.users or auth.users_path()
     if path is None:
         raise CrmflowError(key="auth_no_users_file")
+    warning = auth.users_file_warning(path)
+    if warning:
+        print(warning, file=sys.stderr)
     if args.action == "list":
         rows = auth.list_users(path)
         if not rows:

@@ -360,8 +360,8 @@ def readers_of(path: str | os.PathLike) -> list[Database]:
     with _OPEN_LOCK:
         return [db for db in list(_READERS) if os.path.realpath(db.path) == key]
 
-#: How many customer sets the scratch database keeps (oldest dropped first).
-MAX_CUSTOMER_SETS = 16
+#: How many customer sets the scratch database keeps (the least recently used dropped first).
+MAX_CUSTOMER_SETS = 256
 
 
 class Database:
@@ -390,8 +390,9 @@ class Database:
         self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._closed = False
-        self._customer_sets: list[str] = []
+        self._customer_sets: list[str] = []  # least recently used first
         self._set_frames: dict[str, pd.DataFrame] = {}
+        self._sets_lock = threading.Lock()  # guards the order of _customer_sets (taken inside write_lock)
         self._memo: OrderedDict[tuple, object] = OrderedDict()
         self._memo_lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}  # a lock per key being built (memoised)
@@ -438,7 +439,7 @@ class Database:
             self._execute_all(cur, [q for q in _strip_comments(compiled("create_scratch")[0]).split(";")
                                     if q.strip()], {})
             if self._set_frames:
-                for set_id in self._customer_sets:
+                for set_id in list(self._customer_sets):
                     cur.register("kept_set", self._set_frames[set_id])
                     cur.execute("INSERT INTO crm_scratch.filter_sets SELECT set_id, customer_id FROM kept_set")
                     cur.unregister("kept_set")
@@ -663,6 +664,7 @@ class Database:
                 scope = dataset_id if isinstance(dataset_id, Scope) else Scope(int(dataset_id))
                 cur.execute("SET VARIABLE dataset_id = $dataset_id", {"dataset_id": int(scope.dataset_id)})
                 if scope.customer_set is not None:
+                    self._use_customer_set(scope.customer_set)
                     cur.execute("SET VARIABLE filter_set = $set_id", {"set_id": scope.customer_set})
                 if scope.channels is not None:
                     cur.execute("SET VARIABLE filter_channels = CAST($channels AS VARCHAR[])",
@@ -689,20 +691,38 @@ class Database:
         digest = hashlib.sha1("\x1f".join(ids).encode("utf-8")).hexdigest()[:16]
         set_id = f"{len(ids)}:{digest}"
         with self.write_lock:
-            if set_id in self._customer_sets:
+            if self._touch_customer_set(set_id):
                 return set_id
             frame = pd.DataFrame({"set_id": set_id, "customer_id": ids})
             with self.cursor() as cur:
                 cur.register("new_set", frame)
                 cur.execute("INSERT INTO crm_scratch.filter_sets SELECT set_id, customer_id FROM new_set")
                 cur.unregister("new_set")
-                self._customer_sets.append(set_id)
-                self._set_frames[set_id] = frame  # restored when the file is opened again
-                while len(self._customer_sets) > MAX_CUSTOMER_SETS:
-                    old = self._customer_sets.pop(0)
-                    self._set_frames.pop(old, None)
+                with self._sets_lock:
+                    self._customer_sets.append(set_id)
+                    self._set_frames[set_id] = frame  # restored when the file is opened again
+                    dropped = []
+                    while len(self._customer_sets) > MAX_CUSTOMER_SETS:  # the least recently used go
+                        dropped.append(self._customer_sets.pop(0))
+                        self._set_frames.pop(dropped[-1], None)
+                for old in dropped:
                     cur.execute("DELETE FROM crm_scratch.filter_sets WHERE set_id = $s", {"s": old})
         return set_id
+
+    def _touch_customer_set(self, set_id: str) -> bool:
+        """Mark a kept set as just used (kept longest); False: not kept."""
+        with self._sets_lock:
+            if set_id not in self._set_frames:
+                return False
+            self._customer_sets.remove(set_id)
+            self._customer_sets.append(set_id)
+            return True
+
+    def _use_customer_set(self, set_id: str) -> None:
+        """A scope's set must still be kept: reading a dropped set would
+        silently give no customers (and that would be cached)."""
+        if not self._touch_customer_set(set_id):
+            raise CrmflowError(key="filter_set_gone")
 
     @staticmethod
     def _check_params(name: str, declared: frozenset[str], params: Mapping[str, object]) -> None:

@@ -245,13 +245,23 @@ class Store:
 
     def audit(self) -> pd.DataFrame:
         """The audit trail, newest first: changed_at, actor, via, action (upload,
-        replace, rename, delete), dataset_id, dataset, detail."""
+        replace, rename, delete), dataset_id, dataset, detail. Empty (same
+        columns) on an older store file without the trail that could not be
+        upgraded (opened read-only, or held by another process)."""
+        if not self._has_audit():
+            return pd.DataFrame(columns=["changed_at", "actor", "via", "action", "dataset_id", "dataset", "detail"])
         return self.db.run("list_audit")
 
-    def uploaded_by(self, name: str) -> str | None:
-        """Who stored dataset ``name`` as it is now (None: not recorded)."""
-        rows = self.db.run("dataset_uploader", target_id=self.get(name).dataset_id)
-        return None if rows.empty else str(rows.iloc[0]["actor"])
+    def _has_audit(self) -> bool:
+        return not self.db.run("table_exists", table_name="audit").empty
+
+    def uploaded_by(self, name: str) -> tuple[str, str] | None:
+        """(actor, via) of whoever stored dataset ``name`` as it is now (None: not recorded)."""
+        dataset_id = self.get(name).dataset_id
+        if not self._has_audit():
+            return None
+        rows = self.db.run("dataset_uploader", target_id=dataset_id)
+        return None if rows.empty else (str(rows.iloc[0]["actor"]), str(rows.iloc[0]["via"]))
 
     def _record(self, cur: Any, action: str, dataset_id: int, name: str, actor: str | None, via: str | None,
                 detail: str | None = None) -> None:

@@ -135,10 +135,11 @@ def test_role_rules():
     assert (admin.scope_owner, analyst.scope_owner, manager.scope_owner) == (None, None, "Wang Fang")
     assert (admin.can_upload, analyst.can_upload, manager.can_upload) == (True, True, False)
     # admin: any dataset; analyst: only their own uploads; manager: none
-    assert admin.can_change("ana") and admin.can_change(None) and admin.can_change("someone")
-    assert analyst.can_change("ana")
-    assert not analyst.can_change("someone") and not analyst.can_change(None)
-    assert not manager.can_change("wang") and not manager.can_change(None)
+    assert admin.can_change(("local:ana", "dashboard")) and admin.can_change(None)
+    assert admin.can_change(("someone", "local"))
+    assert analyst.can_change(("local:ana", "dashboard"))
+    assert not analyst.can_change(("local:someone", "dashboard")) and not analyst.can_change(None)
+    assert not manager.can_change(("local:wang", "dashboard")) and not manager.can_change(None)
 
 
 # ---------------------------------------------------------------------------- OIDC mapping
@@ -146,11 +147,12 @@ def test_oidc_mapping_by_email_and_refusal(tmp_path):
     path = tmp_path / "users.toml"
     auth.add_user(path, "Wang.Fang@Example.com", "manager", "Wang Fang", email=True)
     auth.add_user(path, "boss@example.com", "admin", email=True)
-    assert auth.oidc_user("wang.fang@example.com", path) == auth.User("wang.fang@example.com", "manager", "Wang Fang")
-    assert auth.oidc_user(" BOSS@example.com ", path).role == "admin"
+    assert auth.oidc_user("wang.fang@example.com", path, email_verified=True) == auth.User(
+        "wang.fang@example.com", "manager", "Wang Fang", "oidc")
+    assert auth.oidc_user(" BOSS@example.com ", path, email_verified=True).role == "admin"
     for unknown in ("stranger@example.com", "", None):
         with pytest.raises(CrmflowError) as info:
-            auth.oidc_user(unknown, path)
+            auth.oidc_user(unknown, path, email_verified=True)
         assert info.value.key == "auth_not_mapped"
     # an identity-provider entry is not a password account
     with pytest.raises(CrmflowError, match="Wrong"):
@@ -206,9 +208,9 @@ def test_every_write_leaves_one_audit_row(tmp_path, shared):
         assert store.audit().empty
         first = store.ingest("sales", file, actor="ana", via="dashboard").dataset
         second = store.ingest("sales", file, replace=True, actor="root", via="dashboard").dataset
-        assert store.uploaded_by("sales") == "root"
+        assert store.uploaded_by("sales") == ("root", "dashboard")
         store.rename("sales", "sales 2024", actor="ana", via="dashboard")
-        assert store.uploaded_by("sales 2024") == "root"  # a rename does not change who stored it
+        assert store.uploaded_by("sales 2024") == ("root", "dashboard")  # a rename does not change who stored it
         store.delete("sales 2024", actor="root", via="dashboard")
         trail = store.audit()
     rows = trail[["actor", "via", "action", "dataset_id", "dataset", "detail"]].iloc[::-1]

@@ -21,12 +21,27 @@ from crmflow.i18n import t
 _USER = "_crmflow_user"
 
 
+def _no_secrets_file() -> bool:
+    """Whether none of Streamlit's secrets paths (``secrets.files``) exists."""
+    import os
+
+    from streamlit import config
+
+    return not any(os.path.exists(path) for path in config.get_option("secrets.files") or [])
+
+
 def oidc_configured() -> bool:
-    """Whether ``.streamlit/secrets.toml`` has an ``[auth]`` section (Streamlit's st.login)."""
+    """Whether ``.streamlit/secrets.toml`` has an ``[auth]`` section (Streamlit's st.login).
+
+    Only "no secrets file at all" means no identity provider. A secrets file
+    that exists but cannot be read or parsed raises ``secrets_unreadable``:
+    sign-in must not silently turn itself off because of a typo."""
     try:
         return "auth" in st.secrets
-    except Exception:  # noqa: BLE001 - no secrets file, or an unreadable one: no identity provider
-        return False
+    except (FileNotFoundError, OSError, ValueError) as exc:  # StreamlitSecretNotFoundError is a FileNotFoundError
+        if _no_secrets_file():
+            return False
+        raise CrmflowError(key="secrets_unreadable", detail=str(exc).splitlines()[0][:300]) from exc
 
 
 def login_configured() -> bool:
@@ -58,15 +73,29 @@ def _oidc_logged_in() -> bool:
 
 def require_user(lang: str) -> auth.User | None:
     """The signed-in user, or None when no login is configured; when login
-    is configured and nobody is signed in, draw the sign-in page and stop."""
-    if not login_configured():
+    is configured and nobody is signed in, draw the sign-in page and stop.
+    A secrets file that exists but cannot be read: one error, nothing served."""
+    try:
+        configured = login_configured()
+    except CrmflowError as exc:
+        _no_navigation(lang)
+        st.error(exc.localized(lang))
+        st.stop()
+        return None  # pragma: no cover - st.stop ends the run
+    if not configured:
         return None
     user = current_user()
-    if user is not None:
+    if user is not None and _still_valid(user):
         return user
+    if user is not None:  # removed from the users file, or its role or owner changed: sign in again
+        if user.kind == "oidc":
+            st.session_state.pop(_USER, None)  # the provider's account is mapped again below
+        else:
+            for key in list(st.session_state.keys()):
+                del st.session_state[key]
     if oidc_configured() and _oidc_logged_in():
         try:
-            user = auth.oidc_user(st.user.get("email"))
+            user = auth.oidc_user(st.user.get("email"), email_verified=st.user.get("email_verified"))
         except CrmflowError as exc:
             _no_navigation(lang)
             st.error(exc.localized(lang))
@@ -78,6 +107,14 @@ def require_user(lang: str) -> auth.User | None:
     _sign_in_page(lang)
     st.stop()
     return None  # pragma: no cover - st.stop ends the run
+
+
+def _still_valid(user: auth.User) -> bool:
+    """The users file is checked again on every run (one stat; read again when it changed)."""
+    try:
+        return auth.still_valid(user)
+    except CrmflowError:  # a damaged users file: nobody stays signed in
+        return False
 
 
 def _no_navigation(lang: str) -> None:
@@ -134,7 +171,7 @@ def who() -> dict[str, str | None]:
     """``actor`` and ``via`` keywords for a store write from the dashboard
     (no login: the server's operating-system user)."""
     user = current_user()
-    return {"actor": user.name if user is not None else None, "via": "dashboard"}
+    return {"actor": user.identity if user is not None else None, "via": auth.DASHBOARD}
 
 
 def may_upload() -> bool:
