@@ -838,6 +838,8 @@ def cmd_servqual(args: argparse.Namespace) -> int:
         "by_group": {"by": view.group, "rows": _records(view.by_group, servqual.GROUP_COLUMNS)},
         "churn": None if view.churn is None else {k: _number(v) for k, v in view.churn.to_dict().items()},
         "churn_text": servqual.churn_sentence(view.churn, args.lang),
+        "health": None if view.health is None else {k: _number(v) for k, v in view.health.to_dict().items()},
+        "health_text": servqual.health_sentence(view.health, args.lang),
     })
     return 0
 

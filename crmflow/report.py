@@ -566,7 +566,8 @@ def _slide_prospects(inp: _Inputs) -> Slide:
 
 def _slide_servqual(inp: _Inputs) -> Slide:
     """Service quality (Servqual): the gap per dimension with its interval, the
-    churn comparison in words, the dimension gaps as the table."""
+    churn comparison in words (and the key accounts' health comparison when
+    there is one), the dimension gaps as the table."""
     from crmflow import servqual
     from crmflow.charts.servqual import dimension_gap_bars
 
@@ -580,6 +581,8 @@ def _slide_servqual(inp: _Inputs) -> Slide:
                      responses=int(view.dimensions["responses"].max()), first=cov["first_date"],
                      last=min(cov["last_date"], inp.as_of), top=cov["scale_max"])
     bullets = (servqual.churn_sentence(view.churn, inp.lang),) if cov["answers_with_customer"] else ()
+    if view.health is not None:
+        bullets += (servqual.health_sentence(view.health, inp.lang),)
     rows = [(labels[d.dimension], f"{d.gap:+.2f}", f"{d.ci_low:+.2f} … {d.ci_high:+.2f}", f"{int(d.responses):,}")
             for d in view.dimensions.itertuples(index=False)]
     table = _table(rows, [inp.tr("sq_col_dimension"), inp.tr("sq_col_gap"), inp.tr("sq_col_interval"),

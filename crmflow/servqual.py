@@ -18,7 +18,12 @@ What this module gives, over the answers dated on or before D:
   more? The customers in the worst quartile of a dimension's gap (default
   reliability) against the rest, each with its count and share lost at D, the
   difference with a 95% interval, and a two-proportion z-test (Fisher's exact
-  test when a count is below 5); "meaningful" means p < 0.05.
+  test when a count is below 5); "meaningful" means p < 0.05;
+- and their health: among the surveyed customers who are key accounts with a
+  health score at D (crmflow.health.account_health with the Key accounts
+  page's defaults, so the scores equal that page's), the mean score of the
+  worst quarter of the dimension's gap against the rest, the difference with a
+  95% interval and p-value from Welch's t-test.
 
 The rows are read by the named queries in ``queries/servqual/``.
 """
@@ -47,6 +52,8 @@ MIN_CUSTOMERS = 8
 #: a 2×2 count below this: Fisher's exact test instead of the z-test
 SMALL_COUNT = 5
 BOUGHT_STAGES = ("first", "repeat", "loyal", "lost")
+#: fewer surveyed key accounts with a health score than this: no health comparison
+MIN_ACCOUNTS = 6
 
 ITEM_COLUMNS = ("dimension", "item", "answers", "expectation", "perception", "gap", "ci_low", "ci_high")
 DIMENSION_COLUMNS = ("dimension", "responses", "expectation", "perception", "gap", "ci_low", "ci_high")
@@ -280,6 +287,105 @@ def churn_sentence(rel: ChurnRelation | None, lang: str = DEFAULT_LANGUAGE) -> s
              test=t(f"sq_test_{rel.method}", lang))
 
 
+# --------------------------------------------------------------------------- health
+@dataclass(frozen=True)
+class HealthRelation:
+    """Surveyed key accounts in the worst quarter of a dimension's gap against the
+    rest: their mean health score (0-100) at D."""
+
+    dimension: str
+    accounts: int
+    cut: float  # the quartile: an account's gap at or below it is in the worst quarter
+    worst_accounts: int
+    worst_mean: float
+    rest_accounts: int
+    rest_mean: float
+    difference: float  # worst_mean − rest_mean, in score points
+    ci_low: float
+    ci_high: float
+    p_value: float  # Welch's t-test
+
+    @property
+    def meaningful(self) -> bool:
+        return self.p_value < SIGNIFICANCE
+
+    def to_dict(self) -> dict[str, object]:
+        return {"dimension": self.dimension, "accounts": self.accounts, "cut": self.cut,
+                "worst_accounts": self.worst_accounts, "worst_mean": self.worst_mean,
+                "rest_accounts": self.rest_accounts, "rest_mean": self.rest_mean, "difference": self.difference,
+                "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value, "method": "welch",
+                "meaningful": self.meaningful}
+
+
+def compare_scores(scores: pd.Series, worst: pd.Series) -> tuple[float, float, float, float]:
+    """(difference of mean scores worst − rest, its 95% interval, p-value) by
+    Welch's t-test (unequal variances) for a score and a boolean ``worst`` per account."""
+    from scipy import stats
+
+    a = scores[worst].astype("float64").to_numpy()
+    b = scores[~worst].astype("float64").to_numpy()
+    result = stats.ttest_ind(a, b, equal_var=False)
+    ci = result.confidence_interval(LEVEL)
+    diff = float(a.mean() - b.mean())
+    p_value = float(result.pvalue)
+    if math.isnan(p_value):  # both groups without spread: no evidence either way unless the means differ
+        p_value = 1.0 if diff == 0 else 0.0
+        return diff, diff, diff, p_value
+    return diff, float(ci.low), float(ci.high), p_value
+
+
+def health_relation(db: Database, dataset_id: int | Scope, as_of: date, responses: pd.DataFrame,
+                    dimension: str = "reliability", params: Params = Params()) -> HealthRelation | None:
+    """Mean health score at D of the surveyed key accounts in the worst quarter
+    of ``dimension``'s gap (a customer's gap: the mean over their responses; the
+    same rule as :func:`churn_relation`) against the other surveyed key accounts
+    with a score. The scores are :func:`crmflow.health.account_health`'s with the
+    default weights, share and maximum (those the Key accounts page shows first).
+    None when fewer than :data:`MIN_ACCOUNTS` such accounts, or either group has
+    fewer than two (no Welch interval)."""
+    from crmflow.health import account_health
+
+    frame = responses[(responses["dimension"] == dimension) & responses["customer_id"].notna()]
+    if frame.empty:
+        return None
+    gaps = frame.groupby("customer_id")["gap"].mean()
+    health = account_health(db, dataset_id, as_of, params)
+    scores = health.dropna(subset=["health_score"]).set_index("customer_id")["health_score"].astype("float64")
+    gaps = gaps[gaps.index.isin(scores.index)]
+    if len(gaps) < MIN_ACCOUNTS:
+        return None
+    cut = float(gaps.quantile(0.25))
+    worst = gaps <= cut
+    if worst.sum() < 2 or (~worst).sum() < 2:
+        return None
+    scores = scores.reindex(gaps.index)
+    diff, low, high, p_value = compare_scores(scores, worst)
+    return HealthRelation(dimension, len(gaps), cut, int(worst.sum()), float(scores[worst].mean()),
+                          int((~worst).sum()), float(scores[~worst].mean()), diff, low, high, p_value)
+
+
+def health_sentence(rel: HealthRelation | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The health relation in words (or, when there is none, what unlocks it)."""
+    if rel is None:
+        return t("sqh_none", lang, n=MIN_ACCOUNTS)
+    key = "sqh_meaningful" if rel.meaningful else "sqh_not_meaningful"
+    p_text = "< 0.001" if rel.p_value < 0.001 else f"= {rel.p_value:.3f}"
+    return t(key, lang, dimension=dimension_label(rel.dimension, lang).lower(), worst=rel.worst_accounts,
+             worst_mean=rel.worst_mean, rest=rel.rest_accounts, rest_mean=rel.rest_mean,
+             diff=abs(rel.difference), low=rel.ci_low, high=rel.ci_high, p=p_text,
+             direction=t("sqh_lower" if rel.difference < 0 else "sqh_higher", lang))
+
+
+def health_table(rel: HealthRelation, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """The two groups of the health comparison: key accounts and their mean health score."""
+    return pd.DataFrame({
+        t("sq_col_customers_group", lang): [t("sq_worst_quartile", lang, dimension=dimension_label(rel.dimension, lang),
+                                              cut=rel.cut), t("sq_rest", lang)],
+        t("sqh_col_accounts", lang): [rel.worst_accounts, rel.rest_accounts],
+        t("sqh_col_mean_score", lang): [rel.worst_mean, rel.rest_mean],
+    })
+
+
 # --------------------------------------------------------------------------- the view
 @dataclass(frozen=True)
 class ServqualView:
@@ -291,6 +397,7 @@ class ServqualView:
     churn: ChurnRelation | None
     period: str
     group: str
+    health: HealthRelation | None = None
 
     @property
     def has_survey(self) -> bool:
@@ -316,8 +423,9 @@ def servqual_view(db: Database, dataset_id: int | Scope, as_of: date, *, period:
     by_group = gaps_by(responses, customer_groups(db, dataset_id, as_of, by)) if has_ids else \
         pd.DataFrame({c: pd.Series(dtype="object") for c in GROUP_COLUMNS})
     churn = churn_relation(db, dataset_id, as_of, responses, dimension, params) if has_ids else None
+    health = health_relation(db, dataset_id, as_of, responses, dimension, params) if has_ids else None
     return ServqualView(cov, item_gaps(db, dataset_id, as_of), dimension_gaps(responses), trend, by_group, churn,
-                        period, by)
+                        period, by, health)
 
 
 # --------------------------------------------------------------------------- words and tables for the view

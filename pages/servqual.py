@@ -1,7 +1,7 @@
 """Service quality (issue 17, seed 003): the Servqual gaps (perception −
 expectation) of an uploaded survey per dimension and item, over time, by
 region, account manager or segment, and whether customers with large gaps
-leave more. Layout only: the numbers are crmflow.servqual's (those of
+leave more or are less healthy (key accounts). Layout only: the numbers are crmflow.servqual's (those of
 `crmflow servqual`). Without a survey the page says which file unlocks it."""
 
 import streamlit as st
@@ -66,6 +66,15 @@ else:
     if view.churn is not None:
         show_table(servqual.churn_table(view.churn, ctx.lang), hide_index=True,
                    column_config={ctx.tr("sq_col_lost_share"): st.column_config.NumberColumn(format="percent")})
+    st.markdown(f"**{ctx.tr('sqh_heading')}**")
+    sentence = servqual.health_sentence(view.health, ctx.lang)
+    if view.health is not None and view.health.meaningful:
+        st.warning(sentence)
+    else:
+        st.info(sentence)
+    if view.health is not None:
+        show_table(servqual.health_table(view.health, ctx.lang), hide_index=True,
+                   column_config={ctx.tr("sqh_col_mean_score"): st.column_config.NumberColumn(format="%.1f")})
 
 # ---------------------------------------------------------------- over time
 st.subheader(ctx.tr("sq_trend_heading"))

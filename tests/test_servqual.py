@@ -409,6 +409,7 @@ def test_page_shows_the_demo_survey(page_db, monkeypatch, lang):
         assert servqual.headline(view.dimensions, lang) in titles
         shown = [w.value for w in at.warning] + [i.value for i in at.info]
         assert servqual.churn_sentence(view.churn, lang) in shown
+        assert view.health is not None and servqual.health_sentence(view.health, lang) in shown
         gap = at.dataframe[-1].value
         assert list(gap.columns) == list(servqual.gap_table(view, lang).columns)
         assert len(gap) == 5 + 22
@@ -450,7 +451,8 @@ def test_report_slide(lang, tmp_path):
         assert not slide.failed and slide.message is None
         assert slide.title == servqual.headline(view.dimensions, lang)
         assert slide.section == t("page_servqual", lang)
-        assert slide.bullets == (servqual.churn_sentence(view.churn, lang),)
+        # the churn comparison, then the key accounts' health comparison (the demo has both)
+        assert slide.bullets == (servqual.churn_sentence(view.churn, lang), servqual.health_sentence(view.health, lang))
         assert slide.table[t("sq_col_dimension", lang)].tolist() == [
             servqual.dimension_label(x, lang) for x in servqual.DIMENSIONS]
         assert slide.table[t("sq_col_gap", lang)].tolist() == [f"{g:+.2f}" for g in view.dimensions["gap"]]
