@@ -12,7 +12,10 @@ table ``result_<query>`` keyed by (dataset_id, definitions key) and filled by
 ``queries/results/store_<query>.sql``, which runs the query itself through the
 staging views, so any engine that runs the named queries can fill the same
 tables. The definitions key is the query's parameters other than its dates,
-as JSON (the as-of date among them where the query takes one); a query over
+as JSON (the as-of date among them where the query takes one), with the
+version of the SQL that computed them (:func:`code_version`: a digest of every
+query file and of ``RESULTS_FORMAT``), so rows written by an older crmflow are
+never served after an upgrade and the next write recomputes them; a query over
 dates is stored at a fixed list of dates, and a request for any subset of
 them is served from the stored rows (each date's rows depend on that date
 alone).
@@ -32,6 +35,8 @@ the file.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -148,10 +153,36 @@ STORED: dict[str, Stored] = {s.query: s for s in (
 )}
 
 
+#: Raised by hand when the layout of a ``result_*`` table changes.
+RESULTS_FORMAT = 1
+
+
+@functools.cache
+def code_version() -> str:
+    """A digest of every file in ``queries/`` and of :data:`RESULTS_FORMAT`:
+    stored rows carry it, so rows computed by other SQL are never read."""
+    from crmflow.db import QUERIES_DIR
+
+    digest = hashlib.sha256(f"format {RESULTS_FORMAT}".encode())
+    for path in sorted(QUERIES_DIR.rglob("*.sql")):
+        digest.update(path.relative_to(QUERIES_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, (list, tuple, str)):  # a numpy scalar
+        return value.item()
+    return value
+
+
 def defs_key(params: dict[str, Any]) -> str:
-    """The definitions key of a call: its parameters other than ``dates``, as JSON."""
-    return json.dumps({k: (v.isoformat() if isinstance(v, date) else v)
-                       for k, v in sorted(params.items()) if k != "dates"}, sort_keys=True)
+    """The definitions key of a call: its parameters other than ``dates`` and
+    the :func:`code_version`, as JSON."""
+    key = {k: _plain(v) for k, v in sorted(params.items()) if k != "dates"}
+    return json.dumps({**key, "_code": code_version()}, sort_keys=True)
 
 
 def whole_dataset(dataset_id: int | Scope) -> int | None:
@@ -184,15 +215,18 @@ def stored_rows(db: Database, name: str, dataset_id: int | Scope, **params: Any)
     match = runs[runs["defs_key"] == key]
     if match.empty:
         return None
-    if dates is None:
-        return db.run(f"read_{name}", target_id=target, defs_key=key)
-    have = {pd.Timestamp(d).date() for d in match.iloc[0]["dates"]}
-    wanted = [pd.Timestamp(d).date() for d in dates]
-    if not set(wanted) <= have:
+    extra: dict[str, Any] = {}
+    if dates is not None:
+        have = {pd.Timestamp(d).date() for d in match.iloc[0]["dates"]}
+        wanted = [pd.Timestamp(d).date() for d in dates]
+        if not set(wanted) <= have:
+            return None
+        if "dates" in get_query(f"read_{name}").params:  # else one date, the key's as-of date
+            extra["dates"] = wanted
+    try:
+        return db.run(f"read_{name}", target_id=target, defs_key=key, **extra)
+    except CrmflowError:  # a result table another version laid out differently: compute instead
         return None
-    if "dates" not in get_query(f"read_{name}").params:  # one date, the key's as-of date
-        return db.run(f"read_{name}", target_id=target, defs_key=key)
-    return db.run(f"read_{name}", target_id=target, defs_key=key, dates=wanted)
 
 
 def stored_or_run(db: Database, name: str, dataset_id: int | Scope, **params: Any) -> pd.DataFrame:
@@ -204,8 +238,12 @@ def stored_or_run(db: Database, name: str, dataset_id: int | Scope, **params: An
 
 
 def has_results(db: Database, dataset_id: int) -> bool:
-    """Whether the dataset's results are stored."""
-    return any(not db.run("result_runs", target_id=int(dataset_id), query_name=name).empty for name in STORED)
+    """Whether the dataset's results are stored by this version of crmflow."""
+    try:
+        return any(db.run("result_runs", target_id=int(dataset_id), query_name=name)["defs_key"]
+                   .str.contains(code_version(), regex=False).any() for name in STORED)
+    except CrmflowError:  # an older file opened read-only: no result tables
+        return False
 
 
 # --------------------------------------------------------------------------- writing
@@ -244,7 +282,7 @@ def complete(db: Database) -> list[int]:
     write keeps). Returns the datasets completed."""
     from crmflow.db import ensure_free_space
 
-    todo = list(db.run("datasets_without_results")["dataset_id"])
+    todo = list(db.run("datasets_without_results", code=code_version())["dataset_id"])
     if not todo:
         return []
     if db.path != ":memory:":

@@ -210,9 +210,40 @@ def test_a_store_made_before_results_gets_them_with_the_next_ingest(files, tmp_p
         for dataset_id in (ds, new):
             assert results.has_results(store.db, dataset_id)
         assert not results.has_results(store.db, returns)  # no order, nothing to store
-        assert store.db.run("datasets_without_results").empty
+        assert store.db.run("datasets_without_results", code=results.code_version()).empty
     with Store(path) as store:
         assert_stored_equal_fresh(store.db, ds)
+
+
+def test_rows_stored_by_other_sql_are_never_read_and_are_recomputed(files, tmp_path, monkeypatch):
+    """After an upgrade that changes a query (another code_version), the rows
+    an older crmflow stored are not served (the query runs instead), the next
+    write computes them again, and a result table laid out differently by
+    another version falls back to computing instead of failing."""
+    from crmflow.analytics import ntd_trends
+
+    path = tmp_path / "upgrade.duckdb"
+    with Store(path) as store:
+        ds = store.ingest("x", *files).dataset.dataset_id
+        first, last = data_range(store.db, ds)
+        ntd = results.STORED["ntd_monthly"].variants(first, last)[0]
+        summary = results.STORED["stage_summary"].variants(first, last)[0]
+        before = ntd_trends(store.db, ds, first, last)
+        assert results.has_results(store.db, ds)
+        assert results.stored_rows(store.db, "ntd_monthly", ds, **ntd) is not None
+    monkeypatch.setattr(results, "code_version", lambda: "0123456789abcdef")  # the SQL changed since
+    with Database(path, read_only=True) as db:
+        assert not results.has_results(db, ds)
+        assert results.stored_rows(db, "ntd_monthly", ds, **ntd) is None
+        pd.testing.assert_frame_equal(ntd_trends(db, ds, first, last), before)  # computed afresh
+    with Store(path) as store:
+        assert list(store.db.run("datasets_without_results", code=results.code_version())["dataset_id"]) == [ds]
+        assert results.complete(store.db) == [ds]
+        assert results.has_results(store.db, ds)
+        assert_stored_equal_fresh(store.db, ds)
+        assert results.stored_rows(store.db, "stage_summary", ds, **summary) is not None
+        store.db._con.execute("ALTER TABLE result_stage_summary RENAME COLUMN customers TO n")  # another layout
+        assert results.stored_rows(store.db, "stage_summary", ds, **summary) is None
 
 
 # --------------------------------------------------------------------------- who reads them
