@@ -303,13 +303,13 @@ def shown_shares(available: Availability) -> tuple[str, ...]:
 
 
 def trend_title(trend: pd.DataFrame, lang: str) -> str:
-    """The trend chart's title: its month-end range."""
+    """The trend chart's title: its month-end range, as months (it sits over half a page)."""
     from crmflow.i18n import t
 
     dates = list(trend["snapshot_date"])
     if len(dates) < 2:
         return t("loy_trend_title_single", lang, end=dates[-1].isoformat() if dates else "")
-    return t("loy_trend_title", lang, start=dates[0].isoformat(), end=dates[-1].isoformat())
+    return t("loy_trend_title", lang, start=f"{dates[0]:%Y-%m}", end=f"{dates[-1]:%Y-%m}")
 
 
 def slide_title(groups: pd.DataFrame, lang: str) -> str:

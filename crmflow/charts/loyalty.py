@@ -23,4 +23,8 @@ def loyalty_trend(trend: pd.DataFrame, measures: tuple[str, ...], names: dict[st
                                  hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}%<extra>" + names[m] + "</extra>"))
     fig.update_yaxes(rangemode="tozero", ticksuffix="%")
     fig.update_xaxes(tickformat="%Y-%m")
-    return finish(fig, title, x_title, y_title, height=height)
+    fig = finish(fig, title, x_title, y_title, height=height + 30 * len(measures))
+    # up to four names in half a page: under the plot, one per line, never over the title
+    fig.update_layout(legend={"orientation": "v", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0},
+                      margin={"b": 40 + 26 * len(measures) + 40})
+    return fig
