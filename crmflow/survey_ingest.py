@@ -10,9 +10,11 @@ Two shapes are read:
   a file is melted to the long shape (the other columns, e.g. date and
   customer id, repeated on each item's row; the row number stays the file's).
 
-The score scale is read from the scores: 1-5, 1-7 or 1-10, the smallest that
-holds 98% of them (Servqual's own scale is 1-7). A score outside it is
-rejected with its reason (crmflow/queries/ingest/parse_surveys.sql).
+The score scale is read from the scores: 0-10 when a score is 0, otherwise the
+smallest of 1-5, 1-7 and 1-10 whose top is at least the largest score (a
+score above 10 is out of every scale and does not count; with no score in
+scale, 1-10). A score outside the scale is rejected with its reason
+(crmflow/queries/ingest/parse_surveys.sql).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from functools import reduce
 
 import duckdb
+import pandas as pd
 
 from crmflow.db import Database
 
@@ -34,8 +37,6 @@ WIDE_WORDS = {
 #: the fields a wide survey's column pairs give (the melted columns)
 WIDE_FIELDS = ("item", "expectation", "perception")
 SCALES = (5, 7, 10)
-#: share of the scores a scale must hold to be chosen
-SCALE_SHARE = 0.98
 _SEP = r"[\s_\-.:：()（）\[\]]*"
 
 
@@ -117,16 +118,17 @@ def melt_wide_survey(cur: duckdb.DuckDBPyConnection, headers: list[str], long_fo
     return [headers[i] for i in kept] + list(WIDE_FIELDS), int(rows)
 
 
-def choose_scale(db: Database, cur: duckdb.DuckDBPyConnection, decimal_comma: bool) -> int:
-    """The top of the score scale (5, 7 or 10) of the staged survey (view ingest_stage)."""
+def choose_scale(db: Database, cur: duckdb.DuckDBPyConnection, decimal_comma: bool) -> tuple[int, int]:
+    """(bottom, top) of the score scale of the staged survey (view ingest_stage):
+    (0, 10) when a score is 0, else (1, the smallest of 5, 7, 10 at least the
+    largest score ≤ 10); (1, 10) when there is no such score."""
     row = db.run("profile_scores", cur=cur, decimal_comma=decimal_comma).iloc[0]
-    n = int(row["n_scores"] or 0)
-    if n == 0:
-        return 7
-    for top in SCALES:
-        if int(row[f"within_{top}"] or 0) >= SCALE_SHARE * n:
-            return top
-    return 7
+    if int(row["zeros"] or 0) > 0:
+        return 0, 10
+    largest = row["max_score"]
+    if largest is None or pd.isna(largest):
+        return 1, SCALES[-1]
+    return 1, next(top for top in SCALES if top >= float(largest))
 
 
 def overrides_by_name(headers: Sequence[str], overrides: dict[str, str] | None) -> dict[str, str]:

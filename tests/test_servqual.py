@@ -122,8 +122,8 @@ def test_wide_pairs(headers, pairs):
 def test_out_of_scale_and_unusable_rows_are_counted_with_reasons(tmp_path):
     rows = ["date,item,expectation,perception"]
     rows += [f"2024-01-{d:02d},Q{(d % 22) + 1},{(d % 7) + 1},{((d + 3) % 7) + 1}" for d in range(1, 29)] * 2
-    rows += ["2024-02-01,Q2,9,5",        # above 1-7 (the scale 56 of 57 valid scores fit)
-             "2024-02-01,Q2,0,5",        # below 1
+    rows += ["2024-02-01,Q2,11,5",       # above 10: out of every scale (the others fit 1-7)
+             "2024-02-01,Q2,-1,5",       # below 1
              "2024-02-02,Q3,5,",         # no perception
              "2024-02-03,Q4,abc,5",      # not a number
              ",Q4,5,5",                  # no date
