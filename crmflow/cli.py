@@ -837,9 +837,9 @@ def cmd_servqual(args: argparse.Namespace) -> int:
         "trend": {"period": view.period, "rows": _records(view.trend, servqual.TREND_COLUMNS)},
         "by_group": {"by": view.group, "rows": _records(view.by_group, servqual.GROUP_COLUMNS)},
         "churn": None if view.churn is None else {k: _number(v) for k, v in view.churn.to_dict().items()},
-        "churn_text": servqual.churn_sentence(view.churn, args.lang),
+        "churn_text": servqual.churn_sentence(view.churn, args.lang, view.churn_reason),
         "health": None if view.health is None else {k: _number(v) for k, v in view.health.to_dict().items()},
-        "health_text": servqual.health_sentence(view.health, args.lang),
+        "health_text": servqual.health_sentence(view.health, args.lang, view.health_reason),
     })
     return 0
 

@@ -580,9 +580,9 @@ def _slide_servqual(inp: _Inputs) -> Slide:
     caption = inp.tr("sq_caption", answers=int(view.items["answers"].sum()),
                      responses=int(view.dimensions["responses"].max()), first=cov["first_date"],
                      last=min(cov["last_date"], inp.as_of), top=cov["scale_max"])
-    bullets = (servqual.churn_sentence(view.churn, inp.lang),) if cov["answers_with_customer"] else ()
+    bullets = (servqual.churn_sentence(view.churn, inp.lang, view.churn_reason),) if cov["answers_with_customer"] else ()
     if view.health is not None:
-        bullets += (servqual.health_sentence(view.health, inp.lang),)
+        bullets += (servqual.health_sentence(view.health, inp.lang, view.health_reason),)
     rows = [(labels[d.dimension], f"{d.gap:+.2f}", f"{d.ci_low:+.2f} … {d.ci_high:+.2f}", f"{int(d.responses):,}")
             for d in view.dimensions.itertuples(index=False)]
     table = _table(rows, [inp.tr("sq_col_dimension"), inp.tr("sq_col_gap"), inp.tr("sq_col_interval"),

@@ -58,7 +58,7 @@ st.selectbox(ctx.tr("sq_churn_pick"), servqual.DIMENSIONS, format_func=labels.ge
 if not coverage["answers_with_customer"]:
     st.info(ctx.tr("sq_churn_no_ids"))
 else:
-    sentence = servqual.churn_sentence(view.churn, ctx.lang)
+    sentence = servqual.churn_sentence(view.churn, ctx.lang, view.churn_reason)
     if view.churn is not None and view.churn.meaningful:
         st.warning(sentence)
     else:
@@ -67,7 +67,7 @@ else:
         show_table(servqual.churn_table(view.churn, ctx.lang), hide_index=True,
                    column_config={ctx.tr("sq_col_lost_share"): st.column_config.NumberColumn(format="percent")})
     st.markdown(f"**{ctx.tr('sqh_heading')}**")
-    sentence = servqual.health_sentence(view.health, ctx.lang)
+    sentence = servqual.health_sentence(view.health, ctx.lang, view.health_reason)
     if view.health is not None and view.health.meaningful:
         st.warning(sentence)
     else:

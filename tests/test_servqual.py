@@ -249,8 +249,8 @@ def test_churn_relation_by_hand(tmp_path):
         ds = result.dataset.dataset_id
         view = servqual.servqual_view(store.db, ds, date(2024, 12, 31))
         rel = view.churn
-        # quartile of the gaps [-3,-3,-3,-2,0 x 8] (linear) = -2.25: C1-C3 in the worst quarter
-        assert rel.customers == 12 and rel.cut == pytest.approx(-2.25)
+        # gaps [-3,-3,-3,-2,0 x 8]: the worst ceil(12/4) = 3 are C1-C3, the largest of their gaps -3
+        assert rel.customers == 12 and rel.cut == pytest.approx(-3.0)
         assert (rel.worst_customers, rel.worst_lost, rel.rest_customers, rel.rest_lost) == (3, 3, 9, 0)
         assert rel.method == "fisher"
         assert rel.p_value == pytest.approx(stats.fisher_exact([[3, 0], [0, 9]])[1])
@@ -260,8 +260,9 @@ def test_churn_relation_by_hand(tmp_path):
         assert "可靠性" in servqual.churn_sentence(rel, "zh")
         # the anonymous answer counts in the reliability gap (13 responses)
         assert view.dimensions.set_index("dimension").loc["reliability", "responses"] == 13
-        # tangibles: every gap 0, so every customer ties in the "worst quarter" and there is no rest to compare
-        assert servqual.servqual_view(store.db, ds, date(2024, 12, 31), dimension="tangibles").churn is None
+        # tangibles: every gap 0, so there is no worst quarter (the reason says so)
+        tangibles = servqual.servqual_view(store.db, ds, date(2024, 12, 31), dimension="tangibles")
+        assert tangibles.churn is None and tangibles.churn_reason == "equal_gaps"
 
 
 def test_churn_relation_needs_customer_ids(tmp_path):

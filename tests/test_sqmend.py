@@ -4,8 +4,15 @@ the difference of lost shares, filters on an anonymous survey, wide headers."""
 
 from __future__ import annotations
 
+import math
+from datetime import date
+
+import pandas as pd
+import pytest
+
 from crmflow import servqual
-from crmflow.store import load_file_dataset
+from crmflow.i18n import t
+from crmflow.store import Store, load_file_dataset
 
 TX = "customer_id,order_date,amount\nA,2024-01-05,100\n"
 
@@ -63,3 +70,64 @@ def test_plain_one_to_five(tmp_path):
         report = survey_report(result)
         assert report.rows_loaded == 4 and report.rejected_by_reason == {"expectation score is outside the scale": 1}
         assert scale_note(report).key == "survey_scale" and scale_note(report).params["top"] == 5
+
+
+# =========================================================================== 2. the worst quarter
+def test_worst_quarter_is_a_quarter_with_ties_broken_by_customer_id():
+    # ten customers, five tied at the lowest gap -1: ceil(10/4) = 3 in the worst
+    # quarter, the three first by id among the tied (the old rule took all five)
+    gaps = pd.Series([0.0, -1.0, 2.0, -1.0, -1.0, 1.0, -1.0, 0.5, -1.0, 3.0],
+                     index=pd.Index(["J", "E", "A", "B", "I", "C", "D", "F", "H", "G"], name="customer_id"))
+    worst = servqual.worst_quarter(gaps)
+    assert sorted(gaps.index[worst]) == ["B", "D", "E"]
+    assert list(worst.index) == list(gaps.index)
+    # seven customers: ceil(7/4) = 2, the two lowest gaps
+    seven = pd.Series([5.0, -2.0, 1.0, -3.0, 0.0, 2.0, 4.0], index=list("abcdefg"))
+    assert sorted(seven.index[servqual.worst_quarter(seven)]) == ["b", "d"]
+    # every gap equal: no worst quarter
+    assert servqual.worst_quarter(pd.Series([-1.0] * 9, index=list("abcdefghi"))) is None
+
+
+def test_equal_gaps_have_their_own_reason(tmp_path):
+    # twelve customers, every reliability gap -1: no comparison, and the reason is
+    # not "too few customers"
+    tx = ["customer_id,order_date,amount"] + [f"C{i},2024-01-02,10" for i in range(1, 13)]
+    sv = ["customer_id,date,item,expectation,perception"] + [f"C{i},2024-02-01,Q5,6,5" for i in range(1, 13)]
+    (tmp_path / "t.csv").write_text("\n".join(tx) + "\n", encoding="utf-8")
+    (tmp_path / "s.csv").write_text("\n".join(sv) + "\n", encoding="utf-8")
+    store, result = load_file_dataset(tmp_path / "t.csv", surveys=tmp_path / "s.csv")
+    with store:
+        view = servqual.servqual_view(store.db, result.dataset.dataset_id, date(2024, 12, 31))
+        assert view.churn is None and view.churn_reason == "equal_gaps"
+        for lang in ("en", "zh"):
+            text = servqual.churn_sentence(view.churn, lang, view.churn_reason)
+            assert text == t("sqmend_gaps_equal", lang)
+            assert text != t("sq_churn_none", lang, n=servqual.MIN_CUSTOMERS)
+            assert servqual.health_sentence(None, lang, "equal_gaps") == t("sqmend_gaps_equal", lang)
+    assert "do not differ" in t("sqmend_gaps_equal", "en") and "没有不同" in t("sqmend_gaps_equal", "zh")
+
+
+def test_demo_worst_quarter_is_a_quarter():
+    # the demo's reliability gaps tie a lot (the old rule put 204 of 600 customers
+    # in the "worst quarter"); now it holds ceil(n/4), and the cut is the largest
+    # gap among them, worked out here with plain pandas
+    from crmflow.stages import customer_stages, resolve_as_of
+
+    with Store(in_memory=True) as store:
+        ds = store.ensure_demo().dataset_id
+        d = resolve_as_of(store.db, ds)
+        view = servqual.servqual_view(store.db, ds, d)
+        rel = view.churn
+        assert rel.worst_customers == math.ceil(rel.customers / 4)
+        assert rel.worst_customers + rel.rest_customers == rel.customers
+        responses = servqual.response_dimensions(store.db, ds, d)
+        rel_rows = responses[(responses["dimension"] == "reliability") & responses["customer_id"].notna()]
+        gaps = rel_rows.groupby("customer_id")["gap"].mean()
+        stages = customer_stages(store.db, ds, d)
+        bought = set(stages.loc[stages["stage"].isin(servqual.BOUGHT_STAGES), "customer_id"])
+        gaps = gaps[gaps.index.isin(bought)]
+        ranked = sorted(zip(gaps.to_numpy(), gaps.index.astype(str)))
+        worst_ids = [c for _, c in ranked[:math.ceil(len(ranked) / 4)]]
+        assert rel.customers == len(gaps) and rel.cut == pytest.approx(ranked[len(worst_ids) - 1][0])
+        lost = set(stages.loc[stages["stage"] == "lost", "customer_id"].astype(str))
+        assert rel.worst_lost == sum(c in lost for c in worst_ids)
