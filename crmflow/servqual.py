@@ -18,7 +18,7 @@ What this module gives, over the answers dated on or before D:
   more? The customers in the worst quarter of a dimension's gap (default
   reliability; ranked by gap, ties by customer id, the first ceil(n/4))
   against the rest, each with its count and share lost at D, the
-  difference with a 95% interval, and a two-proportion z-test (Fisher's exact
+  difference with a 95% interval (Newcombe's hybrid score interval), and a two-proportion z-test (Fisher's exact
   test when a count is below 5); "meaningful" means p < 0.05;
 - and their health: among the surveyed customers who are key accounts with a
   health score at D (crmflow.health.account_health with the Key accounts
@@ -228,24 +228,37 @@ class ChurnRelation:
                 "meaningful": self.meaningful}
 
 
+def share_difference_interval(x1: int, n1: int, x2: int, n2: int, level: float = LEVEL) -> tuple[float, float]:
+    """Interval of the difference of two shares x1/n1 − x2/n2: Newcombe's hybrid
+    score interval (method 10 of Newcombe 1998, Statistics in Medicine 17:873-890),
+    built from each share's Wilson score interval; always within [−1, 1], also
+    for small counts and shares of 0 or 1."""
+    from scipy import stats
+
+    a = stats.binomtest(x1, n1).proportion_ci(level, method="wilson")
+    b = stats.binomtest(x2, n2).proportion_ci(level, method="wilson")
+    p1, p2 = x1 / n1, x2 / n2
+    diff = p1 - p2
+    return diff - math.hypot(p1 - a.low, b.high - p2), diff + math.hypot(a.high - p1, p2 - b.low)
+
+
 def compare_lost(lost: pd.Series, worst: pd.Series) -> tuple[float, float, float, float, str]:
-    """(difference of lost shares worst − rest, its 95% interval, p-value, method)
-    for boolean series ``lost`` and ``worst`` (one value per customer)."""
+    """(difference of lost shares worst − rest, its 95% interval
+    (:func:`share_difference_interval`), p-value, method) for boolean series
+    ``lost`` and ``worst`` (one value per customer)."""
     from scipy import stats
 
     n1, n2 = int(worst.sum()), int((~worst).sum())
     x1, x2 = int((lost & worst).sum()), int((lost & ~worst).sum())
-    p1, p2 = x1 / n1, x2 / n2
-    diff = p1 - p2
-    z_crit = float(stats.norm.ppf(0.5 + LEVEL / 2))
-    half = z_crit * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    diff = x1 / n1 - x2 / n2
+    low, high = share_difference_interval(x1, n1, x2, n2)
     if min(x1, n1 - x1, x2, n2 - x2) < SMALL_COUNT:
         p_value = float(stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]])[1])
-        return diff, diff - half, diff + half, p_value, "fisher"
+        return diff, low, high, p_value, "fisher"
     pooled = (x1 + x2) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     p_value = 1.0 if se == 0 else float(2 * stats.norm.sf(abs(diff) / se))
-    return diff, diff - half, diff + half, p_value, "z"
+    return diff, low, high, p_value, "z"
 
 
 def worst_quarter(gaps: pd.Series) -> pd.Series | None:

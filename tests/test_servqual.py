@@ -214,8 +214,17 @@ def test_compare_lost_by_hand():
     pooled = 24 / 80
     z = 0.4 / math.sqrt(pooled * (1 - pooled) * (1 / 20 + 1 / 60))
     assert p == pytest.approx(2 * (1 - stats.norm.cdf(z)))
-    half = 1.959964 * math.sqrt(0.6 * 0.4 / 20 + 0.2 * 0.8 / 60)
-    assert low == pytest.approx(0.4 - half, abs=1e-6) and high == pytest.approx(0.4 + half, abs=1e-6)
+    # the interval: Newcombe's hybrid score interval from the two Wilson intervals (written out here)
+    zc = 1.959964
+
+    def wilson(x, n):
+        p = x / n
+        mid, half = p + zc ** 2 / (2 * n), zc * math.sqrt(p * (1 - p) / n + zc ** 2 / (4 * n ** 2))
+        return (mid - half) / (1 + zc ** 2 / n), (mid + half) / (1 + zc ** 2 / n)
+
+    (l1, u1), (l2, u2) = wilson(12, 20), wilson(12, 60)
+    assert low == pytest.approx(0.4 - math.sqrt((0.6 - l1) ** 2 + (u2 - 0.2) ** 2), abs=1e-6)
+    assert high == pytest.approx(0.4 + math.sqrt((u1 - 0.6) ** 2 + (0.2 - l2) ** 2), abs=1e-6)
     # a count below 5: Fisher's exact test
     worst = pd.Series([True] * 4 + [False] * 6)
     lost = pd.Series([True, True, True, False] + [True] + [False] * 5)

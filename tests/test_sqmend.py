@@ -131,3 +131,28 @@ def test_demo_worst_quarter_is_a_quarter():
         assert rel.customers == len(gaps) and rel.cut == pytest.approx(ranked[len(worst_ids) - 1][0])
         lost = set(stages.loc[stages["stage"] == "lost", "customer_id"].astype(str))
         assert rel.worst_lost == sum(c in lost for c in worst_ids)
+
+
+# =========================================================================== 3. the interval of a difference of shares
+@pytest.mark.parametrize("x1, n1, x2, n2, low, high", [
+    # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10
+    (56, 70, 48, 80, 0.0524, 0.3339),
+    (9, 10, 3, 10, 0.1705, 0.8090),
+    (5, 56, 0, 29, -0.0381, 0.1926),
+    (0, 10, 0, 20, -0.1611, 0.2775),
+    (10, 10, 0, 20, 0.6791, 1.0000),
+])
+def test_newcombe_interval_matches_the_published_table(x1, n1, x2, n2, low, high):
+    got = servqual.share_difference_interval(x1, n1, x2, n2)
+    assert got == pytest.approx((low, high), abs=5e-5)
+
+
+def test_small_counts_stay_within_minus_one_to_one():
+    # 3 of 4 worst customers lost, 0 of 10 others: the normal interval was 0.33 to 1.17
+    worst = pd.Series([True] * 4 + [False] * 10)
+    lost = pd.Series([True, True, True, False] + [False] * 10)
+    diff, low, high, _, method = servqual.compare_lost(lost, worst)
+    assert method == "fisher" and diff == pytest.approx(0.75)
+    assert -1 <= low < diff < high <= 1
+    # Wilson 3/4: 0.3006 to 0.9544; 0/10: 0 to 0.2775 -> 0.75 - hypot(0.4494, 0.2775), 0.75 + hypot(0.2044, 0)
+    assert (low, high) == pytest.approx((0.2218, 0.9544), abs=5e-5)
