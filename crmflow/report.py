@@ -572,7 +572,10 @@ def _slide_servqual(inp: _Inputs) -> Slide:
     from crmflow.charts.servqual import dimension_gap_bars
 
     view = servqual.servqual_view(inp.db, inp.scope, inp.as_of, params=inp.params)
-    if not view.has_survey or view.dimensions.empty:
+    if not view.has_survey:
+        return _missing(inp, "servqual", inp.tr("rep_heading_servqual"),
+                        inp.tr(servqual.no_answers_key(inp.db, inp.scope)))
+    if view.dimensions.empty:
         return _missing(inp, "servqual", inp.tr("rep_heading_servqual"), inp.tr("sq_unlock"))
     labels = {d: servqual.dimension_label(d, inp.lang) for d in servqual.DIMENSIONS}
     title = servqual.headline(view.dimensions, inp.lang)

@@ -107,6 +107,16 @@ def coverage(db: Database, dataset_id: int | Scope) -> dict[str, object]:
             "last_date": None if pd.isna(row["last_date"]) else pd.Timestamp(row["last_date"]).date()}
 
 
+def no_answers_key(db: Database, dataset_id: int | Scope) -> str:
+    """The label that says why a (filtered) dataset shows no survey answers:
+    ``sqmend_filtered_out`` when the dataset has answers but the filters leave
+    none (the filters keep customers, so they drop answers without a customer
+    id), else ``sq_unlock`` (upload a survey)."""
+    if isinstance(dataset_id, Scope) and coverage(db, dataset_id.dataset_id)["answers"] > 0:
+        return "sqmend_filtered_out"
+    return "sq_unlock"
+
+
 def item_gaps(db: Database, dataset_id: int | Scope, as_of: date) -> pd.DataFrame:
     """One row per item (:data:`ITEM_COLUMNS`), in dimension order then item number."""
     df = db.run("servqual_item_gaps", dataset_id=dataset_id, as_of=as_of)

@@ -19,7 +19,7 @@ labels = {d: servqual.dimension_label(d, ctx.lang) for d in servqual.DIMENSIONS}
 
 coverage = ctx.call("crmflow.servqual.coverage")
 if not coverage["answers"]:
-    st.info(ctx.tr("sq_unlock"))
+    st.info(ctx.tr(ctx.call("crmflow.servqual.no_answers_key")))
     st.stop()
 
 left, right = st.columns(2)

@@ -156,3 +156,70 @@ def test_small_counts_stay_within_minus_one_to_one():
     assert -1 <= low < diff < high <= 1
     # Wilson 3/4: 0.3006 to 0.9544; 0/10: 0 to 0.2775 -> 0.75 - hypot(0.4494, 0.2775), 0.75 + hypot(0.2044, 0)
     assert (low, high) == pytest.approx((0.2218, 0.9544), abs=5e-5)
+
+
+# =========================================================================== 4. filters on an anonymous survey
+ANON_TX = "customer_id,order_date,amount,region\nA,2024-01-05,100,North\nB,2024-01-06,50,South\n"
+ANON_SV = "date,item,expectation,perception\n2024-02-01,Q5,6,4\n2024-02-02,Q6,5,5\n"
+
+
+def anonymous_store(tmp_path):
+    (tmp_path / "t.csv").write_text(ANON_TX, encoding="utf-8")
+    (tmp_path / "s.csv").write_text(ANON_SV, encoding="utf-8")
+    store = Store(tmp_path / "crmflow.duckdb")
+    store.ingest("anon", tmp_path / "t.csv", surveys=tmp_path / "s.csv")
+    store.ingest("plain", tmp_path / "t.csv")
+    return store
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_filters_on_an_anonymous_survey_say_the_filters_exclude_it(tmp_path, lang):
+    from crmflow import report
+    from crmflow.filters import Filters, resolve
+
+    with anonymous_store(tmp_path) as store:
+        ds = store.get("anon").dataset_id
+        plain = store.get("plain").dataset_id
+        north = resolve(store.db, ds, Filters(regions=("North",)))
+        assert servqual.coverage(store.db, ds)["answers"] == 2
+        assert servqual.coverage(store.db, north)["answers"] == 0  # no customer id: the filter drops them
+        assert servqual.no_answers_key(store.db, north) == "sqmend_filtered_out"
+        # no survey at all, with or without filters: upload one
+        assert servqual.no_answers_key(store.db, plain) == "sq_unlock"
+        assert servqual.no_answers_key(store.db, resolve(store.db, plain, Filters(regions=("North",)))) == "sq_unlock"
+        slide = report.build_slide(store.db, north, "servqual", date(2024, 12, 31), lang=lang)
+        assert slide.message == t("sqmend_filtered_out", lang) != t("sq_unlock", lang)
+        slide = report.build_slide(store.db, plain, "servqual", date(2024, 12, 31), lang=lang)
+        assert slide.message == t("sq_unlock", lang)
+    assert "customer id" in t("sqmend_filtered_out", "en") and "客户编号" in t("sqmend_filtered_out", "zh")
+
+
+@pytest.mark.parametrize("lang", ["en"])
+def test_page_with_filters_on_an_anonymous_survey(tmp_path, monkeypatch, lang):
+    import gc
+    from pathlib import Path
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    anonymous_store(tmp_path).close()
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.setenv("CRMFLOW_DB", str(tmp_path / "crmflow.duckdb"))
+    monkeypatch.chdir(root)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=240)
+    at.query_params["dataset"] = "anon"
+    at.query_params["lang"] = lang
+    at.query_params["region"] = "North"
+    try:
+        at.run()
+        at.switch_page("pages/servqual.py")
+        at.run()
+        assert not at.exception, at.exception
+        assert [i.value for i in at.info] == [t("sqmend_filtered_out", lang)]
+    finally:
+        del at
+        st.cache_resource.clear()
+        gc.collect()
