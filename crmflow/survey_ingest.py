@@ -6,7 +6,10 @@ Two shapes are read:
   and a perception column (names mapped like every table, crmflow.mapping);
 - wide: one row per response, a pair of columns per item whose names carry an
   expectation or perception word before or after the item: ``Q1_E``/``Q1_P``,
-  ``E1``/``P1``, ``期望1``/``感知1``, ``Q3 expectation``/``Q3 perception``. Such
+  ``E1``/``P1``, ``Q1(E)``/``Q1(P)``, ``期望1``/``感知1``, ``Q1（期望）``/``Q1（感知）``,
+  ``期望得分1``/``感知得分1``, ``Q3 expectation``/``Q3 perception``,
+  ``Q1 Expectation Score``/``Q1 Perception Score`` (a Latin word such as E or
+  P counts only where no other letter touches it: not in ``Name``). Such
   a file is melted to the long shape (the other columns, e.g. date and
   customer id, repeated on each item's row; the row number stays the file's).
 
@@ -40,18 +43,25 @@ SCALES = (5, 7, 10)
 _SEP = r"[\s_\-.:：()（）\[\]]*"
 
 
+#: a word that may follow the side word (``Q1 Expectation Score``, ``期望得分1``)
+_SCORE = r"(?:{sep}(?:scores|score|得分|分数))?".format(sep=_SEP)
+
+
 def _alternation(words: Sequence[str]) -> str:
-    return "|".join(re.escape(w) for w in words)
+    """The words as a regex alternation; a Latin word only where no other Latin
+    letter touches it (``E`` in ``Q1_E`` and ``E1``, not in ``Name``)."""
+    return "|".join(rf"(?<![a-z]){re.escape(w)}(?![a-z])" if w.isascii() else re.escape(w) for w in words)
 
 
 def _wide_side(header: str) -> tuple[str, str] | None:
     """(``expectation``|``perception``, item) when the header names one side of a wide item pair."""
     text = unicodedata.normalize("NFKC", str(header)).strip()
-    for pattern in (r"(?P<item>.+?){sep}(?P<tok>{alt})", r"(?P<tok>{alt}){sep}(?P<item>.+)"):
+    for pattern in (r"(?P<item>.+?){sep}(?P<tok>{alt}){score}{sep}", r"{sep}(?P<tok>{alt}){score}{sep}(?P<item>.+?){sep}"):
         for side, words in WIDE_WORDS.items():
-            m = re.fullmatch(pattern.format(sep=_SEP, alt=_alternation(words)), text, re.IGNORECASE)
-            if m and m.group("item").strip():
-                return side, m.group("item").strip()
+            m = re.fullmatch(pattern.format(sep=_SEP, alt=_alternation(words), score=_SCORE), text, re.IGNORECASE)
+            item = m.group("item").strip(" _-.:()[]") if m else ""
+            if item:
+                return side, item
     return None
 
 

@@ -13,6 +13,7 @@ import pytest
 from crmflow import servqual
 from crmflow.i18n import t
 from crmflow.store import Store, load_file_dataset
+from crmflow.survey_ingest import wide_pairs
 
 TX = "customer_id,order_date,amount\nA,2024-01-05,100\n"
 
@@ -223,3 +224,29 @@ def test_page_with_filters_on_an_anonymous_survey(tmp_path, monkeypatch, lang):
         del at
         st.cache_resource.clear()
         gc.collect()
+
+
+# =========================================================================== 5. wide headers
+@pytest.mark.parametrize("headers, pairs", [
+    (["date", "Q1(E)", "Q1(P)", "Q2(E)", "Q2(P)"], [("Q1", 1, 2), ("Q2", 3, 4)]),
+    (["Q1（期望）", "Q1（感知）", "客户编号"], [("Q1", 0, 1)]),
+    (["date", "Q1 Expectation Score", "Q1 Perception Score"], [("Q1", 1, 2)]),
+    (["期望得分1", "感知得分1", "期望得分2", "感知得分2"], [("Q1", 0, 1), ("Q2", 2, 3)]),
+    # E and P only where no other letter touches them: the old rule read "Name" and
+    # "Namp" as item "Nam" (E and P), "Type" and "Typp" as item "Typ"
+    (["Name", "Namp", "E5", "P5"], [("Q5", 2, 3)]),
+    (["Type", "Typp"], []),
+])
+def test_wide_headers(headers, pairs):
+    assert wide_pairs(headers) == pairs
+
+
+def test_wide_survey_with_score_headers_is_melted(tmp_path):
+    sv = "填写日期,期望得分1,感知得分1,Q5(E),Q5(P)\n2024-02-01,6,4,7,5\n2024-02-02,5,5,6,6\n"
+    store, result = ingest(tmp_path, sv)
+    with store:
+        report = survey_report(result)
+        assert report.rows_read == 4 and report.rows_loaded == 4
+        items = servqual.item_gaps(store.db, result.dataset.dataset_id, date(2024, 6, 30)).set_index("item")
+        assert items.loc["Q1", "gap"] == pytest.approx((-2 + 0) / 2)
+        assert items.loc["Q5", "gap"] == pytest.approx((-2 + 0) / 2)
