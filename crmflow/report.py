@@ -586,8 +586,9 @@ def _slide_servqual(inp: _Inputs) -> Slide:
     bullets = (servqual.churn_sentence(view.churn, inp.lang, view.churn_reason),) if cov["answers_with_customer"] else ()
     if view.health is not None:
         bullets += (servqual.health_sentence(view.health, inp.lang, view.health_reason),)
-    rows = [(labels[d.dimension], f"{d.gap:+.2f}", f"{d.ci_low:+.2f} … {d.ci_high:+.2f}", f"{int(d.responses):,}")
-            for d in view.dimensions.itertuples(index=False)]
+    rows = [(labels[d.dimension], f"{d.gap:+.2f}",
+             "–" if pd.isna(d.ci_low) or pd.isna(d.ci_high) else f"{d.ci_low:+.2f} … {d.ci_high:+.2f}",
+             f"{int(d.responses):,}") for d in view.dimensions.itertuples(index=False)]
     table = _table(rows, [inp.tr("sq_col_dimension"), inp.tr("sq_col_gap"), inp.tr("sq_col_interval"),
                           inp.tr("sq_col_responses")])
     return Slide("servqual", _section(inp, "servqual"), title,

@@ -98,13 +98,16 @@ def _dimension_order(frame: pd.DataFrame, extra: list[str] | None = None) -> pd.
 
 
 # --------------------------------------------------------------------------- reading
-def coverage(db: Database, dataset_id: int | Scope) -> dict[str, object]:
-    """answers, answers_with_customer, scale_max, first_date, last_date of the survey (answers 0: none)."""
-    row = db.run("servqual_coverage", dataset_id=dataset_id).iloc[0]
+def coverage(db: Database, dataset_id: int | Scope, as_of: date | None = None) -> dict[str, object]:
+    """answers, answers_with_customer, first_date, last_date of the survey dated on
+    or before ``as_of`` (every date when None), its scale_max, and answers_total
+    (every date; 0: no survey)."""
+    row = db.run("servqual_coverage", dataset_id=dataset_id, as_of=as_of).iloc[0]
     return {"answers": int(row["answers"]), "answers_with_customer": int(row["answers_with_customer"]),
             "scale_max": None if pd.isna(row["scale_max"]) else int(row["scale_max"]),
             "first_date": None if pd.isna(row["first_date"]) else pd.Timestamp(row["first_date"]).date(),
-            "last_date": None if pd.isna(row["last_date"]) else pd.Timestamp(row["last_date"]).date()}
+            "last_date": None if pd.isna(row["last_date"]) else pd.Timestamp(row["last_date"]).date(),
+            "answers_total": int(row["answers_total"])}
 
 
 def no_answers_key(db: Database, dataset_id: int | Scope) -> str:
@@ -112,7 +115,7 @@ def no_answers_key(db: Database, dataset_id: int | Scope) -> str:
     ``sqmend_filtered_out`` when the dataset has answers but the filters leave
     none (the filters keep customers, so they drop answers without a customer
     id), else ``sq_unlock`` (upload a survey)."""
-    if isinstance(dataset_id, Scope) and coverage(db, dataset_id.dataset_id)["answers"] > 0:
+    if isinstance(dataset_id, Scope) and coverage(db, dataset_id.dataset_id)["answers_total"] > 0:
         return "sqmend_filtered_out"
     return "sq_unlock"
 
@@ -473,7 +476,7 @@ class ServqualView:
 
     @property
     def has_survey(self) -> bool:
-        return int(self.coverage["answers"]) > 0
+        return int(self.coverage["answers_total"]) > 0
 
 
 def servqual_view(db: Database, dataset_id: int | Scope, as_of: date, *, period: str = "quarter",
@@ -483,7 +486,7 @@ def servqual_view(db: Database, dataset_id: int | Scope, as_of: date, *, period:
         raise CrmflowError(key="servqual_bad_group", value=by, choices=", ".join(GROUPS))
     if dimension not in DIMENSIONS:
         raise CrmflowError(key="servqual_bad_dimension", value=dimension, choices=", ".join(DIMENSIONS))
-    cov = coverage(db, dataset_id)
+    cov = coverage(db, dataset_id, as_of)
     responses = response_dimensions(db, dataset_id, as_of) if cov["answers"] else pd.DataFrame(
         columns=["response_key", "customer_id", "date", "dimension", "items", "expectation", "perception", "gap"])
     trend = gap_trend(responses, period)

@@ -250,3 +250,55 @@ def test_wide_survey_with_score_headers_is_melted(tmp_path):
         items = servqual.item_gaps(store.db, result.dataset.dataset_id, date(2024, 6, 30)).set_index("item")
         assert items.loc["Q1", "gap"] == pytest.approx((-2 + 0) / 2)
         assert items.loc["Q5", "gap"] == pytest.approx((-2 + 0) / 2)
+
+
+# =========================================================================== 6. smaller
+def test_coverage_counts_answers_on_or_before_d(tmp_path):
+    sv = ("customer_id,date,item,expectation,perception\nA,2024-02-01,Q5,6,4\n,2024-03-01,Q5,5,5\n"
+          "A,2024-08-01,Q5,7,1\n,2024-09-01,Q6,7,1\n")
+    store, result = ingest(tmp_path, sv)
+    with store:
+        ds = result.dataset.dataset_id
+        cov = servqual.coverage(store.db, ds, date(2024, 6, 30))
+        assert (cov["answers"], cov["answers_with_customer"], cov["answers_total"]) == (2, 1, 4)
+        assert (cov["first_date"], cov["last_date"]) == (date(2024, 2, 1), date(2024, 3, 1))
+        everything = servqual.coverage(store.db, ds)
+        assert (everything["answers"], everything["answers_with_customer"]) == (4, 2)
+        view = servqual.servqual_view(store.db, ds, date(2024, 6, 30))
+        assert view.has_survey and view.coverage["answers"] == 2
+        early = servqual.servqual_view(store.db, ds, date(2024, 1, 31))  # every answer after D: still a survey
+        assert early.has_survey and early.coverage["answers"] == 0 and early.dimensions.empty
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_interval_of_a_single_response_is_a_dash(tmp_path, lang):
+    from crmflow import report
+
+    # one response: tangibles has no interval (one value); reliability has two responses -> an interval
+    sv = ("response,date,item,expectation,perception\nr1,2024-02-01,Q1,6,4\nr1,2024-02-01,Q5,6,4\n"
+          "r2,2024-02-02,Q5,5,5\n")
+    store, result = ingest(tmp_path, sv)
+    with store:
+        slide = report.build_slide(store.db, result.dataset.dataset_id, "servqual", date(2024, 12, 31), lang=lang)
+        cells = dict(zip(slide.table[t("sq_col_dimension", lang)], slide.table[t("sq_col_interval", lang)]))
+        assert cells[servqual.dimension_label("tangibles", lang)] == "–"
+        # reliability gaps -2 and 0: mean -1, sd sqrt(2), t(0.975, 1) = 12.7062 -> -1 ± 12.7062 (= 12.7062 * sqrt(2) / sqrt(2))
+        assert cells[servqual.dimension_label("reliability", lang)] == "-13.71 … +11.71"
+        assert "nan" not in " ".join(slide.table.astype(str).to_numpy().ravel())
+
+
+def test_cli_churn_text_without_customer_ids_gives_the_no_ids_reason(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "t.csv").write_text(TX, encoding="utf-8")
+    (tmp_path / "s.csv").write_text("date,item,expectation,perception\n2024-01-02,Q5,6,4\n", encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+    for lang in ("en", "zh"):
+        done = subprocess.run([sys.executable, "-m", "crmflow", "servqual", str(tmp_path / "t.csv"), "--surveys",
+                               str(tmp_path / "s.csv"), "--lang", lang], capture_output=True, text=True, cwd=root)
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["churn"] is None and doc["churn_text"] == t("sq_churn_no_ids", lang)
