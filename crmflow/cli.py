@@ -831,7 +831,7 @@ def cmd_servqual(args: argparse.Namespace) -> int:
     _print_json({
         "as_of": as_of.isoformat(),
         "answers": view.coverage["answers"], "answers_with_customer": view.coverage["answers_with_customer"],
-        "scale": f"1-{view.coverage['scale_max']}",
+        "scale": f"{view.coverage['scale_min']}-{view.coverage['scale_max']}",
         "dimensions": _records(view.dimensions, servqual.DIMENSION_COLUMNS),
         "items": _records(view.items, servqual.ITEM_COLUMNS),
         "trend": {"period": view.period, "rows": _records(view.trend, servqual.TREND_COLUMNS)},

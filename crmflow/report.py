@@ -580,7 +580,7 @@ def _slide_servqual(inp: _Inputs) -> Slide:
     labels = {d: servqual.dimension_label(d, inp.lang) for d in servqual.DIMENSIONS}
     title = servqual.headline(view.dimensions, inp.lang)
     cov = view.coverage
-    caption = inp.tr("sq_caption", answers=int(view.items["answers"].sum()),
+    caption = inp.tr("sq_caption" if cov["scale_min"] else "sqmend_caption_zero", answers=int(view.items["answers"].sum()),
                      responses=int(view.dimensions["responses"].max()), first=cov["first_date"],
                      last=min(cov["last_date"], inp.as_of), top=cov["scale_max"])
     bullets = (servqual.churn_sentence(view.churn, inp.lang, view.churn_reason),) if cov["answers_with_customer"] else ()

@@ -100,14 +100,14 @@ def _dimension_order(frame: pd.DataFrame, extra: list[str] | None = None) -> pd.
 # --------------------------------------------------------------------------- reading
 def coverage(db: Database, dataset_id: int | Scope, as_of: date | None = None) -> dict[str, object]:
     """answers, answers_with_customer, first_date, last_date of the survey dated on
-    or before ``as_of`` (every date when None), its scale_max, and answers_total
-    (every date; 0: no survey)."""
+    or before ``as_of`` (every date when None), its scale_min (0 or 1) and
+    scale_max, and answers_total (every date; 0: no survey)."""
     row = db.run("servqual_coverage", dataset_id=dataset_id, as_of=as_of).iloc[0]
     return {"answers": int(row["answers"]), "answers_with_customer": int(row["answers_with_customer"]),
             "scale_max": None if pd.isna(row["scale_max"]) else int(row["scale_max"]),
             "first_date": None if pd.isna(row["first_date"]) else pd.Timestamp(row["first_date"]).date(),
             "last_date": None if pd.isna(row["last_date"]) else pd.Timestamp(row["last_date"]).date(),
-            "answers_total": int(row["answers_total"])}
+            "answers_total": int(row["answers_total"]), "scale_min": int(row["scale_min"])}
 
 
 def no_answers_key(db: Database, dataset_id: int | Scope) -> str:

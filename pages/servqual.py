@@ -39,7 +39,7 @@ if view.dimensions.empty:
     st.info(ctx.tr("sq_headline_none"))
     st.stop()
 responses = int(view.dimensions["responses"].max())
-st.caption(ctx.tr("sq_caption", answers=int(view.items["answers"].sum()), responses=responses,
+st.caption(ctx.tr("sq_caption" if coverage["scale_min"] else "sqmend_caption_zero", answers=int(view.items["answers"].sum()), responses=responses,
                   first=coverage["first_date"], last=min(coverage["last_date"], ctx.as_of),
                   top=coverage["scale_max"]))
 

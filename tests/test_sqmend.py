@@ -59,7 +59,11 @@ def test_zero_to_ten_keeps_eight_to_ten_and_zero(tmp_path):
         note = scale_note(report)
         assert note.key == "survey_scale_zero" and note.params["top"] == 10
         items = servqual.coverage(store.db, result.dataset.dataset_id)
-        assert items["answers"] == 4 and items["scale_max"] == 10
+        assert items["answers"] == 4 and (items["scale_min"], items["scale_max"]) == (0, 10)
+        from crmflow import report
+
+        slide = report.build_slide(store.db, result.dataset.dataset_id, "servqual", date(2024, 12, 31), lang="en")
+        assert "on a 0–10 scale" in slide.caption
 
 
 def test_plain_one_to_five(tmp_path):
@@ -71,6 +75,8 @@ def test_plain_one_to_five(tmp_path):
         report = survey_report(result)
         assert report.rows_loaded == 4 and report.rejected_by_reason == {"expectation score is outside the scale": 1}
         assert scale_note(report).key == "survey_scale" and scale_note(report).params["top"] == 5
+        cov = servqual.coverage(store.db, result.dataset.dataset_id)
+        assert (cov["scale_min"], cov["scale_max"]) == (1, 5)
 
 
 # =========================================================================== 2. the worst quarter
