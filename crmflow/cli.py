@@ -831,15 +831,15 @@ def cmd_servqual(args: argparse.Namespace) -> int:
     _print_json({
         "as_of": as_of.isoformat(),
         "answers": view.coverage["answers"], "answers_with_customer": view.coverage["answers_with_customer"],
-        "scale": f"1-{view.coverage['scale_max']}",
+        "scale": f"{view.coverage['scale_min']}-{view.coverage['scale_max']}",
         "dimensions": _records(view.dimensions, servqual.DIMENSION_COLUMNS),
         "items": _records(view.items, servqual.ITEM_COLUMNS),
         "trend": {"period": view.period, "rows": _records(view.trend, servqual.TREND_COLUMNS)},
         "by_group": {"by": view.group, "rows": _records(view.by_group, servqual.GROUP_COLUMNS)},
         "churn": None if view.churn is None else {k: _number(v) for k, v in view.churn.to_dict().items()},
-        "churn_text": servqual.churn_sentence(view.churn, args.lang),
+        "churn_text": servqual.churn_sentence(view.churn, args.lang, view.churn_reason),
         "health": None if view.health is None else {k: _number(v) for k, v in view.health.to_dict().items()},
-        "health_text": servqual.health_sentence(view.health, args.lang),
+        "health_text": servqual.health_sentence(view.health, args.lang, view.health_reason),
     })
     return 0
 

@@ -1371,8 +1371,11 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     if table == "surveys":
         from crmflow.survey_ingest import choose_scale
 
-        params["scale_max"] = choose_scale(db, cur, decimal_comma)
-        warnings.append(Note("survey_scale", top=params["scale_max"]))
+        params["scale_min"], params["scale_max"] = choose_scale(db, cur, decimal_comma)
+        if params["scale_min"] == 0:
+            warnings.append(Note("survey_scale_zero", top=params["scale_max"]))
+        else:
+            warnings.append(Note("survey_scale", top=params["scale_max"]))
 
     db.materialise(f"parse_{table}", f"ingest_parsed_{table}", cur=cur, **params)
     use_parsed(cur, table)

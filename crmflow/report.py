@@ -572,19 +572,23 @@ def _slide_servqual(inp: _Inputs) -> Slide:
     from crmflow.charts.servqual import dimension_gap_bars
 
     view = servqual.servqual_view(inp.db, inp.scope, inp.as_of, params=inp.params)
-    if not view.has_survey or view.dimensions.empty:
+    if not view.has_survey:
+        return _missing(inp, "servqual", inp.tr("rep_heading_servqual"),
+                        inp.tr(servqual.no_answers_key(inp.db, inp.scope)))
+    if view.dimensions.empty:
         return _missing(inp, "servqual", inp.tr("rep_heading_servqual"), inp.tr("sq_unlock"))
     labels = {d: servqual.dimension_label(d, inp.lang) for d in servqual.DIMENSIONS}
     title = servqual.headline(view.dimensions, inp.lang)
     cov = view.coverage
-    caption = inp.tr("sq_caption", answers=int(view.items["answers"].sum()),
+    caption = inp.tr("sq_caption" if cov["scale_min"] else "sqmend_caption_zero", answers=int(view.items["answers"].sum()),
                      responses=int(view.dimensions["responses"].max()), first=cov["first_date"],
                      last=min(cov["last_date"], inp.as_of), top=cov["scale_max"])
-    bullets = (servqual.churn_sentence(view.churn, inp.lang),) if cov["answers_with_customer"] else ()
+    bullets = (servqual.churn_sentence(view.churn, inp.lang, view.churn_reason),) if cov["answers_with_customer"] else ()
     if view.health is not None:
-        bullets += (servqual.health_sentence(view.health, inp.lang),)
-    rows = [(labels[d.dimension], f"{d.gap:+.2f}", f"{d.ci_low:+.2f} … {d.ci_high:+.2f}", f"{int(d.responses):,}")
-            for d in view.dimensions.itertuples(index=False)]
+        bullets += (servqual.health_sentence(view.health, inp.lang, view.health_reason),)
+    rows = [(labels[d.dimension], f"{d.gap:+.2f}",
+             "–" if pd.isna(d.ci_low) or pd.isna(d.ci_high) else f"{d.ci_low:+.2f} … {d.ci_high:+.2f}",
+             f"{int(d.responses):,}") for d in view.dimensions.itertuples(index=False)]
     table = _table(rows, [inp.tr("sq_col_dimension"), inp.tr("sq_col_gap"), inp.tr("sq_col_interval"),
                           inp.tr("sq_col_responses")])
     return Slide("servqual", _section(inp, "servqual"), title,

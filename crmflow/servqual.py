@@ -15,9 +15,10 @@ What this module gives, over the answers dated on or before D:
   (Student's t);
 - the dimension gaps per month or quarter, and per region, owner or RFM segment;
 - where answers carry a customer id: do customers with the largest gaps leave
-  more? The customers in the worst quartile of a dimension's gap (default
-  reliability) against the rest, each with its count and share lost at D, the
-  difference with a 95% interval, and a two-proportion z-test (Fisher's exact
+  more? The customers in the worst quarter of a dimension's gap (default
+  reliability; ranked by gap, ties by customer id, the first ceil(n/4))
+  against the rest, each with its count and share lost at D, the
+  difference with a 95% interval (Newcombe's hybrid score interval), and a two-proportion z-test (Fisher's exact
   test when a count is below 5); "meaningful" means p < 0.05;
 - and their health: among the surveyed customers who are key accounts with a
   health score at D (crmflow.health.account_health with the Key accounts
@@ -97,13 +98,26 @@ def _dimension_order(frame: pd.DataFrame, extra: list[str] | None = None) -> pd.
 
 
 # --------------------------------------------------------------------------- reading
-def coverage(db: Database, dataset_id: int | Scope) -> dict[str, object]:
-    """answers, answers_with_customer, scale_max, first_date, last_date of the survey (answers 0: none)."""
-    row = db.run("servqual_coverage", dataset_id=dataset_id).iloc[0]
+def coverage(db: Database, dataset_id: int | Scope, as_of: date | None = None) -> dict[str, object]:
+    """answers, answers_with_customer, first_date, last_date of the survey dated on
+    or before ``as_of`` (every date when None), its scale_min (0 or 1) and
+    scale_max, and answers_total (every date; 0: no survey)."""
+    row = db.run("servqual_coverage", dataset_id=dataset_id, as_of=as_of).iloc[0]
     return {"answers": int(row["answers"]), "answers_with_customer": int(row["answers_with_customer"]),
             "scale_max": None if pd.isna(row["scale_max"]) else int(row["scale_max"]),
             "first_date": None if pd.isna(row["first_date"]) else pd.Timestamp(row["first_date"]).date(),
-            "last_date": None if pd.isna(row["last_date"]) else pd.Timestamp(row["last_date"]).date()}
+            "last_date": None if pd.isna(row["last_date"]) else pd.Timestamp(row["last_date"]).date(),
+            "answers_total": int(row["answers_total"]), "scale_min": int(row["scale_min"])}
+
+
+def no_answers_key(db: Database, dataset_id: int | Scope) -> str:
+    """The label that says why a (filtered) dataset shows no survey answers:
+    ``sqmend_filtered_out`` when the dataset has answers but the filters leave
+    none (the filters keep customers, so they drop answers without a customer
+    id), else ``sq_unlock`` (upload a survey)."""
+    if isinstance(dataset_id, Scope) and coverage(db, dataset_id.dataset_id)["answers_total"] > 0:
+        return "sqmend_filtered_out"
+    return "sq_unlock"
 
 
 def item_gaps(db: Database, dataset_id: int | Scope, as_of: date) -> pd.DataFrame:
@@ -195,7 +209,7 @@ class ChurnRelation:
 
     dimension: str
     customers: int
-    cut: float  # the quartile: a customer's gap at or below it is in the worst quartile
+    cut: float  # the largest gap in the worst quarter (customers tied with it may be in the rest)
     worst_customers: int
     worst_lost: int
     rest_customers: int
@@ -227,56 +241,101 @@ class ChurnRelation:
                 "meaningful": self.meaningful}
 
 
+def share_difference_interval(x1: int, n1: int, x2: int, n2: int, level: float = LEVEL) -> tuple[float, float]:
+    """Interval of the difference of two shares x1/n1 − x2/n2: Newcombe's hybrid
+    score interval (method 10 of Newcombe 1998, Statistics in Medicine 17:873-890),
+    built from each share's Wilson score interval; always within [−1, 1], also
+    for small counts and shares of 0 or 1."""
+    from scipy import stats
+
+    a = stats.binomtest(x1, n1).proportion_ci(level, method="wilson")
+    b = stats.binomtest(x2, n2).proportion_ci(level, method="wilson")
+    p1, p2 = x1 / n1, x2 / n2
+    diff = p1 - p2
+    return diff - math.hypot(p1 - a.low, b.high - p2), diff + math.hypot(a.high - p1, p2 - b.low)
+
+
 def compare_lost(lost: pd.Series, worst: pd.Series) -> tuple[float, float, float, float, str]:
-    """(difference of lost shares worst − rest, its 95% interval, p-value, method)
-    for boolean series ``lost`` and ``worst`` (one value per customer)."""
+    """(difference of lost shares worst − rest, its 95% interval
+    (:func:`share_difference_interval`), p-value, method) for boolean series
+    ``lost`` and ``worst`` (one value per customer)."""
     from scipy import stats
 
     n1, n2 = int(worst.sum()), int((~worst).sum())
     x1, x2 = int((lost & worst).sum()), int((lost & ~worst).sum())
-    p1, p2 = x1 / n1, x2 / n2
-    diff = p1 - p2
-    z_crit = float(stats.norm.ppf(0.5 + LEVEL / 2))
-    half = z_crit * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    diff = x1 / n1 - x2 / n2
+    low, high = share_difference_interval(x1, n1, x2, n2)
     if min(x1, n1 - x1, x2, n2 - x2) < SMALL_COUNT:
         p_value = float(stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]])[1])
-        return diff, diff - half, diff + half, p_value, "fisher"
+        return diff, low, high, p_value, "fisher"
     pooled = (x1 + x2) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     p_value = 1.0 if se == 0 else float(2 * stats.norm.sf(abs(diff) / se))
-    return diff, diff - half, diff + half, p_value, "z"
+    return diff, low, high, p_value, "z"
 
 
-def churn_relation(db: Database, dataset_id: int | Scope, as_of: date, responses: pd.DataFrame,
-                   dimension: str = "reliability", params: Params = Params()) -> ChurnRelation | None:
-    """Lost shares at D of the customers in the worst quartile of ``dimension``'s
-    gap (a customer's gap: the mean over their responses) against the other
-    surveyed customers who had bought by D; None when fewer than
-    :data:`MIN_CUSTOMERS` such customers have a gap, or either group is empty."""
+def worst_quarter(gaps: pd.Series) -> pd.Series | None:
+    """True for the worst quarter of ``gaps`` (one per customer, indexed by
+    customer id): the customers ranked by gap, lowest (worst) first, ties broken
+    by customer id, and the first ceil(n/4) taken — exactly a quarter, rounded
+    up, however many share a gap. None when every gap is the same (no worst
+    quarter to speak of)."""
+    if gaps.nunique() < 2:
+        return None
+    frame = pd.DataFrame({"key": gaps.index.astype(str), "gap": gaps.to_numpy()})
+    order = frame.sort_values(["gap", "key"], kind="mergesort").index[:math.ceil(len(gaps) / 4)]
+    worst = pd.Series(False, index=gaps.index)
+    worst.iloc[order] = True
+    return worst
+
+
+def _churn(db: Database, dataset_id: int | Scope, as_of: date, responses: pd.DataFrame, dimension: str,
+           params: Params) -> ChurnRelation | str:
+    """The churn relation, or why there is none (``few`` or ``equal_gaps``)."""
     from crmflow.stages import customer_stages
 
     frame = responses[(responses["dimension"] == dimension) & responses["customer_id"].notna()]
     if frame.empty:
-        return None
+        return "few"
     gaps = frame.groupby("customer_id")["gap"].mean()
     stages = customer_stages(db, dataset_id, as_of, params)
     stages = stages[stages["stage"].isin(BOUGHT_STAGES)].set_index("customer_id")["stage"]
     gaps = gaps[gaps.index.isin(stages.index)]
     if len(gaps) < MIN_CUSTOMERS:
-        return None
-    cut = float(gaps.quantile(0.25))
-    worst = gaps <= cut
-    if worst.all() or not worst.any():
-        return None
+        return "few"
+    worst = worst_quarter(gaps)
+    if worst is None:
+        return "equal_gaps"
+    cut = float(gaps[worst].max())
     lost = stages.reindex(gaps.index).eq("lost")
     diff, low, high, p_value, method = compare_lost(lost, worst)
     return ChurnRelation(dimension, len(gaps), cut, int(worst.sum()), int((lost & worst).sum()),
                          int((~worst).sum()), int((lost & ~worst).sum()), diff, low, high, p_value, method)
 
 
-def churn_sentence(rel: ChurnRelation | None, lang: str = DEFAULT_LANGUAGE) -> str:
-    """The churn relation in words."""
+def churn_relation(db: Database, dataset_id: int | Scope, as_of: date, responses: pd.DataFrame,
+                   dimension: str = "reliability", params: Params = Params()) -> ChurnRelation | None:
+    """Lost shares at D of the customers in the worst quarter of ``dimension``'s
+    gap (a customer's gap: the mean over their responses; the quarter:
+    :func:`worst_quarter`) against the other surveyed customers who had bought
+    by D; None when fewer than :data:`MIN_CUSTOMERS` such customers have a gap,
+    or their gaps are all the same."""
+    rel = _churn(db, dataset_id, as_of, responses, dimension, params)
+    return None if isinstance(rel, str) else rel
+
+
+#: why there is no comparison (``ServqualView.churn_reason`` / ``health_reason``) -> its label
+_EQUAL_GAPS = "sqmend_gaps_equal"
+
+
+def churn_sentence(rel: ChurnRelation | None, lang: str = DEFAULT_LANGUAGE, reason: str = "few") -> str:
+    """The churn relation in words (or, when there is none, ``reason``'s words:
+    ``few``, ``equal_gaps`` or ``no_ids``)."""
     if rel is None:
+        if reason == "equal_gaps":
+            return t(_EQUAL_GAPS, lang)
+        if reason == "no_ids":
+            return t("sq_churn_no_ids", lang)
         return t("sq_churn_none", lang, n=MIN_CUSTOMERS)
     key = "sq_churn_meaningful" if rel.meaningful else "sq_churn_not_meaningful"
     p_text = "< 0.001" if rel.p_value < 0.001 else f"= {rel.p_value:.3f}"
@@ -295,7 +354,7 @@ class HealthRelation:
 
     dimension: str
     accounts: int
-    cut: float  # the quartile: an account's gap at or below it is in the worst quarter
+    cut: float  # the largest gap in the worst quarter (accounts tied with it may be in the rest)
     worst_accounts: int
     worst_mean: float
     rest_accounts: int
@@ -334,39 +393,52 @@ def compare_scores(scores: pd.Series, worst: pd.Series) -> tuple[float, float, f
     return diff, float(ci.low), float(ci.high), p_value
 
 
-def health_relation(db: Database, dataset_id: int | Scope, as_of: date, responses: pd.DataFrame,
-                    dimension: str = "reliability", params: Params = Params()) -> HealthRelation | None:
-    """Mean health score at D of the surveyed key accounts in the worst quarter
-    of ``dimension``'s gap (a customer's gap: the mean over their responses; the
-    same rule as :func:`churn_relation`) against the other surveyed key accounts
-    with a score. The scores are :func:`crmflow.health.account_health`'s with the
-    default weights, share and maximum (those the Key accounts page shows first).
-    None when fewer than :data:`MIN_ACCOUNTS` such accounts, or either group has
-    fewer than two (no Welch interval)."""
+def _health(db: Database, dataset_id: int | Scope, as_of: date, responses: pd.DataFrame, dimension: str,
+            params: Params) -> HealthRelation | str:
+    """The health relation, or why there is none (``few`` or ``equal_gaps``)."""
     from crmflow.health import account_health
 
     frame = responses[(responses["dimension"] == dimension) & responses["customer_id"].notna()]
     if frame.empty:
-        return None
+        return "few"
     gaps = frame.groupby("customer_id")["gap"].mean()
     health = account_health(db, dataset_id, as_of, params)
     scores = health.dropna(subset=["health_score"]).set_index("customer_id")["health_score"].astype("float64")
     gaps = gaps[gaps.index.isin(scores.index)]
     if len(gaps) < MIN_ACCOUNTS:
-        return None
-    cut = float(gaps.quantile(0.25))
-    worst = gaps <= cut
+        return "few"
+    worst = worst_quarter(gaps)
+    if worst is None:
+        return "equal_gaps"
     if worst.sum() < 2 or (~worst).sum() < 2:
-        return None
+        return "few"
+    cut = float(gaps[worst].max())
     scores = scores.reindex(gaps.index)
     diff, low, high, p_value = compare_scores(scores, worst)
     return HealthRelation(dimension, len(gaps), cut, int(worst.sum()), float(scores[worst].mean()),
                           int((~worst).sum()), float(scores[~worst].mean()), diff, low, high, p_value)
 
 
-def health_sentence(rel: HealthRelation | None, lang: str = DEFAULT_LANGUAGE) -> str:
-    """The health relation in words (or, when there is none, what unlocks it)."""
+def health_relation(db: Database, dataset_id: int | Scope, as_of: date, responses: pd.DataFrame,
+                    dimension: str = "reliability", params: Params = Params()) -> HealthRelation | None:
+    """Mean health score at D of the surveyed key accounts in the worst quarter
+    of ``dimension``'s gap (a customer's gap: the mean over their responses; the
+    same rule as :func:`churn_relation`, :func:`worst_quarter`) against the other
+    surveyed key accounts with a score. The scores are
+    :func:`crmflow.health.account_health`'s with the default weights, share and
+    maximum (those the Key accounts page shows first). None when fewer than
+    :data:`MIN_ACCOUNTS` such accounts, their gaps are all the same, or either
+    group has fewer than two (no Welch interval)."""
+    rel = _health(db, dataset_id, as_of, responses, dimension, params)
+    return None if isinstance(rel, str) else rel
+
+
+def health_sentence(rel: HealthRelation | None, lang: str = DEFAULT_LANGUAGE, reason: str = "few") -> str:
+    """The health relation in words (or, when there is none, ``reason``'s words:
+    ``few`` says what unlocks it, ``equal_gaps`` that the gaps do not differ)."""
     if rel is None:
+        if reason == "equal_gaps":
+            return t(_EQUAL_GAPS, lang)
         return t("sqh_none", lang, n=MIN_ACCOUNTS)
     key = "sqh_meaningful" if rel.meaningful else "sqh_not_meaningful"
     p_text = "< 0.001" if rel.p_value < 0.001 else f"= {rel.p_value:.3f}"
@@ -398,10 +470,13 @@ class ServqualView:
     period: str
     group: str
     health: HealthRelation | None = None
+    #: why ``churn`` / ``health`` is None: ``few``, ``equal_gaps`` or (churn) ``no_ids``
+    churn_reason: str = "few"
+    health_reason: str = "few"
 
     @property
     def has_survey(self) -> bool:
-        return int(self.coverage["answers"]) > 0
+        return int(self.coverage["answers_total"]) > 0
 
 
 def servqual_view(db: Database, dataset_id: int | Scope, as_of: date, *, period: str = "quarter",
@@ -411,7 +486,7 @@ def servqual_view(db: Database, dataset_id: int | Scope, as_of: date, *, period:
         raise CrmflowError(key="servqual_bad_group", value=by, choices=", ".join(GROUPS))
     if dimension not in DIMENSIONS:
         raise CrmflowError(key="servqual_bad_dimension", value=dimension, choices=", ".join(DIMENSIONS))
-    cov = coverage(db, dataset_id)
+    cov = coverage(db, dataset_id, as_of)
     responses = response_dimensions(db, dataset_id, as_of) if cov["answers"] else pd.DataFrame(
         columns=["response_key", "customer_id", "date", "dimension", "items", "expectation", "perception", "gap"])
     trend = gap_trend(responses, period)
@@ -422,10 +497,12 @@ def servqual_view(db: Database, dataset_id: int | Scope, as_of: date, *, period:
     has_ids = responses["customer_id"].notna().any()
     by_group = gaps_by(responses, customer_groups(db, dataset_id, as_of, by)) if has_ids else \
         pd.DataFrame({c: pd.Series(dtype="object") for c in GROUP_COLUMNS})
-    churn = churn_relation(db, dataset_id, as_of, responses, dimension, params) if has_ids else None
-    health = health_relation(db, dataset_id, as_of, responses, dimension, params) if has_ids else None
-    return ServqualView(cov, item_gaps(db, dataset_id, as_of), dimension_gaps(responses), trend, by_group, churn,
-                        period, by, health)
+    churn = _churn(db, dataset_id, as_of, responses, dimension, params) if has_ids else "no_ids"
+    health = _health(db, dataset_id, as_of, responses, dimension, params) if has_ids else "few"
+    return ServqualView(cov, item_gaps(db, dataset_id, as_of), dimension_gaps(responses), trend, by_group,
+                        None if isinstance(churn, str) else churn, period, by,
+                        None if isinstance(health, str) else health,
+                        churn if isinstance(churn, str) else "", health if isinstance(health, str) else "")
 
 
 # --------------------------------------------------------------------------- words and tables for the view

@@ -6,13 +6,18 @@ Two shapes are read:
   and a perception column (names mapped like every table, crmflow.mapping);
 - wide: one row per response, a pair of columns per item whose names carry an
   expectation or perception word before or after the item: ``Q1_E``/``Q1_P``,
-  ``E1``/``P1``, ``期望1``/``感知1``, ``Q3 expectation``/``Q3 perception``. Such
+  ``E1``/``P1``, ``Q1(E)``/``Q1(P)``, ``期望1``/``感知1``, ``Q1（期望）``/``Q1（感知）``,
+  ``期望得分1``/``感知得分1``, ``Q3 expectation``/``Q3 perception``,
+  ``Q1 Expectation Score``/``Q1 Perception Score`` (a Latin word such as E or
+  P counts only where no other letter touches it: not in ``Name``). Such
   a file is melted to the long shape (the other columns, e.g. date and
   customer id, repeated on each item's row; the row number stays the file's).
 
-The score scale is read from the scores: 1-5, 1-7 or 1-10, the smallest that
-holds 98% of them (Servqual's own scale is 1-7). A score outside it is
-rejected with its reason (crmflow/queries/ingest/parse_surveys.sql).
+The score scale is read from the scores: 0-10 when a score is 0, otherwise the
+smallest of 1-5, 1-7 and 1-10 whose top is at least the largest score (a
+score above 10 is out of every scale and does not count; with no score in
+scale, 1-10). A score outside the scale is rejected with its reason
+(crmflow/queries/ingest/parse_surveys.sql).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Sequence
 from functools import reduce
 
 import duckdb
+import pandas as pd
 
 from crmflow.db import Database
 
@@ -34,23 +40,28 @@ WIDE_WORDS = {
 #: the fields a wide survey's column pairs give (the melted columns)
 WIDE_FIELDS = ("item", "expectation", "perception")
 SCALES = (5, 7, 10)
-#: share of the scores a scale must hold to be chosen
-SCALE_SHARE = 0.98
 _SEP = r"[\s_\-.:：()（）\[\]]*"
 
 
+#: a word that may follow the side word (``Q1 Expectation Score``, ``期望得分1``)
+_SCORE = r"(?:{sep}(?:scores|score|得分|分数))?".format(sep=_SEP)
+
+
 def _alternation(words: Sequence[str]) -> str:
-    return "|".join(re.escape(w) for w in words)
+    """The words as a regex alternation; a Latin word only where no other Latin
+    letter touches it (``E`` in ``Q1_E`` and ``E1``, not in ``Name``)."""
+    return "|".join(rf"(?<![a-z]){re.escape(w)}(?![a-z])" if w.isascii() else re.escape(w) for w in words)
 
 
 def _wide_side(header: str) -> tuple[str, str] | None:
     """(``expectation``|``perception``, item) when the header names one side of a wide item pair."""
     text = unicodedata.normalize("NFKC", str(header)).strip()
-    for pattern in (r"(?P<item>.+?){sep}(?P<tok>{alt})", r"(?P<tok>{alt}){sep}(?P<item>.+)"):
+    for pattern in (r"(?P<item>.+?){sep}(?P<tok>{alt}){score}{sep}", r"{sep}(?P<tok>{alt}){score}{sep}(?P<item>.+?){sep}"):
         for side, words in WIDE_WORDS.items():
-            m = re.fullmatch(pattern.format(sep=_SEP, alt=_alternation(words)), text, re.IGNORECASE)
-            if m and m.group("item").strip():
-                return side, m.group("item").strip()
+            m = re.fullmatch(pattern.format(sep=_SEP, alt=_alternation(words), score=_SCORE), text, re.IGNORECASE)
+            item = m.group("item").strip(" _-.:()[]") if m else ""
+            if item:
+                return side, item
     return None
 
 
@@ -117,16 +128,17 @@ def melt_wide_survey(cur: duckdb.DuckDBPyConnection, headers: list[str], long_fo
     return [headers[i] for i in kept] + list(WIDE_FIELDS), int(rows)
 
 
-def choose_scale(db: Database, cur: duckdb.DuckDBPyConnection, decimal_comma: bool) -> int:
-    """The top of the score scale (5, 7 or 10) of the staged survey (view ingest_stage)."""
+def choose_scale(db: Database, cur: duckdb.DuckDBPyConnection, decimal_comma: bool) -> tuple[int, int]:
+    """(bottom, top) of the score scale of the staged survey (view ingest_stage):
+    (0, 10) when a score is 0, else (1, the smallest of 5, 7, 10 at least the
+    largest score ≤ 10); (1, 10) when there is no such score."""
     row = db.run("profile_scores", cur=cur, decimal_comma=decimal_comma).iloc[0]
-    n = int(row["n_scores"] or 0)
-    if n == 0:
-        return 7
-    for top in SCALES:
-        if int(row[f"within_{top}"] or 0) >= SCALE_SHARE * n:
-            return top
-    return 7
+    if int(row["zeros"] or 0) > 0:
+        return 0, 10
+    largest = row["max_score"]
+    if largest is None or pd.isna(largest):
+        return 1, SCALES[-1]
+    return 1, next(top for top in SCALES if top >= float(largest))
 
 
 def overrides_by_name(headers: Sequence[str], overrides: dict[str, str] | None) -> dict[str, str]:

@@ -19,7 +19,7 @@ labels = {d: servqual.dimension_label(d, ctx.lang) for d in servqual.DIMENSIONS}
 
 coverage = ctx.call("crmflow.servqual.coverage")
 if not coverage["answers"]:
-    st.info(ctx.tr("sq_unlock"))
+    st.info(ctx.tr(ctx.call("crmflow.servqual.no_answers_key")))
     st.stop()
 
 left, right = st.columns(2)
@@ -39,7 +39,7 @@ if view.dimensions.empty:
     st.info(ctx.tr("sq_headline_none"))
     st.stop()
 responses = int(view.dimensions["responses"].max())
-st.caption(ctx.tr("sq_caption", answers=int(view.items["answers"].sum()), responses=responses,
+st.caption(ctx.tr("sq_caption" if coverage["scale_min"] else "sqmend_caption_zero", answers=int(view.items["answers"].sum()), responses=responses,
                   first=coverage["first_date"], last=min(coverage["last_date"], ctx.as_of),
                   top=coverage["scale_max"]))
 
@@ -58,7 +58,7 @@ st.selectbox(ctx.tr("sq_churn_pick"), servqual.DIMENSIONS, format_func=labels.ge
 if not coverage["answers_with_customer"]:
     st.info(ctx.tr("sq_churn_no_ids"))
 else:
-    sentence = servqual.churn_sentence(view.churn, ctx.lang)
+    sentence = servqual.churn_sentence(view.churn, ctx.lang, view.churn_reason)
     if view.churn is not None and view.churn.meaningful:
         st.warning(sentence)
     else:
@@ -67,7 +67,7 @@ else:
         show_table(servqual.churn_table(view.churn, ctx.lang), hide_index=True,
                    column_config={ctx.tr("sq_col_lost_share"): st.column_config.NumberColumn(format="percent")})
     st.markdown(f"**{ctx.tr('sqh_heading')}**")
-    sentence = servqual.health_sentence(view.health, ctx.lang)
+    sentence = servqual.health_sentence(view.health, ctx.lang, view.health_reason)
     if view.health is not None and view.health.meaningful:
         st.warning(sentence)
     else:

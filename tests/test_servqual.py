@@ -122,8 +122,8 @@ def test_wide_pairs(headers, pairs):
 def test_out_of_scale_and_unusable_rows_are_counted_with_reasons(tmp_path):
     rows = ["date,item,expectation,perception"]
     rows += [f"2024-01-{d:02d},Q{(d % 22) + 1},{(d % 7) + 1},{((d + 3) % 7) + 1}" for d in range(1, 29)] * 2
-    rows += ["2024-02-01,Q2,9,5",        # above 1-7 (the scale 56 of 57 valid scores fit)
-             "2024-02-01,Q2,0,5",        # below 1
+    rows += ["2024-02-01,Q2,11,5",       # above 10: out of every scale (the others fit 1-7)
+             "2024-02-01,Q2,-1,5",       # below 1
              "2024-02-02,Q3,5,",         # no perception
              "2024-02-03,Q4,abc,5",      # not a number
              ",Q4,5,5",                  # no date
@@ -214,8 +214,17 @@ def test_compare_lost_by_hand():
     pooled = 24 / 80
     z = 0.4 / math.sqrt(pooled * (1 - pooled) * (1 / 20 + 1 / 60))
     assert p == pytest.approx(2 * (1 - stats.norm.cdf(z)))
-    half = 1.959964 * math.sqrt(0.6 * 0.4 / 20 + 0.2 * 0.8 / 60)
-    assert low == pytest.approx(0.4 - half, abs=1e-6) and high == pytest.approx(0.4 + half, abs=1e-6)
+    # the interval: Newcombe's hybrid score interval from the two Wilson intervals (written out here)
+    zc = 1.959964
+
+    def wilson(x, n):
+        p = x / n
+        mid, half = p + zc ** 2 / (2 * n), zc * math.sqrt(p * (1 - p) / n + zc ** 2 / (4 * n ** 2))
+        return (mid - half) / (1 + zc ** 2 / n), (mid + half) / (1 + zc ** 2 / n)
+
+    (l1, u1), (l2, u2) = wilson(12, 20), wilson(12, 60)
+    assert low == pytest.approx(0.4 - math.sqrt((0.6 - l1) ** 2 + (u2 - 0.2) ** 2), abs=1e-6)
+    assert high == pytest.approx(0.4 + math.sqrt((u1 - 0.6) ** 2 + (0.2 - l2) ** 2), abs=1e-6)
     # a count below 5: Fisher's exact test
     worst = pd.Series([True] * 4 + [False] * 6)
     lost = pd.Series([True, True, True, False] + [True] + [False] * 5)
@@ -249,8 +258,8 @@ def test_churn_relation_by_hand(tmp_path):
         ds = result.dataset.dataset_id
         view = servqual.servqual_view(store.db, ds, date(2024, 12, 31))
         rel = view.churn
-        # quartile of the gaps [-3,-3,-3,-2,0 x 8] (linear) = -2.25: C1-C3 in the worst quarter
-        assert rel.customers == 12 and rel.cut == pytest.approx(-2.25)
+        # gaps [-3,-3,-3,-2,0 x 8]: the worst ceil(12/4) = 3 are C1-C3, the largest of their gaps -3
+        assert rel.customers == 12 and rel.cut == pytest.approx(-3.0)
         assert (rel.worst_customers, rel.worst_lost, rel.rest_customers, rel.rest_lost) == (3, 3, 9, 0)
         assert rel.method == "fisher"
         assert rel.p_value == pytest.approx(stats.fisher_exact([[3, 0], [0, 9]])[1])
@@ -260,8 +269,9 @@ def test_churn_relation_by_hand(tmp_path):
         assert "可靠性" in servqual.churn_sentence(rel, "zh")
         # the anonymous answer counts in the reliability gap (13 responses)
         assert view.dimensions.set_index("dimension").loc["reliability", "responses"] == 13
-        # tangibles: every gap 0, so every customer ties in the "worst quarter" and there is no rest to compare
-        assert servqual.servqual_view(store.db, ds, date(2024, 12, 31), dimension="tangibles").churn is None
+        # tangibles: every gap 0, so there is no worst quarter (the reason says so)
+        tangibles = servqual.servqual_view(store.db, ds, date(2024, 12, 31), dimension="tangibles")
+        assert tangibles.churn is None and tangibles.churn_reason == "equal_gaps"
 
 
 def test_churn_relation_needs_customer_ids(tmp_path):

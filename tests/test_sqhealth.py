@@ -60,9 +60,9 @@ def expected_comparison(db, ds) -> dict[str, float]:
     scores = account_health(db, ds, D).set_index("customer_id")["health_score"].dropna()
     gaps = pd.Series({c: p - 6.0 for c, p in PERCEPTION.items()})
     gaps = gaps[gaps.index.isin(scores.index)]
-    # sorted gaps [-4, -3, -1, -1, 0, 0, 0, 1]: the 25% quantile (linear) at 1.75 -> -3 + 0.75 * 2 = -1.5
+    # sorted gaps [-4, -3, -1, -1, 0, 0, 0, 1]: the worst ceil(8/4) = 2 are K1 and K2, the larger gap -3
     assert sorted(gaps.index) == [f"K{i}" for i in range(1, 9)]
-    cut = -1.5
+    cut = -3.0
     worst = scores.reindex(["K1", "K2"]).to_numpy()
     rest = scores.reindex(["K3", "K4", "K5", "K6", "K7", "K8"]).to_numpy()
     welch = stats.ttest_ind(worst, rest, equal_var=False)
@@ -101,8 +101,9 @@ def test_health_relation_by_hand(tmp_path):
         table = servqual.health_table(rel, "zh")
         assert list(table.columns) == ["受访客户", "大客户数", "平均健康度"]
         assert table["平均健康度"].tolist() == pytest.approx([want["worst_mean"], want["rest_mean"]])
-        # tangibles: every gap 0, all tie in the worst quarter, no rest -> None
-        assert servqual.servqual_view(store.db, ds, D, dimension="tangibles").health is None
+        # tangibles: every gap 0, no worst quarter -> None, and the reason says the gaps do not differ
+        tangibles = servqual.servqual_view(store.db, ds, D, dimension="tangibles")
+        assert tangibles.health is None and tangibles.health_reason == "equal_gaps"
 
 
 def test_compare_scores_by_hand():

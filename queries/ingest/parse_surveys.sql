@@ -3,7 +3,7 @@
 --   row per response × item; a wide file is melted first, crmflow.survey_ingest).
 --   Rejected: missing or unparseable date, a date out of range, missing item,
 --   a missing or non-numeric expectation or perception score, a score outside
---   1..scale_max, a dimension that is none of the five, and an item with no
+--   scale_min..scale_max, a dimension that is none of the five, and an item with no
 --   dimension column whose name is not one of the 22 standard Servqual items
 --   (Q1-Q4 tangibles, Q5-Q9 reliability, Q10-Q13 responsiveness, Q14-Q17
 --   assurance, Q18-Q22 empathy; Parasuraman, Zeithaml & Berry 1988) nor
@@ -11,7 +11,7 @@
 --   Dimensions are normalised to English words (可靠性 -> reliability, ...).
 --   The customer id is optional (anonymous responses are kept).
 -- grain: one row per staged row
--- params: date_format, decimal_comma, customer_id_float, scale_max
+-- params: date_format, decimal_comma, customer_id_float, scale_min, scale_max
 -- columns: row_number, reject_reason, raw, response_id, customer_id, date, item, dimension,
 --   expectation, perception, scale_max, bad_optional
 WITH texts AS (
@@ -88,10 +88,10 @@ checked AS (
             WHEN item IS NULL THEN 'missing survey item'
             WHEN expectation_text IS NULL THEN 'missing expectation score'
             WHEN expectation IS NULL THEN 'expectation score is not a number'
-            WHEN expectation < 1 OR expectation > $scale_max THEN 'expectation score is outside the scale'
+            WHEN expectation < $scale_min OR expectation > $scale_max THEN 'expectation score is outside the scale'
             WHEN perception_text IS NULL THEN 'missing perception score'
             WHEN perception IS NULL THEN 'perception score is not a number'
-            WHEN perception < 1 OR perception > $scale_max THEN 'perception score is outside the scale'
+            WHEN perception < $scale_min OR perception > $scale_max THEN 'perception score is outside the scale'
             WHEN dimension_text IS NOT NULL AND dimension_named IS NULL THEN 'not a Servqual dimension'
             WHEN dimension IS NULL THEN 'item has no Servqual dimension'
         END AS reject_reason
