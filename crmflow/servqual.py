@@ -289,15 +289,21 @@ def worst_quarter(gaps: pd.Series) -> pd.Series | None:
     return worst
 
 
+def customer_gaps(responses: pd.DataFrame, dimension: str) -> pd.Series:
+    """A surveyed customer's gap in ``dimension``: the mean over their responses
+    (answers without a customer id left out), indexed by customer_id."""
+    frame = responses[(responses["dimension"] == dimension) & responses["customer_id"].notna()]
+    return frame.groupby("customer_id")["gap"].mean()
+
+
 def _churn(db: Database, dataset_id: int | Scope, as_of: date, responses: pd.DataFrame, dimension: str,
            params: Params) -> ChurnRelation | str:
     """The churn relation, or why there is none (``few`` or ``equal_gaps``)."""
     from crmflow.stages import customer_stages
 
-    frame = responses[(responses["dimension"] == dimension) & responses["customer_id"].notna()]
-    if frame.empty:
+    gaps = customer_gaps(responses, dimension)
+    if gaps.empty:
         return "few"
-    gaps = frame.groupby("customer_id")["gap"].mean()
     stages = customer_stages(db, dataset_id, as_of, params)
     stages = stages[stages["stage"].isin(BOUGHT_STAGES)].set_index("customer_id")["stage"]
     gaps = gaps[gaps.index.isin(stages.index)]
@@ -398,10 +404,9 @@ def _health(db: Database, dataset_id: int | Scope, as_of: date, responses: pd.Da
     """The health relation, or why there is none (``few`` or ``equal_gaps``)."""
     from crmflow.health import account_health
 
-    frame = responses[(responses["dimension"] == dimension) & responses["customer_id"].notna()]
-    if frame.empty:
+    gaps = customer_gaps(responses, dimension)
+    if gaps.empty:
         return "few"
-    gaps = frame.groupby("customer_id")["gap"].mean()
     health = account_health(db, dataset_id, as_of, params)
     scores = health.dropna(subset=["health_score"]).set_index("customer_id")["health_score"].astype("float64")
     gaps = gaps[gaps.index.isin(scores.index)]

@@ -58,20 +58,14 @@ st.selectbox(ctx.tr("sq_churn_pick"), servqual.DIMENSIONS, format_func=labels.ge
 if not coverage["answers_with_customer"]:
     st.info(ctx.tr("sq_churn_no_ids"))
 else:
-    sentence = servqual.churn_sentence(view.churn, ctx.lang, view.churn_reason)
-    if view.churn is not None and view.churn.meaningful:
-        st.warning(sentence)
-    else:
-        st.info(sentence)
+    (st.warning if view.churn is not None and view.churn.meaningful else st.info)(
+        servqual.churn_sentence(view.churn, ctx.lang, view.churn_reason))
     if view.churn is not None:
         show_table(servqual.churn_table(view.churn, ctx.lang), hide_index=True,
                    column_config={ctx.tr("sq_col_lost_share"): st.column_config.NumberColumn(format="percent")})
     st.markdown(f"**{ctx.tr('sqh_heading')}**")
-    sentence = servqual.health_sentence(view.health, ctx.lang, view.health_reason)
-    if view.health is not None and view.health.meaningful:
-        st.warning(sentence)
-    else:
-        st.info(sentence)
+    (st.warning if view.health is not None and view.health.meaningful else st.info)(
+        servqual.health_sentence(view.health, ctx.lang, view.health_reason))
     if view.health is not None:
         show_table(servqual.health_table(view.health, ctx.lang), hide_index=True,
                    column_config={ctx.tr("sqh_col_mean_score"): st.column_config.NumberColumn(format="%.1f")})
