@@ -170,24 +170,42 @@ def _vm_hwm(pid: int) -> int | None:
     return None
 
 
-def _dashboard_once(browser, db_path: Path, timeout: float) -> dict:
-    port = _free_port()
+def start_dashboard(db_path: Path, port: int) -> subprocess.Popen:
+    """``python -m crmflow.serve`` on ``db_path``, listening on 127.0.0.1:``port`` only."""
     env = {**os.environ, "CRMFLOW_DB": str(db_path)}
     cmd = [sys.executable, "-m", "crmflow.serve", "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_health(port: int, deadline: float) -> bool:
+    """Poll the dashboard's health endpoint until it answers or ``deadline`` (perf_counter) passes."""
+    while time.perf_counter() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stop_dashboard(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _dashboard_once(browser, db_path: Path, timeout: float) -> dict:
+    port = _free_port()
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_dashboard(db_path, port)
     out: dict = {}
     try:
-        deadline = started + timeout
-        while time.perf_counter() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
-        else:
+        if not wait_for_health(port, started + timeout):
             return {"error": f"no health answer in {timeout:.0f} s"}
         out["health"] = time.perf_counter() - started
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -207,12 +225,7 @@ def _dashboard_once(browser, db_path: Path, timeout: float) -> dict:
     except Exception as exc:
         out["error"] = f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_dashboard(proc)
     return out
 
 

@@ -22,22 +22,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.run import _free_port, start_dashboard, stop_dashboard, wait_for_health  # noqa: E402
 
 #: Page key (title key ``page_<key>``), URL path, whether it draws a chart.
 PAGES = (
@@ -50,12 +48,6 @@ PAGES = (
 )
 #: The budget line of issue 14 (seconds, 95th percentile, demo data).
 P95_BUDGET = 2.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -152,30 +144,14 @@ def measure(sessions: int = 10, pages: int = 6, seed: int = 20261206, page_timeo
         first, last = demo_dates(db)
         visits = plan(sessions, pages, first, last, seed)
         port = _free_port()
-        env = {**os.environ, "CRMFLOW_DB": str(db)}
-        cmd = [sys.executable, "-m", "crmflow.serve", "--server.headless", "true", "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--browser.gatherUsageStats", "false"]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = start_dashboard(db, port)
         try:
-            deadline = time.perf_counter() + 120
-            while time.perf_counter() < deadline:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.1)
-            else:
+            if not wait_for_health(port, time.perf_counter() + 120):
                 return {"error": "the dashboard gave no health answer in 120 s"}
             times, errors, wall = asyncio.run(_run_sessions(f"http://127.0.0.1:{port}", visits,
                                                             page_timeout * 1000, chromium))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_dashboard(proc)
     seconds = [x["seconds"] for x in times]
     p95 = _percentile(seconds, 0.95)
     return {"sessions": sessions, "pages_per_session": pages, "seed": seed, "served": len(seconds),
