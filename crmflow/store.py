@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -269,6 +269,22 @@ class Store:
         self.db.execute("insert_audit", cur=cur, changed_at=datetime.now(), actor=who, via=through, action=action,
                         target_id=int(dataset_id), dataset_name=name, detail=detail)
 
+    @contextlib.contextmanager
+    def _transaction(self, cur: Any, what: str) -> Iterator[None]:
+        """One transaction on ``cur``: committed when the block ends, rolled back
+        on any failure. A failure of the engine itself (e.g. the commit meets a
+        read-only folder) is its one true message, as every statement's is."""
+        cur.begin()
+        try:
+            yield
+            cur.commit()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # a failed commit has ended the transaction already
+                cur.rollback()
+            if isinstance(exc, duckdb.Error):
+                raise translate_error(exc, f"Statement {what}", self.path) from None
+            raise
+
     # ------------------------------------------------------------------ writing
     def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
@@ -313,8 +329,7 @@ class Store:
             counts.update({r.table: r.rows_loaded for r in reports})
             if counts["transactions"] == 0:
                 raise CrmflowError(key="store_no_usable_rows", reasons=rejected_terms(reports[0].rejected_by_reason))
-            cur.begin()
-            try:
+            with self._transaction(cur, "insert_dataset"):
                 if not existing.empty:
                     self.db.execute("delete_dataset", cur=cur, target_id=int(existing.iloc[0]["dataset_id"]))
                 dataset_id = int(self.db.run("next_dataset_id", cur=cur).iloc[0]["dataset_id"])
@@ -338,10 +353,6 @@ class Store:
                     report=json.dumps(report_doc, ensure_ascii=False, default=str),
                 )
                 self._record(cur, "upload" if existing.empty else "replace", dataset_id, name, actor, via)
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
         if results or (results is None and self.path != ":memory:"):
             _store_results(self.db, dataset_id)
             from crmflow.results import complete
@@ -361,17 +372,9 @@ class Store:
             ds = self.get(old)
             if new != ds.name and new in self.names():
                 raise DatasetError(key="dataset_name_taken", name=new)
-            cur.begin()
-            try:
+            with self._transaction(cur, "rename_dataset"):
                 self.db.execute("rename_dataset", cur=cur, target_id=ds.dataset_id, new_name=new)
                 self._record(cur, "rename", ds.dataset_id, new, actor, via, ds.name)
-                cur.commit()
-            except BaseException as exc:
-                with contextlib.suppress(Exception):  # a failed commit has ended the transaction already
-                    cur.rollback()
-                if isinstance(exc, duckdb.Error):  # e.g. the commit meets a read-only folder: its own message
-                    raise translate_error(exc, "Statement rename_dataset", self.path) from None
-                raise
         return self.get(new)
 
     def delete(self, name: str, *, actor: str | None = None, via: str | None = None) -> None:
@@ -384,14 +387,9 @@ class Store:
             return
         with self.db.write_lock, self.db.cursor() as cur:
             ds = self.get(name)
-            cur.begin()
-            try:
+            with self._transaction(cur, "delete_dataset"):
                 self.db.execute("delete_dataset", cur=cur, target_id=ds.dataset_id)
                 self._record(cur, "delete", ds.dataset_id, ds.name, actor, via)
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
 
     def ensure_demo(self) -> Dataset:
         """The bundled demo dataset, generated and stored on first use."""
