@@ -302,7 +302,8 @@ def risk_score(probability: np.ndarray | float) -> np.ndarray:
     return np.round(np.clip(np.asarray(probability, dtype=np.float64), 0.0, 1.0) * 100, 6)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def clipped_logit(p: np.ndarray | float) -> np.ndarray:
+    """logit(p) with p kept inside [1e-9, 1 - 1e-9], so 0 and 1 stay finite."""
     return special.logit(np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9))
 
 
@@ -463,7 +464,7 @@ def _design(frame: pd.DataFrame) -> np.ndarray:
     stage = frame["stage"].to_numpy()
     for j, name in enumerate(("first", "repeat", "loyal")):
         X[:, j] = stage == name
-    X[:, 3] = _logit(frame["probability_model"].to_numpy(np.float64))
+    X[:, 3] = clipped_logit(frame["probability_model"].to_numpy(np.float64))
     for code in DATA_REASONS:
         j = TERMS.index(REASON_TERM[code])
         X[:, j] = np.maximum(X[:, j], frame["level_" + code].to_numpy(np.float64))

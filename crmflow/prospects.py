@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from crmflow.churn import COMPLAINT_PATTERN, calibration_bands, roc_auc
+from crmflow.churn import COMPLAINT_PATTERN, calibration_bands, clipped_logit, roc_auc
 from crmflow.config import Params
 from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
@@ -186,10 +186,6 @@ class StepModel:
         return self.base is None or self.moved == 0 or self.moved == self.customers
 
 
-def _logit(p: np.ndarray | float) -> np.ndarray:
-    return special.logit(np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9))
-
-
 def learn_step(frame: pd.DataFrame, stage: str, learned_at: date, params: Params) -> StepModel:
     """The rule of ``stage``'s step from ``prospect_features`` at X (``frame``:
     that stage's rows, with ``moved`` and ``value_after`` on (X, X + h])."""
@@ -240,12 +236,12 @@ def platt(scores: np.ndarray, moved: np.ndarray) -> tuple[float, float]:
 
 def _contributions(model: StepModel, bins: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The naive score s per row and each trait's contribution c (module docstring)."""
-    base_logit = float(_logit(model.base))
+    base_logit = float(clipped_logit(model.base))
     parts = {}
     for trait in TRAITS[model.stage]:
         table = model.rates.get(trait, {})
         r = np.array([table[b][2] if b in table else model.base for b in bins["bin_" + trait]], dtype=np.float64)
-        parts[trait] = _logit(r) - base_logit
+        parts[trait] = clipped_logit(r) - base_logit
     score = base_logit + sum(parts.values(), np.zeros(len(bins)))
     return score, parts
 
