@@ -69,7 +69,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "出库单号", "交易号",
         ),
         "quantity": (
-            "quantity", "qty", "units", "quantity_ordered", "quantityordered", "lineitem quantity", "units_sold",
+            "quantity", "qty", "units", "quantity_ordered", "quantityordered", "order quantity", "lineitem quantity",
+            "units_sold",
             "number_of_cds", "fkimg",
             "数量", "件数", "销量", "销售数量", "购买数量", "商品数量", "宝贝总数量", "宝贝数量", "出库数量",
         ),
@@ -104,7 +105,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "status": ("status", "order_status", "financial status", "状态", "订单状态", "单据状态", "交易状态"),
         # price sensitivity (crmflow.loyalty): a discount (amount or rate) or the list price per unit
-        "discount": ("discount", "discount_amount", "discount_rate", "disc", "rebate", "折扣", "折扣金额", "优惠",
+        "discount": ("discount", "discount_amount", "discount_rate", "discount applied", "disc", "rebate", "折扣", "折扣金额", "优惠",
                      "优惠金额", "减免金额", "折让"),
         "list_price": ("list_price", "list price", "listprice", "msrp", "rrp", "original_price", "regular_price",
                        "标价", "原价", "吊牌价", "市场价", "零售价"),
