@@ -27,10 +27,11 @@ period = left.segmented_control(ctx.tr("sq_period_pick"), servqual.PERIODS, defa
                                 format_func=lambda p: ctx.tr(f"sq_period_{p}"), key="sq:period")
 by = right.segmented_control(ctx.tr("sq_group_pick"), servqual.GROUPS, default="region", required=True,
                              format_func=lambda g: ctx.tr(f"sq_by_{g}"), key="sq:by")
+dimension = st.session_state.get("sq:dimension") or "reliability"  # picked below, under the gaps
 try:
     with st.spinner(ctx.tr("loading")):
         view = ctx.call("crmflow.servqual.servqual_view", ctx.as_of, period=period or "quarter", by=by or "region",
-                        dimension=st.session_state.get("sq:dimension") or "reliability", params=ctx.params)
+                        dimension=dimension, params=ctx.params)
 except CrmflowError as exc:
     st.error(exc.localized(ctx.lang))
     st.stop()
@@ -54,7 +55,8 @@ st.caption(ctx.tr("sq_dimension_chart_caption"))
 
 # ---------------------------------------------------------------- churn
 st.subheader(ctx.tr("sq_churn_heading"))
-st.selectbox(ctx.tr("sq_churn_pick"), servqual.DIMENSIONS, format_func=labels.get, key="sq:dimension")
+st.selectbox(ctx.tr("sq_churn_pick"), servqual.DIMENSIONS, index=servqual.DIMENSIONS.index(dimension),
+             format_func=labels.get, key="sq:dimension")
 if not coverage["answers_with_customer"]:
     st.info(ctx.tr("sq_churn_no_ids"))
 else:

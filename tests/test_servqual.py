@@ -432,6 +432,30 @@ def test_page_shows_the_demo_survey(page_db, monkeypatch, lang):
         gc.collect()
 
 
+def test_the_dimension_picker_shows_the_dimension_compared(page_db, monkeypatch):
+    """The picker opens on the dimension the sentence speaks of (reliability),
+    and picking another compares that one."""
+    db, _ = page_db
+    at = start(monkeypatch, db, "en")
+    try:
+        picker = at.selectbox(key="sq:dimension")
+        assert picker.value == "reliability"
+        with Store(db, read_only=True) as store:
+            ds = store.get("demo").dataset_id
+            from crmflow.stages import resolve_as_of
+
+            d = resolve_as_of(store.db, ds)
+            empathy = servqual.servqual_view(store.db, ds, d, dimension="empathy")
+        at = picker.select("empathy").run()
+        assert at.selectbox(key="sq:dimension").value == "empathy"
+        shown = [w.value for w in at.warning] + [i.value for i in at.info]
+        assert servqual.churn_sentence(empathy.churn, "en", empathy.churn_reason) in shown
+    finally:
+        del at
+        st.cache_resource.clear()
+        gc.collect()
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_page_without_a_survey_says_what_unlocks_it(page_db, monkeypatch, lang):
     db, _ = page_db
