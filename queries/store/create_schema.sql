@@ -206,6 +206,14 @@ CREATE TABLE IF NOT EXISTS result_holdout_purchases (
     customer_id VARCHAR,
     actual_purchases BIGINT
 );
+-- The fits stored as their parameters (crmflow.results.compute_fits): one JSON
+-- payload per (dataset, kind of fit, definitions key).
+CREATE TABLE IF NOT EXISTS result_params (
+    dataset_id  INTEGER NOT NULL,
+    kind        VARCHAR NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    payload     VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS result_runs (
     dataset_id  INTEGER NOT NULL,
     query       VARCHAR NOT NULL,
