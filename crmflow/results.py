@@ -151,6 +151,8 @@ STORED: dict[str, Stored] = {s.query: s for s in (
     Stored("churn_signals", _churn_signals),
     Stored("clv_summary", _clv_summaries),
     Stored("holdout_purchases", lambda f, d: [{"start_date": a, "end_date": b} for a, b in _backtest_pairs(f, d)]),
+    Stored("stage_counts", lambda f, d: [{"dates": [d], **_defs(*_STAGE_DEFS)}]),
+    Stored("pareto", lambda f, d: [{"as_of": d, "measure": "revenue"}]),
 )}
 
 
