@@ -152,7 +152,8 @@ STORED: dict[str, Stored] = {s.query: s for s in (
     Stored("clv_summary", _clv_summaries),
     Stored("holdout_purchases", lambda f, d: [{"start_date": a, "end_date": b} for a, b in _backtest_pairs(f, d)]),
     Stored("stage_counts", lambda f, d: [{"dates": [d], **_defs(*_STAGE_DEFS)}]),
-    Stored("pareto", lambda f, d: [{"as_of": d, "measure": "revenue"}]),
+    # profit is read only when the data have a cost (crmflow.analytics.pareto checks first)
+    Stored("pareto", lambda f, d: [{"as_of": d, "measure": m} for m in ("revenue", "profit")]),
 )}
 
 
@@ -370,6 +371,8 @@ def compute_fits(db: Database, dataset_id: int) -> int:
 
     dataset_id = int(dataset_id)
     first, last = data_range(db, dataset_id)
+    with db.write_lock:  # fitted afresh, never from the fits stored before
+        db.execute("drop_result_params", target_id=dataset_id)
     rows = []
     for kind, key in fit_requests(first, last):
         try:
