@@ -65,6 +65,9 @@ purchase value instead, and the messages say so.
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -447,7 +450,7 @@ def _fit_clv(db: Database, scope: Scope, calibration_end: date, model: str) -> C
     else:
         choice = _choice_at(db, scope, calibration_end)
     summary = _summary(db, scope, calibration_end)
-    return _fit_candidate(summary, calibration_end, choice, _spend_at(db, scope, calibration_end))
+    return _fit_candidate(summary, calibration_end, choice, _spend_at(db, scope, calibration_end, summary))
 
 
 def _choice_at(db: Database, scope: Scope, as_of: date) -> ModelChoice:
@@ -466,12 +469,6 @@ def _choice_at(db: Database, scope: Scope, as_of: date) -> ModelChoice:
 
 
 def _summary(db: Database, scope: Scope, calibration_end: date) -> pd.DataFrame:
-    """The calibration summary at ``calibration_end``, kept on ``db`` (shared by
-    every fit on it: callers must not modify it)."""
-    return db.memoised(("clv_summary", scope, calibration_end), lambda: _read_summary(db, scope, calibration_end))
-
-
-def _read_summary(db: Database, scope: Scope, calibration_end: date) -> pd.DataFrame:
     summary = stored_or_run(db, "clv_summary", scope, calibration_end=calibration_end)
     if summary.empty:
         raise CrmflowError(key="clv_no_customers", calibration_end=calibration_end.isoformat())
@@ -484,11 +481,28 @@ _SPEND_FALLBACK = ("The spend model could not be fitted (no customer bought twic
                    "amount); expected value uses each customer's own mean purchase value.")
 
 
-def _spend_at(db: Database, scope: Scope, calibration_end: date) -> GammaGamma | None:
-    """Gamma-Gamma fitted on the summary at ``calibration_end``, once per
-    summary (every candidate and every ``model=`` shares it), kept on ``db``."""
-    return db.memoised(("clv_spend", scope, calibration_end),
-                       lambda: _fit_spend(_summary(db, scope, calibration_end)))
+#: Gamma-Gamma fits kept per Database, by (scope, calibration end): a few numbers
+#: each, so kept apart from Database.memoised's few large results (not to evict them).
+_SPEND_FITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SPEND_LOCK = threading.Lock()
+_SPEND_KEEP = 64
+
+
+def _spend_at(db: Database, scope: Scope, calibration_end: date, summary: pd.DataFrame) -> GammaGamma | None:
+    """Gamma-Gamma fitted on ``summary`` (the summary at ``calibration_end``),
+    once per summary: every candidate, every ``model=`` and the choice share it."""
+    key = (scope, calibration_end)
+    with _SPEND_LOCK:
+        kept = _SPEND_FITS.setdefault(db, OrderedDict())
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    fitted = _fit_spend(summary)  # two threads may both fit it: the same numbers
+    with _SPEND_LOCK:
+        kept[key] = fitted
+        while len(kept) > _SPEND_KEEP:
+            kept.popitem(last=False)
+    return fitted
 
 
 def _fit_spend(summary: pd.DataFrame) -> GammaGamma | None:
@@ -616,7 +630,7 @@ def choose_model(db: Database, dataset_id: int | Scope, calibration_end: date, h
 def _choose_model(db: Database, scope: Scope, calibration_end: date, holdout_end: date,
                   model: str) -> CandidateBacktests:
     summary = _summary(db, scope, calibration_end)
-    gamma_gamma = _spend_at(db, scope, calibration_end)
+    gamma_gamma = _spend_at(db, scope, calibration_end, summary)
     actual = stored_or_run(db, "holdout_purchases", scope, start_date=calibration_end, end_date=holdout_end)
     candidates = CANDIDATES if model == "auto" else (Candidate(model),)
     backtests, results = {}, []
