@@ -181,3 +181,29 @@ def test_gamma_gamma_is_fitted_once_per_summary(monkeypatch):
         assert fits.count["spend"] == 2
         # the eight candidates at D - h, then auto's chosen, bgnbd and mbgnbd at D
         assert fits.count["purchase"] == len(model.CANDIDATES) + 3
+
+
+def test_the_command_line_and_the_report_take_the_stored_fits(tmp_path, monkeypatch, capsys):
+    """``crmflow churn`` / ``clv`` on a stored dataset print what the same file read
+    straight (fitted afresh) prints, without a fit; the report's CLV and churn
+    slides fit nothing either."""
+    from crmflow.cli import main
+    from crmflow.report import report_file
+
+    path = tmp_path / "cli.duckdb"
+    with Store(path) as store:
+        ds = _cdnow(store, True)
+    commands = (["churn", "--format", "csv"], ["churn", "--track-record"], ["clv", "--format", "json"])
+    fresh = []
+    for command in commands:
+        assert main([*command, str(CDNOW_SAMPLE)]) == 0
+        fresh.append(capsys.readouterr().out)
+    fits = Fits(monkeypatch)
+    for command, want in zip(commands, fresh):
+        assert main([*command, "--dataset", "cdnow", "--db", str(path)]) == 0
+        assert capsys.readouterr().out == want, command
+    assert fits.total == 0, fits.count
+    with Database(path) as db:
+        last = data_range(db, ds)[1]
+        assert report_file(db, ds, "html", "cdnow", last).startswith(b"<!DOCTYPE html>")
+    assert fits.total == 0, fits.count
