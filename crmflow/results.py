@@ -20,6 +20,11 @@ dates is stored at a fixed list of dates, and a request for any subset of
 them is served from the stored rows (each date's rows depend on that date
 alone).
 
+The Python fits that start from those rows (the CLV model choice and fit,
+its default backtest, the churn calibration and track record) are stored as
+their fitted parameters (:func:`compute_fits`, :func:`stored_params`; table
+``result_params``), so a page at D fits nothing.
+
 Readers call :func:`stored_or_run` instead of :meth:`Database.run`. It takes
 the stored rows when the call reads the whole dataset (no filter), with the
 stored definitions key, at stored dates; otherwise (another as-of date, other
@@ -340,6 +345,8 @@ def fit_requests(first: date, last: date) -> list[tuple[str, dict[str, Any]]]:
     h = params.lost_after_days
     dates = _churn_dates(first, last)
     out: list[tuple[str, dict[str, Any]]] = [("clv_fit", {"as_of": d, "model": "auto"}) for d in dates]
+    # the reference fits the CLV command shows beside the chosen one (BG/NBD and MBG/NBD by maximum likelihood)
+    out += [("clv_fit", {"as_of": last, "model": m}) for m in ("bgnbd", "mbgnbd")]
     if (last - first).days >= MIN_CHOICE_HISTORY_DAYS:
         start = last - timedelta(days=default_holdout_days(first, last))
         out.append(("clv_backtest", {"calibration_end": start, "holdout_end": last, "model": "auto"}))
