@@ -106,7 +106,10 @@ def start_server(folder: Path, db: Path, tmp: Path) -> tuple[subprocess.Popen, s
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "crmflow.serve", "--server.headless", "true", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+             "--server.port", str(port), "--browser.gatherUsageStats", "false",
+             # no watching of the source files: with ten sessions, Streamlit would walk every
+             # imported module after each script run on its one event-loop thread
+             "--server.fileWatcherType", "none"],
             cwd=ROOT, env={**{k: v for k, v in os.environ.items() if k != "CRMFLOW_USERS"},
                            "CRMFLOW_DB": str(db), "TMPDIR": str(tmp)},
             stdout=log, stderr=subprocess.STDOUT)
