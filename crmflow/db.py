@@ -387,6 +387,9 @@ class Database:
         self._writer = threading.RLock()  # one suspension at a time (not write_lock: readers may take that)
         self._readers = 0
         self._suspended = False
+        self._resumed = 0.0  # time.monotonic() when the last suspension ended
+        self._last_read = 0.0  # ... and when the last reading query ended
+        self._waiting = 0  # readers waiting for a suspension to end
         self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._closed = False
@@ -450,8 +453,12 @@ class Database:
         depth = getattr(self._local, "depth", 0)
         with self._gate:
             # a thread already reading goes on (no deadlock with a waiting writer)
-            while self._suspended and depth == 0:
-                self._gate.wait()
+            self._waiting += 1
+            try:
+                while self._suspended and depth == 0:
+                    self._gate.wait()
+            finally:
+                self._waiting -= 1
             self._readers += 1
         self._local.depth = depth + 1
         if self._con is None and not self._closed:  # a reopen failed earlier: try again now
@@ -467,6 +474,7 @@ class Database:
         self._local.depth = getattr(self._local, "depth", 1) - 1
         with self._gate:
             self._readers -= 1
+            self._last_read = time.monotonic()
             self._gate.notify_all()
 
     @contextmanager
@@ -479,6 +487,7 @@ class Database:
             with self._gate:
                 while self._suspended:
                     self._gate.wait(1.0)
+                self._readers_turn(getattr(self._local, "depth", 0))
                 self._suspended = True
                 mine = getattr(self._local, "depth", 0)
                 while self._readers > mine:
@@ -501,7 +510,27 @@ class Database:
                 finally:
                     with self._gate:
                         self._suspended = False
+                        self._resumed = time.monotonic()
                         self._gate.notify_all()
+
+    #: After a suspension, how long the next one lets readers go first (s), and
+    #: the pause between their queries that counts as their having finished.
+    READERS_TURN = 1.0
+    READERS_PAUSE = 0.1
+
+    def _readers_turn(self, mine: int) -> None:
+        """Let readers go first for up to READERS_TURN after the last
+        suspension ended (with ``_gate`` held), so that writes queued one
+        after another (ten people saving at once) do not keep every page
+        waiting until the last of them: a page that waited for one write
+        runs its queries before the next write closes the file."""
+        while True:
+            now = time.monotonic()
+            left = self._resumed + self.READERS_TURN - now
+            busy = self._waiting or self._readers > mine or now - self._last_read < self.READERS_PAUSE
+            if left <= 0 or not busy:
+                return
+            self._gate.wait(min(left, self.READERS_PAUSE))
 
     def _disconnect(self) -> None:
         con, self._con = self._con, None

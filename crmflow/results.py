@@ -23,7 +23,10 @@ alone).
 The Python fits that start from those rows (the CLV model choice and fit,
 its default backtest, the churn calibration and track record) are stored as
 their fitted parameters (:func:`compute_fits`, :func:`stored_params`; table
-``result_params``), so a page at D fits nothing.
+``result_params``), so a page at D fits nothing. The command line stores
+them with the dataset; the dashboard's uploads leave them to a thread of the
+dashboard (crmflow.background: :func:`build_fits` reads, :func:`save_fits`
+writes), and the pages fit on demand until they are stored.
 
 Readers call :func:`stored_or_run` instead of :meth:`Database.run`. It takes
 the stored rows when the call reads the whole dataset (no filter), with the
@@ -264,9 +267,11 @@ def has_results(db: Database, dataset_id: int) -> bool:
 
 
 # --------------------------------------------------------------------------- writing
-def compute(db: Database, dataset_id: int, queries: Iterable[str] | None = None) -> None:
+def compute(db: Database, dataset_id: int, queries: Iterable[str] | None = None, *, fits: bool = True) -> None:
     """Compute and store the dataset's results (replacing any stored ones),
-    in one transaction: all of them or none. Writing processes only."""
+    in one transaction: all of them or none; then, with ``fits`` and all
+    queries, its fits (:func:`compute_fits`; without, they are left to
+    crmflow.background). Writing processes only."""
     from crmflow.stages import data_range
 
     dataset_id = int(dataset_id)
@@ -289,14 +294,14 @@ def compute(db: Database, dataset_id: int, queries: Iterable[str] | None = None)
         except BaseException:
             cur.rollback()
             raise
-    if queries is None:
+    if queries is None and fits:
         try:
             compute_fits(db, dataset_id)
         except Exception as exc:  # noqa: BLE001 - the pages fit on demand instead
             _log.info("crmflow: storing the fits of dataset %s failed: %s", dataset_id, exc)
 
 
-def complete(db: Database) -> list[int]:
+def complete(db: Database, *, fits: bool = True) -> list[int]:
     """Compute the results of every dataset that has none (a store made before
     results were kept); a dataset whose computation fails is left to the
     pages, which compute on demand. Nothing is computed unless the disk has
@@ -316,7 +321,7 @@ def complete(db: Database) -> list[int]:
     done = []
     for dataset_id in todo:
         try:
-            compute(db, int(dataset_id))
+            compute(db, int(dataset_id), fits=fits)
         except Exception as exc:  # noqa: BLE001 - the pages fall back to computing; never blocks opening the store
             # quietly: whatever is wrong (a damaged file) the reading query that follows says in one line
             _log.info("crmflow: storing the results of dataset %s failed: %s", dataset_id, exc)
@@ -369,37 +374,84 @@ def _json_default(value: Any) -> Any:
     return plain
 
 
-def compute_fits(db: Database, dataset_id: int) -> int:
-    """Fit and store the dataset's :func:`fit_requests` (replacing any stored
-    fits) in one transaction; a fit the data cannot give (too short a
-    history, nobody to fit) is left out, and its readers fit (and fail) as
-    before. Returns how many were stored. Writing processes only."""
+#: The ``result_runs`` query name that notes a dataset's fits are stored (all
+#: that its data allow), in the same transaction as the fits themselves.
+FITS_RUN = "result_params"
+
+#: ``progress(done, total)`` while fits are built: how many of the dataset's fits are done.
+Progress = Callable[[int, int], None]
+
+
+def build_fits(db: Database, dataset_id: int, progress: Progress | None = None) -> list[tuple[str, str, str]]:
+    """Fit the dataset's :func:`fit_requests`: (kind, definitions key, JSON
+    state) each, for :func:`save_fits`. A fit the data cannot give (too
+    short a history, nobody to fit) is left out, and its readers fit (and
+    fail) as before. Reads only, so a reading process (the dashboard, in the
+    background: crmflow.background) can build them; a dataset without stored
+    fits of this version is fitted afresh (the key carries the version)."""
     from crmflow.stages import data_range
 
     dataset_id = int(dataset_id)
     first, last = data_range(db, dataset_id)
-    with db.write_lock:  # fitted afresh, never from the fits stored before
-        db.execute("drop_result_params", target_id=dataset_id)
+    requests = fit_requests(first, last)
     rows = []
-    for kind, key in fit_requests(first, last):
+    for n, (kind, key) in enumerate(requests):
+        if progress is not None:
+            progress(n, len(requests))
         try:
             state = _fit_builder(kind)(db, dataset_id, **key)
         except CrmflowError:
             continue
         if state is not None:
             rows.append((kind, defs_key(key), json.dumps(state, default=_json_default)))
+    if progress is not None:
+        progress(len(requests), len(requests))
+    return rows
+
+
+def save_fits(db: Database, dataset_id: int, rows: Iterable[tuple[str, str, str]]) -> bool:
+    """Store fits built by :func:`build_fits` (replacing any stored ones) and
+    note that they are stored, in one transaction. Nothing is stored, and the
+    answer is False, when the dataset is gone (deleted or replaced while it
+    was fitted). Writing processes only."""
+    dataset_id = int(dataset_id)
     with db.write_lock, db.cursor(dataset_id) as cur:
         cur.begin()
         try:
+            if db.run("dataset_stored", cur=cur, target_id=dataset_id).empty:
+                cur.rollback()
+                return False
             db.execute("drop_result_params", cur=cur, target_id=dataset_id)
             for kind, key, payload in rows:
                 db.execute("store_result_params", cur=cur, target_id=dataset_id, kind=kind, defs_key=key,
                            payload=payload)
+            db.execute("record_result_run", cur=cur, target_id=dataset_id, query_name=FITS_RUN,
+                       defs_key=defs_key({}), dates=None)
             cur.commit()
         except BaseException:
             cur.rollback()
             raise
+    return True
+
+
+def compute_fits(db: Database, dataset_id: int) -> int:
+    """Fit and store the dataset's fits (:func:`build_fits`, :func:`save_fits`),
+    never from the fits stored before. Returns how many were stored. Writing
+    processes only."""
+    dataset_id = int(dataset_id)
+    with db.write_lock:
+        db.execute("drop_result_params", target_id=dataset_id)
+    rows = build_fits(db, dataset_id)
+    save_fits(db, dataset_id, rows)
     return len(rows)
+
+
+def without_fits(db: Database) -> list[int]:
+    """The datasets whose fits this version has not stored, newest first."""
+    try:
+        return [int(x) for x in db.run("datasets_without_fits", code=code_version())["dataset_id"]]
+    except CrmflowError:  # a file opened read-only as an older crmflow left it: no result tables
+        return []
 
 
 def stored_params(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> dict[str, Any] | None:

@@ -56,10 +56,12 @@ def _head_start(wait_for_the_server: bool) -> None:
         import crmflow.analytics  # noqa: F401
         import crmflow.charts.overview  # noqa: F401
         import crmflow.overview  # noqa: F401
+        from crmflow import writer
         from crmflow.store import Store
 
+        writer.keep_warm()
         store = Store(shared=True)
-        store.ensure_demo()
+        store.ensure_demo(background=True)
         _store = store
     except Exception:  # the script opens the store itself and shows the error there
         _log.warning("crmflow: head start failed; the dashboard opens the store on first use", exc_info=True)

@@ -290,7 +290,7 @@ class Store:
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
                read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False,
                actor: str | None = None, via: str | None = None, surveys: Any = None,
-               results: bool | None = None) -> IngestResult:
+               results: bool | None = None, fits: bool = True, background: bool = False) -> IngestResult:
         """Parse the inputs and store them as dataset ``name`` (all or nothing).
         ``overrides`` and ``read_options`` are per table; ``surveys`` is the
         optional Servqual survey (crmflow.servqual). The audit trail
@@ -298,7 +298,12 @@ class Store:
         same transaction (:func:`_who` for the defaults). With ``results``, the
         dataset's stored results (crmflow.results) are computed right after it
         is stored; by default only in a store file (an in-memory store lives
-        for one run, where they would only cost time)."""
+        for one run, where they would only cost time). Their slowest part, the
+        model fits, is computed before this returns, unless ``fits`` is false
+        (then they are left for later); with ``background`` they are
+        computed after it returns, by a thread of this process
+        (crmflow.background: the dashboard's way, so that an upload does not
+        wait for them, and the pages fit on demand meanwhile)."""
         name = clean_name(name)
         self._check_writable()
         if self.path != ":memory:":
@@ -307,9 +312,13 @@ class Store:
         if self.shared:
             transactions, customers, interactions, surveys = (
                 _absolute(x) for x in (transactions, customers, interactions, surveys))
-            return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
-                                  date_preference=date_preference, read_options=read_options, replace=replace,
-                                  actor=actor, via=via, surveys=surveys, results=results)
+            result = self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
+                                    date_preference=date_preference, read_options=read_options, replace=replace,
+                                    actor=actor, via=via, surveys=surveys, results=results,
+                                    fits=fits and not background)
+            if background:
+                self.fit_in_background()
+            return result
         overrides = overrides or {}
         read_options = read_options or {}
         inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions),
@@ -354,11 +363,30 @@ class Store:
                 )
                 self._record(cur, "upload" if existing.empty else "replace", dataset_id, name, actor, via)
         if results or (results is None and self.path != ":memory:"):
-            _store_results(self.db, dataset_id)
+            _store_results(self.db, dataset_id, fits and not background)
             from crmflow.results import complete
 
-            complete(self.db)  # and those of datasets stored before results were kept (never fails)
+            complete(self.db, fits=fits and not background)  # and those of older datasets (never fails)
+            if background:
+                self.fit_in_background()
         return IngestResult(self.get(name), reports)
+
+    def fit_in_background(self) -> None:
+        """Fit, in a thread of this process, every dataset whose fits are not
+        stored (crmflow.background.schedule)."""
+        from crmflow import background
+
+        background.schedule(self)
+
+    def save_fits(self, dataset_id: int, rows: list[tuple[str, str, str]]) -> bool:
+        """Store a dataset's fits built by crmflow.results.build_fits (False:
+        the dataset is gone, nothing stored)."""
+        from crmflow import results
+
+        self._check_writable()
+        if self.shared:
+            return self._in_child("save_fits", int(dataset_id), list(rows))
+        return results.save_fits(self.db, int(dataset_id), rows)
 
     def rename(self, old: str, new: str, *, actor: str | None = None, via: str | None = None) -> Dataset:
         new = clean_name(new)
@@ -391,20 +419,25 @@ class Store:
                 self.db.execute("delete_dataset", cur=cur, target_id=ds.dataset_id)
                 self._record(cur, "delete", ds.dataset_id, ds.name, actor, via)
 
-    def ensure_demo(self) -> Dataset:
-        """The bundled demo dataset, generated and stored on first use."""
+    def ensure_demo(self, *, fits: bool = True, background: bool = False) -> Dataset:
+        """The bundled demo dataset, generated and stored on first use (its
+        fits as :meth:`ingest` says)."""
         with self.db.write_lock:
             if DEMO_DATASET in self.names():
                 return self.get(DEMO_DATASET)
             if self.shared:
                 self._check_writable()
                 ensure_free_space(self.path, 64 * 1024 * 1024)
-                return self._in_child("ensure_demo")
+                demo = self._in_child("ensure_demo", fits=fits and not background)
+                if background:
+                    self.fit_in_background()
+                return demo
             from crmflow.demo import generate
 
             data = generate()
             return self.ingest(DEMO_DATASET, data.transactions, data.customers, data.interactions,
-                               actor="crmflow", via="demo", surveys=data.surveys).dataset
+                               actor="crmflow", via="demo", surveys=data.surveys, fits=fits,
+                               background=background).dataset
 
 
 def load_file_dataset(transactions: str | Path, customers: str | Path | None = None,
@@ -425,21 +458,21 @@ def load_file_dataset(transactions: str | Path, customers: str | Path | None = N
     return store, result
 
 
-def _store_results(db: Database, dataset_id: int) -> None:
+def _store_results(db: Database, dataset_id: int, fits: bool = True) -> None:
     """The dataset's stored results (crmflow.results). A failure leaves the
     dataset stored without them: the pages compute on demand, and the next
     process that opens the file for writing tries again."""
     from crmflow import results
 
     try:
-        results.compute(db, dataset_id)
+        results.compute(db, dataset_id, fits=fits)
     except Exception as exc:  # noqa: BLE001 - the dataset is committed; its results are an optimisation
         _log.info("crmflow: storing the results of dataset %s failed: %s", dataset_id, exc)
 
 
 # --------------------------------------------------------------------------- writing in a child process
 #: The changes a child process may make (``Store`` methods).
-CHILD_OPS = ("ingest", "rename", "delete", "ensure_demo")
+CHILD_OPS = ("ingest", "rename", "delete", "ensure_demo", "save_fits")
 
 
 def _input_bytes(source: Any) -> int:
@@ -499,20 +532,26 @@ def _error_from(record: dict[str, Any]) -> CrmflowError:
 
 
 def run_in_child(path: str, op: str, args: tuple, kwargs: dict) -> Any:
-    """``Store(path).<op>(*args, **kwargs)`` in a new Python process; its
-    result, or its error as the same CrmflowError. A child that dies (a
+    """``Store(path).<op>(*args, **kwargs)`` in another Python process (forked
+    by the warm launcher of crmflow.writer in the dashboard, else a new one);
+    its result, or its error as the same CrmflowError. A child that dies (a
     fatal engine error aborts it) gives a disk-full or engine-failed message."""
+    from crmflow import writer
+
     if op not in CHILD_OPS:
         raise ValueError(op)
     with tempfile.TemporaryDirectory(prefix="crmflow-write-") as tmp:
         answer = Path(tmp) / "answer.pickle"
         path = os.path.abspath(path)
-        request = pickle.dumps({"path": path, "op": op, "args": args, "kwargs": kwargs, "answer": str(answer)})
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        proc = subprocess.run([sys.executable, "-m", "crmflow.store"], input=request, capture_output=True,
-                              env=env, check=False)
+        request = {"path": path, "op": op, "args": args, "kwargs": kwargs, "answer": str(answer)}
+        errors = Path(tmp) / "stderr.txt"
+        handed, returncode = writer.run(request, str(errors))
+        if handed:
+            stderr = errors.read_bytes() if errors.exists() else b""
+        else:
+            proc = subprocess.run([sys.executable, "-m", "crmflow.store"], input=pickle.dumps(request),
+                                  capture_output=True, env=writer.child_env(), check=False)
+            returncode, stderr = proc.returncode, proc.stderr
         status, value = None, None
         if answer.exists():
             try:
@@ -524,9 +563,9 @@ def run_in_child(path: str, op: str, args: tuple, kwargs: dict) -> Any:
         if status == "error":
             raise _error_from(value)
     # no answer: the child died (DuckDB aborts on a fatal error; the OOM killer; a signal)
-    stderr = proc.stderr.decode("utf-8", "replace").strip()[-4000:]
+    stderr = stderr.decode("utf-8", "replace").strip()[-4000:]
     _log.info("crmflow: the writing process (%s on %s) ended with status %s and no answer; its errors: %s",
-                 op, path, proc.returncode, stderr or "(none)")
+                 op, path, returncode, stderr or "(none)")
     free = free_bytes(path)
     if free is not None and free < FREE_SPACE_MARGIN:
         raise NoAnswerError(key="db_disk_full", path=str(path), free=size_text(free),

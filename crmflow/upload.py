@@ -840,12 +840,13 @@ def save(store: Store, name: str, plans: Sequence[ReadPlan], *, date_preference:
          replace: bool = False, actor: str | None = None, via: str | None = None) -> IngestResult:
     """Store the files as dataset ``name`` (all or nothing: on any error the
     store is as before, including a dataset being replaced); the audit trail
-    names ``actor`` and ``via`` (crmflow.store.Store.ingest)."""
+    names ``actor`` and ``via`` (crmflow.store.Store.ingest). Its model fits
+    are computed after this returns (crmflow.background)."""
     paths, overrides, options = _arguments(plans)
     result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
                           overrides=overrides, date_preference=date_preference, read_options=options,
                           replace=replace, actor=actor, via=via,
-                          surveys=paths.get("surveys"))
+                          surveys=paths.get("surveys"), background=True)
     return result
 
 
@@ -934,6 +935,29 @@ def dataset_list(store: Store, customers: Callable[[int, str], int] | None = Non
         "rejected": df["n_rejected"].astype("int64"),
         "created_at": pd.to_datetime(df["created_at"]),
     })
+
+
+def fitting_status(store: Store, lang: str = DEFAULT_LANGUAGE) -> list[tuple[float, str]]:
+    """The datasets whose model fits are being computed in the background
+    (crmflow.background), in the order queued: (fraction done, one line in
+    ``lang``, the name escaped for Markdown) each."""
+    from crmflow import background
+
+    jobs = background.pending(store)
+    if not jobs:
+        return []
+    stored = store.datasets()
+    names = dict(zip(stored["dataset_id"].astype(int), stored["name"].astype(str)))
+    out = []
+    for job in jobs:
+        if job.dataset_id not in names:  # deleted meanwhile: its fits will not be stored
+            continue
+        name = escape_markdown(names[job.dataset_id])
+        if job.total:
+            out.append((job.fraction, t("data_fits_running", lang, name=name, done=job.done, total=job.total)))
+        else:
+            out.append((0.0, t("data_fits_waiting", lang, name=name)))
+    return out
 
 
 def escape_markdown(text: object) -> str:

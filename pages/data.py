@@ -350,12 +350,30 @@ shown = listing.rename(columns={"name": ctx.tr("data_col_name"), "transactions":
                                 "rejected": ctx.tr("data_col_rejected"), "created_at": ctx.tr("data_col_created")})
 show_table(shown, hide_index=True, width="stretch", key="data:datasets")
 names = list(listing["name"])
+
+
+@st.fragment(run_every=2)
+def fitting() -> None:
+    """The datasets being fitted in the background, redrawn every 2 s; once
+    none is left, the page is drawn again (without this timer)."""
+    lines = upload.fitting_status(store, ctx.lang)
+    if not lines:
+        st.rerun()
+    st.markdown("**" + ctx.tr("data_fits_heading") + "**")
+    for fraction, text in lines:
+        st.progress(fraction, text=text)
+    st.caption(ctx.tr("data_fits_caption"))
+
+
+if upload.fitting_status(store, ctx.lang):
+    fitting()
+
 if DEMO_DATASET not in names:
     st.info(ctx.tr("data_demo_missing"))
     if st.button(ctx.tr("data_demo_recreate"), key="data:demo"):
         try:
             with st.spinner(ctx.tr("loading")):
-                store.ensure_demo()
+                store.ensure_demo(background=True)
         except CrmflowError as exc:  # refused (free space) or failed in the writing process
             show_error(exc)
         else:
@@ -395,7 +413,7 @@ if names:
                 check_may_change(store, manage)
                 store.delete(manage, **who())
                 if not store.names():  # the dashboard always has a dataset to show
-                    store.ensure_demo()
+                    store.ensure_demo(background=True)
                 if manage == ctx.dataset.name and "dataset" in st.query_params:
                     del st.query_params["dataset"]
                 st.session_state.pop("data:confirm_delete", None)

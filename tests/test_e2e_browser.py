@@ -119,6 +119,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_dashboard(folder: Path, env: dict[str, str], *options: str) -> tuple[subprocess.Popen, str]:
+    """``python -m crmflow.serve`` on a free loopback port, with ``env`` (the
+    whole environment) and extra Streamlit ``options``, its output in
+    ``folder/streamlit.log``; (process, URL) once it answers its health
+    check, or the test fails (after at most 120 s) with the log."""
+    port = free_port()
+    log_path = folder / "streamlit.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crmflow.serve", "--server.headless", "true", "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--browser.gatherUsageStats", "false", *options],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    stop_dashboard(proc)
+    pytest.fail("the dashboard did not start within 120 s:\n" + log_path.read_text())
+
+
+def stop_dashboard(proc: subprocess.Popen) -> None:
+    """Stop a dashboard (it holds its database file while it runs)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 @dataclass
 class Server:
     url: str
@@ -128,14 +163,7 @@ class Server:
     demo: dict  # demo numbers computed before the server opened the database
 
     def stop(self) -> None:
-        """Stop the dashboard (it holds the database file while it runs)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
+        stop_dashboard(self.proc)
 
 
 def demo_numbers(db: Path) -> dict:
@@ -166,27 +194,10 @@ def server(tmp_path_factory):
                    capture_output=True, timeout=600)
     demo = demo_numbers(db)
     orders = write_gbk_orders(folder / UPLOAD_FILE)
-    port = free_port()
-    log = (folder / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crmflow.serve", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=dict(os.environ, CRMFLOW_DB=str(db)), stdout=log, stderr=subprocess.STDOUT,
-    )
-    srv = Server(f"http://127.0.0.1:{port}", db, orders, proc, demo)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if urllib.request.urlopen(srv.url + "/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        srv.stop()
-        pytest.fail("the dashboard did not start within 120 s:\n" + (folder / "streamlit.log").read_text())
+    proc, url = start_dashboard(folder, dict(os.environ, CRMFLOW_DB=str(db)))
+    srv = Server(url, db, orders, proc, demo)
     yield srv
     srv.stop()
-    log.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,12 @@ manager's own (so the search is known to see the data)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from crmflow.i18n import t
-from test_e2e_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT, free_port, settle
+from test_e2e_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT, settle, start_dashboard, stop_dashboard
 from test_login_pages import FOREIGN, build_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,32 +33,10 @@ VISITS = ("churn", "key_accounts", "account", "my_accounts", "segments", "flow",
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("login_browser")
     world = build_world(folder)
-    port = free_port()
-    log = (folder / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crmflow.serve", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=dict(os.environ, CRMFLOW_DB=str(world["db"]), CRMFLOW_USERS=str(world["users"])),
-        stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the dashboard did not start within 120 s:\n" + (folder / "streamlit.log").read_text())
+    proc, url = start_dashboard(folder, dict(os.environ, CRMFLOW_DB=str(world["db"]),
+                                               CRMFLOW_USERS=str(world["users"])))
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
-    log.close()
+    stop_dashboard(proc)
 
 
 @pytest.fixture(scope="module")

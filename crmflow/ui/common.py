@@ -50,10 +50,12 @@ def get_store() -> Store:
     """One store per process; every call inside takes its own cursor. Started
     with ``python -m crmflow.serve`` (``make run``), the store was opened and
     the demo stored while the browser loaded the page."""
-    from crmflow import serve
+    from crmflow import serve, writer
 
+    writer.keep_warm()  # the changes of the dashboard's sessions run in children of a warm process
     store = serve.take_store() or Store(shared=True)  # held read-only: the command line can read beside it
-    store.ensure_demo()
+    store.ensure_demo(background=True)
+    store.fit_in_background()  # the fits of any dataset stored without them (crmflow.background)
     return store
 
 
