@@ -20,8 +20,12 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) -m crmflow.serve
 
+# Two workers (CI has 2 cores). loadgroup keeps each xdist_group on one worker:
+# tests/conftest.py puts the tests sharing a module-scoped fixture in one group.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) -m bench.run --sizes 1m,10m --repeat 5

@@ -92,3 +92,7 @@ def app_factory(monkeypatch):
 
     st.cache_resource.clear()
     gc.collect()
+
+
+# parallel runs (make test: pytest -n 2 --dist loadgroup): which tests share a worker
+from xdist_groups import pytest_collection_modifyitems  # noqa: E402,F401

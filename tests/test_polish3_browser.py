@@ -17,7 +17,7 @@ headless Chromium. On each screen:
 
 One dashboard server and one Chromium for the module (test_e2e_browser's
 fixtures); one browser profile per language and size. Screenshots of every
-screen are kept in the folder the test prints (a temporary folder), named
+screen are kept in tests/artifacts/polish3-screens (gitignored; the test prints it), named
 ``<lang>_<width>x<height>_<page>.png`` and ``..._slide_<nn>.png``. Every
 problem found is listed at once, with where it was seen.
 """
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,7 @@ import pytest
 from crmflow import demo
 from crmflow.i18n import LANGUAGES, TRANSLATIONS, t
 from crmflow.report import SLIDE_KEYS
-from test_e2e_browser import CHROMIUM, PAGES, TIMEOUT, browser, server, settle, wait_for_content  # noqa: F401
+from test_e2e_browser import ARTIFACTS, CHROMIUM, PAGES, TIMEOUT, browser, server, settle, wait_for_content  # noqa: F401
 from test_present_fit import wait_for_slide
 
 pytestmark = [
@@ -43,7 +42,9 @@ pytestmark = [
 ]
 
 SIZES = ((1440, 900), (1920, 1080), (390, 844))
-SHOTS = Path(tempfile.gettempdir()) / "crmflow-polish3-screens"
+#: Screenshots of this checkout's last run (gitignored), beside test_e2e_browser's: a fixed
+#: folder in the shared temp folder mixed the shots of runs of other checkouts or users.
+SHOTS = ARTIFACTS / "polish3-screens"
 #: Slack for sub-pixel layout (px).
 EPS = 2
 
