@@ -103,6 +103,12 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loyal-orders", type=_positive_int, default=d.loyal_orders, metavar="N")
     p.add_argument("--loyal-window-days", type=_positive_int, default=d.loyal_window_days, metavar="N")
     p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                   help="where the queries run: duckdb (default, or $CRMFLOW_ENGINE) or spark (needs the spark "
+                        "extra and Java 17)")
+    p.add_argument("--spark", metavar="MASTER|sc://HOST:PORT", default=None,
+                   help="for --engine spark: the Spark master or Spark Connect address "
+                        "(default $CRMFLOW_SPARK, else local[*])")
 
 
 def _analysis_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
@@ -247,12 +253,14 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
     from crmflow.ingest import date_format_option
     from crmflow.store import Store, load_file_dataset
 
+    engine = _engine(args)
     if getattr(args, "dataset", None):
         if args.file:
             raise CrmflowError("Give either a FILE or --dataset, not both", "Drop one of them")
         store = Store(args.db, read_only=True)  # reading only: works beside an open dashboard
         try:
             ds = store.get(args.dataset)
+            _use_engine(store, engine, args)
             yield Source(store, ds.dataset_id, ds.name)
         finally:
             store.close()
@@ -272,9 +280,29 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
             for note in report.warnings:
                 if getattr(note, "key", "").startswith("dates_"):  # how dates were read (day/month order, years)
                     print(f"crmflow: note: {report.table}: {note}", file=sys.stderr)
+        _use_engine(store, engine, args)
         yield Source(store, result.dataset.dataset_id, result.dataset.name)
     finally:
         store.close()
+
+
+def _engine(args: argparse.Namespace) -> str:
+    """The engine an analysis command runs on (--engine, else $CRMFLOW_ENGINE); for
+    Spark, pyspark and Java are checked before any file is read."""
+    from crmflow.engine_spark import check_available, engine_name
+
+    engine = engine_name(getattr(args, "engine", None))
+    if engine == "spark":
+        check_available(getattr(args, "spark", None))
+    return engine
+
+
+def _use_engine(store: object, engine: str, args: argparse.Namespace) -> None:
+    """With Spark, the store's analytic queries run on Spark (its dataset list stays in DuckDB)."""
+    if engine == "spark":
+        from crmflow.engine_spark import SparkDatabase
+
+        store.db = SparkDatabase(store.db, master=getattr(args, "spark", None))  # type: ignore[attr-defined]
 
 
 def _params(args: argparse.Namespace) -> Params:

@@ -383,12 +383,13 @@ def mirror_ingest(db: Database, dataset_id: int, replaced_id: int | None = None)
     """After an ingest: the new dataset written for Spark, a replaced one dropped
     (only when Spark is wanted, see :func:`spark_wanted`)."""
     folder = data_folder(db.path)
-    if folder is None or not spark_wanted():
+    if folder is None:
         return
     data = SparkData(folder)
-    if replaced_id is not None:
-        data.remove(replaced_id)
-    data.export(db, dataset_id)
+    if replaced_id is not None and folder.exists():
+        data.remove(replaced_id)  # whatever the engine: a copy never outlives its dataset
+    if spark_wanted():
+        data.export(db, dataset_id)
 
 
 def mirror_delete(db: Database, dataset_id: int) -> None:

@@ -283,6 +283,9 @@ class Store:
             except BaseException:
                 cur.rollback()
                 raise
+        from crmflow.engine_spark import mirror_ingest  # the Parquet copy Spark reads (issue 16)
+
+        mirror_ingest(self.db, dataset_id, None if existing.empty else int(existing.iloc[0]["dataset_id"]))
         return IngestResult(self.get(name), reports)
 
     def rename(self, old: str, new: str) -> Dataset:
@@ -317,6 +320,9 @@ class Store:
             except BaseException:
                 cur.rollback()
                 raise
+        from crmflow.engine_spark import mirror_delete
+
+        mirror_delete(self.db, ds.dataset_id)
 
     def ensure_demo(self) -> Dataset:
         """The bundled demo dataset, generated and stored on first use."""

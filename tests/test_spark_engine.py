@@ -126,27 +126,28 @@ def _analytic():
     return analytic_queries()
 
 
-def _scopes(sdb, dataset_id) -> dict[str, Scope]:
-    """The unfiltered scope, one per global filter the data allows (region,
-    owner, channel, segment; resolved by crmflow.filters on the Spark engine,
-    which keeps each customer set for both engines), and a narrowed customer set."""
+def _scope(sdb, dataset_id, name) -> Scope:
+    """The scope of one global filter the data allows (region, owner, channel,
+    segment: resolved by crmflow.filters on the Spark engine, which keeps each
+    customer set for both engines), a narrowed customer set, or none."""
     from crmflow.filters import Filters, customer_attributes, filter_options, resolve
 
+    if name == "none":
+        return Scope(dataset_id)
     attrs = customer_attributes(sdb.db, dataset_id)
     options = filter_options(attrs)
-    out = {"none": Scope(dataset_id)}
-    if options["region"]:
-        out["region"] = resolve(sdb, dataset_id, Filters(regions=(options["region"][0],)), attributes=attrs)
-    if options["owner"]:
-        out["owner"] = resolve(sdb, dataset_id, Filters(owners=tuple(options["owner"][:2])), attributes=attrs)
-    if options["channel"]:
-        out["channel"] = resolve(sdb, dataset_id, Filters(channels=(options["channel"][0],)), attributes=attrs)
-    out["segment"] = resolve(sdb, dataset_id, Filters(segments=("Champions", "At risk")), attributes=attrs)
-    ids = sorted(map(str, attrs["customer_id"]))
-    out["customers"] = Scope(dataset_id).narrowed(ids[::5])
-    for name, scope in out.items():
-        assert isinstance(scope, Scope), name
-    return out
+    filters = {
+        "region": lambda: Filters(regions=(options["region"][0],)),
+        "owner": lambda: Filters(owners=tuple(options["owner"][:2])),
+        "channel": lambda: Filters(channels=(options["channel"][0],)),
+        "segment": lambda: Filters(segments=("Champions", "At risk")),
+    }
+    if name == "customers":
+        ids = sorted(map(str, attrs["customer_id"]))
+        return Scope(dataset_id).narrowed(ids[::5])
+    scope = resolve(sdb, dataset_id, filters[name](), attributes=attrs)
+    assert isinstance(scope, Scope), name
+    return scope
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
@@ -180,32 +181,127 @@ def assert_same(duck: pd.DataFrame, spark: pd.DataFrame, what: str) -> None:
 
 
 # --------------------------------------------------------------------------- every query, both engines
-def _compare_all(data, scope_names=None):
+#: Queries run under every global filter: together they read every staging view
+#: (stg_orders, stg_transactions, stg_transaction_customers, stg_customer_universe,
+#: stg_customers, stg_interactions, stg_order_days) and the scope macro.
+FILTERED = ("stage_counts", "customer_stages", "customer_attributes", "rfm", "revenue_by_month",
+            "churn_contact", "period_totals", "cohort_retention", "order_rhythm", "data_coverage")
+
+
+def _compare(data, scope_name, names):
     duck, sdb, dataset_id = data
-    scopes = _scopes(sdb, dataset_id)
+    scope = _scope(sdb, dataset_id, scope_name)
+    values = _values(duck, dataset_id, scope)
     failures = []
-    compared = 0
-    for scope_name, scope in scopes.items():
-        if scope_names is not None and scope_name not in scope_names:
-            continue
-        values = _values(duck, dataset_id, scope)
-        for name in _analytic():
-            _, declared = compiled(name)
-            params = {k: values[k] for k in declared}
-            d = duck.run(name, dataset_id=scope, **params)
-            try:
-                s = sdb.run(name, dataset_id=scope, **params)
-                assert_same(d, s, f"{name} [{scope_name}]")
-            except (AssertionError, CrmflowError) as exc:
-                failures.append(f"{name} [{scope_name}]: {str(exc)[:400]}")
-            compared += 1
+    rows = 0
+    for name in names:
+        _, declared = compiled(name)
+        params = {k: values[k] for k in declared}
+        d = duck.run(name, dataset_id=scope, **params)
+        try:
+            s = sdb.run(name, dataset_id=scope, **params)
+            assert_same(d, s, f"{name} [{scope_name}]")
+            rows += len(d)
+        except (AssertionError, CrmflowError) as exc:
+            failures.append(f"{name} [{scope_name}]: {str(exc)[:400]}")
     assert not failures, "\n".join(failures)
-    return compared
+    return rows
+
+
+def test_the_analytic_queries_are_the_queries_outside_store_and_ingest():
+    names = _analytic()
+    assert "stage_counts" in names and "health_components" in names and "period_totals" in names
+    assert not any(get_query(n).path.parent.name in ("store", "ingest") for n in names)
+    assert set(FILTERED) <= set(names)
+    assert len(names) >= 40
 
 
 def test_every_analytic_query_demo(demo):
-    assert _compare_all(demo) == len(_analytic()) * 6
+    assert _compare(demo, "none", _analytic()) > 0
+
+
+@pytest.mark.parametrize("scope_name", ["region", "owner", "channel", "segment", "customers"])
+def test_filtered_queries_demo(demo, scope_name):
+    assert _compare(demo, scope_name, FILTERED) > 0
 
 
 def test_every_analytic_query_cdnow(cdnow):
-    assert _compare_all(cdnow) == len(_analytic()) * 3
+    assert _compare(cdnow, "none", _analytic()) > 0
+
+
+@pytest.mark.parametrize("scope_name", ["segment", "customers"])
+def test_filtered_queries_cdnow(cdnow, scope_name):
+    assert _compare(cdnow, scope_name, FILTERED) > 0
+
+
+def test_a_filter_narrows_on_spark(demo):
+    """The scope reaches Spark: a region keeps fewer customers than the whole
+    dataset, and exactly those of that region (not all: the trap of a variable
+    compared with a column of its own name)."""
+    duck, sdb, dataset_id = demo
+    scope = _scope(sdb, dataset_id, "region")
+    everyone = sdb.run("customer_attributes", dataset_id=dataset_id)
+    kept = sdb.run("customer_attributes", dataset_id=scope)
+    assert 0 < len(kept) < len(everyone)
+    region = kept["region"].dropna().unique().tolist()
+    assert len(region) == 1
+    assert set(kept["customer_id"]) == set(everyone.loc[everyone["region"] == region[0], "customer_id"])
+
+
+def test_two_datasets_do_not_mix(spark_session_fixture, tmp_path, load):
+    """Two stored datasets side by side in one Parquet copy: each query reads its own."""
+    from crmflow.engine_spark import SparkDatabase
+
+    store, first = load("customer_id,date,amount\nA,2024-01-05,10\nA,2024-02-05,20\nB,2024-01-07,5\n")
+    second = store.ingest("second", ROOT / "tests" / "data" / "cdnow" / "CDNOW_sample.txt").dataset.dataset_id
+    sdb = SparkDatabase(store.db, master="local[2]", folder=tmp_path / "copy")
+    counts = sdb.run("last_order_date", dataset_id=first)
+    assert str(counts.iloc[0]["last_order_date"].date()) == "2024-02-05"
+    attrs = sdb.run("customer_attributes", dataset_id=first)
+    assert attrs["customer_id"].tolist() == ["A", "B"]
+    assert len(sdb.run("customer_attributes", dataset_id=second)) == len(
+        store.db.run("customer_attributes", dataset_id=second))
+
+
+# --------------------------------------------------------------------------- the command line
+def _cli(capsys, argv):
+    from crmflow.cli import main
+
+    code = main(argv)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return out.out
+
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory):
+    from crmflow.cli import main
+
+    folder = tmp_path_factory.mktemp("demo-files")
+    assert main(["demo", "--out", str(folder)]) == 0
+    return folder
+
+
+@pytest.mark.parametrize("command", [
+    ["stages"], ["flow", "--from", "2024-06-30", "--to", "2025-06-30"], ["rfm"], ["churn", "--all"], ["health"],
+])
+def test_cli_spark_equals_duckdb(spark_session_fixture, demo_files, capsys, command):
+    """A file the engine has never seen: read into the temporary store, written
+    for Spark, and answered on Spark exactly as on DuckDB."""
+    source = [str(demo_files / "transactions.csv"), "--customers", str(demo_files / "customers.csv"),
+              "--interactions", str(demo_files / "interactions.csv")]
+    duck = _cli(capsys, [command[0], *source, *command[1:], "--engine", "duckdb"])
+    spark = _cli(capsys, [command[0], *source, *command[1:], "--engine", "spark", "--spark", "local[2]"])
+    assert json.loads(spark) == json.loads(duck)
+    assert len(json.loads(duck)) > 0
+
+
+def test_cli_without_java_says_so(tmp_path, demo_files):
+    """Java missing: one clear line, exit status 2, before any file is read."""
+    env = dict(os.environ, JAVA_HOME=str(tmp_path / "no-java"), PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-m", "crmflow", "stages", str(demo_files / "transactions.csv"),
+                          "--engine", "spark"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.startswith("crmflow: error: The Spark engine needs Java 17")
+    assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
