@@ -410,7 +410,11 @@ class SparkDatabase:
     def __init__(self, db: Database, *, master: str | None = None, folder: str | os.PathLike | None = None) -> None:
         self.db = db
         self.master = spark_master(master)
-        self.spark = spark_session(self.master)
+        shared = spark_session(self.master)
+        try:  # its own temporary views (two stores in one process never see each other's tables)
+            self.spark = shared.newSession()
+        except Exception:  # noqa: BLE001 - Spark Connect has one session per client
+            self.spark = shared
         if folder is None:
             folder = data_folder(db.path)
         if folder is None:
@@ -442,7 +446,6 @@ class SparkDatabase:
 
     def _create_views(self) -> None:
         import sqlglot
-        from pyspark.sql import types as T
 
         done = frozenset(int(p.name) for p in (self.data.folder / "_complete").glob("*") if p.name.isdigit())
         for table in TABLES:
@@ -450,7 +453,6 @@ class SparkDatabase:
                 described = cur.execute(f"DESCRIBE {table}").fetchall()  # noqa: S608 - a fixed table name
             ddl = ", ".join(f"`{c}` {sqlglot.exp.DataType.build(t, dialect='duckdb').sql('spark')}"
                             for c, t, *_ in described)
-            schema = T._parse_datatype_string(ddl) if hasattr(T, "_parse_datatype_string") else ddl
             folder = self.data.folder / table
             parts = [folder / f"dataset_id={i}" for i in sorted(done) if (folder / f"dataset_id={i}").exists()
                      and any((folder / f"dataset_id={i}").glob("*.parquet"))]
@@ -458,7 +460,7 @@ class SparkDatabase:
                 df = (self.spark.read.schema(ddl).option("basePath", str(folder))
                       .parquet(*[str(p) for p in parts]))
             else:
-                df = self.spark.createDataFrame([], schema)
+                df = self.spark.createDataFrame([], ddl)
             df.createOrReplaceTempView(f"crm_{table}")
         self._views_of = done
 

@@ -15,8 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
