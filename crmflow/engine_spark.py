@@ -327,8 +327,9 @@ def to_duckdb_types(frame: pd.DataFrame, types: list[tuple[str, str]]) -> pd.Dat
             out[col] = s.astype("boolean") if missing else s.astype(bool)
         elif kind in ("DATE", "TIMESTAMP") or kind.startswith("TIMESTAMP"):
             out[col] = pd.to_datetime(s).astype("datetime64[us]")
-        elif kind == "VARCHAR":
-            out[col] = s.astype(pd.StringDtype(na_value=np.nan))
+        elif kind == "VARCHAR":  # DuckDB: pandas string type, object when no value is there
+            out[col] = (s.astype(pd.StringDtype(na_value=np.nan)) if s.notna().any()
+                        else pd.Series([None] * len(s), index=s.index, dtype=object))
         elif kind.endswith("[]"):
             base = kind[:-2]
             edtype = _INT_DTYPES.get(base, "float64" if base.startswith(_FLOAT_TYPES) else object)

@@ -139,13 +139,15 @@ def _scope(sdb, dataset_id, name) -> Scope:
         "region": lambda: Filters(regions=(options["region"][0],)),
         "owner": lambda: Filters(owners=tuple(options["owner"][:2])),
         "channel": lambda: Filters(channels=(options["channel"][0],)),
-        "segment": lambda: Filters(segments=("Champions", "At risk")),
+        "segment": lambda: Filters(segments=("champions", "at_risk")),
     }
     if name == "customers":
         ids = sorted(map(str, attrs["customer_id"]))
         return Scope(dataset_id).narrowed(ids[::5])
     scope = resolve(sdb, dataset_id, filters[name](), attributes=attrs)
     assert isinstance(scope, Scope), name
+    if scope.customer_set is not None:  # a filter that keeps some customers, not none
+        assert not scope.customer_set.startswith("0:"), name
     return scope
 
 
