@@ -24,6 +24,7 @@ PAGES = (
     ("account", "page_account", ":material/person_search:", "account"),
     ("my_accounts", "page_my_accounts", ":material/badge:", "my-accounts"),
     ("segments", "page_segments", ":material/donut_small:", "segments"),
+    ("servqual", "page_servqual", ":material/reviews:", "service-quality"),
     ("data", "page_data", ":material/database:", "data"),
     ("present", "page_present", ":material/slideshow:", "present"),
 )

@@ -320,6 +320,28 @@ def _dashboard_section(results: dict, budget: dict, verdicts: list) -> list[str]
     return lines
 
 
+def _sessions_section(results: dict, verdicts: list) -> list[str]:
+    """Ten people at once (bench/sessions.py): page times of concurrent browser sessions."""
+    run = results.get("sessions")
+    title = "## Concurrent browser sessions on the demo data (bench/sessions.py)"
+    if run is None:
+        return [title, "", "not measured (--sessions 0)", ""]
+    if "error" in run:
+        return [title, "", run["error"], ""]
+    limit = run["p95_budget_seconds"]
+    v = verdict(bool(run["met"]))
+    verdicts.append((f"{run['sessions']} concurrent sessions, demo data: 95th percentile page ≤ {fmt_s(limit)}",
+                     v, fmt_s(run["p95_seconds"])))
+    lines = [title, "", f"{run['sessions']} sessions at once on one server (127.0.0.1), each opening "
+             f"{run['pages_per_session']} pages at random as-of dates (seed {run['seed']}); a page's time runs from "
+             "the navigation to its title, the end of its script run and its first chart.", "",
+             "| pages served | failed | median | 95th percentile | slowest | wall time | budget | verdict |",
+             "|---|---|---|---|---|---|---|---|",
+             f"| {run['served']} | {run['failed']} | {fmt_s(run['median_seconds'])} | {fmt_s(run['p95_seconds'])} | "
+             f"{fmt_s(run['max_seconds'])} | {fmt_s(run['wall_seconds'])} | p95 ≤ {fmt_s(limit)} | {v} |", ""]
+    return lines
+
+
 def render(results: dict, budget: dict, budget_views, notes) -> str:
     verdicts: list[tuple[str, str, str]] = []
     body: list[str] = []
@@ -328,6 +350,7 @@ def render(results: dict, budget: dict, budget_views, notes) -> str:
     body += _clv_section(results, budget, verdicts)
     body += _ingest_section(results, budget, verdicts)
     body += _dashboard_section(results, budget, verdicts)
+    body += _sessions_section(results, verdicts)
     head = [
         "# Benchmark results",
         "",
@@ -380,8 +403,9 @@ def merge(runs: list[dict]) -> dict:
                     have["views"].update(value)
                 else:
                     have[key] = value
-        if run.get("dashboard"):
-            out["dashboard"] = run["dashboard"]
+        for key in ("dashboard", "sessions"):
+            if run.get(key):
+                out[key] = run[key]
     out["seconds"] = sum(r.get("seconds") or 0 for r in runs)
     return out
 

@@ -17,6 +17,8 @@ then measures, each in fresh processes (bench/worker.py):
 * once: the dashboard's first page, from starting streamlit to the Overview's
   stage cards visible in headless Chromium (on a new database, so the demo
   data are generated on the way, and again on a restart).
+* once: ten concurrent browser sessions on the demo data (bench/sessions.py),
+  each opening pages at random as-of dates: median and 95th percentile page time.
 
 It writes RESULTS.md (machine, versions, medians, ratios, a verdict per
 budget line) and the raw figures as JSON. Absolute times on a shared 2-core
@@ -168,24 +170,42 @@ def _vm_hwm(pid: int) -> int | None:
     return None
 
 
-def _dashboard_once(browser, db_path: Path, timeout: float) -> dict:
-    port = _free_port()
+def start_dashboard(db_path: Path, port: int) -> subprocess.Popen:
+    """``python -m crmflow.serve`` on ``db_path``, listening on 127.0.0.1:``port`` only."""
     env = {**os.environ, "CRMFLOW_DB": str(db_path)}
     cmd = [sys.executable, "-m", "crmflow.serve", "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_health(port: int, deadline: float) -> bool:
+    """Poll the dashboard's health endpoint until it answers or ``deadline`` (perf_counter) passes."""
+    while time.perf_counter() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stop_dashboard(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _dashboard_once(browser, db_path: Path, timeout: float) -> dict:
+    port = _free_port()
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_dashboard(db_path, port)
     out: dict = {}
     try:
-        deadline = started + timeout
-        while time.perf_counter() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
-        else:
+        if not wait_for_health(port, started + timeout):
             return {"error": f"no health answer in {timeout:.0f} s"}
         out["health"] = time.perf_counter() - started
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -205,12 +225,7 @@ def _dashboard_once(browser, db_path: Path, timeout: float) -> dict:
     except Exception as exc:
         out["error"] = f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_dashboard(proc)
     return out
 
 
@@ -285,6 +300,9 @@ def parse_args(argv):
     ap.add_argument("--no-dashboard", action="store_true", help="skip the dashboard start-up measurement")
     ap.add_argument("--dashboard-repeat", type=int, default=3)
     ap.add_argument("--dashboard-timeout", type=float, default=120.0)
+    ap.add_argument("--sessions", type=int, default=10,
+                    help="concurrent browser sessions on the demo data (bench/sessions.py; skipped with --no-dashboard); 0 to skip")
+    ap.add_argument("--session-pages", type=int, default=6, help="pages each concurrent session opens")
     ap.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
     ap.add_argument("--pages-only", action="store_true",
                     help="measure the pages (and their pandas baseline) only: no CLV, ingest or dashboard")
@@ -333,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_dashboard and not args.pages_only:
             log("dashboard")
             results["dashboard"] = measure_dashboard(args)
+        if args.sessions > 0 and not args.pages_only and not args.no_dashboard:
+            from bench import sessions
+
+            log(f"{args.sessions} concurrent sessions")
+            results["sessions"] = sessions.measure(args.sessions, args.session_pages)
     results["seconds"] = time.perf_counter() - started
     _save(results, args)
     log(f"wrote {args.out} and {args.json} in {results['seconds']:.0f} s")

@@ -44,6 +44,7 @@ import pandas as pd
 from crmflow.config import Params
 from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
+from crmflow.results import stored_or_run
 from crmflow.i18n import DEFAULT_LANGUAGE, t
 from crmflow.stages import month_ends
 
@@ -259,8 +260,8 @@ def ntd_trends(db: Database, dataset_id: int | Scope, start: date, end: date,
     if start > end:
         raise CrmflowError(f"The trend needs a start date on or before its end date (got {start} and {end})",
                            "Pass --from with a date before --as-of")
-    df = db.run("ntd_monthly", dataset_id=dataset_id, dates=month_ends(start, end),
-                lost_after_days=params.lost_after_days, loyal_window_days=params.loyal_window_days)
+    df = stored_or_run(db, "ntd_monthly", dataset_id, dates=month_ends(start, end),
+                       lost_after_days=params.lost_after_days, loyal_window_days=params.loyal_window_days)
     df = df.astype({"active_customers": "int64", "mean_relationship_days": "float64", "revenue": "float64",
                     "revenue_per_active": "float64", "categories_per_active": "float64"})
     return _to_dates(df, ("snapshot_date",))[list(NTD_COLUMNS)]

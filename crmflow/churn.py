@@ -189,6 +189,7 @@ from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
 from crmflow.i18n import t
 from crmflow.model import DEFAULT_DISCOUNT_RATE, DEFAULT_HORIZON_WEEKS, customer_values
+from crmflow.results import stored_or_run
 
 #: The definition parameters' defaults (lost_after_days 180, loyal_orders 4, loyal_window_days 365).
 DEFAULT_PARAMS = Params()
@@ -301,7 +302,8 @@ def risk_score(probability: np.ndarray | float) -> np.ndarray:
     return np.round(np.clip(np.asarray(probability, dtype=np.float64), 0.0, 1.0) * 100, 6)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def clipped_logit(p: np.ndarray | float) -> np.ndarray:
+    """logit(p) with p kept inside [1e-9, 1 - 1e-9], so 0 and 1 stay finite."""
     return special.logit(np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9))
 
 
@@ -380,9 +382,9 @@ def _round_reason(reason: dict) -> dict:
 def _signals(db: Database, dataset_id: int | Scope, as_of: date, params: Params, h: int) -> pd.DataFrame:
     """churn_signals joined with the model at ``as_of``: P(alive), P0 (``probability_model``),
     expected orders in the next h days, expected value over 52 weeks, and the data reasons."""
-    signals = db.run("churn_signals", dataset_id=dataset_id, dates=[as_of], as_of=as_of,
-                     window_days=TREND_WINDOW_DAYS, complaint_pattern=COMPLAINT_PATTERN,
-                     payment_window_days=PAYMENT_WINDOW_DAYS, **params.as_sql_params())
+    signals = stored_or_run(db, "churn_signals", dataset_id, dates=[as_of], as_of=as_of,
+                            window_days=TREND_WINDOW_DAYS, complaint_pattern=COMPLAINT_PATTERN,
+                            payment_window_days=PAYMENT_WINDOW_DAYS, **params.as_sql_params())
     if signals.empty:
         return signals
     values, fit = customer_values(db, dataset_id, as_of, DEFAULT_HORIZON_WEEKS, DEFAULT_DISCOUNT_RATE)
@@ -462,7 +464,7 @@ def _design(frame: pd.DataFrame) -> np.ndarray:
     stage = frame["stage"].to_numpy()
     for j, name in enumerate(("first", "repeat", "loyal")):
         X[:, j] = stage == name
-    X[:, 3] = _logit(frame["probability_model"].to_numpy(np.float64))
+    X[:, 3] = clipped_logit(frame["probability_model"].to_numpy(np.float64))
     for code in DATA_REASONS:
         j = TERMS.index(REASON_TERM[code])
         X[:, j] = np.maximum(X[:, j], frame["level_" + code].to_numpy(np.float64))
@@ -586,7 +588,7 @@ def _past_outcome(db: Database, dataset_id: int | Scope, start: date, end: date,
     frame = _signals(db, dataset_id, start, params, h)
     if len(frame) < MIN_CALIBRATION_CUSTOMERS:
         return None
-    actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=start, end_date=end)
+    actual = stored_or_run(db, "holdout_purchases", dataset_id, start_date=start, end_date=end)
     merged = frame.merge(actual, on="customer_id", how="left")
     if len(merged) != len(frame):  # cannot happen: holdout_purchases has one row per customer
         raise CrmflowError("The holdout has a customer twice", "Please report this bug")
@@ -832,7 +834,7 @@ def evaluate_auc(db: Database, dataset_id: int | Scope, as_of: date, horizon_day
         calibration = calibrate(db, dataset_id, as_of, params, horizon_days=h)
     signals = _signals(db, dataset_id, as_of, params, h)
     frame = _empty() if signals.empty else _score(signals, calibration, h, "en", as_of)
-    actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=as_of, end_date=end)
+    actual = stored_or_run(db, "holdout_purchases", dataset_id, start_date=as_of, end_date=end)
     frame = frame.merge(actual, on="customer_id", how="left", validate="one_to_one")
     left = frame["actual_purchases"].fillna(0).to_numpy() == 0
     p = frame["probability_leave"].to_numpy(np.float64)
@@ -1003,7 +1005,7 @@ def _track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Pa
                 "calibration": [], "verdict": "no_history"}
     calibration = calibrate(db, dataset_id, past, params, horizon_days=h)
     _, probability = _probability(signals, calibration)
-    actual = db.run("holdout_purchases", dataset_id=dataset_id, start_date=past, end_date=as_of)
+    actual = stored_or_run(db, "holdout_purchases", dataset_id, start_date=past, end_date=as_of)
     frame = signals.merge(actual, on="customer_id", how="left")
     if len(frame) != len(signals):  # cannot happen: holdout_purchases has one row per customer
         raise CrmflowError("The holdout has a customer twice", "Please report this bug")

@@ -66,6 +66,9 @@ def _source_options(p: argparse.ArgumentParser, *, file_required: bool = False) 
         p.add_argument("--dataset", metavar="NAME", help="use a stored dataset instead of a file")
     p.add_argument("--customers", metavar="FILE", help="optional customers file")
     p.add_argument("--interactions", metavar="FILE", help="optional interactions file")
+    p.add_argument("--surveys", metavar="FILE",
+                   help="optional Servqual survey file (date, item, expectation and perception scores; "
+                        "long or wide form, see `crmflow servqual`); prefix surveys. in --map")
     p.add_argument("--map", metavar="FIELD=COLUMN", action="append", default=[],
                    help="map a field to a column by name or #position; prefix customers. or interactions. "
                         "for those files (e.g. --map amount=销售额 --map customers.created_at=建档日期); "
@@ -137,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="replace a dataset of the same name")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
-    p = sub.add_parser("datasets", help="list, rename or delete stored datasets")
-    p.add_argument("action", choices=("list", "rename", "delete", "rejected", "report"))
+    p = sub.add_parser("datasets", help="list, rename or delete stored datasets; `audit`: who changed which, when")
+    p.add_argument("action", choices=("list", "rename", "delete", "rejected", "report", "audit"))
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--db", metavar="PATH")
     p.add_argument("--out", metavar="FILE", help="for `rejected`: write the rows to this CSV file")
@@ -193,13 +196,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track-record-format", choices=("json", "text"),
                    help="the track record as json (default) or a few lines of text; implies --track-record")
 
+    p = _analysis_command(sub, "loyalty", "loyalty measures at D by stage or RFM segment: repeat-purchase rate, "
+                                          "category breadth, purchase regularity, complainers who ordered again, "
+                                          "orders at a discount")
+    p.add_argument("--by", choices=("stage", "segment"), default="stage",
+                   help="group the customers by their stage (default) or RFM segment at D")
+    p.add_argument("--per-customer", action="store_true",
+                   help="one row per customer with an order on or before D instead of one per group")
+
+    p = _analysis_command(sub, "prospects", "conversion prospects at D: who is likely to take the next stage step "
+                                        "(potential -> first, first -> repeat, repeat -> loyal), why, and its value")
+    p.add_argument("--horizon-days", type=_positive_int, default=None, metavar="N",
+                   help="the step within N days after D (default 90); learned on the N days before D, so an N "
+                        "reaching before the data's first order date is refused")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the reasons (default en)")
+    p.add_argument("--track-record", action="store_true",
+                   help="print instead how the list did on this data's own past (the list of D - N against who "
+                        "took a step by D), as JSON with the key track_record")
+
     p = sub.add_parser("report", help="write the meeting report (HTML or PowerPoint, by the --out extension)")
     _report_options(p)
+
+    p = sub.add_parser("users", help="the dashboard's sign-in users file (CRMFLOW_USERS): add or list users")
+    p.add_argument("action", choices=("add", "list"))
+    p.add_argument("name", nargs="?", metavar="NAME", help="for `add`: the user name (with --email: the e-mail "
+                   "address the identity provider signs in)")
+    p.add_argument("--role", choices=("admin", "analyst", "manager"), help="for `add`: the user's role")
+    p.add_argument("--owner", metavar="OWNER", help="for `add`: the owner (account manager) a manager sees")
+    p.add_argument("--email", action="store_true",
+                   help="for `add`: an identity-provider (OIDC) user, mapped by e-mail address; no password")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="for `add`: read the password from standard input (default: asked without echo)")
+    p.add_argument("--users", metavar="PATH", help="the users file (default: $CRMFLOW_USERS), .toml or .json")
 
     p = sub.add_parser("demo", help="write the demo data as CSV files (or store it with --store)")
     p.add_argument("--out", metavar="DIR", default="data/demo")
     p.add_argument("--store", action="store_true", help="store it as the dataset 'demo' instead")
     p.add_argument("--db", metavar="PATH")
+    _servqual_parser(sub)
     return parser
 
 
@@ -270,7 +304,7 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
     store, result = load_file_dataset(args.file, args.customers, args.interactions,
                                       overrides=_overrides(args.map),
                                       date_preference=date_format_option(args.date_format),
-                                      read_options=_read_options(args))
+                                      read_options=_read_options(args), surveys=args.surveys)
     try:
         for report in result.reports:
             if report.rows_rejected:
@@ -362,7 +396,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with Store(args.db, shared=True) as store:
         result = store.ingest(args.name, args.file, args.customers, args.interactions,
                               overrides=_overrides(args.map), date_preference=date_format_option(args.date_format),
-                              read_options=_read_options(args), replace=args.replace)
+                              read_options=_read_options(args), replace=args.replace, via="command line",
+                              surveys=args.surveys)
     ds = result.dataset
     if args.format == "json":
         _print_json({"dataset": ds.name, "dataset_id": ds.dataset_id, "report": ds.report})
@@ -376,12 +411,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from crmflow.store import Store
 
-    need = {"list": 0, "rename": 2, "delete": 1, "rejected": 1, "report": 1}[args.action]
+    need = {"list": 0, "rename": 2, "delete": 1, "rejected": 1, "report": 1, "audit": 0}[args.action]
     if len(args.names) != need:
         raise CrmflowError(f"`datasets {args.action}` takes {need} name(s), got {len(args.names)}",
                            "e.g. crmflow datasets rename OLD NEW")
     # reading actions open the file read-only (they work beside an open dashboard)
-    with Store(args.db, read_only=args.action in ("list", "report", "rejected"),
+    with Store(args.db, read_only=args.action in ("list", "report", "rejected", "audit"),
                shared=args.action in ("rename", "delete")) as store:
         if args.action == "list":
             df = store.datasets()
@@ -390,13 +425,20 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             else:
                 print(df.to_string(index=False))
         elif args.action == "rename":
-            ds = store.rename(*args.names)
+            ds = store.rename(*args.names, via="command line")
             print(f"Renamed {args.names[0]!r} to {ds.name!r}.")
         elif args.action == "delete":
-            store.delete(args.names[0])
+            store.delete(args.names[0], via="command line")
             print(f"Deleted dataset {args.names[0]!r}.")
         elif args.action == "report":
             _print_json(store.get(args.names[0]).report)
+        elif args.action == "audit":
+            df = store.audit()
+            if df.empty:
+                print("No changes recorded yet.")
+            else:
+                df["changed_at"] = df["changed_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+                print(df.drop(columns=["dataset_id"]).fillna("").to_string(index=False))
         else:
             from crmflow.exports import safe_csv
 
@@ -680,6 +722,36 @@ def cmd_churn(args: argparse.Namespace) -> int:
     return 0
 
 
+PROSPECTS_CLI_COLUMNS = ("customer_id", "stage", "next_stage", "probability", "expected_value", "move_value",
+                         "reasons", "owner", "region", "days_in_stage", "first_order_value", "first_category",
+                         "contacts")
+
+
+def cmd_prospects(args: argparse.Namespace) -> int:
+    from crmflow.i18n import t
+    from crmflow.prospects import DEFAULT_HORIZON_DAYS, check_horizon, prospects, track_record
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        horizon = DEFAULT_HORIZON_DAYS if args.horizon_days is None else args.horizon_days
+        if args.horizon_days is not None:  # a chosen horizon must leave a past to learn from
+            check_horizon(src.store.db, src.dataset_id, as_of, horizon)
+        if args.track_record:
+            record = track_record(src.store.db, src.dataset_id, as_of, _params(args), horizon)
+            _print_json({"as_of": as_of.isoformat(), "track_record": record})
+            return 0
+        result = prospects(src.store.db, src.dataset_id, as_of, _params(args), horizon, args.lang)
+    for key in result.notes:  # what is missing, and which file unlocks it
+        print(f"crmflow: note: {t(key, args.lang, days=result.horizon_days)}", file=sys.stderr)
+    rows = _score_rows(result.frame.drop(columns=["reasons"]), [c for c in PROSPECTS_CLI_COLUMNS if c != "reasons"],
+                       ())
+    for row, words in zip(rows, result.frame["reasons_text"]):
+        row["reasons"] = "; ".join(words) if args.format == "csv" else list(words)
+    _emit_rows([{c: row[c] for c in PROSPECTS_CLI_COLUMNS} for row in rows], PROSPECTS_CLI_COLUMNS, args.format)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crmflow.demo import generate
 
@@ -694,10 +766,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = generate()
-    for table in ("transactions", "customers", "interactions"):
+    for table in ("transactions", "customers", "interactions", "surveys"):
         frame: pd.DataFrame = getattr(data, table)
         frame.to_csv(out / f"{table}.csv", index=False, date_format="%Y-%m-%d")
-    print(f"Wrote transactions.csv, customers.csv and interactions.csv to {out}/")
+    print(f"Wrote transactions.csv, customers.csv, interactions.csv and surveys.csv (a Servqual survey) to {out}/")
     return 0
 
 
@@ -707,6 +779,100 @@ COMMANDS = {"clv": cmd_clv, "stages": cmd_stages, "flow": cmd_flow, "ingest": cm
 
 COMMANDS.update({"health": cmd_health, "matrix": cmd_matrix})
 COMMANDS.update({"churn": cmd_churn})
+COMMANDS.update({"prospects": cmd_prospects})
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """``users add NAME --role ROLE [--owner OWNER] [--email]`` and ``users list``."""
+    from crmflow import auth
+
+    path = args.users or auth.users_path()
+    if path is None:
+        raise CrmflowError(key="auth_no_users_file")
+    warning = auth.users_file_warning(path)
+    if warning:
+        print(warning, file=sys.stderr)
+    if args.action == "list":
+        rows = auth.list_users(path)
+        if not rows:
+            print(f"No users in {path}.")
+        for row in rows:
+            owner = f"  owner: {row['owner']}" if row["owner"] else ""
+            print(f"{row['name']}  ({row['kind']})  {row['role']}{owner}")
+        return 0
+    if not args.name or not args.role:
+        raise CrmflowError(key="auth_add_usage")
+    password = None
+    if not args.email:
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            import getpass
+
+            password = getpass.getpass(f"Password for {args.name}: ")
+            if getpass.getpass("Again: ") != password:
+                raise CrmflowError(key="auth_password_mismatch")
+    auth.add_user(path, args.name, args.role, args.owner, password=password, email=args.email)
+    print(f"Saved {'identity-provider user' if args.email else 'user'} {args.name!r} ({args.role}) in {path}.")
+    return 0
+
+
+COMMANDS.update({"users": cmd_users})
+
+
+# --------------------------------------------------------------------------- servqual (issue 17)
+SERVQUAL_CSV_COLUMNS = ("level", "dimension", "item", "count", "expectation", "perception", "gap", "ci_low",
+                        "ci_high")
+
+
+def _servqual_parser(sub: argparse._SubParsersAction) -> None:
+    p = _analysis_command(sub, "servqual", "Servqual service-quality gaps (perception - expectation) per "
+                                           "dimension and item, over time, by group, and against churn")
+    p.add_argument("--period", choices=("month", "quarter"), default="quarter",
+                   help="period of the gap trend (default quarter)")
+    p.add_argument("--by", choices=("region", "owner", "segment"), default="region",
+                   help="group the dimension gaps by region, account manager or RFM segment (default region)")
+    p.add_argument("--dimension", choices=("tangibles", "reliability", "responsiveness", "assurance", "empathy"),
+                   default="reliability", help="the dimension whose worst quartile is compared for churn "
+                                               "(default reliability)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the churn sentence (default en)")
+
+
+def cmd_servqual(args: argparse.Namespace) -> int:
+    from crmflow import servqual
+    from crmflow.stages import resolve_as_of
+
+    with open_source(args) as src:
+        as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
+        view = servqual.servqual_view(src.store.db, src.dataset_id, as_of, period=args.period, by=args.by,
+                                      dimension=args.dimension, params=_params(args))
+        if not view.has_survey:
+            raise CrmflowError(key="servqual_no_survey", name=src.name)
+    if view.dimensions.empty:
+        print(f"crmflow: note: no survey answer is dated on or before {as_of} (give a later --as-of)", file=sys.stderr)
+    dims = view.dimensions.rename(columns={"responses": "count"}).assign(level="dimension", item=None)
+    items = view.items.rename(columns={"answers": "count"}).assign(level="item")
+    rows = _records(dims, SERVQUAL_CSV_COLUMNS) + _records(items, SERVQUAL_CSV_COLUMNS)
+    if args.format == "csv":
+        _write_rows(rows, SERVQUAL_CSV_COLUMNS, "csv")
+        return 0
+    _print_json({
+        "as_of": as_of.isoformat(),
+        "answers": view.coverage["answers"], "answers_with_customer": view.coverage["answers_with_customer"],
+        "scale": f"{view.coverage['scale_min']}-{view.coverage['scale_max']}",
+        "dimensions": _records(view.dimensions, servqual.DIMENSION_COLUMNS),
+        "items": _records(view.items, servqual.ITEM_COLUMNS),
+        "trend": {"period": view.period, "rows": _records(view.trend, servqual.TREND_COLUMNS)},
+        "by_group": {"by": view.group, "rows": _records(view.by_group, servqual.GROUP_COLUMNS)},
+        "churn": None if view.churn is None else {k: _number(v) for k, v in view.churn.to_dict().items()},
+        "churn_text": servqual.churn_sentence(view.churn, args.lang, view.churn_reason),
+        "health": None if view.health is None else {k: _number(v) for k, v in view.health.to_dict().items()},
+        "health_text": servqual.health_sentence(view.health, args.lang, view.health_reason),
+    })
+    return 0
+
+
+COMMANDS.update({"servqual": cmd_servqual})
 
 
 def _report_options(p: argparse.ArgumentParser) -> None:
@@ -753,6 +919,35 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 COMMANDS.update({"report": cmd_report})
+
+
+def cmd_loyalty(args: argparse.Namespace) -> int:
+    from crmflow.i18n import t
+    from crmflow.loyalty import CUSTOMER_COLUMNS, GROUP_COLUMNS, UNLOCKS, availability, by_group, with_groups
+    from crmflow.stages import resolve_as_of
+
+    params = _params(args)
+    with open_source(args) as src:
+        db = src.store.db
+        as_of = resolve_as_of(db, src.dataset_id, args.as_of)
+        missing = availability(db, src.dataset_id).missing()
+        if args.per_customer:
+            frame = with_groups(db, src.dataset_id, as_of, params, args.by).rename(columns={"group": args.by})
+            columns = (CUSTOMER_COLUMNS[0], args.by, *CUSTOMER_COLUMNS[1:])
+        else:
+            frame, columns = by_group(db, src.dataset_id, as_of, params, args.by), GROUP_COLUMNS
+    for need in missing:
+        print(f"crmflow: note: {t(UNLOCKS[need], 'en')}", file=sys.stderr)
+    rows = _records(frame.astype(object).where(frame.notna(), None), columns)
+    if args.format == "csv":
+        _write_rows(rows, columns, "csv")
+    else:
+        _print_json({"as_of": as_of.isoformat(), "by": args.by, "window_days": params.loyal_window_days,
+                     "missing": list(missing), "customers" if args.per_customer else "groups": rows})
+    return 0
+
+
+COMMANDS.update({"loyalty": cmd_loyalty})
 
 
 def _is_engine_error(exc: BaseException) -> bool:

@@ -360,8 +360,8 @@ def readers_of(path: str | os.PathLike) -> list[Database]:
     with _OPEN_LOCK:
         return [db for db in list(_READERS) if os.path.realpath(db.path) == key]
 
-#: How many customer sets the scratch database keeps (oldest dropped first).
-MAX_CUSTOMER_SETS = 16
+#: How many customer sets the scratch database keeps (the least recently used dropped first).
+MAX_CUSTOMER_SETS = 256
 
 
 class Database:
@@ -390,10 +390,12 @@ class Database:
         self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._closed = False
-        self._customer_sets: list[str] = []
+        self._customer_sets: list[str] = []  # least recently used first
         self._set_frames: dict[str, pd.DataFrame] = {}
+        self._sets_lock = threading.Lock()  # guards the order of _customer_sets (taken inside write_lock)
         self._memo: OrderedDict[tuple, object] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self._building: dict[tuple, threading.Lock] = {}  # a lock per key being built (memoised)
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._connect(wait=read_only if wait is None else wait)
@@ -402,6 +404,7 @@ class Database:
                 _READERS.add(self)
         if not read_only:
             self.execute("create_schema")
+            self.execute("create_audit")  # who changed which dataset (crmflow.store)
             self._drop_leftovers()
             self._complete_datasets()
             self.reclaim()
@@ -436,7 +439,7 @@ class Database:
             self._execute_all(cur, [q for q in _strip_comments(compiled("create_scratch")[0]).split(";")
                                     if q.strip()], {})
             if self._set_frames:
-                for set_id in self._customer_sets:
+                for set_id in list(self._customer_sets):
                     cur.register("kept_set", self._set_frames[set_id])
                     cur.execute("INSERT INTO crm_scratch.filter_sets SELECT set_id, customer_id FROM kept_set")
                     cur.unregister("kept_set")
@@ -512,12 +515,6 @@ class Database:
             except duckdb.Error:
                 pass
 
-    def recover(self) -> None:
-        """Close and reopen the file after a fatal engine error (which
-        invalidates the whole database instance)."""
-        with self.suspended():
-            pass
-
     #: DuckDB's file header and its two database headers, before the first block.
     HEADER_BYTES = 3 * 4096
 
@@ -583,17 +580,28 @@ class Database:
         :class:`Scope` or dataset id among them: a dataset id is never reused
         and a stored dataset never changes (a replace gets a new id), so a kept
         result cannot go stale. The result is shared: callers must not modify it.
-        Two threads asking at once may both build it; the first one is kept."""
+        Threads asking for the same key at once build it once: the others
+        wait for it (a lock per key; other keys are not held up)."""
         with self._memo_lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
                 return self._memo[key]  # type: ignore[return-value]
-        value = build()
-        with self._memo_lock:
-            value = self._memo.setdefault(key, value)  # type: ignore[assignment]
-            self._memo.move_to_end(key)
-            while len(self._memo) > self.MEMO_SIZE:
-                self._memo.popitem(last=False)
+            lock = self._building.setdefault(key, threading.Lock())
+        with lock:
+            with self._memo_lock:
+                if key in self._memo:  # built by the thread this one waited for
+                    self._memo.move_to_end(key)
+                    return self._memo[key]  # type: ignore[return-value]
+            try:
+                value = build()
+                with self._memo_lock:
+                    self._memo[key] = value
+                    self._memo.move_to_end(key)
+                    while len(self._memo) > self.MEMO_SIZE:
+                        self._memo.popitem(last=False)
+            finally:
+                with self._memo_lock:
+                    self._building.pop(key, None)
         return value
 
     def forget(self) -> None:
@@ -656,6 +664,7 @@ class Database:
                 scope = dataset_id if isinstance(dataset_id, Scope) else Scope(int(dataset_id))
                 cur.execute("SET VARIABLE dataset_id = $dataset_id", {"dataset_id": int(scope.dataset_id)})
                 if scope.customer_set is not None:
+                    self._use_customer_set(scope.customer_set)
                     cur.execute("SET VARIABLE filter_set = $set_id", {"set_id": scope.customer_set})
                 if scope.channels is not None:
                     cur.execute("SET VARIABLE filter_channels = CAST($channels AS VARCHAR[])",
@@ -682,20 +691,38 @@ class Database:
         digest = hashlib.sha1("\x1f".join(ids).encode("utf-8")).hexdigest()[:16]
         set_id = f"{len(ids)}:{digest}"
         with self.write_lock:
-            if set_id in self._customer_sets:
+            if self._touch_customer_set(set_id):
                 return set_id
             frame = pd.DataFrame({"set_id": set_id, "customer_id": ids})
             with self.cursor() as cur:
                 cur.register("new_set", frame)
                 cur.execute("INSERT INTO crm_scratch.filter_sets SELECT set_id, customer_id FROM new_set")
                 cur.unregister("new_set")
-                self._customer_sets.append(set_id)
-                self._set_frames[set_id] = frame  # restored when the file is opened again
-                while len(self._customer_sets) > MAX_CUSTOMER_SETS:
-                    old = self._customer_sets.pop(0)
-                    self._set_frames.pop(old, None)
+                with self._sets_lock:
+                    self._customer_sets.append(set_id)
+                    self._set_frames[set_id] = frame  # restored when the file is opened again
+                    dropped = []
+                    while len(self._customer_sets) > MAX_CUSTOMER_SETS:  # the least recently used go
+                        dropped.append(self._customer_sets.pop(0))
+                        self._set_frames.pop(dropped[-1], None)
+                for old in dropped:
                     cur.execute("DELETE FROM crm_scratch.filter_sets WHERE set_id = $s", {"s": old})
         return set_id
+
+    def _touch_customer_set(self, set_id: str) -> bool:
+        """Mark a kept set as just used (kept longest); False: not kept."""
+        with self._sets_lock:
+            if set_id not in self._set_frames:
+                return False
+            self._customer_sets.remove(set_id)
+            self._customer_sets.append(set_id)
+            return True
+
+    def _use_customer_set(self, set_id: str) -> None:
+        """A scope's set must still be kept: reading a dropped set would
+        silently give no customers (and that would be cached)."""
+        if not self._touch_customer_set(set_id):
+            raise CrmflowError(key="filter_set_gone")
 
     @staticmethod
     def _check_params(name: str, declared: frozenset[str], params: Mapping[str, object]) -> None:
@@ -759,7 +786,8 @@ class Database:
         caller recovers when its cursor is closed)."""
         if isinstance(exc, duckdb.FatalException) and cur is None and self.path != ":memory:":
             try:
-                self.recover()
+                with self.suspended():  # close and open the file again
+                    pass
             except CrmflowError as reopen:
                 return reopen
         return translate_error(exc, what, self.path)

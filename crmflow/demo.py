@@ -295,11 +295,14 @@ SATISFACTION_SURVEYED_SHARE = 0.45
 
 @dataclass(frozen=True, eq=False)
 class DemoData:
-    """The three demo frames (compare them with ``pandas.testing``)."""
+    """The demo frames (compare them with ``pandas.testing``); ``surveys`` is
+    the optional Servqual survey (drawn from its own random stream, so the
+    other three are what they were before it existed)."""
 
     transactions: pd.DataFrame
     customers: pd.DataFrame
     interactions: pd.DataFrame
+    surveys: pd.DataFrame | None = None
 
 
 def generate(
@@ -333,6 +336,7 @@ def generate(
         transactions=_transactions_frame(plan, rows, start64),
         customers=_customers_frame(plan, start64),
         interactions=_interactions_frame(rng, plan, orders, span, start64),
+        surveys=_surveys_frame(np.random.default_rng([seed, SURVEY_STREAM]), plan, orders, span, start64),
     )
 
 
@@ -868,3 +872,57 @@ def _interactions_frame(rng: np.random.Generator, plan: _Plan, orders: _Orders, 
         "satisfaction": satisfaction[order],
         "note": note[order],
     })
+
+
+# --------------------------------------------------------------------------
+# Servqual survey (crmflow.servqual): its own random stream, so adding it left
+# every other demo number as it was.
+# --------------------------------------------------------------------------
+SURVEY_STREAM = 3  # the second word of the survey's seed: default_rng([seed, SURVEY_STREAM])
+SURVEY_SHARE = 0.25  # of the customers who bought, one response each
+#: the 22 standard items' dimensions (Parasuraman, Zeithaml & Berry 1988)
+SURVEY_DIMENSIONS = ("tangibles",) * 4 + ("reliability",) * 5 + ("responsiveness",) * 4 + ("assurance",) * 4 \
+    + ("empathy",) * 5
+#: mean perception − expectation per dimension for customers who stay
+SURVEY_GAP = {"tangibles": -0.2, "reliability": -0.7, "responsiveness": -0.5, "assurance": -0.3, "empathy": -0.4}
+#: extra gap for customers who later stop buying (churners, and one-off buyers a little)
+SURVEY_CHURNER_GAP = {"reliability": -0.6, "responsiveness": -0.3}
+SURVEY_ONE_OFF_FACTOR = 0.5
+SURVEY_SCALE = 7
+
+
+def _surveys_frame(rng: np.random.Generator, plan: _Plan, orders: _Orders, span: int,
+                   start64: np.datetime64) -> pd.DataFrame:
+    """One Servqual response (22 items, expectation and perception on 1-7) from
+    a quarter of the buyers, dated between their first and last order (and
+    within a month after it for one-off buyers); customers who later stop
+    buying see larger reliability and responsiveness gaps."""
+    n = len(plan.created)
+    last_order = np.full(n, -1, np.int64)
+    np.maximum.at(last_order, orders.cust, orders.day)
+    buyers = np.flatnonzero(last_order >= 0)
+    surveyed = np.sort(rng.choice(buyers, size=int(round(SURVEY_SHARE * len(buyers))), replace=False))
+    first = plan.acquired[surveyed]
+    last = np.where(plan.archetype[surveyed] == ONE_OFF, np.minimum(last_order[surveyed] + 30, span),
+                    np.where(plan.archetype[surveyed] == CHURNER, last_order[surveyed], span))
+    day = _uniform_int(rng, first, np.maximum(first, last))
+    factor = np.select([plan.archetype[surveyed] == CHURNER, plan.archetype[surveyed] == ONE_OFF],
+                       [1.0, SURVEY_ONE_OFF_FACTOR], 0.0)
+    k = len(SURVEY_DIMENSIONS)
+    expectation = np.clip(np.rint(rng.normal(5.9, 0.8, (len(surveyed), k))), 1, SURVEY_SCALE)
+    mean_gap = np.array([SURVEY_GAP[d] for d in SURVEY_DIMENSIONS])
+    extra = np.array([SURVEY_CHURNER_GAP.get(d, 0.0) for d in SURVEY_DIMENSIONS])
+    perception = expectation + mean_gap + np.outer(factor, extra) + rng.normal(0.0, 0.9, (len(surveyed), k))
+    perception = np.clip(np.rint(perception), 1, SURVEY_SCALE)
+    ids = _customer_ids(plan)[surveyed]
+    order = np.argsort(day, kind="stable")
+    frame = pd.DataFrame({
+        "response_id": np.repeat([f"R{i + 1:05d}" for i in range(len(surveyed))], k),
+        "customer_id": np.repeat(ids[order], k),
+        "date": np.repeat(_dates(start64, day[order]), k),
+        "item": np.tile([f"Q{i + 1}" for i in range(k)], len(surveyed)),
+        "dimension": np.tile(SURVEY_DIMENSIONS, len(surveyed)),
+        "expectation": expectation[order].ravel().astype(int),
+        "perception": perception[order].ravel().astype(int),
+    })
+    return frame

@@ -45,9 +45,13 @@ DEFAULT_MASTER = "local[*]"
 #: Shuffle partitions in local mode (Spark's default 200 is meant for a cluster).
 LOCAL_SHUFFLE_PARTITIONS = 4
 #: The stored tables the staging views read, mirrored as Parquet for Spark.
-TABLES = ("transactions", "orders", "transaction_customers", "customers", "interactions")
-#: Query folders that belong to the local store (DuckDB only): ingestion and storage.
-LOCAL_ONLY_FOLDERS = ("ingest", "store")
+TABLES = ("transactions", "orders", "transaction_customers", "transaction_prices", "customers", "interactions",
+          "surveys")
+#: Query folders that belong to the local store (DuckDB only): ingestion, storage,
+#: and the stored results (``results/``: reading and writing the store's own
+#: ``result_*`` tables; the queries whose rows they keep run on Spark,
+#: :func:`compute_results`).
+LOCAL_ONLY_FOLDERS = ("ingest", "store", "results")
 #: The Spark temporary view that holds the customer sets of the global filters.
 FILTER_SETS_VIEW = "crm_filter_sets"
 #: The session variables of the DuckDB path, bound as typed parameters on Spark.
@@ -200,8 +204,13 @@ def _staging_ctes(sql: str) -> list[tuple[str, str]]:
 
 def _rename_tables(body: str) -> str:
     """The stored tables as the Spark views that hold them (``crm_<table>``), so
-    that a query's own CTE named like a table (``orders``) never shadows them."""
-    return re.sub(r"\bFROM\s+(" + "|".join(TABLES) + r")\b", lambda m: f"FROM crm_{m.group(1)}", body)
+    that a query's own CTE named like a table (``orders``) never shadows them;
+    a name the text itself defines as a CTE stays as it is."""
+    own = {m.group(1).lower() for m in re.finditer(r"\b([A-Za-z_][A-Za-z0-9_]*)\s+AS\s*\(", body)}
+    tables = [t for t in TABLES if t not in own]
+    if not tables:
+        return body
+    return re.sub(r"\b(FROM|JOIN)\s+(" + "|".join(tables) + r")\b", lambda m: f"{m.group(1)} crm_{m.group(2)}", body)
 
 
 #: DuckDB's 1-based list element functions; Spark's element_at is 1-based too.
@@ -228,6 +237,7 @@ def spark_sql(name: str) -> tuple[str, frozenset[str]]:
     import sqlglot
 
     body, params = compiled(name)
+    body = _rename_tables(body)  # a query that reads a stored table itself (loyalty_prices)
     ctes = [f"{n} AS (\n{_rename_tables(b)}\n)" for n, b in _staging_ctes(body)]
     if ctes:
         prefix = "WITH " + ",\n".join(ctes)

@@ -38,10 +38,14 @@ class Filters:
     owners: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()
+    #: The one owner a signed-in manager is tied to (crmflow.auth): every other
+    #: filter narrows within that owner's customers; None for everyone else.
+    scope_owner: str | None = None
 
     @property
     def active(self) -> bool:
-        return bool(self.regions or self.owners or self.channels or self.segments)
+        return bool(self.regions or self.owners or self.channels or self.segments
+                    or self.scope_owner is not None)
 
 
 def _is_list(value: object) -> bool:
@@ -64,8 +68,11 @@ def filter_options(attributes: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def selected_customers(attributes: pd.DataFrame, filters: Filters) -> pd.Series | None:
-    """The customers kept by the region, owner and channel filters (None: all)."""
+    """The customers kept by the region, owner and channel filters and the
+    signed-in manager's own owner (None: all)."""
     keep = pd.Series(True, index=attributes.index)
+    if filters.scope_owner is not None:
+        keep &= attributes["owner"] == filters.scope_owner
     if filters.regions:
         keep &= attributes["region"].isin(filters.regions)
     if filters.owners:
@@ -73,7 +80,7 @@ def selected_customers(attributes: pd.DataFrame, filters: Filters) -> pd.Series 
     if filters.channels:
         wanted = set(filters.channels)
         keep &= attributes["channels"].map(lambda cs: _is_list(cs) and bool(wanted.intersection(cs)))
-    if not (filters.regions or filters.owners or filters.channels):
+    if not (filters.regions or filters.owners or filters.channels or filters.scope_owner is not None):
         return None
     return attributes.loc[keep, "customer_id"]
 
@@ -84,7 +91,8 @@ def resolve(db: Database, dataset_id: int, filters: Filters, as_of: date | None 
     """The scope the filters select: the plain dataset id when no filter is set.
 
     Region and owner select customers from ``attributes`` (default: read from
-    the database); channels narrow the lines; a segment filter keeps the
+    the database), within ``filters.scope_owner``'s customers when set (a
+    manager sees nothing else); channels narrow the lines; a segment filter keeps the
     customers of those RFM segments, scored within the region/owner/channel
     scope at ``as_of`` (default: the last order date) by ``rfm`` (default
     :func:`crmflow.analytics.rfm`; the dashboard passes its cached copy). The

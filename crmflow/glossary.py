@@ -21,7 +21,7 @@ from crmflow.i18n import LANGUAGES, t
 
 @dataclass(frozen=True)
 class Concept:
-    group: str      # stage, event, measure, churn, key_account, health, quadrant, phase, ntd, segment
+    group: str      # stage, event, measure, churn, key_account, health, quadrant, phase, ntd, segment, loyalty
     id: str
     name_key: str   # the translation key of its name
     def_key: str    # the translation key of its one-line definition
@@ -41,6 +41,8 @@ def _c(group: str, cid: str, name_key: str, def_key: str | None = None) -> Conce
 
 
 STAGE_IDS = ("none", "potential", "first", "repeat", "loyal", "lost")
+#: The loyalty measures (crmflow/loyalty.py; names in crmflow/locales/loyalty.json).
+LOYALTY_IDS = ("repeat_rate", "breadth", "interval_cv", "reorder_share", "price_sensitivity")
 SEGMENT_IDS = ("champions", "loyal", "potential_loyalist", "new", "promising", "need_attention", "about_to_sleep",
                "at_risk", "cant_lose", "hibernating", "lost")
 
@@ -61,6 +63,7 @@ CONCEPTS: tuple[Concept, ...] = (
     *(_c("phase", p, f"phase_{p}") for p in ("cultivation", "growth", "return", "retention", "termination")),
     *(_c("ntd", x, f"gl_ntd_{x}") for x in ("n", "t", "d")),
     *(_c("segment", s, f"segment_{s}") for s in SEGMENT_IDS),
+    *(_c("loyalty", m, f"loy_{m}") for m in LOYALTY_IDS),
 )
 
 

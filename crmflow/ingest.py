@@ -1026,7 +1026,8 @@ def two_digit_year_note(profile: dict[str, Any], fmt: str | None, field: str) ->
 
 #: the reason a row is rejected for when its required date cannot be read, per table
 DATE_NOT_READ = {"transactions": ("order_date", "order date is not a date"),
-                 "interactions": ("date", "date is not a date")}
+                 "interactions": ("date", "date is not a date"),
+                 "surveys": ("date", "date is not a date")}
 
 
 def unknown_date_form_error(table: str, sniffed: Sniffed, column: str, field: str,
@@ -1284,6 +1285,18 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     else:
         sniffed = sniff(source, options)
         rows_read = stage(cur, sniffed, table, overrides)
+    if table == "surveys":  # a wide survey (one row per response, Q1_E/Q1_P ...) is melted to one row per item
+        from crmflow.survey_ingest import melt_wide_survey
+
+        long_form = not missing_required(table, apply_overrides(table, sniffed.headers,
+                                                                auto_map(table, sniffed.headers), overrides or {}))
+        melted = melt_wide_survey(cur, sniffed.headers, long_form) if rows_read else None
+        if melted is not None:
+            from crmflow.survey_ingest import overrides_by_name
+
+            overrides = overrides_by_name(sniffed.headers, overrides)  # positions change with the melt
+            sniffed.notes = [*sniffed.notes, Note("survey_wide", responses=rows_read, items=melted[1] // rows_read)]
+            sniffed.headers, rows_read = melted
     if rows_read == 0:
         raise InputFileError(
             f"The {table} file {Path(sniffed.path).name} has a header but no rows",
@@ -1344,7 +1357,7 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
             if fmt:
                 date_formats[f] = fmt
             params[f + "_format"] = fmt or "%Y-%m-%d"
-    if table == "interactions":
+    if table in ("interactions", "surveys"):
         params = {"date_format": params["date_format"]}
     number_profiles = [profile(mapping[f]) for f in fields if f in NUMBER_FIELDS and f in mapping]
     decimal_comma = choose_decimal_comma(number_profiles, sniffed.delimiter)
@@ -1355,6 +1368,14 @@ def prepare(db: Database, cur: duckdb.DuckDBPyConnection, table: str, source: st
     params.update(id_params)
     if table == "transactions":
         params["derive_amount"] = bool(derived)
+    if table == "surveys":
+        from crmflow.survey_ingest import choose_scale
+
+        params["scale_min"], params["scale_max"] = choose_scale(db, cur, decimal_comma)
+        if params["scale_min"] == 0:
+            warnings.append(Note("survey_scale_zero", top=params["scale_max"]))
+        else:
+            warnings.append(Note("survey_scale", top=params["scale_max"]))
 
     db.materialise(f"parse_{table}", f"ingest_parsed_{table}", cur=cur, **params)
     use_parsed(cur, table)

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 from crmflow.errors import MappingError
 
-TABLES = ("transactions", "customers", "interactions")
+TABLES = ("transactions", "customers", "interactions", "surveys")
 
 #: field -> synonyms, in priority order; the fields of each table in assignment order.
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -69,7 +69,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "出库单号", "交易号",
         ),
         "quantity": (
-            "quantity", "qty", "units", "quantity_ordered", "quantityordered", "lineitem quantity", "units_sold",
+            "quantity", "qty", "units", "quantity_ordered", "quantityordered", "order quantity", "lineitem quantity",
+            "units_sold",
             "number_of_cds", "fkimg",
             "数量", "件数", "销量", "销售数量", "购买数量", "商品数量", "宝贝总数量", "宝贝数量", "出库数量",
         ),
@@ -103,6 +104,11 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "订单付款时间", "付款时间",
         ),
         "status": ("status", "order_status", "financial status", "状态", "订单状态", "单据状态", "交易状态"),
+        # price sensitivity (crmflow.loyalty): a discount (amount or rate) or the list price per unit
+        "discount": ("discount", "discount_amount", "discount_rate", "discount applied", "disc", "rebate", "折扣", "折扣金额", "优惠",
+                     "优惠金额", "减免金额", "折让"),
+        "list_price": ("list_price", "list price", "listprice", "msrp", "rrp", "original_price", "regular_price",
+                       "标价", "原价", "吊牌价", "市场价", "零售价"),
     },
     "customers": {
         "customer_id": (
@@ -152,15 +158,45 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# The optional Servqual survey (crmflow.servqual): one row per response × item
+# (a wide file, one row per response with Q1_E/Q1_P or 期望1/感知1 columns, is
+# melted to this form first: crmflow.ingest.melt_wide_survey).
+SYNONYMS["surveys"] = {
+    "date": (
+        "date", "survey_date", "survey date", "response_date", "response date", "submitted_at", "submitted",
+        "timestamp", "created at", "日期", "调查日期", "问卷日期", "填写日期", "提交时间", "填写时间", "答卷时间", "时间",
+    ),
+    "item": (
+        "item", "item_id", "question", "question_id", "statement", "attribute",
+        "题目", "题号", "问题", "条目", "项目", "指标", "测量项",
+    ),
+    "expectation": (
+        "expectation", "expectation_score", "expected", "expect", "e_score",
+        "期望", "期望值", "期望分", "期望得分", "期望分数",
+    ),
+    "perception": (
+        "perception", "perception_score", "perceived", "perceive", "p_score",
+        "感知", "感知值", "感知分", "感知得分", "感知分数", "实际感受", "实际感受分数",
+    ),
+    "dimension": ("dimension", "servqual_dimension", "factor", "category", "维度", "服务质量维度", "类别", "因素"),
+    "customer_id": SYNONYMS["interactions"]["customer_id"],
+    "response_id": (
+        "response_id", "response id", "respondent", "respondent_id", "respondent id", "survey_id", "answer_id",
+        "问卷编号", "问卷ID", "答卷编号", "受访者", "受访者编号",
+    ),
+}
+
 REQUIRED: dict[str, tuple[str, ...]] = {
     "transactions": ("customer_id", "order_date", "amount"),
     "customers": ("customer_id",),
     "interactions": ("customer_id", "date", "type"),
+    "surveys": ("date", "item", "expectation", "perception"),
 }
 
 #: fields parsed as dates / numbers / booleans (the rest are text)
 DATE_FIELDS = {"order_date", "due_date", "paid_date", "created_at", "date"}
-NUMBER_FIELDS = {"amount", "quantity", "unit_price", "cost", "margin", "credit_limit", "satisfaction"}
+NUMBER_FIELDS = {"amount", "quantity", "unit_price", "cost", "margin", "credit_limit", "satisfaction", "discount",
+                 "list_price", "expectation", "perception"}
 #: id fields: text, but a column of integral numbers written as floats (12349.0) is read as integers
 ID_FIELDS = {"customer_id", "order_id"}
 BOOL_FIELDS = {"is_key_account", "resolved"}

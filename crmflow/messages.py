@@ -34,6 +34,11 @@ REASON_KEYS = {
     "quantity is not a number": "data_reason_quantity_not_a_number",
     "missing unit price": "data_reason_missing_unit_price",
     "unit price is not a number": "data_reason_unit_price_not_a_number",
+    # the Servqual survey (queries/ingest/parse_surveys.sql)
+    **{r: "sq_reason_" + r.replace(" ", "_").lower() for r in (
+        "missing survey item", "missing expectation score", "expectation score is not a number",
+        "expectation score is outside the scale", "missing perception score", "perception score is not a number",
+        "perception score is outside the scale", "not a Servqual dimension", "item has no Servqual dimension")},
 }
 
 

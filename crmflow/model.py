@@ -75,6 +75,7 @@ from crmflow import clv
 from crmflow.clv import BGNBD, GammaGamma, customer_lifetime_value
 from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
+from crmflow.results import stored_or_run
 
 #: Horizon of "expected value over the next 12 months", in weeks.
 DEFAULT_HORIZON_WEEKS = 52
@@ -462,7 +463,7 @@ def _choice_at(db: Database, scope: Scope, as_of: date) -> ModelChoice:
 
 
 def _summary(db: Database, scope: Scope, calibration_end: date) -> pd.DataFrame:
-    summary = db.run("clv_summary", dataset_id=scope, calibration_end=calibration_end)
+    summary = stored_or_run(db, "clv_summary", scope, calibration_end=calibration_end)
     if summary.empty:
         raise CrmflowError(key="clv_no_customers", calibration_end=calibration_end.isoformat())
     for col in ("frequency", "recency_weeks", "t_weeks", "monetary", "mean_purchase_value"):
@@ -600,7 +601,7 @@ def _choose_model(db: Database, scope: Scope, calibration_end: date, holdout_end
                   model: str) -> CandidateBacktests:
     summary = _summary(db, scope, calibration_end)
     gamma_gamma = _fit_spend(summary)
-    actual = db.run("holdout_purchases", dataset_id=scope, start_date=calibration_end, end_date=holdout_end)
+    actual = stored_or_run(db, "holdout_purchases", scope, start_date=calibration_end, end_date=holdout_end)
     candidates = CANDIDATES if model == "auto" else (Candidate(model),)
     backtests, results = {}, []
     for candidate in candidates:

@@ -40,6 +40,7 @@ import pandas as pd
 
 from crmflow.config import STAGES, Params
 from crmflow.db import Database, Scope
+from crmflow.results import stored_or_run
 
 #: KPI comparison choices: days before D, or the start of the trend period.
 COMPARE_CHOICES = ("30", "90", "365", "start")
@@ -140,11 +141,11 @@ def overview_kpis(db: Database, dataset_id: int | Scope, as_of: date, since: dat
     since = min(since, as_of)
     previous = since - (as_of - since)
     year, two_years = years_before(as_of, 1), years_before(as_of, 2)
-    revenue = _by_date(db.run("revenue_to_date", dataset_id=dataset_id, dates=[as_of, year, two_years]))
+    revenue = _by_date(stored_or_run(db, "revenue_to_date", dataset_id, dates=[as_of, year, two_years]))
     totals = {d: float(revenue.loc[d, "revenue"]) for d in (as_of, year, two_years)}
-    events = _by_date(db.run("won_back_lost_to_date", dataset_id=dataset_id, dates=[as_of, since, previous],
-                             as_of=as_of, lost_after_days=params.lost_after_days))
-    summary = db.run("stage_summary", dataset_id=dataset_id, dates=[as_of, since], **params.as_sql_params())
+    events = _by_date(stored_or_run(db, "won_back_lost_to_date", dataset_id, dates=[as_of, since, previous],
+                                    as_of=as_of, lost_after_days=params.lost_after_days))
+    summary = stored_or_run(db, "stage_summary", dataset_id, dates=[as_of, since], **params.as_sql_params())
     summary["snapshot_date"] = pd.to_datetime(summary["snapshot_date"]).dt.date
 
     def counts(d: date) -> dict[str, int]:

@@ -51,8 +51,8 @@ from crmflow.i18n import DEFAULT_LANGUAGE, t
 log = logging.getLogger(__name__)
 
 #: The slides of the report, in the order they are shown.
-SLIDE_KEYS = ("kpis", "stages", "revenue", "flow", "pareto", "churn", "risk", "accounts", "matrix", "segments",
-              "cohorts", "clv", "backtest", "track")
+SLIDE_KEYS = ("kpis", "stages", "revenue", "flow", "pareto", "loyalty", "churn", "risk", "accounts", "matrix",
+              "segments", "cohorts", "clv", "backtest", "track", "prospects", "servqual")
 #: Tallest chart in the HTML report (px), so that a view fits on a printed page.
 HTML_CHART_HEIGHT = 480
 #: Report file formats (by the output file's extension).
@@ -129,10 +129,12 @@ def _table(rows: Sequence[Sequence[object]], columns: Sequence[str]) -> pd.DataF
 
 def _section(inp: _Inputs, key: str) -> str:
     return inp.tr({"kpis": "page_overview", "stages": "page_overview", "revenue": "page_overview",
-                   "flow": "page_flow", "pareto": "page_overview", "churn": "page_churn", "risk": "page_churn",
+                   "flow": "page_flow", "pareto": "page_overview", "loyalty": "page_overview",
+                   "churn": "page_churn", "risk": "page_churn",
                    "accounts": "page_key_accounts", "matrix": "page_key_accounts", "segments": "page_segments",
                    "cohorts": "page_segments", "clv": "page_segments", "backtest": "page_segments",
-                   "track": "page_segments"}[key])
+                   "track": "page_segments", "prospects": "page_flow",
+                   "servqual": "page_servqual"}[key])
 
 
 def _missing(inp: _Inputs, key: str, title: str, message: str) -> Slide:
@@ -501,12 +503,104 @@ def _slide_track(inp: _Inputs) -> Slide:
                  title), caption, (group_title(rec, inp.lang),), group_table(rec, inp.lang))
 
 
+def _slide_loyalty(inp: _Inputs) -> Slide:
+    """The Overview's loyalty section: the share measures over the trend
+    months as the chart, the measures by stage at D as the table, and what
+    would unlock the measures the data cannot show."""
+    from crmflow.charts.loyalty import loyalty_trend
+    from crmflow.loyalty import display_table, loyalty_view, shown_shares, slide_title, trend_title, unlock_notes
+    from crmflow.overview import trend_start
+
+    start = trend_start(inp.as_of, inp.first(), str(TREND_MONTHS))
+    view = loyalty_view(inp.db, inp.scope, inp.as_of, start, inp.params, "stage")
+    shares = shown_shares(view.available)
+    fig = loyalty_trend(view.trend, shares, {m: inp.tr(f"loy_{m}") for m in shares},
+                        trend_title(view.trend, inp.lang), inp.tr("loy_axis_month_end"), inp.tr("loy_axis_share"))
+    caption = inp.tr("loy_caption_stage", as_of=inp.as_of.isoformat(), window=inp.params.loyal_window_days)
+    return Slide("loyalty", _section(inp, "loyalty"), slide_title(view.groups, inp.lang), fig, caption,
+                 tuple(unlock_notes(view.available, inp.lang)),
+                 display_table(view.groups, "stage", view.available, inp.lang, compact=True))
+
+
+def _slide_prospects(inp: _Inputs) -> Slide:
+    """Conversion prospects: the top of the list by expected value, the backtest's verdict."""
+    from crmflow.account_view import directory, display_name
+    from crmflow.headlines import money
+    from crmflow.charts.prospects import step_bars
+    from crmflow.prospects import DEFAULT_HORIZON_DAYS, prospects, step_summary, track_record, track_verdict
+
+    h = DEFAULT_HORIZON_DAYS
+    result = prospects(inp.db, inp.scope, inp.as_of, inp.params, h, inp.lang)
+    notes = tuple(inp.tr(k, days=h) for k in result.notes)
+    frame = result.frame
+    if frame.empty:
+        slide = _missing(inp, "prospects", inp.tr("rep_heading_prospects"),
+                         inp.tr("pr_empty", as_of=inp.as_of.isoformat()))
+        slide.bullets = notes
+        return slide
+    scored = frame[frame["probability"].notna()]
+    if scored.empty:
+        slide = _missing(inp, "prospects", inp.tr("rep_heading_prospects"),
+                         inp.tr("pr_none_scored", as_of=inp.as_of.isoformat(), customers=len(frame), days=h))
+        slide.bullets = notes
+        return slide
+    value = float(frame["expected_value"].fillna(0).sum())
+    title = inp.tr("pr_slide_title", expected=result.expected_movers(),
+                   customers=len(scored), days=h, value=money(value, inp.lang))
+    top = scored.head(TABLE_ROWS)
+    names = directory(inp.db, inp.scope, inp.as_of).set_index("customer_id")["name"] if len(top) else None
+    stages = inp.labels()
+    rows = [(display_name(c, names.get(c) if names is not None else None),
+             inp.tr("pr_chance_value", probability=p, value=money(ev, inp.lang)))
+            for c, p, ev in zip(top["customer_id"], top["probability"], top["expected_value"])]
+    table = _table(rows, (inp.tr("cp_col_name"), inp.tr("pr_col_chance_value")))
+    verdict = track_verdict(track_record(inp.db, inp.scope, inp.as_of, inp.params, h), inp.lang)
+    steps = step_summary(frame)
+    steps["step"] = [inp.tr("pr_step", source=stages[a], target=stages[b])
+                     for a, b in zip(steps["stage"], steps["next_stage"])]
+    fig = step_bars(steps, inp.tr("pr_col_now"), inp.tr("pr_col_expected"), title, inp.tr("pr_col_step"),
+                    inp.tr("pr_axis_customers"))
+    return Slide("prospects", _section(inp, "prospects"), title, fig,
+                 caption=inp.tr("pr_slide_caption", verdict=verdict), bullets=notes, table=table)
+
+
+def _slide_servqual(inp: _Inputs) -> Slide:
+    """Service quality (Servqual): the gap per dimension with its interval, the
+    churn comparison in words (and the key accounts' health comparison when
+    there is one), the dimension gaps as the table."""
+    from crmflow import servqual
+    from crmflow.charts.servqual import dimension_gap_bars
+
+    view = servqual.servqual_view(inp.db, inp.scope, inp.as_of, params=inp.params)
+    if not view.has_survey:
+        return _missing(inp, "servqual", inp.tr("rep_heading_servqual"),
+                        inp.tr(servqual.no_answers_key(inp.db, inp.scope)))
+    if view.dimensions.empty:
+        return _missing(inp, "servqual", inp.tr("rep_heading_servqual"), inp.tr("sq_unlock"))
+    labels = {d: servqual.dimension_label(d, inp.lang) for d in servqual.DIMENSIONS}
+    title = servqual.headline(view.dimensions, inp.lang)
+    cov = view.coverage
+    caption = inp.tr("sq_caption" if cov["scale_min"] else "sqmend_caption_zero", answers=int(view.items["answers"].sum()),
+                     responses=int(view.dimensions["responses"].max()), first=cov["first_date"],
+                     last=min(cov["last_date"], inp.as_of), top=cov["scale_max"])
+    bullets = (servqual.churn_sentence(view.churn, inp.lang, view.churn_reason),) if cov["answers_with_customer"] else ()
+    if view.health is not None:
+        bullets += (servqual.health_sentence(view.health, inp.lang, view.health_reason),)
+    rows = [(labels[d.dimension], f"{d.gap:+.2f}",
+             "–" if pd.isna(d.ci_low) or pd.isna(d.ci_high) else f"{d.ci_low:+.2f} … {d.ci_high:+.2f}",
+             f"{int(d.responses):,}") for d in view.dimensions.itertuples(index=False)]
+    table = _table(rows, [inp.tr("sq_col_dimension"), inp.tr("sq_col_gap"), inp.tr("sq_col_interval"),
+                          inp.tr("sq_col_responses")])
+    return Slide("servqual", _section(inp, "servqual"), title,
+                 dimension_gap_bars(view.dimensions, labels, title, inp.tr("sq_axis_gap")), caption, bullets, table)
+
+
 _BUILDERS: dict[str, Callable[[_Inputs], Slide]] = {
     "kpis": _slide_kpis, "stages": _slide_stages, "revenue": _slide_revenue, "flow": _slide_flow,
-    "pareto": _slide_pareto,
+    "pareto": _slide_pareto, "loyalty": _slide_loyalty,
     "churn": _slide_churn, "risk": _slide_risk, "accounts": _slide_accounts, "matrix": _slide_matrix,
     "segments": _slide_segments, "cohorts": _slide_cohorts, "clv": _slide_clv, "backtest": _slide_backtest,
-    "track": _slide_track,
+    "track": _slide_track, "prospects": _slide_prospects, "servqual": _slide_servqual,
 }
 
 

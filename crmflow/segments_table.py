@@ -28,7 +28,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from crmflow import analytics, model
+from crmflow import analytics, loyalty, model
 from crmflow.config import Params
 from crmflow.db import Database
 from crmflow.errors import CrmflowError
@@ -87,6 +87,18 @@ def build_customer_table(stages: pd.DataFrame, scores: pd.DataFrame,
     return table[list(CUSTOMER_TABLE_COLUMNS)]
 
 
+def with_loyalty(table: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
+    """The all-customers table with the per-customer loyalty measures
+    (:data:`crmflow.loyalty.DOWNLOAD_COLUMNS`) after its own columns; empty
+    for customers without an order on or before D."""
+    extra = [c for c in loyalty.DOWNLOAD_COLUMNS if c not in ("orders",)]
+    right = measures[["customer_id", *extra]].astype({"customer_id": str})
+    out = table.merge(right, on="customer_id", how="left", validate="one_to_one")
+    for col in ("orders_in_window", "buying_days", "categories_bought", "orders_after_complaint"):
+        out[col] = out[col].astype("Int64")
+    return out
+
+
 def download_frame(table: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
     """The all-customers table for a CSV/Excel download: segment and stage in
     words, column headers in ``lang``, numbers rounded for reading."""
@@ -99,6 +111,9 @@ def download_frame(table: pd.DataFrame, lang: str = DEFAULT_LANGUAGE) -> pd.Data
         out[col] = out[col].round(3)
     for col in ("expected_value", "expected_value_low", "expected_value_high"):
         out[col] = out[col].round(2)
+    for col in ("interval_cv", "breadth"):
+        if col in out.columns:
+            out[col] = out[col].round(4)
     out.columns = [t(f"seg_col_{c}", lang) for c in out.columns]
     return out
 
@@ -250,8 +265,9 @@ def segment_view(db: Database, dataset_id: int, as_of: date, params: Params = DE
                  "parameters": parameter_table(fit), "model": fit.model}
     except CrmflowError as exc:
         error = exc
-    return SegmentView(as_of, build_customer_table(stages, scores, predictions),
-                       analytics.summarise_segments(scores), notes, messages, error, **extra)
+    customers = with_loyalty(build_customer_table(stages, scores, predictions),
+                             loyalty.customer_measures(db, dataset_id, as_of, params))
+    return SegmentView(as_of, customers, analytics.summarise_segments(scores), notes, messages, error, **extra)
 
 
 # --------------------------------------------------------------------------- backtest

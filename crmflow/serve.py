@@ -114,6 +114,11 @@ def _install_cleanup() -> None:
 def main(argv: list[str] | None = None) -> int:
     from streamlit.web import cli
 
+    from crmflow import auth
+
+    warning = auth.users_file_warning()
+    if warning:
+        print(warning, file=sys.stderr)
     no_external_ip_lookup()
     _install_cleanup()
     start_head_start(wait_for_the_server=True)

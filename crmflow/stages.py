@@ -3,6 +3,8 @@ monthly snapshots, won back and lost per month.
 
 Each function runs one named query from ``queries/stages/`` with bound
 parameters; the rules live in the SQL so that the same files run elsewhere.
+The month-end series and won back/lost months are read from the dataset's
+stored results when the call asks for them (crmflow.results).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 from crmflow.config import STAGES, STAGES_WITH_NONE, Params
 from crmflow.db import Database
 from crmflow.errors import CrmflowError
+from crmflow.results import stored_or_run
 
 
 def data_range(db: Database, dataset_id: int) -> tuple[date, date]:
@@ -78,7 +81,7 @@ def stage_snapshots(db: Database, dataset_id: int, start: date, end: date,
     """Customers per stage at each month end in [start, end] (and at ``end``),
     wide: one row per snapshot date, one column per stage."""
     dates = month_ends(start, end)
-    long = db.run("stage_snapshots", dataset_id=dataset_id, dates=dates, **params.as_sql_params())
+    long = stored_or_run(db, "stage_snapshots", dataset_id, dates=dates, **params.as_sql_params())
     wide = long.pivot_table(index="snapshot_date", columns="stage", values="customers", aggfunc="sum", fill_value=0)
     wide = wide.reindex(index=pd.to_datetime(dates), columns=list(STAGES), fill_value=0)
     wide.index.name = "snapshot_date"
@@ -87,6 +90,6 @@ def stage_snapshots(db: Database, dataset_id: int, start: date, end: date,
 
 def won_back_lost_monthly(db: Database, dataset_id: int, as_of: date, params: Params = Params()) -> pd.DataFrame:
     """Won back and newly lost customers per calendar month up to ``as_of``."""
-    df = db.run("won_back_lost_monthly", dataset_id=dataset_id, as_of=as_of,
-                lost_after_days=params.lost_after_days)
+    df = stored_or_run(db, "won_back_lost_monthly", dataset_id, as_of=as_of,
+                       lost_after_days=params.lost_after_days)
     return df.astype({"won_back": int, "lost": int})

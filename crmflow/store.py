@@ -32,18 +32,20 @@ import subprocess
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+import duckdb
 import pandas as pd
 
 from crmflow.config import DEFAULT_DATASET_ENV_VAR, DEMO_DATASET, database_path
 from crmflow import errors as _errors
 from crmflow.db import (
     FREE_SPACE_MARGIN,
+    translate_error,
     Database,
     ensure_free_space,
     free_bytes,
@@ -91,6 +93,23 @@ def clean_name(name: str) -> str:
     if any(unicodedata.category(ch).startswith("C") for ch in text):
         raise DatasetError(key="dataset_name_control")
     return text
+
+
+#: ``via`` of a change made without a signed-in user (the command line, tests, the benchmark).
+VIA_LOCAL = "local"
+
+
+def _who(actor: str | None, via: str | None) -> tuple[str, str]:
+    """(actor, via) of an audit row: the signed-in user and "dashboard", or by
+    default the operating-system user of this process and :data:`VIA_LOCAL`."""
+    if not actor:
+        import getpass
+
+        try:
+            actor = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no user name in this environment
+            actor = "?"
+    return str(actor), str(via or VIA_LOCAL)
 
 
 def rejected_terms(by_reason: Mapping[str, int]) -> TermList:
@@ -224,23 +243,77 @@ class Store:
     def rejected_rows(self, name: str) -> pd.DataFrame:
         return self.db.run("rejected_rows", target_id=self.get(name).dataset_id)
 
+    def audit(self) -> pd.DataFrame:
+        """The audit trail, newest first: changed_at, actor, via, action (upload,
+        replace, rename, delete), dataset_id, dataset, detail. Empty (same
+        columns) on an older store file without the trail that could not be
+        upgraded (opened read-only, or held by another process)."""
+        if not self._has_audit():
+            return pd.DataFrame(columns=["changed_at", "actor", "via", "action", "dataset_id", "dataset", "detail"])
+        return self.db.run("list_audit")
+
+    def _has_audit(self) -> bool:
+        return not self.db.run("table_exists", table_name="audit").empty
+
+    def uploaded_by(self, name: str) -> tuple[str, str] | None:
+        """(actor, via) of whoever stored dataset ``name`` as it is now (None: not recorded)."""
+        dataset_id = self.get(name).dataset_id
+        if not self._has_audit():
+            return None
+        rows = self.db.run("dataset_uploader", target_id=dataset_id)
+        return None if rows.empty else (str(rows.iloc[0]["actor"]), str(rows.iloc[0]["via"]))
+
+    def _record(self, cur: Any, action: str, dataset_id: int, name: str, actor: str | None, via: str | None,
+                detail: str | None = None) -> None:
+        who, through = _who(actor, via)
+        self.db.execute("insert_audit", cur=cur, changed_at=datetime.now(), actor=who, via=through, action=action,
+                        target_id=int(dataset_id), dataset_name=name, detail=detail)
+
+    @contextlib.contextmanager
+    def _transaction(self, cur: Any, what: str) -> Iterator[None]:
+        """One transaction on ``cur``: committed when the block ends, rolled back
+        on any failure. A failure of the engine itself (e.g. the commit meets a
+        read-only folder) is its one true message, as every statement's is."""
+        cur.begin()
+        try:
+            yield
+            cur.commit()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # a failed commit has ended the transaction already
+                cur.rollback()
+            if isinstance(exc, duckdb.Error):
+                raise translate_error(exc, f"Statement {what}", self.path) from None
+            raise
+
     # ------------------------------------------------------------------ writing
     def ingest(self, name: str, transactions: Any, customers: Any = None, interactions: Any = None, *,
                overrides: dict[str, dict[str, str]] | None = None, date_preference: str | None = None,
-               read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False) -> IngestResult:
+               read_options: Mapping[str, ReadOptions] | None = None, replace: bool = False,
+               actor: str | None = None, via: str | None = None, surveys: Any = None,
+               results: bool | None = None) -> IngestResult:
         """Parse the inputs and store them as dataset ``name`` (all or nothing).
-        ``overrides`` and ``read_options`` are per table."""
+        ``overrides`` and ``read_options`` are per table; ``surveys`` is the
+        optional Servqual survey (crmflow.servqual). The audit trail
+        records the upload (or replace) by ``actor`` through ``via`` in the
+        same transaction (:func:`_who` for the defaults). With ``results``, the
+        dataset's stored results (crmflow.results) are computed right after it
+        is stored; by default only in a store file (an in-memory store lives
+        for one run, where they would only cost time)."""
         name = clean_name(name)
         self._check_writable()
         if self.path != ":memory:":
-            ensure_free_space(self.path, 2 * sum(_input_bytes(x) for x in (transactions, customers, interactions)))
+            ensure_free_space(self.path, 2 * sum(_input_bytes(x) for x in (transactions, customers, interactions,
+                                                                          surveys)))
         if self.shared:
-            transactions, customers, interactions = (_absolute(x) for x in (transactions, customers, interactions))
+            transactions, customers, interactions, surveys = (
+                _absolute(x) for x in (transactions, customers, interactions, surveys))
             return self._in_child("ingest", name, transactions, customers, interactions, overrides=overrides,
-                                  date_preference=date_preference, read_options=read_options, replace=replace)
+                                  date_preference=date_preference, read_options=read_options, replace=replace,
+                                  actor=actor, via=via, surveys=surveys, results=results)
         overrides = overrides or {}
         read_options = read_options or {}
-        inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions)]
+        inputs = [("transactions", transactions), ("customers", customers), ("interactions", interactions),
+                  ("surveys", surveys)]
         inputs = [(t, s) for t, s in inputs if s is not None]
         with self.db.write_lock, self.db.cursor() as cur:
             existing = self.db.run("get_dataset", cur=cur, dataset_name=name)
@@ -256,8 +329,7 @@ class Store:
             counts.update({r.table: r.rows_loaded for r in reports})
             if counts["transactions"] == 0:
                 raise CrmflowError(key="store_no_usable_rows", reasons=rejected_terms(reports[0].rejected_by_reason))
-            cur.begin()
-            try:
+            with self._transaction(cur, "insert_dataset"):
                 if not existing.empty:
                     self.db.execute("delete_dataset", cur=cur, target_id=int(existing.iloc[0]["dataset_id"]))
                 dataset_id = int(self.db.run("next_dataset_id", cur=cur).iloc[0]["dataset_id"])
@@ -267,6 +339,7 @@ class Store:
                     if report.table == "transactions":
                         self.db.execute("insert_orders", cur=cur, target_id=dataset_id)
                         self.db.execute("insert_transaction_customers", cur=cur, target_id=dataset_id)
+                        self.db.execute("insert_transaction_prices", cur=cur, target_id=dataset_id)
                     self.db.execute("insert_rejected", cur=cur, target_id=dataset_id, source=report.table)
                 report_doc = {"dataset": name, "tables": [r.to_dict() for r in reports]}
                 self.db.execute(
@@ -279,47 +352,47 @@ class Store:
                     has_order_id="order_id" in reports[0].mapping,
                     report=json.dumps(report_doc, ensure_ascii=False, default=str),
                 )
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
+                self._record(cur, "upload" if existing.empty else "replace", dataset_id, name, actor, via)
         from crmflow.engine_spark import mirror_ingest  # the Parquet copy Spark reads (issue 16)
 
         mirror_ingest(self.db, dataset_id, None if existing.empty else int(existing.iloc[0]["dataset_id"]))
+        if results or (results is None and self.path != ":memory:"):
+            _store_results(self.db, dataset_id)
+            from crmflow.results import complete
+
+            complete(self.db)  # and those of datasets stored before results were kept (never fails)
         return IngestResult(self.get(name), reports)
 
-    def rename(self, old: str, new: str) -> Dataset:
+    def rename(self, old: str, new: str, *, actor: str | None = None, via: str | None = None) -> Dataset:
         new = clean_name(new)
         self._check_writable()
         if self.path != ":memory:":
             ensure_free_space(self.path)
         if self.shared:
             self.get(old)  # a missing dataset is told without a child process
-            return self._in_child("rename", old, new)
-        with self.db.write_lock:
+            return self._in_child("rename", old, new, actor=actor, via=via)
+        with self.db.write_lock, self.db.cursor() as cur:
             ds = self.get(old)
             if new != ds.name and new in self.names():
                 raise DatasetError(key="dataset_name_taken", name=new)
-            self.db.execute("rename_dataset", target_id=ds.dataset_id, new_name=new)
+            with self._transaction(cur, "rename_dataset"):
+                self.db.execute("rename_dataset", cur=cur, target_id=ds.dataset_id, new_name=new)
+                self._record(cur, "rename", ds.dataset_id, new, actor, via, ds.name)
         return self.get(new)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, *, actor: str | None = None, via: str | None = None) -> None:
         self._check_writable()
         if self.path != ":memory:":
             ensure_free_space(self.path)
         if self.shared:
             self.get(name)
-            self._in_child("delete", name)  # (the answer: True)
+            self._in_child("delete", name, actor=actor, via=via)  # (the answer: True)
             return
         with self.db.write_lock, self.db.cursor() as cur:
             ds = self.get(name)
-            cur.begin()
-            try:
+            with self._transaction(cur, "delete_dataset"):
                 self.db.execute("delete_dataset", cur=cur, target_id=ds.dataset_id)
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
+                self._record(cur, "delete", ds.dataset_id, ds.name, actor, via)
         from crmflow.engine_spark import mirror_delete
 
         mirror_delete(self.db, ds.dataset_id)
@@ -336,23 +409,38 @@ class Store:
             from crmflow.demo import generate
 
             data = generate()
-            return self.ingest(DEMO_DATASET, data.transactions, data.customers, data.interactions).dataset
+            return self.ingest(DEMO_DATASET, data.transactions, data.customers, data.interactions,
+                               actor="crmflow", via="demo", surveys=data.surveys).dataset
 
 
 def load_file_dataset(transactions: str | Path, customers: str | Path | None = None,
                       interactions: str | Path | None = None, *,
                       overrides: dict[str, dict[str, str]] | None = None,
                       date_preference: str | None = None,
-                      read_options: Mapping[str, ReadOptions] | None = None) -> tuple[Store, IngestResult]:
+                      read_options: Mapping[str, ReadOptions] | None = None,
+                      surveys: str | Path | None = None) -> tuple[Store, IngestResult]:
     """Load files into an in-memory store (for one-off command-line runs)."""
     store = Store(in_memory=True)
     try:
         result = store.ingest(Path(transactions).name or "file", transactions, customers, interactions,
-                              overrides=overrides, date_preference=date_preference, read_options=read_options)
+                              overrides=overrides, date_preference=date_preference, read_options=read_options,
+                              surveys=surveys)
     except BaseException:
         store.close()
         raise
     return store, result
+
+
+def _store_results(db: Database, dataset_id: int) -> None:
+    """The dataset's stored results (crmflow.results). A failure leaves the
+    dataset stored without them: the pages compute on demand, and the next
+    process that opens the file for writing tries again."""
+    from crmflow import results
+
+    try:
+        results.compute(db, dataset_id)
+    except Exception as exc:  # noqa: BLE001 - the dataset is committed; its results are an optimisation
+        _log.info("crmflow: storing the results of dataset %s failed: %s", dataset_id, exc)
 
 
 # --------------------------------------------------------------------------- writing in a child process

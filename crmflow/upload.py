@@ -557,6 +557,11 @@ def validate_choices(table: str, headers: Sequence[str], choices: Mapping[str, i
     chosen = {f: int(i) for f, i in choices.items() if i is not None}  # amount may come from quantity × unit price
     missing = [f for f in REQUIRED[table]
                if choices.get(f) is None and not (f == "amount" and derives_amount(table, chosen))]
+    if table == "surveys" and missing:  # a wide survey: item and scores come from its Q1_E/Q1_P column pairs
+        from crmflow.survey_ingest import WIDE_FIELDS, wide_pairs
+
+        if wide_pairs(headers):
+            missing = [f for f in missing if f not in WIDE_FIELDS]
     if missing:
         raise MappingError(key="upload_required_not_chosen", table=table_term(table),
                            fields=TermList(field_term(f) for f in missing))
@@ -799,6 +804,11 @@ def _verify(plans: Sequence[ReadPlan], reports: Sequence[TableReport]) -> None:
     for p in plans:
         report = by_table.get(p.table)
         used = [f for f in p.unused if report is not None and f in report.mapping]
+        if p.table == "surveys" and report is not None and any(getattr(w, "key", "") == "survey_wide"
+                                                               for w in report.warnings):
+            from crmflow.survey_ingest import WIDE_FIELDS
+
+            used = [f for f in used if f not in WIDE_FIELDS]  # the melted columns of a wide survey
         if used:
             raise MappingError(key="upload_not_switched_off", table=table_term(p.table),
                                fields=TermList(field_term(f) for f in used))
@@ -814,7 +824,8 @@ def check(plans: Sequence[ReadPlan], date_preference: str | None = None) -> Chec
     name = f"{CHECK_NAME}-{uuid.uuid4().hex}"
     try:
         result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
-                              overrides=overrides, date_preference=date_preference, read_options=options)
+                              overrides=overrides, date_preference=date_preference, read_options=options,
+                              surveys=paths.get("surveys"))
         rejected = store.rejected_rows(name)
     finally:
         if name in store.names():
@@ -826,17 +837,38 @@ def check(plans: Sequence[ReadPlan], date_preference: str | None = None) -> Chec
 
 @one_line_errors
 def save(store: Store, name: str, plans: Sequence[ReadPlan], *, date_preference: str | None = None,
-         replace: bool = False) -> IngestResult:
+         replace: bool = False, actor: str | None = None, via: str | None = None) -> IngestResult:
     """Store the files as dataset ``name`` (all or nothing: on any error the
-    store is as before, including a dataset being replaced)."""
+    store is as before, including a dataset being replaced); the audit trail
+    names ``actor`` and ``via`` (crmflow.store.Store.ingest)."""
     paths, overrides, options = _arguments(plans)
     result = store.ingest(name, paths["transactions"], paths.get("customers"), paths.get("interactions"),
                           overrides=overrides, date_preference=date_preference, read_options=options,
-                          replace=replace)
+                          replace=replace, actor=actor, via=via,
+                          surveys=paths.get("surveys"))
     return result
 
 
 # --------------------------------------------------------------------------- words for the interface
+#: The label of each ``via`` of the audit trail (crmflow.store.Store.ingest and the callers).
+AUDIT_VIA = {"dashboard": "login_via_dashboard", "command line": "login_via_command_line",
+             "local": "login_via_local", "demo": "login_via_demo"}
+
+
+def audit_frame(store: Store, lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """The store's audit trail for the Data page: when, who, through, change,
+    dataset, before (a rename's old name), labelled in ``lang``."""
+    trail = store.audit()
+    if trail.empty:
+        return trail
+    trail = trail.drop(columns=["dataset_id"])
+    trail["changed_at"] = pd.to_datetime(trail["changed_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    trail["action"] = [t(f"login_audit_action_{a}", lang) for a in trail["action"]]
+    trail["via"] = [t(AUDIT_VIA[v], lang) if v in AUDIT_VIA else v for v in trail["via"]]
+    trail["detail"] = trail["detail"].fillna("")
+    return trail.rename(columns={c: t(f"login_audit_col_{c}", lang) for c in trail.columns})
+
+
 def reason_label(reason: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """A rejection reason in ``lang`` (unknown reasons as they are)."""
     key = REASON_KEYS.get(str(reason))

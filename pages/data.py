@@ -11,6 +11,7 @@ from crmflow.mapping import TABLES
 from crmflow.messages import note_text
 from crmflow.plain import css_text
 from crmflow.ui.common import context, download_buttons, get_store, show_table
+from crmflow.ui.login import check_may_change, current_user, may_upload, sees_audit, who
 
 ctx = context()
 store = get_store()
@@ -26,6 +27,11 @@ st.caption(ctx.tr("datapage_size_limit", mb=MAX_MB))
 flash = st.session_state.pop("data:flash", None)
 if flash:
     st.success(flash)
+if not may_upload():  # a signed-in account manager: the data is read, never changed, here
+    st.info(ctx.tr("login_no_changes"))
+    st.stop()
+if current_user() is not None and current_user().role == "analyst":
+    st.caption(ctx.tr("login_not_yours_note"))
 
 
 @st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
@@ -315,7 +321,9 @@ else:
     if st.button(ctx.tr("data_save"), key="data:save", type="primary"):
         try:
             with st.spinner(ctx.tr("loading")):
-                saved = upload.save(store, name, plans(), date_preference=preference, replace=replace)
+                if exists and replace:
+                    check_may_change(store, name.strip())
+                saved = upload.save(store, name, plans(), date_preference=preference, replace=replace, **who())
             ds = saved.dataset
             st.session_state["data:saved"] = ds.name
             st.session_state["data:flash"] = ctx.tr("data_saved", transactions=ds.n_transactions,
@@ -366,7 +374,8 @@ if names:
     new_name = left.text_input(ctx.tr("data_rename_to"), key="data:rename_to", max_chars=100)
     if right.button(ctx.tr("data_rename"), key="data:rename", width="stretch"):
         try:
-            renamed = store.rename(manage, new_name)
+            check_may_change(store, manage)
+            renamed = store.rename(manage, new_name, **who())
             if manage == ctx.dataset.name:
                 st.query_params["dataset"] = renamed.name
             if st.session_state.get("data:saved") == manage:
@@ -383,7 +392,8 @@ if names:
         yes, no = st.columns(2)
         if yes.button(ctx.tr("data_delete_yes"), key="data:delete_yes", type="primary", width="stretch"):
             try:
-                store.delete(manage)
+                check_may_change(store, manage)
+                store.delete(manage, **who())
                 if not store.names():  # the dashboard always has a dataset to show
                     store.ensure_demo()
                 if manage == ctx.dataset.name and "dataset" in st.query_params:
@@ -404,6 +414,17 @@ if names:
         frame = frame.rename(columns={"source": ctx.tr("data_col_table"), "row_number": ctx.tr("data_col_row_number"),
                                       "reason": ctx.tr("data_col_reason"), "raw": ctx.tr("data_col_raw")})
         download_buttons(ctx, frame, f"rejected-rows-{int(stored.index[0])}", "data:stored_rejected")
+
+# ----------------------------------------------------------------------------- audit trail (admins)
+if sees_audit():
+    st.divider()
+    st.subheader(ctx.tr("login_audit_heading"))
+    st.caption(ctx.tr("login_audit_caption"))
+    trail = upload.audit_frame(store, ctx.lang)
+    if trail.empty:
+        st.info(ctx.tr("login_audit_empty"))
+    else:
+        show_table(trail, hide_index=True, width="stretch", key="data:audit")
 
 # ----------------------------------------------------------------------------- current dataset coverage
 st.divider()

@@ -7,11 +7,15 @@ import streamlit as st
 
 from crmflow.analytics import pareto_headline
 from crmflow.charts import ACCENT, GOOD, WARN
+from crmflow.charts.loyalty import loyalty_trend
 from crmflow.charts.managers import revenue_months
 from crmflow.charts.overview import pareto_curve, stage_area, trend_line
 from crmflow.config import STAGES
 from crmflow.errors import CrmflowError
 from crmflow.headlines import overview_headline
+from crmflow.loyalty import GROUPINGS, shown_shares, unlock_notes
+from crmflow.loyalty import display_table as loyalty_table
+from crmflow.loyalty import trend_title as loyalty_trend_title
 from crmflow.managers import DEFAULT_SPLIT, SPLITS, revenue_chart
 from crmflow.overview import (
     COMPARE_CHOICES,
@@ -27,7 +31,7 @@ from crmflow.overview import (
     trend_start,
 )
 from crmflow.plain import md
-from crmflow.ui.common import amount, context, show_chart
+from crmflow.ui.common import amount, context, show_chart, show_table
 
 ctx = context()
 st.header(ctx.tr("page_overview"))
@@ -117,6 +121,33 @@ else:
                    end_count=int(change.end), start=change.start_date.isoformat(), end=change.end_date.isoformat())
 show_chart(ctx, stage_area(snapshots, labels, title, ctx.tr("ov_axis_month_end"), ctx.tr("ov_axis_customers")),
            "stages-over-time")
+
+# ---------------------------------------------------------------- loyalty beside the stages
+st.subheader(ctx.tr("loy_heading"))
+by = st.segmented_control(ctx.tr("loy_by"), GROUPINGS, default="stage", required=True, key="overview:loyalty_by",
+                          format_func=lambda g: ctx.tr(f"loy_by_{g}")) or "stage"
+try:
+    with st.spinner(ctx.tr("loading")):
+        loyal = ctx.call("crmflow.loyalty.loyalty_view", ctx.as_of, start, ctx.params, by)
+except CrmflowError as exc:
+    st.info(exc.localized(ctx.lang))
+    loyal = None
+if loyal is not None:
+    st.caption(ctx.tr(f"loy_caption_{by}", as_of=ctx.as_of.isoformat(), window=ctx.params.loyal_window_days))
+    show_table(loyalty_table(loyal.groups, by, loyal.available, ctx.lang), hide_index=True, width="stretch",
+               key="overview:loyalty_table")
+    shares = shown_shares(loyal.available)
+    left_chart, right_chart = st.columns(2)
+    with left_chart:
+        show_chart(ctx, loyalty_trend(loyal.trend, shares, {m: ctx.tr(f"loy_{m}") for m in shares},
+                                      loyalty_trend_title(loyal.trend, ctx.lang), ctx.tr("loy_axis_month_end"),
+                                      ctx.tr("loy_axis_share")), "loyalty-over-time")
+    with right_chart:
+        show_chart(ctx, trend_line(loyal.trend, "interval_cv", ctx.tr("loy_regularity_chart"),
+                                   ctx.tr("loy_axis_month_end"), ctx.tr("loy_axis_cv"), value_format=".2f",
+                                   height=380), "loyalty-regularity")
+    for note in unlock_notes(loyal.available, ctx.lang):
+        st.caption(note)
 
 # ---------------------------------------------------------------- N / t / D
 st.subheader(ctx.tr("ov_ntd"))

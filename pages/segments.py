@@ -45,8 +45,8 @@ def model_choice_section(ctx, view) -> None:
         cand["chosen"] = ["✓" if c else "" for c in cand["chosen"]]
         cols = {c: ctx.tr(f"clvchoice_col_{c}") for c in cand.columns}
         show_table(cand.rename(columns=cols), hide_index=True, width="stretch", key="segments:candidates",
-                   column_config={cols["predicted"]: st.column_config.NumberColumn(format="%.0f"),
-                                  cols["absolute_error"]: st.column_config.NumberColumn(format="%.0f"),
+                   column_config={cols["predicted"]: st.column_config.NumberColumn(format="%,.0f"),
+                                  cols["absolute_error"]: st.column_config.NumberColumn(format="%,.0f"),
                                   cols["mean_absolute_error"]: st.column_config.NumberColumn(format="%.3f")})
     if view.parameters is not None:
         st.markdown("**" + ctx.tr("clvchoice_parameters_title") + "**")

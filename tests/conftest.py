@@ -41,3 +41,54 @@ def load(tmp_path):
     yield _load
     for s in stores:
         s.close()
+
+
+def start_app(monkeypatch, db: Path, *, defaults: dict[str, str] | None = None, errors_ok: bool = False,
+              timeout: int = 180):
+    """A function that opens the dashboard on the store ``db`` with AppTest.
+
+    ``start(page, errors=errors_ok, **query)`` sets the URL's query parameters (``defaults``
+    first), runs app.py, switches to ``pages/<page>.py`` unless page is None or "overview" (the
+    default page), and fails on an exception, and on an error box unless ``errors`` is true.
+    Caches are cleared first: a store of another test module's database may be cached.
+    """
+    import gc
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from crmflow.config import DEFAULT_DATASET_ENV_VAR
+
+    monkeypatch.setenv("CRMFLOW_DB", str(db))
+    monkeypatch.delenv(DEFAULT_DATASET_ENV_VAR, raising=False)
+    monkeypatch.chdir(ROOT)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()
+
+    def start(page: str | None = "overview", errors: bool = errors_ok, **query: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+        for k, v in {**(defaults or {}), **query}.items():
+            at.query_params[k] = v
+        at.run()
+        assert not at.exception, at.exception
+        if page not in (None, "overview"):
+            at.switch_page(f"pages/{page}.py")
+            at.run()
+            assert not at.exception, at.exception
+        assert errors or not at.error, [e.value for e in at.error]
+        return at
+
+    return start
+
+
+@pytest.fixture
+def app_factory(monkeypatch):
+    """``app_factory(db, **options)`` -> :func:`start_app`'s ``start``; caches are cleared after the test."""
+    yield lambda db, **options: start_app(monkeypatch, db, **options)
+    import gc
+
+    import streamlit as st
+
+    st.cache_resource.clear()
+    gc.collect()

@@ -5,6 +5,7 @@ comparison in bench/RESULTS.md stays honest. No timing is asserted."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 import shutil
 
 import pytest
@@ -131,3 +132,54 @@ def test_stg_orders_has_the_orders_of_stg_order_days(dataset, tiny, load):
     finally:
         if dataset == "tiny":
             db.close()
+
+
+def test_session_plan_is_seeded_and_inside_the_last_year_of_the_data():
+    from bench import sessions
+
+    first, last = date(2022, 1, 1), date(2024, 6, 30)
+    a = sessions.plan(10, 6, first, last, seed=7)
+    assert a == sessions.plan(10, 6, first, last, seed=7) != sessions.plan(10, 6, first, last, seed=8)
+    assert len(a) == 10 and all(len(v) == 6 for v in a)
+    keys = {k for k, _, _ in sessions.PAGES}
+    for visits in a:
+        for key, path, _ in visits:
+            assert key in keys and "dataset=demo" in path
+            as_of = date.fromisoformat(path.split("as_of=")[1])
+            assert last - timedelta(days=365) <= as_of <= last
+
+
+def test_session_percentile_is_numpys_linear_quantile():
+    import numpy as np
+
+    from bench import sessions
+
+    values = [3.0, 0.5, 9.0, 1.25, 2.0, 7.5, 0.75]
+    for q in (0.0, 0.5, 0.95, 1.0):
+        assert sessions._percentile(values, q) == pytest.approx(float(np.quantile(values, q)))
+    assert sessions._percentile([], 0.95) is None
+
+
+def test_sessions_section_gives_a_verdict():
+    from bench.results import MET, MISSED, _sessions_section
+
+    run = {"sessions": 10, "pages_per_session": 6, "seed": 1, "served": 60, "failed": 0, "median_seconds": 0.8,
+           "p95_seconds": 1.9, "max_seconds": 2.5, "wall_seconds": 40.0, "p95_budget_seconds": 2.0, "met": True}
+    verdicts: list = []
+    text = "\n".join(_sessions_section({"sessions": run}, verdicts))
+    assert "| 60 | 0 |" in text and verdicts[0][1] == MET
+    verdicts = []
+    _sessions_section({"sessions": {**run, "p95_seconds": 2.1, "met": False}}, verdicts)
+    assert verdicts[0][1] == MISSED
+    assert "not measured" in "\n".join(_sessions_section({}, []))
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_concurrent_sessions_are_measured():
+    from bench import sessions
+
+    result = sessions.measure(sessions=2, pages=1, seed=3)
+    assert "error" not in result, result
+    assert result["served"] == 2 and result["failed"] == 0, result["errors"]
+    assert 0 < result["median_seconds"] <= result["max_seconds"]

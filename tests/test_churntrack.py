@@ -30,7 +30,6 @@ from crmflow import churn
 from crmflow import headlines as hl
 from crmflow.account_view import at_risk_rows
 from crmflow.cli import main
-from crmflow.config import Params
 from crmflow.i18n import t
 from crmflow.stages import data_range
 from crmflow.store import Store

@@ -67,16 +67,8 @@ def demo_world(tmp_path_factory):
 
 
 @pytest.fixture
-def demo_app(demo_world, monkeypatch):
-    import gc
-
-    import streamlit as st
-
-    from tests.test_page_segments_data import start_app
-
-    yield start_app(monkeypatch, demo_world[0])
-    st.cache_resource.clear()
-    gc.collect()
+def demo_app(demo_world, app_factory):
+    return app_factory(demo_world[0], defaults={"dataset": "demo"}, timeout=120)
 
 
 def test_the_track_record_title_counts_the_backtest_customers(demo_world):
@@ -246,25 +238,14 @@ def test_the_model_errors_have_keys_in_both_languages(load):
                                                                                                 "bgnbd", "mbgnbd"}
 
 
-def test_a_zh_segments_page_without_a_track_record_shows_no_english(single_db, monkeypatch):
-    import gc
-
-    import streamlit as st
-
-    from tests.test_page_segments_data import start_app
-
-    start = start_app(monkeypatch, single_db)
-    try:
-        at = start("segments", dataset="single", lang="zh")
-        boxes = [b.value for kind in ("info", "warning", "error") for b in at.get(kind)]
-        reason = t("err_clv_no_customers", "zh", calibration_end="2024-05-01")
-        assert any(reason in b for b in boxes)
-        assert t("trk_unavailable", "zh", reason=reason + "。" + t("err_clv_no_customers_page", "zh") + "。") in boxes
-        shown = boxes + [c.value for c in at.caption] + [s.value for s in at.subheader] + [m.value for m in at.markdown]
-        assert not english_words(shown), english_words(shown)
-    finally:
-        st.cache_resource.clear()
-        gc.collect()
+def test_a_zh_segments_page_without_a_track_record_shows_no_english(single_db, app_factory):
+    at = app_factory(single_db, defaults={"dataset": "demo"}, timeout=120)("segments", dataset="single", lang="zh")
+    boxes = [b.value for kind in ("info", "warning", "error") for b in at.get(kind)]
+    reason = t("err_clv_no_customers", "zh", calibration_end="2024-05-01")
+    assert any(reason in b for b in boxes)
+    assert t("trk_unavailable", "zh", reason=reason + "。" + t("err_clv_no_customers_page", "zh") + "。") in boxes
+    shown = boxes + [c.value for c in at.caption] + [s.value for s in at.subheader] + [m.value for m in at.markdown]
+    assert not english_words(shown), english_words(shown)
 
 
 def test_a_zh_report_without_a_track_record_shows_no_english(load):

@@ -16,7 +16,6 @@ value column to aggregate, and ``calculate_alive_path`` calls
 from __future__ import annotations
 
 import base64
-import gc
 import json
 import re
 from datetime import date
@@ -25,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow import model, report, track_record
@@ -481,29 +479,8 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture
-def app(world, monkeypatch):
-    db, _ = world
-    monkeypatch.setenv("CRMFLOW_DB", str(db))
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    gc.collect()
-
-    def start(page: str, **query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-        for k, v in query.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        at.switch_page(f"pages/{page}.py")
-        at.run()
-        assert not at.exception, at.exception
-        assert not at.error, [e.value for e in at.error]
-        return at
-
-    yield start
-    st.cache_resource.clear()
-    gc.collect()
+def app(world, app_factory):
+    return app_factory(world[0])
 
 
 def values(array) -> np.ndarray:

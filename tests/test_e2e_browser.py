@@ -68,10 +68,11 @@ PAGES = (
     ("my_accounts", "/my-accounts?manager=Chen+Jing"),  # an account manager of the demo data
     ("segments", "/segments"),
     ("data", "/data"),
+    ("servqual", "/service-quality"),
     ("present", "/?present=1"),  # presentation mode, as its button opens it
 )
 #: Pages whose content includes a Plotly chart to wait for.
-CHARTS = {"overview", "flow", "churn", "key_accounts", "account", "my_accounts", "segments", "present"}
+CHARTS = {"overview", "flow", "churn", "key_accounts", "account", "my_accounts", "segments", "servqual", "present"}
 
 pytestmark = [
     pytest.mark.e2e,

@@ -77,7 +77,10 @@ def test_filters_combine_as_and(load):
     assert sum(stage_counts(store.db, nobody, AS_OF).values()) == 0
 
 
-def test_same_set_is_stored_once_and_old_sets_are_dropped(load):
+def test_same_set_is_stored_once_and_old_sets_are_dropped(load, monkeypatch):
+    import crmflow.db
+
+    monkeypatch.setattr(crmflow.db, "MAX_CUSTOMER_SETS", 16)  # 256 by default; a small limit to reach it
     store, _ = load(TX, CUSTOMERS)
     first = store.db.store_customer_set(["A", "B"])
     assert store.db.store_customer_set(["B", "A", "A"]) == first

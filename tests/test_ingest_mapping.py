@@ -562,3 +562,19 @@ def test_new_rejection_reasons_have_labels():
     for reason in ("cancelled line (status)", "missing quantity", "quantity is not a number",
                    "missing unit price", "unit price is not a number"):
         assert upload.reason_label(reason, "zh") != reason and upload.reason_label(reason, "en") != ""
+
+
+def test_order_quantity_and_discount_applied_headers_of_a_real_export():
+    """The header row of Kaggle's "US Regional Sales Data" export (no amount
+    column: amount = Order Quantity × Unit Price; Discount Applied is the
+    loyalty measures' discount)."""
+    from crmflow.mapping import auto_map
+
+    headers = ["OrderNumber", "Sales Channel", "WarehouseCode", "OrderDate", "CurrencyCode", "_SalesTeamID",
+               "_CustomerID", "_StoreID", "_ProductID", "Order Quantity", "Discount Applied", "Unit Cost",
+               "Unit Price"]
+    mapped = {field: headers[i] for field, i in auto_map("transactions", headers).items()}
+    assert mapped["quantity"] == "Order Quantity"
+    assert mapped["discount"] == "Discount Applied"
+    assert mapped["unit_price"] == "Unit Price" and mapped["customer_id"] == "_CustomerID"
+    assert "amount" not in mapped

@@ -9,7 +9,6 @@ both languages.
 
 from __future__ import annotations
 
-import gc
 import json
 from datetime import date
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow import managers
@@ -223,30 +221,8 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture
-def app(world, monkeypatch):
-    db, _ = world
-    monkeypatch.setenv("CRMFLOW_DB", str(db))
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    gc.collect()
-
-    def start(page: str = "overview", **query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        for k, v in {"dataset": "fx", "as_of": D.isoformat(), **query}.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        if page != "overview":
-            at.switch_page(f"pages/{page}.py")
-            at.run()
-            assert not at.exception, at.exception
-        assert not at.error, [e.value for e in at.error]
-        return at
-
-    yield start
-    st.cache_resource.clear()
-    gc.collect()
+def app(world, app_factory):
+    return app_factory(world[0], defaults={"dataset": "fx", "as_of": D.isoformat()}, timeout=120)
 
 
 def chart_titles(at: AppTest) -> list[str]:

@@ -14,14 +14,12 @@ computed before the app opens the file.
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow.account_view import compact, health_table, md, traffic_light, traffic_light_markdown
@@ -86,29 +84,8 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture
-def app(world, monkeypatch):
-    db, _ = world
-    monkeypatch.setenv("CRMFLOW_DB", str(db))
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()    # a store of another test module's database may be cached
-    st.cache_data.clear()
-    gc.collect()
-
-    def start(page: str, errors: bool = False, **query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-        for k, v in query.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        at.switch_page(f"pages/{page}.py")
-        at.run()
-        assert not at.exception, at.exception
-        assert errors or not at.error, [e.value for e in at.error]
-        return at
-
-    yield start
-    st.cache_resource.clear()
-    gc.collect()
+def app(world, app_factory):
+    return app_factory(world[0])
 
 
 # --------------------------------------------------------------------------- helpers

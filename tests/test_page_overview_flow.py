@@ -10,7 +10,6 @@ the pages show are compared with the command line (``stages``, ``flow``,
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow.config import STAGES, Params
@@ -86,30 +84,8 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture
-def app(world, monkeypatch):
-    db, _ = world
-    monkeypatch.setenv("CRMFLOW_DB", str(db))
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()    # a store of another test module's database may be cached
-    st.cache_data.clear()
-    gc.collect()
-
-    def start(page: str = "overview", errors: bool = False, **query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        for k, v in {"dataset": "demo", **query}.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        if page != "overview":
-            at.switch_page(f"pages/{page}.py")
-            at.run()
-            assert not at.exception, at.exception
-        assert errors or not at.error, [e.value for e in at.error]
-        return at
-
-    yield start
-    st.cache_resource.clear()
-    gc.collect()
+def app(world, app_factory):
+    return app_factory(world[0], defaults={"dataset": "demo"}, timeout=120)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -168,7 +144,8 @@ def test_overview_shows_the_cli_numbers(app, world, lang):
     # the Pareto headline is the command line's top-20% share
     titles = chart_titles(at)
     assert t("pareto_headline_revenue", lang, share=e["pareto"]["top20_share"]) in titles
-    assert len(titles) == 1 + 4 + 2 + 1  # stages over time, N/t/D (with categories), revenue + profit Pareto, revenue by month
+    # stages over time, loyalty (shares + regularity), N/t/D (with categories), revenue + profit Pareto, revenue by month
+    assert len(titles) == 1 + 2 + 4 + 2 + 1
 
 
 def test_overview_comparison_choice_comes_from_the_url(app, world):
@@ -237,7 +214,7 @@ def test_required_columns_only(app, world):
     assert e["stages"]["potential"] == 0                      # no customers table
     captions = [c.value for c in at.caption]
     assert t("ov_categories_unlock", "en") in captions and t("profit_needs_cost", "en") in captions
-    assert len(chart_titles(at)) == 1 + 3 + 1 + 1             # no categories, no profit; revenue by month
+    assert len(chart_titles(at)) == 1 + 2 + 3 + 1 + 1         # loyalty; no categories, no profit; revenue by month
     at = app("flow", dataset="plain", lang="zh")
     assert matrix_counts(at, "zh") == {k: v for k, v in e["flow"].items() if v}
     assert len(drill_table(at).value) == e["flow"][default_band_of(e["flow"])]

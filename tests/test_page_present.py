@@ -5,11 +5,9 @@ the package's (crmflow.report.build_slides on the same data)."""
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow import report
@@ -49,25 +47,8 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture
-def app(world, monkeypatch):
-    db, _ = world
-    monkeypatch.setenv("CRMFLOW_DB", str(db))
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    gc.collect()
-
-    def start(**query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-        for k, v in {"dataset": "demo", "present": "1", **query}.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        return at
-
-    yield start
-    st.cache_resource.clear()
-    gc.collect()
+def app(world, app_factory):
+    return app_factory(world[0], defaults={"dataset": "demo", "present": "1"}, errors_ok=True)
 
 
 def shown_title(at: AppTest) -> str:

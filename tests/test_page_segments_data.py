@@ -12,7 +12,6 @@ opens the file. Renaming and deleting run on a database of their own.
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow import model
@@ -276,40 +274,17 @@ def scratch_db(tmp_path_factory):
     return db
 
 
-def start_app(monkeypatch, db: Path):
-    monkeypatch.setenv("CRMFLOW_DB", str(db))
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()  # a store of another test module's database may be cached
-    st.cache_data.clear()
-    gc.collect()
-
-    def start(page: str, errors: bool = False, **query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        for k, v in {"dataset": "demo", **query}.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        at.switch_page(f"pages/{page}.py")
-        at.run()
-        assert not at.exception, at.exception
-        assert errors or not at.error, [e.value for e in at.error]
-        return at
-
-    return start
+OPTIONS = {"defaults": {"dataset": "demo"}, "timeout": 120}
 
 
 @pytest.fixture
-def app(world, monkeypatch):
-    yield start_app(monkeypatch, world[0])
-    st.cache_resource.clear()
-    gc.collect()
+def app(world, app_factory):
+    return app_factory(world[0], **OPTIONS)
 
 
 @pytest.fixture
-def scratch_app(scratch_db, monkeypatch):
-    yield start_app(monkeypatch, scratch_db)
-    st.cache_resource.clear()
-    gc.collect()
+def scratch_app(scratch_db, app_factory):
+    return app_factory(scratch_db, **OPTIONS)
 
 
 def metrics(at: AppTest) -> dict[str, str]:

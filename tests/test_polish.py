@@ -11,7 +11,6 @@ computed before the app opens the file.
 from __future__ import annotations
 
 import ast
-import gc
 import json
 import re
 import subprocess
@@ -66,30 +65,8 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture
-def app(world, monkeypatch):
-    db, _ = world
-    monkeypatch.setenv("CRMFLOW_DB", str(db))
-    monkeypatch.delenv(DEFAULT_DATASET_ENV_VAR, raising=False)
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    gc.collect()
-
-    def start(page: str = "overview", **query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-        for k, v in query.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        if page != "overview":
-            at.switch_page(f"pages/{page}.py")
-            at.run()
-            assert not at.exception, at.exception
-        return at
-
-    yield start
-    st.cache_resource.clear()
-    gc.collect()
+def app(world, app_factory):
+    return app_factory(world[0], errors_ok=True)
 
 
 def dataset_box(at: AppTest):

@@ -14,7 +14,6 @@ rule. Static checks keep every page's tables going through the one helper.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import re
 import subprocess
@@ -23,7 +22,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from crmflow import report
@@ -108,28 +106,8 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture
-def app(world, monkeypatch):
-    monkeypatch.setenv("CRMFLOW_DB", str(world))
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    gc.collect()
-
-    def start(page: str | None, **query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-        for k, v in {"dataset": DATASET, **query}.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        if page is not None:
-            at.switch_page(f"pages/{page}.py")
-            at.run()
-            assert not at.exception, at.exception
-        return at
-
-    yield start
-    st.cache_resource.clear()
-    gc.collect()
+def app(world, app_factory):
+    return app_factory(world, defaults={"dataset": DATASET}, errors_ok=True, timeout=240)
 
 
 # --------------------------------------------------------------------------- checks

@@ -14,14 +14,11 @@ show exactly that text.
 
 from __future__ import annotations
 
-import gc
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 from test_oracle import oracle_counts, oracle_stages
 
 from crmflow import headlines as hl
@@ -215,29 +212,8 @@ def oracle(data, as_of: date) -> dict[str, int]:
 
 
 @pytest.fixture
-def app(demo, monkeypatch):
-    db, _, _ = demo
-    monkeypatch.setenv("CRMFLOW_DB", str(db))
-    monkeypatch.chdir(ROOT)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    gc.collect()
-
-    def start(page: str, **query: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-        for k, v in {"dataset": "demo", **query}.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        if page != "overview":
-            at.switch_page(f"pages/{page}.py")
-            at.run()
-            assert not at.exception, at.exception
-        return at
-
-    yield start
-    st.cache_resource.clear()
-    gc.collect()
+def app(demo, app_factory):
+    return app_factory(demo[0], defaults={"dataset": "demo"}, errors_ok=True)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from crmflow.filters import (
 from crmflow.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from crmflow.stages import data_range
 from crmflow.store import Dataset, Store
+from crmflow.ui.login import current_user, require_user, user_box
 
 #: Query-string keys of the global filters and the Filters field each fills.
 FILTER_KEYS = {"region": "regions", "owner": "owners", "channel": "channels", "segment": "segments"}
@@ -66,7 +67,11 @@ def _cached(function: str, scope: int | Scope, version: str, args: tuple, kwargs
 def call(ctx: Context, function: str, *args: Any, **kwargs: Any) -> Any:
     """``function(db, ctx.scope, *args, **kwargs)``, cached per dataset version
     and arguments. ``function`` is a dotted path such as
-    ``"crmflow.stages.stage_counts"``; arguments must be hashable values."""
+    ``"crmflow.stages.stage_counts"``; arguments must be hashable values.
+    A signed-in manager's calls must come through their owner's scope
+    (:func:`_scope`); a plain dataset id is refused, so no page can read
+    another owner's customers by mistake."""
+    _check_owner_scope(ctx.scope)
     return _cached(function, ctx.scope, ctx.version, args, tuple(sorted(kwargs.items())))
 
 
@@ -76,8 +81,28 @@ def cached_range(dataset_id: int, version: str) -> tuple[date, date]:
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def cached_attributes(dataset_id: int, version: str) -> pd.DataFrame:
+def _all_attributes(dataset_id: int, version: str) -> pd.DataFrame:
     return customer_attributes(get_store().db, dataset_id)
+
+
+def cached_attributes(dataset_id: int, version: str) -> pd.DataFrame:
+    """customer_id, region, owner, channels of the customers this session may
+    see: all of them, or a signed-in manager's owner's only."""
+    frame = _all_attributes(dataset_id, version)
+    owner = _scope_owner()
+    return frame if owner is None else frame[frame["owner"] == owner].reset_index(drop=True)
+
+
+def _scope_owner() -> str | None:
+    """The owner the signed-in user is tied to (a manager), else None."""
+    user = current_user()
+    return None if user is None else user.scope_owner
+
+
+def _check_owner_scope(scope: int | Scope) -> None:
+    owner = _scope_owner()
+    if owner is not None and not isinstance(scope, Scope):
+        raise CrmflowError(key="auth_scope_missing")
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
@@ -173,9 +198,14 @@ def _set_query(name: str, value: str | list[str] | None, default: object = None)
 def _scope(store: Store, dataset: Dataset, version: str, filters: Filters, as_of: date, params: Params
            ) -> int | Scope:
     """The filtered dataset the pages read (the plain id without filters):
-    :func:`crmflow.filters.resolve` with the cached customer attributes and RFM scores."""
+    :func:`crmflow.filters.resolve` with the cached customer attributes and RFM scores.
+
+    The one place where a signed-in manager's owner scope is applied
+    (``Filters.scope_owner``, whatever filters the page passes): every page,
+    download, export and the meeting report read through the scope made here."""
+    filters = replace(filters, scope_owner=_scope_owner())
     return resolve(store.db, dataset.dataset_id, filters, as_of,
-                   attributes=cached_attributes(dataset.dataset_id, version),
+                   attributes=_all_attributes(dataset.dataset_id, version),
                    rfm=lambda scope, d: _cached("crmflow.analytics.rfm", scope, version, (d,), ()))
 
 
@@ -190,9 +220,15 @@ def frame() -> Context:
     except CrmflowError as exc:
         st.error(t("error_title", lang) + ": " + exc.localized(lang))
         st.stop()
+    try:
+        user = require_user(lang)  # login configured: nobody past this line without signing in
+    except CrmflowError as exc:
+        st.error(exc.localized(lang))
+        st.stop()
     with st.sidebar:
         st.title(t("app_title", lang))
         st.caption(t("app_tagline", lang))
+        user_box(lang, user)
         lang = st.radio(t("sidebar_language", lang), list(LANGUAGES), index=list(LANGUAGES).index(lang),
                         format_func=LANGUAGES.get, horizontal=True, key="lang")
         _set_query("lang", lang, DEFAULT_LANGUAGE)
@@ -227,6 +263,7 @@ def frame() -> Context:
         st.text(stale)
     with st.spinner(t("loading", lang)):
         scope = _scope(store, dataset, version, filters, as_of, params)
+    filters = replace(filters, scope_owner=_scope_owner())
     ctx = Context(lang, dataset, as_of, params, first, last, filters, scope,
                   cached_coverage(dataset.dataset_id, version), money)
     st.session_state["ctx"] = ctx
@@ -278,8 +315,13 @@ def _filter_inputs(lang: str, dataset: Dataset, version: str) -> Filters:
                 continue
             default = [v for v in _query_list(key) if v in values]
             fmt = (lambda v: t(f"segment_{v}", lang)) if key == "segment" else str
+            fixed = key == "owner" and _scope_owner() is not None
+            if fixed:  # a signed-in manager: their own owner, not changeable
+                default = [_scope_owner()]
+                values = default
             picked = st.multiselect(t(f"filter_{key}", lang), values, default=default, format_func=fmt,
-                                    placeholder=t("filter_all", lang), key=f"filter:{key}:{dataset.name}")
+                                    placeholder=t("filter_all", lang), key=f"filter:{key}:{dataset.name}",
+                                    disabled=fixed, help=t("login_owner_fixed", lang) if fixed else None)
             chosen[attr] = tuple(picked)
             _set_query(key, list(picked))
         if any(chosen.values()):

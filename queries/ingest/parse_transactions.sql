@@ -29,7 +29,7 @@
 --   customer_id_float, order_id_float
 -- columns: row_number, reject_reason, raw, customer_id, order_id, order_date, amount,
 --   quantity, product, category, cost, channel, region, owner, due_date, paid_date, status,
---   bad_optional
+--   discount, list_price, bad_optional
 WITH typed AS (
     SELECT
         row_number,
@@ -58,6 +58,8 @@ WITH typed AS (
         crm_date(due_date, $due_date_format) AS due_date_read,
         crm_date(paid_date, $paid_date_format) AS paid_date_read,
         crm_text(status) AS status,
+        crm_money(discount, $decimal_comma) AS discount,
+        crm_money(list_price, $decimal_comma) AS list_price,
         CASE WHEN $derive_amount THEN crm_money(quantity, $decimal_comma) END AS quantity_money,
         CASE WHEN $derive_amount THEN crm_money(unit_price, $decimal_comma) END AS unit_price_money
     FROM ingest_stage
@@ -142,6 +144,8 @@ SELECT
     due_date,
     paid_date,
     status,
+    discount,
+    list_price,
     (CASE WHEN quantity IS NOT NULL OR $derive_amount THEN 0 WHEN crm_text(quantity_raw) IS NULL THEN 0 ELSE 1 END
      + CASE WHEN cost_given IS NOT NULL OR cost_too_large THEN 0 WHEN crm_text(cost_raw) IS NULL THEN 0 ELSE 1 END
      + CASE WHEN due_date IS NOT NULL THEN 0 WHEN crm_text(due_date_raw) IS NULL THEN 0 ELSE 1 END

@@ -54,6 +54,16 @@ CREATE TABLE IF NOT EXISTS orders (
 -- Every customer id that has a transaction line in a dataset (any amount),
 -- written with the transactions (queries/store/insert_transaction_customers.sql)
 -- so that the customer universe does not scan every line for distinct ids.
+-- The discount and list price of the transaction lines that carry one (price
+-- sensitivity, crmflow/loyalty.py), keyed by the line's row_number: a table of
+-- its own, so that a database made before it existed still opens read-only
+-- (only the price measure is then missing).
+CREATE TABLE IF NOT EXISTS transaction_prices (
+    dataset_id  INTEGER NOT NULL,
+    row_number  BIGINT NOT NULL,
+    discount    DECIMAL(18, 4),
+    list_price  DECIMAL(18, 4)
+);
 CREATE TABLE IF NOT EXISTS transaction_customers (
     dataset_id  INTEGER NOT NULL,
     customer_id VARCHAR NOT NULL
@@ -81,12 +91,127 @@ CREATE TABLE IF NOT EXISTS interactions (
     satisfaction DOUBLE,
     note         VARCHAR
 );
+CREATE TABLE IF NOT EXISTS surveys (
+    dataset_id   INTEGER NOT NULL,
+    row_number   BIGINT NOT NULL,
+    response_id  VARCHAR,
+    customer_id  VARCHAR,
+    date         DATE NOT NULL,
+    item         VARCHAR NOT NULL,
+    dimension    VARCHAR NOT NULL,
+    expectation  DOUBLE NOT NULL,
+    perception   DOUBLE NOT NULL,
+    scale_max    INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rejected_rows (
     dataset_id  INTEGER NOT NULL,
     source      VARCHAR NOT NULL,
     row_number  BIGINT NOT NULL,
     reason      VARCHAR NOT NULL,
     raw         VARCHAR
+);
+-- Results stored per dataset (crmflow.results): the rows a named query returns
+-- for one dataset and one definitions key (its parameters other than the
+-- dates, as JSON), written by the writing process after an ingest; result_runs
+-- lists what is stored (an empty result is still a stored one).
+CREATE TABLE IF NOT EXISTS result_stage_snapshots (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    stage       VARCHAR,
+    customers   BIGINT
+);
+CREATE TABLE IF NOT EXISTS result_ntd_monthly (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    active_customers BIGINT,
+    mean_relationship_days DOUBLE,
+    revenue     DECIMAL(38,4),
+    revenue_per_active DOUBLE,
+    categories_per_active DOUBLE
+);
+CREATE TABLE IF NOT EXISTS result_won_back_lost_monthly (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    month       DATE,
+    won_back    BIGINT,
+    lost        BIGINT
+);
+CREATE TABLE IF NOT EXISTS result_stage_summary (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    stage       VARCHAR,
+    customers   BIGINT,
+    buyers      HUGEINT,
+    repeat_buyers HUGEINT
+);
+CREATE TABLE IF NOT EXISTS result_revenue_to_date (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    revenue     DECIMAL(38,4)
+);
+CREATE TABLE IF NOT EXISTS result_won_back_lost_to_date (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    won_back    HUGEINT,
+    lost        HUGEINT
+);
+CREATE TABLE IF NOT EXISTS result_churn_signals (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    stage       VARCHAR,
+    orders      BIGINT,
+    order_days  BIGINT,
+    days_since_last_order BIGINT,
+    median_gap_days DOUBLE,
+    overdue_ratio DOUBLE,
+    orders_recent BIGINT,
+    orders_previous BIGINT,
+    revenue_recent DOUBLE,
+    revenue_previous DOUBLE,
+    has_interactions BOOLEAN,
+    complaints  BIGINT,
+    unresolved_complaints BIGINT,
+    last_unresolved_date DATE,
+    contacts_recent BIGINT,
+    contacts_previous BIGINT,
+    has_payment_terms BOOLEAN,
+    invoices_due BIGINT,
+    invoices_late BIGINT,
+    invoices_unpaid BIGINT,
+    mean_days_late DOUBLE,
+    max_days_late BIGINT,
+    owner       VARCHAR
+);
+CREATE TABLE IF NOT EXISTS result_clv_summary (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    frequency   BIGINT,
+    recency_weeks DOUBLE,
+    t_weeks     DOUBLE,
+    monetary    DOUBLE,
+    mean_purchase_value DOUBLE,
+    first_purchase_date DATE,
+    last_purchase_date DATE
+);
+CREATE TABLE IF NOT EXISTS result_holdout_purchases (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    actual_purchases BIGINT
+);
+CREATE TABLE IF NOT EXISTS result_runs (
+    dataset_id  INTEGER NOT NULL,
+    query       VARCHAR NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    dates       DATE[],
+    computed_at TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dataset_counter (
     last_id INTEGER NOT NULL

@@ -6,8 +6,20 @@
 -- columns: none
 DELETE FROM transactions WHERE dataset_id = $target_id;
 DELETE FROM orders WHERE dataset_id = $target_id;
+DELETE FROM transaction_prices WHERE dataset_id = $target_id;
 DELETE FROM transaction_customers WHERE dataset_id = $target_id;
 DELETE FROM customers WHERE dataset_id = $target_id;
 DELETE FROM interactions WHERE dataset_id = $target_id;
+DELETE FROM surveys WHERE dataset_id = $target_id;
 DELETE FROM rejected_rows WHERE dataset_id = $target_id;
+DELETE FROM result_stage_snapshots WHERE dataset_id = $target_id;
+DELETE FROM result_ntd_monthly WHERE dataset_id = $target_id;
+DELETE FROM result_won_back_lost_monthly WHERE dataset_id = $target_id;
+DELETE FROM result_stage_summary WHERE dataset_id = $target_id;
+DELETE FROM result_revenue_to_date WHERE dataset_id = $target_id;
+DELETE FROM result_won_back_lost_to_date WHERE dataset_id = $target_id;
+DELETE FROM result_churn_signals WHERE dataset_id = $target_id;
+DELETE FROM result_clv_summary WHERE dataset_id = $target_id;
+DELETE FROM result_holdout_purchases WHERE dataset_id = $target_id;
+DELETE FROM result_runs WHERE dataset_id = $target_id;
 DELETE FROM datasets WHERE dataset_id = $target_id

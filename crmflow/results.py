@@ -1,0 +1,303 @@
+"""Results stored per dataset version (issue 14).
+
+What changes only with the data and the definitions is computed once, by the
+process that writes the store, right after a dataset is stored (and removed
+with it: ``delete_dataset``), and read by every page, browser session and
+command: the month-end stage series, N/t/D, won back and lost per month and
+the Overview's KPI figures, for the dataset's default as-of date D (its last
+order date) and the default definitions.
+
+Each stored result is the rows of one named query (:data:`STORED`), kept in a
+table ``result_<query>`` keyed by (dataset_id, definitions key) and filled by
+``queries/results/store_<query>.sql``, which runs the query itself through the
+staging views, so any engine that runs the named queries can fill the same
+tables. The definitions key is the query's parameters other than its dates,
+as JSON (the as-of date among them where the query takes one), with the
+version of the SQL that computed them (:func:`code_version`: a digest of every
+query file and of ``RESULTS_FORMAT``), so rows written by an older crmflow are
+never served after an upgrade and the next write recomputes them; a query over
+dates is stored at a fixed list of dates, and a request for any subset of
+them is served from the stored rows (each date's rows depend on that date
+alone).
+
+Readers call :func:`stored_or_run` instead of :meth:`Database.run`. It takes
+the stored rows when the call reads the whole dataset (no filter), with the
+stored definitions key, at stored dates; otherwise (another as-of date, other
+definitions, filters, a store without results) it runs the query as before.
+The rows are the same either way (tests/test_results.py).
+
+A store made before this module gets the results of its datasets computed
+with the next ingest into it (:func:`complete`, from ``Store.ingest``: the
+writing child process of the dashboard and the command line); reading
+processes compute on demand meanwhile, and a rename or delete never grows
+the file.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from crmflow.config import Params
+from crmflow.errors import CrmflowError
+
+if TYPE_CHECKING:
+    from crmflow.db import Database, Scope
+
+_log = logging.getLogger(__name__)
+
+#: The KPI cards' comparison offsets in days (crmflow.overview.COMPARE_CHOICES) and trend periods in months.
+_COMPARE_DAYS = (30, 90, 365)
+_PERIOD_MONTHS = (12, 24, 36)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One stored query: its name and the calls stored for a dataset whose
+    orders run from ``first`` to D (``variants(first, D)``: each call's whole
+    parameters, its dates among them for a query over dates)."""
+
+    query: str
+    variants: Callable[[date, date], list[dict[str, Any]]]
+
+
+def _month_ends(first: date, last: date) -> list[date]:
+    from crmflow.stages import month_ends
+
+    return month_ends(first, last)
+
+
+def _comparison_dates(first: date, last: date) -> list[date]:
+    """D and the comparison dates C the KPI cards offer (30/90/365 days, trend starts)."""
+    from crmflow.overview import trend_start
+
+    since = [last - timedelta(days=n) for n in _COMPARE_DAYS]
+    since += [trend_start(last, first, str(m)) for m in _PERIOD_MONTHS] + [trend_start(last, first, "all")]
+    return sorted({last, *since})
+
+
+def _event_dates(first: date, last: date) -> list[date]:
+    """The dates won_back_lost_to_date is asked for: D, each C and C - (D - C)."""
+    since = _comparison_dates(first, last)
+    return sorted({last, *since, *(c - (last - c) for c in since)})
+
+
+def _revenue_dates(first: date, last: date) -> list[date]:
+    from crmflow.overview import years_before
+
+    return sorted({last, years_before(last, 1), years_before(last, 2)})
+
+
+def _defs(*names: str) -> dict[str, Any]:
+    values = Params().as_sql_params()
+    return {k: values[k] for k in names}
+
+
+_STAGE_DEFS = ("lost_after_days", "loyal_orders", "loyal_window_days")
+
+
+def _churn_dates(first: date, last: date) -> list[date]:
+    """The dates the churn page scores at by default: D, and for the
+    calibration and the track record D - h, D - 2h, D - 3h (h =
+    lost_after_days), those on or after the first order."""
+    h = Params().lost_after_days
+    return [d for d in (last - timedelta(days=k * h) for k in range(4)) if d >= first]
+
+
+def _churn_signals(first: date, last: date) -> list[dict[str, Any]]:
+    from crmflow.churn import COMPLAINT_PATTERN, PAYMENT_WINDOW_DAYS, TREND_WINDOW_DAYS
+
+    return [{"dates": [d], "as_of": d, "window_days": TREND_WINDOW_DAYS, "complaint_pattern": COMPLAINT_PATTERN,
+             "payment_window_days": PAYMENT_WINDOW_DAYS, **_defs(*_STAGE_DEFS)} for d in _churn_dates(first, last)]
+
+
+def _backtest_pairs(first: date, last: date) -> list[tuple[date, date]]:
+    """(calibration end, holdout end) of the CLV model choice at each churn date
+    (crmflow.model._choice_at) and of the churn outcome windows."""
+    from crmflow.model import MIN_CHOICE_HISTORY_DAYS, default_holdout_days
+
+    dates = _churn_dates(first, last)
+    pairs = {(d - timedelta(days=default_holdout_days(first, d)), d) for d in dates
+             if (d - first).days >= MIN_CHOICE_HISTORY_DAYS}
+    pairs |= {(dates[k + 1], dates[k]) for k in range(len(dates) - 1)}
+    return sorted(pairs)
+
+
+def _clv_summaries(first: date, last: date) -> list[dict[str, Any]]:
+    ends = set(_churn_dates(first, last)) | {start for start, _ in _backtest_pairs(first, last)}
+    return [{"calibration_end": d} for d in sorted(ends)]
+
+
+#: What is stored, per query.
+STORED: dict[str, Stored] = {s.query: s for s in (
+    Stored("stage_snapshots", lambda f, d: [{"dates": _month_ends(f, d), **_defs(*_STAGE_DEFS)}]),
+    Stored("ntd_monthly", lambda f, d: [{"dates": _month_ends(f, d),
+                                         **_defs("lost_after_days", "loyal_window_days")}]),
+    Stored("won_back_lost_monthly", lambda f, d: [{"as_of": d, **_defs("lost_after_days")}]),
+    Stored("stage_summary", lambda f, d: [{"dates": _comparison_dates(f, d), **_defs(*_STAGE_DEFS)}]),
+    Stored("revenue_to_date", lambda f, d: [{"dates": _revenue_dates(f, d)}]),
+    Stored("won_back_lost_to_date", lambda f, d: [{"dates": _event_dates(f, d), "as_of": d,
+                                                   **_defs("lost_after_days")}]),
+    Stored("churn_signals", _churn_signals),
+    Stored("clv_summary", _clv_summaries),
+    Stored("holdout_purchases", lambda f, d: [{"start_date": a, "end_date": b} for a, b in _backtest_pairs(f, d)]),
+)}
+
+
+#: Raised by hand when the layout of a ``result_*`` table changes.
+RESULTS_FORMAT = 1
+
+
+@functools.cache
+def code_version() -> str:
+    """A digest of every file in ``queries/`` and of :data:`RESULTS_FORMAT`:
+    stored rows carry it, so rows computed by other SQL are never read."""
+    from crmflow.db import QUERIES_DIR
+
+    digest = hashlib.sha256(f"format {RESULTS_FORMAT}".encode())
+    for path in sorted(QUERIES_DIR.rglob("*.sql")):
+        digest.update(path.relative_to(QUERIES_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, (list, tuple, str)):  # a numpy scalar
+        return value.item()
+    return value
+
+
+def defs_key(params: dict[str, Any]) -> str:
+    """The definitions key of a call: its parameters other than ``dates`` and
+    the :func:`code_version`, as JSON."""
+    key = {k: _plain(v) for k, v in sorted(params.items()) if k != "dates"}
+    return json.dumps({**key, "_code": code_version()}, sort_keys=True)
+
+
+def whole_dataset(dataset_id: int | Scope) -> int | None:
+    """The dataset id when the call reads a whole dataset (no filter), else None."""
+    from crmflow.db import Scope
+
+    if isinstance(dataset_id, Scope):
+        if dataset_id.customer_set is None and dataset_id.channels is None and dataset_id.customers is None:
+            return int(dataset_id.dataset_id)
+        return None
+    return int(dataset_id)
+
+
+# --------------------------------------------------------------------------- reading
+def stored_rows(db: Database, name: str, dataset_id: int | Scope, **params: Any) -> pd.DataFrame | None:
+    """The stored rows of ``name(**params)`` on the dataset, or None when they are not stored."""
+    from crmflow.db import get_query
+
+    target = whole_dataset(dataset_id)
+    if name not in STORED or target is None:
+        return None
+    dates = params.get("dates")
+    if "dates" in get_query(name).params and (not dates or len(set(dates)) != len(dates)):
+        return None
+    key = defs_key(params)
+    try:
+        runs = db.run("result_runs", target_id=target, query_name=name)
+    except CrmflowError:  # a file opened read-only as an older crmflow left it: no result tables
+        return None
+    match = runs[runs["defs_key"] == key]
+    if match.empty:
+        return None
+    extra: dict[str, Any] = {}
+    if dates is not None:
+        have = {pd.Timestamp(d).date() for d in match.iloc[0]["dates"]}
+        wanted = [pd.Timestamp(d).date() for d in dates]
+        if not set(wanted) <= have:
+            return None
+        if "dates" in get_query(f"read_{name}").params:  # else one date, the key's as-of date
+            extra["dates"] = wanted
+    try:
+        return db.run(f"read_{name}", target_id=target, defs_key=key, **extra)
+    except CrmflowError:  # a result table another version laid out differently: compute instead
+        return None
+
+
+def stored_or_run(db: Database, name: str, dataset_id: int | Scope, **params: Any) -> pd.DataFrame:
+    """``db.run(name, dataset_id=dataset_id, **params)``, from the stored rows when they are there."""
+    rows = stored_rows(db, name, dataset_id, **params)
+    if rows is not None:
+        return rows
+    return db.run(name, dataset_id=dataset_id, **params)
+
+
+def has_results(db: Database, dataset_id: int) -> bool:
+    """Whether the dataset's results are stored by this version of crmflow."""
+    try:
+        return any(db.run("result_runs", target_id=int(dataset_id), query_name=name)["defs_key"]
+                   .str.contains(code_version(), regex=False).any() for name in STORED)
+    except CrmflowError:  # an older file opened read-only: no result tables
+        return False
+
+
+# --------------------------------------------------------------------------- writing
+def compute(db: Database, dataset_id: int, queries: Iterable[str] | None = None) -> None:
+    """Compute and store the dataset's results (replacing any stored ones),
+    in one transaction: all of them or none. Writing processes only."""
+    from crmflow.stages import data_range
+
+    dataset_id = int(dataset_id)
+    try:
+        first, last = data_range(db, dataset_id)
+    except CrmflowError:
+        return  # no order: nothing to store (every view says so without computing)
+    names = list(STORED if queries is None else queries)
+    with db.write_lock, db.cursor(dataset_id) as cur:
+        cur.begin()
+        try:
+            db.execute("drop_results", cur=cur, target_id=dataset_id)
+            for name in names:
+                for params in STORED[name].variants(first, last):
+                    key = defs_key(params)
+                    db.execute(f"store_{name}", cur=cur, target_id=dataset_id, defs_key=key, **params)
+                    db.execute("record_result_run", cur=cur, target_id=dataset_id, query_name=name, defs_key=key,
+                               dates=params.get("dates"))
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+
+
+def complete(db: Database) -> list[int]:
+    """Compute the results of every dataset that has none (a store made before
+    results were kept); a dataset whose computation fails is left to the
+    pages, which compute on demand. Nothing is computed unless the disk has
+    room for results as large as the file itself (beside the margin every
+    write keeps). Returns the datasets completed."""
+    from crmflow.db import ensure_free_space
+
+    todo = list(db.run("datasets_without_results", code=code_version())["dataset_id"])
+    if not todo:
+        return []
+    if db.path != ":memory:":
+        try:
+            ensure_free_space(db.path, os.path.getsize(db.path))
+        except (CrmflowError, OSError) as exc:
+            _log.info("crmflow: the stored results wait for free disk space: %s", exc)
+            return []
+    done = []
+    for dataset_id in todo:
+        try:
+            compute(db, int(dataset_id))
+        except Exception as exc:  # noqa: BLE001 - the pages fall back to computing; never blocks opening the store
+            # quietly: whatever is wrong (a damaged file) the reading query that follows says in one line
+            _log.info("crmflow: storing the results of dataset %s failed: %s", dataset_id, exc)
+            continue
+        done.append(int(dataset_id))
+    return done
