@@ -42,7 +42,8 @@ SPARK_ENV = "CRMFLOW_SPARK"
 DATA_ENV = "CRMFLOW_SPARK_DATA"
 ENGINES = ("duckdb", "spark")
 DEFAULT_MASTER = "local[*]"
-#: Shuffle partitions in local mode (Spark's default 200 is meant for a cluster).
+#: Shuffle partitions in local mode at most (Spark's default 200 is meant for a
+#: cluster): one per local core, so small data is not split into idle tasks.
 LOCAL_SHUFFLE_PARTITIONS = 4
 #: The stored tables the staging views read, mirrored as Parquet for Spark.
 TABLES = ("transactions", "orders", "transaction_customers", "transaction_prices", "customers", "interactions",
@@ -129,6 +130,15 @@ def java_version() -> int | None:
     return version if version is not None and version >= 17 else None
 
 
+def _local_partitions(master: str) -> int:
+    """Shuffle partitions for a ``local[N]`` master: N (the cores it uses), at most
+    :data:`LOCAL_SHUFFLE_PARTITIONS`; ``local`` / ``local[*]``: this machine's cores."""
+    m = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", master.strip())
+    cores = int(m.group(1)) if m and m.group(1) and m.group(1).isdigit() else (1 if master == "local" else
+                                                                              os.cpu_count() or 2)
+    return max(1, min(cores, LOCAL_SHUFFLE_PARTITIONS))
+
+
 _SESSIONS: dict[str, Any] = {}
 _SESSION_LOCK = threading.Lock()
 
@@ -147,11 +157,13 @@ def spark_session(master: str | None = None) -> Any:
         else:
             builder = (SparkSession.builder.master(master).appName("crmflow")
                        .config("spark.ui.enabled", "false")
+                       .config("spark.ui.showConsoleProgress", "false")
                        .config("spark.sql.session.timeZone", "UTC")
                        .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
             if master.startswith("local"):
-                builder = (builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
-                           .config("spark.default.parallelism", str(LOCAL_SHUFFLE_PARTITIONS)))
+                parts = str(_local_partitions(master))
+                builder = (builder.config("spark.sql.shuffle.partitions", parts)
+                           .config("spark.default.parallelism", parts))
         try:
             session = builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001 - the JVM's own words, one line
@@ -230,6 +242,24 @@ def _to_spark_semantics(node: Any) -> Any:
     return node
 
 
+def _empty_list_is_null(node: Any) -> Any:
+    """DuckDB's list aggregate (``list(x)``, ``array_agg``) over no row is NULL;
+    Spark's ``collect_list`` is an empty array: made NULL as in DuckDB (e.g. the
+    channels of a customer whose lines name none, on CDNOW)."""
+    from sqlglot import exp
+
+    agg = None
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArrayAgg):
+        agg = node
+    elif isinstance(node, exp.ArrayAgg) and not isinstance(node.parent, exp.Filter):
+        agg = node
+    if agg is None:
+        return node
+    size = exp.Anonymous(this="size", expressions=[agg.copy()])
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=size, expression=exp.Literal.number(0)), true=exp.Null())],
+                    default=agg.copy())
+
+
 @lru_cache(maxsize=None)
 def spark_sql(name: str) -> tuple[str, frozenset[str]]:
     """A named query in Spark SQL with its staging views in front, and the
@@ -255,7 +285,7 @@ def spark_sql(name: str) -> tuple[str, frozenset[str]]:
     # `x IN (SELECT UNNEST(list))`: the list's members, in Spark a membership test
     body = re.sub(r"([A-Za-z_][A-Za-z0-9_.]*)\s+IN\s+\(SELECT\s+UNNEST\((CAST\(\$[a-z_]+ AS [A-Z]+\[\]\))\)\)",
                   r"list_contains(\2, \1)", body)
-    tree = sqlglot.parse_one(body, read="duckdb").transform(_to_spark_semantics)
+    tree = sqlglot.parse_one(body, read="duckdb").transform(_to_spark_semantics).transform(_empty_list_is_null)
     sql = tree.sql(dialect="spark")
     return sql, frozenset(params | {f"scope_{v}" for v in used_vars})
 
@@ -540,3 +570,62 @@ def for_engine(db: Database, engine: str | None = None, master: str | None = Non
     if engine_name(engine) == "duckdb":
         return db
     return SparkDatabase(db, master=master)
+
+
+# --------------------------------------------------------------------------- stored results on Spark
+def compute_results(db: Database, dataset_id: int, *, spark_db: SparkDatabase | None = None,
+                    master: str | None = None) -> int:
+    """The dataset's stored results (crmflow.results, issue 14) computed on Spark:
+    each query of :data:`crmflow.results.STORED` runs on Spark at the stored
+    variants, and its rows are written into the store's ``result_<query>``
+    table by the INSERT of ``queries/results/store_<query>.sql`` itself (the
+    Spark rows standing in for the query it reads), with the same
+    definitions keys and ``result_runs`` entries as the DuckDB path; all in
+    one transaction (all or none). Returns the number of rows stored."""
+    from crmflow import results
+    from crmflow.stages import data_range
+
+    dataset_id = int(dataset_id)
+    try:
+        first, last = data_range(db, dataset_id)
+    except CrmflowError:
+        return 0  # no order: nothing to store (as crmflow.results.compute)
+    spark_db = spark_db if spark_db is not None else SparkDatabase(db, master=master)
+    computed = []  # on Spark first, outside the store's write lock
+    for name, stored in results.STORED.items():
+        for params in stored.variants(first, last):
+            computed.append((name, params, spark_db.run(name, dataset_id=dataset_id, **params)))
+    rows = 0
+    with db.write_lock, db.cursor() as cur:
+        cur.begin()
+        try:
+            db.execute("drop_results", cur=cur, target_id=dataset_id)
+            for name, params, frame in computed:
+                key = results.defs_key(params)
+                _insert_rows(cur, name, frame, target_id=dataset_id, defs_key=key)
+                db.execute("record_result_run", cur=cur, target_id=dataset_id, query_name=name, defs_key=key,
+                           dates=params.get("dates"))
+                rows += len(frame)
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+    return rows
+
+
+def _insert_rows(cur: Any, name: str, frame: pd.DataFrame, **params: object) -> None:
+    """``store_<name>``'s INSERT with ``frame`` (rows computed elsewhere) as the
+    relation ``<name>`` it selects from (its own text, without the query's CTE)."""
+    from crmflow.db import _PARAM_RE
+
+    body = get_query(f"store_{name}").body
+    view = f"spark_rows_{name}"
+    sql = re.sub(rf"\bFROM\s+{name}\b", f"FROM {view}", body)
+    if sql == body:
+        raise ValueError(f"store_{name} does not read {name}")
+    cur.register(view, frame)
+    try:
+        used = set(_PARAM_RE.findall(sql))
+        cur.execute(sql, {k: v for k, v in params.items() if k in used})
+    finally:
+        cur.unregister(view)

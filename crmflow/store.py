@@ -436,9 +436,15 @@ def _store_results(db: Database, dataset_id: int) -> None:
     dataset stored without them: the pages compute on demand, and the next
     process that opens the file for writing tries again."""
     from crmflow import results
+    from crmflow.engine_spark import ENGINE_ENV
 
     try:
-        results.compute(db, dataset_id)
+        if os.environ.get(ENGINE_ENV, "").strip().lower() == "spark":  # computed on Spark (issue 16)
+            from crmflow.engine_spark import compute_results
+
+            compute_results(db, dataset_id)
+        else:
+            results.compute(db, dataset_id)
     except Exception as exc:  # noqa: BLE001 - the dataset is committed; its results are an optimisation
         _log.info("crmflow: storing the results of dataset %s failed: %s", dataset_id, exc)
 

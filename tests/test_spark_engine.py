@@ -1,9 +1,16 @@
 """The Spark engine (issue 16), proven by executing: every analytic named query
 of ``queries/`` runs on Spark (pyspark, local mode) and on DuckDB over the same
 stored data, on the demo data and on CDNOW, with and without the global
-filters (region, owner, channel, segment, a narrowed customer set); the rows
-(sorted, floats to 1e-9 relative) and the dtypes must be identical. The
-command line with ``--engine spark`` gives DuckDB's answers.
+filters (region with a channel, the signed-in owner's scope with a segment,
+a narrowed customer set; a segment on CDNOW); the rows (sorted, floats to
+1e-9 relative) and the dtypes must be identical. The command line with
+``--engine spark`` gives DuckDB's answers.
+
+One SparkSession serves the whole test session (``local[2]``, two shuffle
+partitions, no UI); each dataset is stored and written for Spark once per
+module, each query translated once, and each query runs once per dataset x
+filter. Every test is in the xdist group ``spark``, so under ``pytest -n``
+one worker owns the session.
 
 Run only these with ``pytest -m spark``. They are skipped when pyspark or Java
 17 is missing, except under CI (``CI`` set), where a missing engine fails.
@@ -29,7 +36,9 @@ from crmflow.db import Scope, compiled, get_query
 from crmflow.errors import CrmflowError
 from crmflow.health import HealthRules
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
+MASTER = "local[2]"
 
 
 def _engine_missing() -> str | None:
@@ -57,32 +66,52 @@ def test_engine_present_under_ci():
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def spark_session_fixture():
+    """The one SparkSession of the test session (crmflow keeps one per master)."""
     from crmflow.engine_spark import spark_session
 
-    return spark_session("local[2]")
+    session = spark_session(MASTER)
+    assert session.conf.get("spark.sql.shuffle.partitions") == "2"
+    return session
+
+
+def _stored(store, ds, spark_folder):
+    from crmflow.engine_spark import SparkDatabase
+
+    return store.db, SparkDatabase(store.db, master=MASTER, folder=spark_folder), ds.dataset_id
 
 
 @pytest.fixture(scope="module")
 def demo(spark_session_fixture, tmp_path_factory):
-    from crmflow.engine_spark import SparkDatabase
     from crmflow.store import Store
 
     store = Store(in_memory=True)
-    ds = store.ensure_demo()
-    sdb = SparkDatabase(store.db, master="local[2]", folder=tmp_path_factory.mktemp("spark-demo"))
-    yield store.db, sdb, ds.dataset_id
+    yield _stored(store, store.ensure_demo(), tmp_path_factory.mktemp("spark-demo"))
     store.close()
 
 
 @pytest.fixture(scope="module")
 def cdnow(spark_session_fixture, tmp_path_factory):
-    from crmflow.engine_spark import SparkDatabase
     from crmflow.store import Store
 
     store = Store(in_memory=True)
-    ds = store.ingest("cdnow", CDNOW_MASTER).dataset
-    sdb = SparkDatabase(store.db, master="local[2]", folder=tmp_path_factory.mktemp("spark-cdnow"))
-    yield store.db, sdb, ds.dataset_id
+    yield _stored(store, store.ingest("cdnow", CDNOW_MASTER).dataset, tmp_path_factory.mktemp("spark-cdnow"))
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def priced(spark_session_fixture, tmp_path_factory):
+    """The hand-worked loyalty fixture (discounts, list prices, complaints): the
+    demo and CDNOW carry no price, so loyalty_prices would return no row there."""
+    from test_loyalty import INTERACTIONS, TRANSACTIONS
+
+    from crmflow.store import Store
+
+    folder = tmp_path_factory.mktemp("spark-priced")
+    (folder / "t.csv").write_text(TRANSACTIONS.lstrip(), encoding="utf-8")
+    (folder / "i.csv").write_text(INTERACTIONS.lstrip(), encoding="utf-8")
+    store = Store(in_memory=True)
+    ds = store.ingest("priced", folder / "t.csv", interactions=folder / "i.csv").dataset
+    yield _stored(store, ds, folder / "copy")
     store.close()
 
 
@@ -106,7 +135,7 @@ def _values(db, dataset_id, scope) -> dict[str, object]:
         "customer_ids": [str(c) for c in customers.iloc[::7]],
         "starts": [first, mid], "ends": [mid, as_of], "window_days": 90, "payment_window_days": 365,
         "complaint_pattern": COMPLAINT_PATTERN, "measure": "profit", "share": 0.8, "max_accounts": 25,
-        "split": "region", "from_stage": "repeat", "to_stage": "lost",
+        "split": "region", "from_stage": "repeat", "to_stage": "lost", "horizon_end": as_of,
         "has_cost": plain(coverage["has_cost"], bool), "dataset_margin": plain(coverage["dataset_margin"], float),
         "has_due_dates": plain(coverage["has_due_dates"], bool),
         "has_categories": plain(coverage["has_categories"], bool),
@@ -116,7 +145,16 @@ def _values(db, dataset_id, scope) -> dict[str, object]:
     }
     values.update(Params().as_sql_params())
     values.update(HealthRules().as_sql_params())
+    # per query, the values its caller gives: prospect_features scores at one
+    # past date X (dates = [X], as_of = X) and learns the outcome up to horizon_end
+    values["prospect_features"] = {"dates": [mid], "as_of": mid, "horizon_end": mid + timedelta(days=120)}
     return values
+
+
+def _params(values, name) -> dict[str, object]:
+    _, declared = compiled(name)
+    own = values.get(name, {})
+    return {k: own.get(k, values.get(k)) for k in declared}
 
 
 def _analytic():
@@ -126,24 +164,26 @@ def _analytic():
 
 
 def _scope(sdb, dataset_id, name) -> Scope:
-    """The scope of one global filter the data allows (region, owner, channel,
-    segment: resolved by crmflow.filters on the Spark engine, which keeps each
-    customer set for both engines), a narrowed customer set, or none."""
+    """The scope of a global filter (resolved by crmflow.filters on the Spark
+    engine, which keeps each customer set for both engines): a region with a
+    channel (a customer set and the lines of one channel), the signed-in
+    owner's scope (Filters.scope_owner) with RFM segments scored on Spark within
+    it, a segment, a narrowed customer set, or none."""
     from crmflow.filters import Filters, customer_attributes, filter_options, resolve
 
     if name == "none":
         return Scope(dataset_id)
     attrs = customer_attributes(sdb.db, dataset_id)
     options = filter_options(attrs)
-    filters = {
-        "region": lambda: Filters(regions=(options["region"][0],)),
-        "owner": lambda: Filters(owners=tuple(options["owner"][:2])),
-        "channel": lambda: Filters(channels=(options["channel"][0],)),
-        "segment": lambda: Filters(segments=("champions", "at_risk")),
-    }
     if name == "customers":
         ids = sorted(map(str, attrs["customer_id"]))
         return Scope(dataset_id).narrowed(ids[::5])
+    filters = {
+        "region_channel": lambda: Filters(regions=(options["region"][0],), channels=(options["channel"][0],)),
+        "owner_segment": lambda: Filters(scope_owner=options["owner"][0], segments=("champions", "at_risk",
+                                                                                    "loyal")),
+        "segment": lambda: Filters(segments=("champions", "at_risk")),
+    }
     scope = resolve(sdb, dataset_id, filters[name](), attributes=attrs)
     assert isinstance(scope, Scope), name
     if scope.customer_set is not None:  # a filter that keeps some customers, not none
@@ -173,10 +213,11 @@ def assert_same(duck: pd.DataFrame, spark: pd.DataFrame, what: str) -> None:
         elif d[col].dtype == object:
             for a, b in zip(d[col], s[col]):
                 if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-                    assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray), f"{what}: {col}"
+                    assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray), f"{what}: {col}: {a!r} != {b!r}"
                     assert a.dtype == b.dtype and a.tolist() == b.tolist(), f"{what}: {col}"
                 else:
-                    assert (a is None and b is None) or (a is pd.NA and b is pd.NA) or a == b, f"{what}: {col}: {a!r} != {b!r}"
+                    assert (a is None and b is None) or (a is pd.NA and b is pd.NA) or a == b, \
+                        f"{what}: {col}: {a!r} != {b!r}"
         else:
             pd.testing.assert_series_equal(s[col], d[col], check_names=False, obj=f"{what}: {col}")
 
@@ -184,55 +225,71 @@ def assert_same(duck: pd.DataFrame, spark: pd.DataFrame, what: str) -> None:
 # --------------------------------------------------------------------------- every query, both engines
 #: Queries run under every global filter: together they read every staging view
 #: (stg_orders, stg_transactions, stg_transaction_customers, stg_customer_universe,
-#: stg_customers, stg_interactions, stg_order_days) and the scope macro.
+#: stg_customers, stg_interactions, stg_order_days, stg_surveys) and the scope macro.
 FILTERED = ("stage_counts", "customer_stages", "customer_attributes", "rfm", "revenue_by_month",
-            "churn_contact", "period_totals", "cohort_retention", "order_rhythm", "data_coverage")
+            "churn_contact", "period_totals", "cohort_retention", "order_rhythm", "data_coverage",
+            "servqual_item_gaps", "loyalty_customers")
+#: The filters run on each dataset (beside no filter, where every analytic query runs).
+FILTERS = {"demo": ("region_channel", "owner_segment", "customers"), "cdnow": ("segment",),
+           "priced": ("customers",)}
+#: On the priced fixture: the queries that read its prices (the rest run on the demo and CDNOW).
+PRICED = ("loyalty_prices", "loyalty_customers")
 
 
-def _compare(data, scope_name, names):
-    duck, sdb, dataset_id = data
-    scope = _scope(sdb, dataset_id, scope_name)
-    values = _values(duck, dataset_id, scope)
-    failures = []
-    rows = 0
-    for name in names:
-        _, declared = compiled(name)
-        params = {k: values[k] for k in declared}
-        d = duck.run(name, dataset_id=scope, **params)
-        try:
-            s = sdb.run(name, dataset_id=scope, **params)
-            assert_same(d, s, f"{name} [{scope_name}]")
-            rows += len(d)
-        except (AssertionError, CrmflowError) as exc:
-            failures.append(f"{name} [{scope_name}]: {str(exc)[:400]}")
-    assert not failures, "\n".join(failures)
-    return rows
-
-
-def test_the_analytic_queries_are_the_queries_outside_store_and_ingest():
+def _cases():
     names = _analytic()
-    assert "stage_counts" in names and "health_components" in names and "period_totals" in names
-    assert not any(get_query(n).path.parent.name in ("store", "ingest") for n in names)
+    out = []
+    for data in ("demo", "cdnow"):
+        out += [(data, "none", n) for n in names]
+        out += [(data, f, n) for f in FILTERS[data] for n in FILTERED]
+    out += [("priced", f, n) for f in ("none", *FILTERS["priced"]) for n in PRICED]
+    return out
+
+
+@pytest.fixture(scope="module")
+def scoped(request):
+    """(dataset, filter) -> (duckdb, spark, scope, values), resolved once per module."""
+    cache = {}
+
+    def get(data, scope_name):
+        if (data, scope_name) not in cache:
+            duck, sdb, dataset_id = request.getfixturevalue(data)
+            scope = _scope(sdb, dataset_id, scope_name)
+            cache[data, scope_name] = (duck, sdb, scope, _values(duck, dataset_id, scope))
+        return cache[data, scope_name]
+
+    return get
+
+
+def test_the_analytic_queries_are_the_queries_outside_store_ingest_and_results():
+    """Every named query that reads a dataset's data is executed here. Left to
+    DuckDB, by design: ingest/ (reading files), store/ (the store's own
+    bookkeeping and the Parquet export), results/ (reading and writing the
+    stored result tables, which hold the rows of analytic queries that do run
+    on Spark: tests/test_spark_results.py)."""
+    names = _analytic()
+    assert {"stage_counts", "health_components", "period_totals", "loyalty_customers", "loyalty_prices",
+            "prospect_features", "servqual_item_gaps", "servqual_coverage",
+            "servqual_response_dimensions"} <= set(names)
+    assert not any(get_query(n).path.parent.name in ("store", "ingest", "results") for n in names)
     assert set(FILTERED) <= set(names)
-    assert len(names) >= 35  # 38 when written
+    covered = {n for _, _, n in _cases()}
+    assert covered == set(names)
+    from crmflow.db import registry
+
+    left = {n for n, q in registry().items() if q.kind == "query" and n not in names}
+    assert {get_query(n).path.parent.name for n in left} <= {"store", "ingest", "results"}
 
 
-def test_every_analytic_query_demo(demo):
-    assert _compare(demo, "none", _analytic()) > 0
-
-
-@pytest.mark.parametrize("scope_name", ["region", "owner", "channel", "segment", "customers"])
-def test_filtered_queries_demo(demo, scope_name):
-    assert _compare(demo, scope_name, FILTERED) > 0
-
-
-def test_every_analytic_query_cdnow(cdnow):
-    assert _compare(cdnow, "none", _analytic()) > 0
-
-
-@pytest.mark.parametrize("scope_name", ["segment", "customers"])
-def test_filtered_queries_cdnow(cdnow, scope_name):
-    assert _compare(cdnow, scope_name, FILTERED) > 0
+@pytest.mark.parametrize(("data", "scope_name", "name"), _cases())
+def test_query_on_both_engines(scoped, data, scope_name, name):
+    duck, sdb, scope, values = scoped(data, scope_name)
+    params = _params(values, name)
+    expected = duck.run(name, dataset_id=scope, **params)
+    got = sdb.run(name, dataset_id=scope, **params)
+    assert_same(expected, got, f"{name} [{data}, {scope_name}]")
+    if (data, scope_name, name) in (("priced", "none", "loyalty_prices"), ("demo", "none", "stage_counts")):
+        assert len(expected) > 0  # the comparison is of rows, not of two empty frames
 
 
 def test_a_filter_narrows_on_spark(demo):
@@ -284,16 +341,42 @@ def demo_files(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("command", [
-    ["stages"], ["flow", "--from", "2024-06-30", "--to", "2025-06-30"], ["rfm"], ["churn", "--all"], ["health"],
-])
-def test_cli_spark_equals_duckdb(spark_session_fixture, demo_files, capsys, command):
+@pytest.fixture(scope="module")
+def demo_store_file(demo_files, tmp_path_factory):
+    """The demo files stored once in a store file, without stored results (so
+    that every answer below is computed by the engine asked, not read back)."""
+    from crmflow.store import Store
+
+    path = tmp_path_factory.mktemp("demo-store") / "crm.duckdb"
+    store = Store(path)
+    try:
+        store.ingest("sales", demo_files / "transactions.csv", demo_files / "customers.csv",
+                     demo_files / "interactions.csv", results=False)
+    finally:
+        store.close()
+    return path
+
+
+def test_cli_file_on_spark_equals_duckdb(spark_session_fixture, demo_files, capsys):
     """A file the engine has never seen: read into the temporary store, written
     for Spark, and answered on Spark exactly as on DuckDB."""
     source = [str(demo_files / "transactions.csv"), "--customers", str(demo_files / "customers.csv"),
               "--interactions", str(demo_files / "interactions.csv")]
+    duck = _cli(capsys, ["stages", *source, "--engine", "duckdb"])
+    spark = _cli(capsys, ["stages", *source, "--engine", "spark", "--spark", MASTER])
+    assert json.loads(spark) == json.loads(duck)
+    assert len(json.loads(duck)) > 0
+
+
+@pytest.mark.parametrize("command", [
+    ["flow", "--from", "2024-06-30", "--to", "2025-06-30"], ["rfm"], ["churn", "--all"], ["health"],
+])
+def test_cli_dataset_on_spark_equals_duckdb(spark_session_fixture, demo_store_file, capsys, command):
+    """flow, rfm, churn and health of a stored dataset, on Spark as on DuckDB
+    (the Parquet copy beside the store file written on first use)."""
+    source = ["--dataset", "sales", "--db", str(demo_store_file)]
     duck = _cli(capsys, [command[0], *source, *command[1:], "--engine", "duckdb"])
-    spark = _cli(capsys, [command[0], *source, *command[1:], "--engine", "spark", "--spark", "local[2]"])
+    spark = _cli(capsys, [command[0], *source, *command[1:], "--engine", "spark", "--spark", MASTER])
     assert json.loads(spark) == json.loads(duck)
     assert len(json.loads(duck)) > 0
 
