@@ -33,7 +33,6 @@ from conftest import CDNOW_MASTER, ROOT
 from crmflow.churn import COMPLAINT_PATTERN
 from crmflow.config import Params
 from crmflow.db import Scope, compiled, get_query
-from crmflow.errors import CrmflowError
 from crmflow.health import HealthRules
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
@@ -69,6 +68,9 @@ def spark_session_fixture():
     """The one SparkSession of the test session (crmflow keeps one per master)."""
     from crmflow.engine_spark import spark_session
 
+    # a JVM that lives for one test run: its quick compiler only (the optimising
+    # one spends most of a short run compiling); pyspark's own variable
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", '--driver-java-options "-XX:TieredStopAtLevel=1" pyspark-shell')
     session = spark_session(MASTER)
     assert session.conf.get("spark.sql.shuffle.partitions") == "2"
     return session

@@ -40,6 +40,8 @@ _MISSING = _engine_missing()
 if _MISSING and not os.environ.get("CI"):
     pytest.skip(_MISSING, allow_module_level=True)
 
+from test_spark_engine import spark_session_fixture  # noqa: E402,F401 - the one session of the run
+
 
 def _stored(db, dataset_id) -> dict[tuple[str, str], pd.DataFrame]:
     """Every stored (query, definitions key) of the dataset: its rows as the readers get them."""
@@ -52,7 +54,7 @@ def _stored(db, dataset_id) -> dict[tuple[str, str], pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def demo_both(tmp_path_factory):
+def demo_both(spark_session_fixture, tmp_path_factory):
     """The demo's results stored by DuckDB, then again by Spark (same store)."""
     from crmflow.engine_spark import SparkDatabase, compute_results
 
@@ -115,7 +117,7 @@ def test_readers_take_the_rows_spark_stored(demo_both, monkeypatch):
             assert g == w
 
 
-def test_the_command_line_computes_them_on_spark(tmp_path, capsys):
+def test_the_command_line_computes_them_on_spark(spark_session_fixture, tmp_path, capsys):
     """``crmflow datasets results NAME --engine spark`` on a store file whose
     dataset was stored without results: afterwards every stored call is there
     and equals the query run afresh on DuckDB."""
