@@ -1,8 +1,8 @@
 """The Spark engine (issue 16), proven by executing: every analytic named query
 of ``queries/`` runs on Spark (pyspark, local mode) and on DuckDB over the same
 stored data, on the demo data and on CDNOW, with and without the global
-filters (region with a channel, the signed-in owner's scope with a segment,
-a narrowed customer set; a segment on CDNOW); the rows (sorted, floats to
+filters (on the demo a region with a channel and the signed-in owner's scope
+with segments; on CDNOW and a priced fixture a narrowed customer set); the rows (sorted, floats to
 1e-9 relative) and the dtypes must be identical. The command line with
 ``--engine spark`` gives DuckDB's answers.
 
