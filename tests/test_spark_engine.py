@@ -181,6 +181,7 @@ def _scope(sdb, dataset_id, name) -> Scope:
         ids = sorted(map(str, attrs["customer_id"]))
         return Scope(dataset_id).narrowed(ids[::5])
     filters = {
+        "region": lambda: Filters(regions=(options["region"][0],)),
         "region_channel": lambda: Filters(regions=(options["region"][0],), channels=(options["channel"][0],)),
         "owner_segment": lambda: Filters(scope_owner=options["owner"][0], segments=("champions", "at_risk",
                                                                                     "loyal")),
