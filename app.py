@@ -15,19 +15,24 @@ from crmflow.ui.report import report_buttons
 
 st.set_page_config(page_title="crmflow", page_icon=":material/monitoring:", layout="wide")
 
-#: (file stem under pages/, title key, icon, URL path); the first is the default page.
+#: (file stem under pages/, title key, icon); the first is the default page.
+#: Each page's URL is its file stem (Streamlit's default): a browser's first
+#: session after the server starts resolves the URL against the pages/ folder
+#: before app.py has registered its pages, so any other URL path showed a
+#: "Page not found" dialog above the right page (streamlit/streamlit#9992).
 PAGES = (
-    ("overview", "page_overview", ":material/dashboard:", ""),
-    ("flow", "page_flow", ":material/swap_horiz:", "flow"),
-    ("churn", "page_churn", ":material/warning:", "churn"),
-    ("key_accounts", "page_key_accounts", ":material/domain:", "key-accounts"),
-    ("account", "page_account", ":material/person_search:", "account"),
-    ("my_accounts", "page_my_accounts", ":material/badge:", "my-accounts"),
-    ("segments", "page_segments", ":material/donut_small:", "segments"),
-    ("servqual", "page_servqual", ":material/reviews:", "service-quality"),
-    ("data", "page_data", ":material/database:", "data"),
-    ("present", "page_present", ":material/slideshow:", "present"),
+    ("overview", "page_overview", ":material/dashboard:"),
+    ("flow", "page_flow", ":material/swap_horiz:"),
+    ("churn", "page_churn", ":material/warning:"),
+    ("key_accounts", "page_key_accounts", ":material/domain:"),
+    ("account", "page_account", ":material/person_search:"),
+    ("my_accounts", "page_my_accounts", ":material/badge:"),
+    ("segments", "page_segments", ":material/donut_small:"),
+    ("servqual", "page_servqual", ":material/reviews:"),
+    ("data", "page_data", ":material/database:"),
+    ("present", "page_present", ":material/slideshow:"),
 )
+
 
 #: Layout fixes Streamlit has no option for (static CSS, no user text):
 #: a card's comparison ("vs 2025-04-01") wraps under its delta instead of being
@@ -58,9 +63,8 @@ goto = st.query_params.get("goto")
 if goto:
     del st.query_params["goto"]
 pages = {
-    stem: st.Page(f"pages/{stem}.py", title=ctx.tr(title), icon=icon, default=not path,
-                  **({"url_path": path} if path else {}))
-    for stem, title, icon, path in PAGES
+    stem: st.Page(f"pages/{stem}.py", title=ctx.tr(title), icon=icon, default=index == 0)
+    for index, (stem, title, icon) in enumerate(PAGES)
 }
 if present:
     st.markdown("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"

@@ -42,9 +42,9 @@ PAGES = (
     ("overview", "/", True),
     ("flow", "/flow", True),
     ("churn", "/churn", True),
-    ("key_accounts", "/key-accounts", True),
+    ("key_accounts", "/key_accounts", True),
     ("segments", "/segments", True),
-    ("my_accounts", "/my-accounts?manager=Chen+Jing", True),
+    ("my_accounts", "/my_accounts?manager=Chen+Jing", True),
 )
 #: The budget line of issue 14 (seconds, 95th percentile, demo data).
 P95_BUDGET = 2.0

@@ -220,7 +220,7 @@ def pareto(db: Database, dataset_id: int | Scope, as_of: date, measure: str = "r
         raise CrmflowError("Profit needs a cost, and the data has no cost (or margin) column",
                            "Upload transactions with a cost or margin column to unlock profit, "
                            "or use the revenue measure")
-    df = db.run("pareto", dataset_id=dataset_id, as_of=as_of, measure=measure)
+    df = stored_or_run(db, "pareto", dataset_id, as_of=as_of, measure=measure)
     df = df.astype({"rank": "int64", "value": "float64", "cumulative_value": "float64",
                     "customer_share": "float64", "cumulative_share": "float64"})
     return df[list(PARETO_COLUMNS)].reset_index(drop=True)

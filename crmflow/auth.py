@@ -26,6 +26,11 @@ For a team's shared server:
   the password was wrong; after :data:`MAX_FAILURES` failures within
   :data:`WINDOW_SECONDS` the name is refused until the window has passed
   (:class:`Attempts`, per name, shared by all sessions of the process).
+  Sign-ins from another machine are also counted per network address
+  (:data:`MAX_ADDRESS_FAILURES` within the same window, :data:`ADDRESS_ATTEMPTS`):
+  one address cannot try many names either. A browser on the server's own
+  machine has no address here (Streamlit's ``st.context.ip_address`` is None
+  on the loopback interface) and is limited per name only.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ DASHBOARD = "dashboard"
 WINDOW_SECONDS = 15 * 60
 #: Password checks (Argon2id, slow by design) running at the same time, at most.
 MAX_CONCURRENT_CHECKS = 2
+#: Failed sign-ins from one network address within WINDOW_SECONDS, whatever the names
+#: (several people behind one office router share an address: higher than MAX_FAILURES).
+MAX_ADDRESS_FAILURES = 20
 
 
 @dataclass(frozen=True)
@@ -350,20 +358,39 @@ class Attempts:
         with self._lock:
             self._failures.pop(name, None)
 
+    def withdraw(self, name: str) -> None:
+        """Take back the latest attempt recorded for ``name`` (a success that
+        must not count as a failure, without clearing the failures before it)."""
+        with self._lock:
+            recent = self._failures.get(name)
+            if recent:
+                recent.pop()
+                if not recent:
+                    self._failures.pop(name, None)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._failures)
 
 
 ATTEMPTS = Attempts()
+ADDRESS_ATTEMPTS = Attempts(limit=MAX_ADDRESS_FAILURES)
 
 
 def sign_in(name: str, password: str, path: str | os.PathLike | None = None,
-            attempts: Attempts = ATTEMPTS) -> User:
+            attempts: Attempts = ATTEMPTS, *, address: str | None = None,
+            address_attempts: Attempts = ADDRESS_ATTEMPTS) -> User:
     """The local user ``name`` if ``password`` is theirs. Otherwise one error
     (``auth_wrong``) that does not tell which part was wrong, or
-    ``auth_too_many`` after too many recent attempts for that name."""
+    ``auth_too_many`` after too many recent attempts for that name, or
+    ``auth_too_many_address`` after too many from the network ``address``
+    (None: not counted per address)."""
     key = str(name).strip()
+    if address:
+        # counted before the check, as per name; a success takes its attempt back below
+        wait = address_attempts.begin(str(address))
+        if wait > 0:
+            raise CrmflowError(key="auth_too_many_address", minutes=max(1, round(wait / 60)))
     wait = attempts.begin(key.lower())  # counted before the check: concurrent guesses cannot pass the limit
     if wait > 0:
         raise CrmflowError(key="auth_too_many", minutes=max(1, round(wait / 60)))
@@ -374,6 +401,8 @@ def sign_in(name: str, password: str, path: str | os.PathLike | None = None,
     if not (ok and entry):
         raise CrmflowError(key="auth_wrong")
     attempts.succeeded(key.lower())
+    if address:
+        address_attempts.withdraw(str(address))
     return _user(key, entry)
 
 

@@ -189,7 +189,7 @@ from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
 from crmflow.i18n import t
 from crmflow.model import DEFAULT_DISCOUNT_RATE, DEFAULT_HORIZON_WEEKS, customer_values
-from crmflow.results import stored_or_run
+from crmflow.results import stored_or_run, stored_params
 
 #: The definition parameters' defaults (lost_after_days 180, loyal_orders 4, loyal_window_days 365).
 DEFAULT_PARAMS = Params()
@@ -623,6 +623,10 @@ def calibrate(db: Database, dataset_id: int | Scope, as_of: date, params: Params
        (the same minimums), MODEL-ONLY: the reasons have not proved their worth.
     """
     h = params.lost_after_days if horizon_days is None else int(horizon_days)
+    stored = stored_params(db, "churn_calibration", dataset_id, as_of=as_of, horizon_days=h,
+                           **params.as_sql_params())
+    if stored is not None:  # stored with the dataset (crmflow.results.compute_fits)
+        return _calibration_from_state(stored)
     past = as_of - timedelta(days=h)
     first = db.run("last_order_date", dataset_id=dataset_id).iloc[0]["first_order_date"]
     if pd.isna(first) or past < pd.Timestamp(first).date():
@@ -993,6 +997,10 @@ def track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Par
 
 
 def _track_record(db: Database, dataset_id: int | Scope, as_of: date, params: Params, h: int) -> dict[str, object]:
+    stored = stored_params(db, "churn_track_record", dataset_id, as_of=as_of, horizon_days=h,
+                           **params.as_sql_params())
+    if stored is not None:  # stored with the dataset (crmflow.results.compute_fits)
+        return stored
     past = as_of - timedelta(days=h)
     head = {"scored_at": past.isoformat(), "outcome_end": as_of.isoformat(), "horizon_days": h}
     first = db.run("last_order_date", dataset_id=dataset_id).iloc[0]["first_order_date"]
@@ -1031,3 +1039,36 @@ def track_verdict(record: dict, lang: str = "en") -> str:
         text += (" " if lang != "zh" else "") + t("clvmend_fewer_caught", lang, past=record["scored_at"],
                                                   caught=caught, recency=by_recency)
     return text
+
+
+# --------------------------------------------------------------------------- stored with the dataset
+# crmflow.results.compute_fits stores the calibration at D and D - h and the
+# track record at D (default definitions) as plain values; the readers above
+# take them instead of fitting (the same numbers: floats survive JSON exactly).
+_CALIBRATION_DATES = ("fitted_on", "validated_on")
+
+
+def _calibration_state(calibration: Calibration) -> dict[str, object]:
+    state = dict(vars(calibration))
+    for name in _CALIBRATION_DATES:
+        state[name] = None if state[name] is None else state[name].isoformat()
+    return state
+
+
+def _calibration_from_state(data: dict) -> Calibration:
+    values = dict(data)
+    for name in _CALIBRATION_DATES:
+        values[name] = None if values[name] is None else date.fromisoformat(values[name])
+    return Calibration(**values)
+
+
+def calibration_state(db: Database, dataset_id: int, as_of: date, horizon_days: int,
+                      **definitions: int) -> dict[str, object]:
+    """:func:`calibrate` at ``as_of`` as plain values, to be stored."""
+    return _calibration_state(calibrate(db, dataset_id, as_of, Params(**definitions), horizon_days=horizon_days))
+
+
+def track_record_state(db: Database, dataset_id: int, as_of: date, horizon_days: int,
+                       **definitions: int) -> dict[str, object]:
+    """:func:`track_record` at ``as_of`` (plain values already), to be stored."""
+    return track_record(db, dataset_id, as_of, Params(**definitions), horizon_days=horizon_days)

@@ -65,6 +65,9 @@ purchase value instead, and the messages say so.
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -75,7 +78,7 @@ from crmflow import clv
 from crmflow.clv import BGNBD, GammaGamma, customer_lifetime_value
 from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
-from crmflow.results import stored_or_run
+from crmflow.results import stored_or_run, stored_params
 
 #: Horizon of "expected value over the next 12 months", in weeks.
 DEFAULT_HORIZON_WEEKS = 52
@@ -439,12 +442,15 @@ def fit_clv(db: Database, dataset_id: int | Scope, calibration_end: date, model:
 
 
 def _fit_clv(db: Database, scope: Scope, calibration_end: date, model: str) -> ClvFit:
+    stored = stored_params(db, "clv_fit", scope, as_of=calibration_end, model=model)
+    if stored is not None:  # the fit stored with the dataset (crmflow.results.compute_fits)
+        return _fit_from_state(_summary(db, scope, calibration_end), calibration_end, stored)
     if model != "auto":
         choice = ModelChoice(model, Candidate(model), "requested")
     else:
         choice = _choice_at(db, scope, calibration_end)
     summary = _summary(db, scope, calibration_end)
-    return _fit_candidate(summary, calibration_end, choice, _fit_spend(summary))
+    return _fit_candidate(summary, calibration_end, choice, _spend_at(db, scope, calibration_end, summary))
 
 
 def _choice_at(db: Database, scope: Scope, as_of: date) -> ModelChoice:
@@ -473,6 +479,30 @@ def _summary(db: Database, scope: Scope, calibration_end: date) -> pd.DataFrame:
 
 _SPEND_FALLBACK = ("The spend model could not be fitted (no customer bought twice with a positive "
                    "amount); expected value uses each customer's own mean purchase value.")
+
+
+#: Gamma-Gamma fits kept per Database, by (scope, calibration end): a few numbers
+#: each, so kept apart from Database.memoised's few large results (not to evict them).
+_SPEND_FITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SPEND_LOCK = threading.Lock()
+_SPEND_KEEP = 64
+
+
+def _spend_at(db: Database, scope: Scope, calibration_end: date, summary: pd.DataFrame) -> GammaGamma | None:
+    """Gamma-Gamma fitted on ``summary`` (the summary at ``calibration_end``),
+    once per summary: every candidate, every ``model=`` and the choice share it."""
+    key = (scope, calibration_end)
+    with _SPEND_LOCK:
+        kept = _SPEND_FITS.setdefault(db, OrderedDict())
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    fitted = _fit_spend(summary)  # two threads may both fit it: the same numbers
+    with _SPEND_LOCK:
+        kept[key] = fitted
+        while len(kept) > _SPEND_KEEP:
+            kept.popitem(last=False)
+    return fitted
 
 
 def _fit_spend(summary: pd.DataFrame) -> GammaGamma | None:
@@ -600,7 +630,7 @@ def choose_model(db: Database, dataset_id: int | Scope, calibration_end: date, h
 def _choose_model(db: Database, scope: Scope, calibration_end: date, holdout_end: date,
                   model: str) -> CandidateBacktests:
     summary = _summary(db, scope, calibration_end)
-    gamma_gamma = _fit_spend(summary)
+    gamma_gamma = _spend_at(db, scope, calibration_end, summary)
     actual = stored_or_run(db, "holdout_purchases", scope, start_date=calibration_end, end_date=holdout_end)
     candidates = CANDIDATES if model == "auto" else (Candidate(model),)
     backtests, results = {}, []
@@ -638,6 +668,13 @@ def backtest_between(db: Database, dataset_id: int | Scope, calibration_end: dat
     if not calibration_end < holdout_end:
         raise CrmflowError(key="clv_calibration_order", calibration_end=calibration_end.isoformat(),
                            holdout_end=holdout_end.isoformat())
+    _check_model(model)
+    scope = _scope(dataset_id)
+    stored = stored_params(db, "clv_backtest", scope, calibration_end=calibration_end, holdout_end=holdout_end,
+                           model=model)
+    if stored is not None:  # the chosen fit stored with the dataset: no candidate is fitted
+        return db.memoised(("clv_backtest_stored", scope, calibration_end, holdout_end, model),
+                           lambda: _backtest_from_state(db, scope, calibration_end, holdout_end, stored))
     return choose_model(db, dataset_id, calibration_end, holdout_end, model).chosen
 
 
@@ -661,3 +698,89 @@ def customer_values(db: Database, dataset_id: int | Scope, as_of: date,
     columns only with ``intervals`` (they cost DRAWS predictions)."""
     fit = fit_clv(db, dataset_id, as_of, model)
     return fit.predict(horizon_weeks, discount_rate, intervals=intervals), fit
+
+
+# --------------------------------------------------------------------------- stored fits
+# crmflow.results.compute_fits stores the fit at D (and the churn dates) and the
+# default backtest as their fitted parameters; rebuilt, they predict exactly as
+# the fresh fit (every attribute of the fitted models is kept, floats exactly).
+_MODEL_CLASSES = {"BGNBD": BGNBD, "MBGNBD": clv.MBGNBD, "GammaGamma": GammaGamma}
+
+
+def _model_state(fitted) -> dict[str, object] | None:
+    if fitted is None:
+        return None
+    state: dict[str, object] = {}
+    for name, value in vars(fitted).items():
+        if isinstance(value, np.ndarray):
+            value = {"ndarray": value.tolist()}
+        elif isinstance(value, tuple):
+            value = {"tuple": list(value)}
+        state[name] = value
+    return {"class": type(fitted).__name__, "state": state}
+
+
+def _model_from_state(data: dict | None):
+    if data is None:
+        return None
+    cls = _MODEL_CLASSES[data["class"]]
+    fitted = cls.__new__(cls)
+    for name, value in data["state"].items():
+        if isinstance(value, dict) and list(value) == ["ndarray"]:
+            value = np.array(value["ndarray"], dtype=np.float64)
+        elif isinstance(value, dict) and list(value) == ["tuple"]:
+            value = tuple(value["tuple"])
+        setattr(fitted, name, value)
+    return fitted
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _choice_state(choice: ModelChoice) -> dict[str, object]:
+    return {"requested": choice.requested, "chosen": [choice.chosen.model, choice.chosen.penalizer],
+            "reason": choice.reason, "calibration_end": _iso(choice.calibration_end),
+            "holdout_end": _iso(choice.holdout_end),
+            "results": [[r.candidate.model, r.candidate.penalizer, r.predicted, r.actual, r.mean_absolute_error,
+                         r.log_likelihood, r.penalized, list(r.boundary), r.converged] for r in choice.results]}
+
+
+def _choice_from_state(data: dict) -> ModelChoice:
+    results = tuple(CandidateResult(Candidate(m, w), float(pred), int(act), float(mae), float(ll), bool(pen),
+                                    tuple(edge), bool(conv))
+                    for m, w, pred, act, mae, ll, pen, edge, conv in data["results"])
+    return ModelChoice(data["requested"], Candidate(*data["chosen"]), data["reason"], _day(data["calibration_end"]),
+                       _day(data["holdout_end"]), results)
+
+
+def _state_of(fit: ClvFit) -> dict[str, object]:
+    return {"choice": _choice_state(fit.choice), "purchase": _model_state(fit.purchase),
+            "gamma_gamma": _model_state(fit.gamma_gamma), "messages": list(fit.messages)}
+
+
+def _fit_from_state(summary: pd.DataFrame, calibration_end: date, data: dict) -> ClvFit:
+    return ClvFit(calibration_end, summary, _model_from_state(data["purchase"]),
+                  _model_from_state(data["gamma_gamma"]), tuple(data["messages"]), _choice_from_state(data["choice"]))
+
+
+def fit_state(db: Database, dataset_id: int, as_of: date, model: str = "auto") -> dict[str, object]:
+    """The fit at ``as_of`` (:func:`fit_clv`) as plain values, to be stored."""
+    return _state_of(fit_clv(db, dataset_id, as_of, model))
+
+
+def backtest_state(db: Database, dataset_id: int, calibration_end: date, holdout_end: date,
+                   model: str = "auto") -> dict[str, object]:
+    """The chosen fit of the backtest (:func:`backtest_between`) as plain values, to be stored."""
+    return _state_of(backtest_between(db, dataset_id, calibration_end, holdout_end, model).fit)
+
+
+def _backtest_from_state(db: Database, scope: Scope, calibration_end: date, holdout_end: date,
+                         data: dict) -> Backtest:
+    fit = _fit_from_state(_summary(db, scope, calibration_end), calibration_end, data)
+    actual = stored_or_run(db, "holdout_purchases", scope, start_date=calibration_end, end_date=holdout_end)
+    return _backtest_of(fit, actual, holdout_end)

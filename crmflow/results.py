@@ -20,6 +20,11 @@ dates is stored at a fixed list of dates, and a request for any subset of
 them is served from the stored rows (each date's rows depend on that date
 alone).
 
+The Python fits that start from those rows (the CLV model choice and fit,
+its default backtest, the churn calibration and track record) are stored as
+their fitted parameters (:func:`compute_fits`, :func:`stored_params`; table
+``result_params``), so a page at D fits nothing.
+
 Readers call :func:`stored_or_run` instead of :meth:`Database.run`. It takes
 the stored rows when the call reads the whole dataset (no filter), with the
 stored definitions key, at stored dates; otherwise (another as-of date, other
@@ -43,6 +48,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -150,11 +156,18 @@ STORED: dict[str, Stored] = {s.query: s for s in (
     Stored("churn_signals", _churn_signals),
     Stored("clv_summary", _clv_summaries),
     Stored("holdout_purchases", lambda f, d: [{"start_date": a, "end_date": b} for a, b in _backtest_pairs(f, d)]),
+    Stored("stage_counts", lambda f, d: [{"dates": [d], **_defs(*_STAGE_DEFS)}]),
+    # profit is read only when the data have a cost (crmflow.analytics.pareto checks first)
+    Stored("pareto", lambda f, d: [{"as_of": d, "measure": m} for m in ("revenue", "profit")]),
 )}
 
 
 #: Raised by hand when the layout of a ``result_*`` table changes.
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2
+
+#: The Python modules whose fits are stored as parameters (:func:`stored_params`):
+#: their source is part of :func:`code_version`, so a fit stored by other code is never read.
+_FIT_MODULES = ("clv.py", "model.py", "churn.py", "results.py")
 
 
 @functools.cache
@@ -167,6 +180,10 @@ def code_version() -> str:
     for path in sorted(QUERIES_DIR.rglob("*.sql")):
         digest.update(path.relative_to(QUERIES_DIR).as_posix().encode())
         digest.update(path.read_bytes())
+    package = Path(__file__).resolve().parent
+    for name in _FIT_MODULES:
+        digest.update(name.encode())
+        digest.update((package / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -272,6 +289,11 @@ def compute(db: Database, dataset_id: int, queries: Iterable[str] | None = None)
         except BaseException:
             cur.rollback()
             raise
+    if queries is None:
+        try:
+            compute_fits(db, dataset_id)
+        except Exception as exc:  # noqa: BLE001 - the pages fit on demand instead
+            _log.info("crmflow: storing the fits of dataset %s failed: %s", dataset_id, exc)
 
 
 def complete(db: Database) -> list[int]:
@@ -301,3 +323,96 @@ def complete(db: Database) -> list[int]:
             continue
         done.append(int(dataset_id))
     return done
+
+
+# --------------------------------------------------------------------------- stored fits
+# The Python fits the churn page, key accounts, Segments, the CLV command and
+# the report start from (the CLV model choice and fit, its default backtest,
+# the churn calibration and its track record) are stored as their fitted
+# parameters, one JSON row per fit (table ``result_params``), for D and the
+# default definitions; rebuilt from them, the predictions are the fresh fit's
+# exactly (a float survives JSON unchanged). Each kind is computed and
+# rebuilt by its own module (crmflow.model, crmflow.churn); the key is the
+# call's parameters, so any other call finds no row and fits as before.
+
+
+def fit_requests(first: date, last: date) -> list[tuple[str, dict[str, Any]]]:
+    """The stored fits of a dataset whose orders run from ``first`` to D =
+    ``last``: (kind, key parameters) each."""
+    from crmflow.model import MIN_CHOICE_HISTORY_DAYS, default_holdout_days
+
+    params = Params()
+    h = params.lost_after_days
+    dates = _churn_dates(first, last)
+    out: list[tuple[str, dict[str, Any]]] = [("clv_fit", {"as_of": d, "model": "auto"}) for d in dates]
+    # the reference fits the CLV command shows beside the chosen one (BG/NBD and MBG/NBD by maximum likelihood)
+    out += [("clv_fit", {"as_of": last, "model": m}) for m in ("bgnbd", "mbgnbd")]
+    if (last - first).days >= MIN_CHOICE_HISTORY_DAYS:
+        start = last - timedelta(days=default_holdout_days(first, last))
+        out.append(("clv_backtest", {"calibration_end": start, "holdout_end": last, "model": "auto"}))
+    out += [("churn_calibration", {"as_of": d, "horizon_days": h, **params.as_sql_params()}) for d in dates[:2]]
+    out.append(("churn_track_record", {"as_of": last, "horizon_days": h, **params.as_sql_params()}))
+    return out
+
+
+def _fit_builder(kind: str) -> Callable[..., dict[str, Any] | None]:
+    from crmflow import churn, model
+
+    return {"clv_fit": model.fit_state, "clv_backtest": model.backtest_state,
+            "churn_calibration": churn.calibration_state, "churn_track_record": churn.track_record_state}[kind]
+
+
+def _json_default(value: Any) -> Any:
+    plain = _plain(value)
+    if plain is value:
+        raise TypeError(f"not JSON: {type(value).__name__}")
+    return plain
+
+
+def compute_fits(db: Database, dataset_id: int) -> int:
+    """Fit and store the dataset's :func:`fit_requests` (replacing any stored
+    fits) in one transaction; a fit the data cannot give (too short a
+    history, nobody to fit) is left out, and its readers fit (and fail) as
+    before. Returns how many were stored. Writing processes only."""
+    from crmflow.stages import data_range
+
+    dataset_id = int(dataset_id)
+    first, last = data_range(db, dataset_id)
+    with db.write_lock:  # fitted afresh, never from the fits stored before
+        db.execute("drop_result_params", target_id=dataset_id)
+    rows = []
+    for kind, key in fit_requests(first, last):
+        try:
+            state = _fit_builder(kind)(db, dataset_id, **key)
+        except CrmflowError:
+            continue
+        if state is not None:
+            rows.append((kind, defs_key(key), json.dumps(state, default=_json_default)))
+    with db.write_lock, db.cursor(dataset_id) as cur:
+        cur.begin()
+        try:
+            db.execute("drop_result_params", cur=cur, target_id=dataset_id)
+            for kind, key, payload in rows:
+                db.execute("store_result_params", cur=cur, target_id=dataset_id, kind=kind, defs_key=key,
+                           payload=payload)
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+    return len(rows)
+
+
+def stored_params(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> dict[str, Any] | None:
+    """The stored fit ``kind`` of the call with parameters ``key`` on the
+    dataset (as stored by :func:`compute_fits`), or None when the call reads
+    part of a dataset or its fit is not stored."""
+    target = whole_dataset(dataset_id)
+    if target is None:
+        return None
+    try:
+        rows = db.run("read_result_params", target_id=target, kind=kind, defs_key=defs_key(key))
+    except CrmflowError:  # a file opened read-only as an older crmflow left it: no such table
+        return None
+    if rows.empty:
+        return None
+    return json.loads(rows.iloc[0]["payload"])

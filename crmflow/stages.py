@@ -42,7 +42,7 @@ def customer_stages(db: Database, dataset_id: int, as_of: date, params: Params =
 
 def stage_counts(db: Database, dataset_id: int, as_of: date, params: Params = Params()) -> dict[str, int]:
     """Customers per stage at ``as_of``, every stage present, in flow order."""
-    df = db.run("stage_counts", dataset_id=dataset_id, dates=[as_of], **params.as_sql_params())
+    df = stored_or_run(db, "stage_counts", dataset_id, dates=[as_of], **params.as_sql_params())
     counts = {stage: int(n) for stage, n in zip(df["stage"], df["customers"])}
     return {stage: counts.get(stage, 0) for stage in STAGES}
 

@@ -63,12 +63,12 @@ PAGES = (
     ("overview", "/"),
     ("flow", "/flow"),
     ("churn", "/churn"),
-    ("key_accounts", "/key-accounts"),
+    ("key_accounts", "/key_accounts"),
     ("account", "/account?customer={customer}"),
-    ("my_accounts", "/my-accounts?manager=Chen+Jing"),  # an account manager of the demo data
+    ("my_accounts", "/my_accounts?manager=Chen+Jing"),  # an account manager of the demo data
     ("segments", "/segments"),
     ("data", "/data"),
-    ("servqual", "/service-quality"),
+    ("servqual", "/servqual"),
     ("present", "/?present=1"),  # presentation mode, as its button opens it
 )
 #: Pages whose content includes a Plotly chart to wait for.

@@ -392,7 +392,8 @@ def test_the_churn_page_reads_the_stored_signals_summaries_and_outcomes(monkeypa
         assert got[1] == want[1]
         heavy = [n for n in recorder.names if n in ("churn_signals", "clv_summary", "holdout_purchases")]
         assert not heavy, heavy
-        assert recorder.ran("read_churn_signals") >= 3 and recorder.ran("read_clv_summary") >= 2
+        # the fits at D - h and D - 2h are stored too (tests/test_results2.py): only D's rows are read
+        assert recorder.ran("read_churn_signals") >= 1 and recorder.ran("read_clv_summary") >= 1
     finally:
         stored.close()
         fresh.close()

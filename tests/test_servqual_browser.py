@@ -34,7 +34,7 @@ def test_servqual_page_and_slide_read_whole(started, lang, size):  # noqa: F811
     problems: list[str] = []
     suffix = "&lang=zh" if lang == "zh" else ""
     try:
-        page.goto(f"{server.url}/service-quality?dataset=demo{suffix}", wait_until="domcontentloaded")
+        page.goto(f"{server.url}/servqual?dataset=demo{suffix}", wait_until="domcontentloaded")
         wait_for_content(page, "servqual", lang)
         _wait_ready(page)
         seen = page.evaluate(MEASURE, '[data-testid="stHeading"] :is(h1, h2)')

@@ -146,12 +146,22 @@ def _sign_in_page(lang: str) -> None:
             sent = st.form_submit_button(t("login_submit", lang), type="primary")
         if sent:
             try:
-                user = auth.sign_in(name, password)
+                user = auth.sign_in(name, password, address=_client_address())
             except CrmflowError as exc:
                 st.error(exc.localized(lang))
                 return
             st.session_state[_USER] = user
             st.rerun()
+
+
+def _client_address() -> str | None:
+    """The network address of this session's browser (None on the loopback
+    interface, or where Streamlit does not know it)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no session context (a bare script run)
+        return None
+    return address if isinstance(address, str) and address else None
 
 
 def user_box(lang: str, user: auth.User | None) -> None:

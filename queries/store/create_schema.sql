@@ -206,6 +206,32 @@ CREATE TABLE IF NOT EXISTS result_holdout_purchases (
     customer_id VARCHAR,
     actual_purchases BIGINT
 );
+CREATE TABLE IF NOT EXISTS result_stage_counts (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    stage       VARCHAR,
+    customers   BIGINT
+);
+CREATE TABLE IF NOT EXISTS result_pareto (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    rank        BIGINT,
+    customer_id VARCHAR,
+    value       DECIMAL(38,4),
+    cumulative_value DECIMAL(38,4),
+    customer_share DOUBLE,
+    cumulative_share DOUBLE,
+    customers   BIGINT,
+    total       DECIMAL(38,4)
+);
+-- The fits stored as their parameters (crmflow.results.compute_fits): one JSON
+-- payload per (dataset, kind of fit, definitions key).
+CREATE TABLE IF NOT EXISTS result_params (
+    dataset_id  INTEGER NOT NULL,
+    kind        VARCHAR NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    payload     VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS result_runs (
     dataset_id  INTEGER NOT NULL,
     query       VARCHAR NOT NULL,
