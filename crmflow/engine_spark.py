@@ -21,6 +21,7 @@ pyspark is an optional extra (``pip install -e .[spark]``) and needs Java 17.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,8 @@ import pandas as pd
 
 from crmflow.db import Database, Scope, compiled, get_query, registry, staging_macros, staging_views
 from crmflow.errors import CrmflowError
+
+_log = logging.getLogger(__name__)
 
 ENGINE_ENV = "CRMFLOW_ENGINE"
 SPARK_ENV = "CRMFLOW_SPARK"
@@ -610,6 +613,12 @@ def compute_results(db: Database, dataset_id: int, *, spark_db: SparkDatabase | 
         except BaseException:
             cur.rollback()
             raise
+    # drop_results also removed the stored fits (result_params): the Python fits
+    # run here, on the rows just stored (as crmflow.results.compute does after its queries)
+    try:
+        results.compute_fits(db, dataset_id)
+    except Exception as exc:  # noqa: BLE001 - the pages fit on demand instead
+        _log.info("crmflow: storing the fits of dataset %s failed: %s", dataset_id, exc)
     return rows
 
 

@@ -62,14 +62,23 @@ def demo_both(spark_session_fixture, tmp_path_factory):
     ds = store.ensure_demo()
     results.compute(store.db, ds.dataset_id)
     by_duckdb = _stored(store.db, ds.dataset_id)
+    fits_by_duckdb = _fits(store.db, ds.dataset_id)
     sdb = SparkDatabase(store.db, master=MASTER, folder=tmp_path_factory.mktemp("spark-results"))
     stored = compute_results(store.db, ds.dataset_id, spark_db=sdb)
-    yield store, ds.dataset_id, by_duckdb, stored
+    yield store, ds.dataset_id, by_duckdb, stored, fits_by_duckdb
     store.close()
 
 
+def _fits(db, dataset_id: int) -> dict[tuple[str, str], str]:
+    """The stored fits (result_params) of the dataset: (kind, key) -> JSON."""
+    with db.cursor() as cur:
+        rows = cur.execute("SELECT kind, defs_key, payload FROM result_params WHERE dataset_id = ?",
+                           [dataset_id]).fetchall()
+    return {(kind, key): payload for kind, key, payload in rows}
+
+
 def test_rows_stored_on_spark_equal_those_duckdb_stores(demo_both):
-    store, dataset_id, by_duckdb, stored = demo_both
+    store, dataset_id, by_duckdb, stored, _ = demo_both
     by_spark = _stored(store.db, dataset_id)
     assert by_spark.keys() == by_duckdb.keys()
     assert {name for name, _ in by_spark} == set(results.STORED)
@@ -83,6 +92,13 @@ def test_rows_stored_on_spark_equal_those_duckdb_stores(demo_both):
     assert runs == len(by_duckdb)
 
 
+def test_the_fits_are_stored_again_after_spark_stores_the_rows(demo_both):
+    """Spark's write replaces every stored result of the dataset, the fits
+    among them: they are fitted again on the rows Spark stored, the same."""
+    store, dataset_id, _, _, want = demo_both
+    assert want and _fits(store.db, dataset_id) == want
+
+
 def test_readers_take_the_rows_spark_stored(demo_both, monkeypatch):
     """The Overview's figures and the stage series read the stored rows (no
     heavy query runs) and equal the figures computed afresh."""
@@ -90,7 +106,7 @@ def test_readers_take_the_rows_spark_stored(demo_both, monkeypatch):
     from crmflow.overview import overview_kpis
     from crmflow.stages import data_range, stage_snapshots, won_back_lost_monthly
 
-    store, dataset_id, _, _ = demo_both
+    store, dataset_id, _, _, _ = demo_both
     first, last = data_range(store.db, dataset_id)
     calls = [lambda: stage_snapshots(store.db, dataset_id, first, last),
              lambda: ntd_trends(store.db, dataset_id, first, last),
