@@ -106,6 +106,12 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loyal-orders", type=_positive_int, default=d.loyal_orders, metavar="N")
     p.add_argument("--loyal-window-days", type=_positive_int, default=d.loyal_window_days, metavar="N")
     p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                   help="where the queries run: duckdb (default, or $CRMFLOW_ENGINE) or spark (needs the spark "
+                        "extra and Java 17)")
+    p.add_argument("--spark", metavar="MASTER|sc://HOST:PORT", default=None,
+                   help="for --engine spark: the Spark master or Spark Connect address "
+                        "(default $CRMFLOW_SPARK, else local[*])")
 
 
 def _analysis_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
@@ -135,10 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
 
     p = sub.add_parser("datasets", help="list, rename or delete stored datasets; `audit`: who changed which, when")
-    p.add_argument("action", choices=("list", "rename", "delete", "rejected", "report", "audit"))
+    p.add_argument("action", choices=("list", "rename", "delete", "rejected", "report", "audit", "results"))
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--db", metavar="PATH")
     p.add_argument("--out", metavar="FILE", help="for `rejected`: write the rows to this CSV file")
+    p.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                   help="for `results`: compute the dataset's stored results on duckdb (default, or "
+                        "$CRMFLOW_ENGINE) or spark")
+    p.add_argument("--spark", metavar="MASTER|sc://HOST:PORT", default=None,
+                   help="for `results --engine spark`: the Spark master (default $CRMFLOW_SPARK, else local[*])")
 
     p = _analysis_command(sub, "clv", "fit the CLV model (BG/NBD + Gamma-Gamma) and backtest it on a holdout")
     p.add_argument("--calibration-end", type=_iso_date, metavar="YYYY-MM-DD",
@@ -281,12 +292,14 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
     from crmflow.ingest import date_format_option
     from crmflow.store import Store, load_file_dataset
 
+    engine = _engine(args)
     if getattr(args, "dataset", None):
         if args.file:
             raise CrmflowError("Give either a FILE or --dataset, not both", "Drop one of them")
         store = Store(args.db, read_only=True)  # reading only: works beside an open dashboard
         try:
             ds = store.get(args.dataset)
+            _use_engine(store, engine, args)
             yield Source(store, ds.dataset_id, ds.name)
         finally:
             store.close()
@@ -306,9 +319,29 @@ def open_source(args: argparse.Namespace) -> Iterator[Source]:
             for note in report.warnings:
                 if getattr(note, "key", "").startswith("dates_"):  # how dates were read (day/month order, years)
                     print(f"crmflow: note: {report.table}: {note}", file=sys.stderr)
+        _use_engine(store, engine, args)
         yield Source(store, result.dataset.dataset_id, result.dataset.name)
     finally:
         store.close()
+
+
+def _engine(args: argparse.Namespace) -> str:
+    """The engine an analysis command runs on (--engine, else $CRMFLOW_ENGINE); for
+    Spark, pyspark and Java are checked before any file is read."""
+    from crmflow.engine_spark import check_available, engine_name
+
+    engine = engine_name(getattr(args, "engine", None))
+    if engine == "spark":
+        check_available(getattr(args, "spark", None))
+    return engine
+
+
+def _use_engine(store: object, engine: str, args: argparse.Namespace) -> None:
+    """With Spark, the store's analytic queries run on Spark (its dataset list stays in DuckDB)."""
+    if engine == "spark":
+        from crmflow.engine_spark import SparkDatabase
+
+        store.db = SparkDatabase(store.db, master=getattr(args, "spark", None))  # type: ignore[attr-defined]
 
 
 def _params(args: argparse.Namespace) -> Params:
@@ -383,10 +416,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from crmflow.store import Store
 
-    need = {"list": 0, "rename": 2, "delete": 1, "rejected": 1, "report": 1, "audit": 0}[args.action]
+    need = {"list": 0, "rename": 2, "delete": 1, "rejected": 1, "report": 1, "audit": 0, "results": 1}[args.action]
     if len(args.names) != need:
         raise CrmflowError(f"`datasets {args.action}` takes {need} name(s), got {len(args.names)}",
                            "e.g. crmflow datasets rename OLD NEW")
+    if args.action == "results":
+        return _dataset_results(args)
     # reading actions open the file read-only (they work beside an open dashboard)
     with Store(args.db, read_only=args.action in ("list", "report", "rejected", "audit"),
                shared=args.action in ("rename", "delete")) as store:
@@ -420,6 +455,25 @@ def cmd_datasets(args: argparse.Namespace) -> int:
                 print(f"Wrote {len(rows)} rejected rows to {args.out}.")
             else:
                 sys.stdout.write(safe_csv(rows))
+    return 0
+
+
+def _dataset_results(args: argparse.Namespace) -> int:
+    """``datasets results NAME``: compute and store the dataset's results
+    (crmflow.results) again, on DuckDB or on Spark (crmflow.engine_spark)."""
+    from crmflow import results
+    from crmflow.store import Store
+
+    engine = _engine(args)
+    with Store(args.db) as store:
+        ds = store.get(args.names[0])
+        if engine == "spark":
+            from crmflow.engine_spark import compute_results
+
+            compute_results(store.db, ds.dataset_id, master=args.spark)
+        else:
+            results.compute(store.db, ds.dataset_id)
+    print(f"Stored the results of dataset {ds.name!r} (computed on {engine}).")
     return 0
 
 

@@ -362,6 +362,9 @@ class Store:
                     report=json.dumps(report_doc, ensure_ascii=False, default=str),
                 )
                 self._record(cur, "upload" if existing.empty else "replace", dataset_id, name, actor, via)
+        from crmflow.engine_spark import mirror_ingest  # the Parquet copy Spark reads (issue 16)
+
+        mirror_ingest(self.db, dataset_id, None if existing.empty else int(existing.iloc[0]["dataset_id"]))
         if results or (results is None and self.path != ":memory:"):
             _store_results(self.db, dataset_id, fits and not background)
             from crmflow.results import complete
@@ -418,6 +421,9 @@ class Store:
             with self._transaction(cur, "delete_dataset"):
                 self.db.execute("delete_dataset", cur=cur, target_id=ds.dataset_id)
                 self._record(cur, "delete", ds.dataset_id, ds.name, actor, via)
+        from crmflow.engine_spark import mirror_delete
+
+        mirror_delete(self.db, ds.dataset_id)
 
     def ensure_demo(self, *, fits: bool = True, background: bool = False) -> Dataset:
         """The bundled demo dataset, generated and stored on first use (its
@@ -463,9 +469,15 @@ def _store_results(db: Database, dataset_id: int, fits: bool = True) -> None:
     dataset stored without them: the pages compute on demand, and the next
     process that opens the file for writing tries again."""
     from crmflow import results
+    from crmflow.engine_spark import ENGINE_ENV
 
     try:
-        results.compute(db, dataset_id, fits=fits)
+        if os.environ.get(ENGINE_ENV, "").strip().lower() == "spark":  # computed on Spark (issue 16)
+            from crmflow.engine_spark import compute_results
+
+            compute_results(db, dataset_id, fits=fits)
+        else:
+            results.compute(db, dataset_id, fits=fits)
     except Exception as exc:  # noqa: BLE001 - the dataset is committed; its results are an optimisation
         _log.info("crmflow: storing the results of dataset %s failed: %s", dataset_id, exc)
 

@@ -10,9 +10,10 @@
 -- columns: period, start_date, end_date, revenue, orders, buying_customers
 WITH periods AS (
     SELECT
-        CAST(UNNEST(range(len($starts))) AS INTEGER) AS period,
-        CAST(UNNEST($starts) AS DATE) AS start_date,
-        CAST(UNNEST($ends) AS DATE) AS end_date
+        CAST(p.i - 1 AS INTEGER) AS period,
+        CAST(list_extract($starts, p.i) AS DATE) AS start_date,
+        CAST(list_extract($ends, p.i) AS DATE) AS end_date
+    FROM UNNEST(generate_series(1, array_length($starts))) AS p(i)
 ),
 line_totals AS (
     SELECT p.period, COALESCE(SUM(t.amount), 0) AS revenue

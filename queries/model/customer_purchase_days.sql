@@ -9,4 +9,4 @@
 SELECT DISTINCT order_date AS purchase_date
 FROM stg_transactions
 WHERE customer_id = $customer_id AND amount > 0 AND order_date <= CAST($end_date AS DATE)
-ORDER BY order_date
+ORDER BY purchase_date
