@@ -88,8 +88,9 @@ def test_rows_stored_on_spark_equal_those_duckdb_stores(demo_both):
         assert len(want) > 0, name
         pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=0, obj=name)
     with store.db.cursor() as cur:  # one run per stored call: none left over from the DuckDB write
-        runs = cur.execute("SELECT COUNT(*) FROM result_runs WHERE dataset_id = ?", [dataset_id]).fetchone()[0]
-    assert runs == len(by_duckdb)
+        runs = dict(cur.execute("SELECT query = ?, COUNT(*) FROM result_runs WHERE dataset_id = ? GROUP BY ALL",
+                                [results.FITS_RUN, dataset_id]).fetchall())
+    assert runs == {False: len(by_duckdb), True: 1}  # and the note that the fits are stored
 
 
 def test_the_fits_are_stored_again_after_spark_stores_the_rows(demo_both):
