@@ -113,6 +113,24 @@ def _install_cleanup() -> None:
     atexit.register(upload.sweep, max_age_hours=None, mine_only=True)
 
 
+def no_pages_folder_navigation() -> None:
+    """Streamlit runs the first session of a process with its old navigation
+    of the ``pages/`` folder until a script has called ``st.navigation`` (a
+    class-wide flag, ``PagesManager.uses_pages_directory``). So the first
+    person to open a page by its address (``/key-accounts``) after a start
+    saw Streamlit's "Page not found" dialog above the right page
+    (streamlit/streamlit#8860, #9992): that navigation names the page
+    ``key_accounts``. app.py always navigates with ``st.navigation``, so the
+    flag is cleared here as ``st.navigation`` clears it, before the first
+    session (if a later Streamlit drops the flag, nothing changes)."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
+    if hasattr(PagesManager, "uses_pages_directory"):
+        PagesManager.uses_pages_directory = False
+
+
 def main(argv: list[str] | None = None) -> int:
     from streamlit.web import cli
 
@@ -122,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if warning:
         print(warning, file=sys.stderr)
     no_external_ip_lookup()
+    no_pages_folder_navigation()
     _install_cleanup()
     start_head_start(wait_for_the_server=True)
     sys.argv = ["streamlit", "run", str(ROOT / "app.py"), *(sys.argv[1:] if argv is None else argv)]

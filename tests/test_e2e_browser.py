@@ -231,9 +231,9 @@ def page(context):
 
 @pytest.fixture(scope="module")
 def app_ready(server, context):
-    """Open the main page once before any other URL: until a session has run
-    app.py, Streamlit serves page URLs with its old pages/-folder navigation
-    (see test_a_page_url_as_the_first_visit)."""
+    """The main page opened once before the other tests, so that they wait for
+    their page, not for the server's first imports (a page's address as the first
+    visit: test_a_page_url_as_the_first_visit, tests/test_first_visit_browser.py)."""
     tab = context.new_page()
     open_page(tab, server.url, "overview", "/", "en")
     tab.close()

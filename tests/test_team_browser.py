@@ -198,8 +198,8 @@ async def run_sessions(base: str, files: list[Path]) -> tuple[list[str], list[st
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         try:
-            # one session opens the app first (Streamlit serves page URLs with its
-            # old pages/-folder navigation until a session has run app.py)
+            # one session opens the app first, so that the ten start together on a warm
+            # server (a page's address as the first visit: tests/test_first_visit_browser.py)
             profile = await browser.new_context(locale="en-US")
             profile.set_default_timeout(STEP_MS)
             first = await profile.new_page()
