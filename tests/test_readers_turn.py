@@ -18,7 +18,11 @@ from crmflow.db import Database
 from crmflow.store import Store
 
 
-def test_a_page_waiting_for_one_write_reads_before_the_next_write(tmp_path):
+def test_a_page_waiting_for_one_write_reads_before_the_next_write(tmp_path, monkeypatch):
+    # a long turn and pause, so that a loaded machine's pause between the page's queries is not taken
+    # for the page having finished (what is checked is the order, not how long the turn lasts)
+    monkeypatch.setattr(Database, "READERS_TURN", 30.0)
+    monkeypatch.setattr(Database, "READERS_PAUSE", 2.0)
     path = tmp_path / "s.duckdb"
     with Store(path) as store:
         store.ingest("one", write(tmp_path, "o.csv", "customer_id,order_date,amount\nc1,2024-01-02,5\n"))
