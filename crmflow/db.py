@@ -396,7 +396,8 @@ class Database:
         self._customer_sets: list[str] = []  # least recently used first
         self._set_frames: dict[str, pd.DataFrame] = {}
         self._sets_lock = threading.Lock()  # guards the order of _customer_sets (taken inside write_lock)
-        self._memo: OrderedDict[tuple, object] = OrderedDict()
+        self._memo: OrderedDict[tuple, object] = OrderedDict()  # large results (MEMO_SIZE)
+        self._small_memo: OrderedDict[tuple, object] = OrderedDict()  # a few numbers each (SMALL_MEMO_SIZE)
         self._memo_lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}  # a lock per key being built (memoised)
         if self.path != ":memory:" and not read_only:
@@ -599,8 +600,10 @@ class Database:
 
     #: How many results :meth:`memoised` keeps (least recently used dropped first).
     MEMO_SIZE = 8
+    #: How many small results (``small=True``: a fitted model's few numbers) it keeps, apart from the large ones.
+    SMALL_MEMO_SIZE = 64
 
-    def memoised(self, key: tuple, build: Callable[[], T]) -> T:
+    def memoised(self, key: tuple, build: Callable[[], T], *, small: bool = False) -> T:
         """``build()``, kept for the next call with the same ``key``.
 
         For results that several views share, e.g. the CLV fit at one date
@@ -610,24 +613,27 @@ class Database:
         and a stored dataset never changes (a replace gets a new id), so a kept
         result cannot go stale. The result is shared: callers must not modify it.
         Threads asking for the same key at once build it once: the others
-        wait for it (a lock per key; other keys are not held up)."""
+        wait for it (a lock per key; other keys are not held up). A ``small``
+        result (a fitted model's few numbers) is kept apart, among
+        SMALL_MEMO_SIZE others, so that it never evicts a large one."""
+        memo, size = (self._small_memo, self.SMALL_MEMO_SIZE) if small else (self._memo, self.MEMO_SIZE)
         with self._memo_lock:
-            if key in self._memo:
-                self._memo.move_to_end(key)
-                return self._memo[key]  # type: ignore[return-value]
+            if key in memo:
+                memo.move_to_end(key)
+                return memo[key]  # type: ignore[return-value]
             lock = self._building.setdefault(key, threading.Lock())
         with lock:
             with self._memo_lock:
-                if key in self._memo:  # built by the thread this one waited for
-                    self._memo.move_to_end(key)
-                    return self._memo[key]  # type: ignore[return-value]
+                if key in memo:  # built by the thread this one waited for
+                    memo.move_to_end(key)
+                    return memo[key]  # type: ignore[return-value]
             try:
                 value = build()
                 with self._memo_lock:
-                    self._memo[key] = value
-                    self._memo.move_to_end(key)
-                    while len(self._memo) > self.MEMO_SIZE:
-                        self._memo.popitem(last=False)
+                    memo[key] = value
+                    memo.move_to_end(key)
+                    while len(memo) > size:
+                        memo.popitem(last=False)
             finally:
                 with self._memo_lock:
                     self._building.pop(key, None)
@@ -637,6 +643,7 @@ class Database:
         """Drop every :meth:`memoised` result (the benchmark measures the work, not the memo)."""
         with self._memo_lock:
             self._memo.clear()
+            self._small_memo.clear()
 
     #: The only names _drop_leftovers may drop (what queries/store/leftover_objects.sql lists).
     _LEFTOVERS = frozenset({"ingest_raw", "ingest_cells", "ingest_file", "ingest_stage", "profile_input",

@@ -65,9 +65,6 @@ purchase value instead, and the messages say so.
 from __future__ import annotations
 
 import math
-import threading
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -481,28 +478,11 @@ _SPEND_FALLBACK = ("The spend model could not be fitted (no customer bought twic
                    "amount); expected value uses each customer's own mean purchase value.")
 
 
-#: Gamma-Gamma fits kept per Database, by (scope, calibration end): a few numbers
-#: each, so kept apart from Database.memoised's few large results (not to evict them).
-_SPEND_FITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_SPEND_LOCK = threading.Lock()
-_SPEND_KEEP = 64
-
-
 def _spend_at(db: Database, scope: Scope, calibration_end: date, summary: pd.DataFrame) -> GammaGamma | None:
     """Gamma-Gamma fitted on ``summary`` (the summary at ``calibration_end``),
-    once per summary: every candidate, every ``model=`` and the choice share it."""
-    key = (scope, calibration_end)
-    with _SPEND_LOCK:
-        kept = _SPEND_FITS.setdefault(db, OrderedDict())
-        if key in kept:
-            kept.move_to_end(key)
-            return kept[key]
-    fitted = _fit_spend(summary)  # two threads may both fit it: the same numbers
-    with _SPEND_LOCK:
-        kept[key] = fitted
-        while len(kept) > _SPEND_KEEP:
-            kept.popitem(last=False)
-    return fitted
+    once per summary: every candidate, every ``model=`` and the choice share
+    it (kept on ``db`` among its small results: :meth:`Database.memoised`)."""
+    return db.memoised(("spend", scope, calibration_end), lambda: _fit_spend(summary), small=True)
 
 
 def _fit_spend(summary: pd.DataFrame) -> GammaGamma | None:
