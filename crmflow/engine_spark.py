@@ -164,6 +164,10 @@ def spark_session(master: str | None = None) -> Any:
                        .config("spark.sql.session.timeZone", "UTC")
                        .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
             if master.startswith("local"):
+                # the driver runs every query of a long session (the tests: hundreds) and compiles
+                # each plan's code: with the JVM's default code cache, a full suite ended in
+                # "Out of space in CodeCache for adapters" and every later query failed
+                builder = builder.config("spark.driver.extraJavaOptions", "-XX:ReservedCodeCacheSize=512m")
                 parts = str(_local_partitions(master))
                 builder = (builder.config("spark.sql.shuffle.partitions", parts)
                            .config("spark.default.parallelism", parts))
