@@ -421,7 +421,7 @@ def save_fits(db: Database, dataset_id: int, rows: Iterable[tuple[str, str, str]
             if db.run("dataset_stored", cur=cur, target_id=dataset_id).empty:
                 cur.rollback()
                 return False
-            db.execute("drop_result_params", cur=cur, target_id=dataset_id)
+            db.execute("drop_result_params", cur=cur, target_id=dataset_id, query_name=FITS_RUN)
             for kind, key, payload in rows:
                 db.execute("store_result_params", cur=cur, target_id=dataset_id, kind=kind, defs_key=key,
                            payload=payload)
@@ -440,7 +440,7 @@ def compute_fits(db: Database, dataset_id: int) -> int:
     processes only."""
     dataset_id = int(dataset_id)
     with db.write_lock:
-        db.execute("drop_result_params", target_id=dataset_id)
+        db.execute("drop_result_params", target_id=dataset_id, query_name=FITS_RUN)
     rows = build_fits(db, dataset_id)
     save_fits(db, dataset_id, rows)
     return len(rows)
@@ -449,7 +449,7 @@ def compute_fits(db: Database, dataset_id: int) -> int:
 def without_fits(db: Database) -> list[int]:
     """The datasets whose fits this version has not stored, newest first."""
     try:
-        return [int(x) for x in db.run("datasets_without_fits", code=code_version())["dataset_id"]]
+        return [int(x) for x in db.run("datasets_without_fits", code=code_version(), query_name=FITS_RUN)["dataset_id"]]
     except CrmflowError:  # a file opened read-only as an older crmflow left it: no result tables
         return []
 

@@ -937,6 +937,13 @@ def dataset_list(store: Store, customers: Callable[[int, str], int] | None = Non
     })
 
 
+def fitting(store: Store) -> bool:
+    """Whether a dataset of ``store`` is being fitted in the background (no query)."""
+    from crmflow import background
+
+    return bool(background.pending(store))
+
+
 def fitting_status(store: Store, lang: str = DEFAULT_LANGUAGE) -> list[tuple[float, str]]:
     """The datasets whose model fits are being computed in the background
     (crmflow.background), in the order queued: (fraction done, one line in

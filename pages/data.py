@@ -353,7 +353,7 @@ names = list(listing["name"])
 
 
 @st.fragment(run_every=2)
-def fitting() -> None:
+def fitting_progress() -> None:
     """The datasets being fitted in the background, redrawn every 2 s; once
     none is left, the page is drawn again (without this timer)."""
     lines = upload.fitting_status(store, ctx.lang)
@@ -365,8 +365,8 @@ def fitting() -> None:
     st.caption(ctx.tr("data_fits_caption"))
 
 
-if upload.fitting_status(store, ctx.lang):
-    fitting()
+if upload.fitting(store):
+    fitting_progress()
 
 if DEMO_DATASET not in names:
     st.info(ctx.tr("data_demo_missing"))
