@@ -43,6 +43,7 @@ the file.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import json
@@ -381,29 +382,38 @@ FITS_RUN = "result_params"
 #: ``progress(done, total)`` while fits are built: how many of the dataset's fits are done.
 Progress = Callable[[int, int], None]
 
+#: True while :func:`build_fits` fits (per thread): :func:`stored_params` then
+#: answers None, so that no fit is read from the ones being replaced.
+_FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("crmflow_fresh_fits", default=False)
+
 
 def build_fits(db: Database, dataset_id: int, progress: Progress | None = None) -> list[tuple[str, str, str]]:
     """Fit the dataset's :func:`fit_requests`: (kind, definitions key, JSON
     state) each, for :func:`save_fits`. A fit the data cannot give (too
     short a history, nobody to fit) is left out, and its readers fit (and
     fail) as before. Reads only, so a reading process (the dashboard, in the
-    background: crmflow.background) can build them; a dataset without stored
-    fits of this version is fitted afresh (the key carries the version)."""
+    background: crmflow.background) can build them. Each fit is computed from
+    the data, never read from the fits stored before (:func:`stored_params`
+    answers None meanwhile, in this thread), so a refit replaces them."""
     from crmflow.stages import data_range
 
     dataset_id = int(dataset_id)
     first, last = data_range(db, dataset_id)
     requests = fit_requests(first, last)
     rows = []
-    for n, (kind, key) in enumerate(requests):
-        if progress is not None:
-            progress(n, len(requests))
-        try:
-            state = _fit_builder(kind)(db, dataset_id, **key)
-        except CrmflowError:
-            continue
-        if state is not None:
-            rows.append((kind, defs_key(key), json.dumps(state, default=_json_default)))
+    fresh = _FRESH.set(True)  # every fit from the data, none from the fits stored before
+    try:
+        for n, (kind, key) in enumerate(requests):
+            if progress is not None:
+                progress(n, len(requests))
+            try:
+                state = _fit_builder(kind)(db, dataset_id, **key)
+            except CrmflowError:
+                continue
+            if state is not None:
+                rows.append((kind, defs_key(key), json.dumps(state, default=_json_default)))
+    finally:
+        _FRESH.reset(fresh)
     if progress is not None:
         progress(len(requests), len(requests))
     return rows
@@ -439,8 +449,6 @@ def compute_fits(db: Database, dataset_id: int) -> int:
     never from the fits stored before. Returns how many were stored. Writing
     processes only."""
     dataset_id = int(dataset_id)
-    with db.write_lock:
-        db.execute("drop_result_params", target_id=dataset_id, query_name=FITS_RUN)
     rows = build_fits(db, dataset_id)
     save_fits(db, dataset_id, rows)
     return len(rows)
@@ -459,7 +467,7 @@ def stored_params(db: Database, kind: str, dataset_id: int | Scope, **key: Any) 
     dataset (as stored by :func:`compute_fits`), or None when the call reads
     part of a dataset or its fit is not stored."""
     target = whole_dataset(dataset_id)
-    if target is None:
+    if target is None or _FRESH.get():
         return None
     try:
         rows = db.run("read_result_params", target_id=target, kind=kind, defs_key=defs_key(key))

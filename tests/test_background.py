@@ -193,3 +193,37 @@ def test_the_data_page_shows_the_fitting_and_the_dashboard_fits_an_older_dataset
     with Store(db, read_only=True) as store:
         assert results.without_fits(store.db) == []
         assert sorted(held.fitted) == sorted(store.datasets()["dataset_id"].astype(int))
+
+
+def _stored_fits(db, ds) -> dict:
+    return {(kind, results.defs_key(key)): results.stored_params(db, kind, ds, **key)
+            for kind, key in results.fit_requests(*data_range(db, ds))}
+
+
+def test_a_refit_reads_no_stored_fit_and_keeps_the_old_ones_until_it_stores(tmp_path, monkeypatch):
+    """results.compute_fits (a refit: `crmflow datasets results`, Spark) fits
+    from the data, not from the fits it replaces, and the old fits stay
+    readable until the new ones are stored in one write."""
+    with Store(tmp_path / "s.duckdb") as store:
+        store.ingest("x", _orders(tmp_path))
+        ds = store.get("x").dataset_id
+        before = _stored_fits(store.db, ds)
+        assert sum(v is not None for v in before.values()) >= 3
+        builder, reads, seen = results._fit_builder, [], []
+        original_run = store.db.run
+
+        def run(name, *args, **kwargs):
+            if name == "read_result_params":
+                reads.append(kwargs.get("kind"))
+            return original_run(name, *args, **kwargs)
+
+        def builder_checked(kind):
+            seen.append(results.without_fits(store.db))  # the old fits are still stored
+            return builder(kind)
+
+        monkeypatch.setattr(store.db, "run", run)
+        monkeypatch.setattr(results, "_fit_builder", builder_checked)
+        assert results.compute_fits(store.db, ds) == sum(v is not None for v in before.values())
+        assert reads == [] and seen and all(w == [] for w in seen)
+        monkeypatch.undo()
+        assert _stored_fits(store.db, ds) == before
