@@ -2,8 +2,8 @@
 
 The DuckDB store stays the system of record (ingest, the dataset list, the
 validation reports); each stored dataset's tables are also written as Parquet,
-partitioned by ``dataset_id``, under a folder Spark reads (:class:`SparkData`,
-``CRMFLOW_SPARK_DATA``). :class:`SparkDatabase` answers :meth:`run` like
+partitioned by ``dataset_id``, under a folder or object-store URL Spark reads
+(:class:`SparkData`, ``CRMFLOW_SPARK_DATA``). :class:`SparkDatabase` answers :meth:`run` like
 :class:`crmflow.db.Database`, so every analysis function (``stages``,
 ``analytics``, ``churn``, ``health`` ...) runs on Spark unchanged.
 
@@ -32,7 +32,7 @@ from datetime import date, datetime
 from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any, Callable, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -66,6 +66,8 @@ _SCOPE_VARIABLES = tuple(_SCOPE_TYPES)
 _GETVAR_RE = re.compile(r"getvariable\('([a-z_]+)'\)")
 #: A URL (``s3://bucket/prefix``, ``file:///srv/copy``) rather than a local path.
 _URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+#: A URL's user part (``s3://KEY:SECRET@bucket``), never shown.
+_USER_RE = re.compile(rf"^({_URL_RE.pattern})[^/?#]*@")
 #: Where Spark's Hadoop connectors read what pyarrow writes under another scheme.
 _SPARK_SCHEMES = {"s3": "s3a"}
 
@@ -117,18 +119,15 @@ def spark_url(location: str | os.PathLike) -> str:
     which Spark takes from its own configuration instead)."""
     if not is_url(location):
         return str(Path(location))
-    parts = urlsplit(str(location))
+    parts = urlsplit(shown_location(location))
     scheme = _SPARK_SCHEMES.get(parts.scheme.lower(), parts.scheme.lower())
-    return f"{scheme}://{parts.netloc.rpartition('@')[2]}{parts.path.rstrip('/')}"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def shown_location(location: str | os.PathLike) -> str:
     """The copy's location as shown to the user: a URL without its user part
     (``s3://KEY:SECRET@bucket`` names credentials)."""
-    if not is_url(location):
-        return str(location)
-    parts = urlsplit(str(location))
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return _USER_RE.sub(r"\1", str(location)) if is_url(location) else str(location)
 
 
 def spark_wanted() -> bool:
@@ -482,6 +481,7 @@ class SparkData:
         return self._opened
 
     def _path(self, *parts: str) -> str:
+        """A path of the copy in its file system (``/`` between parts, on every file system)."""
         return "/".join([self._fs()[1], *parts])
 
     def _marker(self, dataset_id: int) -> str:
@@ -503,6 +503,7 @@ class SparkData:
 
     @_reaching
     def has(self, dataset_id: int) -> bool:
+        """Whether dataset ``dataset_id``'s copy is complete (its marker is there)."""
         from pyarrow.fs import FileType
 
         filesystem, _ = self._fs()
