@@ -2,8 +2,8 @@
 
 The DuckDB store stays the system of record (ingest, the dataset list, the
 validation reports); each stored dataset's tables are also written as Parquet,
-partitioned by ``dataset_id``, under a folder Spark reads (:class:`SparkData`,
-``CRMFLOW_SPARK_DATA``). :class:`SparkDatabase` answers :meth:`run` like
+partitioned by ``dataset_id``, under a folder or object-store URL Spark reads
+(:class:`SparkData`, ``CRMFLOW_SPARK_DATA``). :class:`SparkDatabase` answers :meth:`run` like
 :class:`crmflow.db.Database`, so every analysis function (``stages``,
 ``analytics``, ``churn``, ``health`` ...) runs on Spark unchanged.
 
@@ -29,9 +29,10 @@ import subprocess
 import threading
 from collections.abc import Mapping
 from datetime import date, datetime
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -63,9 +64,21 @@ _SCOPE_TYPES = {"dataset_id": "INTEGER", "filter_set": "VARCHAR", "filter_channe
                 "filter_customers": "VARCHAR[]"}
 _SCOPE_VARIABLES = tuple(_SCOPE_TYPES)
 _GETVAR_RE = re.compile(r"getvariable\('([a-z_]+)'\)")
+#: A URL (``s3://bucket/prefix``, ``file:///srv/copy``) rather than a local path.
+_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+#: A URL's user part (``s3://KEY:SECRET@bucket``), never shown.
+_USER_RE = re.compile(rf"^({_URL_RE.pattern})[^/?#]*@")
+#: Where Spark's Hadoop connectors read what pyarrow writes under another scheme.
+_SPARK_SCHEMES = {"s3": "s3a"}
 
 
 # --------------------------------------------------------------------------- configuration
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """An error's first line (its type's name when it says nothing), at most ``limit`` characters."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
+
+
 def engine_name(value: str | None = None) -> str:
     """The engine to use: ``value`` (e.g. ``--engine``), else ``CRMFLOW_ENGINE``, else duckdb."""
     name = (value or os.environ.get(ENGINE_ENV, "") or "duckdb").strip().lower()
@@ -80,16 +93,41 @@ def spark_master(value: str | None = None) -> str:
     return (value or os.environ.get(SPARK_ENV, "") or DEFAULT_MASTER).strip()
 
 
-def data_folder(store_path: str | os.PathLike | None = None) -> Path | None:
-    """Where the Parquet copy lives: ``CRMFLOW_SPARK_DATA``, else ``<store>.spark``
-    beside the store file (None for an in-memory store without the variable)."""
+def data_folder(store_path: str | os.PathLike | None = None) -> Path | str | None:
+    """Where the Parquet copy lives: ``CRMFLOW_SPARK_DATA`` (a folder, or an
+    object-store URL such as ``s3://bucket/prefix``, kept as text), else
+    ``<store>.spark`` beside the store file (None for an in-memory store
+    without the variable)."""
     text = os.environ.get(DATA_ENV, "").strip()
     if text:
-        return Path(text).expanduser()
+        return text if is_url(text) else Path(text).expanduser()
     if store_path and str(store_path) != ":memory:":
         p = Path(store_path)
         return p.with_name(p.name + ".spark")
     return None
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    """Whether ``location`` is a URL (``s3://...``, ``file:///...``) rather than a path."""
+    return isinstance(location, str) and _URL_RE.match(location) is not None
+
+
+def spark_url(location: str | os.PathLike) -> str:
+    """The copy's root as Spark reads it: a local path as it is; a URL with
+    the scheme of Spark's connector (``s3://`` -> ``s3a://``), without its
+    user part or query (pyarrow's options, e.g. ``?endpoint_override=``,
+    which Spark takes from its own configuration instead)."""
+    if not is_url(location):
+        return str(Path(location))
+    parts = urlsplit(shown_location(location))
+    scheme = _SPARK_SCHEMES.get(parts.scheme.lower(), parts.scheme.lower())
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def shown_location(location: str | os.PathLike) -> str:
+    """The copy's location as shown to the user: a URL without its user part
+    (``s3://KEY:SECRET@bucket`` names credentials)."""
+    return _USER_RE.sub(r"\1", str(location)) if is_url(location) else str(location)
 
 
 def spark_wanted() -> bool:
@@ -174,8 +212,7 @@ def spark_session(master: str | None = None) -> Any:
         try:
             session = builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001 - the JVM's own words, one line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CrmflowError(key="spark_start_failed", master=master, reason=first[:300]) from None
+            raise CrmflowError(key="spark_start_failed", master=master, reason=_first_line(exc)) from None
         _SESSIONS[master] = session
         return session
 
@@ -388,43 +425,146 @@ def to_duckdb_types(frame: pd.DataFrame, types: list[tuple[str, str]]) -> pd.Dat
 
 
 # --------------------------------------------------------------------------- data
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _reaching(method: _Method) -> _Method:
+    """A :class:`SparkData` method whose file system errors (a bad URL, a
+    missing bucket, an unreachable store, no permission) are one
+    :class:`CrmflowError` naming the copy's location and pyarrow's reason."""
+
+    @wraps(method)
+    def wrapper(self: SparkData, *args: Any, **kwargs: Any) -> Any:
+        import pyarrow as pa
+
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, pa.ArrowException) as exc:
+            raise CrmflowError(key="spark_data_failed", folder=shown_location(self.folder),
+                               reason=_first_line(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+#: A Parquet file directly in a dataset's partition of a table (relative to the table's folder).
+_PARQUET_RE = re.compile(r"dataset_id=(0|[1-9][0-9]*)/[^/]*\.parquet")
+
+
+def _partition(dataset_id: int) -> str:
+    """A dataset's folder within a table's (hive partitioning)."""
+    return f"dataset_id={int(dataset_id)}"
+
+
 class SparkData:
     """The Parquet copy of the stored datasets: ``<folder>/<table>/dataset_id=N/``
     (hive partitioning, read by any Spark), with ``<folder>/_complete/N`` written
-    last, so a half-written dataset is never taken as complete."""
+    last, so a half-written dataset is never taken as complete.
+
+    ``folder`` is a local path or a URL pyarrow's file systems open
+    (``s3://bucket/prefix?endpoint_override=...``, ``gs://``, ``hdfs://``,
+    ``file://``); the file system is opened on first use."""
 
     def __init__(self, folder: str | os.PathLike) -> None:
-        self.folder = Path(folder)
+        self.folder: str | Path = folder if is_url(folder) else Path(folder)
+        self._opened: tuple[Any, str] | None = None
 
-    def _marker(self, dataset_id: int) -> Path:
-        return self.folder / "_complete" / str(int(dataset_id))
+    def _fs(self) -> tuple[Any, str]:
+        """pyarrow's file system of the copy and the copy's path in it."""
+        if self._opened is None:
+            from pyarrow import fs
 
+            if is_url(self.folder):
+                filesystem, root = fs.FileSystem.from_uri(str(self.folder))
+                self._opened = filesystem, root.rstrip("/")
+            else:
+                self._opened = fs.LocalFileSystem(), str(self.folder)
+        return self._opened
+
+    def _path(self, *parts: str) -> str:
+        """A path of the copy in its file system (``/`` between parts, on every file system)."""
+        return "/".join([self._fs()[1], *parts])
+
+    def _marker(self, dataset_id: int) -> str:
+        return self._path("_complete", str(int(dataset_id)))
+
+    def spark_path(self, table: str, dataset_id: int | None = None) -> str:
+        """Where Spark reads ``table`` (its ``basePath``), or one dataset's partition of it
+        (:func:`spark_url`: ``s3a://`` for ``s3://``, a local path as it is)."""
+        parts = [table] if dataset_id is None else [table, _partition(dataset_id)]
+        return "/".join([spark_url(self.folder), *parts])
+
+    @_reaching
+    def exists(self) -> bool:
+        """Whether anything of the copy is there (its folder, or objects under its prefix)."""
+        from pyarrow.fs import FileType
+
+        filesystem, root = self._fs()
+        return filesystem.get_file_info(root).type != FileType.NotFound
+
+    @_reaching
     def has(self, dataset_id: int) -> bool:
-        return self._marker(dataset_id).exists()
+        """Whether dataset ``dataset_id``'s copy is complete (its marker is there)."""
+        from pyarrow.fs import FileType
 
+        filesystem, _ = self._fs()
+        return filesystem.get_file_info(self._marker(dataset_id)).type == FileType.File
+
+    @_reaching
+    def complete(self) -> frozenset[int]:
+        """The datasets whose copy is complete (their marker is written)."""
+        return frozenset(int(name) for name in self._files("_complete") if name.isdigit())
+
+    @_reaching
+    def filled(self, table: str) -> frozenset[int]:
+        """The datasets whose partition of ``table`` holds a Parquet file (an empty
+        table's partition holds none, and Spark cannot read an empty list of files)."""
+        found = (_PARQUET_RE.fullmatch(path) for path in self._files(table, recursive=True))
+        return frozenset(int(m.group(1)) for m in found if m)
+
+    def _files(self, *parts: str, recursive: bool = False) -> list[str]:
+        """The files under a folder of the copy, as paths relative to it (none when it is missing)."""
+        from pyarrow.fs import FileSelector, FileType
+
+        filesystem, _ = self._fs()
+        base = self._path(*parts)
+        infos = filesystem.get_file_info(FileSelector(base, recursive=recursive, allow_not_found=True))
+        return [i.path[len(base) + 1:] for i in infos if i.type == FileType.File]
+
+    @_reaching
     def export(self, db: Database, dataset_id: int) -> None:
         """Write dataset ``dataset_id``'s tables from the DuckDB store (replacing any older copy)."""
         import pyarrow.dataset as pads
 
         dataset_id = int(dataset_id)
         self.remove(dataset_id)
+        filesystem, _ = self._fs()
         for table in TABLES:
             with db.cursor() as cur:
                 sql, _ = compiled(f"export_{table}")
                 reader = cur.execute(sql, {"target_id": dataset_id}).to_arrow_reader()
-                target = self.folder / table / f"dataset_id={dataset_id}"
-                target.mkdir(parents=True, exist_ok=True)
+                target = self._path(table, _partition(dataset_id))
+                filesystem.create_dir(target, recursive=True)
                 pads.write_dataset(reader, target, format="parquet", basename_template="part-{i}.parquet",
-                                   existing_data_behavior="overwrite_or_ignore")
-        self._marker(dataset_id).parent.mkdir(parents=True, exist_ok=True)
-        self._marker(dataset_id).write_text("complete\n", encoding="utf-8")
+                                   existing_data_behavior="overwrite_or_ignore", filesystem=filesystem)
+        filesystem.create_dir(self._path("_complete"), recursive=True)
+        with filesystem.open_output_stream(self._marker(dataset_id)) as out:
+            out.write(b"complete\n")
 
+    @_reaching
     def remove(self, dataset_id: int) -> None:
-        """Drop a dataset's copy (a delete or a replace in the store)."""
-        dataset_id = int(dataset_id)
-        self._marker(dataset_id).unlink(missing_ok=True)
+        """Drop a dataset's copy (a delete or a replace in the store): its marker first."""
+        filesystem, _ = self._fs()
+        _missing_ok(filesystem.delete_file, self._marker(dataset_id))
         for table in TABLES:
-            shutil.rmtree(self.folder / table / f"dataset_id={dataset_id}", ignore_errors=True)
+            _missing_ok(filesystem.delete_dir, self._path(table, _partition(dataset_id)))
+
+
+def _missing_ok(delete: Callable[[str], None], path: str) -> None:
+    """``delete(path)``, nothing when the path is not there."""
+    try:
+        delete(path)
+    except FileNotFoundError:
+        pass
 
 
 def mirror_ingest(db: Database, dataset_id: int, replaced_id: int | None = None) -> None:
@@ -434,7 +574,7 @@ def mirror_ingest(db: Database, dataset_id: int, replaced_id: int | None = None)
     if folder is None:
         return
     data = SparkData(folder)
-    if replaced_id is not None and folder.exists():
+    if replaced_id is not None and data.exists():
         data.remove(replaced_id)  # whatever the engine: a copy never outlives its dataset
     if spark_wanted():
         data.export(db, dataset_id)
@@ -443,8 +583,10 @@ def mirror_ingest(db: Database, dataset_id: int, replaced_id: int | None = None)
 def mirror_delete(db: Database, dataset_id: int) -> None:
     """After a delete: the dataset's copy dropped (whatever the engine)."""
     folder = data_folder(db.path)
-    if folder is not None and folder.exists():
-        SparkData(folder).remove(dataset_id)
+    if folder is not None:
+        data = SparkData(folder)
+        if data.exists():
+            data.remove(dataset_id)
 
 
 # --------------------------------------------------------------------------- the engine
@@ -495,18 +637,15 @@ class SparkDatabase:
     def _create_views(self) -> None:
         import sqlglot
 
-        done = frozenset(int(p.name) for p in (self.data.folder / "_complete").glob("*") if p.name.isdigit())
+        done = self.data.complete()
         for table in TABLES:
             with self.db.cursor() as cur:
                 described = cur.execute(f"DESCRIBE {table}").fetchall()  # noqa: S608 - a fixed table name
             ddl = ", ".join(f"`{c}` {sqlglot.exp.DataType.build(t, dialect='duckdb').sql('spark')}"
                             for c, t, *_ in described)
-            folder = self.data.folder / table
-            parts = [folder / f"dataset_id={i}" for i in sorted(done) if (folder / f"dataset_id={i}").exists()
-                     and any((folder / f"dataset_id={i}").glob("*.parquet"))]
+            parts = [self.data.spark_path(table, i) for i in sorted(done & self.data.filled(table))]
             if parts:
-                df = (self.spark.read.schema(ddl).option("basePath", str(folder))
-                      .parquet(*[str(p) for p in parts]))
+                df = self.spark.read.schema(ddl).option("basePath", self.data.spark_path(table)).parquet(*parts)
             else:
                 df = self.spark.createDataFrame([], ddl)
             df.createOrReplaceTempView(f"crm_{table}")
@@ -549,8 +688,7 @@ class SparkDatabase:
             except Exception as exc:  # noqa: BLE001 - Spark's errors come from the JVM
                 from crmflow.errors import QueryError
 
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise QueryError(f"Query {name} failed on Spark: {first[:500]}", key="db_query_failed",
+                raise QueryError(f"Query {name} failed on Spark: {_first_line(exc, 500)}", key="db_query_failed",
                                  what=f"Query {name}", kind=type(exc).__name__) from None
         return to_duckdb_types(frame, self._types(name, scope, params))
 
