@@ -567,17 +567,24 @@ def _missing_ok(delete: Callable[[str], None], path: str) -> None:
         pass
 
 
-def mirror_ingest(db: Database, dataset_id: int, replaced_id: int | None = None) -> None:
+def mirror_ingest(db: Database, dataset_id: int, replaced_id: int | None = None, name: str = "") -> None:
     """After an ingest: the new dataset written for Spark, a replaced one dropped
-    (only when Spark is wanted, see :func:`spark_wanted`)."""
+    (only when Spark is wanted, see :func:`spark_wanted`). The dataset is
+    stored by then: a copy that cannot be written is told as such (it is
+    written again the first time Spark reads the dataset)."""
     folder = data_folder(db.path)
     if folder is None:
         return
     data = SparkData(folder)
-    if replaced_id is not None and data.exists():
-        data.remove(replaced_id)  # whatever the engine: a copy never outlives its dataset
-    if spark_wanted():
-        data.export(db, dataset_id)
+    try:
+        if replaced_id is not None and data.exists():
+            data.remove(replaced_id)  # whatever the engine: a copy never outlives its dataset
+        if spark_wanted():
+            data.export(db, dataset_id)
+    except CrmflowError as exc:
+        if exc.key != "spark_data_failed":
+            raise
+        raise CrmflowError(key="spark_copy_not_written", name=name, **exc.params) from None
 
 
 def mirror_delete(db: Database, dataset_id: int) -> None:

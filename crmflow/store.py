@@ -362,9 +362,6 @@ class Store:
                     report=json.dumps(report_doc, ensure_ascii=False, default=str),
                 )
                 self._record(cur, "upload" if existing.empty else "replace", dataset_id, name, actor, via)
-        from crmflow.engine_spark import mirror_ingest  # the Parquet copy Spark reads (issue 16)
-
-        mirror_ingest(self.db, dataset_id, None if existing.empty else int(existing.iloc[0]["dataset_id"]))
         if results or (results is None and self.path != ":memory:"):
             _store_results(self.db, dataset_id, fits and not background)
             from crmflow.results import complete
@@ -372,6 +369,10 @@ class Store:
             complete(self.db, fits=fits and not background)  # and those of older datasets (never fails)
             if background:
                 self.fit_in_background()
+        from crmflow.engine_spark import mirror_ingest  # the Parquet copy Spark reads (issue 16): last, as
+
+        # the dataset and its results are stored whether or not the copy can be written
+        mirror_ingest(self.db, dataset_id, None if existing.empty else int(existing.iloc[0]["dataset_id"]), name)
         return IngestResult(self.get(name), reports)
 
     def fit_in_background(self) -> None:

@@ -14,6 +14,7 @@ import pytest
 from pyarrow import fs as pafs
 
 from conftest import write
+from crmflow import results
 
 from crmflow.engine_spark import DATA_ENV, ENGINE_ENV, TABLES, SparkData, data_folder, engine_name
 from crmflow.errors import CrmflowError
@@ -235,20 +236,29 @@ def test_a_copy_that_cannot_be_written_is_one_clear_error(tmp_path, monkeypatch,
         try:
             with pytest.raises(CrmflowError) as err:
                 store.ingest("sales", sales, replace=True)
+            # the dataset and its stored results are kept: only the copy is missing
+            stored = store.get("sales").dataset_id
+            assert results.has_results(store.db, stored) and results.without_fits(store.db) == []
+            with pytest.raises(CrmflowError) as direct:
+                SparkData(url).export(store.db, stored)
         finally:
             store.close()
-        assert err.value.key == "spark_data_failed", url
-        text = str(err.value)
-        assert shown in text and reason in text and "CRMFLOW_SPARK_DATA" in text, text
-        assert "SECRETKEY" not in text and "AKIDKEY" not in text
-        assert "Traceback" not in text and "\n" not in text
-        assert err.value.localized("zh").startswith("无法使用 Spark 读取的 Parquet 副本")
+        assert err.value.key == "spark_copy_not_written" and direct.value.key == "spark_data_failed", url
+        for text in (str(err.value), str(direct.value)):
+            assert shown in text and reason in text and "CRMFLOW_SPARK_DATA" in text, text
+            assert "SECRETKEY" not in text and "AKIDKEY" not in text
+            assert "Traceback" not in text and "\n" not in text
+        assert "'sales' is stored" in str(err.value)
+        assert err.value.localized("zh").startswith("数据集“sales”已保存")
+        assert direct.value.localized("zh").startswith("无法使用 Spark 读取的 Parquet 副本")
 
     monkeypatch.setenv(DATA_ENV, _s3_url(s3_endpoint, "no-such-bucket/copy"))
     assert main(["ingest", str(sales), "--name", "cli", "--db", str(tmp_path / "cli.duckdb")]) == 2
     out = capsys.readouterr().err
-    assert out.startswith("crmflow: error: The Parquet copy Spark reads, at s3://no-such-bucket/copy")
+    assert out.startswith("crmflow: error: Dataset 'cli' is stored, but its Parquet copy for Spark, "
+                          "at s3://no-such-bucket/copy")
     assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+    assert main(["stages", "--dataset", "cli", "--db", str(tmp_path / "cli.duckdb")]) == 0  # DuckDB as usual
 
 
 def test_engine_name(monkeypatch):
