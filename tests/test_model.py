@@ -94,6 +94,16 @@ def test_deciles_split_by_prediction_with_id_ties():
     # 20 customers: two per decile, highest predictions first, ties by id.
     order = sorted(range(20), key=lambda i: (-pred[i], ids[i]))
     assert [d[i] for i in order] == [k // 2 + 1 for k in range(20)]
+    # the same customers in another row order (ids not sorted), and a missing prediction last
+    shuffled = [7, 3, 19, 0, 12, 5, 16, 1, 9, 14, 2, 18, 6, 11, 4, 15, 8, 13, 10, 17]
+    pred2 = pred.iloc[shuffled].reset_index(drop=True)
+    pred2[0] = float("nan")  # customer c07: last of all
+    ids2 = ids.iloc[shuffled].reset_index(drop=True)
+    d2 = model.deciles(pred2, ids2)
+    order2 = sorted(range(20), key=lambda i: (pred2[i] != pred2[i], -pred2[i] if pred2[i] == pred2[i] else 0,
+                                               ids2[i]))
+    assert ids2[order2[-1]] == "c07"
+    assert [d2[i] for i in order2] == [k // 2 + 1 for k in range(20)]
 
 
 @pytest.fixture(scope="module")
