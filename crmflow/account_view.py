@@ -73,8 +73,12 @@ HEALTH_TABLE_COLUMNS = ("light", "customer", "customer_id", "health_score", "tre
 
 # --------------------------------------------------------------------------- queries
 def _dates(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """The ``columns`` of ``frame`` as ``datetime.date`` objects, None where missing (whole columns at once)."""
     for c in columns:
-        frame[c] = [None if pd.isna(v) else pd.Timestamp(v).date() for v in frame[c]]
+        stamps = pd.to_datetime(frame[c], format="mixed")  # text (if any) read value by value, as pd.Timestamp does
+        dates = stamps.dt.date.to_numpy(dtype=object, copy=True)
+        dates[frame[c].isna().to_numpy()] = None  # (text that reads as no date stays NaT, as pd.Timestamp has it)
+        frame[c] = dates.tolist()  # a list, as pandas infers its dtype (object; float64 when empty)
     return frame
 
 

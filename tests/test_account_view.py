@@ -105,6 +105,19 @@ def test_directory_by_hand(fixture):
     assert (lead["orders"], lead["revenue"], lead["first_order_date"]) == (0, 0.0, None)
 
 
+def test_directory_dates_are_dates_or_none():
+    # the engines give dates as datetime64 (DuckDB) or as datetime.date objects (Spark); missing is None
+    frame = pd.DataFrame({"stamp": pd.Series(["2024-01-02 00:00", None, "2024-03-01 23:59"], dtype="datetime64[us]"),
+                          "day": pd.Series([date(2024, 1, 2), None, np.nan], dtype=object),
+                          "none": pd.Series([None, None, None], dtype=object)})
+    out = av._dates(frame, ("stamp", "day", "none"))
+    assert out["stamp"].tolist() == [date(2024, 1, 2), None, date(2024, 3, 1)]
+    assert out["day"].tolist() == [date(2024, 1, 2), None, None]
+    assert out["none"].tolist() == [None, None, None]
+    assert {type(v) for c in out.columns for v in out[c]} == {date, type(None)}
+    assert all(out[c].dtype == object for c in out.columns)
+
+
 def test_directory_orders_equal_the_stage_engine(fixture):
     from crmflow.stages import customer_stages
 
