@@ -35,7 +35,7 @@ from crmflow.headlines import MISSING
 from crmflow.headlines import money as compact  # noqa: F401  (the one money format; kept importable from here)
 from crmflow.i18n import t
 from crmflow.plain import md  # noqa: F401  (user text in Markdown; kept importable from here)
-from crmflow.stages import month_ends
+from crmflow.stages import as_dates, month_ends
 
 DIRECTORY_COLUMNS = ("customer_id", "name", "region", "industry", "owner", "tier", "is_key_account", "created_at",
                      "first_order_date", "last_order_date", "orders", "revenue", "last_contact_date")
@@ -73,8 +73,9 @@ HEALTH_TABLE_COLUMNS = ("light", "customer", "customer_id", "health_score", "tre
 
 # --------------------------------------------------------------------------- queries
 def _dates(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """The ``columns`` of ``frame`` as ``datetime.date`` objects, None where missing."""
     for c in columns:
-        frame[c] = [None if pd.isna(v) else pd.Timestamp(v).date() for v in frame[c]]
+        frame[c] = as_dates(frame[c])
     return frame
 
 
@@ -151,9 +152,7 @@ def activity_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """One of :class:`AccountActivity`'s frames for display and download: dates as
     dates, order kinds and invoice statuses in words, column labels in ``lang``."""
     out = frame.copy()
-    for c in ("order_date", "due_date", "paid_date", "date"):
-        if c in out:
-            out[c] = [None if pd.isna(v) else pd.Timestamp(v).date() for v in out[c]]
+    out = _dates(out, [c for c in ("order_date", "due_date", "paid_date", "date") if c in out])
     if "kind" in out:
         out["kind"] = [t("acc_l_orders" if k == "order" else "acc_l_returns", lang) for k in out["kind"]]
     if "status" in out:

@@ -123,8 +123,10 @@ def customer_measures(db: Database, scope: int | Scope, as_of: date, params: Par
     :data:`CUSTOMER_COLUMNS` (``interval_cv`` empty with fewer than 3 buying
     days, ``breadth`` empty without categories, ``complaint_date`` and
     ``orders_after_complaint`` empty for customers who did not complain)."""
+    from crmflow.stages import as_dates
+
     df = _rows(db, scope, [as_of], params)[list(CUSTOMER_COLUMNS)].reset_index(drop=True)
-    df["complaint_date"] = [None if pd.isna(d) else d.date() for d in df["complaint_date"]]
+    df["complaint_date"] = as_dates(df["complaint_date"])
     return df
 
 

@@ -113,23 +113,45 @@ COLUMNS = ("customer_id", "stage", "next_stage", "probability", "expected_value"
 
 
 # --------------------------------------------------------------------------- binning
-def _day_bin(days: object) -> str:
-    if days is None or pd.isna(days):
-        return UNKNOWN
-    d = float(days)
-    labels = ("<30", "30-89", "90-179", "180-364", "365+")
-    return labels[int(np.searchsorted(DAY_EDGES, d, side="right"))]
+#: The labels of the day bins (split at DAY_EDGES), of the contact bins (at
+#: CONTACT_EDGES) and of the orders still missing to be loyal (1, 2, 3+).
+DAY_LABELS = ("<30", "30-89", "90-179", "180-364", "365+")
+CONTACT_LABELS = ("0", "1-2", "3+")
+TO_LOYAL_LABELS = ("1", "2", "3+")
 
 
-def _contact_bin(n: object) -> str:
-    n = 0 if n is None or pd.isna(n) else int(n)
-    return ("0", "1-2", "3+")[int(np.searchsorted(CONTACT_EDGES, n, side="right"))]
+def _numbers(values: pd.Series) -> np.ndarray:
+    """A numeric column as float64, NaN where a value is missing (None, NaN, pd.NA)."""
+    return pd.to_numeric(pd.Series(values)).to_numpy(np.float64, na_value=np.nan)
 
 
-def _text_bin(value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)) or str(value).strip() == "":
-        return UNKNOWN
-    return str(value)
+def _cut(v: np.ndarray, edges: tuple[float, ...], labels: tuple[str, ...]) -> np.ndarray:
+    """The label of each value of ``v`` (float64): ``labels[k]`` with k the
+    number of ``edges`` at or below it (a value on an edge goes to the bin
+    above it); UNKNOWN for NaN. An object array."""
+    table = np.array((*labels, UNKNOWN), dtype=object)
+    k = np.searchsorted(np.asarray(edges), v, side="right")
+    return table[np.where(np.isnan(v), len(labels), k)]
+
+
+def day_bins(days: pd.Series) -> np.ndarray:
+    """Days in the stage: <30, 30-89, 90-179, 180-364, 365+, unknown when missing."""
+    return _cut(_numbers(days), DAY_EDGES, DAY_LABELS)
+
+
+def contact_bins(contacts: pd.Series) -> np.ndarray:
+    """Contacts since the stage began (a missing count is 0, a fraction is cut off): 0, 1-2, 3+."""
+    n = _numbers(contacts)
+    return _cut(np.where(np.isnan(n), 0.0, np.trunc(n)), CONTACT_EDGES, CONTACT_LABELS)
+
+
+def text_bins(values: pd.Series) -> np.ndarray:
+    """Category, region, account manager as they are (as text); unknown when
+    missing or blank. Each distinct value is looked at once."""
+    codes, distinct = pd.factorize(pd.Series(values))
+    words = [str(v) for v in distinct]
+    table = np.array([UNKNOWN if w.strip() == "" else w for w in words] + [UNKNOWN], dtype=object)
+    return table[codes]  # code -1 (missing) is the last entry
 
 
 def value_edges(values: pd.Series) -> tuple[float, ...]:
@@ -141,24 +163,32 @@ def value_edges(values: pd.Series) -> tuple[float, ...]:
     return tuple(float(q) for q in np.quantile(v, (0.25, 0.5, 0.75)))
 
 
-def _value_bin(value: object, edges: tuple[float, ...]) -> str:
-    if value is None or pd.isna(value) or not edges:
-        return UNKNOWN
-    return f"q{int(np.searchsorted(edges, float(value), side='right')) + 1}"
+def value_bins(values: pd.Series, edges: tuple[float, ...]) -> np.ndarray:
+    """First order value: q1 (below the first edge) to q4; unknown when missing or without edges."""
+    v = _numbers(values)
+    if not edges:
+        return np.full(len(v), UNKNOWN, dtype=object)
+    return _cut(v, edges, tuple(f"q{k + 1}" for k in range(len(edges) + 1)))
+
+
+def to_loyal_bins(orders_in_window: pd.Series, params: Params) -> np.ndarray:
+    """Orders still missing to be loyal (at least 1; a fraction is cut off): 1, 2, 3+."""
+    missing = np.maximum(params.loyal_orders - pd.to_numeric(orders_in_window).fillna(0).to_numpy(np.float64), 1)
+    return np.array(TO_LOYAL_LABELS, dtype=object)[np.minimum(np.trunc(missing), 3).astype(np.intp) - 1]
 
 
 def bin_frame(frame: pd.DataFrame, edges: tuple[float, ...], params: Params) -> pd.DataFrame:
     """One bin label per trait (columns ``bin_<trait>``) for rows of
     ``prospect_features``; ``edges`` are the value quartiles of the stage at X."""
     out = pd.DataFrame(index=frame.index)
-    out["bin_days"] = [_day_bin(v) for v in frame["days_in_stage"]]
-    out["bin_value"] = [_value_bin(v, edges) for v in frame["first_order_value"]]
-    out["bin_category"] = [_text_bin(v) for v in frame["first_category"]]
-    out["bin_region"] = [_text_bin(v) for v in frame["region"]]
-    out["bin_owner"] = [_text_bin(v) for v in frame["owner"]]
-    out["bin_contacts"] = [_contact_bin(v) for v in frame["contacts"]]
-    missing = np.maximum(params.loyal_orders - pd.to_numeric(frame["orders_in_window"]).fillna(0).to_numpy(), 1)
-    out["bin_to_loyal"] = [("1", "2", "3+")[min(int(m), 3) - 1] for m in missing]
+    for column, labels in (("bin_days", day_bins(frame["days_in_stage"])),
+                           ("bin_value", value_bins(frame["first_order_value"], edges)),
+                           ("bin_category", text_bins(frame["first_category"])),
+                           ("bin_region", text_bins(frame["region"])),
+                           ("bin_owner", text_bins(frame["owner"])),
+                           ("bin_contacts", contact_bins(frame["contacts"])),
+                           ("bin_to_loyal", to_loyal_bins(frame["orders_in_window"], params))):
+        out[column] = labels.tolist()  # a list of str, as pandas infers its dtype (str; float64 when empty)
     return out
 
 
@@ -240,10 +270,18 @@ def _contributions(model: StepModel, bins: pd.DataFrame) -> tuple[np.ndarray, di
     parts = {}
     for trait in TRAITS[model.stage]:
         table = model.rates.get(trait, {})
-        r = np.array([table[b][2] if b in table else model.base for b in bins["bin_" + trait]], dtype=np.float64)
+        codes, labels = pd.factorize(bins["bin_" + trait])  # each distinct bin looked up once
+        r = np.array([table[b][2] if b in table else model.base for b in labels], dtype=np.float64)[codes]
         parts[trait] = clipped_logit(r) - base_logit
     score = base_logit + sum(parts.values(), np.zeros(len(bins)))
     return score, parts
+
+
+def _calibrated(model: StepModel, bins: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """P and the calibrated contributions of the binned rows of a step that can tell (not degenerate)."""
+    score, parts = _contributions(model, bins)
+    p = special.expit(model.intercept + model.slope * score)
+    return p, {k: model.slope * v for k, v in parts.items()}
 
 
 def score_step(model: StepModel, frame: pd.DataFrame, params: Params) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -254,10 +292,7 @@ def score_step(model: StepModel, frame: pd.DataFrame, params: Params) -> tuple[n
         return np.full(n, np.nan), {}
     if model.degenerate:
         return np.full(n, float(model.base)), {}
-    bins = bin_frame(frame, model.edges, params)
-    score, parts = _contributions(model, bins)
-    p = special.expit(model.intercept + model.slope * score)
-    return p, {k: model.slope * v for k, v in parts.items()}
+    return _calibrated(model, bin_frame(frame, model.edges, params))
 
 
 # --------------------------------------------------------------------------- reasons in words
@@ -281,30 +316,83 @@ def reason_text(reason: dict, lang: str = "en") -> str:
     return t(f"pr_reason_{reason['trait']}", lang, **values)
 
 
-def _reasons(model: StepModel, row: dict, bins: dict, parts: dict, i: int, lang: str) -> list[dict]:
-    out = []
+def _reason(model: StepModel, trait: str, b: str, c: float, own: object, clock: str, lang: str) -> dict:
+    """The reason of a contribution ``c`` of ``trait`` in bin ``b``; ``own`` is
+    the row's days in the stage (trait days) or contacts (trait contacts)."""
+    n, m, rate = model.rates[trait].get(b, (0, 0, model.base))
+    # the words give what was observed (m of n at X); ``rate`` (shrunk) is what the score used
+    reason = {"trait": trait, "strength": round(c, 4), "rate": rate, "base": model.base, "n": n, "moved": m}
+    if trait == "days":
+        reason.update(days=("?" if pd.isna(own) else f"{int(own):,}"), clock=clock,
+                      took=("?" if model.took_days is None else f"{model.took_days:,.0f}"))
+    elif trait == "contacts":
+        reason.update(contacts=int(own), clock=clock)
+    elif trait == "to_loyal":
+        reason.update(needed=b)
+    else:
+        reason.update(value=_bin_words(trait, b, model, lang))
+    return reason
+
+
+def _distinct(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the columns ``codes`` (each a code >= -1 per row,
+    e.g. from :func:`pandas.factorize`): each row's index among them, and
+    the first row of each."""
+    inverse = pd.factorize(codes[0])[0]
+    for more in codes[1:]:
+        inverse = pd.factorize((inverse + 1) * (int(more.max(initial=-1)) + 2) + (more + 1))[0]
+    return inverse, np.unique(inverse, return_index=True)[1]  # codes 0, 1, ... in order of first appearance
+
+
+def _base_words(model: StepModel, lang: str) -> list[str]:
+    """The words of a row without a reason: the stage's base rate (none without a past)."""
+    if model.base is None:
+        return []
+    return [t("pr_reason_base", lang, base=model.base, customers=model.customers,
+              stage=t(f"stage_{model.stage}", lang))]
+
+
+#: The column of a row that a trait's reason quotes besides its bin.
+_QUOTED = {"days": "days_in_stage", "contacts": "contacts"}
+
+
+def _reasons(model: StepModel, frame: pd.DataFrame, bins: pd.DataFrame, parts: dict[str, np.ndarray],
+             lang: str) -> tuple[list[list[dict]], list[list[str]]]:
+    """Per row of ``frame`` (binned as ``bins``, contributions ``parts``): its
+    reasons, the traits whose contribution is at least :data:`MIN_REASON`
+    (largest first, ties in :data:`TRAITS` order, at most
+    :data:`MAX_REASONS`), and their words. A reason depends on a row only
+    through its trait's bin, contribution and quoted value (:data:`_QUOTED`),
+    so each distinct one is made and worded once; every row gets its own copies."""
+    traits = TRAITS[model.stage]
     clock = t(f"pr_clock_{model.stage}", lang)
-    for trait in TRAITS[model.stage]:
-        c = float(parts[trait][i])
-        if abs(c) < MIN_REASON:
-            continue
-        b = bins["bin_" + trait]
-        n, m, rate = model.rates[trait].get(b, (0, 0, model.base))
-        # the words give what was observed (m of n at X); ``rate`` (shrunk) is what the score used
-        reason = {"trait": trait, "strength": round(c, 4), "rate": rate, "base": model.base, "n": n, "moved": m}
-        if trait == "days":
-            days = row["days_in_stage"]
-            reason.update(days=("?" if pd.isna(days) else f"{int(days):,}"), clock=clock,
-                          took=("?" if model.took_days is None else f"{model.took_days:,.0f}"))
-        elif trait == "contacts":
-            reason.update(contacts=int(row["contacts"]), clock=clock)
-        elif trait == "to_loyal":
-            reason.update(needed=b)
-        else:
-            reason.update(value=_bin_words(trait, b, model, lang))
-        out.append(reason)
-    out.sort(key=lambda r: -abs(r["strength"]))
-    return out[:MAX_REASONS]
+    made: list[tuple[dict, str]] = []  # the distinct reasons and their words
+    ids = np.full((len(frame), len(traits)), -1, dtype=np.intp)  # row, trait -> index in made (-1: no reason)
+    size = np.zeros(ids.shape)  # row, trait -> |strength|
+    for j, trait in enumerate(traits):
+        c = parts[trait]
+        bin_codes, labels = pd.factorize(bins["bin_" + trait])
+        quoted = frame[_QUOTED[trait]] if trait in _QUOTED else None
+        key = (bin_codes, pd.factorize(c)[0]) + (() if quoted is None else (pd.factorize(quoted)[0],))
+        inverse, first = _distinct(*key)
+        which = np.full(len(first), -1, dtype=np.intp)
+        strength = np.zeros(len(first))
+        for u, i in enumerate(first):
+            if abs(float(c[i])) < MIN_REASON:
+                continue
+            reason = _reason(model, trait, labels[bin_codes[i]], float(c[i]),
+                             None if quoted is None else quoted.iloc[i], clock, lang)
+            which[u], strength[u] = len(made), abs(reason["strength"])
+            made.append((reason, reason_text(reason, lang)))
+        ids[:, j], size[:, j] = which[inverse], strength[inverse]
+    order = np.argsort(np.where(ids >= 0, -size, 1.0), axis=1, kind="stable")[:, :MAX_REASONS]
+    base = _base_words(model, lang)
+    reasons, texts = [], []
+    for row in np.take_along_axis(ids, order, axis=1).tolist():
+        shown = [made[k] for k in row if k >= 0]
+        reasons.append([dict(reason) for reason, _ in shown])
+        texts.append([words for _, words in shown] or list(base))
+    return reasons, texts
 
 
 # --------------------------------------------------------------------------- the list
@@ -331,19 +419,14 @@ def score(frame: pd.DataFrame, models: dict[str, StepModel], params: Params, lan
         part = frame[frame["stage"] == stage].reset_index(drop=True)
         if part.empty:
             continue
-        p, parts = score_step(model, part, params)
-        bins = bin_frame(part, model.edges, params)
-        rows = part.to_dict("records")
-        bin_rows = bins.to_dict("records")
-        reasons = ([_reasons(model, rows[i], bin_rows[i], parts, i, lang) for i in range(len(part))]
-                   if parts else [[] for _ in range(len(part))])
-        texts = []
-        for i, rs in enumerate(reasons):
-            words = [reason_text(r, lang) for r in rs]
-            if not words and model.base is not None:
-                words = [t("pr_reason_base", lang, base=model.base, customers=model.customers,
-                           stage=t(f"stage_{stage}", lang))]
-            texts.append(words)
+        if model.base is None or model.degenerate:
+            p, _ = score_step(model, part, params)
+            base = _base_words(model, lang)
+            reasons, texts = [[] for _ in range(len(part))], [list(base) for _ in range(len(part))]
+        else:
+            bins = bin_frame(part, model.edges, params)
+            p, parts = _calibrated(model, bins)
+            reasons, texts = _reasons(model, part, bins, parts, lang)
         out = part[["customer_id", "stage", "days_in_stage", "first_order_value", "first_category", "region",
                     "owner", "contacts"]].copy()
         out["next_stage"] = STEPS[stage]

@@ -68,6 +68,18 @@ def flow_customers(db: Database, dataset_id: int, start: date, end: date, from_s
                   to_stage=to_stage, **params.as_sql_params())
 
 
+def as_dates(values: pd.Series) -> list:
+    """Each value of a column of dates or timestamps as a ``datetime.date``,
+    None where it is missing; converted as a whole column (text, if any, is
+    read value by value as pd.Timestamp reads it, and text that reads as no
+    date stays NaT). A list: pandas infers its dtype when it is assigned
+    (object; float64 when empty)."""
+    values = pd.Series(values)
+    dates = pd.to_datetime(values, format="mixed").dt.date.to_numpy(dtype=object, copy=True)
+    dates[values.isna().to_numpy()] = None
+    return dates.tolist()
+
+
 def month_ends(start: date, end: date) -> list[date]:
     """Every month end from ``start``'s month to ``end``'s, with ``end`` itself last."""
     ends = [d.date() for d in pd.date_range(start, end, freq="ME")]

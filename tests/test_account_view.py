@@ -27,6 +27,7 @@ from crmflow.charts.accounts import (
     component_heatmap,
     health_history_chart,
     plain,
+    plain_column,
     value_matrix_scatter,
 )
 from crmflow.charts.churn import band_colours, risk_histogram
@@ -103,6 +104,19 @@ def test_directory_by_hand(fixture):
         1, 15.0, date(2023, 6, 1), None)
     lead = d.loc["L"]
     assert (lead["orders"], lead["revenue"], lead["first_order_date"]) == (0, 0.0, None)
+
+
+def test_directory_dates_are_dates_or_none():
+    # the engines give dates as datetime64 (DuckDB) or as datetime.date objects (Spark); missing is None
+    frame = pd.DataFrame({"stamp": pd.Series(["2024-01-02 00:00", None, "2024-03-01 23:59"], dtype="datetime64[us]"),
+                          "day": pd.Series([date(2024, 1, 2), None, np.nan], dtype=object),
+                          "none": pd.Series([None, None, None], dtype=object)})
+    out = av._dates(frame, ("stamp", "day", "none"))
+    assert out["stamp"].tolist() == [date(2024, 1, 2), None, date(2024, 3, 1)]
+    assert out["day"].tolist() == [date(2024, 1, 2), None, None]
+    assert out["none"].tolist() == [None, None, None]
+    assert {type(v) for c in out.columns for v in out[c]} == {date, type(None)}
+    assert all(out[c].dtype == object for c in out.columns)
 
 
 def test_directory_orders_equal_the_stage_engine(fixture):
@@ -428,6 +442,26 @@ def test_value_matrix_scatter_log_floor_and_hover(fixture):
     poor = next(tr for tr in fig.data if tr.name.startswith("Poor"))
     assert min(poor.x) > 0 and min(poor.y) >= 100 / 1e4 / 2 * 0.99     # floors, not the near-zero value
     assert poor.customdata[0][0] == "&lt;i&gt;x&lt;/i&gt;" and poor.customdata[0][2] == -5.0
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_plain_column_escapes_every_value_as_plain_does(dtype):
+    values = ["a&b", "<b>x</b>", "O'Neil \"Q\"", "&amp;", "", None, "é中"]
+    escaped = ["a&amp;b", "&lt;b&gt;x&lt;/b&gt;", "O&#x27;Neil &quot;Q&quot;", "&amp;amp;", "", "", "é中"]
+    column = pd.Series(values, dtype=dtype, index=[9, 3, 5, 1, 2, 0, 4])
+    assert plain_column(column).tolist() == escaped == [plain(v) for v in column]
+    # values that are not text are written as text first; None and NaN are empty
+    assert plain_column(pd.Series([5, 2.5, np.nan, None], dtype=object)).tolist() == ["5", "2.5", "", ""]
+
+
+def test_value_matrix_scatter_names_fall_back_to_the_id():
+    frame = pd.DataFrame({"customer_id": ["a&1", "b", "c", "d"], "name": [None, "", "  ", "<Z>"],
+                          "current_value": 1.0, "potential_value": 1.0, "quadrant": "core",
+                          "current_cut": 1.0, "potential_cut": 1.0})
+    fig = value_matrix_scatter(frame, {"core": "Core"}, "T", "Current", "Potential")
+    # no name or an empty one: the (escaped) id; any other text is the name, escaped
+    assert fig.data[0].customdata[:, 0].tolist() == ["a&amp;1", "b", "  ", "&lt;Z&gt;"]
+    assert fig.data[0].customdata[:, 1].tolist() == ["a&amp;1", "b", "c", "d"]
 
 
 def test_account_timeline_rows(fixture):

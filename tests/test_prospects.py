@@ -215,12 +215,13 @@ def test_the_calibration_is_the_maximum_likelihood_fit():
 
 
 def test_bins_by_hand():
-    assert [P._day_bin(d) for d in (0, 29, 30, 89, 90, 364, 365, None)] == [
+    assert P.day_bins(pd.Series([0, 29, 30, 89, 90, 364, 365, None])).tolist() == [
         "<30", "<30", "30-89", "30-89", "90-179", "180-364", "365+", "unknown"]
-    assert [P._contact_bin(c) for c in (0, 1, 2, 3, 9)] == ["0", "1-2", "1-2", "3+", "3+"]
+    assert P.contact_bins(pd.Series([0, 1, 2, 3, 9])).tolist() == ["0", "1-2", "1-2", "3+", "3+"]
     edges = P.value_edges(pd.Series([10, 20, 30, 40, 50]))
     assert edges == (20.0, 30.0, 40.0)
-    assert [P._value_bin(v, edges) for v in (5, 20, 25, 40, 99, None)] == ["q1", "q2", "q2", "q4", "q4", "unknown"]
+    assert P.value_bins(pd.Series([5, 20, 25, 40, 99, None]), edges).tolist() == [
+        "q1", "q2", "q2", "q4", "q4", "unknown"]
 
 
 def test_backtest_numbers_by_hand():

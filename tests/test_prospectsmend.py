@@ -49,8 +49,9 @@ def test_value_bins_are_worded_as_they_are_binned(lang, words):
     edges = P.value_edges(pd.Series([10, 20, 30, 40, 50]))
     model = P.StepModel("first", date(2024, 1, 1), 5, 2, 0.4, edges=edges)
     values = (19.9, 20, 29.9, 30, 40, 99)
-    assert [P._value_bin(v, edges) for v in values] == ["q1", "q2", "q2", "q3", "q4", "q4"]
-    assert [P._bin_words("value", P._value_bin(v, edges), model, lang) for v in values] == words
+    bins = P.value_bins(pd.Series(values), edges).tolist()
+    assert bins == ["q1", "q2", "q2", "q3", "q4", "q4"]
+    assert [P._bin_words("value", b, model, lang) for b in bins] == words
 
 
 def test_unscored_rows_have_no_value_no_expected_and_no_bar(load):

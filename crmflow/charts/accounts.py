@@ -8,6 +8,7 @@ tags in text)."""
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections.abc import Mapping
 
@@ -41,6 +42,24 @@ DATE_TICKS = [
 def plain(text: object) -> str:
     """User text safe for a Plotly label (no tag is interpreted)."""
     return html.escape("" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text))
+
+
+#: What :func:`html.escape` replaces, in its order (``&`` first).
+_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"))
+
+
+def plain_column(values: pd.Series) -> np.ndarray:
+    """:func:`plain` of every value of a column, as an object array: the text
+    is escaped column-wise; only the missing values are looked at one by one."""
+    s = pd.Series(values).reset_index(drop=True)
+    out = np.empty(len(s), dtype=object)
+    missing = s.isna().to_numpy()
+    out[missing] = [plain(v) for v in s[missing]]  # None, NaN: ""; pd.NA, NaT: their text
+    text = s[~missing].astype(str)
+    for old, new in _ESCAPES:
+        text = text.str.replace(old, new, regex=False)
+    out[~missing] = text.to_numpy(dtype=object)
+    return out
 
 
 def component_heatmap(scores: pd.DataFrame, column_labels: Mapping[str, str], title: str, colour_title: str,
@@ -96,17 +115,18 @@ def value_matrix_scatter(matrix: pd.DataFrame, quadrant_labels: Mapping[str, str
         y_floor = _floor(y)
         x = np.where(x > x_floor, x, x_floor)
         y = np.where(y > y_floor, y, y_floor)
-    names = [plain(n) if isinstance(n, str) and n else plain(c)
-             for c, n in zip(matrix["customer_id"], matrix["name"])]
+    ids = plain_column(matrix["customer_id"])
+    name = plain_column(matrix["name"])
+    is_text = np.fromiter(map(isinstance, matrix["name"].to_numpy(dtype=object), itertools.repeat(str)), bool,
+                          count=len(matrix))
+    names = np.where(is_text & (name != ""), name, ids)  # the name when it is text, else the id
     real_x = matrix["current_value"].astype("float64").to_numpy()
     real_y = matrix["potential_value"].astype("float64").to_numpy()
     for quadrant, label in quadrant_labels.items():
         rows = (matrix["quadrant"] == quadrant).to_numpy()
         if not rows.any():
             continue
-        custom = np.column_stack([np.array(names, dtype=object)[rows],
-                                  np.array([plain(c) for c in matrix["customer_id"]], dtype=object)[rows],
-                                  real_x[rows], real_y[rows]])
+        custom = np.column_stack([names[rows], ids[rows], real_x[rows], real_y[rows]])
         fig.add_trace(go.Scattergl(
             x=x[rows], y=y[rows], mode="markers", name=f"{label} ({int(rows.sum()):,})",
             marker={"color": QUADRANT_COLORS.get(quadrant, NEUTRAL), "size": 8, "opacity": 0.75,
