@@ -227,6 +227,8 @@ def _views_section(label: str, size: dict, budget: dict, budget_views, notes, ve
 
 
 def _clv_section(results: dict, budget: dict, verdicts: list) -> list[str]:
+    if not any(size.get("clv") for size in results["sizes"].values()):
+        return []
     lines = ["## CLV fit (BG/NBD + Gamma-Gamma) vs lifetimes, same calibration summary", "",
              "| size | customers (repeat buyers) | summary query | crmflow fit: median (min) | "
              "lifetimes fit: median (min) | lifetimes / crmflow | largest parameter difference | budget | verdict |",
@@ -442,7 +444,7 @@ def _store_section(results: dict, budget: dict, verdicts: list) -> list[str]:
 def _dashboard_section(results: dict, budget: dict, verdicts: list) -> list[str]:
     dash = results.get("dashboard")
     if dash is None:
-        return ["## Dashboard first page", "", "not measured (--no-dashboard)", ""]
+        return ["## Dashboard first page", "", "not measured in this run", ""]
     if "error" in dash:
         return ["## Dashboard first page", "", dash["error"], ""]
     limit = budget["dashboard_seconds"]
@@ -472,7 +474,7 @@ def _sessions_section(results: dict, verdicts: list) -> list[str]:
     run = results.get("sessions")
     title = "## Concurrent browser sessions on the demo data (bench/sessions.py)"
     if run is None:
-        return [title, "", "not measured (--sessions 0)", ""]
+        return [title, "", "not measured in this run", ""]
     if "error" in run:
         return [title, "", run["error"], ""]
     limit = run["p95_budget_seconds"]

@@ -2,24 +2,42 @@
 
     .venv/bin/python -m bench.run --sizes 1m,10m --repeat 5        (or: make bench)
 
-For each size it generates (or reuses) the synthetic data (bench/generate.py),
-then measures, each in fresh processes (bench/worker.py):
+For each size it generates (or reuses) the synthetic data and a store holding
+them with their stored results and fits (bench/generate.py), then measures,
+each in fresh processes (bench/worker.py):
 
-* every dashboard page's crmflow calls: cold (a new process and connection;
-  the OS file cache is not dropped) and warm (the same calls again on that
-  connection), medians over the runs, and the process's peak memory;
+* every dashboard page's crmflow calls: cold (a new process opens the store
+  and runs them once; the OS file cache is not dropped) and warm (the same
+  calls again on that connection), medians over the runs, and the process's
+  peak memory; also on the bundled demo data (a store holding ``demo``, the
+  dataset the dashboard shows);
 * the same computations in plain pandas (bench/pandas_baseline.py) on the same
   data, in the same run, and the ratio pandas / crmflow;
 * the CLV fit (crmflow.clv) against the lifetimes package on the same
   calibration summary, with the largest relative difference of the parameters;
 * the ingestion of the CSV (sizes up to 1m) against pandas.read_csv plus the
   same cleaning;
+* whole processes of the command line (:func:`run_process`: a fresh
+  ``python -m crmflow ...`` timed from start to exit, peak memory by
+  ``os.wait4``), medians over --repeat runs: ``crmflow --version``; each
+  view's command (stages, flow, rfm, churn, health, matrix, trends, cohorts,
+  pareto) on the stored data of the sizes up to 1m, and their time beyond
+  that start-up; the meeting report (``crmflow report``) there and on the
+  demo data;
+* at the largest size: ``crmflow stages FILE`` on the transactions Parquet
+  and CSV against plain pandas and one plain DuckDB query doing the same
+  work (bench/worker.py ``pandas_stages`` / ``duckdb_stages``), each a whole
+  process, with a check that the three give the same counts; and storing the
+  three Parquet files with ``crmflow ingest`` into a new store file (results
+  and fits included, checked), time and peak memory;
 * once: the dashboard's first page, from starting streamlit to the Overview's
   stage cards visible in headless Chromium (on a new database, so the demo
   data are generated on the way, and again on a restart).
 * once: ten concurrent browser sessions on the demo data (bench/sessions.py),
   each opening pages at random as-of dates: median and 95th percentile page time.
 
+``--only GROUPS`` and the ``--no-*`` flags choose what a run measures (e.g.
+``--only commands,stages-file,store`` for the command-line figures alone).
 It writes RESULTS.md (machine, versions, medians, ratios, a verdict per
 budget line) and the raw figures as JSON. Absolute times on a shared 2-core
 machine are noisy; the ratios are measured against baselines run minutes
@@ -457,7 +475,8 @@ def parse_args(argv):
                     help=f"measure only these groups (comma-separated: {', '.join(GROUPS)}); "
                          "e.g. --only commands,stages-file,store for the command-line figures")
     ap.add_argument("--in-process", action="store_true",
-                    help="run every measurement in this process (quick check of the harness; not a benchmark)")
+                    help="run the workers' measurements in this process (quick check of the harness; not a "
+                         "benchmark); the commands' whole processes stay processes")
     ap.add_argument("--data-dir", type=Path,
                     default=Path(os.environ.get("CRMFLOW_BENCH_DATA", generate.DEFAULT_DATA_DIR)))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
@@ -506,14 +525,15 @@ def main(argv: list[str] | None = None) -> int:
         if "commands" in groups:
             results["version"] = repeated("crmflow --version", functools.partial(
                 run_process, ["-m", "crmflow", "--version"], args.timeout), args)
-        if "demo" in groups or ("commands" in groups and "report" in args.commands):
+        demo_commands = [c for c in args.commands if c == "report" and "commands" in groups]
+        if "demo" in groups or demo_commands:
             log("demo data")
             paths = generate.ensure_demo(args.data_dir, log=log)
             size = {"meta": json.loads(paths.meta.read_text()), "views": {}}
             if "demo" in groups:
                 size["views"] = measure_views(paths, args.views, args, dataset=generate.DEMO)
-            if "commands" in groups:
-                size["commands"] = measure_commands(paths.store, generate.DEMO, ["report"], args, scratch)
+            if demo_commands:
+                size["commands"] = measure_commands(paths.store, generate.DEMO, demo_commands, args, scratch)
             results["sizes"][generate.DEMO] = size
             _save(results, args, partial=True)
         for label in args.sizes:
