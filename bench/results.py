@@ -1,6 +1,8 @@
 """Turn the raw figures of :mod:`bench.run` into RESULTS.md: machine, versions,
-one table per size (pages and their components, crmflow vs pandas), the CLV
-fit vs lifetimes, ingestion, the dashboard start, and a verdict per budget line."""
+one table per size (pages and their components, crmflow vs pandas; the demo
+data too), the commands as whole processes, `crmflow stages FILE` against
+pandas and DuckDB, storing a dataset, the CLV fit vs lifetimes, ingestion,
+the dashboard start, concurrent sessions, and a verdict per budget line."""
 
 from __future__ import annotations
 
@@ -318,19 +320,29 @@ def _process_figures(runs: list[dict]) -> tuple[list[float], int | None, str | N
     return [r["seconds"] for r in good], max((r["peak_rss"] for r in good), default=None), error
 
 
+def _sized(results: dict, key: str) -> list[tuple[str, dict]]:
+    """(label, size) of the sizes that have figures under ``key``."""
+    return [(label, size) for label, size in results["sizes"].items() if size.get(key)]
+
+
+def _head(title: str, intro: str, columns: tuple[str, ...]) -> list[str]:
+    """A section's title, its introduction and its table's header."""
+    return [f"## {title}", "", intro, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def _commands_section(results: dict, budget: dict, verdicts: list) -> list[str]:
     """`crmflow --version`, each view's command and the meeting report on stored
     data, as whole processes; the commands' time beyond the start-up."""
-    by_size = [(label, size["commands"]) for label, size in results["sizes"].items() if size.get("commands")]
+    by_size = _sized(results, "commands")
     if not results.get("version") and not by_size:
         return []
-    lines = ["## Commands, whole processes", "",
-             "Each run is a fresh `python -m crmflow COMMAND --db STORE --dataset NAME` (the `crmflow` command; "
-             "D = the last order date, whose results are stored; `flow` from D − 365 days; `report` writes HTML), "
-             "timed from its start to its exit; peak memory is the largest process's. *Beyond start-up* is the "
-             "median less the median of `crmflow --version` in the same run.", "",
-             "| command | data | whole process: median (min) | beyond start-up | peak memory | budget | verdict |",
-             "|---|---|---|---|---|---|---|"]
+    lines = _head("Commands, whole processes",
+                  "Each run is a fresh `python -m crmflow COMMAND --db STORE --dataset NAME` (the `crmflow` command; "
+                  "D = the last order date, whose results are stored; `flow` from D − 365 days; `report` writes "
+                  "HTML), timed from its start to its exit; peak memory is the largest process's. *Beyond start-up* "
+                  "is the median less the median of `crmflow --version` in the same run.",
+                  ("command", "data", "whole process: median (min)", "beyond start-up", "peak memory", "budget",
+                   "verdict"))
     start = None
     if results.get("version"):
         seconds, peak, error = _process_figures(results["version"])
@@ -340,8 +352,8 @@ def _commands_section(results: dict, budget: dict, verdicts: list) -> list[str]:
         verdicts.append((f"`crmflow --version` starts in ≤ {fmt_s(limit)}", v, error or fmt_s(start)))
         lines.append(f"| `--version` | | {error or fmt_med_min(seconds)} | | {fmt_bytes(peak)} | "
                      f"≤ {fmt_s(limit)} | {v} |")
-    for label, commands in by_size:
-        for cmd, runs in commands.items():
+    for label, size in by_size:
+        for cmd, runs in size["commands"].items():
             seconds, peak, error = _process_figures(runs)
             whole = None if error else _median(seconds)
             beyond = None if whole is None or start is None else whole - start
@@ -366,18 +378,18 @@ def _commands_section(results: dict, budget: dict, verdicts: list) -> list[str]:
 def _stages_file_section(results: dict, budget: dict, verdicts: list) -> list[str]:
     """`crmflow stages FILE` against plain pandas and one plain DuckDB query,
     whole processes, with a check that the three give the same counts."""
-    rows = [(label, size) for label, size in results["sizes"].items() if size.get("stages_file")]
+    rows = _sized(results, "stages_file")
     if not rows:
         return []
-    lines = ["## `crmflow stages FILE`: whole processes against plain pandas and one plain DuckDB query", "",
-             "Each run is a fresh process that reads the transactions file and prints the stage counts at its "
-             "last order date: `python -m crmflow stages FILE` (every check of SPEC §1: the file is ingested into "
-             "an in-memory store), plain pandas (`pandas_stages` in bench/worker.py: read, the cleaning of "
-             "bench/pandas_baseline.py for a CSV, its stage counts) and one plain DuckDB query over the file "
-             "(`STAGES_SQL` in bench/worker.py).", "",
-             "| size | file | crmflow: median (min) | peak memory | pandas: median (min) | DuckDB process (query) | "
-             "pandas / crmflow | crmflow / DuckDB | same counts | budget | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = _head("`crmflow stages FILE`: whole processes against plain pandas and one plain DuckDB query",
+                  "Each run is a fresh process that reads the transactions file and prints the stage counts at its "
+                  "last order date: `python -m crmflow stages FILE` (every check of SPEC §1: the file is ingested "
+                  "into an in-memory store), plain pandas (`pandas_stages` in bench/worker.py: read, the cleaning "
+                  "of bench/pandas_baseline.py for a CSV, its stage counts) and one plain DuckDB query over the file "
+                  "(`STAGES_SQL` in bench/worker.py).",
+                  ("size", "file", "crmflow: median (min)", "peak memory", "pandas: median (min)",
+                   "DuckDB process (query)", "pandas / crmflow", "crmflow / DuckDB", "same counts", "budget",
+                   "verdict"))
     for label, size in rows:
         n_lines = size["meta"].get("counts", {}).get("transactions", 0)
         for fmt, sides in size["stages_file"].items():
@@ -411,15 +423,15 @@ def _stages_file_section(results: dict, budget: dict, verdicts: list) -> list[st
 
 def _store_section(results: dict, budget: dict, verdicts: list) -> list[str]:
     """Storing a dataset with `crmflow ingest` (results and fits included), whole process."""
-    rows = [(label, size) for label, size in results["sizes"].items() if size.get("store")]
+    rows = _sized(results, "store")
     if not rows:
         return []
-    lines = ["## Storing a dataset: `crmflow ingest` of the three Parquet files into a new store file", "",
-             "A fresh process each time; `crmflow ingest` stores the dataset's results and fits before it returns "
-             "(checked afterwards in the store). Peak memory is the largest process's (the command or the writing "
-             "process it starts), not their sum.", "",
-             "| size | lines | whole process: median (min) | peak memory | results and fits stored | "
-             "in-process (bench.generate) | budget | verdict |", "|---|---|---|---|---|---|---|---|"]
+    lines = _head("Storing a dataset: `crmflow ingest` of the three Parquet files into a new store file",
+                  "A fresh process each time; `crmflow ingest` stores the dataset's results and fits before it "
+                  "returns (checked afterwards in the store). Peak memory is the largest process's (the command or "
+                  "the writing process it starts), not their sum.",
+                  ("size", "lines", "whole process: median (min)", "peak memory", "results and fits stored",
+                   "in-process (bench.generate)", "budget", "verdict"))
     for label, size in rows:
         seconds, peak, error = _process_figures(size["store"]["runs"])
         stored = size["store"].get("stored") or {"error": "not checked"}
@@ -510,8 +522,9 @@ def render(results: dict, budget: dict, budget_views, notes) -> str:
         "measuring process; *warm* = the page's calls repeated on an open connection, *cold* = a new process "
         "opening the store and running them once (the OS file cache is not dropped). Peak memory is the "
         "measuring process's peak resident set. *pandas / crmflow* is the pandas baseline's median over "
-        "crmflow's warm median, measured in the same run (higher = crmflow faster). See bench/NOTES.md for the "
-        "profile of what misses the budget.",
+        "crmflow's warm median, measured in the same run (higher = crmflow faster). *Whole process* = a fresh "
+        "process timed from its start to its exit, with the peak memory of its largest process. See "
+        "bench/NOTES.md for the profile of what misses the budget.",
         "",
     ]
     if results.get("merged_from"):
