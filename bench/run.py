@@ -19,7 +19,7 @@ each in fresh processes (bench/worker.py):
   same cleaning;
 * whole processes of the command line (:func:`run_process`: a fresh
   ``python -m crmflow ...`` timed from start to exit, peak memory by
-  ``os.wait4``), medians over --repeat runs: ``crmflow --version``; each
+  bench/peak.py), medians over --repeat runs: ``crmflow --version``; each
   view's command (stages, flow, rfm, churn, health, matrix, trends, cohorts,
   pareto) on the stored data of the sizes up to 1m, and their time beyond
   that start-up; the meeting report (``crmflow report``) there and on the
@@ -47,17 +47,18 @@ apart in the same session. No figure here is asserted by the test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from datetime import date, datetime, timedelta
@@ -112,33 +113,37 @@ IN_PROCESS = False
 
 
 def run_process(argv: list[str], timeout: float, output: bool = False) -> dict:
-    """``python ARGV`` in a fresh process started in the checkout (``-m crmflow``
-    is the ``crmflow`` command): its seconds from start to exit and the peak
-    resident set of it or of any process it waited for (``os.wait4``), and
-    with ``output`` what it printed; or ``{"error": ...}``."""
+    """``python ARGV`` (``-m MODULE ...`` or ``-c CODE``) in a fresh process
+    started in the checkout (``-m crmflow`` is the ``crmflow`` command): its
+    seconds from start to exit, its peak memory (bench/peak.py: the largest of
+    it and the processes it waited for) and with ``output`` what it printed;
+    or ``{"error": ...}``. A process still running after ``timeout`` seconds
+    is killed with every process it started."""
+    from bench.peak import MARK
+
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=out if output else subprocess.DEVNULL, stderr=err)
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
+        proc = subprocess.Popen([sys.executable, "-m", "bench.peak", *argv], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out if output else subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
+            proc.wait(timeout=timeout)
+        except BaseException as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if isinstance(exc, subprocess.TimeoutExpired):
+                return {"error": f"timed out after {timeout:.0f} s"}
             raise
-        finally:
-            killer.cancel()
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if seconds >= timeout:
-            return {"error": f"timed out after {timeout:.0f} s"}
+        err.seek(0)
+        lines = err.read().decode(errors="replace").strip().splitlines()
+        marks = [i for i, line in enumerate(lines) if line.startswith(MARK)]
+        peak = int(lines.pop(marks[-1])[len(MARK):]) if marks else None
         if proc.returncode != 0:
-            err.seek(0)
-            tail = " ".join(err.read().decode(errors="replace").strip().splitlines()[-2:])[:300]
-            return {"error": f"exited {proc.returncode}: {tail}"}
-        run = {"seconds": seconds, "peak_rss": usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)}
+            return {"error": f"exited {proc.returncode}: {' '.join(lines[-2:])[:300]}"}
+        run = {"seconds": seconds, "peak_rss": peak}
         if output:
             out.seek(0)
             run["stdout"] = out.read().decode()
@@ -482,10 +487,8 @@ def parse_args(argv):
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     ap.add_argument("--json", type=Path, default=None, help="raw figures (default: bench/out/results.json)")
     args = ap.parse_args(argv)
-    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip() and s.strip() != "none"]
-    args.views = [v.strip() for v in args.views.split(",") if v.strip() and v.strip() != "none"]
-    args.commands = [c.strip() for c in args.commands.split(",") if c.strip() and c.strip() != "none"]
-    args.only = None if args.only is None else [g.strip() for g in args.only.split(",") if g.strip()]
+    args.sizes, args.views, args.commands = _names(args.sizes), _names(args.views), _names(args.commands)
+    args.only = None if args.only is None else _names(args.only)
     for what, given, known in (("views", args.views, VIEWS), ("commands", args.commands, COMMANDS),
                                ("groups", args.only or (), GROUPS)):
         unknown = [v for v in given if v not in known]
@@ -495,6 +498,11 @@ def parse_args(argv):
         args.json = ROOT / "bench" / "out" / "results.json"
     args.groups = selected_groups(args)
     return args
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list (``none``: empty)."""
+    return [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
 
 
 def selected_groups(args) -> set[str]:
@@ -536,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
                 size["commands"] = measure_commands(paths.store, generate.DEMO, demo_commands, args, scratch)
             results["sizes"][generate.DEMO] = size
             _save(results, args, partial=True)
-        for label in args.sizes:
+        for label in args.sizes if groups - {"demo", "dashboard", "sessions"} else ():
             log(f"size {label}")
             paths = generate.ensure(label, args.data_dir, log=log)
             size = {"meta": json.loads(paths.meta.read_text()), "views": {}}

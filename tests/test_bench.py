@@ -105,6 +105,9 @@ def test_command_line_groups_run_end_to_end(tiny, tmp_path):
 def test_a_whole_process_is_timed_with_its_peak_memory_and_its_childrens():
     one = run.run_process(["-c", "b = b'x' * (200 << 20)"], timeout=60)
     assert one["seconds"] > 0 and one["peak_rss"] >= 200 << 20
+    big = b"x" * (400 << 20)  # a child's ru_maxrss would start from this process's peak
+    assert run.run_process(["-c", "pass"], timeout=60)["peak_rss"] < 200 << 20
+    del big
     child = run.run_process(["-c", "import subprocess, sys; "
                                    "subprocess.run([sys.executable, '-c', 'b = bytes(1) * (300 << 20)'])"], timeout=60)
     assert child["peak_rss"] >= 300 << 20  # the writing child of `crmflow ingest` counts
