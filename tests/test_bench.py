@@ -89,20 +89,19 @@ def test_command_line_groups_run_end_to_end(tiny, tmp_path):
     for sides in tiny_runs["stages_file"].values():
         counts = [{k: v for k, v in side[0]["counts"].items() if v} for side in sides.values()]
         assert counts[0] and counts == [counts[0]] * 3
-    assert tiny_runs["store"]["stored"] == {"results": True, "fits": True, "process": tiny_runs["store"]["stored"]
-                                            ["process"]}
+    stored = tiny_runs["store"]["stored"]
+    assert stored["results"] is True and stored["fits"] is True
     demo = results["sizes"]["demo"]["views"]["overview"][0]
     assert "error" not in demo and not demo["na"]
     text = out.read_text(encoding="utf-8")
     for heading in ("## Pages at demo", "## Commands, whole processes", "## `crmflow stages FILE`",
                     "## Storing a dataset"):
         assert heading in text, heading
-    assert "| `crmflow --version` starts in ≤ 0.30 s |" in text
-    assert "| overview at demo: ≤ 0.50 s warm | met |" in text or "| overview at demo: ≤ 0.50 s warm | **missed** |" \
-        in text
+    for line in ("`crmflow --version` starts in ≤ 0.30 s", "overview at demo: ≤ 0.50 s warm"):
+        assert f"| {line} |" in text, line
 
 
-def test_a_whole_process_is_timed_with_its_peak_memory_and_its_childrens():
+def test_a_whole_process_is_timed_with_its_own_peak_memory_and_that_of_its_children():
     one = run.run_process(["-c", "b = b'x' * (200 << 20)"], timeout=60)
     assert one["seconds"] > 0 and one["peak_rss"] >= 200 << 20
     big = b"x" * (400 << 20)  # a child's ru_maxrss would start from this process's peak
