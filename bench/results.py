@@ -131,7 +131,8 @@ def _machine_section(results: dict) -> list[str]:
 
 def _data_section(results: dict) -> list[str]:
     lines = ["## Data", "", "| size | lines | orders | buying customers | customers table | interactions | "
-             "generated in | stored in (in-process ingest, results and fits included) |", "|---|---|---|---|---|---|---|---|"]
+             "generated in | stored in (in-process ingest, results and fits included) |",
+             "|---|---|---|---|---|---|---|---|"]
     for label, size in results["sizes"].items():
         m = size["meta"]
         c = m.get("counts", {})
