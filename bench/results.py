@@ -318,7 +318,7 @@ def _process_figures(runs: list[dict]) -> tuple[list[float], int | None, str | N
     largest peak memory, and the first failure (None when every run ended well)."""
     good = [r for r in runs if "error" not in r]
     error = next((r["error"] for r in runs if "error" in r), None if runs else "not measured")
-    return [r["seconds"] for r in good], max((r["peak_rss"] for r in good), default=None), error
+    return [r["seconds"] for r in good], max((r["peak_rss"] for r in good if r.get("peak_rss")), default=None), error
 
 
 def _sized(results: dict, key: str) -> list[tuple[str, dict]]:
@@ -443,7 +443,8 @@ def _store_section(results: dict, budget: dict, verdicts: list) -> list[str]:
         v = budget_text = ""
         if limit is not None:
             budget_text = f"≤ {fmt_s(limit)}, peak ≤ {fmt_bytes(peak_limit)}"
-            v = verdict(not error and complete and _median(seconds) <= limit and peak <= peak_limit)
+            v = verdict(not error and complete and _median(seconds) <= limit and peak is not None
+                        and peak <= peak_limit)
             verdicts.append((f"storing the {label} dataset (results and fits included): {budget_text}", v,
                              error or f"{fmt_s(_median(seconds))}, peak {fmt_bytes(peak)}, results and fits "
                                       f"stored: {stored_text}"))
