@@ -105,8 +105,13 @@ def parse_size(label: str) -> int:
 
 
 def schema_fingerprint() -> str:
-    """Changes when the store's schema changes (the cached store is then rebuilt)."""
-    return hashlib.sha1((ROOT / "queries" / "store" / "create_schema.sql").read_bytes()).hexdigest()[:12]
+    """Changes when the store's schema or the code of its stored results
+    changes (crmflow.results.code_version): the cached store is then rebuilt,
+    so that its pages read results stored by this code, not compute afresh."""
+    from crmflow.results import code_version
+
+    schema = hashlib.sha1((ROOT / "queries" / "store" / "create_schema.sql").read_bytes()).hexdigest()[:12]
+    return f"{schema}/{code_version()}"
 
 
 @dataclass(frozen=True)
@@ -388,6 +393,35 @@ def ensure(label: str, data_dir: Path = DEFAULT_DATA_DIR, *, seed: int = DEFAULT
         meta.update(ingest_store(paths), schema=schema_fingerprint())
         paths.meta.write_text(json.dumps(meta, indent=2))
         log(f"[generate] {label}: stored in {meta['ingest_seconds']} s")
+    return paths
+
+
+#: The size label of the bundled demo data (crmflow.demo: what the dashboard shows).
+DEMO = "demo"
+
+
+def ensure_demo(data_dir: Path = DEFAULT_DATA_DIR, *, log=print) -> Paths:
+    """A store holding the bundled demo dataset (``demo``) with its stored
+    results and fits, under ``DATA_DIR/demo/``; rebuilt when the store's
+    schema or the results' code changed. Its meta.json has the counts."""
+    from crmflow.store import Store
+
+    paths = size_dir(data_dir, DEMO)
+    meta = json.loads(paths.meta.read_text()) if paths.meta.exists() else {}
+    if meta.get("schema") == schema_fingerprint() and paths.store.exists():
+        return paths
+    log(f"[generate] demo: storing into {paths.store} ...")
+    paths.root.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", ".wal"):
+        Path(str(paths.store) + suffix).unlink(missing_ok=True)
+    started = time.perf_counter()
+    with Store(paths.store) as store:
+        ds = store.ensure_demo()
+    meta = {"counts": {"transactions": ds.n_transactions, "customers": ds.n_customers,
+                       "interactions": ds.n_interactions},
+            "ingest_seconds": round(time.perf_counter() - started, 2), "schema": schema_fingerprint()}
+    paths.meta.write_text(json.dumps(meta, indent=2))
+    log(f"[generate] demo: stored in {meta['ingest_seconds']} s")
     return paths
 
 

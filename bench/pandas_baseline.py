@@ -46,6 +46,18 @@ def _read(path: Path) -> pd.DataFrame:
     return pa.table(columns, names=table.column_names).to_pandas()
 
 
+def read_transactions(path: Path) -> pd.DataFrame:
+    """A transactions file as the baseline's frame: Parquet as it is, CSV
+    through :func:`ingest_csv` (typed, unusable rows set aside); the customer
+    id and the text dimensions as categoricals."""
+    tx = ingest_csv(path)[0] if Path(path).suffix == ".csv" else _read(path)
+    tx["customer_id"] = tx["customer_id"].astype("category")
+    for col in ("category", "channel", "region", "owner"):
+        if col in tx:
+            tx[col] = tx[col].astype("category")
+    return tx
+
+
 @dataclass
 class Data:
     """The three tables in memory, and the derived frames built from them."""
@@ -56,11 +68,7 @@ class Data:
 
     @classmethod
     def load(cls, directory: Path) -> Data:
-        tx = _read(Path(directory) / "transactions.parquet")
-        tx["customer_id"] = tx["customer_id"].astype("category")
-        for col in ("category", "channel", "region", "owner"):
-            if col in tx:
-                tx[col] = tx[col].astype("category")
+        tx = read_transactions(Path(directory) / "transactions.parquet")
         customers_path = Path(directory) / "customers.parquet"
         customers = _read(customers_path) if customers_path.exists() else None
         return cls(tx, customers)

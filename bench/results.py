@@ -1,6 +1,8 @@
 """Turn the raw figures of :mod:`bench.run` into RESULTS.md: machine, versions,
-one table per size (pages and their components, crmflow vs pandas), the CLV
-fit vs lifetimes, ingestion, the dashboard start, and a verdict per budget line."""
+one table per size (pages and their components, crmflow vs pandas; the demo
+data too), the commands as whole processes, `crmflow stages FILE` against
+pandas and DuckDB, storing a dataset, the CLV fit vs lifetimes, ingestion,
+the dashboard start, concurrent sessions, and a verdict per budget line."""
 
 from __future__ import annotations
 
@@ -47,6 +49,10 @@ def fmt_bytes(n) -> str:
     if n is None:
         return "—"
     return f"{n / GIB:.2f} GiB" if n >= GIB else f"{n / 1024 ** 2:.0f} MiB"
+
+
+def fmt_count(n) -> str:
+    return "—" if n is None else f"{n:,}"
 
 
 def fmt_ratio(r) -> str:
@@ -125,18 +131,22 @@ def _machine_section(results: dict) -> list[str]:
 
 def _data_section(results: dict) -> list[str]:
     lines = ["## Data", "", "| size | lines | orders | buying customers | customers table | interactions | "
-             "generated in | stored (ingest of the Parquet files) in |", "|---|---|---|---|---|---|---|---|"]
+             "generated in | stored in (in-process ingest, results and fits included) |",
+             "|---|---|---|---|---|---|---|---|"]
     for label, size in results["sizes"].items():
         m = size["meta"]
         c = m.get("counts", {})
-        lines.append(f"| {label} | {c.get('transactions', 0):,} | {m.get('orders', 0):,} | "
-                     f"{m.get('customers_buying', 0):,} | {c.get('customers', 0):,} | {c.get('interactions', 0):,} | "
+        counts = [fmt_count(n) for n in (c.get("transactions"), m.get("orders"), m.get("customers_buying"),
+                                         c.get("customers"), c.get("interactions"))]
+        lines.append(f"| {label} | {' | '.join(counts)} | "
                      f"{fmt_s(m.get('generate_seconds'))} | {fmt_s(m.get('ingest_seconds'))} |")
     lines.append("")
     return lines
 
 
 def _views_section(label: str, size: dict, budget: dict, budget_views, notes, verdicts: list) -> list[str]:
+    if not size.get("views"):
+        return []
     pandas = size.get("pandas") or {}
     lines = [f"## Pages at {label}", ""]
     if pandas.get("error"):
@@ -148,6 +158,8 @@ def _views_section(label: str, size: dict, budget: dict, budget_views, notes, ve
     lines += ["| page / component | crmflow warm: median (min) | warm CPU | cold | peak memory | "
               "pandas: median (min) | pandas / crmflow | budget | verdict |", "|---|---|---|---|---|---|---|---|---|"]
     warm_budget = _budget(budget, "view_warm_seconds", label)
+    cold_budget = _budget(budget, "view_cold_seconds", label)
+    cold_line = f"{{view}} at {label}: ≤ {fmt_s(cold_budget)} cold (a new process opens the store, results stored)"
     ratio_budget = _budget(budget, "view_ratio", label)
     peak_budget = _budget(budget, "peak_bytes", label)
     for view in VIEWS:
@@ -159,6 +171,8 @@ def _views_section(label: str, size: dict, budget: dict, budget_views, notes, ve
             lines.append(f"| **{view}** | {s['error']} | | | | | | | |")
             if view in budget_views and warm_budget is not None:
                 verdicts.append((f"{view} at {label}: ≤ {fmt_s(warm_budget)} warm", MISSED, s["error"]))
+            if view in budget_views and cold_budget is not None:
+                verdicts.append((cold_line.format(view=view), MISSED, s["error"]))
             continue
         if not s["components"]:
             lines.append(f"| **{view}** | n/a | | | {fmt_bytes(s['peak_rss'])} | | | | |")
@@ -175,14 +189,19 @@ def _views_section(label: str, size: dict, budget: dict, budget_views, notes, ve
             if peak_budget is not None:
                 budget_text.append(f"≤ {fmt_bytes(peak_budget)}")
                 checks.append(s["peak_rss"] <= peak_budget)
-        v = "" if not checks else verdict(all(checks))
-        if checks and s["na"]:
-            v += " (partial)"
+        partial = " (partial)" if s["na"] else ""
         if checks:
             kind = "cold (no warm run)" if s["warm_skipped"] else "warm"
             verdicts.append((f"{view} at {label}: " + ", ".join(budget_text),
-                             v, f"{fmt_s(_median(s['warm']))} {kind}, {fmt_ratio(s.get('ratio'))} pandas, "
-                                f"peak {fmt_bytes(s['peak_rss'])}"))
+                             verdict(all(checks)) + partial,
+                             f"{fmt_s(_median(s['warm']))} {kind}, {fmt_ratio(s.get('ratio'))} pandas, "
+                             f"peak {fmt_bytes(s['peak_rss'])}"))
+        if view in budget_views and cold_budget is not None:
+            budget_text.append(f"≤ {fmt_s(cold_budget)} cold")
+            checks.append(_median(s["cold"]) <= cold_budget)
+            verdicts.append((cold_line.format(view=view), verdict(checks[-1]) + partial,
+                             f"{fmt_s(_median(s['cold']))} cold"))
+        v = verdict(all(checks)) + partial if checks else ""
         ratio = fmt_ratio(s.get("ratio"))
         if s.get("comparable") and len(s["comparable"]) < len(s["components"]):
             ratio += " (on " + ", ".join(s["comparable"]) + ")"
@@ -211,6 +230,8 @@ def _views_section(label: str, size: dict, budget: dict, budget_views, notes, ve
 
 
 def _clv_section(results: dict, budget: dict, verdicts: list) -> list[str]:
+    if not any(size.get("clv") for size in results["sizes"].values()):
+        return []
     lines = ["## CLV fit (BG/NBD + Gamma-Gamma) vs lifetimes, same calibration summary", "",
              "| size | customers (repeat buyers) | summary query | crmflow fit: median (min) | "
              "lifetimes fit: median (min) | lifetimes / crmflow | largest parameter difference | budget | verdict |",
@@ -292,10 +313,152 @@ def _ingest_section(results: dict, budget: dict, verdicts: list) -> list[str]:
     return lines
 
 
+def _process_figures(runs: list[dict]) -> tuple[list[float], int | None, str | None]:
+    """Whole-process runs (bench.run.run_process): each run's seconds, the
+    largest peak memory, and the first failure (None when every run ended well)."""
+    good = [r for r in runs if "error" not in r]
+    error = next((r["error"] for r in runs if "error" in r), None if runs else "not measured")
+    return [r["seconds"] for r in good], max((r["peak_rss"] for r in good if r.get("peak_rss")), default=None), error
+
+
+def _sized(results: dict, key: str) -> list[tuple[str, dict]]:
+    """(label, size) of the sizes that have figures under ``key``."""
+    return [(label, size) for label, size in results["sizes"].items() if size.get(key)]
+
+
+def _head(title: str, intro: str, columns: tuple[str, ...]) -> list[str]:
+    """A section's title, its introduction and its table's header."""
+    return [f"## {title}", "", intro, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
+def _commands_section(results: dict, budget: dict, verdicts: list) -> list[str]:
+    """`crmflow --version`, each view's command and the meeting report on stored
+    data, as whole processes; the commands' time beyond the start-up."""
+    by_size = _sized(results, "commands")
+    if not results.get("version") and not by_size:
+        return []
+    lines = _head("Commands, whole processes",
+                  "Each run is a fresh `python -m crmflow COMMAND --db STORE --dataset NAME` (the `crmflow` command; "
+                  "D = the last order date, whose results are stored; `flow` from D − 365 days; `report` writes "
+                  "HTML), timed from its start to its exit; peak memory is the largest process's. *Beyond start-up* "
+                  "is the median less the median of `crmflow --version` in the same run.",
+                  ("command", "data", "whole process: median (min)", "beyond start-up", "peak memory", "budget",
+                   "verdict"))
+    start = None
+    if results.get("version"):
+        seconds, peak, error = _process_figures(results["version"])
+        limit = budget["version_seconds"]
+        start = None if error else _median(seconds)
+        v = MISSED if error else verdict(start <= limit)
+        verdicts.append((f"`crmflow --version` starts in ≤ {fmt_s(limit)}", v, error or fmt_s(start)))
+        lines.append(f"| `--version` | | {error or fmt_med_min(seconds)} | | {fmt_bytes(peak)} | "
+                     f"≤ {fmt_s(limit)} | {v} |")
+    for label, size in by_size:
+        for cmd, runs in size["commands"].items():
+            seconds, peak, error = _process_figures(runs)
+            whole = None if error else _median(seconds)
+            beyond = None if whole is None or start is None else whole - start
+            if cmd == "report":
+                limit, measured = _budget(budget, "report_seconds", label), whole
+                line = f"meeting report (`crmflow report`) on the {label} data: ≤ {fmt_s(limit)}, whole process"
+                budget_text = f"≤ {fmt_s(limit)}"
+            else:
+                limit, measured = _budget(budget, "command_seconds", label), beyond
+                line = f"`crmflow {cmd}` on the stored {label} dataset: ≤ {fmt_s(limit)} beyond start-up"
+                budget_text = f"≤ {fmt_s(limit)} beyond start-up"
+            v = ""
+            if limit is not None:
+                v = MISSED if measured is None else verdict(measured <= limit)
+                verdicts.append((line, v, error or f"{fmt_s(whole)} whole, {fmt_s(beyond)} beyond start-up"))
+            lines.append(f"| `{cmd}` | {label} | {error or fmt_med_min(seconds)} | {fmt_s(beyond)} | "
+                         f"{fmt_bytes(peak)} | {budget_text if limit is not None else ''} | {v} |")
+    lines.append("")
+    return lines
+
+
+def _stages_file_section(results: dict, budget: dict, verdicts: list) -> list[str]:
+    """`crmflow stages FILE` against plain pandas and one plain DuckDB query,
+    whole processes, with a check that the three give the same counts."""
+    rows = _sized(results, "stages_file")
+    if not rows:
+        return []
+    lines = _head("`crmflow stages FILE`: whole processes against plain pandas and one plain DuckDB query",
+                  "Each run is a fresh process that reads the transactions file and prints the stage counts at its "
+                  "last order date: `python -m crmflow stages FILE` (every check of SPEC §1: the file is ingested "
+                  "into an in-memory store), plain pandas (`pandas_stages` in bench/worker.py: read, the cleaning "
+                  "of bench/pandas_baseline.py for a CSV, its stage counts) and one plain DuckDB query over the file "
+                  "(`STAGES_SQL` in bench/worker.py).",
+                  ("size", "file", "crmflow: median (min)", "peak memory", "pandas: median (min)",
+                   "DuckDB process (query)", "pandas / crmflow", "crmflow / DuckDB", "same counts", "budget",
+                   "verdict"))
+    for label, size in rows:
+        n_lines = size["meta"].get("counts", {}).get("transactions", 0)
+        for fmt, sides in size["stages_file"].items():
+            fig = {side: _process_figures(runs) for side, runs in sides.items()}
+            errors = "; ".join(f"{side}: {f[2]}" for side, f in fig.items() if f[2])
+            med = {side: _median(f[0]) for side, f in fig.items()}
+            counts = [{k: v for k, v in runs[0]["counts"].items() if v} for runs in sides.values()
+                      if runs and "counts" in runs[0]]
+            same = len(counts) == len(sides) and all(c == counts[0] for c in counts)
+            vs_pandas = med["pandas"] / med["crmflow"] if med["pandas"] and med["crmflow"] else None
+            vs_duckdb = med["crmflow"] / med["duckdb"] if med["crmflow"] and med["duckdb"] else None
+            query = _median([r.get("query_seconds") for r in sides["duckdb"] if "error" not in r])
+            v = budget_text = ""
+            if n_lines >= 1_000_000:
+                want, most = budget["stages_file_ratio"][fmt], budget["stages_file_duckdb"]
+                budget_text = f"≥ {want:g}× pandas, ≤ {most:g}× DuckDB, same counts"
+                v = verdict(not errors and same and vs_pandas >= want and vs_duckdb <= most)
+                verdicts.append((f"`crmflow stages FILE`, {fmt} at {label} ({n_lines:,} lines), whole process: "
+                                 + budget_text, v,
+                                 errors or f"{fmt_s(med['crmflow'])}: {fmt_ratio(vs_pandas)} pandas, "
+                                           f"{fmt_ratio(vs_duckdb)} DuckDB, counts {'same' if same else 'differ'}"))
+            lines.append(f"| {label} | {fmt} | {fmt_med_min(fig['crmflow'][0])} | {fmt_bytes(fig['crmflow'][1])} | "
+                         f"{fmt_med_min(fig['pandas'][0])} | {fmt_s(med['duckdb'])} ({fmt_s(query)}) | "
+                         f"{fmt_ratio(vs_pandas)} | {fmt_ratio(vs_duckdb)} | {'yes' if same else '**no**'} | "
+                         f"{budget_text} | {v} |")
+            if errors:
+                lines.append(f"| | | {errors} | | | | | | | | |")
+    lines.append("")
+    return lines
+
+
+def _store_section(results: dict, budget: dict, verdicts: list) -> list[str]:
+    """Storing a dataset with `crmflow ingest` (results and fits included), whole process."""
+    rows = _sized(results, "store")
+    if not rows:
+        return []
+    lines = _head("Storing a dataset: `crmflow ingest` of the three Parquet files into a new store file",
+                  "A fresh process each time; `crmflow ingest` stores the dataset's results and fits before it "
+                  "returns (checked afterwards in the store). Peak memory is the largest process's (the command or "
+                  "the writing process it starts), not their sum.",
+                  ("size", "lines", "whole process: median (min)", "peak memory", "results and fits stored",
+                   "in-process (bench.generate)", "budget", "verdict"))
+    for label, size in rows:
+        seconds, peak, error = _process_figures(size["store"]["runs"])
+        stored = size["store"].get("stored") or {"error": "not checked"}
+        complete = stored.get("results") is True and stored.get("fits") is True
+        stored_text = stored.get("error") or ("yes" if complete else
+                                              f"**no** (results {stored.get('results')}, fits {stored.get('fits')})")
+        limit, peak_limit = _budget(budget, "store_seconds", label), _budget(budget, "store_peak_bytes", label)
+        v = budget_text = ""
+        if limit is not None:
+            budget_text = f"≤ {fmt_s(limit)}, peak ≤ {fmt_bytes(peak_limit)}"
+            v = verdict(not error and complete and _median(seconds) <= limit and peak is not None
+                        and peak <= peak_limit)
+            verdicts.append((f"storing the {label} dataset (results and fits included): {budget_text}", v,
+                             error or f"{fmt_s(_median(seconds))}, peak {fmt_bytes(peak)}, results and fits "
+                                      f"stored: {stored_text}"))
+        lines.append(f"| {label} | {size['meta'].get('counts', {}).get('transactions', 0):,} | "
+                     f"{error or fmt_med_min(seconds)} | {fmt_bytes(peak)} | {stored_text} | "
+                     f"{fmt_s(size['meta'].get('ingest_seconds'))} | {budget_text} | {v} |")
+    lines.append("")
+    return lines
+
+
 def _dashboard_section(results: dict, budget: dict, verdicts: list) -> list[str]:
     dash = results.get("dashboard")
     if dash is None:
-        return ["## Dashboard first page", "", "not measured (--no-dashboard)", ""]
+        return ["## Dashboard first page", "", "not measured in this run", ""]
     if "error" in dash:
         return ["## Dashboard first page", "", dash["error"], ""]
     limit = budget["dashboard_seconds"]
@@ -325,7 +488,7 @@ def _sessions_section(results: dict, verdicts: list) -> list[str]:
     run = results.get("sessions")
     title = "## Concurrent browser sessions on the demo data (bench/sessions.py)"
     if run is None:
-        return [title, "", "not measured (--sessions 0)", ""]
+        return [title, "", "not measured in this run", ""]
     if "error" in run:
         return [title, "", run["error"], ""]
     limit = run["p95_budget_seconds"]
@@ -347,6 +510,9 @@ def render(results: dict, budget: dict, budget_views, notes) -> str:
     body: list[str] = []
     for label, size in results["sizes"].items():
         body += _views_section(label, size, budget, budget_views, notes, verdicts)
+    body += _commands_section(results, budget, verdicts)
+    body += _stages_file_section(results, budget, verdicts)
+    body += _store_section(results, budget, verdicts)
     body += _clv_section(results, budget, verdicts)
     body += _ingest_section(results, budget, verdicts)
     body += _dashboard_section(results, budget, verdicts)
@@ -358,8 +524,9 @@ def render(results: dict, budget: dict, budget_views, notes) -> str:
         "measuring process; *warm* = the page's calls repeated on an open connection, *cold* = a new process "
         "opening the store and running them once (the OS file cache is not dropped). Peak memory is the "
         "measuring process's peak resident set. *pandas / crmflow* is the pandas baseline's median over "
-        "crmflow's warm median, measured in the same run (higher = crmflow faster). See bench/NOTES.md for the "
-        "profile of what misses the budget.",
+        "crmflow's warm median, measured in the same run (higher = crmflow faster). *Whole process* = a fresh "
+        "process timed from its start to its exit, with the peak memory of its largest process. See "
+        "bench/NOTES.md for the profile of what misses the budget.",
         "",
     ]
     if results.get("merged_from"):
@@ -403,7 +570,7 @@ def merge(runs: list[dict]) -> dict:
                     have["views"].update(value)
                 else:
                     have[key] = value
-        for key in ("dashboard", "sessions"):
+        for key in ("dashboard", "sessions", "version"):
             if run.get(key):
                 out[key] = run[key]
     out["seconds"] = sum(r.get("seconds") or 0 for r in runs)

@@ -2,24 +2,42 @@
 
     .venv/bin/python -m bench.run --sizes 1m,10m --repeat 5        (or: make bench)
 
-For each size it generates (or reuses) the synthetic data (bench/generate.py),
-then measures, each in fresh processes (bench/worker.py):
+For each size it generates (or reuses) the synthetic data and a store holding
+them with their stored results and fits (bench/generate.py), then measures,
+each in fresh processes (bench/worker.py):
 
-* every dashboard page's crmflow calls: cold (a new process and connection;
-  the OS file cache is not dropped) and warm (the same calls again on that
-  connection), medians over the runs, and the process's peak memory;
+* every dashboard page's crmflow calls: cold (a new process opens the store
+  and runs them once; the OS file cache is not dropped) and warm (the same
+  calls again on that connection), medians over the runs, and the process's
+  peak memory; also on the bundled demo data (a store holding ``demo``, the
+  dataset the dashboard shows);
 * the same computations in plain pandas (bench/pandas_baseline.py) on the same
   data, in the same run, and the ratio pandas / crmflow;
 * the CLV fit (crmflow.clv) against the lifetimes package on the same
   calibration summary, with the largest relative difference of the parameters;
 * the ingestion of the CSV (sizes up to 1m) against pandas.read_csv plus the
   same cleaning;
+* whole processes of the command line (:func:`run_process`: a fresh
+  ``python -m crmflow ...`` timed from start to exit, peak memory by
+  bench/peak.py), medians over --repeat runs: ``crmflow --version``; each
+  view's command (stages, flow, rfm, churn, health, matrix, trends, cohorts,
+  pareto) on the stored data of the sizes up to 1m, and their time beyond
+  that start-up; the meeting report (``crmflow report``) there and on the
+  demo data;
+* at the largest size: ``crmflow stages FILE`` on the transactions Parquet
+  and CSV against plain pandas and one plain DuckDB query doing the same
+  work (bench/worker.py ``pandas_stages`` / ``duckdb_stages``), each a whole
+  process, with a check that the three give the same counts; and storing the
+  three Parquet files with ``crmflow ingest`` into a new store file (results
+  and fits included, checked), time and peak memory;
 * once: the dashboard's first page, from starting streamlit to the Overview's
   stage cards visible in headless Chromium (on a new database, so the demo
   data are generated on the way, and again on a restart).
 * once: ten concurrent browser sessions on the demo data (bench/sessions.py),
   each opening pages at random as-of dates: median and 95th percentile page time.
 
+``--only GROUPS`` and the ``--no-*`` flags choose what a run measures (e.g.
+``--only commands,stages-file,store`` for the command-line figures alone).
 It writes RESULTS.md (machine, versions, medians, ratios, a verdict per
 budget line) and the raw figures as JSON. Absolute times on a shared 2-core
 machine are noisy; the ratios are measured against baselines run minutes
@@ -29,10 +47,13 @@ apart in the same session. No figure here is asserted by the test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -40,7 +61,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,12 +69,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import generate  # noqa: E402
-from bench.views import NOTES, VIEWS  # noqa: E402
+from bench.views import FLOW_DAYS, NOTES, VIEWS  # noqa: E402
 
 GIB = 1024 ** 3
 #: The speed budget (issue "Speed"), by size label where it depends on size.
 BUDGET = {
-    "view_warm_seconds": {"1m": 0.3, "10m": 1.0},
+    "view_warm_seconds": {generate.DEMO: 0.5, "1m": 0.3, "10m": 1.0},
+    "view_cold_seconds": {"1m": 1.0},  # a new process, results stored
     "view_ratio": {"10m": 5.0},
     "peak_bytes": {"10m": 4 * GIB},
     "ingest_seconds": {"1m": 3.0},
@@ -61,9 +83,23 @@ BUDGET = {
     "clv_param_rel": 1e-3,
     "clv_seconds": {"10m": 1.0},  # ~1M customers
     "dashboard_seconds": 3.0,
+    # `crmflow stages FILE`, whole processes, at the largest size from 1m up:
+    # pandas / crmflow at least this (by format), crmflow / one DuckDB query at most that
+    "stages_file_ratio": {"parquet": 3.0, "csv": 1.5},
+    "stages_file_duckdb": 2.0,
+    "store_seconds": {"10m": 60.0},  # `crmflow ingest`, results and fits included
+    "store_peak_bytes": {"10m": 4 * GIB},
+    "command_seconds": {"1m": 1.0},  # beyond the start-up (`crmflow --version`)
+    "version_seconds": 0.3,
+    "report_seconds": {generate.DEMO: 5.0, "1m": 15.0},
 }
 #: Pages the view budget applies to (the report is timed, not budgeted here).
 BUDGET_VIEWS = ("overview", "flow", "churn", "key_accounts", "segments")
+#: The views' commands (SPEC §4), timed as whole processes on a stored dataset;
+#: ``stages`` first (the others' D is the one it prints).
+COMMANDS = ("stages", "flow", "rfm", "churn", "health", "matrix", "trends", "cohorts", "pareto", "report")
+#: What a run can measure (``--only``, the ``--no-*`` flags).
+GROUPS = ("pages", "pandas", "clv", "ingest", "demo", "commands", "stages-file", "store", "dashboard", "sessions")
 
 
 def log(msg: str) -> None:
@@ -76,8 +112,59 @@ def log(msg: str) -> None:
 IN_PROCESS = False
 
 
+def run_process(argv: list[str], timeout: float, output: bool = False) -> dict:
+    """``python ARGV`` (``-m MODULE ...`` or ``-c CODE``) in a fresh process
+    started in the checkout (``-m crmflow`` is the ``crmflow`` command): its
+    seconds from start to exit, its peak memory (bench/peak.py: the largest of
+    it and the processes it waited for) and with ``output`` what it printed;
+    or ``{"error": ...}``. A process still running after ``timeout`` seconds
+    is killed with every process it started."""
+    from bench.peak import MARK
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "bench.peak", *argv], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out if output else subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except BaseException as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if isinstance(exc, subprocess.TimeoutExpired):
+                return {"error": f"timed out after {timeout:.0f} s"}
+            raise
+        seconds = time.perf_counter() - started
+        err.seek(0)
+        lines = err.read().decode(errors="replace").strip().splitlines()
+        marks = [i for i, line in enumerate(lines) if line.startswith(MARK)]
+        peak = int(lines.pop(marks[-1])[len(MARK):]) if marks else None
+        if proc.returncode != 0:
+            return {"error": f"exited {proc.returncode}: {' '.join(lines[-2:])[:300]}"}
+        run = {"seconds": seconds, "peak_rss": peak}
+        if output:
+            out.seek(0)
+            run["stdout"] = out.read().decode()
+        return run
+
+
+def worker_process(task: str, timeout: float, kwargs: dict) -> dict:
+    """One bench.worker task in a fresh process: its RESULT as a dict, with the
+    whole process's seconds and peak memory under ``process``."""
+    run = run_process(["-m", "bench.worker", task, "--args", json.dumps(kwargs, default=str)], timeout, output=True)
+    if "error" in run:
+        return run
+    for line in reversed(run.pop("stdout").splitlines()):
+        if line.startswith("RESULT "):
+            return {**json.loads(line[len("RESULT "):]), "process": run}
+    return {"error": "the worker printed no RESULT line"}
+
+
 def worker(task: str, timeout: float, **kwargs) -> dict:
-    """Run one bench.worker task in a fresh process; its RESULT as a dict."""
+    """Run one bench.worker task in a fresh process (in this one with
+    ``--in-process``); its RESULT as a dict."""
     if IN_PROCESS:
         from bench.worker import TASKS, _error
 
@@ -85,17 +172,20 @@ def worker(task: str, timeout: float, **kwargs) -> dict:
             return json.loads(json.dumps(TASKS[task](**kwargs), default=str))
         except Exception as exc:
             return {"error": _error(exc)}
-    cmd = [sys.executable, "-m", "bench.worker", task, "--args", json.dumps(kwargs, default=str)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    tail = " ".join((proc.stderr or "").strip().splitlines()[-2:])[:300]
-    return {"error": f"worker exited {proc.returncode}: {tail}"}
+    return worker_process(task, timeout, kwargs)
+
+
+def repeated(what: str, run, args) -> list[dict]:
+    """``run()`` (a fresh process) up to --repeat times: at least once, no new
+    run after a failure or once --time-limit seconds have passed."""
+    runs: list[dict] = []
+    end = time.perf_counter() + args.time_limit
+    for k in range(max(1, args.repeat)):
+        log(f"  {what} {k + 1}/{args.repeat}")
+        runs.append(run())
+        if "error" in runs[-1] or time.perf_counter() > end:
+            break
+    return runs
 
 
 def median(values) -> float | None:
@@ -109,14 +199,14 @@ def minimum(values) -> float | None:
 
 
 # --------------------------------------------------------------------------- measurements
-def measure_views(paths: generate.Paths, views: list[str], args) -> dict:
+def measure_views(paths: generate.Paths, views: list[str], args, dataset: str | None = None) -> dict:
     out = {}
     for view in views:
         processes = []
         for k in range(args.cold):
             log(f"  crmflow {view}: process {k + 1}/{args.cold}")
             res = worker("view", args.timeout, store=str(paths.store), view=view,
-                         warm=args.repeat if k == 0 else 0, time_limit=args.time_limit)
+                         warm=args.repeat if k == 0 else 0, time_limit=args.time_limit, dataset=dataset)
             processes.append(res)
             if "error" in res:
                 break
@@ -152,6 +242,77 @@ def measure_ingest(paths: generate.Paths, args) -> dict:
         ours.append(worker("ingest", args.timeout, csv=csv))
         theirs.append(worker("pandas_ingest", args.timeout, csv=csv))
     return {"crmflow": ours, "pandas": theirs}
+
+
+def measure_commands(store: Path, dataset: str, commands, args, scratch: Path) -> dict:
+    """Each command on a stored dataset (``crmflow CMD --db STORE --dataset
+    NAME``, D its last order date), whole processes: {command: runs}."""
+    out: dict[str, list] = {}
+    as_of = None
+    for cmd in (c for c in COMMANDS if c in commands):
+        argv = ["-m", "crmflow", cmd, "--db", str(store), "--dataset", dataset]
+        if cmd == "flow":  # the Flow page's default: the last year up to D
+            if as_of is None:
+                out[cmd] = [{"error": "n/a (no D: `crmflow stages` printed none)"}]
+                continue
+            argv += ["--from", (as_of - timedelta(days=FLOW_DAYS)).isoformat(), "--to", as_of.isoformat()]
+        elif cmd == "report":
+            argv += ["--out", str(scratch / f"report_{dataset}.html")]
+        out[cmd] = repeated(f"crmflow {cmd} ({dataset})",
+                            functools.partial(run_process, argv, args.timeout, output=cmd == "stages"), args)
+        for run in out[cmd]:
+            if "stdout" in run:
+                as_of = date.fromisoformat(json.loads(run.pop("stdout"))["as_of"])
+    return out
+
+
+def _stages_run(side: str, file: Path, timeout: float) -> dict:
+    """One whole process computing the stage counts of ``file``: ``crmflow stages
+    FILE``, or the pandas or DuckDB baseline (bench.worker); seconds, peak
+    memory, D and the counts."""
+    if side == "crmflow":
+        run = run_process(["-m", "crmflow", "stages", str(file)], timeout, output=True)
+        if "stdout" in run:
+            run.update(json.loads(run.pop("stdout")))
+        return run
+    from crmflow.config import Params
+
+    kwargs = {"file": str(file), **({"params": Params().as_sql_params()} if side == "duckdb" else {})}
+    res = worker_process(f"{side}_stages", timeout, kwargs)
+    return res if "error" in res else {**res.pop("process"), **res}
+
+
+def measure_stages_file(paths: generate.Paths, args) -> dict:
+    """``crmflow stages FILE`` on the transactions Parquet and CSV against plain
+    pandas and one plain DuckDB query doing the same, each a whole process."""
+    return {fmt: {side: repeated(f"stages {fmt}: {side}",
+                                 functools.partial(_stages_run, side, paths.file("transactions", fmt), args.timeout),
+                                 args)
+                  for side in ("crmflow", "pandas", "duckdb")}
+            for fmt in ("parquet", "csv")}
+
+
+def measure_store(paths: generate.Paths, args, scratch: Path) -> dict:
+    """``crmflow ingest`` of the three Parquet files into a new store file,
+    whole process (results and fits are stored before it returns), and a
+    check that they were."""
+    folder = scratch / "store"
+    store = folder / "crmflow.duckdb"
+    argv = ["-m", "crmflow", "ingest", str(paths.file("transactions", "parquet")),
+            "--customers", str(paths.file("customers", "parquet")),
+            "--interactions", str(paths.file("interactions", "parquet")),
+            "--name", generate.DATASET_NAME, "--db", str(store)]
+
+    def once() -> dict:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return run_process(argv, args.timeout)
+
+    runs = repeated("crmflow ingest", once, args)
+    stored = worker_process("stored", args.timeout, {"store": str(store), "dataset": generate.DATASET_NAME}) \
+        if "error" not in runs[-1] else None
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"runs": runs, "stored": stored}
 
 
 def _free_port() -> int:
@@ -306,21 +467,54 @@ def parse_args(argv):
     ap.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
     ap.add_argument("--pages-only", action="store_true",
                     help="measure the pages (and their pandas baseline) only: no CLV, ingest or dashboard")
+    ap.add_argument("--no-demo", action="store_true", help="skip the pages on the demo data")
+    ap.add_argument("--no-commands", action="store_true",
+                    help="skip the commands' whole processes (`--version`, each view's command and the report "
+                         "on the stored data up to 1m and the demo)")
+    ap.add_argument("--commands", default=",".join(COMMANDS), help="the commands to time (with the commands group)")
+    ap.add_argument("--no-stages-file", action="store_true",
+                    help="skip `crmflow stages FILE` against pandas and DuckDB (at the largest size)")
+    ap.add_argument("--no-store", action="store_true",
+                    help="skip storing the largest size with `crmflow ingest` (results and fits included)")
+    ap.add_argument("--only", default=None,
+                    help=f"measure only these groups (comma-separated: {', '.join(GROUPS)}); "
+                         "e.g. --only commands,stages-file,store for the command-line figures")
     ap.add_argument("--in-process", action="store_true",
-                    help="run every measurement in this process (quick check of the harness; not a benchmark)")
+                    help="run the workers' measurements in this process (quick check of the harness; not a "
+                         "benchmark); the commands' whole processes stay processes")
     ap.add_argument("--data-dir", type=Path,
                     default=Path(os.environ.get("CRMFLOW_BENCH_DATA", generate.DEFAULT_DATA_DIR)))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     ap.add_argument("--json", type=Path, default=None, help="raw figures (default: bench/out/results.json)")
     args = ap.parse_args(argv)
-    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip() and s.strip() != "none"]
-    args.views = [v.strip() for v in args.views.split(",") if v.strip() and v.strip() != "none"]
-    unknown = [v for v in args.views if v not in VIEWS]
-    if unknown:
-        ap.error(f"unknown views {unknown}; known: {', '.join(VIEWS)}")
+    args.sizes, args.views, args.commands = _names(args.sizes), _names(args.views), _names(args.commands)
+    args.only = None if args.only is None else _names(args.only)
+    for what, given, known in (("views", args.views, VIEWS), ("commands", args.commands, COMMANDS),
+                               ("groups", args.only or (), GROUPS)):
+        unknown = [v for v in given if v not in known]
+        if unknown:
+            ap.error(f"unknown {what} {unknown}; known: {', '.join(known)}")
     if args.json is None:
         args.json = ROOT / "bench" / "out" / "results.json"
+    args.groups = selected_groups(args)
     return args
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list (``none``: empty)."""
+    return [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
+
+
+def selected_groups(args) -> set[str]:
+    """The groups of measurements this run makes: ``--only`` (default all), less the skipped ones."""
+    groups = set(args.only or GROUPS)
+    if args.pages_only:
+        groups &= {"pages", "pandas"}
+    skipped = {"pages": not args.views, "pandas": args.no_pandas or not args.views,
+               "dashboard": args.no_dashboard, "sessions": args.no_dashboard or args.sessions <= 0,
+               "demo": args.no_demo or not args.views, "commands": args.no_commands or not args.commands,
+               "stages-file": args.no_stages_file, "store": args.no_store}
+    return groups - {g for g, skip in skipped.items() if skip}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,25 +527,53 @@ def main(argv: list[str] | None = None) -> int:
                      "settings": {"repeat": args.repeat, "cold": args.cold, "time_limit": args.time_limit,
                                   "in_process": args.in_process},
                      "sizes": {}}
+    groups = args.groups
     with tempfile.TemporaryDirectory() as scratch:
-        for label in args.sizes:
+        scratch = Path(scratch)
+        if "commands" in groups:
+            results["version"] = repeated("crmflow --version", functools.partial(
+                run_process, ["-m", "crmflow", "--version"], args.timeout), args)
+        demo_commands = [c for c in args.commands if c == "report" and "commands" in groups]
+        if "demo" in groups or demo_commands:
+            log("demo data")
+            paths = generate.ensure_demo(args.data_dir, log=log)
+            size = {"meta": json.loads(paths.meta.read_text()), "views": {}}
+            if "demo" in groups:
+                size["views"] = measure_views(paths, args.views, args, dataset=generate.DEMO)
+            if demo_commands:
+                size["commands"] = measure_commands(paths.store, generate.DEMO, demo_commands, args, scratch)
+            results["sizes"][generate.DEMO] = size
+            _save(results, args, partial=True)
+        for label in args.sizes if groups - {"demo", "dashboard", "sessions"} else ():
             log(f"size {label}")
             paths = generate.ensure(label, args.data_dir, log=log)
-            meta = json.loads(paths.meta.read_text())
-            size: dict = {"meta": meta}
-            size["views"] = measure_views(paths, args.views, args)
-            if not args.no_pandas and args.views:
+            size = {"meta": json.loads(paths.meta.read_text()), "views": {}}
+            if "pages" in groups:
+                size["views"] = measure_views(paths, args.views, args)
+            if "pandas" in groups:
                 size["pandas"] = measure_pandas(paths, args.views, args)
-            if not args.pages_only:
-                size["clv"] = measure_clv(paths, args, Path(scratch))
-            if generate.parse_size(label) <= 1_000_000 and not args.pages_only:
+            if "clv" in groups:
+                size["clv"] = measure_clv(paths, args, scratch)
+            up_to_1m = generate.parse_size(label) <= 1_000_000
+            if "ingest" in groups and up_to_1m:
                 size["ingest"] = measure_ingest(paths, args)
+            if "commands" in groups and up_to_1m:
+                size["commands"] = measure_commands(paths.store, generate.DATASET_NAME, args.commands, args, scratch)
             results["sizes"][label] = size
             _save(results, args, partial=True)  # a later failure keeps what was measured
-        if not args.no_dashboard and not args.pages_only:
+        largest = max(args.sizes, key=generate.parse_size, default=None)
+        if largest is not None and groups & {"stages-file", "store"}:
+            log(f"whole processes at {largest}")
+            paths = generate.size_dir(args.data_dir, largest)
+            if "stages-file" in groups:
+                results["sizes"][largest]["stages_file"] = measure_stages_file(paths, args)
+            if "store" in groups:
+                results["sizes"][largest]["store"] = measure_store(paths, args, scratch)
+            _save(results, args, partial=True)
+        if "dashboard" in groups:
             log("dashboard")
             results["dashboard"] = measure_dashboard(args)
-        if args.sessions > 0 and not args.pages_only and not args.no_dashboard:
+        if "sessions" in groups:
             from bench import sessions
 
             log(f"{args.sessions} concurrent sessions")

@@ -13,6 +13,11 @@ Prints one line ``RESULT {json}`` last. Tasks:
 ``lifetimes``  BetaGeoFitter + GammaGammaFitter on the same summary.
 ``ingest``     crmflow's ingestion of a CSV into an in-memory store.
 ``pandas_ingest``  pandas.read_csv and the same cleaning, plainly.
+``pandas_stages``  ``crmflow stages FILE`` in plain pandas: read the file, the
+               stage counts at its last order date (bench/pandas_baseline.py).
+``duckdb_stages``  the same counts by one plain DuckDB query over the file
+               (:data:`STAGES_SQL`): the engine's limit.
+``stored``     whether a store's dataset has its results and fits stored.
 
 Peak memory is the process's peak resident set (VmHWM from /proc; on other
 systems ru_maxrss), which counts DuckDB's own allocations, unlike tracemalloc.
@@ -75,7 +80,7 @@ PAGE_TIME_BOX = 420.0
 PANDAS_PROCESS_BOX = 1200.0
 
 
-def task_view(store: str, view: str, warm: int, time_limit: float) -> dict:
+def task_view(store: str, view: str, warm: int, time_limit: float, dataset: str | None = None) -> dict:
     from bench.generate import DATASET_NAME
     from bench.views import VIEWS, Ctx, crmflow_components
     from crmflow.db import Database
@@ -84,7 +89,7 @@ def task_view(store: str, view: str, warm: int, time_limit: float) -> dict:
     components = crmflow_components()
     started = time.perf_counter()
     db = Database(store)
-    dataset_id = int(db.run("get_dataset", dataset_name=DATASET_NAME).iloc[0]["dataset_id"])
+    dataset_id = int(db.run("get_dataset", dataset_name=dataset or DATASET_NAME).iloc[0]["dataset_id"])
     first, last = data_range(db, dataset_id)
     ctx = Ctx(db, dataset_id, first, last)
     open_seconds = time.perf_counter() - started
@@ -257,8 +262,66 @@ def task_pandas_ingest(csv: str) -> dict:
     return {"seconds": seconds, "rows": len(frame), "rejected": rejected, "peak_rss": peak_rss()}
 
 
+def task_pandas_stages(file: str) -> dict:
+    from bench.pandas_baseline import Data, read_transactions, stage_counts
+
+    read_seconds, tx = _timed(read_transactions, Path(file))
+    as_of = tx.loc[tx["amount"] > 0, "order_date"].max().date()
+    return {"as_of": as_of.isoformat(), "counts": stage_counts(Data(tx, None), as_of), "read_seconds": read_seconds}
+
+
+#: ``crmflow stages FILE``'s counts as one plain DuckDB query over the file
+#: (SPEC §2, a transactions file alone: every customer with an order line; the
+#: orders are the lines of amount > 0 by order id, else by the customer's day;
+#: D is the last order date). A baseline of the benchmark, not a product query.
+STAGES_SQL = """
+WITH lines AS (
+    SELECT customer_id, order_id, order_date FROM {source} WHERE amount > 0
+), d AS (
+    SELECT MAX(order_date) AS d FROM lines
+), orders AS (
+    SELECT customer_id, MIN(order_date) AS order_date
+    FROM lines GROUP BY customer_id, COALESCE(order_id, 'day:' || CAST(order_date AS VARCHAR))
+), per_customer AS (
+    SELECT customer_id, COUNT(*) AS orders, MAX(order_date) AS last_order_date,
+           COUNT(*) FILTER (WHERE order_date > d.d - {loyal_window_days}) AS recent_orders
+    FROM orders, d GROUP BY customer_id
+)
+SELECT CASE WHEN d.d - last_order_date > {lost_after_days} THEN 'lost'
+            WHEN recent_orders >= {loyal_orders} THEN 'loyal'
+            WHEN orders >= 2 THEN 'repeat' ELSE 'first' END AS stage,
+       COUNT(*) AS customers, ANY_VALUE(d.d) AS as_of
+FROM per_customer, d GROUP BY stage
+"""
+#: How the query reads each kind of file (the ids as text, as crmflow reads them).
+STAGES_SOURCE = {".parquet": "read_parquet({file})",
+                 ".csv": "read_csv({file}, types = {{'customer_id': 'VARCHAR', 'order_id': 'VARCHAR'}})"}
+
+
+def task_duckdb_stages(file: str, params: dict) -> dict:
+    import duckdb
+
+    # the values as literals: binding Python parameters makes the duckdb client
+    # import pandas and numpy (~0.5 s), no part of the engine's work
+    source = STAGES_SOURCE[Path(file).suffix].format(file="'" + file.replace("'", "''") + "'")
+    sql = STAGES_SQL.format(source=source, **{k: int(v) for k, v in params.items()})
+    con = duckdb.connect()
+    seconds, rows = _timed(lambda: con.execute(sql).fetchall())
+    return {"as_of": rows[0][2].isoformat(), "counts": {stage: n for stage, n, _ in rows}, "query_seconds": seconds}
+
+
+def task_stored(store: str, dataset: str) -> dict:
+    from crmflow import results
+    from crmflow.store import Store
+
+    with Store(store, read_only=True) as s:
+        dataset_id = s.get(dataset).dataset_id
+        return {"results": results.has_results(s.db, dataset_id), "fits": dataset_id not in results.without_fits(s.db)}
+
+
 TASKS = {"view": task_view, "pandas": task_pandas, "clv": task_clv, "lifetimes": task_lifetimes,
-         "ingest": task_ingest, "pandas_ingest": task_pandas_ingest}
+         "ingest": task_ingest, "pandas_ingest": task_pandas_ingest, "pandas_stages": task_pandas_stages,
+         "duckdb_stages": task_duckdb_stages, "stored": task_stored}
 
 
 def main(argv: list[str] | None = None) -> int:

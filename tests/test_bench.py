@@ -45,7 +45,8 @@ def test_every_page_component_is_known():
 
 def test_harness_runs_end_to_end(tiny, tmp_path):
     out, raw = tmp_path / "RESULTS.md", tmp_path / "results.json"
-    code = run.main(["--sizes", "tiny", "--repeat", "1", "--cold", "1", "--in-process", "--no-dashboard",
+    code = run.main(["--sizes", "tiny", "--repeat", "1", "--cold", "1", "--in-process",
+                     "--only", "pages,pandas,clv,ingest",
                      "--data-dir", str(tiny.root.parent), "--out", str(out), "--json", str(raw),
                      "--lifetimes-limit", "60"])
     assert code == 0
@@ -66,6 +67,159 @@ def test_harness_runs_end_to_end(tiny, tmp_path):
     assert "error" not in results["clv"]["crmflow"]
     assert all("error" not in r for side in results["ingest"].values() for r in side)
     assert results["ingest"]["crmflow"][0]["rows"] == generate.SIZES["tiny"]
+
+
+def test_command_line_groups_run_end_to_end(tiny, tmp_path):
+    """The whole-process groups at the tiny size: `crmflow --version` and two
+    view commands on the stored data, `crmflow stages FILE` against pandas and
+    DuckDB (the same counts), `crmflow ingest` with its results and fits, and
+    a page on the demo data."""
+    out, raw = tmp_path / "RESULTS.md", tmp_path / "results.json"
+    code = run.main(["--sizes", "tiny", "--repeat", "1", "--cold", "1", "--in-process",
+                     "--only", "demo,commands,stages-file,store", "--views", "overview", "--commands", "stages,flow",
+                     "--data-dir", str(tiny.root.parent), "--out", str(out), "--json", str(raw)])
+    assert code == 0
+    results = json.loads(raw.read_text())
+    tiny_runs = results["sizes"]["tiny"]
+    runs = results["version"] + [r for cmd in ("stages", "flow") for r in tiny_runs["commands"][cmd]]
+    runs += [r for sides in tiny_runs["stages_file"].values() for side in sides.values() for r in side]
+    runs += tiny_runs["store"]["runs"]
+    assert [r["error"] for r in runs if "error" in r] == []
+    assert all(r["seconds"] > 0 and r["peak_rss"] > 0 for r in runs)
+    for sides in tiny_runs["stages_file"].values():
+        counts = [{k: v for k, v in side[0]["counts"].items() if v} for side in sides.values()]
+        assert counts[0] and counts == [counts[0]] * 3
+    stored = tiny_runs["store"]["stored"]
+    assert stored["results"] is True and stored["fits"] is True
+    demo = results["sizes"]["demo"]["views"]["overview"][0]
+    assert "error" not in demo and not demo["na"]
+    text = out.read_text(encoding="utf-8")
+    for heading in ("## Pages at demo", "## Commands, whole processes", "## `crmflow stages FILE`",
+                    "## Storing a dataset"):
+        assert heading in text, heading
+    for line in ("`crmflow --version` starts in ≤ 0.30 s", "overview at demo: ≤ 0.50 s warm"):
+        assert f"| {line} |" in text, line
+
+
+def test_a_whole_process_is_timed_with_its_own_peak_memory_and_that_of_its_children():
+    one = run.run_process(["-c", "b = b'x' * (200 << 20)"], timeout=60)
+    assert one["seconds"] > 0 and one["peak_rss"] >= 200 << 20
+    big = b"x" * (400 << 20)  # a child's ru_maxrss would start from this process's peak
+    assert run.run_process(["-c", "pass"], timeout=60)["peak_rss"] < 200 << 20
+    del big
+    child = run.run_process(["-c", "import subprocess, sys; "
+                                   "subprocess.run([sys.executable, '-c', 'b = bytes(1) * (300 << 20)'])"], timeout=60)
+    assert child["peak_rss"] >= 300 << 20  # the writing child of `crmflow ingest` counts
+    assert run.run_process(["-c", "print('hello')"], timeout=60, output=True)["stdout"] == "hello\n"
+    assert run.run_process(["-c", "import sys; sys.exit('no such file')"], timeout=60)["error"] \
+        .startswith("exited 1: no such file")
+    assert run.run_process(["-c", "import time; time.sleep(30)"], timeout=0.5) == {"error": "timed out after 0 s"}
+
+
+def test_groups_are_chosen_by_only_and_the_skip_flags():
+    assert run.parse_args([]).groups == set(run.GROUPS)
+    assert run.parse_args(["--only", "commands,store"]).groups == {"commands", "store"}
+    assert run.parse_args(["--no-dashboard", "--no-store"]).groups == set(run.GROUPS) - {"dashboard", "sessions",
+                                                                                        "store"}
+    assert run.parse_args(["--pages-only", "--no-pandas"]).groups == {"pages"}
+    assert run.parse_args(["--commands", "none"]).groups == set(run.GROUPS) - {"commands"}
+    with pytest.raises(SystemExit):
+        run.parse_args(["--only", "commandz"])
+
+
+def _proc(cold: float, warm: float) -> dict:
+    """A page's process as bench.worker's view task reports it (one component)."""
+    return {"open": 0.1, "cold": {"stage_counts": cold - 0.1}, "warm": [{"stage_counts": warm}], "na": {},
+            "peak_rss": 1 << 28, "warm_skipped": None}
+
+
+def test_pages_get_a_cold_verdict_at_1m_and_a_warm_one_on_the_demo():
+    from bench.results import MET, MISSED, _views_section
+
+    verdicts: list = []
+    size = {"views": {"overview": [_proc(cold=0.8, warm=0.2)], "flow": [_proc(cold=1.2, warm=0.4)]}}
+    _views_section("1m", size, run.BUDGET, run.BUDGET_VIEWS, {}, verdicts)
+    got = {line: v for line, v, _ in verdicts}
+    cold = "at 1m: ≤ 1.00 s cold (a new process opens the store, results stored)"
+    assert got == {"overview at 1m: ≤ 0.30 s warm": MET, f"overview {cold}": MET,
+                   "flow at 1m: ≤ 0.30 s warm": MISSED, f"flow {cold}": MISSED}
+    verdicts = []
+    _views_section("demo", {"views": {"churn": [_proc(cold=2.0, warm=0.45)]}}, run.BUDGET, run.BUDGET_VIEWS, {},
+                   verdicts)
+    assert [(line, v) for line, v, _ in verdicts] == [("churn at demo: ≤ 0.50 s warm", MET)]
+
+
+def _runs(*seconds: float, peak: int = 1 << 28) -> list[dict]:
+    return [{"seconds": s, "peak_rss": peak} for s in seconds]
+
+
+def test_commands_section_gives_verdicts_beyond_the_start_up():
+    from bench.results import MET, MISSED, _commands_section
+
+    results = {"version": _runs(0.2, 0.4, 0.25),
+               "sizes": {"demo": {"commands": {"report": [{"error": "exited 2: crmflow: error: boom"}]}},
+                         "1m": {"commands": {"stages": _runs(0.9, 1.4, 1.2), "churn": _runs(2.0),
+                                             "report": _runs(14.0, 16.0, 12.0)}},
+                         "tiny": {"commands": {"stages": _runs(1.5)}}}}
+    verdicts: list = []
+    text = "\n".join(_commands_section(results, run.BUDGET, verdicts))
+    got = {line: (v, measured) for line, v, measured in verdicts}
+    assert got["`crmflow --version` starts in ≤ 0.30 s"] == (MET, "0.25 s")
+    assert got["`crmflow stages` on the stored 1m dataset: ≤ 1.00 s beyond start-up"][0] == MET  # 1.2 - 0.25
+    assert got["`crmflow churn` on the stored 1m dataset: ≤ 1.00 s beyond start-up"][0] == MISSED  # 1.75
+    assert got["meeting report (`crmflow report`) on the 1m data: ≤ 15.0 s, whole process"][0] == MET
+    assert got["meeting report (`crmflow report`) on the demo data: ≤ 5.00 s, whole process"] == \
+        (MISSED, "exited 2: crmflow: error: boom")
+    assert len(verdicts) == 5  # no budget at tiny
+    assert "| `stages` | tiny | 1.50 s | 1.25 s |" in text
+    verdicts = []
+    _commands_section({"sizes": {"1m": {"commands": {"stages": _runs(0.5)}}}}, run.BUDGET, verdicts)
+    assert verdicts[0][1] == MISSED  # no start-up measured: nothing to subtract
+
+
+def test_stages_file_section_checks_the_ratios_and_the_counts():
+    from bench.results import MET, MISSED, _stages_file_section
+
+    counts = {"potential": 0, "first": 4, "lost": 2}
+
+    def sides(ours, pandas, duckdb, duckdb_counts=counts):
+        return {"crmflow": [{**r, "counts": counts} for r in _runs(*ours)],
+                "pandas": [{**r, "counts": {"first": 4, "lost": 2}} for r in _runs(*pandas)],
+                "duckdb": [{**r, "counts": duckdb_counts, "query_seconds": 0.5} for r in _runs(*duckdb)]}
+
+    size = {"meta": {"counts": {"transactions": 10_000_000}},
+            "stages_file": {"parquet": sides((3.0, 2.5, 3.5), (10.0,), (2.0,)), "csv": sides((4.0,), (5.0,), (3.0,))}}
+    verdicts: list = []
+    text = "\n".join(_stages_file_section({"sizes": {"10m": size}}, run.BUDGET, verdicts))
+    assert [(line.split(",")[1].strip(), v) for line, v, _ in verdicts] == [("parquet at 10m (10", MET),
+                                                                          ("csv at 10m (10", MISSED)]
+    assert "| 10m | parquet | 3.00 s (2.50 s) | 256 MiB | 10.0 s | 2.00 s (0.50 s) | 3.3× | 1.5× | yes |" in text
+    verdicts = []
+    size["stages_file"] = {"parquet": sides((3.0,), (10.0,), (2.0,), duckdb_counts={"first": 5, "lost": 1})}
+    text = "\n".join(_stages_file_section({"sizes": {"10m": size}}, run.BUDGET, verdicts))
+    assert verdicts[0][1] == MISSED and "| **no** |" in text
+    verdicts = []
+    _stages_file_section({"sizes": {"tiny": {**size, "meta": {"counts": {"transactions": 5000}}}}}, run.BUDGET,
+                         verdicts)
+    assert verdicts == []  # no budget below 1m lines
+
+
+def test_store_section_needs_time_memory_and_the_stored_results():
+    from bench.results import GIB, MET, MISSED, _store_section
+
+    def verdict_of(runs, stored):
+        verdicts: list = []
+        size = {"meta": {"counts": {"transactions": 10_000_000}, "ingest_seconds": 40.0},
+                "store": {"runs": runs, "stored": stored}}
+        _store_section({"sizes": {"10m": size}}, run.BUDGET, verdicts)
+        return verdicts[0][1]
+
+    stored = {"results": True, "fits": True}
+    assert verdict_of(_runs(50.0, 70.0, 55.0, peak=3 * GIB), stored) == MET
+    assert verdict_of(_runs(50.0, peak=5 * GIB), stored) == MISSED
+    assert verdict_of(_runs(61.0, peak=GIB), stored) == MISSED
+    assert verdict_of(_runs(30.0, peak=GIB), {"results": True, "fits": False}) == MISSED
+    assert verdict_of([{"error": "timed out after 1800 s"}], None) == MISSED
 
 
 @pytest.mark.e2e
