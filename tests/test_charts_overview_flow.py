@@ -70,18 +70,3 @@ def test_pareto_curve_is_thinned_but_keeps_the_top20_point():
     fig = pareto_curve(curve, "T", "x", "y", top_customers=1000,
                        top_share=float(curve["cumulative_share"].iloc[999]), marker_label="m")
     assert fig.data[2].x[0] == 20.0
-
-
-def test_every_chart_has_the_white_theme_even_a_figure_made_elsewhere():
-    """The theme is Plotly's default once crmflow.charts is imported (a
-    figure takes it without a copy); finish() keeps it."""
-    import plotly.graph_objects as go
-    import plotly.io as pio
-
-    from crmflow.charts import finish, stage_bar
-
-    white = pio.templates["plotly_white"].to_plotly_json()
-    made = stage_bar({"potential": 3, "first": 2}, {"potential": "P", "first": "F"}, "t", "x")
-    plain = finish(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), "t")
-    for fig in (made, plain, go.Figure()):
-        assert fig.layout.template.to_plotly_json() == white
