@@ -369,9 +369,10 @@ class Store:
             complete(self.db, fits=fits and not background)  # and those of older datasets (never fails)
             if background:
                 self.fit_in_background()
-        from crmflow.engine_spark import mirror_ingest  # the Parquet copy Spark reads (issue 16): last, as
+        # the Parquet copy Spark reads (issue 16), last: the dataset and its results are stored
+        # whether or not the copy can be written
+        from crmflow.engine_spark import mirror_ingest
 
-        # the dataset and its results are stored whether or not the copy can be written
         mirror_ingest(self.db, dataset_id, None if existing.empty else int(existing.iloc[0]["dataset_id"]), name)
         return IngestResult(self.get(name), reports)
 
