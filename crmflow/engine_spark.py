@@ -57,6 +57,11 @@ TABLES = ("transactions", "orders", "transaction_customers", "transaction_prices
 #: ``result_*`` tables; the queries whose rows they keep run on Spark,
 #: :func:`compute_results`).
 LOCAL_ONLY_FOLDERS = ("ingest", "store", "results")
+#: The local driver's code cache: it runs every query of a long session (the
+#: tests: hundreds) and compiles each plan's code; with the JVM's default (48 MB
+#: for a quick-compiler JVM) a whole run ended in "Out of space in CodeCache for
+#: adapters" and the JVM with it.
+CODE_CACHE = "-XX:ReservedCodeCacheSize=512m"
 #: The Spark temporary view that holds the customer sets of the global filters.
 FILTER_SETS_VIEW = "crm_filter_sets"
 #: The session variables of the DuckDB path, bound as typed parameters on Spark.
@@ -192,7 +197,13 @@ def spark_session(master: str | None = None) -> Any:
 
     with _SESSION_LOCK:
         if master in _SESSIONS:
-            return _SESSIONS[master]
+            ended = _jvm_exit_code()
+            if ended is None:
+                return _SESSIONS[master]
+            # the local JVM is gone (killed, or crashed): one line says so, and a new one starts
+            _log.warning("Spark's JVM ended (exit code %s); starting a new one", ended)
+            _forget_jvm()
+            _SESSIONS.clear()
         if master.startswith("sc://"):
             builder = SparkSession.builder.remote(master)
         else:
@@ -202,10 +213,7 @@ def spark_session(master: str | None = None) -> Any:
                        .config("spark.sql.session.timeZone", "UTC")
                        .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
             if master.startswith("local"):
-                # the driver runs every query of a long session (the tests: hundreds) and compiles
-                # each plan's code: with the JVM's default code cache, a full suite ended in
-                # "Out of space in CodeCache for adapters" and every later query failed
-                builder = builder.config("spark.driver.extraJavaOptions", "-XX:ReservedCodeCacheSize=512m")
+                builder = builder.config("spark.driver.extraJavaOptions", CODE_CACHE)
                 parts = str(_local_partitions(master))
                 builder = (builder.config("spark.sql.shuffle.partitions", parts)
                            .config("spark.default.parallelism", parts))
@@ -596,6 +604,43 @@ def mirror_delete(db: Database, dataset_id: int) -> None:
             data.remove(dataset_id)
 
 
+def _jvm_exit_code() -> int | None:
+    """The exit code of this process's local Spark JVM once it has ended, else None
+    (also None for Spark Connect, whose server is not this process's child)."""
+    from pyspark import SparkContext
+
+    proc = getattr(SparkContext._gateway, "proc", None)
+    return None if proc is None else proc.poll()
+
+
+def _forget_jvm() -> None:
+    """Drop pyspark's handles on a JVM that has ended, so that the next session
+    launches a new one (``SparkSession.stop()`` would call the dead JVM first)."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession, SQLContext
+
+    with SparkContext._lock:
+        context = SparkContext._active_spark_context
+        if context is not None:
+            context._jsc = None
+            server = getattr(context, "_accumulatorServer", None)
+            if server is not None:
+                server.shutdown()
+                context._accumulatorServer = None
+        gateway = SparkContext._gateway
+        SparkContext._active_spark_context = None
+        SparkContext._gateway = None
+        SparkContext._jvm = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+    SQLContext._instantiatedContext = None
+    if gateway is not None:
+        try:
+            gateway.shutdown()
+        except Exception:  # noqa: BLE001 - its JVM is gone: nothing to shut down there
+            _log.debug("closing the ended JVM's gateway", exc_info=True)
+
+
 # --------------------------------------------------------------------------- the engine
 class SparkDatabase:
     """A :class:`crmflow.db.Database` whose analytic queries run on Spark.
@@ -607,11 +652,8 @@ class SparkDatabase:
     def __init__(self, db: Database, *, master: str | None = None, folder: str | os.PathLike | None = None) -> None:
         self.db = db
         self.master = spark_master(master)
-        shared = spark_session(self.master)
-        try:  # its own temporary views (two stores in one process never see each other's tables)
-            self.spark = shared.newSession()
-        except Exception:  # noqa: BLE001 - Spark Connect has one session per client
-            self.spark = shared
+        self._shared: Any = None
+        self.spark: Any = None
         if folder is None:
             folder = data_folder(db.path)
         if folder is None:
@@ -626,14 +668,30 @@ class SparkDatabase:
         self._sets_view_of: tuple[str, ...] | None = None
         self._type_cache: dict[str, list[tuple[str, str]]] = {}
         self.engine = "spark"
+        self._session()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.db, name)
+
+    def _session(self) -> Any:
+        """This database's Spark session, on the process's current one: after
+        the local JVM was replaced, a new session, whose views are made again."""
+        shared = spark_session(self.master)
+        if shared is not self._shared:
+            try:  # its own temporary views (two stores in one process never see each other's tables)
+                self.spark = shared.newSession()
+            except Exception:  # noqa: BLE001 - Spark Connect has one session per client
+                self.spark = shared
+            self._shared = shared
+            self._views_of = None
+            self._sets_view_of = None
+        return self.spark
 
     # the data Spark reads
     def ensure(self, dataset_id: int) -> None:
         """Dataset ``dataset_id`` in the Parquet copy and the Spark views up to date."""
         with self._lock:
+            self._session()
             dataset_id = int(dataset_id)
             if not self.data.has(dataset_id):
                 self.data.export(self.db, dataset_id)

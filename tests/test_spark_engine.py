@@ -33,6 +33,7 @@ from conftest import CDNOW_MASTER, ROOT
 from crmflow.churn import COMPLAINT_PATTERN
 from crmflow.config import Params
 from crmflow.db import Scope, compiled, get_query
+from crmflow.engine_spark import CODE_CACHE
 from crmflow.health import HealthRules
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
@@ -69,8 +70,12 @@ def spark_session_fixture():
     from crmflow.engine_spark import spark_session
 
     # a JVM that lives for one test run: its quick compiler only (the optimising
-    # one spends most of a short run compiling); pyspark's own variable
-    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", '--driver-java-options "-XX:TieredStopAtLevel=1" pyspark-shell')
+    # one spends most of a short run compiling); pyspark's own variable. Its
+    # --driver-java-options replace crmflow's spark.driver.extraJavaOptions, so
+    # they repeat the code cache crmflow asks for: with the 48 MB a quick-compiler
+    # JVM gets by default, a whole run once ended in "Out of space in CodeCache"
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f'--driver-java-options "-XX:TieredStopAtLevel=1 {CODE_CACHE}" '
+                          "pyspark-shell")
     session = spark_session(MASTER)
     assert session.conf.get("spark.sql.shuffle.partitions") == "2"
     return session
@@ -395,3 +400,38 @@ def test_cli_without_java_says_so(tmp_path, demo_files):
     assert run.returncode == 2
     assert run.stderr.startswith("crmflow: error: The Spark engine needs Java 17")
     assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_the_local_jvm_has_the_code_cache_crmflow_asks_for(spark_session_fixture):
+    """The option reaches the JVM itself, not only Spark's configuration."""
+    from pyspark import SparkContext
+
+    jvm = SparkContext._jvm
+    arguments = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert CODE_CACHE in arguments
+
+
+def test_a_jvm_that_ended_is_replaced(demo, caplog):
+    """The local JVM killed under a long-lived process (a dashboard, a test run):
+    the next query starts a new JVM, says so in one line, and answers as before
+    (the views of the copy made again on the new one). This test runs last of
+    the file: the tests after it on this worker get the new JVM."""
+    import signal
+
+    from pyspark import SparkContext
+
+    duck, sdb, dataset_id = demo
+    scope = _scope(sdb, dataset_id, "region")
+    before = sdb.run("customer_attributes", dataset_id=scope)
+    old = SparkContext._gateway.proc
+    os.kill(old.pid, signal.SIGKILL)
+    old.wait(30)
+    with caplog.at_level("WARNING", logger="crmflow.engine_spark"):
+        after = sdb.run("customer_attributes", dataset_id=scope)
+    pd.testing.assert_frame_equal(after, before)
+    assert SparkContext._gateway.proc is not old and SparkContext._gateway.proc.poll() is None
+    said = [r.getMessage() for r in caplog.records if r.name == "crmflow.engine_spark"]
+    assert said == [f"Spark's JVM ended (exit code {-signal.SIGKILL}); starting a new one"]
+    # the JVM's arguments came again from crmflow and the test run
+    jvm = SparkContext._jvm
+    assert CODE_CACHE in list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())

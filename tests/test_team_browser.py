@@ -223,9 +223,25 @@ def cli(db: Path, *args: str) -> str:
 
 
 # ----------------------------------------------------------------------------- the test
-def test_ten_sessions_upload_rename_and_delete_at_once(tmp_path):
+def connect_read_only(db: Path, seconds: float = 120.0):
+    """A plain DuckDB reader beside the running dashboard: its writing process
+    may still be storing the uploads' fits in the background, and holds the
+    file while it writes (the product's own readers wait for it too)."""
+    import time
+
     import duckdb
 
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return duckdb.connect(str(db), read_only=True)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_ten_sessions_upload_rename_and_delete_at_once(tmp_path):
     from crmflow import demo
     from crmflow.store import Store
 
@@ -254,7 +270,7 @@ def test_ten_sessions_upload_rename_and_delete_at_once(tmp_path):
         counts = json.loads(cli(db, "stages", "--dataset", dataset_name(2)))["counts"]
         assert sum(counts.values()) == pd.read_csv(files[2])["customer_id"].nunique()
 
-        con = duckdb.connect(str(db), read_only=True)
+        con = connect_read_only(db)
         try:
             stored = dict(con.execute("SELECT name, dataset_id FROM datasets").fetchall())
             assert sorted(stored) == sorted(["demo", *kept])
