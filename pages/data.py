@@ -355,10 +355,13 @@ names = list(listing["name"])
 @st.fragment(run_every=2)
 def fitting_progress() -> None:
     """The datasets being fitted in the background, redrawn every 2 s; once
-    none is left, the page is drawn again (without this timer)."""
+    none is left it shows nothing, and the page's next run leaves it out (with
+    its timer). It never reruns the whole page itself: a rerun started by the
+    timer could cut short the run of someone's click on this page (a rename,
+    a delete) and take its message away."""
     lines = upload.fitting_status(store, ctx.lang)
     if not lines:
-        st.rerun()
+        return
     st.markdown("**" + ctx.tr("data_fits_heading") + "**")
     for fraction, text in lines:
         st.progress(fraction, text=text)

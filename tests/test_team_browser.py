@@ -52,8 +52,9 @@ pytestmark = [
 SESSIONS = 10
 #: The longest any one browser step waits (ms): the writes of ten sessions queue for the one writer.
 STEP_MS = 420_000
-#: The longest the ten sessions take together (s).
-TOTAL_S = 600
+#: The longest the ten sessions take together (s): about 300 s on a quiet machine, up to twice
+#: that beside the other worker of the suite; a lost click still fails at STEP_MS, naming its step.
+TOTAL_S = 900
 DELETES = {i for i in range(SESSIONS) if i % 3 == 0}
 RENAMES = {i for i in range(SESSIONS) if i % 3 == 1}
 
