@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,24 @@ def test_every_page_component_is_known():
     components = crmflow_components()
     assert {c for names in VIEWS.values() for c in names} <= set(components)
     assert set(pandas_components()) <= set(components)
+
+
+def test_each_page_is_measured_by_the_calls_it_makes():
+    """A budget page's components are the calls its script makes through
+    ctx.call, each at least once, and nothing the page does not call (a page
+    that gains a call and a benchmark that misses it would both go unnoticed)."""
+    import re
+
+    from bench.run import BUDGET_VIEWS
+    from bench.views import PAGE_CALLS
+
+    root = Path(__file__).resolve().parent.parent
+    for view in BUDGET_VIEWS:
+        script = (root / "pages" / f"{view}.py").read_text(encoding="utf-8")
+        called = set(re.findall(r'ctx\.call\(\s*"([\w.]+)"', script))
+        measured = {PAGE_CALLS[c] for c in VIEWS[view] if c in PAGE_CALLS}
+        assert measured == called, view
+        assert all(c in PAGE_CALLS or c == "data_range" for c in VIEWS[view]), view
 
 
 def test_harness_runs_end_to_end(tiny, tmp_path):
