@@ -35,6 +35,7 @@ from crmflow.headlines import MISSING
 from crmflow.headlines import money as compact  # noqa: F401  (the one money format; kept importable from here)
 from crmflow.i18n import t
 from crmflow.plain import md  # noqa: F401  (user text in Markdown; kept importable from here)
+from crmflow.results import stored_or_run
 from crmflow.stages import as_dates, month_ends
 
 DIRECTORY_COLUMNS = ("customer_id", "name", "region", "industry", "owner", "tier", "is_key_account", "created_at",
@@ -84,7 +85,7 @@ def directory(db: Database, dataset_id: int | Scope, as_of: date) -> pd.DataFram
     tier, key-account flag, created_at, first/last order date, orders and net
     revenue on or before ``as_of``, last non-complaint contact. Dates are
     ``datetime.date`` (None when absent)."""
-    frame = db.run("account_directory", dataset_id=dataset_id, as_of=as_of, complaint_pattern=COMPLAINT_PATTERN)
+    frame = stored_or_run(db, "account_directory", dataset_id, as_of=as_of, complaint_pattern=COMPLAINT_PATTERN)
     frame = _dates(frame, ("created_at", "first_order_date", "last_order_date", "last_contact_date"))
     frame["orders"] = frame["orders"].astype("int64")
     frame["revenue"] = frame["revenue"].astype("float64")

@@ -123,6 +123,12 @@ def _churn_dates(first: date, last: date) -> list[date]:
     return [d for d in (last - timedelta(days=k * h) for k in range(4)) if d >= first]
 
 
+def _complaint_pattern() -> str:
+    from crmflow.churn import COMPLAINT_PATTERN
+
+    return COMPLAINT_PATTERN
+
+
 def _churn_signals(first: date, last: date) -> list[dict[str, Any]]:
     from crmflow.churn import COMPLAINT_PATTERN, PAYMENT_WINDOW_DAYS, TREND_WINDOW_DAYS
 
@@ -163,6 +169,8 @@ STORED: dict[str, Stored] = {s.query: s for s in (
     Stored("stage_counts", lambda f, d: [{"dates": [d], **_defs(*_STAGE_DEFS)}]),
     # profit is read only when the data have a cost (crmflow.analytics.pareto checks first)
     Stored("pareto", lambda f, d: [{"as_of": d, "measure": m} for m in ("revenue", "profit")]),
+    # the account picker, the call list's names and the report's directory at D
+    Stored("account_directory", lambda f, d: [{"as_of": d, "complaint_pattern": _complaint_pattern()}]),
 )}
 
 

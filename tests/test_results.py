@@ -399,6 +399,34 @@ def test_the_churn_page_reads_the_stored_signals_summaries_and_outcomes(monkeypa
         fresh.close()
 
 
+def test_the_account_directory_at_d_is_read_from_the_store(monkeypatch):
+    """The account picker's and call list's directory at D comes from the stored
+    rows, equal to a store without results; another date or a filter computes."""
+    from crmflow.account_view import directory
+    from crmflow.demo import generate
+
+    data = generate(n_customers=300, seed=5)
+    stored, fresh = Store(in_memory=True), Store(in_memory=True)
+    try:
+        a = stored.ingest("d", data.transactions, data.customers, data.interactions, results=True).dataset.dataset_id
+        b = fresh.ingest("d", data.transactions, data.customers, data.interactions).dataset.dataset_id
+        last, earlier = data_range(fresh.db, b)[1], data_range(fresh.db, b)[1] - timedelta(days=100)
+        want = [directory(fresh.db, b, last), directory(fresh.db, b, earlier),
+                directory(fresh.db, Scope(b, channels=("Online",)), last)]
+        recorder = Recorder(monkeypatch)
+        got = directory(stored.db, a, last)
+        pd.testing.assert_frame_equal(got, want[0])
+        assert recorder.ran("read_account_directory") == 1 and recorder.ran("account_directory") == 0
+        pd.testing.assert_frame_equal(directory(stored.db, a, earlier), want[1])
+        online = directory(stored.db, Scope(a, channels=("Online",)), last)
+        pd.testing.assert_frame_equal(online, want[2])
+        assert 0 < online["orders"].sum() < got["orders"].sum()
+        assert recorder.ran("account_directory") == 2
+    finally:
+        stored.close()
+        fresh.close()
+
+
 def test_an_identical_request_in_flight_is_computed_once():
     """Database.memoised (the CLV fit, the churn track record): a second thread
     asking for the same key while the first builds it waits and gets the same

@@ -188,6 +188,23 @@ CREATE TABLE IF NOT EXISTS result_churn_signals (
     max_days_late BIGINT,
     owner       VARCHAR
 );
+CREATE TABLE IF NOT EXISTS result_account_directory (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    name        VARCHAR,
+    region      VARCHAR,
+    industry    VARCHAR,
+    owner       VARCHAR,
+    tier        VARCHAR,
+    is_key_account BOOLEAN,
+    created_at  DATE,
+    first_order_date DATE,
+    last_order_date DATE,
+    orders      BIGINT,
+    revenue     DECIMAL(38, 4),
+    last_contact_date DATE
+);
 CREATE TABLE IF NOT EXISTS result_clv_summary (
     dataset_id  INTEGER NOT NULL,
     defs_key    VARCHAR NOT NULL,

@@ -19,6 +19,7 @@ DELETE FROM result_stage_summary WHERE dataset_id = $target_id;
 DELETE FROM result_revenue_to_date WHERE dataset_id = $target_id;
 DELETE FROM result_won_back_lost_to_date WHERE dataset_id = $target_id;
 DELETE FROM result_churn_signals WHERE dataset_id = $target_id;
+DELETE FROM result_account_directory WHERE dataset_id = $target_id;
 DELETE FROM result_clv_summary WHERE dataset_id = $target_id;
 DELETE FROM result_holdout_purchases WHERE dataset_id = $target_id;
 DELETE FROM result_stage_counts WHERE dataset_id = $target_id;
