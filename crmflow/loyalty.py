@@ -55,10 +55,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from crmflow.config import STAGES, Params
 from crmflow.db import Database, Scope
+from crmflow.results import stored_or_run
 
 #: The same complaint rule as the churn warnings (one definition of a complaint).
 COMPLAINT_PATTERN = "complaint|投诉|抱怨|客诉"
@@ -87,9 +89,12 @@ GROUPINGS = ("stage", "segment")
 ALL = "all"
 
 
+def _defs(params: Params) -> dict[str, object]:
+    return {"loyal_window_days": params.loyal_window_days, "complaint_pattern": COMPLAINT_PATTERN}
+
+
 def _rows(db: Database, scope: int | Scope, dates: list[date], params: Params) -> pd.DataFrame:
-    df = db.run("loyalty_customers", dataset_id=scope, dates=list(dates),
-                loyal_window_days=params.loyal_window_days, complaint_pattern=COMPLAINT_PATTERN)
+    df = stored_or_run(db, "loyalty_customers", scope, dates=list(dates), **_defs(params))
     df = df.astype({"orders": "int64", "orders_in_window": "int64", "buying_days": "int64",
                     "categories_bought": "int64", "categories_total": "int64", "interval_cv": "float64"})
     df["snapshot_date"] = pd.to_datetime(df["snapshot_date"])
@@ -99,7 +104,12 @@ def _rows(db: Database, scope: int | Scope, dates: list[date], params: Params) -
     df["breadth"] = (df["categories_bought"] / total).where(total > 0)
     prices = _prices(db, scope, dates)
     prices["snapshot_date"] = pd.to_datetime(prices["snapshot_date"])
-    df = df.merge(prices, on=["snapshot_date", "customer_id"], how="left", validate="one_to_one")
+    # both sides have one row per (date, customer) (their queries group by it): a length
+    # check instead of pandas' one-to-one validation, which costs a second at 1M orders
+    merged = df.merge(prices, on=["snapshot_date", "customer_id"], how="left")
+    if len(merged) != len(df):  # cannot happen
+        raise ValueError("loyalty_prices has more than one row per customer and date")
+    df = merged
     df[["priced_orders", "discounted_orders"]] = df[["priced_orders", "discounted_orders"]].fillna(0).astype("int64")
     df["discount_share"] = (df["discounted_orders"] / df["priced_orders"].astype(float)).where(df["priced_orders"] > 0)
     return df
@@ -112,7 +122,7 @@ def _prices(db: Database, scope: int | Scope, dates: list[date]) -> pd.DataFrame
 
     columns = ["snapshot_date", "customer_id", "priced_orders", "discounted_orders"]
     try:
-        return db.run("loyalty_prices", dataset_id=scope, dates=list(dates))[columns]
+        return stored_or_run(db, "loyalty_prices", scope, dates=list(dates))[columns]
     except QueryError:
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "snapshot_date" else
                                            ("object" if c == "customer_id" else "int64")) for c in columns})
@@ -205,7 +215,36 @@ def over_time(db: Database, scope: int | Scope, start: date, as_of: date, params
     ``as_of`` (and at ``as_of``): the columns :data:`TIME_COLUMNS`."""
     from crmflow.stages import month_ends
 
+    from crmflow.errors import QueryError
+
     dates = month_ends(start, as_of)
+    try:  # summed up in the engine (stored at the default dates: crmflow.results)
+        summed = stored_or_run(db, "loyalty_trend", scope, dates=dates, **_defs(params))
+    except QueryError:  # a file an older crmflow made, opened read-only (no discounts table)
+        return _over_time_here(db, scope, dates, params)
+    empty = summarise(_rows_empty())
+    at = {pd.Timestamp(row["snapshot_date"]): row for row in summed.to_dict("records")}
+    rows = [{"snapshot_date": day, **({k: _plain(at[pd.Timestamp(day)][k]) for k in TIME_COLUMNS[1:]}
+                                       if pd.Timestamp(day) in at else empty)} for day in dates]
+    return pd.DataFrame(rows, columns=list(TIME_COLUMNS))
+
+
+def _plain(value: object) -> object:
+    """A number from the engine as :func:`summarise` gives it: int, float, or None when empty."""
+    if value is None or pd.isna(value):
+        return None
+    return int(value) if isinstance(value, (int, np.integer)) else float(value)
+
+
+def _rows_empty() -> pd.DataFrame:
+    """A frame of customer measures with no customer (what :func:`summarise` reads)."""
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in
+                         ("orders_in_window", "interval_cv", "complaint_date", "orders_after_complaint", "breadth",
+                          "priced_orders", "discounted_orders")})
+
+
+def _over_time_here(db: Database, scope: int | Scope, dates: list[date], params: Params) -> pd.DataFrame:
+    """:func:`over_time` from the per-customer rows, summed up here."""
     df = _rows(db, scope, dates, params)
     parts = dict(iter(df.groupby("snapshot_date", sort=False)))
     empty = df.iloc[0:0]
@@ -229,8 +268,13 @@ class Availability:
 def availability(db: Database, scope: int | Scope) -> Availability:
     """What the (filtered) dataset carries: a category on some line, a complaint
     among the interactions, a discount or list price on some line."""
+    from crmflow.errors import QueryError
+
     row = db.run("data_coverage", dataset_id=scope).iloc[0]
-    priced = len(_prices(db, scope, [date(9999, 12, 31)])) > 0
+    try:
+        priced = int(db.run("priced_lines", dataset_id=scope).iloc[0]["lines"]) > 0
+    except QueryError:  # a file an older crmflow made, opened read-only (no discounts table)
+        priced = False
     return Availability(category=int(row["category"]) > 0, complaints=int(row["complaints"]) > 0, discount=priced)
 
 

@@ -129,6 +129,20 @@ def _complaint_pattern() -> str:
     return COMPLAINT_PATTERN
 
 
+def _loyalty_defs() -> dict[str, Any]:
+    from crmflow.loyalty import COMPLAINT_PATTERN
+
+    return {"loyal_window_days": Params().loyal_window_days, "complaint_pattern": COMPLAINT_PATTERN}
+
+
+def _loyalty_trend_dates(first: date, last: date) -> list[date]:
+    """The month ends of the Overview's longest trend period but "all" (a
+    shorter one's are among them; "all" is computed when asked for)."""
+    from crmflow.overview import trend_start
+
+    return _month_ends(trend_start(last, first, str(max(_PERIOD_MONTHS))), last)
+
+
 def _churn_signals(first: date, last: date) -> list[dict[str, Any]]:
     from crmflow.churn import COMPLAINT_PATTERN, PAYMENT_WINDOW_DAYS, TREND_WINDOW_DAYS
 
@@ -169,6 +183,11 @@ STORED: dict[str, Stored] = {s.query: s for s in (
     Stored("stage_counts", lambda f, d: [{"dates": [d], **_defs(*_STAGE_DEFS)}]),
     # profit is read only when the data have a cost (crmflow.analytics.pareto checks first)
     Stored("pareto", lambda f, d: [{"as_of": d, "measure": m} for m in ("revenue", "profit")]),
+    # the Overview's loyalty section: the per-customer measures at D and the
+    # trend at the month ends of the longest period it offers (36 months)
+    Stored("loyalty_customers", lambda f, d: [{"dates": [d], **_loyalty_defs()}]),
+    Stored("loyalty_prices", lambda f, d: [{"dates": [d]}]),
+    Stored("loyalty_trend", lambda f, d: [{"dates": _loyalty_trend_dates(f, d), **_loyalty_defs()}]),
     # the account picker, the call list's names and the report's directory at D
     Stored("account_directory", lambda f, d: [{"as_of": d, "complaint_pattern": _complaint_pattern()}]),
 )}

@@ -128,6 +128,41 @@ def test_over_time_by_hand(fixture):
     assert df.iloc[-1]["repeat_rate"] == pytest.approx(3 / 5)
 
 
+def _trend_in_python(db, scope, start, end):
+    from crmflow.stages import month_ends
+
+    return loyalty._over_time_here(db, scope, month_ends(start, end), loyalty.Params())
+
+
+@pytest.mark.parametrize("scope", ["all", "filtered"])
+def test_the_trend_summed_by_the_engine_equals_the_customers_summed_in_python(fixture, scope):
+    """loyalty_trend (one row per date, summed in SQL, stored for the Overview)
+    gives summarise's numbers for every date: months before the first order
+    (no customer), discounts, complaints, the global filters."""
+    store, ds = fixture
+    target = ds if scope == "all" else Scope(ds, customers=("A", "B", "E"))
+    start = date(2022, 10, 1)
+    ours = loyalty.over_time(store.db, target, start, D)
+    theirs = _trend_in_python(store.db, target, start, D)
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=False, rtol=1e-12)
+    assert ours.iloc[0]["customers"] == 0 and pd.isna(ours.iloc[0]["repeat_rate"])
+    assert ours.iloc[-1]["priced_orders"] > 0 and ours.iloc[-1]["complainers"] > 0
+
+
+def test_the_demo_trend_equals_the_customers_summed_in_python():
+    from crmflow.stages import data_range
+    from crmflow.store import Store
+
+    with Store(in_memory=True) as store:
+        ds = store.ensure_demo().dataset_id
+        first, last = data_range(store.db, ds)
+        for scope in (ds, Scope(ds, channels=("Online",))):
+            ours = loyalty.over_time(store.db, scope, first, last)
+            pd.testing.assert_frame_equal(ours, _trend_in_python(store.db, scope, first, last),
+                                          check_exact=False, rtol=1e-12)
+            assert len(ours) > 24 and ours["interval_cv"].iloc[6:].notna().all()
+
+
 def test_without_category_or_interactions_the_measures_are_empty(load):
     store, ds = load("customer,date,amount\nA,2024-01-01,5\nA,2024-01-05,5\nA,2024-01-20,5\nB,2024-01-03,5\n")
     df = loyalty.by_group(store.db, ds, date(2024, 1, 31)).set_index("group")
@@ -276,3 +311,5 @@ def test_a_store_made_before_the_prices_table_still_reads(tmp_path):
         df = loyalty.customer_measures(store.db, ds, D)
         assert df["orders"].sum() == 13 and df["priced_orders"].sum() == 0
         assert "discount" in loyalty.availability(store.db, ds).missing()
+        trend = loyalty.over_time(store.db, ds, date(2024, 1, 1), D)  # summed up in Python instead
+        assert trend["customers"].tolist()[-1] == 6 and trend["price_sensitivity"].isna().all()

@@ -205,6 +205,47 @@ CREATE TABLE IF NOT EXISTS result_account_directory (
     revenue     DECIMAL(38, 4),
     last_contact_date DATE
 );
+CREATE TABLE IF NOT EXISTS result_loyalty_customers (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    customer_id VARCHAR,
+    orders BIGINT,
+    orders_in_window HUGEINT,
+    buying_days BIGINT,
+    interval_cv DOUBLE,
+    categories_bought BIGINT,
+    categories_total BIGINT,
+    complaint_date DATE,
+    orders_after_complaint BIGINT
+);
+CREATE TABLE IF NOT EXISTS result_loyalty_prices (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    customer_id VARCHAR,
+    priced_orders BIGINT,
+    discounted_orders BIGINT
+);
+CREATE TABLE IF NOT EXISTS result_loyalty_trend (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    snapshot_date DATE,
+    customers BIGINT,
+    window_buyers BIGINT,
+    repeat_buyers BIGINT,
+    repeat_rate DOUBLE,
+    breadth DOUBLE,
+    measured_regularity BIGINT,
+    interval_cv DOUBLE,
+    complainers BIGINT,
+    complainers_reordered BIGINT,
+    reorder_share DOUBLE,
+    orders_after_complaint BIGINT,
+    priced_orders BIGINT,
+    discounted_orders BIGINT,
+    price_sensitivity DOUBLE
+);
 CREATE TABLE IF NOT EXISTS result_clv_summary (
     dataset_id  INTEGER NOT NULL,
     defs_key    VARCHAR NOT NULL,
