@@ -176,6 +176,7 @@ validation AUCs; README.md has the figures.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -187,7 +188,7 @@ from scipy import optimize, special, stats
 from crmflow.config import Params
 from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
-from crmflow.i18n import t
+from crmflow.i18n import formatter, t
 from crmflow.model import DEFAULT_DISCOUNT_RATE, DEFAULT_HORIZON_WEEKS, customer_values
 from crmflow.results import stored_or_run, stored_params
 
@@ -316,66 +317,10 @@ def logit_no_order(expected_orders: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- reasons
-def _num(value: object) -> float | None:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(out) else out
-
-
-def _data_reasons(row: dict, as_of: date, window_days: int) -> list[dict]:
-    """The reasons evaluated on the data, each with ``code``, ``level`` (its
-    strength in (0, 1], before weighting) and the numbers its words show."""
-    out: list[dict] = []
-    ratio = _num(row["overdue_ratio"])
-    gap = _num(row["median_gap_days"])
-    days = int(row["days_since_last_order"])
-    if ratio is not None and gap and ratio >= OVERDUE_THRESHOLD:
-        out.append({"code": "overdue", "level": min(1.0, math.log2(ratio) / 2),
-                    "days": days, "gap": gap, "ratio": ratio})
-
-    recent, previous = int(row["orders_recent"]), int(row["orders_previous"])
-    if previous >= MIN_PREVIOUS_COUNT and recent <= FALLING_SHARE * previous:
-        out.append({"code": "falling_orders", "level": 1 - recent / previous,
-                    "recent": recent, "previous": previous, "window": window_days})
-    rev_recent, rev_previous = float(row["revenue_recent"]), float(row["revenue_previous"])
-    if rev_previous > 0 and rev_recent <= FALLING_SHARE * rev_previous:
-        drop = min(1.0, 1 - max(rev_recent, 0.0) / rev_previous)
-        out.append({"code": "falling_revenue", "level": drop,
-                    "recent": rev_recent, "previous": rev_previous, "drop": drop, "window": window_days})
-
-    if bool(row["has_interactions"]):
-        unresolved = int(row["unresolved_complaints"])
-        if unresolved >= 1:
-            last = pd.Timestamp(row["last_unresolved_date"]).date()
-            out.append({"code": "unresolved_complaints", "level": min(1.0, unresolved / 2),
-                        "count": unresolved, "days": (as_of - last).days})
-        c_recent, c_previous = int(row["contacts_recent"]), int(row["contacts_previous"])
-        if c_previous >= MIN_PREVIOUS_COUNT and c_recent <= FALLING_SHARE * c_previous:
-            out.append({"code": "falling_contact", "level": 1 - c_recent / c_previous,
-                        "recent": c_recent, "previous": c_previous, "window": window_days})
-
-    if bool(row["has_payment_terms"]):
-        due, late = int(row["invoices_due"]), int(row["invoices_late"])
-        if late >= 1:
-            out.append({"code": "late_payments", "level": late / due,
-                        "late": late, "due": due, "unpaid": int(row["invoices_unpaid"]),
-                        "days": _num(row["mean_days_late"]) or 0.0,
-                        "months": round(PAYMENT_WINDOW_DAYS / 30.4375)})
-    return out
-
-
 def reason_text(reason: dict, lang: str = "en") -> str:
     """One reason in words."""
     values = {k: v for k, v in reason.items() if k not in ("code", "strength", "level")}
-    return t("churn_reason_" + reason["code"], lang, **values)
-
-
-def _round_reason(reason: dict) -> dict:
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in reason.items() if k != "level"}
+    return formatter("churn_reason_" + reason["code"], lang)(values)
 
 
 # --------------------------------------------------------------------------- signals and terms
@@ -405,7 +350,7 @@ def _signals(db: Database, dataset_id: int | Scope, as_of: date, params: Params,
     return frame
 
 
-#: The reasons evaluated on the data (:func:`_data_reasons`), in order.
+#: The reasons evaluated on the data, in order.
 DATA_REASONS = tuple(REASON_TERM)
 
 
@@ -413,47 +358,150 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
 
 
-def reason_levels(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Each data reason's level per customer of a churn_signals ``frame``, 0
-    where it does not fire: the same rules and levels as :func:`_data_reasons`
-    (which words them one customer at a time), for all customers at once.
-    Every level of a reason that fires is > 0."""
+def _data_reason_fires(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each data reason's (fires, level) per customer of a churn_signals
+    ``frame``: where it fires (the rules of the module docstring, "Reasons")
+    and its level in (0, 1] there, 0 elsewhere."""
     n = len(frame)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio, gap = _column(frame, "overdue_ratio"), _column(frame, "median_gap_days")
         fires = ~np.isnan(ratio) & ~np.isnan(gap) & (gap != 0) & (ratio >= OVERDUE_THRESHOLD)
-        overdue = np.where(fires, np.minimum(1.0, np.log2(np.where(fires, ratio, 1.0)) / 2), 0.0)
+        overdue = fires, np.where(fires, np.minimum(1.0, np.log2(np.where(fires, ratio, 1.0)) / 2), 0.0)
 
         recent, previous = _column(frame, "orders_recent"), _column(frame, "orders_previous")
         fires = (previous >= MIN_PREVIOUS_COUNT) & (recent <= FALLING_SHARE * previous)
-        orders = np.where(fires, 1 - recent / np.where(fires, previous, 1.0), 0.0)
+        orders = fires, np.where(fires, 1 - recent / np.where(fires, previous, 1.0), 0.0)
 
         rev_recent, rev_previous = _column(frame, "revenue_recent"), _column(frame, "revenue_previous")
         fires = (rev_previous > 0) & (rev_recent <= FALLING_SHARE * rev_previous)
-        revenue = np.where(fires, np.minimum(1.0, 1 - np.maximum(rev_recent, 0.0) / np.where(fires, rev_previous, 1.0)),
-                           0.0)
+        revenue = fires, np.where(
+            fires, np.minimum(1.0, 1 - np.maximum(rev_recent, 0.0) / np.where(fires, rev_previous, 1.0)), 0.0)
 
         talks = frame["has_interactions"].fillna(False).to_numpy(bool) if n else np.zeros(0, bool)
         unresolved = np.nan_to_num(_column(frame, "unresolved_complaints"))
-        complaints = np.where(talks & (unresolved >= 1), np.minimum(1.0, unresolved / 2), 0.0)
+        fires = talks & (unresolved >= 1)
+        complaints = fires, np.where(fires, np.minimum(1.0, unresolved / 2), 0.0)
         c_recent, c_previous = _column(frame, "contacts_recent"), _column(frame, "contacts_previous")
         fires = talks & (c_previous >= MIN_PREVIOUS_COUNT) & (c_recent <= FALLING_SHARE * c_previous)
-        contact = np.where(fires, 1 - c_recent / np.where(fires, c_previous, 1.0), 0.0)
+        contact = fires, np.where(fires, 1 - c_recent / np.where(fires, c_previous, 1.0), 0.0)
 
         terms = frame["has_payment_terms"].fillna(False).to_numpy(bool) if n else np.zeros(0, bool)
         late, due = np.nan_to_num(_column(frame, "invoices_late")), _column(frame, "invoices_due")
         fires = terms & (late >= 1)
-        payments = np.where(fires, late / np.where(fires, due, 1.0), 0.0)
+        payments = fires, np.where(fires, late / np.where(fires, due, 1.0), 0.0)
     return {"overdue": overdue, "falling_orders": orders, "falling_revenue": revenue,
             "unresolved_complaints": complaints, "falling_contact": contact, "late_payments": payments}
 
 
-def _reason_rows(frame: pd.DataFrame, as_of: date) -> list[list[dict]]:
-    """The data reasons of every row of a churn_signals ``frame``, worded (slow:
-    one dict per row; only for the rows that are shown)."""
-    columns = [c for c in frame.columns if not c.startswith("level_")]
-    rows = zip(*(frame[c].tolist() for c in columns))
-    return [_data_reasons(dict(zip(columns, row)), as_of, TREND_WINDOW_DAYS) for row in rows]
+def reason_levels(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each data reason's level per customer of a churn_signals ``frame``, 0
+    where it does not fire (:func:`_data_reason_fires`), for all customers at
+    once (to fit the terms and to score)."""
+    return {code: level for code, (_, level) in _data_reason_fires(frame).items()}
+
+
+#: The late payments reason's window in months, as its words show it.
+PAYMENT_WINDOW_MONTHS = round(PAYMENT_WINDOW_DAYS / 30.4375)
+
+
+def _data_reason_columns(frame: pd.DataFrame, as_of: date) -> list[tuple[str, np.ndarray, np.ndarray, dict]]:
+    """The data reasons of a churn_signals ``frame`` column-wise, in the order
+    of :data:`DATA_REASONS`: per reason, (code, the rows where it fires, its
+    level there, the numbers its words show: name -> values over those rows,
+    or one value for all)."""
+    fires = _data_reason_fires(frame)
+    out = []
+    for code in DATA_REASONS:
+        rows = np.flatnonzero(fires[code][0])
+
+        def ints(name: str) -> np.ndarray:
+            return _column(frame, name)[rows].astype(np.int64)
+
+        def floats(name: str) -> np.ndarray:
+            return _column(frame, name)[rows]
+
+        level = fires[code][1][rows]
+        if code == "overdue":
+            ratio = floats("overdue_ratio")
+            # math.log2, as the reasons were always worded: np.log2 (the fit's
+            # levels) differs from it in the last bit for a few ratios
+            level = np.array([min(1.0, math.log2(r) / 2) for r in ratio.tolist()], dtype=np.float64)
+            values = {"days": ints("days_since_last_order"), "gap": floats("median_gap_days"), "ratio": ratio}
+        elif code in ("falling_orders", "falling_contact"):
+            kind = "orders" if code == "falling_orders" else "contacts"
+            values = {"recent": ints(kind + "_recent"), "previous": ints(kind + "_previous"),
+                      "window": TREND_WINDOW_DAYS}
+        elif code == "falling_revenue":
+            values = {"recent": floats("revenue_recent"), "previous": floats("revenue_previous"), "drop": level,
+                      "window": TREND_WINDOW_DAYS}
+        elif code == "unresolved_complaints":
+            last = pd.to_datetime(frame["last_unresolved_date"].iloc[rows])
+            if last.dt.tz is not None:
+                last = last.dt.tz_localize(None)  # the local date, as Timestamp.date() gives it
+            days = (pd.Timestamp(as_of) - last.dt.floor("D")).dt.days.to_numpy(np.int64)
+            values = {"count": ints("unresolved_complaints"), "days": days}
+        else:  # late_payments
+            late_days = floats("mean_days_late")
+            values = {"late": ints("invoices_late"), "due": ints("invoices_due"), "unpaid": ints("invoices_unpaid"),
+                      "days": np.where(np.isnan(late_days) | (late_days == 0), 0.0, late_days),
+                      "months": PAYMENT_WINDOW_MONTHS}
+        out.append((code, rows, level, values))
+    return out
+
+
+def _plain(values: np.ndarray | object, n: int) -> list | itertools.repeat:
+    """A reason's numbers as plain Python values (one value: repeated ``n``
+    times), floats rounded to 4 digits."""
+    if isinstance(values, np.ndarray):
+        plain = values.tolist()
+        return [round(v, 4) for v in plain] if values.dtype.kind == "f" else plain
+    return itertools.repeat(round(values, 4) if isinstance(values, float) else values, n)
+
+
+def _reasons(frame: pd.DataFrame, terms: dict[str, float], h: int, lang: str, as_of: date,
+             model: tuple[np.ndarray, np.ndarray], probability: np.ndarray, value_at_risk: np.ndarray,
+             listed: np.ndarray, total: float) -> tuple[list[list[dict]], list[list[str]]]:
+    """Every row's reasons and their words (module docstring, "Reasons"),
+    built reason by reason over the rows where it fires. A reason is a dict:
+    code, strength, the numbers its words show (floats rounded to 4 digits);
+    a row's reasons are sorted strongest first, ties in the order of
+    :data:`REASON_CODES`. ``model`` is (the model part's log-odds, its risk
+    score); ``total`` is the value at risk of everyone scored."""
+    model_logit, model_score = model
+    n = len(frame)
+    parts = [(code, rows, terms[REASON_TERM[code]] * level, values)
+             for code, rows, level, values in _data_reason_columns(frame, as_of)]
+    p_alive = frame["p_alive"].to_numpy(np.float64)
+    at_risk = model_score >= AT_RISK_SCORE
+    low = at_risk & (p_alive < LOW_P_ALIVE)
+    rows = np.flatnonzero(low)
+    parts.append(("low_p_alive", rows, model_logit[rows], {"p_alive": p_alive[rows]}))
+    rows = np.flatnonzero(at_risk & ~low)
+    parts.append(("few_expected_orders", rows, model_logit[rows],
+                  {"p_order": special.expit(-model_logit[rows]),
+                   "orders": frame["expected_orders"].to_numpy(np.float64)[rows], "days": h}))
+    rows = np.flatnonzero(listed & (np.bincount(np.concatenate([p[1] for p in parts]), minlength=n) == 0))
+    parts.append(("value_at_risk", rows, np.zeros(len(rows)),
+                  {"share": value_at_risk[rows] / total, "probability": probability[rows], "days": h}))
+
+    reasons: list[dict] = []
+    words: list[str] = []
+    for code, rows, strength, values in parts:
+        if not len(rows):
+            continue
+        names = tuple(values)
+        shown = [dict(zip(names, numbers)) for numbers in zip(*(_plain(v, len(rows)) for v in values.values()))]
+        words += map(formatter("churn_reason_" + code, lang), shown)
+        reasons += [{"code": code, "strength": s, **v} for s, v in zip(_plain(strength, len(rows)), shown)]
+    # each row's reasons strongest first (the unrounded strength), ties in the order of REASON_CODES
+    row = np.concatenate([p[1] for p in parts])
+    order = np.lexsort((np.concatenate([np.full(len(p[1]), REASON_CODES.index(p[0])) for p in parts]),
+                        -np.concatenate([p[2] for p in parts]), row)).tolist()
+    ends = np.cumsum(np.bincount(row, minlength=n)).tolist()
+    bounds = list(zip([0] + ends[:-1], ends))
+    reasons = [reasons[i] for i in order]
+    words = [words[i] for i in order]
+    return [reasons[a:b] for a, b in bounds], [words[a:b] for a, b in bounds]
 
 
 def _design(frame: pd.DataFrame) -> np.ndarray:
@@ -710,30 +758,14 @@ def _score(frame: pd.DataFrame, calibration: Calibration, h: int, lang: str, as_
             frame[listed], probability[listed], model_score[listed], model_logit[listed], value_at_risk[listed],
             listed[listed])
     frame = frame.copy()
-    all_reasons: list[list[dict]] = []
-    data_reasons = _reason_rows(frame, as_of)
-    for i, row in enumerate(frame[["p_alive", "probability_model", "expected_orders"]].itertuples(index=False)):
-        reasons = [{"code": r["code"], "strength": calibration.terms[REASON_TERM[r["code"]]] * r["level"], **r}
-                   for r in data_reasons[i]]
-        if model_score[i] >= AT_RISK_SCORE:
-            if row.p_alive < LOW_P_ALIVE:
-                reasons.append({"code": "low_p_alive", "strength": float(model_logit[i]),
-                                "p_alive": float(row.p_alive)})
-            else:
-                reasons.append({"code": "few_expected_orders", "strength": float(model_logit[i]),
-                                "p_order": float(special.expit(-model_logit[i])),
-                                "orders": float(row.expected_orders), "days": h})
-        if listed[i] and not reasons:
-            reasons.append({"code": "value_at_risk", "strength": 0.0, "share": float(value_at_risk[i] / total),
-                            "probability": float(probability[i]), "days": h})
-        reasons.sort(key=lambda r: (-r["strength"], REASON_CODES.index(r["code"])))
-        all_reasons.append([_round_reason(r) for r in reasons])
+    reasons, words = _reasons(frame, calibration.terms, h, lang, as_of, (model_logit, model_score), probability,
+                              value_at_risk, listed, total)
     frame["probability_leave"] = probability
     frame["risk_score"] = risk_score(probability)
     frame["value_at_risk"] = value_at_risk
     frame["on_call_list"] = listed
-    frame["reasons"] = all_reasons
-    frame["reasons_text"] = [[reason_text(r, lang) for r in rs] for rs in all_reasons]
+    frame["reasons"] = reasons
+    frame["reasons_text"] = words
     frame["owner"] = frame["owner"].astype("object").where(frame["owner"].notna(), None)
     out = frame[list(COLUMNS)]
     out.attrs["calibration"] = calibration.summary()

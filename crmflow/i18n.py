@@ -7,6 +7,8 @@ Chinese terms follow the course texts the product comes from: 潜在客户,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 DEFAULT_LANGUAGE = "en"
 
@@ -110,8 +112,19 @@ def _merge_locale_files() -> None:
 _merge_locale_files()
 
 
+def formatter(key: str, lang: str = DEFAULT_LANGUAGE) -> Callable[[Mapping[str, object]], str]:
+    """The label ``key`` in ``lang`` as a function of its values: ``formatter(key,
+    lang)(values)`` is ``t(key, lang, **values)``, with the label looked up once
+    (for wording many rows with one label). An unknown language falls back to
+    English; an unknown key raises KeyError, here when the formatter is made."""
+    text = TRANSLATIONS.get(lang, TRANSLATIONS[DEFAULT_LANGUAGE])[key]
+
+    def format_values(values: Mapping[str, object]) -> str:
+        return text.format(**values) if values else text
+
+    return format_values
+
+
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
     """The label ``key`` in ``lang``, formatted with ``values``."""
-    table = TRANSLATIONS.get(lang, TRANSLATIONS[DEFAULT_LANGUAGE])
-    text = table[key]
-    return text.format(**values) if values else text
+    return formatter(key, lang)(values)

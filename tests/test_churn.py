@@ -737,12 +737,116 @@ def test_horizon_follows_lost_after_days(load):
         assert short[cid]["probability_model"] > long[cid]["probability_model"]
 
 
+# --------------------------------------------------------------------------- reasons, column-wise vs one row at a time
+# churn builds the reasons column-wise (each reason over the rows where it fires); the
+# per-row reference below is the rule of the module docstring ("Reasons") written one
+# customer at a time, as churn once did it, and the tests check that both agree exactly.
+def _num(value: object) -> float | None:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def oracle_data_reasons(row: dict, as_of: date, window_days: int) -> list[dict]:
+    """The reasons evaluated on the data for one row of churn_signals, each
+    with ``code``, ``level`` (its strength in (0, 1], before weighting) and
+    the numbers its words show."""
+    out: list[dict] = []
+    ratio = _num(row["overdue_ratio"])
+    gap = _num(row["median_gap_days"])
+    days = int(row["days_since_last_order"])
+    if ratio is not None and gap and ratio >= churn.OVERDUE_THRESHOLD:
+        out.append({"code": "overdue", "level": min(1.0, math.log2(ratio) / 2),
+                    "days": days, "gap": gap, "ratio": ratio})
+
+    recent, previous = int(row["orders_recent"]), int(row["orders_previous"])
+    if previous >= churn.MIN_PREVIOUS_COUNT and recent <= churn.FALLING_SHARE * previous:
+        out.append({"code": "falling_orders", "level": 1 - recent / previous,
+                    "recent": recent, "previous": previous, "window": window_days})
+    rev_recent, rev_previous = float(row["revenue_recent"]), float(row["revenue_previous"])
+    if rev_previous > 0 and rev_recent <= churn.FALLING_SHARE * rev_previous:
+        drop = min(1.0, 1 - max(rev_recent, 0.0) / rev_previous)
+        out.append({"code": "falling_revenue", "level": drop,
+                    "recent": rev_recent, "previous": rev_previous, "drop": drop, "window": window_days})
+
+    if bool(row["has_interactions"]):
+        unresolved = int(row["unresolved_complaints"])
+        if unresolved >= 1:
+            last = pd.Timestamp(row["last_unresolved_date"]).date()
+            out.append({"code": "unresolved_complaints", "level": min(1.0, unresolved / 2),
+                        "count": unresolved, "days": (as_of - last).days})
+        c_recent, c_previous = int(row["contacts_recent"]), int(row["contacts_previous"])
+        if c_previous >= churn.MIN_PREVIOUS_COUNT and c_recent <= churn.FALLING_SHARE * c_previous:
+            out.append({"code": "falling_contact", "level": 1 - c_recent / c_previous,
+                        "recent": c_recent, "previous": c_previous, "window": window_days})
+
+    if bool(row["has_payment_terms"]):
+        due, late = int(row["invoices_due"]), int(row["invoices_late"])
+        if late >= 1:
+            out.append({"code": "late_payments", "level": late / due,
+                        "late": late, "due": due, "unpaid": int(row["invoices_unpaid"]),
+                        "days": _num(row["mean_days_late"]) or 0.0,
+                        "months": round(churn.PAYMENT_WINDOW_DAYS / 30.4375)})
+    return out
+
+
+def oracle_reasons(frame: pd.DataFrame, calibration: churn.Calibration, h: int, lang: str, as_of: date,
+                   only_listed: bool = False) -> tuple[list[list[dict]], list[list[str]]]:
+    """Every row's reasons and words as churn._score gives them, one row at a
+    time: the data reasons weighted, the model's reason at AT_RISK_SCORE or
+    above, value_at_risk for a listed row without another reason; sorted by
+    (-strength, REASON_CODES index), floats rounded to 4 digits, worded with t."""
+    from crmflow.i18n import t
+
+    model_logit, probability = churn._probability(frame, calibration)
+    model_score = churn.risk_score(special.expit(model_logit))
+    value_at_risk = frame["expected_value"].to_numpy(np.float64) * probability
+    listed = churn.call_list_mask(value_at_risk, frame["customer_id"])
+    total = float(value_at_risk.sum())
+    if only_listed:
+        frame, probability, model_score, model_logit, value_at_risk, listed = (
+            frame[listed], probability[listed], model_score[listed], model_logit[listed], value_at_risk[listed],
+            listed[listed])
+    out, words = [], []
+    for i, row in enumerate(frame.to_dict("records")):
+        reasons = [{"code": r["code"], "strength": calibration.terms[churn.REASON_TERM[r["code"]]] * r["level"], **r}
+                   for r in oracle_data_reasons(row, as_of, churn.TREND_WINDOW_DAYS)]
+        if model_score[i] >= churn.AT_RISK_SCORE:
+            if row["p_alive"] < churn.LOW_P_ALIVE:
+                reasons.append({"code": "low_p_alive", "strength": float(model_logit[i]),
+                                "p_alive": float(row["p_alive"])})
+            else:
+                reasons.append({"code": "few_expected_orders", "strength": float(model_logit[i]),
+                                "p_order": float(special.expit(-model_logit[i])),
+                                "orders": float(row["expected_orders"]), "days": h})
+        if listed[i] and not reasons:
+            reasons.append({"code": "value_at_risk", "strength": 0.0, "share": float(value_at_risk[i] / total),
+                            "probability": float(probability[i]), "days": h})
+        reasons.sort(key=lambda r: (-r["strength"], churn.REASON_CODES.index(r["code"])))
+        rounded = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "level"}
+                   for r in reasons]
+        out.append(rounded)
+        words.append([t("churn_reason_" + r["code"], lang,
+                        **{k: v for k, v in r.items() if k not in ("code", "strength")}) for r in rounded])
+    return out, words
+
+
+def typed(reasons: list[list[dict]]) -> list[list[list[tuple]]]:
+    """The reasons with every value's type and the keys' order, for an exact comparison."""
+    return [[[(k, type(v).__name__, v) for k, v in r.items()] for r in rs] for rs in reasons]
+
+
 def test_vectorised_reason_levels_equal_the_worded_reasons():
     """reason_levels (all customers at once, used to fit and to pick the listed
-    customers) gives exactly the levels _data_reasons words one row at a time,
+    customers) gives the levels the per-row reference words one row at a time,
     on random signals that sit on every threshold (ratio exactly 2, recent
-    exactly half, no previous, NaN gaps, no interactions, no payment terms)."""
-    from crmflow.churn import DATA_REASONS, _data_reasons, reason_levels
+    exactly half, no previous, NaN gaps, no interactions, no payment terms);
+    and the column-wise reasons of _score equal the reference's exactly."""
+    from crmflow.churn import DATA_REASONS, reason_levels
 
     rng = np.random.default_rng(7)
     n = 4000
@@ -768,9 +872,121 @@ def test_vectorised_reason_levels_equal_the_worded_reasons():
     levels = reason_levels(frame)
     fired = 0
     for i, row in enumerate(frame.to_dict("records")):
-        worded = {r["code"]: r["level"] for r in _data_reasons(row, date(2024, 6, 30), 90)}
+        worded = {r["code"]: r["level"] for r in oracle_data_reasons(row, date(2024, 6, 30), 90)}
         for code in DATA_REASONS:
             assert levels[code][i] == pytest.approx(worded.get(code, 0.0), abs=1e-12), (i, code, row)
             assert (levels[code][i] > 0) == (code in worded)
         fired += bool(worded)
     assert 0 < fired < n
+
+    frame = with_model_part(frame, rng)
+    for calibration in (churn.PRIOR_CALIBRATION, MODEL_ONLY):
+        for only_listed in (False, True):
+            scored = churn._score(frame, calibration, 180, "en", date(2024, 6, 30), only_listed)
+            reasons, words = oracle_reasons(frame, calibration, 180, "en", date(2024, 6, 30), only_listed)
+            assert typed(scored["reasons"].tolist()) == typed(reasons)
+            assert scored["reasons_text"].tolist() == words
+
+
+def with_model_part(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Random signals completed with what churn._signals adds: ids, stage,
+    the model part (P0 exactly 0.5 for some: the model's risk score exactly
+    AT_RISK_SCORE; P(alive) exactly LOW_P_ALIVE or missing for some), value
+    and the reasons' levels."""
+    n = len(frame)
+    out = frame.assign(customer_id=[f"C{i:05d}" for i in range(n)],
+                       stage=rng.choice(["first", "repeat", "loyal"], n),
+                       probability_model=rng.choice([0.05, 0.3, 0.5, 0.7, 0.95], n),
+                       p_alive=rng.choice([0.2, 0.5, 0.8, np.nan], n),
+                       expected_orders=rng.choice([0.01, 0.5, 1.0, 3.0], n),
+                       expected_value=rng.gamma(1.0, 100.0, n), owner="A")
+    for code, level in churn.reason_levels(out).items():
+        out["level_" + code] = level
+    return out
+
+
+# A hand-made signals frame at D = 2024-06-30 on every edge of the reasons. QUIET fires
+# nothing (under the prior rule: P0 0.2, risk 20); each customer changes what its comment says.
+D_EDGES = date(2024, 6, 30)
+QUIET = {"stage": "repeat", "days_since_last_order": 30, "median_gap_days": 30.0, "overdue_ratio": 1.0,
+         "orders_recent": 2, "orders_previous": 2, "revenue_recent": 100.0, "revenue_previous": 100.0,
+         "has_interactions": True, "unresolved_complaints": 0, "last_unresolved_date": pd.NaT,
+         "contacts_recent": 2, "contacts_previous": 2, "has_payment_terms": True, "invoices_due": 2,
+         "invoices_late": 0, "invoices_unpaid": 0, "mean_days_late": np.nan,
+         "probability_model": 0.2, "p_alive": 0.9, "expected_orders": 1.0, "expected_value": 10.0, "owner": "A"}
+EDGES = {
+    "OV_AT": ({"overdue_ratio": 2.0, "days_since_last_order": 60}, ["overdue"]),  # ratio exactly 2: level 0.5
+    "OV_BELOW": ({"overdue_ratio": float(np.nextafter(2.0, 0.0)), "days_since_last_order": 59}, []),
+    "OV_FAR": ({"overdue_ratio": 16.0, "days_since_last_order": 480}, ["overdue"]),  # level capped at 1
+    "OV_GAP_0": ({"overdue_ratio": 3.0, "median_gap_days": 0.0}, []),  # no rhythm
+    "OV_ONE_DAY": ({"overdue_ratio": np.nan, "median_gap_days": np.nan}, []),  # one buying day
+    "OV_GAP_NAN": ({"overdue_ratio": 3.0, "median_gap_days": np.nan}, []),
+    "FO_AT": ({"orders_recent": 1}, ["falling_orders"]),  # exactly half of 2: level 0.5
+    "FO_OFF": ({"orders_previous": 3}, []),  # 2 > 1.5
+    "FO_PREV_1": ({"orders_recent": 0, "orders_previous": 1}, []),  # fewer than 2 before
+    "FO_PREV_0": ({"orders_recent": 0, "orders_previous": 0}, []),
+    "FR_AT": ({"revenue_recent": 50.0}, ["falling_revenue"]),  # exactly half: drop 0.5
+    "FR_OFF": ({"revenue_recent": float(np.nextafter(50.0, 100.0))}, []),
+    "FR_RETURNS": ({"revenue_recent": -20.0}, ["falling_revenue"]),  # drop capped at 1
+    "FR_PREV_0": ({"revenue_recent": -5.0, "revenue_previous": 0.0}, []),  # no positive previous
+    "FR_NAN": ({"revenue_recent": np.nan}, []),
+    "UC_1": ({"unresolved_complaints": 1, "last_unresolved_date": pd.Timestamp("2024-05-01")},
+             ["unresolved_complaints"]),  # level 0.5, 60 days ago
+    "UC_3": ({"unresolved_complaints": 3, "last_unresolved_date": pd.Timestamp("2024-06-29 18:30")},
+             ["unresolved_complaints"]),  # level capped at 1; the day counts, not the hour: 1 day ago
+    "FC_AT": ({"contacts_recent": 1}, ["falling_contact"]),  # exactly half of 2
+    "FC_OFF": ({"contacts_previous": 3}, []),
+    # without interactions complaints and contact are not evaluated, whatever the columns hold
+    "NO_TALKS": ({"has_interactions": False, "unresolved_complaints": 2, "contacts_recent": 0,
+                  "contacts_previous": 4, "last_unresolved_date": pd.Timestamp("2024-05-01")}, []),
+    "NO_TALKS_NAN": ({"has_interactions": False, "unresolved_complaints": np.nan, "contacts_recent": np.nan,
+                      "contacts_previous": np.nan}, []),
+    # 123.45675 rounds to 123.4567 (Python's round) but to 123.4568 with np.round
+    "LP_1": ({"invoices_due": 3, "invoices_late": 1, "invoices_unpaid": 1, "mean_days_late": 123.45675},
+             ["late_payments"]),
+    "LP_DAYS_NAN": ({"invoices_late": 2}, ["late_payments"]),  # level 1, days 0
+    "LP_DAYS_NEG_ZERO": ({"invoices_late": 1, "mean_days_late": -0.0}, ["late_payments"]),
+    "LP_DUE_0": ({"invoices_due": 0}, []),  # nothing due
+    "NO_TERMS": ({"has_payment_terms": False, "invoices_due": 3, "invoices_late": 2}, []),
+    "NO_TERMS_NAN": ({"has_payment_terms": False, "invoices_due": np.nan, "invoices_late": np.nan,
+                      "invoices_unpaid": np.nan}, []),
+    # prior weights: overdue 1 x 0.5, falling orders 0.5 x 1, falling revenue 0.5 x 1 -- three ties
+    # at 0.5; and a value at risk that puts it on the list with its reasons
+    "TIE": ({"overdue_ratio": 2.0, "days_since_last_order": 60, "orders_recent": 0, "orders_previous": 4,
+             "revenue_recent": 0.0, "expected_value": 2e5}, ["overdue", "falling_orders", "falling_revenue"]),
+    # P0 = 0.5 puts the model part exactly at AT_RISK_SCORE (offset 0, slope 1: logit 0, score 50.0);
+    # P(alive) exactly LOW_P_ALIVE is not low. With falling contact weighted 0 (TIES below) both are 0.
+    "MODEL_AT": ({"probability_model": 0.5, "p_alive": 0.5, "contacts_recent": 1},
+                 ["falling_contact", "few_expected_orders"]),
+    "MODEL_LOW": ({"probability_model": 0.5, "p_alive": float(np.nextafter(0.5, 0.0))}, ["low_p_alive"]),
+    "MODEL_OFF": ({"probability_model": 0.499999}, []),  # model risk 49.9999
+    "VALUE": ({"expected_value": 1e6}, ["value_at_risk"]),  # listed for its value alone
+}
+TIES = churn.Calibration({**churn.PRIOR, "falling_contact": 0.0}, "history", scorer="full", why="reasons_helped")
+
+
+def edge_frame() -> pd.DataFrame:
+    frame = pd.DataFrame([{"customer_id": cid, **QUIET, **changes} for cid, (changes, _) in EDGES.items()])
+    for code, level in churn.reason_levels(frame).items():
+        frame["level_" + code] = level
+    return frame
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_column_wise_reasons_equal_the_per_row_reference_on_every_edge(lang):
+    frame = edge_frame()
+    scored = by_id(churn._score(frame, TIES, 180, lang, D_EDGES))
+    assert {cid: codes(row) for cid, row in scored.items()} == {cid: c for cid, (_, c) in EDGES.items()}
+    assert [r["strength"] for r in scored["TIE"]["reasons"]] == [0.5, 0.5, 0.5]
+    assert [r["strength"] for r in scored["MODEL_AT"]["reasons"]] == [0.0, 0.0]
+    assert list(scored["VALUE"]["reasons"][0]) == ["code", "strength", "share", "probability", "days"]
+    assert reason(scored["UC_3"], "unresolved_complaints")["days"] == 1
+    assert reason(scored["LP_DAYS_NEG_ZERO"], "late_payments")["days"] == 0.0
+    assert reason(scored["LP_1"], "late_payments")["days"] == 123.4567
+    assert {cid for cid, row in scored.items() if row["on_call_list"]} == {"VALUE", "TIE"}
+    for calibration in (TIES, churn.PRIOR_CALIBRATION, MODEL_ONLY):
+        for only_listed in (False, True):
+            got = churn._score(frame, calibration, 180, lang, D_EDGES, only_listed)
+            reasons, words = oracle_reasons(frame, calibration, 180, lang, D_EDGES, only_listed)
+            assert typed(got["reasons"].tolist()) == typed(reasons), (calibration.scorer, only_listed)
+            assert got["reasons_text"].tolist() == words, (calibration.scorer, only_listed)

@@ -33,3 +33,23 @@ def test_every_key_used_in_the_interface_exists():
     assert used, "no translation keys found in the pages"
     missing = used - set(TRANSLATIONS["en"])
     assert not missing, missing
+
+
+def test_formatter_words_as_t_does():
+    """formatter(key, lang)(values) is t(key, lang, **values): the same text in
+    both languages, English for an unknown language, the label as it stands
+    without values, and KeyError for an unknown key."""
+    import pytest
+
+    from crmflow.i18n import formatter, t
+
+    values = {"days": 95, "gap": 30.0, "ratio": 3.1667}
+    for lang in ("en", "zh", "fr"):
+        assert formatter("churn_reason_overdue", lang)(values) == t("churn_reason_overdue", lang, **values)
+    assert formatter("churn_reason_overdue", "fr")(values) == "No order for 95 days, 3.2× their usual 30-day gap"
+    assert formatter("pareto_headline_revenue")({}) == t("pareto_headline_revenue") == TRANSLATIONS["en"][
+        "pareto_headline_revenue"]
+    with pytest.raises(KeyError):
+        formatter("no_such_label", "en")
+    with pytest.raises(KeyError):
+        t("no_such_label", "en")
