@@ -441,7 +441,9 @@ def fit_clv(db: Database, dataset_id: int | Scope, calibration_end: date, model:
 def _fit_clv(db: Database, scope: Scope, calibration_end: date, model: str) -> ClvFit:
     stored = stored_params(db, "clv_fit", scope, as_of=calibration_end, model=model)
     if stored is not None:  # the fit stored with the dataset (crmflow.results.compute_fits)
-        return _fit_from_state(_summary(db, scope, calibration_end), calibration_end, stored)
+        fit = _fit_from_state(_summary(db, scope, calibration_end), calibration_end, stored)
+        _take_stored_intervals(db, scope, fit, model)
+        return fit
     if model != "auto":
         choice = ModelChoice(model, Candidate(model), "requested")
     else:
@@ -749,6 +751,40 @@ def _state_of(fit: ClvFit) -> dict[str, object]:
 def _fit_from_state(summary: pd.DataFrame, calibration_end: date, data: dict) -> ClvFit:
     return ClvFit(calibration_end, summary, _model_from_state(data["purchase"]),
                   _model_from_state(data["gamma_gamma"]), tuple(data["messages"]), _choice_from_state(data["choice"]))
+
+
+#: The interval columns of :meth:`ClvFit.intervals` (stored by crmflow.results as a table).
+INTERVAL_COLUMNS = ("expected_orders_low", "expected_orders_high", "expected_value_low", "expected_value_high")
+
+
+def intervals_table(db: Database, dataset_id: int, as_of: date, model: str, horizon_weeks: float,
+                    discount_rate: float) -> pd.DataFrame:
+    """The bootstrap intervals of the fit at ``as_of`` (:meth:`ClvFit.intervals`),
+    one row per customer of its summary (``pos``: the row's place), to be stored."""
+    fit = fit_clv(db, dataset_id, as_of, model)
+    bounds = fit.intervals(horizon_weeks, discount_rate)
+    table = pd.DataFrame({"pos": np.arange(len(fit.summary), dtype=np.int64),
+                          "customer_id": fit.summary["customer_id"].to_numpy(object)})
+    for column in INTERVAL_COLUMNS:
+        table[column] = np.asarray(bounds[column], dtype=np.float64)
+    return table
+
+
+def _take_stored_intervals(db: Database, scope: Scope, fit: ClvFit, model: str) -> None:
+    """Give a fit rebuilt from its stored parameters the intervals stored with it
+    (crmflow.results: at D, the default horizon and rate), so that they are not
+    drawn again; nothing when they are not stored or the customers differ."""
+    from crmflow.results import model_defaults, stored_table
+
+    key = model_defaults(fit.calibration_end)
+    if model != key["model"]:
+        return
+    table = stored_table(db, "clv_intervals", scope, **key)
+    if table is None or len(table) != len(fit.summary) or not np.array_equal(
+            table["customer_id"].to_numpy(object), fit.summary["customer_id"].to_numpy(object)):
+        return
+    fit._intervals[(key["horizon_weeks"], key["discount_rate"])] = {
+        column: table[column].to_numpy(np.float64) for column in INTERVAL_COLUMNS}
 
 
 def fit_state(db: Database, dataset_id: int, as_of: date, model: str = "auto") -> dict[str, object]:

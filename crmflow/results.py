@@ -385,14 +385,30 @@ def fit_requests(first: date, last: date) -> list[tuple[str, dict[str, Any]]]:
         out.append(("clv_backtest", {"calibration_end": start, "holdout_end": last, "model": "auto"}))
     out += [("churn_calibration", {"as_of": d, "horizon_days": h, **params.as_sql_params()}) for d in dates[:2]]
     out.append(("churn_track_record", {"as_of": last, "horizon_days": h, **params.as_sql_params()}))
+    # the Segments view's 90% intervals of the fit at D (a table: one row per customer)
+    out.append(("clv_intervals", model_defaults(last)))
     return out
+
+
+def model_defaults(as_of: date) -> dict[str, Any]:
+    """The key of the CLV intervals stored at ``as_of``: the chosen model, the default horizon and rate."""
+    from crmflow.model import DEFAULT_DISCOUNT_RATE, DEFAULT_HORIZON_WEEKS
+
+    return {"as_of": as_of, "model": "auto", "horizon_weeks": float(DEFAULT_HORIZON_WEEKS),
+            "discount_rate": float(DEFAULT_DISCOUNT_RATE)}
+
+
+#: The fits stored as tables (one row per customer) instead of one JSON row:
+#: kind -> the frame's name on the cursor that ``store_<kind>`` reads.
+TABLE_FITS = {"clv_intervals": "clv_intervals_frame"}
 
 
 def _fit_builder(kind: str) -> Callable[..., dict[str, Any] | None]:
     from crmflow import churn, model
 
     return {"clv_fit": model.fit_state, "clv_backtest": model.backtest_state,
-            "churn_calibration": churn.calibration_state, "churn_track_record": churn.track_record_state}[kind]
+            "churn_calibration": churn.calibration_state, "churn_track_record": churn.track_record_state,
+            "clv_intervals": model.intervals_table}[kind]
 
 
 def _json_default(value: Any) -> Any:
@@ -409,12 +425,18 @@ FITS_RUN = "result_params"
 #: ``progress(done, total)`` while fits are built: how many of the dataset's fits are done.
 Progress = Callable[[int, int], None]
 
-#: True while :func:`build_fits` fits (per thread): :func:`stored_params` then
-#: answers None, so that no fit is read from the ones being replaced.
-_FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("crmflow_fresh_fits", default=False)
+#: While :func:`build_fits` fits (per thread), the fits built so far in that
+#: pass: :func:`stored_params` answers from them, never from the fits being
+#: replaced (a later fit that starts from an earlier one, e.g. the intervals
+#: from the fit at D, takes it as it will be stored), and :func:`stored_table` answers None.
+_FRESH: contextvars.ContextVar[dict[tuple[str, str], Any] | None] = contextvars.ContextVar("crmflow_fresh_fits",
+                                                                                          default=None)
+
+#: A stored fit: (kind, definitions key, JSON parameters or, for :data:`TABLE_FITS`, a frame).
+FitRow = tuple[str, str, "str | pd.DataFrame"]
 
 
-def build_fits(db: Database, dataset_id: int, progress: Progress | None = None) -> list[tuple[str, str, str]]:
+def build_fits(db: Database, dataset_id: int, progress: Progress | None = None) -> list[FitRow]:
     """Fit the dataset's :func:`fit_requests`: (kind, definitions key, JSON
     state) each, for :func:`save_fits`. A fit the data cannot give (too
     short a history, nobody to fit) is left out, and its readers fit (and
@@ -427,8 +449,9 @@ def build_fits(db: Database, dataset_id: int, progress: Progress | None = None) 
     dataset_id = int(dataset_id)
     first, last = data_range(db, dataset_id)
     requests = fit_requests(first, last)
-    rows = []
-    fresh = _FRESH.set(True)  # every fit from the data, none from the fits stored before
+    rows: list[FitRow] = []
+    built: dict[tuple[str, str], Any] = {}
+    fresh = _FRESH.set(built)  # every fit from the data, none from the fits stored before
     try:
         for n, (kind, key) in enumerate(requests):
             if progress is not None:
@@ -437,8 +460,14 @@ def build_fits(db: Database, dataset_id: int, progress: Progress | None = None) 
                 state = _fit_builder(kind)(db, dataset_id, **key)
             except CrmflowError:
                 continue
-            if state is not None:
-                rows.append((kind, defs_key(key), json.dumps(state, default=_json_default)))
+            if state is None:
+                continue
+            if kind in TABLE_FITS:
+                rows.append((kind, defs_key(key), state))
+                continue
+            payload = json.dumps(state, default=_json_default)
+            built[(kind, defs_key(key))] = json.loads(payload)  # as a reader will get it
+            rows.append((kind, defs_key(key), payload))
     finally:
         _FRESH.reset(fresh)
     if progress is not None:
@@ -446,7 +475,7 @@ def build_fits(db: Database, dataset_id: int, progress: Progress | None = None) 
     return rows
 
 
-def save_fits(db: Database, dataset_id: int, rows: Iterable[tuple[str, str, str]]) -> bool:
+def save_fits(db: Database, dataset_id: int, rows: Iterable[FitRow]) -> bool:
     """Store fits built by :func:`build_fits` (replacing any stored ones) and
     note that they are stored, in one transaction. Nothing is stored, and the
     answer is False, when the dataset is gone (deleted or replaced while it
@@ -460,8 +489,15 @@ def save_fits(db: Database, dataset_id: int, rows: Iterable[tuple[str, str, str]
                 return False
             db.execute("drop_result_params", cur=cur, target_id=dataset_id, query_name=FITS_RUN)
             for kind, key, payload in rows:
-                db.execute("store_result_params", cur=cur, target_id=dataset_id, kind=kind, defs_key=key,
-                           payload=payload)
+                if kind in TABLE_FITS:
+                    cur.register(TABLE_FITS[kind], payload)
+                    try:
+                        db.execute(f"store_{kind}", cur=cur, target_id=dataset_id, defs_key=key)
+                    finally:
+                        cur.unregister(TABLE_FITS[kind])
+                else:
+                    db.execute("store_result_params", cur=cur, target_id=dataset_id, kind=kind, defs_key=key,
+                               payload=payload)
             db.execute("record_result_run", cur=cur, target_id=dataset_id, query_name=FITS_RUN,
                        defs_key=defs_key({}), dates=None)
             cur.commit()
@@ -494,8 +530,11 @@ def stored_params(db: Database, kind: str, dataset_id: int | Scope, **key: Any) 
     dataset (as stored by :func:`compute_fits`), or None when the call reads
     part of a dataset or its fit is not stored."""
     target = whole_dataset(dataset_id)
-    if target is None or _FRESH.get():
+    if target is None:
         return None
+    fresh = _FRESH.get()
+    if fresh is not None:
+        return fresh.get((kind, defs_key(key)))
     try:
         rows = db.run("read_result_params", target_id=target, kind=kind, defs_key=defs_key(key))
     except CrmflowError:  # a file opened read-only as an older crmflow left it: no such table
@@ -503,3 +542,24 @@ def stored_params(db: Database, kind: str, dataset_id: int | Scope, **key: Any) 
     if rows.empty:
         return None
     return json.loads(rows.iloc[0]["payload"])
+
+
+def stored_table(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> pd.DataFrame | None:
+    """The stored table fit ``kind`` (:data:`TABLE_FITS`) of the call with
+    parameters ``key`` on the dataset, or None when the call reads part of a
+    dataset, it is not stored, or :func:`build_fits` is fitting."""
+    target = whole_dataset(dataset_id)
+    if target is None or _FRESH.get() is not None:
+        return None
+    try:
+        rows = db.run(f"read_{kind}", target_id=target, defs_key=defs_key(key))
+    except CrmflowError:  # a file opened read-only as an older crmflow left it: no such table
+        return None
+    return None if rows.empty else rows
+
+
+def stored_fit(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> dict[str, Any] | pd.DataFrame | None:
+    """The stored fit ``kind`` of the call, whichever way it is stored
+    (:func:`stored_table` for :data:`TABLE_FITS`, else :func:`stored_params`)."""
+    read = stored_table if kind in TABLE_FITS else stored_params
+    return read(db, kind, dataset_id, **key)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 
+import pandas as pd
 import pytest
 
 from conftest import write
@@ -102,7 +103,7 @@ def test_the_upload_returns_first_and_the_fits_stored_later_are_the_usual_ones(t
     with Store(tmp_path / "team.duckdb", read_only=True) as store:  # a new process: nothing kept in memory
         first, last = data_range(store.db, ds)
         for kind, key in results.fit_requests(first, last):
-            assert results.stored_params(store.db, kind, ds, **key) is not None, kind
+            assert results.stored_fit(store.db, kind, ds, **key) is not None, kind
         fits = Fits(monkeypatch)
         got = _everything(store.db, ds)
         assert fits.total == 0, fits.count
@@ -196,8 +197,9 @@ def test_the_data_page_shows_the_fitting_and_the_dashboard_fits_an_older_dataset
 
 
 def _stored_fits(db, ds) -> dict:
-    return {(kind, results.defs_key(key)): results.stored_params(db, kind, ds, **key)
+    fits = {(kind, results.defs_key(key)): results.stored_fit(db, kind, ds, **key)
             for kind, key in results.fit_requests(*data_range(db, ds))}
+    return {k: v.to_dict("list") if isinstance(v, pd.DataFrame) else v for k, v in fits.items()}
 
 
 def test_a_refit_reads_no_stored_fit_and_keeps_the_old_ones_until_it_stores(tmp_path, monkeypatch):

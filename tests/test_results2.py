@@ -106,12 +106,17 @@ def test_stored_fits_give_the_fresh_fits_numbers_without_fitting(tmp_path, monke
     with Database(path) as db:  # a new process: nothing kept in memory
         first, last = data_range(db, ds)
         for kind, key in results.fit_requests(first, last):
-            assert results.stored_params(db, kind, ds, **key) is not None, kind
+            assert results.stored_fit(db, kind, ds, **key) is not None, kind
             kinds[kind] += 1
-        assert kinds == {"clv_fit": 4 + 2, "clv_backtest": 1, "churn_calibration": 2, "churn_track_record": 1}
+        assert kinds == {"clv_fit": 4 + 2, "clv_backtest": 1, "churn_calibration": 2, "churn_track_record": 1,
+                         "clv_intervals": 1}
         fits = Fits(monkeypatch)
+        draws = []
+        bootstrap = model.ClvFit._bootstrap
+        monkeypatch.setattr(model.ClvFit, "_bootstrap", lambda self, *a: draws.append(a) or bootstrap(self, *a))
         got = _everything(db, ds)
         assert fits.total == 0, fits.count
+        assert not draws, draws  # the intervals at D are read, not drawn again
         assert_same(got, want)
     assert want["calibration"]["source"] != "prior"  # the calibration was learned, so the test can fail
 

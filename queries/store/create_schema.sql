@@ -284,6 +284,16 @@ CREATE TABLE IF NOT EXISTS result_pareto (
 );
 -- The fits stored as their parameters (crmflow.results.compute_fits): one JSON
 -- payload per (dataset, kind of fit, definitions key).
+CREATE TABLE IF NOT EXISTS result_clv_intervals (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    pos BIGINT,
+    customer_id VARCHAR,
+    expected_orders_low DOUBLE,
+    expected_orders_high DOUBLE,
+    expected_value_low DOUBLE,
+    expected_value_high DOUBLE
+);
 CREATE TABLE IF NOT EXISTS result_params (
     dataset_id  INTEGER NOT NULL,
     kind        VARCHAR NOT NULL,
