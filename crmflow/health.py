@@ -89,6 +89,7 @@ import pandas as pd
 from crmflow.config import Params
 from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
+from crmflow.results import stored_or_run
 
 COMPONENTS = ("recency", "order_trend", "revenue_trend", "margin", "payment", "contact", "complaints", "breadth")
 STATUSES = ("healthy", "watch", "at_risk")
@@ -273,12 +274,12 @@ def key_accounts(db: Database, dataset_id: int, as_of: date, share: float = DEFA
     if isinstance(max_accounts, bool) or int(max_accounts) != max_accounts or max_accounts < 1:
         raise CrmflowError(f"The maximum number of key accounts must be a whole number of at least 1 "
                            f"(got {max_accounts!r})", "Use e.g. 50")
-    return db.run("key_accounts", dataset_id=dataset_id, as_of=as_of, share=share, max_accounts=int(max_accounts))
+    return stored_or_run(db, "key_accounts", dataset_id, as_of=as_of, share=share, max_accounts=int(max_accounts))
 
 
 def health_coverage(db: Database, dataset_id: int, as_of: date) -> dict[str, bool]:
     """Which components the dataset supports at ``as_of`` (component → available)."""
-    row = db.run("health_coverage", dataset_id=dataset_id, as_of=as_of).iloc[0]
+    row = stored_or_run(db, "health_coverage", dataset_id, as_of=as_of).iloc[0]
     margin = row["dataset_margin"]
     return {
         "recency": True,
@@ -294,7 +295,7 @@ def health_coverage(db: Database, dataset_id: int, as_of: date) -> dict[str, boo
 
 def _coverage_params(db: Database, dataset_id: int | Scope, as_of: date) -> dict[str, object]:
     """health_coverage's row at ``as_of`` as the health_components query's parameters."""
-    row = db.run("health_coverage", dataset_id=dataset_id, as_of=as_of).iloc[0]
+    row = stored_or_run(db, "health_coverage", dataset_id, as_of=as_of).iloc[0]
 
     def plain(value: object, kind: type) -> object:
         return None if value is None or pd.isna(value) else kind(value)

@@ -143,6 +143,19 @@ def _loyalty_trend_dates(first: date, last: date) -> list[date]:
     return _month_ends(trend_start(last, first, str(max(_PERIOD_MONTHS))), last)
 
 
+def _key_account_defaults() -> dict[str, Any]:
+    from crmflow.health import DEFAULT_MAX_ACCOUNTS, DEFAULT_SHARE
+
+    return {"share": float(DEFAULT_SHARE), "max_accounts": int(DEFAULT_MAX_ACCOUNTS)}
+
+
+def _health_dates(first: date, last: date) -> list[date]:
+    """D and the date the health table's trend compares with (crmflow.health.EARLIER_DAYS before)."""
+    from crmflow.health import EARLIER_DAYS
+
+    return [last, last - timedelta(days=EARLIER_DAYS)]
+
+
 def _churn_signals(first: date, last: date) -> list[dict[str, Any]]:
     from crmflow.churn import COMPLAINT_PATTERN, PAYMENT_WINDOW_DAYS, TREND_WINDOW_DAYS
 
@@ -188,6 +201,9 @@ STORED: dict[str, Stored] = {s.query: s for s in (
     Stored("loyalty_customers", lambda f, d: [{"dates": [d], **_loyalty_defs()}]),
     Stored("loyalty_prices", lambda f, d: [{"dates": [d]}]),
     Stored("loyalty_trend", lambda f, d: [{"dates": _loyalty_trend_dates(f, d), **_loyalty_defs()}]),
+    # Key accounts: the accounts at D (default share and cap) and the coverage at D and 90 days before
+    Stored("key_accounts", lambda f, d: [{"as_of": d, **_key_account_defaults()}]),
+    Stored("health_coverage", lambda f, d: [{"as_of": day} for day in _health_dates(f, d)]),
     # the account picker, the call list's names and the report's directory at D
     Stored("account_directory", lambda f, d: [{"as_of": d, "complaint_pattern": _complaint_pattern()}]),
 )}

@@ -430,6 +430,34 @@ def test_the_account_directory_at_d_is_read_from_the_store(monkeypatch):
         fresh.close()
 
 
+def test_key_account_health_at_d_reads_the_stored_accounts_and_coverage(monkeypatch):
+    """The Key accounts page at D: the accounts and the coverage at D and 90 days
+    before come from the stored rows, with the same table; another share computes."""
+    from crmflow.health import account_health, health_coverage
+    from crmflow.demo import generate
+
+    data = generate(n_customers=300, seed=9)
+    stored, fresh = Store(in_memory=True), Store(in_memory=True)
+    try:
+        a = stored.ingest("d", data.transactions, data.customers, data.interactions, results=True).dataset.dataset_id
+        b = fresh.ingest("d", data.transactions, data.customers, data.interactions).dataset.dataset_id
+        last = data_range(fresh.db, b)[1]
+        want = [account_health(fresh.db, b, last), health_coverage(fresh.db, b, last),
+                account_health(fresh.db, b, last, share=0.5)]
+        recorder = Recorder(monkeypatch)
+        got = account_health(stored.db, a, last)
+        pd.testing.assert_frame_equal(got, want[0])
+        assert health_coverage(stored.db, a, last) == want[1]
+        assert recorder.ran("key_accounts") == 0 and recorder.ran("health_coverage") == 0
+        assert recorder.ran("read_key_accounts") == 1 and recorder.ran("read_health_coverage") == 3
+        assert len(got) > 5 and got["score_90d_ago"].notna().any()
+        pd.testing.assert_frame_equal(account_health(stored.db, a, last, share=0.5), want[2])
+        assert recorder.ran("key_accounts") == 1
+    finally:
+        stored.close()
+        fresh.close()
+
+
 def test_an_identical_request_in_flight_is_computed_once():
     """Database.memoised (the CLV fit, the churn track record): a second thread
     asking for the same key while the first builds it waits and gets the same

@@ -246,6 +246,29 @@ CREATE TABLE IF NOT EXISTS result_loyalty_trend (
     discounted_orders BIGINT,
     price_sensitivity DOUBLE
 );
+CREATE TABLE IF NOT EXISTS result_key_accounts (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    name VARCHAR,
+    owner VARCHAR,
+    selected_by VARCHAR,
+    revenue_12m DOUBLE,
+    revenue_rank BIGINT,
+    revenue_share DOUBLE,
+    cumulative_share DOUBLE
+);
+CREATE TABLE IF NOT EXISTS result_health_coverage (
+    dataset_id  INTEGER NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    has_cost BOOLEAN,
+    dataset_margin DOUBLE,
+    has_due_dates BOOLEAN,
+    has_categories BOOLEAN,
+    max_categories BIGINT,
+    has_interactions BOOLEAN,
+    has_complaints BOOLEAN
+);
 CREATE TABLE IF NOT EXISTS result_clv_summary (
     dataset_id  INTEGER NOT NULL,
     defs_key    VARCHAR NOT NULL,
