@@ -12,7 +12,7 @@
 -- grain: one row per (snapshot_date, customer_id) with a priced order on or before snapshot_date
 -- params: dates
 -- columns: snapshot_date, customer_id, priced_orders, discounted_orders
-WITH snapshot_dates AS (
+WITH price_dates AS (
     SELECT DISTINCT CAST(d AS DATE) AS snapshot_date
     FROM UNNEST($dates) AS requested(d)
 ),
@@ -41,7 +41,7 @@ SELECT
     o.customer_id,
     COUNT(*) AS priced_orders,
     CAST(SUM(CASE WHEN o.discounted THEN 1 ELSE 0 END) AS BIGINT) AS discounted_orders
-FROM snapshot_dates AS s
+FROM price_dates AS s
 JOIN priced_orders AS o ON o.order_date <= s.snapshot_date
 GROUP BY s.snapshot_date, o.customer_id
 ORDER BY s.snapshot_date, o.customer_id
