@@ -340,7 +340,7 @@ class Store:
                 raise CrmflowError(key="store_no_usable_rows", reasons=rejected_terms(reports[0].rejected_by_reason))
             with self._transaction(cur, "insert_dataset"):
                 if not existing.empty:
-                    self.db.execute("delete_dataset", cur=cur, target_id=int(existing.iloc[0]["dataset_id"]))
+                    self._delete_rows(cur, int(existing.iloc[0]["dataset_id"]))
                 dataset_id = int(self.db.run("next_dataset_id", cur=cur).iloc[0]["dataset_id"])
                 for report in reports:
                     use_parsed(cur, report.table)
@@ -375,6 +375,11 @@ class Store:
 
         mirror_ingest(self.db, dataset_id, None if existing.empty else int(existing.iloc[0]["dataset_id"]), name)
         return IngestResult(self.get(name), reports)
+
+    def _delete_rows(self, cur: Any, dataset_id: int) -> None:
+        """Remove a dataset's stored results and fits, then its rows (inside the caller's transaction)."""
+        self.db.execute("drop_results", cur=cur, target_id=dataset_id)
+        self.db.execute("delete_dataset", cur=cur, target_id=dataset_id)
 
     def fit_in_background(self) -> None:
         """Fit, in a thread of this process, every dataset whose fits are not
@@ -421,7 +426,7 @@ class Store:
         with self.db.write_lock, self.db.cursor() as cur:
             ds = self.get(name)
             with self._transaction(cur, "delete_dataset"):
-                self.db.execute("delete_dataset", cur=cur, target_id=ds.dataset_id)
+                self._delete_rows(cur, ds.dataset_id)
                 self._record(cur, "delete", ds.dataset_id, ds.name, actor, via)
         from crmflow.engine_spark import mirror_delete
 

@@ -12,6 +12,7 @@ asserted by counting the named queries run, never by timing.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import date, timedelta
 from pathlib import Path
@@ -99,6 +100,20 @@ def assert_stored_equal_fresh(db: Database, dataset_id: int, seed: int = 0, may_
                 part = {**params, "dates": some}
                 pd.testing.assert_frame_equal(results.stored_rows(db, name, dataset_id, **part),
                                               db.run(name, dataset_id=dataset_id, **part), obj=f"{name} {some}")
+
+
+@contextlib.contextmanager
+def demo_stored_and_fresh(n_customers: int, seed: int):
+    """Generated demo data stored twice in memory: with its results and fits
+    (``stored``, dataset ``a``) and without (``fresh``, dataset ``b``, whose
+    numbers are all computed afresh)."""
+    from crmflow.demo import generate
+
+    data = generate(n_customers=n_customers, seed=seed)
+    with Store(in_memory=True) as stored, Store(in_memory=True) as fresh:
+        a = stored.ingest("d", data.transactions, data.customers, data.interactions, results=True).dataset.dataset_id
+        b = fresh.ingest("d", data.transactions, data.customers, data.interactions).dataset.dataset_id
+        yield stored, a, fresh, b
 
 
 def result_counts(db: Database) -> dict[str, list[tuple[int, int]]]:
@@ -378,13 +393,8 @@ def test_the_churn_page_reads_the_stored_signals_summaries_and_outcomes(monkeypa
     """The churn list and its track record at D: every churn_signals, clv_summary and
     holdout_purchases call is served from the store, with the same numbers."""
     from crmflow.churn import churn_warnings, track_record
-    from crmflow.demo import generate
 
-    data = generate(n_customers=400, seed=11)
-    stored, fresh = Store(in_memory=True), Store(in_memory=True)
-    try:
-        a = stored.ingest("d", data.transactions, data.customers, data.interactions, results=True).dataset.dataset_id
-        b = fresh.ingest("d", data.transactions, data.customers, data.interactions).dataset.dataset_id
+    with demo_stored_and_fresh(n_customers=400, seed=11) as (stored, a, fresh, b):
         last = data_range(fresh.db, b)[1]
         want = (churn_warnings(fresh.db, b, last, include_all=True), track_record(fresh.db, b, last))
         stored.db.forget()  # as a new process: the fits made while storing are not kept in memory
@@ -397,22 +407,14 @@ def test_the_churn_page_reads_the_stored_signals_summaries_and_outcomes(monkeypa
         assert not heavy, heavy
         # the fits at D - h and D - 2h are stored too (tests/test_results2.py): only D's rows are read
         assert recorder.ran("read_churn_signals") >= 1 and recorder.ran("read_clv_summary") >= 1
-    finally:
-        stored.close()
-        fresh.close()
 
 
 def test_the_account_directory_at_d_is_read_from_the_store(monkeypatch):
     """The account picker's and call list's directory at D comes from the stored
     rows, equal to a store without results; another date or a filter computes."""
     from crmflow.account_view import directory
-    from crmflow.demo import generate
 
-    data = generate(n_customers=300, seed=5)
-    stored, fresh = Store(in_memory=True), Store(in_memory=True)
-    try:
-        a = stored.ingest("d", data.transactions, data.customers, data.interactions, results=True).dataset.dataset_id
-        b = fresh.ingest("d", data.transactions, data.customers, data.interactions).dataset.dataset_id
+    with demo_stored_and_fresh(n_customers=300, seed=5) as (stored, a, fresh, b):
         last, earlier = data_range(fresh.db, b)[1], data_range(fresh.db, b)[1] - timedelta(days=100)
         want = [directory(fresh.db, b, last), directory(fresh.db, b, earlier),
                 directory(fresh.db, Scope(b, channels=("Online",)), last)]
@@ -425,22 +427,14 @@ def test_the_account_directory_at_d_is_read_from_the_store(monkeypatch):
         pd.testing.assert_frame_equal(online, want[2])
         assert 0 < online["orders"].sum() < got["orders"].sum()
         assert recorder.ran("account_directory") == 2
-    finally:
-        stored.close()
-        fresh.close()
 
 
 def test_key_account_health_at_d_reads_the_stored_accounts_and_coverage(monkeypatch):
     """The Key accounts page at D: the accounts and the coverage at D and 90 days
     before come from the stored rows, with the same table; another share computes."""
     from crmflow.health import account_health, health_coverage
-    from crmflow.demo import generate
 
-    data = generate(n_customers=300, seed=9)
-    stored, fresh = Store(in_memory=True), Store(in_memory=True)
-    try:
-        a = stored.ingest("d", data.transactions, data.customers, data.interactions, results=True).dataset.dataset_id
-        b = fresh.ingest("d", data.transactions, data.customers, data.interactions).dataset.dataset_id
+    with demo_stored_and_fresh(n_customers=300, seed=9) as (stored, a, fresh, b):
         last = data_range(fresh.db, b)[1]
         want = [account_health(fresh.db, b, last), health_coverage(fresh.db, b, last),
                 account_health(fresh.db, b, last, share=0.5)]
@@ -453,9 +447,6 @@ def test_key_account_health_at_d_reads_the_stored_accounts_and_coverage(monkeypa
         assert len(got) > 5 and got["score_90d_ago"].notna().any()
         pd.testing.assert_frame_equal(account_health(stored.db, a, last, share=0.5), want[2])
         assert recorder.ran("key_accounts") == 1
-    finally:
-        stored.close()
-        fresh.close()
 
 
 def test_an_identical_request_in_flight_is_computed_once():

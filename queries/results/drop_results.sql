@@ -1,7 +1,7 @@
 -- name: drop_results
 -- kind: script
 -- purpose: Remove the stored results of one dataset (before computing them
---   again; delete_dataset removes them with the dataset).
+--   again, and by crmflow.store before delete_dataset removes the dataset).
 -- grain: n/a
 -- params: target_id
 -- columns: none
