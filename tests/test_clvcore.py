@@ -497,16 +497,24 @@ def test_notes_format_in_both_languages(bgnbd, mbgnbd, gamma_gamma, no_dropout, 
         clv.GammaGamma().fit(cx, cm, penalizer=0.1),
         clv.GammaGamma().fit(np.full(100, 2.0), np.full(100, 10.0)),
     ]
-    assert [m.note_key_ for m in models] == [
+    assert [m.note_key_ for m in models[:-1]] == [
         "clv_purchase_converged", "clv_purchase_converged", "clv_spend_converged",
         "clv_purchase_edge_no_dropout", "clv_purchase_penalised", "clv_purchase_no_repeaters",
-        "clv_purchase_failed", "clv_spend_penalised", "clv_spend_regularised",
+        "clv_purchase_failed", "clv_spend_penalised",
     ]
+    # identical spends do not pin the model down: the penalised fallback is taken, and
+    # whether its optimiser reports convergence there depends on the machine's rounding
+    # (p and q near e^12; converged on earlier CI machines, not on an AMD EPYC with
+    # scipy 1.16 and 1.17): either fallback note, and both must format
+    assert models[-1].note_key_ in ("clv_spend_regularised", "clv_spend_failed")
+    assert models[-1].penalized_ and not models[-1].converged_
     table = json.loads(LOCALES.read_text(encoding="utf-8"))
-    for model in models:
+    notes = [(m.note_key_, m.note_params_) for m in models]
+    notes += [(key, models[-1].note_params_) for key in ("clv_spend_regularised", "clv_spend_failed")]
+    for key, params in notes:
         for lang in ("en", "zh"):
-            text = TRANSLATIONS[lang][model.note_key_].format(**model.note_params_)
-            assert text == table[lang][model.note_key_].format(**model.note_params_)
+            text = TRANSLATIONS[lang][key].format(**params)
+            assert text == table[lang][key].format(**params)
             assert "{" not in text
 
 
