@@ -12,10 +12,9 @@ import argparse
 import contextlib
 import csv
 import io
-import json
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -361,7 +360,14 @@ def _write_csv(rows: list[dict], columns: Sequence[str]) -> None:
 
 
 def _print_json(doc: object) -> None:
-    print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+    """Every JSON document the command line prints: UTF-8 text, two-space indent,
+    numpy numbers as numbers, anything else unknown as its text. orjson writes it:
+    a view's rows at 1M orders (about 100k objects) take 0.05 s there, 1.7-2.7 s
+    through the standard library's encoder."""
+    import orjson
+
+    options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    sys.stdout.write(orjson.dumps(doc, default=str, option=options).decode() + "\n")
 
 
 # --------------------------------------------------------------------------- commands
@@ -542,11 +548,52 @@ def _number(value: object) -> object:
     return value
 
 
-def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict]:
-    out = []
-    for row in frame[list(columns)].itertuples(index=False):
-        out.append({c: (v.isoformat() if isinstance(v, date) else _number(v)) for c, v in zip(columns, row)})
-    return out
+def _round4(value: float) -> float:
+    return round(value, 4)
+
+
+def _round2(value: float) -> float:
+    return round(value, 2)
+
+
+def _cell(value: object, rounder: Callable[[float], float]) -> object:
+    """One cell of a column that is not plain numbers: text and lists as they are,
+    missing (None, NaN, NaT, NA) as null, dates as ISO text, numbers as :func:`_column`."""
+    if value is None or isinstance(value, (str, list, tuple)):
+        return value
+    if isinstance(value, date):
+        return None if value != value else value.isoformat()  # NaT is a date that is not equal to itself
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else rounder(value)
+    import pandas as pd
+
+    return None if pd.isna(value) is True else value
+
+
+def _column(values: pd.Series, rounder: Callable[[float], float]) -> list:
+    """A column's JSON/CSV-ready cells: ints and booleans as they are, floats
+    through ``rounder`` (NaN as null), other cells by :func:`_cell`. Plain numpy
+    columns convert in one call; a view's rows at 1M orders are about 100k."""
+    import numpy as np
+
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":
+        return values.tolist()
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "f":
+        if rounder is _round4:  # the common case without a call per cell
+            return [None if v != v else round(v, 4) for v in values.tolist()]
+        return [None if v != v else rounder(v) for v in values.tolist()]
+    return [_cell(v, rounder) for v in values.tolist()]
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str],
+             rounders: dict[str, Callable[[float], float]] | None = None) -> list[dict]:
+    """The rows the command line prints, built column by column: floats rounded
+    to 4 places unless ``rounders`` names another rounding for a column."""
+    rounders = rounders or {}
+    cells = [_column(frame[c], rounders.get(c, _round4)) for c in columns]
+    return [dict(zip(columns, row)) for row in zip(*cells)]
 
 
 def _write_rows(rows: list[dict], columns: Sequence[str], fmt: str) -> None:
@@ -638,32 +685,9 @@ def _key_account_options(p: argparse.ArgumentParser) -> None:
 
 def _score_rows(frame: pd.DataFrame, columns: Sequence[str], score_columns: Sequence[str]) -> list[dict]:
     """Rows ready for JSON/CSV: scores to one decimal, other floats to 4 places, NaN as null."""
-    import pandas as pd
-
     from crmflow.health import round_score
 
-    rows = []
-    for values in frame[list(columns)].itertuples(index=False):
-        row = {}
-        for c, v in zip(columns, values):
-            if not isinstance(v, str) and pd.isna(v):
-                v = None
-            elif hasattr(v, "item"):
-                v = v.item()
-            if isinstance(v, float):
-                v = round_score(v) if c in score_columns else round(v, 4)
-            row[c] = v
-        rows.append(row)
-    return rows
-
-
-def _emit_rows(rows: list[dict], columns: Sequence[str], fmt: str) -> None:
-    if fmt == "csv":
-        from crmflow.exports import neutralise
-
-        _write_csv([{k: ("" if v is None else neutralise(v)) for k, v in r.items()} for r in rows], columns)
-    else:
-        _print_json(rows)
+    return _records(frame, columns, dict.fromkeys(score_columns, round_score))
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -677,7 +701,7 @@ def cmd_health(args: argparse.Namespace) -> int:
                                    args.key_share, args.max_accounts)
     columns = health.HEALTH_CLI_COLUMNS
     rows = _score_rows(df, columns, ("health_score", "score_90d_ago", *health.COMPONENTS))
-    _emit_rows(rows, columns, args.format)
+    _write_rows(rows, columns, args.format)
     return 0
 
 
@@ -689,7 +713,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
         df = value_matrix(src.store.db, src.dataset_id, as_of, args.scope, args.current_cut, args.potential_cut,
                           args.key_share, args.max_accounts)
-    _emit_rows(_score_rows(df, MATRIX_CLI_COLUMNS, ()), MATRIX_CLI_COLUMNS, args.format)
+    _write_rows(_score_rows(df, MATRIX_CLI_COLUMNS, ()), MATRIX_CLI_COLUMNS, args.format)
     return 0
 
 
@@ -737,13 +761,9 @@ def cmd_churn(args: argparse.Namespace) -> int:
             note = empty_list_note(everyone, _params(args).lost_after_days, args.lang)
             if note:
                 print(note, file=sys.stderr)
-    rows = [{"customer_id": r.customer_id, "stage": r.stage, "risk_score": round(float(r.risk_score), 4),
-             "value_at_risk": round(float(r.value_at_risk), 2),
-             "reasons": "; ".join(r.reasons_text) if args.format == "csv" else list(r.reasons_text),
-             "owner": r.owner, "probability_leave": round(float(r.probability_leave), 4),
-             "p_alive": round(float(r.p_alive), 4), "expected_value": round(float(r.expected_value), 2),
-             "on_call_list": bool(r.on_call_list)}
-            for r in df.itertuples(index=False)]
+    reasons = [("; ".join(r) if args.format == "csv" else list(r)) for r in df["reasons_text"]]
+    rows = _records(df.assign(reasons=reasons, on_call_list=df["on_call_list"].astype(bool)), CHURN_CLI_COLUMNS,
+                    dict.fromkeys(("value_at_risk", "expected_value"), _round2))
     _write_rows(rows, CHURN_CLI_COLUMNS, args.format)
     return 0
 
@@ -774,7 +794,7 @@ def cmd_prospects(args: argparse.Namespace) -> int:
                        ())
     for row, words in zip(rows, result.frame["reasons_text"]):
         row["reasons"] = "; ".join(words) if args.format == "csv" else list(words)
-    _emit_rows([{c: row[c] for c in PROSPECTS_CLI_COLUMNS} for row in rows], PROSPECTS_CLI_COLUMNS, args.format)
+    _write_rows([{c: row[c] for c in PROSPECTS_CLI_COLUMNS} for row in rows], PROSPECTS_CLI_COLUMNS, args.format)
     return 0
 
 
