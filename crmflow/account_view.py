@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from crmflow import churn
-from crmflow.churn import COMPLAINT_PATTERN, reason_text
-from crmflow.config import Params
+from crmflow.churn import reason_text
+from crmflow.config import COMPLAINT_PATTERN, Params
 from crmflow.db import Database, Scope
 from crmflow.health import (
     COMPONENTS,

@@ -185,7 +185,7 @@ import numpy as np
 import pandas as pd
 from scipy import special  # optimize and stats (0.6 s to import) where a fit or a rank needs them
 
-from crmflow.config import Params
+from crmflow.config import COMPLAINT_PATTERN, Params
 from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
 from crmflow.i18n import formatter, t
@@ -212,8 +212,6 @@ VERDICTS = ("no_history", "too_few", "no_better_than_chance", "no_better_than_re
 TREND_WINDOW_DAYS = 180
 #: Payments: invoices due in this many days before D count.
 PAYMENT_WINDOW_DAYS = 365
-#: Interaction types (lower-cased) matching this regular expression are complaints.
-COMPLAINT_PATTERN = "complaint|投诉|抱怨|客诉"
 #: Overdue reason: days since the last order at least this many median gaps.
 OVERDUE_THRESHOLD = 2.0
 #: Falling orders / revenue / contact: recent at most this share of the previous window.

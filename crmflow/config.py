@@ -22,6 +22,10 @@ DEFAULT_DATASET_ENV_VAR = "CRMFLOW_DEFAULT_DATASET"
 STAGES = ("potential", "first", "repeat", "loyal", "lost")
 STAGES_WITH_NONE = ("none",) + STAGES
 
+#: Interaction types (lower-cased) matching this regular expression are complaints:
+#: one definition for the churn reasons, loyalty, the account directory and prospects.
+COMPLAINT_PATTERN = "complaint|投诉|抱怨|客诉"
+
 
 @dataclass(frozen=True)
 class Params:

@@ -33,7 +33,7 @@ those with an order on or before D)
         (the group says how many it measured).
     complainers who ordered again
         A complainer is a customer with a complaint dated <= D (an interaction
-        whose type matches :data:`crmflow.churn.COMPLAINT_PATTERN`: complaint,
+        whose type matches :data:`crmflow.config.COMPLAINT_PATTERN`: complaint,
         投诉, 抱怨, 客诉). Orders after the complaint are the orders dated after
         the day of the customer's first complaint and <= D. A group shows the
         share of its complainers with at least one such order, and those orders'
@@ -58,12 +58,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from crmflow.config import STAGES, Params
+from crmflow.config import COMPLAINT_PATTERN, STAGES, Params
 from crmflow.db import Database, Scope
 from crmflow.results import stored_or_run
-
-#: The same complaint rule as the churn warnings (one definition of a complaint).
-COMPLAINT_PATTERN = "complaint|投诉|抱怨|客诉"
 
 #: Per-customer columns of :func:`customer_measures`, in download order.
 CUSTOMER_COLUMNS = ("customer_id", "orders", "orders_in_window", "buying_days", "interval_cv",
@@ -222,11 +219,18 @@ def over_time(db: Database, scope: int | Scope, start: date, as_of: date, params
         summed = stored_or_run(db, "loyalty_trend", scope, dates=dates, **_defs(params))
     except QueryError:  # a file an older crmflow made, opened read-only (no discounts table)
         return _over_time_here(db, scope, dates, params)
-    empty = summarise(_rows_empty())
+    empty = EMPTY_SUMMARY
     at = {pd.Timestamp(row["snapshot_date"]): row for row in summed.to_dict("records")}
     rows = [{"snapshot_date": day, **({k: _plain(at[pd.Timestamp(day)][k]) for k in TIME_COLUMNS[1:]}
                                        if pd.Timestamp(day) in at else empty)} for day in dates]
     return pd.DataFrame(rows, columns=list(TIME_COLUMNS))
+
+
+#: What :func:`summarise` gives for a date when no customer has ordered yet.
+EMPTY_SUMMARY = {"customers": 0, "window_buyers": 0, "repeat_buyers": 0, "repeat_rate": None, "breadth": None,
+                 "measured_regularity": 0, "interval_cv": None, "complainers": 0, "complainers_reordered": 0,
+                 "reorder_share": None, "orders_after_complaint": 0, "priced_orders": 0, "discounted_orders": 0,
+                 "price_sensitivity": None}
 
 
 def _plain(value: object) -> object:
@@ -234,13 +238,6 @@ def _plain(value: object) -> object:
     if value is None or pd.isna(value):
         return None
     return int(value) if isinstance(value, (int, np.integer)) else float(value)
-
-
-def _rows_empty() -> pd.DataFrame:
-    """A frame of customer measures with no customer (what :func:`summarise` reads)."""
-    return pd.DataFrame({c: pd.Series(dtype="float64") for c in
-                         ("orders_in_window", "interval_cv", "complaint_date", "orders_after_complaint", "breadth",
-                          "priced_orders", "discounted_orders")})
 
 
 def _over_time_here(db: Database, scope: int | Scope, dates: list[date], params: Params) -> pd.DataFrame:

@@ -234,6 +234,9 @@ class ClvFit:
     messages: tuple[str, ...]
     choice: ModelChoice = field(default_factory=lambda: ModelChoice("bgnbd", FALLBACK, "requested"))
     _intervals: dict = field(default_factory=dict, compare=False, repr=False)
+    #: Reads the intervals stored with a fit rebuilt from stored parameters, by
+    #: (horizon, rate): None when they are not stored (:func:`_take_stored_intervals`).
+    _stored_intervals: list = field(default_factory=list, compare=False, repr=False)
 
     @property
     def model(self) -> str:
@@ -317,7 +320,8 @@ class ClvFit:
         per horizon and rate; :meth:`predict` widens them to contain the point."""
         key = (float(horizon_weeks), float(discount_rate))
         if key not in self._intervals:
-            self._intervals[key] = self._bootstrap(horizon_weeks, discount_rate)
+            stored = self._stored_intervals[0](key) if self._stored_intervals else None
+            self._intervals[key] = stored if stored is not None else self._bootstrap(horizon_weeks, discount_rate)
         return self._intervals[key]
 
     def _bootstrap(self, horizon_weeks: float, discount_rate: float) -> dict[str, np.ndarray]:
@@ -771,20 +775,26 @@ def intervals_table(db: Database, dataset_id: int, as_of: date, model: str, hori
 
 
 def _take_stored_intervals(db: Database, scope: Scope, fit: ClvFit, model: str) -> None:
-    """Give a fit rebuilt from its stored parameters the intervals stored with it
-    (crmflow.results: at D, the default horizon and rate), so that they are not
-    drawn again; nothing when they are not stored or the customers differ."""
+    """Let a fit rebuilt from its stored parameters take the intervals stored
+    with it (crmflow.results: at D, the default horizon and rate) when they are
+    first asked for, so that they are not drawn again; they are read then, not
+    when the fit is rebuilt (the fits at D - h of the backtests have none)."""
     from crmflow.results import model_defaults, stored_table
 
     key = model_defaults(fit.calibration_end)
     if model != key["model"]:
         return
-    table = stored_table(db, "clv_intervals", scope, **key)
-    if table is None or len(table) != len(fit.summary) or not np.array_equal(
-            table["customer_id"].to_numpy(object), fit.summary["customer_id"].to_numpy(object)):
-        return
-    fit._intervals[(key["horizon_weeks"], key["discount_rate"])] = {
-        column: table[column].to_numpy(np.float64) for column in INTERVAL_COLUMNS}
+
+    def read(wanted: tuple[float, float]) -> dict[str, np.ndarray] | None:
+        if wanted != (float(key["horizon_weeks"]), float(key["discount_rate"])):
+            return None
+        table = stored_table(db, "clv_intervals", scope, **key)
+        if table is None or len(table) != len(fit.summary) or not np.array_equal(
+                table["customer_id"].to_numpy(object), fit.summary["customer_id"].to_numpy(object)):
+            return None
+        return {column: table[column].to_numpy(np.float64) for column in INTERVAL_COLUMNS}
+
+    fit._stored_intervals.append(read)
 
 
 def fit_state(db: Database, dataset_id: int, as_of: date, model: str = "auto") -> dict[str, object]:

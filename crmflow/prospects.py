@@ -71,8 +71,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from crmflow.churn import COMPLAINT_PATTERN, calibration_bands, clipped_logit, roc_auc
-from crmflow.config import Params
+from crmflow.churn import calibration_bands, clipped_logit, roc_auc
+from crmflow.config import COMPLAINT_PATTERN, Params
 from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
 from crmflow.headlines import money

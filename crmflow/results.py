@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from crmflow.config import Params
+from crmflow.config import COMPLAINT_PATTERN, Params
 from crmflow.errors import CrmflowError
 
 if TYPE_CHECKING:
@@ -123,16 +123,10 @@ def _churn_dates(first: date, last: date) -> list[date]:
     return [d for d in (last - timedelta(days=k * h) for k in range(4)) if d >= first]
 
 
-def _complaint_pattern() -> str:
-    from crmflow.churn import COMPLAINT_PATTERN
-
-    return COMPLAINT_PATTERN
-
-
 def _loyalty_defs() -> dict[str, Any]:
-    from crmflow.loyalty import COMPLAINT_PATTERN
+    from crmflow.loyalty import _defs
 
-    return {"loyal_window_days": Params().loyal_window_days, "complaint_pattern": COMPLAINT_PATTERN}
+    return _defs(Params())
 
 
 def _loyalty_trend_dates(first: date, last: date) -> list[date]:
@@ -157,7 +151,7 @@ def _health_dates(first: date, last: date) -> list[date]:
 
 
 def _churn_signals(first: date, last: date) -> list[dict[str, Any]]:
-    from crmflow.churn import COMPLAINT_PATTERN, PAYMENT_WINDOW_DAYS, TREND_WINDOW_DAYS
+    from crmflow.churn import PAYMENT_WINDOW_DAYS, TREND_WINDOW_DAYS
 
     return [{"dates": [d], "as_of": d, "window_days": TREND_WINDOW_DAYS, "complaint_pattern": COMPLAINT_PATTERN,
              "payment_window_days": PAYMENT_WINDOW_DAYS, **_defs(*_STAGE_DEFS)} for d in _churn_dates(first, last)]
@@ -205,7 +199,7 @@ STORED: dict[str, Stored] = {s.query: s for s in (
     Stored("key_accounts", lambda f, d: [{"as_of": d, **_key_account_defaults()}]),
     Stored("health_coverage", lambda f, d: [{"as_of": day} for day in _health_dates(f, d)]),
     # the account picker, the call list's names and the report's directory at D
-    Stored("account_directory", lambda f, d: [{"as_of": d, "complaint_pattern": _complaint_pattern()}]),
+    Stored("account_directory", lambda f, d: [{"as_of": d, "complaint_pattern": COMPLAINT_PATTERN}]),
 )}
 
 
