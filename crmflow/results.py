@@ -397,6 +397,8 @@ def fit_requests(first: date, last: date) -> list[tuple[str, dict[str, Any]]]:
     out.append(("churn_track_record", {"as_of": last, "horizon_days": h, **params.as_sql_params()}))
     # the Segments view's 90% intervals of the fit at D (a table: one row per customer)
     out.append(("clv_intervals", model_defaults(last)))
+    # the pages' per-customer tables at D, built from the fits above (FRAME_FITS)
+    out += [(kind, {"as_of": last, **params.as_sql_params()}) for kind in FRAME_FITS]
     return out
 
 
@@ -412,10 +414,22 @@ def model_defaults(as_of: date) -> dict[str, Any]:
 #: kind -> the frame's name on the cursor that ``store_<kind>`` reads.
 TABLE_FITS = {"clv_intervals": "clv_intervals_frame"}
 
+#: The pages' per-customer tables at D with the default definitions, built in
+#: Python from the fits (so after them, in the same pass) and stored as Parquet
+#: bytes (table ``result_frames``), read back with the builder's own column
+#: types (:func:`stored_frame`): kind -> "module:function" building it from
+#: (db, dataset_id, **key).
+FRAME_FITS = {"segment_customers": "crmflow.segments_table:customers_state"}
+
 
 def _fit_builder(kind: str) -> Callable[..., dict[str, Any] | None]:
     from crmflow import churn, model
 
+    if kind in FRAME_FITS:
+        import importlib
+
+        module, name = FRAME_FITS[kind].split(":")
+        return getattr(importlib.import_module(module), name)
     return {"clv_fit": model.fit_state, "clv_backtest": model.backtest_state,
             "churn_calibration": churn.calibration_state, "churn_track_record": churn.track_record_state,
             "clv_intervals": model.intervals_table}[kind]
@@ -438,7 +452,8 @@ Progress = Callable[[int, int], None]
 #: While :func:`build_fits` fits (per thread), the fits built so far in that
 #: pass: :func:`stored_params` answers from them, never from the fits being
 #: replaced (a later fit that starts from an earlier one, e.g. the intervals
-#: from the fit at D, takes it as it will be stored), and :func:`stored_table` answers None.
+#: from the fit at D, takes it as it will be stored); so do :func:`stored_table` and
+#: :func:`stored_frame`, with the tables built so far.
 _FRESH: contextvars.ContextVar[dict[tuple[str, str], Any] | None] = contextvars.ContextVar("crmflow_fresh_fits",
                                                                                           default=None)
 
@@ -472,7 +487,8 @@ def build_fits(db: Database, dataset_id: int, progress: Progress | None = None) 
                 continue
             if state is None:
                 continue
-            if kind in TABLE_FITS:
+            if kind in TABLE_FITS or kind in FRAME_FITS:
+                built[(kind, defs_key(key))] = state  # a later builder reads it as stored
                 rows.append((kind, defs_key(key), state))
                 continue
             payload = json.dumps(state, default=_json_default)
@@ -499,7 +515,10 @@ def save_fits(db: Database, dataset_id: int, rows: Iterable[FitRow]) -> bool:
                 return False
             db.execute("drop_result_params", cur=cur, target_id=dataset_id, query_name=FITS_RUN)
             for kind, key, payload in rows:
-                if kind in TABLE_FITS:
+                if kind in FRAME_FITS:
+                    db.execute("store_result_frame", cur=cur, target_id=dataset_id, kind=kind, defs_key=key,
+                               data=frame_bytes(payload))
+                elif kind in TABLE_FITS:
                     cur.register(TABLE_FITS[kind], payload)
                     try:
                         db.execute(f"store_{kind}", cur=cur, target_id=dataset_id, defs_key=key)
@@ -559,8 +578,11 @@ def stored_table(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -
     parameters ``key`` on the dataset, or None when the call reads part of a
     dataset, it is not stored, or :func:`build_fits` is fitting."""
     target = whole_dataset(dataset_id)
-    if target is None or _FRESH.get() is not None:
+    if target is None:
         return None
+    fresh = _FRESH.get()
+    if fresh is not None:
+        return fresh.get((kind, defs_key(key)))
     try:
         rows = db.run(f"read_{kind}", target_id=target, defs_key=defs_key(key))
     except CrmflowError:  # a file opened read-only as an older crmflow left it: no such table
@@ -568,8 +590,53 @@ def stored_table(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -
     return None if rows.empty else rows
 
 
+def stored_frame(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> pd.DataFrame | None:
+    """The stored per-customer table ``kind`` (:data:`FRAME_FITS`) of the call
+    with parameters ``key`` on the dataset, exactly as its builder gave it
+    (column types included), or None when the call reads part of a dataset or
+    it is not stored. While :func:`build_fits` builds, the table built in that
+    pass, if any."""
+    target = whole_dataset(dataset_id)
+    if target is None:
+        return None
+    fresh = _FRESH.get()
+    if fresh is not None:
+        return fresh.get((kind, defs_key(key)))
+    try:
+        rows = db.run("read_result_frame", target_id=target, kind=kind, defs_key=defs_key(key))
+    except CrmflowError:  # a file opened read-only as an older crmflow left it: no such table
+        return None
+    return None if rows.empty else frame_from_bytes(rows.iloc[0]["data"])
+
+
+def frame_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame as the bytes of a Parquet file (:func:`frame_from_bytes` reads it back)."""
+    import io
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False, compression="zstd")
+    return buf.getvalue()
+
+
+def frame_from_bytes(data: bytes) -> pd.DataFrame:
+    """The frame :func:`frame_bytes` wrote, with its column types: Parquet keeps
+    numbers, nullable integers and dates; a text column that was ``object`` in
+    the frame comes back as ``object`` (pandas' metadata in the file says so)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(bytes(data)))
+    frame = table.to_pandas()
+    meta = table.schema.pandas_metadata or {}
+    objects = [c["name"] for c in meta.get("columns", []) if c.get("numpy_type") == "object"
+               and c.get("name") in frame.columns and frame[c["name"]].dtype != object]
+    return frame.astype(dict.fromkeys(objects, object)) if objects else frame
+
+
 def stored_fit(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> dict[str, Any] | pd.DataFrame | None:
     """The stored fit ``kind`` of the call, whichever way it is stored
-    (:func:`stored_table` for :data:`TABLE_FITS`, else :func:`stored_params`)."""
-    read = stored_table if kind in TABLE_FITS else stored_params
+    (:func:`stored_table` for :data:`TABLE_FITS`, :func:`stored_frame` for
+    :data:`FRAME_FITS`, else :func:`stored_params`)."""
+    read = stored_table if kind in TABLE_FITS else stored_frame if kind in FRAME_FITS else stored_params
     return read(db, kind, dataset_id, **key)

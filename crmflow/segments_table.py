@@ -33,6 +33,7 @@ from crmflow.config import Params
 from crmflow.db import Database
 from crmflow.errors import CrmflowError
 from crmflow.i18n import DEFAULT_LANGUAGE, t
+from crmflow.results import stored_frame
 from crmflow.stages import customer_stages
 
 #: Columns of :func:`build_customer_table`, in download order.
@@ -250,24 +251,53 @@ def parameter_table(fit: model.ClvFit) -> pd.DataFrame:
 
 
 def segment_view(db: Database, dataset_id: int, as_of: date, params: Params = DEFAULT_PARAMS) -> SegmentView:
-    """RFM segments, stages and the CLV model's predictions as of ``as_of``."""
-    stages = customer_stages(db, dataset_id, as_of, params)
-    scores = analytics.rfm(db, dataset_id, as_of)
+    """RFM segments, stages and the CLV model's predictions as of ``as_of``.
+    At D with the default definitions the all-customers table is the one stored
+    with the dataset's fits (:func:`customers_state`); else it is built here."""
+    stored = stored_frame(db, "segment_customers", dataset_id, as_of=as_of, **params.as_sql_params())
     predictions = None
     notes: tuple[ModelNote, ...] = ()
     messages: tuple[str, ...] = ()
     error = None
     extra: dict[str, object] = {}
     try:
-        predictions, fit = model.customer_values(db, dataset_id, as_of, intervals=True)
+        if stored is None:
+            predictions, fit = model.customer_values(db, dataset_id, as_of, intervals=True)
+        else:  # the fit the stored table's predictions came from (its stored parameters)
+            fit = model.fit_clv(db, dataset_id, as_of)
         notes, messages = fit_notes(fit), tuple(fit.messages)
         extra = {"choice": choice_note(fit.choice), "candidates": candidate_table(fit.choice),
                  "parameters": parameter_table(fit), "model": fit.model}
     except CrmflowError as exc:
         error = exc
-    customers = with_loyalty(build_customer_table(stages, scores, predictions),
-                             loyalty.customer_measures(db, dataset_id, as_of, params))
+    if stored is None:
+        customers = _customers(db, dataset_id, as_of, params, predictions)
+        scores = analytics.rfm(db, dataset_id, as_of)
+    else:  # the customers with an order on or before D are the RFM frame's rows, in its order
+        customers = stored
+        scores = customers.loc[customers["segment"].notna(), ["customer_id", "segment", "recency_days", "frequency",
+                                                               "monetary"]]
+        scores = scores.astype({"recency_days": "int64", "frequency": "int64"})  # as analytics.rfm types them
     return SegmentView(as_of, customers, analytics.summarise_segments(scores), notes, messages, error, **extra)
+
+
+def _customers(db: Database, dataset_id: int, as_of: date, params: Params,
+               predictions: pd.DataFrame | None) -> pd.DataFrame:
+    return with_loyalty(build_customer_table(customer_stages(db, dataset_id, as_of, params),
+                                             analytics.rfm(db, dataset_id, as_of), predictions),
+                        loyalty.customer_measures(db, dataset_id, as_of, params))
+
+
+def customers_state(db: Database, dataset_id: int, as_of: date, **definitions: int) -> pd.DataFrame | None:
+    """The Segments view's all-customers table at ``as_of`` to be stored with the
+    fits (crmflow.results.FRAME_FITS), built from the fit at D; None when the
+    CLV model cannot be fitted (the view then says why, and builds the table)."""
+    params = Params(**definitions)
+    try:
+        predictions, _ = model.customer_values(db, dataset_id, as_of, intervals=True)
+    except CrmflowError:
+        return None
+    return _customers(db, dataset_id, as_of, params, predictions)
 
 
 # --------------------------------------------------------------------------- backtest

@@ -199,7 +199,8 @@ def test_the_data_page_shows_the_fitting_and_the_dashboard_fits_an_older_dataset
 def _stored_fits(db, ds) -> dict:
     fits = {(kind, results.defs_key(key)): results.stored_fit(db, kind, ds, **key)
             for kind, key in results.fit_requests(*data_range(db, ds))}
-    return {k: v.to_dict("list") if isinstance(v, pd.DataFrame) else v for k, v in fits.items()}
+    return {k: v.astype(object).where(v.notna(), None).to_dict("list") if isinstance(v, pd.DataFrame) else v
+            for k, v in fits.items()}  # missing cells as None: NaN is not equal to itself
 
 
 def test_a_refit_reads_no_stored_fit_and_keeps_the_old_ones_until_it_stores(tmp_path, monkeypatch):

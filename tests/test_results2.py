@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from conftest import CDNOW_SAMPLE, write
-from crmflow import churn, clv, model, results
+from crmflow import churn, clv, model, results, segments_table
 from crmflow.config import Params
 from crmflow.db import Database, Scope
 from crmflow.demo import generate
@@ -54,7 +54,9 @@ def _everything(db: Database, ds: int | Scope, params: Params = Params(), as_of=
     last = as_of or data_range(db, ds)[1]
     fit = model.fit_clv(db, ds, last)
     warnings = churn.churn_warnings(db, ds, last, params, include_all=True)
+    view = segments_table.segment_view(db, ds, last, params)
     return {
+        **{f"segments_{name}": getattr(view, name) for name in segments_table.SegmentView.__dataclass_fields__},
         "predictions": fit.predict(intervals=True),
         "choice": fit.choice,
         "parameters": fit.parameters(),
@@ -109,14 +111,17 @@ def test_stored_fits_give_the_fresh_fits_numbers_without_fitting(tmp_path, monke
             assert results.stored_fit(db, kind, ds, **key) is not None, kind
             kinds[kind] += 1
         assert kinds == {"clv_fit": 4 + 2, "clv_backtest": 1, "churn_calibration": 2, "churn_track_record": 1,
-                         "clv_intervals": 1}
+                         "clv_intervals": 1, "segment_customers": 1}
         fits = Fits(monkeypatch)
+        built = []
+        monkeypatch.setattr(segments_table, "_customers", lambda *a: built.append(a))
         draws = []
         bootstrap = model.ClvFit._bootstrap
         monkeypatch.setattr(model.ClvFit, "_bootstrap", lambda self, *a: draws.append(a) or bootstrap(self, *a))
         got = _everything(db, ds)
         assert fits.total == 0, fits.count
         assert not draws, draws  # the intervals at D are read, not drawn again
+        assert not built, "the Segments table at D is read, not built"
         assert_same(got, want)
     assert want["calibration"]["source"] != "prior"  # the calibration was learned, so the test can fail
 
@@ -173,6 +178,12 @@ def test_other_calls_fit_as_before(tmp_path, monkeypatch):
             assert fits.count["purchase"] > before
             pd.testing.assert_frame_equal(got, model.fit_clv(fresh.db, Scope(other, customers=customers),
                                                              last).predict())
+            for when, defs in ((last, params), (earlier, Params())):  # the Segments table is built, the same
+                assert results.stored_frame(db, "segment_customers", ds, as_of=when, **defs.as_sql_params()) is None
+                ours, theirs = (segments_table.segment_view(d, x, when, defs) for d, x in ((db, ds), (fresh.db, other)))
+                pd.testing.assert_frame_equal(ours.customers, theirs.customers, check_exact=True)
+                pd.testing.assert_frame_equal(ours.summary, theirs.summary, check_exact=True)
+                assert ours.notes == theirs.notes
 
 
 def test_gamma_gamma_is_fitted_once_per_summary(monkeypatch):
@@ -212,3 +223,26 @@ def test_the_command_line_and_the_report_take_the_stored_fits(tmp_path, monkeypa
         last = data_range(db, ds)[1]
         assert report_file(db, ds, "html", "cdnow", last).startswith(b"<!DOCTYPE html>")
     assert fits.total == 0, fits.count
+
+
+def test_a_stored_frame_reads_back_with_its_column_types():
+    """frame_bytes / frame_from_bytes (the pages' per-customer tables at D): text
+    kept as object or as str, nullable integers, dates, missing values and an
+    empty frame come back exactly as they went in."""
+    from datetime import date
+
+    import numpy as np
+
+    frame = pd.DataFrame({
+        "customer_id": pd.Series(["a", "b", "中文"], dtype="str"),
+        "segment": pd.Series(["champions", None, np.nan], dtype=object),
+        "r_score": pd.Series([5, None, 1], dtype="Int64"),
+        "monetary": [1.5, np.nan, -0.25],
+        "first_order_date": [date(2024, 1, 31), None, date(1999, 12, 31)],
+        "flag": [True, False, True],
+    })
+    back = results.frame_from_bytes(results.frame_bytes(frame))
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+    assert back["segment"].dtype == object and back["first_order_date"].iloc[0] == date(2024, 1, 31)
+    empty = frame.iloc[0:0]
+    pd.testing.assert_frame_equal(results.frame_from_bytes(results.frame_bytes(empty)), empty, check_exact=True)

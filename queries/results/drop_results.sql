@@ -24,4 +24,5 @@ DELETE FROM result_stage_counts WHERE dataset_id = $target_id;
 DELETE FROM result_pareto WHERE dataset_id = $target_id;
 DELETE FROM result_params WHERE dataset_id = $target_id;
 DELETE FROM result_clv_intervals WHERE dataset_id = $target_id;
+DELETE FROM result_frames WHERE dataset_id = $target_id;
 DELETE FROM result_runs WHERE dataset_id = $target_id;

@@ -305,8 +305,7 @@ CREATE TABLE IF NOT EXISTS result_pareto (
     customers   BIGINT,
     total       DECIMAL(38,4)
 );
--- The fits stored as their parameters (crmflow.results.compute_fits): one JSON
--- payload per (dataset, kind of fit, definitions key).
+-- The CLV model's 90% intervals at D, stored with the fits: one row per customer.
 CREATE TABLE IF NOT EXISTS result_clv_intervals (
     dataset_id  INTEGER NOT NULL,
     defs_key    VARCHAR NOT NULL,
@@ -317,11 +316,22 @@ CREATE TABLE IF NOT EXISTS result_clv_intervals (
     expected_value_low DOUBLE,
     expected_value_high DOUBLE
 );
+-- The fits stored as their parameters (crmflow.results.compute_fits): one JSON
+-- payload per (dataset, kind of fit, definitions key).
 CREATE TABLE IF NOT EXISTS result_params (
     dataset_id  INTEGER NOT NULL,
     kind        VARCHAR NOT NULL,
     defs_key    VARCHAR NOT NULL,
     payload     VARCHAR NOT NULL
+);
+-- The per-customer tables of the pages at D built in Python from the fits
+-- (crmflow.results.FRAME_FITS), stored with them: one Parquet file per
+-- (dataset, kind, definitions key).
+CREATE TABLE IF NOT EXISTS result_frames (
+    dataset_id  INTEGER NOT NULL,
+    kind        VARCHAR NOT NULL,
+    defs_key    VARCHAR NOT NULL,
+    data        BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS result_runs (
     dataset_id  INTEGER NOT NULL,
