@@ -190,7 +190,7 @@ from crmflow.db import Database, Scope
 from crmflow.errors import CrmflowError
 from crmflow.i18n import formatter, t
 from crmflow.model import DEFAULT_DISCOUNT_RATE, DEFAULT_HORIZON_WEEKS, customer_values
-from crmflow.results import stored_or_run, stored_params
+from crmflow.results import stored_frame, stored_or_run, stored_params
 
 #: The definition parameters' defaults (lost_after_days 180, loyal_orders 4, loyal_window_days 365).
 DEFAULT_PARAMS = Params()
@@ -798,12 +798,30 @@ def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: P
     (risk_score: 0-100, not rounded). Which scorer the risk uses and why
     is in ``attrs["calibration"]`` (:meth:`Calibration.summary`; in words:
     :func:`scorer_note`)."""
+    if horizon_days is None or int(horizon_days) == params.lost_after_days:
+        stored = stored_frame(db, "churn_warnings", dataset_id, as_of=as_of, lang=lang, **params.as_sql_params())
+        if stored is not None:  # every customer scored at D, stored with the fits (warnings_state)
+            return stored if include_all or stored.empty else _listed(stored)
     frame = score_customers(db, dataset_id, as_of, params, horizon_days=horizon_days, lang=lang,
                             only_listed=not include_all)
     if frame.empty:
         return frame
     return frame.sort_values(["value_at_risk", "customer_id"], ascending=[False, True],
                              kind="mergesort").reset_index(drop=True)
+
+
+def _listed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The call list of a sorted ``include_all`` frame: its rows on the list, in
+    its order (a customer's reasons do not depend on who else is scored)."""
+    listed = frame[frame["on_call_list"].astype(bool).to_numpy()].reset_index(drop=True)
+    listed.attrs = dict(frame.attrs)
+    return listed
+
+
+def warnings_state(db: Database, dataset_id: int, as_of: date, lang: str, **definitions: int) -> pd.DataFrame:
+    """:func:`churn_warnings` of every customer at ``as_of`` in ``lang``, to be
+    stored with the fits (crmflow.results.FRAME_FITS), from the fits of the same pass."""
+    return churn_warnings(db, dataset_id, as_of, Params(**definitions), include_all=True, lang=lang)
 
 
 def risk_distribution(frame: pd.DataFrame) -> pd.DataFrame:

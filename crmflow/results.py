@@ -55,6 +55,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from crmflow.config import COMPLAINT_PATTERN, Params
@@ -398,7 +399,7 @@ def fit_requests(first: date, last: date) -> list[tuple[str, dict[str, Any]]]:
     # the Segments view's 90% intervals of the fit at D (a table: one row per customer)
     out.append(("clv_intervals", model_defaults(last)))
     # the pages' per-customer tables at D, built from the fits above (FRAME_FITS)
-    out += [(kind, {"as_of": last, **params.as_sql_params()}) for kind in FRAME_FITS]
+    out += [(kind, {"as_of": last, **extra, **params.as_sql_params()}) for kind, (_, extra) in FRAME_FITS.items()]
     return out
 
 
@@ -416,10 +417,14 @@ TABLE_FITS = {"clv_intervals": "clv_intervals_frame"}
 
 #: The pages' per-customer tables at D with the default definitions, built in
 #: Python from the fits (so after them, in the same pass) and stored as Parquet
-#: bytes (table ``result_frames``), read back with the builder's own column
-#: types (:func:`stored_frame`): kind -> "module:function" building it from
-#: (db, dataset_id, **key).
-FRAME_FITS = {"segment_customers": "crmflow.segments_table:customers_state"}
+#: bytes (table ``result_frames``), read back exactly as built (:func:`stored_frame`):
+#: kind -> ("module:function" building it from (db, dataset_id, **key), the key's
+#: parameters besides D and the definitions).
+FRAME_FITS: dict[str, tuple[str, dict[str, Any]]] = {
+    "segment_customers": ("crmflow.segments_table:customers_state", {}),
+    # every customer not lost, scored, with reasons (the pages word them in the reader's language)
+    "churn_warnings": ("crmflow.churn:warnings_state", {"lang": "en"}),
+}
 
 
 def _fit_builder(kind: str) -> Callable[..., dict[str, Any] | None]:
@@ -428,7 +433,7 @@ def _fit_builder(kind: str) -> Callable[..., dict[str, Any] | None]:
     if kind in FRAME_FITS:
         import importlib
 
-        module, name = FRAME_FITS[kind].split(":")
+        module, name = FRAME_FITS[kind][0].split(":")
         return getattr(importlib.import_module(module), name)
     return {"clv_fit": model.fit_state, "clv_backtest": model.backtest_state,
             "churn_calibration": churn.calibration_state, "churn_track_record": churn.track_record_state,
@@ -609,19 +614,38 @@ def stored_frame(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -
     return None if rows.empty else frame_from_bytes(rows.iloc[0]["data"])
 
 
+#: Parquet metadata of a stored frame: its columns of lists or dicts (kept as
+#: JSON text) and its ``attrs``.
+_FRAME_META = b"crmflow.frame"
+
+
 def frame_bytes(frame: pd.DataFrame) -> bytes:
-    """A frame as the bytes of a Parquet file (:func:`frame_from_bytes` reads it back)."""
+    """A frame as the bytes of a Parquet file (:func:`frame_from_bytes` reads it
+    back): a column of lists or dicts (a customer's reasons) as JSON text per
+    cell, so that each cell comes back as it was; ``attrs`` as JSON."""
     import io
 
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    nested = [c for c in frame.columns if frame[c].dtype == object
+              and any(isinstance(v, (list, tuple, dict)) for v in frame[c])]
+    if nested:
+        frame = frame.assign(**{c: [json.dumps(v, ensure_ascii=False, default=_json_default) for v in frame[c]]
+                                for c in nested})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = json.dumps({"json": nested, "attrs": frame.attrs}, ensure_ascii=False, default=_json_default)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _FRAME_META: meta.encode()})
     buf = io.BytesIO()
-    frame.to_parquet(buf, index=False, compression="zstd")
+    pq.write_table(table, buf, compression="zstd")
     return buf.getvalue()
 
 
 def frame_from_bytes(data: bytes) -> pd.DataFrame:
-    """The frame :func:`frame_bytes` wrote, with its column types: Parquet keeps
-    numbers, nullable integers and dates; a text column that was ``object`` in
-    the frame comes back as ``object`` (pandas' metadata in the file says so)."""
+    """The frame :func:`frame_bytes` wrote, as it was: Parquet keeps numbers,
+    nullable integers and dates; a text column that was ``object`` comes back
+    as ``object`` (pandas' metadata in the file says so), the JSON columns as
+    their lists and dicts, and the ``attrs``."""
     import io
 
     import pyarrow.parquet as pq
@@ -631,7 +655,16 @@ def frame_from_bytes(data: bytes) -> pd.DataFrame:
     meta = table.schema.pandas_metadata or {}
     objects = [c["name"] for c in meta.get("columns", []) if c.get("numpy_type") == "object"
                and c.get("name") in frame.columns and frame[c["name"]].dtype != object]
-    return frame.astype(dict.fromkeys(objects, object)) if objects else frame
+    if objects:
+        frame = frame.astype(dict.fromkeys(objects, object))
+    ours = json.loads((table.schema.metadata or {}).get(_FRAME_META, b"{}"))
+    for column in ours.get("json", []):
+        cells = np.empty(len(frame), dtype=object)  # one list per cell, whatever their lengths
+        for i, text in enumerate(frame[column]):
+            cells[i] = json.loads(text)
+        frame[column] = cells
+    frame.attrs = ours.get("attrs", {})
+    return frame
 
 
 def stored_fit(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> dict[str, Any] | pd.DataFrame | None:

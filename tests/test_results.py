@@ -390,19 +390,24 @@ def test_the_overview_page_reads_the_stored_rows(files, tmp_path, monkeypatch):
 
 
 def test_the_churn_page_reads_the_stored_signals_summaries_and_outcomes(monkeypatch):
-    """The churn list and its track record at D: every churn_signals, clv_summary and
-    holdout_purchases call is served from the store, with the same numbers."""
+    """The churn list and its track record at D: the list scored in English is read
+    whole (stored with the fits); scoring it in Chinese, every churn_signals,
+    clv_summary and holdout_purchases call is served from the store, with the same numbers."""
     from crmflow.churn import churn_warnings, track_record
 
     with demo_stored_and_fresh(n_customers=400, seed=11) as (stored, a, fresh, b):
         last = data_range(fresh.db, b)[1]
-        want = (churn_warnings(fresh.db, b, last, include_all=True), track_record(fresh.db, b, last))
+        want = (churn_warnings(fresh.db, b, last, include_all=True), track_record(fresh.db, b, last),
+                churn_warnings(fresh.db, b, last, include_all=True, lang="zh"))
         stored.db.forget()  # as a new process: the fits made while storing are not kept in memory
         recorder = Recorder(monkeypatch)
-        got = (churn_warnings(stored.db, a, last, include_all=True), track_record(stored.db, a, last))
-        pd.testing.assert_frame_equal(got[0], want[0])
-        assert got[0].attrs["calibration"] == want[0].attrs["calibration"]
+        got = (churn_warnings(stored.db, a, last, include_all=True), track_record(stored.db, a, last),
+               churn_warnings(stored.db, a, last, include_all=True, lang="zh"))
+        for ours, theirs in ((got[0], want[0]), (got[2], want[2])):
+            pd.testing.assert_frame_equal(ours, theirs)
+            assert ours.attrs["calibration"] == theirs.attrs["calibration"]
         assert got[1] == want[1]
+        assert recorder.ran("read_result_frame") >= 1
         heavy = [n for n in recorder.names if n in ("churn_signals", "clv_summary", "holdout_purchases")]
         assert not heavy, heavy
         # the fits at D - h and D - 2h are stored too (tests/test_results2.py): only D's rows are read

@@ -63,6 +63,8 @@ def _everything(db: Database, ds: int | Scope, params: Params = Params(), as_of=
         "errors": fit.standard_errors(),
         "messages": fit.messages,
         "warnings": warnings,
+        "warnings_listed": churn.churn_warnings(db, ds, last, params),
+        "warnings_zh": churn.churn_warnings(db, ds, last, params, lang="zh"),
         "calibration": warnings.attrs.get("calibration"),
         "track_record": churn.track_record(db, ds, last, params),
         "backtest": model.backtest(db, ds, last).as_dict(),
@@ -111,10 +113,12 @@ def test_stored_fits_give_the_fresh_fits_numbers_without_fitting(tmp_path, monke
             assert results.stored_fit(db, kind, ds, **key) is not None, kind
             kinds[kind] += 1
         assert kinds == {"clv_fit": 4 + 2, "clv_backtest": 1, "churn_calibration": 2, "churn_track_record": 1,
-                         "clv_intervals": 1, "segment_customers": 1}
+                         "clv_intervals": 1, "segment_customers": 1, "churn_warnings": 1}
         fits = Fits(monkeypatch)
-        built = []
+        built, scored = [], []
         monkeypatch.setattr(segments_table, "_customers", lambda *a: built.append(a))
+        score = churn.score_customers
+        monkeypatch.setattr(churn, "score_customers", lambda *a, **k: scored.append(k.get("lang")) or score(*a, **k))
         draws = []
         bootstrap = model.ClvFit._bootstrap
         monkeypatch.setattr(model.ClvFit, "_bootstrap", lambda self, *a: draws.append(a) or bootstrap(self, *a))
@@ -122,6 +126,7 @@ def test_stored_fits_give_the_fresh_fits_numbers_without_fitting(tmp_path, monke
         assert fits.total == 0, fits.count
         assert not draws, draws  # the intervals at D are read, not drawn again
         assert not built, "the Segments table at D is read, not built"
+        assert scored == ["zh"], scored  # the churn list at D is read in English; Chinese reasons are worded
         assert_same(got, want)
     assert want["calibration"]["source"] != "prior"  # the calibration was learned, so the test can fail
 
@@ -184,6 +189,11 @@ def test_other_calls_fit_as_before(tmp_path, monkeypatch):
                 pd.testing.assert_frame_equal(ours.customers, theirs.customers, check_exact=True)
                 pd.testing.assert_frame_equal(ours.summary, theirs.summary, check_exact=True)
                 assert ours.notes == theirs.notes
+            # another horizon scores afresh (the stored churn list is the default horizon's)
+            ours, theirs = (churn.churn_warnings(d, x, last, horizon_days=90, include_all=True)
+                            for d, x in ((db, ds), (fresh.db, other)))
+            pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
+            assert not ours.equals(churn.churn_warnings(db, ds, last, include_all=True))
 
 
 def test_gamma_gamma_is_fitted_once_per_summary(monkeypatch):
@@ -246,3 +256,13 @@ def test_a_stored_frame_reads_back_with_its_column_types():
     assert back["segment"].dtype == object and back["first_order_date"].iloc[0] == date(2024, 1, 31)
     empty = frame.iloc[0:0]
     pd.testing.assert_frame_equal(results.frame_from_bytes(results.frame_bytes(empty)), empty, check_exact=True)
+    # a churn list: reasons as lists of dicts with their own keys, words as lists, the calibration in attrs
+    scored = pd.DataFrame({"customer_id": ["a", "b", "c"], "on_call_list": [True, False, True]})
+    scored["reasons"] = [[{"code": "overdue", "days": 58, "ratio": 7.25}, {"code": "low_p_alive", "p_alive": 0.3}],
+                         [], [{"code": "falling_business", "strength": 0.5, "names": ["x", "中"]}]]
+    scored["reasons_text"] = [["Overdue", "Unlikely"], [], ["Falling"]]
+    scored.attrs["calibration"] = {"scorer": "full", "terms": {"overdue": 0.3567}, "fitted_on": "2024-07-04"}
+    back = results.frame_from_bytes(results.frame_bytes(scored))
+    pd.testing.assert_frame_equal(back, scored, check_exact=True)
+    assert back.attrs == scored.attrs and back["reasons"].tolist() == scored["reasons"].tolist()
+    assert type(back["reasons_text"].iloc[0]) is list
