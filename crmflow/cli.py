@@ -506,11 +506,12 @@ def cmd_clv(args: argparse.Namespace) -> int:
         reference = {name: (fit if fit.choice.chosen.name == f"{name}_ml"
                             else model.fit_clv(db, src.dataset_id, fit.calibration_end, name))
                      for name in model.MODELS}
+        # the intervals stored with the fit at D are read while the store is open
+        pred = fit.predict(args.horizon_weeks, args.discount_rate) if args.format == "csv" else None
     for message in fit.messages:
         if "converged (" not in message:
             print(f"crmflow: note: {message}", file=sys.stderr)
-    if args.format == "csv":
-        pred = fit.predict(args.horizon_weeks, args.discount_rate)
+    if pred is not None:
         cols = model.PREDICTION_COLUMNS
         rows = [{c: (round(float(v), 6) if c != "customer_id" else v) for c, v in zip(cols, r)}
                 for r in pred[list(cols)].itertuples(index=False)]

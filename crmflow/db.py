@@ -672,6 +672,11 @@ class Database:
                     cur.rollback()
                     raise
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (nothing can be read any more)."""
+        return self._closed
+
     def close(self) -> None:
         with _OPEN_LOCK:
             _READERS.discard(self)

@@ -786,8 +786,8 @@ def _take_stored_intervals(db: Database, scope: Scope, fit: ClvFit, model: str) 
         return
 
     def read(wanted: tuple[float, float]) -> dict[str, np.ndarray] | None:
-        if wanted != (float(key["horizon_weeks"]), float(key["discount_rate"])):
-            return None
+        if wanted != (float(key["horizon_weeks"]), float(key["discount_rate"])) or getattr(db, "closed", False):
+            return None  # another horizon or rate, or asked after the store was closed: drawn
         table = stored_table(db, "clv_intervals", scope, **key)
         if table is None or len(table) != len(fit.summary) or not np.array_equal(
                 table["customer_id"].to_numpy(object), fit.summary["customer_id"].to_numpy(object)):

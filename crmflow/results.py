@@ -559,59 +559,62 @@ def without_fits(db: Database) -> list[int]:
         return []
 
 
+def _stored(db: Database, kind: str, dataset_id: int | Scope, key: dict[str, Any],
+            read: Callable[[int, str], Any]) -> Any:
+    """The stored fit ``kind`` of the call with parameters ``key``: while
+    :func:`build_fits` builds, the one built in that pass, if any; else
+    ``read(dataset, definitions key)`` from the store. None when the call reads
+    part of a dataset or it is not stored."""
+    target = whole_dataset(dataset_id)
+    if target is None:
+        return None
+    fresh = _FRESH.get()
+    if fresh is not None:
+        return fresh.get((kind, defs_key(key)))
+    try:
+        return read(target, defs_key(key))
+    except CrmflowError:  # a file opened read-only as an older crmflow left it: no such table
+        return None
+
+
 def stored_params(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> dict[str, Any] | None:
     """The stored fit ``kind`` of the call with parameters ``key`` on the
     dataset (as stored by :func:`compute_fits`), or None when the call reads
     part of a dataset or its fit is not stored."""
-    target = whole_dataset(dataset_id)
-    if target is None:
-        return None
-    fresh = _FRESH.get()
-    if fresh is not None:
-        return fresh.get((kind, defs_key(key)))
-    try:
-        rows = db.run("read_result_params", target_id=target, kind=kind, defs_key=defs_key(key))
-    except CrmflowError:  # a file opened read-only as an older crmflow left it: no such table
-        return None
-    if rows.empty:
-        return None
-    return json.loads(rows.iloc[0]["payload"])
+    def read(target: int, text: str) -> dict[str, Any] | None:
+        rows = db.run("read_result_params", target_id=target, kind=kind, defs_key=text)
+        return None if rows.empty else json.loads(rows.iloc[0]["payload"])
+
+    return _stored(db, kind, dataset_id, key, read)
 
 
 def stored_table(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> pd.DataFrame | None:
     """The stored table fit ``kind`` (:data:`TABLE_FITS`) of the call with
-    parameters ``key`` on the dataset, or None when the call reads part of a
-    dataset, it is not stored, or :func:`build_fits` is fitting."""
-    target = whole_dataset(dataset_id)
-    if target is None:
-        return None
-    fresh = _FRESH.get()
-    if fresh is not None:
-        return fresh.get((kind, defs_key(key)))
-    try:
-        rows = db.run(f"read_{kind}", target_id=target, defs_key=defs_key(key))
-    except CrmflowError:  # a file opened read-only as an older crmflow left it: no such table
-        return None
-    return None if rows.empty else rows
+    parameters ``key`` on the dataset (:func:`_stored`)."""
+    def read(target: int, text: str) -> pd.DataFrame | None:
+        rows = db.run(f"read_{kind}", target_id=target, defs_key=text)
+        return None if rows.empty else rows
+
+    return _stored(db, kind, dataset_id, key, read)
 
 
 def stored_frame(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> pd.DataFrame | None:
     """The stored per-customer table ``kind`` (:data:`FRAME_FITS`) of the call
     with parameters ``key`` on the dataset, exactly as its builder gave it
-    (column types included), or None when the call reads part of a dataset or
-    it is not stored. While :func:`build_fits` builds, the table built in that
-    pass, if any."""
-    target = whole_dataset(dataset_id)
-    if target is None:
-        return None
-    fresh = _FRESH.get()
-    if fresh is not None:
-        return fresh.get((kind, defs_key(key)))
-    try:
-        rows = db.run("read_result_frame", target_id=target, kind=kind, defs_key=defs_key(key))
-    except CrmflowError:  # a file opened read-only as an older crmflow left it: no such table
-        return None
-    return None if rows.empty else frame_from_bytes(rows.iloc[0]["data"])
+    (column types and ``attrs`` included; :func:`_stored`)."""
+    def read(target: int, text: str) -> pd.DataFrame | None:
+        rows = db.run("read_result_frame", target_id=target, kind=kind, defs_key=text)
+        return None if rows.empty else frame_from_bytes(rows.iloc[0]["data"])
+
+    return _stored(db, kind, dataset_id, key, read)
+
+
+def stored_fit(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> dict[str, Any] | pd.DataFrame | None:
+    """The stored fit ``kind`` of the call, whichever way it is stored
+    (:func:`stored_table` for :data:`TABLE_FITS`, :func:`stored_frame` for
+    :data:`FRAME_FITS`, else :func:`stored_params`)."""
+    read = stored_table if kind in TABLE_FITS else stored_frame if kind in FRAME_FITS else stored_params
+    return read(db, kind, dataset_id, **key)
 
 
 #: Parquet metadata of a stored frame: its columns of lists or dicts (kept as
@@ -665,11 +668,3 @@ def frame_from_bytes(data: bytes) -> pd.DataFrame:
         frame[column] = cells
     frame.attrs = ours.get("attrs", {})
     return frame
-
-
-def stored_fit(db: Database, kind: str, dataset_id: int | Scope, **key: Any) -> dict[str, Any] | pd.DataFrame | None:
-    """The stored fit ``kind`` of the call, whichever way it is stored
-    (:func:`stored_table` for :data:`TABLE_FITS`, :func:`stored_frame` for
-    :data:`FRAME_FITS`, else :func:`stored_params`)."""
-    read = stored_table if kind in TABLE_FITS else stored_frame if kind in FRAME_FITS else stored_params
-    return read(db, kind, dataset_id, **key)

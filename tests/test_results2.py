@@ -266,3 +266,14 @@ def test_a_stored_frame_reads_back_with_its_column_types():
     pd.testing.assert_frame_equal(back, scored, check_exact=True)
     assert back.attrs == scored.attrs and back["reasons"].tolist() == scored["reasons"].tolist()
     assert type(back["reasons_text"].iloc[0]) is list
+
+
+def test_a_fit_asked_for_intervals_after_its_store_closed_draws_them(tmp_path):
+    """The intervals stored with the fit at D are read when first asked for; asked
+    after the store was closed (the command line predicts after closing it),
+    they are drawn, with the same numbers."""
+    path, ds, want = _stored_and_fresh(tmp_path, _demo)
+    db = Database(path)
+    fit = model.fit_clv(db, ds, data_range(db, ds)[1])
+    db.close()
+    pd.testing.assert_frame_equal(fit.predict(intervals=True), want["predictions"], check_exact=True)
