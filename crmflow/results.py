@@ -651,20 +651,23 @@ def frame_from_bytes(data: bytes) -> pd.DataFrame:
     their lists and dicts, and the ``attrs``."""
     import io
 
+    import orjson
     import pyarrow.parquet as pq
 
     table = pq.read_table(io.BytesIO(bytes(data)))
-    frame = table.to_pandas()
+    ours = json.loads((table.schema.metadata or {}).get(_FRAME_META, b"{}"))
+    nested = ours.get("json", [])
+    frame = table.drop_columns(nested).to_pandas() if nested else table.to_pandas()
     meta = table.schema.pandas_metadata or {}
     objects = [c["name"] for c in meta.get("columns", []) if c.get("numpy_type") == "object"
                and c.get("name") in frame.columns and frame[c["name"]].dtype != object]
     if objects:
         frame = frame.astype(dict.fromkeys(objects, object))
-    ours = json.loads((table.schema.metadata or {}).get(_FRAME_META, b"{}"))
-    for column in ours.get("json", []):
-        cells = np.empty(len(frame), dtype=object)  # one list per cell, whatever their lengths
-        for i, text in enumerate(frame[column]):
-            cells[i] = json.loads(text)
-        frame[column] = cells
+    for column in nested:  # the whole column parsed as one JSON array (one call, not one per cell)
+        values = orjson.loads("[" + ",".join(table.column(column).to_pylist()) + "]")
+        cells = np.empty(len(values), dtype=object)  # one list per cell, whatever their lengths
+        for i, value in enumerate(values):
+            cells[i] = value
+        frame.insert(table.schema.get_field_index(column), column, cells)
     frame.attrs = ours.get("attrs", {})
     return frame
