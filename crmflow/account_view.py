@@ -229,9 +229,7 @@ def at_risk_rows(frame: pd.DataFrame) -> pd.DataFrame:
     for both the list and the distribution; filtering by owner before or
     after gives the same rows. tests/test_account_view.py checks it equals
     the package's own list."""
-    if frame.empty:
-        return frame
-    return frame[frame["on_call_list"].astype(bool).to_numpy()].reset_index(drop=True)
+    return churn.listed_rows(frame)
 
 
 def scorer_caption(frame: pd.DataFrame, lang: str) -> str | None:

@@ -801,7 +801,7 @@ def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: P
     if horizon_days is None or int(horizon_days) == params.lost_after_days:
         stored = stored_frame(db, "churn_warnings", dataset_id, as_of=as_of, lang=lang, **params.as_sql_params())
         if stored is not None:  # every customer scored at D, stored with the fits (warnings_state)
-            return stored if include_all or stored.empty else _listed(stored)
+            return stored if include_all else listed_rows(stored)
     frame = score_customers(db, dataset_id, as_of, params, horizon_days=horizon_days, lang=lang,
                             only_listed=not include_all)
     if frame.empty:
@@ -810,9 +810,12 @@ def churn_warnings(db: Database, dataset_id: int | Scope, as_of: date, params: P
                              kind="mergesort").reset_index(drop=True)
 
 
-def _listed(frame: pd.DataFrame) -> pd.DataFrame:
-    """The call list of a sorted ``include_all`` frame: its rows on the list, in
-    its order (a customer's reasons do not depend on who else is scored)."""
+def listed_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The call list taken from an ``include_all`` frame of :func:`churn_warnings`:
+    its rows marked ``on_call_list``, in its order, with its ``attrs`` (a
+    customer's reasons do not depend on who else is scored)."""
+    if frame.empty:
+        return frame
     listed = frame[frame["on_call_list"].astype(bool).to_numpy()].reset_index(drop=True)
     listed.attrs = dict(frame.attrs)
     return listed

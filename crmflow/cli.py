@@ -684,13 +684,6 @@ def _key_account_options(p: argparse.ArgumentParser) -> None:
                    help="at most this many key accounts by revenue (default 50)")
 
 
-def _score_rows(frame: pd.DataFrame, columns: Sequence[str], score_columns: Sequence[str]) -> list[dict]:
-    """Rows ready for JSON/CSV: scores to one decimal, other floats to 4 places, NaN as null."""
-    from crmflow.health import round_score
-
-    return _records(frame, columns, dict.fromkeys(score_columns, round_score))
-
-
 def cmd_health(args: argparse.Namespace) -> int:
     from crmflow import health
     from crmflow.stages import resolve_as_of
@@ -701,7 +694,8 @@ def cmd_health(args: argparse.Namespace) -> int:
         df = health.account_health(src.store.db, src.dataset_id, as_of, _params(args), weights,
                                    args.key_share, args.max_accounts)
     columns = health.HEALTH_CLI_COLUMNS
-    rows = _score_rows(df, columns, ("health_score", "score_90d_ago", *health.COMPONENTS))
+    rows = _records(df, columns, dict.fromkeys(("health_score", "score_90d_ago", *health.COMPONENTS),
+                                               health.round_score))
     _write_rows(rows, columns, args.format)
     return 0
 
@@ -714,7 +708,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         as_of = resolve_as_of(src.store.db, src.dataset_id, args.as_of)
         df = value_matrix(src.store.db, src.dataset_id, as_of, args.scope, args.current_cut, args.potential_cut,
                           args.key_share, args.max_accounts)
-    _write_rows(_score_rows(df, MATRIX_CLI_COLUMNS, ()), MATRIX_CLI_COLUMNS, args.format)
+    _write_rows(_records(df, MATRIX_CLI_COLUMNS, {}), MATRIX_CLI_COLUMNS, args.format)
     return 0
 
 
@@ -791,8 +785,7 @@ def cmd_prospects(args: argparse.Namespace) -> int:
         result = prospects(src.store.db, src.dataset_id, as_of, _params(args), horizon, args.lang)
     for key in result.notes:  # what is missing, and which file unlocks it
         print(f"crmflow: note: {t(key, args.lang, days=result.horizon_days)}", file=sys.stderr)
-    rows = _score_rows(result.frame.drop(columns=["reasons"]), [c for c in PROSPECTS_CLI_COLUMNS if c != "reasons"],
-                       ())
+    rows = _records(result.frame.drop(columns=["reasons"]), [c for c in PROSPECTS_CLI_COLUMNS if c != "reasons"], {})
     for row, words in zip(rows, result.frame["reasons_text"]):
         row["reasons"] = "; ".join(words) if args.format == "csv" else list(words)
     _write_rows([{c: row[c] for c in PROSPECTS_CLI_COLUMNS} for row in rows], PROSPECTS_CLI_COLUMNS, args.format)

@@ -271,8 +271,8 @@ def segment_view(db: Database, dataset_id: int, as_of: date, params: Params = DE
     except CrmflowError as exc:
         error = exc
     if stored is None:
-        customers = _customers(db, dataset_id, as_of, params, predictions)
         scores = analytics.rfm(db, dataset_id, as_of)
+        customers = _customers(db, dataset_id, as_of, params, predictions, scores)
     else:  # the customers with an order on or before D are the RFM frame's rows, in its order
         customers = stored
         scores = customers.loc[customers["segment"].notna(), ["customer_id", "segment", "recency_days", "frequency",
@@ -282,9 +282,9 @@ def segment_view(db: Database, dataset_id: int, as_of: date, params: Params = DE
 
 
 def _customers(db: Database, dataset_id: int, as_of: date, params: Params,
-               predictions: pd.DataFrame | None) -> pd.DataFrame:
-    return with_loyalty(build_customer_table(customer_stages(db, dataset_id, as_of, params),
-                                             analytics.rfm(db, dataset_id, as_of), predictions),
+               predictions: pd.DataFrame | None, scores: pd.DataFrame) -> pd.DataFrame:
+    """The all-customers table from the RFM ``scores`` (:func:`analytics.rfm`) at ``as_of``."""
+    return with_loyalty(build_customer_table(customer_stages(db, dataset_id, as_of, params), scores, predictions),
                         loyalty.customer_measures(db, dataset_id, as_of, params))
 
 
@@ -297,7 +297,7 @@ def customers_state(db: Database, dataset_id: int, as_of: date, **definitions: i
         predictions, _ = model.customer_values(db, dataset_id, as_of, intervals=True)
     except CrmflowError:
         return None
-    return _customers(db, dataset_id, as_of, params, predictions)
+    return _customers(db, dataset_id, as_of, params, predictions, analytics.rfm(db, dataset_id, as_of))
 
 
 # --------------------------------------------------------------------------- backtest
