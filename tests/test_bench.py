@@ -356,3 +356,52 @@ def test_concurrent_sessions_are_measured():
     assert "error" not in result, result
     assert result["served"] == 2 and result["failed"] == 0, result["errors"]
     assert 0 < result["median_seconds"] <= result["max_seconds"]
+
+
+def test_engine_limit_is_one_query_giving_the_commands_numbers(tiny, capsys):
+    """bench/limits.py's yardstick (one DuckDB query in a process importing
+    only DuckDB) does the same SQL work as the command it is set against: its
+    rows are the RFM scores and the Pareto curve `crmflow` prints; and the
+    whole comparison runs for the four commands NOTES.md profiles."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from bench import limits
+
+    def printed(command: str):
+        done = subprocess.run([sys.executable, "-m", "crmflow", command, "--db", str(tiny.store),
+                               "--dataset", generate.DATASET_NAME], capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)
+
+    def plain(command: str) -> list[dict]:
+        spec = limits.spec_for(command, tiny.store)
+        con = duckdb.connect(spec["store"], read_only=True)
+        try:
+            con.execute("SET VARIABLE dataset_id = $d", {"d": spec["dataset_id"]})
+            for statement in spec["setup"]:
+                con.execute(statement)
+            cur = con.execute(spec["sql"], {k: limits.decode(v) for k, v in spec["params"].items()})
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+        finally:
+            con.close()
+
+    rfm = {r["customer_id"]: r for r in plain("rfm")}
+    shown = printed("rfm")
+    assert len(shown) == len(rfm) > 50
+    for row in shown:
+        mine = rfm[row["customer_id"]]
+        for column in ("recency_days", "frequency", "r_score", "f_score", "m_score"):
+            assert row[column] == mine[column], (row, column)
+        assert row["monetary"] == pytest.approx(float(mine["monetary"]), abs=1e-4)
+    curve = printed("pareto")["curve"]
+    theirs = sorted(plain("pareto"), key=lambda r: r["rank"])
+    assert [r["customer_id"] for r in curve] == [r["customer_id"] for r in theirs]
+    assert [r["cumulative_share"] for r in curve] == pytest.approx([float(r["cumulative_share"]) for r in theirs],
+                                                                   abs=1e-4)
+    assert limits.main(["--size", "tiny", "--data-dir", str(tiny.root.parent), "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for command in ("rfm", "pareto", "churn", "matrix"):
+        assert any(line.startswith(command + " ") for line in out.splitlines()), (command, out)
