@@ -18,7 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m crmflow.serve
+	$(PY) -m crmflow.serve $(ARGS)
 
 # Two workers (CI has 2 cores). loadgroup keeps each xdist_group on one worker:
 # tests/conftest.py puts the tests sharing a module-scoped fixture in one group.

@@ -502,6 +502,13 @@ def _sessions_section(results: dict, verdicts: list) -> list[str]:
              "|---|---|---|---|---|---|---|---|",
              f"| {run['served']} | {run['failed']} | {fmt_s(run['median_seconds'])} | {fmt_s(run['p95_seconds'])} | "
              f"{fmt_s(run['max_seconds'])} | {fmt_s(run['wall_seconds'])} | p95 ≤ {fmt_s(limit)} | {v} |", ""]
+    server, busy = run.get("server_cpu_seconds"), run.get("machine_cpu_seconds")
+    if server is not None and busy:
+        lines += [f"Where the machine's time went: the cores were busy {fmt_s(busy)} of CPU in all, of which the "
+                  f"dashboard's process (Streamlit and crmflow, every page's script run) {fmt_s(server)} "
+                  f"({server / busy:.0%}, {fmt_s(server / max(run['served'], 1))} a page served); the rest is "
+                  "the headless browsers drawing the pages, which share this machine's cores with the server "
+                  "here (a team's browsers run on their own laptops).", ""]
     return lines
 
 

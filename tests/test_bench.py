@@ -345,6 +345,11 @@ def test_sessions_section_gives_a_verdict():
     _sessions_section({"sessions": {**run, "p95_seconds": 2.1, "met": False}}, verdicts)
     assert verdicts[0][1] == MISSED
     assert "not measured" in "\n".join(_sessions_section({}, []))
+    split = "\n".join(_sessions_section({"sessions": {**run, "server_cpu_seconds": 30.0,
+                                                      "machine_cpu_seconds": 360.0}}, []))
+    assert "busy 360 s of CPU in all" in split, split
+    assert "(Streamlit and crmflow, every page's script run) 30.0 s" in split, split
+    assert "(8%, 0.50 s a page served)" in split, split
 
 
 @pytest.mark.e2e
@@ -356,6 +361,8 @@ def test_concurrent_sessions_are_measured():
     assert "error" not in result, result
     assert result["served"] == 2 and result["failed"] == 0, result["errors"]
     assert 0 < result["median_seconds"] <= result["max_seconds"]
+    # the server did the pages' work, and the machine was busy at least that long
+    assert 0 < result["server_cpu_seconds"] <= result["machine_cpu_seconds"], result
 
 
 def test_engine_limit_is_one_query_giving_the_commands_numbers(tiny, capsys):
