@@ -10,7 +10,8 @@ Expected dates are worked out by hand (the two-digit-year pivot from
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,17 @@ from crmflow.errors import CrmflowError, MappingError
 from crmflow.ingest import date_format_option
 from crmflow.store import Store
 
-TODAY = date.today()
+
+def steady_today() -> date:
+    """Today, read when it stays today for at least a minute more. These tests
+    compare with the product's clock (DuckDB's current_date while the file is
+    read), so they must not straddle midnight: a module-level date.today()
+    taken at collection failed in a run that crossed it."""
+    now = datetime.now()
+    left = (datetime.combine(now.date() + timedelta(days=1), datetime.min.time()) - now).total_seconds()
+    if left < 60:
+        time.sleep(left + 1)
+    return date.today()
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]], sep: str = ",") -> Path:
@@ -50,10 +61,10 @@ def order_dates(store: Store, ds: int) -> list[date]:
                                         "ORDER BY row_number", ds)]
 
 
-def yy_pivot(d: date) -> date:
-    """The stored date of d written with a two-digit year (hand rule of the docs)."""
+def yy_pivot(d: date, today: date) -> date:
+    """The stored date of d written with a two-digit year on ``today`` (hand rule of the docs)."""
     d20 = d.replace(year=2000 + d.year % 100)
-    return d20 if d20 <= TODAY + timedelta(days=365) else d.replace(year=1900 + d.year % 100)
+    return d20 if d20 <= today + timedelta(days=365) else d.replace(year=1900 + d.year % 100)
 
 
 # --------------------------------------------------------------------------- issue 1: mixed years
@@ -83,8 +94,9 @@ def test_mixed_years_day_first_with_dots_and_dashes(tmp_path, mem):
 @pytest.mark.parametrize("four_digit_rows", [1, 10])  # the column read as %m/%d/%y, then as %m/%d/%Y
 def test_two_digit_year_pivot(tmp_path, mem, four_digit_rows):
     # 20yy unless that is more than 365 days after today, then 19yy
-    last_20 = TODAY + timedelta(days=365)
-    first_19 = TODAY + timedelta(days=366)
+    today = steady_today()
+    last_20 = today + timedelta(days=365)
+    first_19 = today + timedelta(days=366)
     cases = [(date(2000, 1, 1), date(2000, 1, 1)), (date(1950, 6, 30), date(1950, 6, 30)),  # DuckDB's %y: 2050
              (date(1969, 6, 30), date(1969, 6, 30)), (date(2068, 12, 31), date(1968, 12, 31)),
              (last_20, last_20), (first_19, first_19.replace(year=first_19.year - 100))]
@@ -96,7 +108,7 @@ def test_two_digit_year_pivot(tmp_path, mem, four_digit_rows):
     assert result.reports[0].date_formats["order_date"] == ("%m/%d/%y" if four_digit_rows == 1 else "%m/%d/%Y")
     assert order_dates(mem, ds) == [want for _, want in cases] + [date(2020, 12, 13 + i)
                                                                   for i in range(four_digit_rows)]
-    assert [yy_pivot(d) for d, _ in cases] == [want for _, want in cases]
+    assert [yy_pivot(d, today) for d, _ in cases] == [want for _, want in cases]
 
 
 # --------------------------------------------------------------------------- issue 6: other real forms
@@ -159,8 +171,9 @@ def test_mixed_month_name_layouts_take_the_commonest_layout(tmp_path, mem):
 def test_ymd_order_reads_two_digit_years_first(tmp_path, mem):
     path = write_csv(tmp_path / "yymmdd.csv", ["customer_id", "order_date", "amount"],
                      [["A", "24-01-05", "1"], ["B", "23-12-31", "1"]])
+    today = steady_today()
     _, ds = ingest(mem, path)
-    assert order_dates(mem, ds) == [date(2005, 1, 24), date(2031, 12, 23) if date(2031, 12, 23) <= TODAY +
+    assert order_dates(mem, ds) == [date(2005, 1, 24), date(2031, 12, 23) if date(2031, 12, 23) <= today +
                                     timedelta(days=365) else date(1931, 12, 23)]  # data: day first
     with Store(in_memory=True) as store:
         result, ds = ingest(store, path, date_preference="ymd")
@@ -191,8 +204,9 @@ def test_cheap_casts_agree_with_the_general_rules_on_new_forms(mem):
 
 # --------------------------------------------------------------------------- plausible range
 def test_dates_out_of_range_are_rejected_with_their_reason(tmp_path, mem):
-    too_late = TODAY + timedelta(days=366)
-    latest = TODAY + timedelta(days=365)
+    today = steady_today()
+    too_late = today + timedelta(days=366)
+    latest = today + timedelta(days=365)
     rows = [["A", "0003-05-07", "1"], ["B", "2199-01-01", "1"], ["C", "1899-12-31", "1"],
             ["D", too_late.isoformat(), "1"], ["E", "1900-01-01", "1"], ["F", latest.isoformat(), "1"],
             ["G", "2024-01-05", "1"]]
